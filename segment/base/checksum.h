@@ -1,0 +1,32 @@
+#pragma once
+
+// Checksums: xxHash3-64 for sluice's own frames and files, CRC-32C (Castagnoli) for Kafka record
+// batches. CRC-32C uses the SSE4.2 instruction when the CPU has it, else a table.
+
+#include <cstdint>
+
+#include "segment/base/check.h"
+#include "segment/base/coding.h"
+
+namespace sluice::base {
+
+uint64_t Xxh3(Bytes data, uint64_t seed = 0);
+
+// Incremental XXH3-64 (for data assembled from several pieces). Equal to Xxh3 of the concatenation.
+class Xxh3Stream {
+ public:
+  explicit Xxh3Stream(uint64_t seed = 0);
+  ~Xxh3Stream();
+  Xxh3Stream(const Xxh3Stream&) = delete;
+  Xxh3Stream& operator=(const Xxh3Stream&) = delete;
+  void Update(Bytes data);
+  uint64_t Digest() const;
+
+ private:
+  void* state_;
+};
+
+// CRC-32C of `data`, continuing from `crc` (0 to start).
+uint32_t Crc32c(Bytes data, uint32_t crc = 0);
+
+}  // namespace sluice::base

@@ -1,0 +1,56 @@
+#include "segment/base/result.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace sluice::base {
+
+std::string_view ErrorCodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kOk: return "ok";
+    case ErrorCode::kIoError: return "I/O error";
+    case ErrorCode::kNoSpace: return "no space left on device";
+    case ErrorCode::kCorruption: return "corruption";
+    case ErrorCode::kNotFound: return "not found";
+    case ErrorCode::kAlreadyExists: return "already exists";
+    case ErrorCode::kInvalidArgument: return "invalid argument";
+    case ErrorCode::kOutOfRange: return "out of range";
+    case ErrorCode::kClosed: return "closed";
+    case ErrorCode::kUnsupportedVersion: return "unsupported version";
+    case ErrorCode::kPoisoned: return "refusing writes after an earlier I/O failure";
+    case ErrorCode::kTimeout: return "timed out";
+    case ErrorCode::kInternal: return "internal error";
+  }
+  return "unknown error";
+}
+
+std::string Error::ToString() const {
+  std::string out(ErrorCodeName(code));
+  if (!context.empty()) {
+    out += ": ";
+    out += context;
+  }
+  return out;
+}
+
+Error ErrnoError(int err, std::string_view op, std::string_view what) {
+  ErrorCode code = ErrorCode::kIoError;
+  if (err == ENOSPC || err == EDQUOT) code = ErrorCode::kNoSpace;
+  if (err == ENOENT) code = ErrorCode::kNotFound;
+  if (err == EEXIST) code = ErrorCode::kAlreadyExists;
+  std::string context(op);
+  context += " ";
+  context += what;
+  context += ": ";
+  context += std::strerror(err);
+  return Error{code, std::move(context)};
+}
+
+void CheckFailed(const char* file, int line, const char* cond, std::string_view msg) {
+  std::fprintf(stderr, "sluice: invariant violated at %s:%d: %s: %.*s\n", file, line, cond,
+               static_cast<int>(msg.size()), msg.data());
+  std::abort();
+}
+
+}  // namespace sluice::base

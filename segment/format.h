@@ -1,0 +1,54 @@
+#pragma once
+
+// Constants of sluice's on-disk formats. segment/FORMAT.md is the specification; every change here
+// changes it in the same commit (and adds a row to its history table).
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace sluice::segment::format {
+
+using Magic = std::array<std::byte, 8>;
+
+constexpr Magic MakeMagic(const char (&s)[9]) {
+  Magic m{};
+  for (size_t i = 0; i < 8; ++i) m[i] = static_cast<std::byte>(s[i]);
+  return m;
+}
+
+// --- Segment data file: <base offset, 20 digits>.log ------------------------------------------
+inline constexpr Magic kSegmentMagic = MakeMagic("SLUICELG");
+inline constexpr uint16_t kSegmentVersion1 = 1;  // frames of Kafka RecordBatch v2
+inline constexpr uint16_t kSegmentCurrentVersion = kSegmentVersion1;
+inline constexpr uint16_t kSegmentMinReadableVersion = kSegmentVersion1;
+inline constexpr size_t kSegmentHeaderSize = 32;
+
+// --- Frame: prefix + payload --------------------------------------------------------------------
+inline constexpr size_t kFramePrefixSize = 16;
+// Frame types. 0 is never written: it is what preallocated, zeroed space reads as.
+inline constexpr uint16_t kFrameTypeUnused = 0;
+inline constexpr uint16_t kFrameTypeRecordBatchV2 = 1;
+// Types with this bit set may be skipped by a reader that does not know them.
+inline constexpr uint16_t kFrameTypeSkippableBit = 0x8000;
+// Largest payload accepted; anything longer is corruption.
+inline constexpr uint32_t kMaxFramePayload = 256u << 20;
+
+// --- Sparse index: <base offset>.index ----------------------------------------------------------
+inline constexpr Magic kIndexMagic = MakeMagic("SLUICEIX");
+inline constexpr uint16_t kIndexVersion1 = 1;
+inline constexpr uint16_t kIndexCurrentVersion = kIndexVersion1;
+inline constexpr uint16_t kIndexMinReadableVersion = kIndexVersion1;
+inline constexpr size_t kIndexHeaderSize = 56;
+inline constexpr size_t kIndexEntrySize = 16;
+
+// --- Recovery point: <topic>-<partition>/recovery-point ------------------------------------------
+inline constexpr Magic kRecoveryPointMagic = MakeMagic("SLUICERP");
+inline constexpr uint16_t kRecoveryPointVersion1 = 1;
+inline constexpr uint16_t kRecoveryPointCurrentVersion = kRecoveryPointVersion1;
+inline constexpr size_t kRecoveryPointSize = 56;
+
+// Segments are addressed with 32-bit positions in the index.
+inline constexpr uint64_t kMaxSegmentBytes = 1ull << 31;
+
+}  // namespace sluice::segment::format

@@ -1,0 +1,441 @@
+#include "segment/segment.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "segment/base/checksum.h"
+#include "segment/base/log.h"
+#include "segment/format.h"
+
+namespace sluice::segment {
+
+using base::ErrorCode;
+using base::MakeError;
+
+namespace {
+
+constexpr uint64_t kHeaderSize = format::kSegmentHeaderSize;
+
+std::array<std::byte, kHeaderSize> EncodeHeader(Offset base) {
+  std::array<std::byte, kHeaderSize> h{};
+  std::memcpy(h.data(), format::kSegmentMagic.data(), 8);
+  base::StoreLE<uint16_t>(h.data() + 8, format::kSegmentCurrentVersion);
+  base::StoreLE<int64_t>(h.data() + 16, base.value());
+  base::StoreLE<uint64_t>(h.data() + 24, base::Xxh3(Bytes(h.data(), 24)));
+  return h;
+}
+
+Status ValidateHeader(Bytes data, Offset base, const std::string& path) {
+  auto bad = [&](const std::string& why) {
+    return MakeError(ErrorCode::kCorruption, path + ": segment header: " + why);
+  };
+  if (data.size() < kHeaderSize) return bad("file is shorter than its header");
+  if (std::memcmp(data.data(), format::kSegmentMagic.data(), 8) != 0) return bad("bad magic");
+  auto version = base::LoadLE<uint16_t>(data.data() + 8);
+  if (version < format::kSegmentMinReadableVersion || version > format::kSegmentCurrentVersion) {
+    return MakeError(ErrorCode::kUnsupportedVersion,
+                     path + ": segment format version " + std::to_string(version) +
+                         " (this build reads " + std::to_string(format::kSegmentMinReadableVersion) +
+                         ".." + std::to_string(format::kSegmentCurrentVersion) + ")");
+  }
+  if (base::LoadLE<uint16_t>(data.data() + 10) != 0) return bad("unknown flags");
+  if (base::Xxh3(data.first(24)) != base::LoadLE<uint64_t>(data.data() + 24)) {
+    return bad("checksum mismatch");
+  }
+  if (base::LoadLE<int64_t>(data.data() + 16) != base.value()) {
+    return bad("base offset does not match the file name");
+  }
+  return {};
+}
+
+bool AllZero(Bytes b) {
+  return std::all_of(b.begin(), b.end(), [](std::byte x) { return x == std::byte{0}; });
+}
+
+// Non-zero bytes from `pos` up to the first 4 KiB-aligned block that is all zero: an estimate of
+// what a torn tail held, bounded by where sequential writes stopped.
+uint64_t NonZeroExtent(Bytes data, uint64_t pos) {
+  constexpr uint64_t kBlock = 4096;
+  uint64_t end = pos;
+  uint64_t block = pos & ~(kBlock - 1);
+  while (block < data.size()) {
+    uint64_t lo = std::max(block, pos);
+    uint64_t hi = std::min<uint64_t>(block + kBlock, data.size());
+    if (AllZero(data.subspan(lo, hi - lo))) break;
+    end = hi;
+    block += kBlock;
+  }
+  return end - pos;
+}
+
+}  // namespace
+
+std::string Segment::LogPath(const std::string& dir, Offset base) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "%020" PRId64 ".log", base.value());
+  return io::JoinPath(dir, name);
+}
+
+std::string Segment::IndexPath(const std::string& dir, Offset base) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "%020" PRId64 ".index", base.value());
+  return io::JoinPath(dir, name);
+}
+
+std::optional<Offset> Segment::ParseLogName(const std::string& name) {
+  if (name.size() != 24 || name.compare(20, 4, ".log") != 0) return std::nullopt;
+  int64_t v = 0;
+  for (size_t i = 0; i < 20; ++i) {
+    if (name[i] < '0' || name[i] > '9') return std::nullopt;
+    if (v > (INT64_MAX - 9) / 10) return std::nullopt;
+    v = v * 10 + (name[i] - '0');
+  }
+  return Offset(v);
+}
+
+Segment::Segment(io::FileSystem& fs, std::string dir, Offset base, const SegmentOptions& options)
+    : fs_(fs),
+      dir_(std::move(dir)),
+      base_(base),
+      options_(options),
+      log_path_(LogPath(dir_, base)) {}
+
+Segment::~Segment() {
+  std::unique_lock lock(file_mu_);
+  if (file_) file_->Close().IgnoreError();
+}
+
+size_t Segment::IndexCapacityFor(uint64_t bytes, const SegmentOptions& options) {
+  uint64_t step = std::max<uint64_t>(options.index_interval_bytes,
+                                     format::kFramePrefixSize + kBatchHeaderSize);
+  return static_cast<size_t>(bytes / step + 2);
+}
+
+Status Segment::OpenFiles(uint64_t map_bytes) {
+  ASSIGN_OR_RETURN(map_, fs_.Map(log_path_, map_bytes));
+  return {};
+}
+
+void Segment::Publish(const SegmentTail& tail) {
+  {
+    std::lock_guard lock(tail_mu_);
+    tail_ = tail;
+  }
+  end_.store(tail.end.value(), std::memory_order_release);
+}
+
+SegmentTail Segment::tail() const {
+  std::lock_guard lock(tail_mu_);
+  return tail_;
+}
+
+Result<std::unique_ptr<Segment>> Segment::Create(io::FileSystem& fs, const std::string& dir,
+                                                 Offset base, const SegmentOptions& options,
+                                                 uint64_t min_capacity) {
+  std::unique_ptr<Segment> seg(new Segment(fs, dir, base, options));
+  seg->capacity_bytes_ =
+      std::max<uint64_t>(options.capacity_bytes, min_capacity + kHeaderSize);
+  // A leftover file of this name can only be an empty segment from a roll that failed half way:
+  // every offset before `base` lives in earlier segments.
+  ASSIGN_OR_RETURN(seg->file_, fs.OpenWritable(seg->log_path_, io::OpenMode::kCreateOrTruncate));
+  auto fail = [&](Error e) -> Error {
+    seg->file_->Close().IgnoreError();
+    seg->file_.reset();
+    fs.Remove(seg->log_path_).IgnoreError();
+    return e;
+  };
+  if (Status s = seg->file_->Allocate(seg->capacity_bytes_); !s) return fail(std::move(s).error());
+  auto header = EncodeHeader(base);
+  const Bytes pieces[] = {Bytes(header)};
+  if (Status s = seg->file_->WriteAt(FilePos(0), pieces); !s) return fail(std::move(s).error());
+  // The header is durable before any frame can be: recovery never meets a half-made segment
+  // holding data.
+  if (Status s = seg->file_->Sync(); !s) return fail(std::move(s).error());
+  if (Status s = fs.SyncDir(dir); !s) return fail(std::move(s).error());
+  if (Status s = seg->OpenFiles(seg->capacity_bytes_); !s) return fail(std::move(s).error());
+  seg->index_ = std::make_unique<SegmentIndex>(
+      base, IndexCapacityFor(seg->capacity_bytes_, options));
+  seg->Publish({FilePos(kHeaderSize), base, -1});
+  return seg;
+}
+
+Result<std::unique_ptr<Segment>> Segment::OpenSealed(io::FileSystem& fs, const std::string& dir,
+                                                     Offset base, const SegmentOptions& options) {
+  std::unique_ptr<Segment> seg(new Segment(fs, dir, base, options));
+  ASSIGN_OR_RETURN(uint64_t size, fs.FileSize(seg->log_path_));
+  if (size < kHeaderSize) {
+    return MakeError(ErrorCode::kCorruption, seg->log_path_ + ": shorter than a segment header");
+  }
+  seg->capacity_bytes_ = size;
+  RETURN_IF_ERROR(seg->OpenFiles(size));
+  Bytes data = seg->map_->data();
+  RETURN_IF_ERROR(ValidateHeader(data, base, seg->log_path_));
+
+  const std::string index_path = IndexPath(dir, base);
+  auto file = fs.ReadFile(index_path);
+  if (file) {
+    auto decoded = SegmentIndex::Decode(base::AsBytes(*file), base, 0);
+    if (decoded && decoded->tail.end.value() == size) {
+      seg->index_ = std::move(decoded->index);
+      seg->Publish(decoded->tail);
+      seg->sealed_ = true;
+      return seg;
+    }
+    base::LogWarning(index_path + ": " +
+                     (decoded ? std::string("does not describe its log") : decoded.error().context) +
+                     "; rebuilding it from the log");
+  } else if (file.error().code != ErrorCode::kNotFound) {
+    return std::move(file).error();
+  }
+  seg->index_ = std::make_unique<SegmentIndex>(base, IndexCapacityFor(size, options));
+  std::string why;
+  SegmentTail tail = seg->Scan({FilePos(kHeaderSize), base, -1}, data, &why);
+  if (tail.end.value() != size) {
+    if (why.empty()) why = "zeroed space before the end of a sealed segment";
+    return seg->CorruptAt(tail.end, why);
+  }
+  seg->Publish(tail);
+  seg->sealed_ = true;
+  if (Status s = seg->WriteIndex(tail); !s) {
+    base::LogWarning("could not write " + index_path + ": " + s.error().ToString());
+  }
+  return seg;
+}
+
+Result<std::unique_ptr<Segment>> Segment::OpenActive(io::FileSystem& fs, const std::string& dir,
+                                                     Offset base, const SegmentOptions& options,
+                                                     std::optional<SegmentTail> durable,
+                                                     RecoveryReport* report) {
+  std::unique_ptr<Segment> seg(new Segment(fs, dir, base, options));
+  report->path = seg->log_path_;
+  ASSIGN_OR_RETURN(uint64_t size, fs.FileSize(seg->log_path_));
+  seg->capacity_bytes_ = std::max(options.capacity_bytes, size);
+  ASSIGN_OR_RETURN(seg->file_, fs.OpenWritable(seg->log_path_, io::OpenMode::kOpenExisting));
+
+  // A crash while the segment was being created leaves a file without a durable header, and so
+  // without data (the header is synced before any frame is written): start it afresh.
+  bool fresh = size < kHeaderSize;
+  if (!fresh) {
+    RETURN_IF_ERROR(seg->OpenFiles(kHeaderSize));
+    fresh = AllZero(seg->map_->data().first(kHeaderSize));
+    seg->map_.reset();
+  }
+  if (fresh) {
+    seg->file_->Close().IgnoreError();
+    seg->file_.reset();
+    ASSIGN_OR_RETURN(auto created, Create(fs, dir, base, options));
+    return created;
+  }
+
+  // The index checkpoint, if usable, and the recovery point: start at whichever is earlier.
+  SegmentTail start{FilePos(kHeaderSize), base, -1};
+  std::unique_ptr<SegmentIndex> index;
+  bool clean = false;
+  const size_t capacity = IndexCapacityFor(seg->capacity_bytes_, options);
+  auto file = fs.ReadFile(IndexPath(dir, base));
+  if (file) {
+    auto decoded = SegmentIndex::Decode(base::AsBytes(*file), base, capacity);
+    if (decoded && decoded->tail.end.value() <= size) {
+      clean = decoded->tail.end.value() == size;
+      start = decoded->tail;
+      index = std::move(decoded->index);
+    }
+  }
+  if (!index) index = std::make_unique<SegmentIndex>(base, capacity);
+  if (!clean && durable && durable->end < start.end && durable->end.value() >= kHeaderSize) {
+    start = *durable;
+  }
+  if (!clean && start.end.value() == kHeaderSize) start = {FilePos(kHeaderSize), base, -1};
+  size_t keep = index->size();
+  while (keep > 0 && index->at(keep - 1).position >= start.end.value()) --keep;
+  index->Truncate(keep);
+  seg->index_ = std::move(index);
+  seg->bytes_since_index_ =
+      keep == 0 ? 0 : start.end.value() - seg->index_->at(keep - 1).position;
+
+  // Re-extend a segment trimmed by a clean close, then map it whole.
+  RETURN_IF_ERROR(seg->file_->Allocate(seg->capacity_bytes_));
+  RETURN_IF_ERROR(seg->OpenFiles(seg->capacity_bytes_));
+  Bytes data = seg->map_->data();
+  RETURN_IF_ERROR(ValidateHeader(data, base, seg->log_path_));
+
+  report->scanned_from = start.end;
+  std::string why;
+  SegmentTail tail = seg->Scan(start, data, &why);
+  report->scanned_bytes = tail.end - start.end;
+  if (!why.empty()) {
+    report->truncated = true;
+    report->truncated_at = tail.end;
+    report->first_lost_offset = tail.next_offset;
+    report->dropped_bytes = NonZeroExtent(data, tail.end.value());
+    report->reason = why;
+    // Cut the file at the bad frame and zero everything after it, so that no stale frame can
+    // reappear behind the ones written next.
+    RETURN_IF_ERROR(seg->file_->Truncate(tail.end.value()));
+    RETURN_IF_ERROR(seg->file_->Allocate(seg->capacity_bytes_));
+    RETURN_IF_ERROR(seg->file_->Sync());
+  }
+  seg->Publish(tail);
+  return seg;
+}
+
+Error Segment::CorruptAt(FilePos pos, const std::string& why) const {
+  return MakeError(ErrorCode::kCorruption,
+                   log_path_ + " at position " + std::to_string(pos.value()) + ": " + why);
+}
+
+void Segment::MaybeIndex(const FrameMeta& frame, FilePos pos, int64_t max_ts_before) {
+  if (index_->size() == 0 || bytes_since_index_ >= options_.index_interval_bytes) {
+    index_->Add({static_cast<uint32_t>(frame.base_offset - base_),
+                 static_cast<uint32_t>(pos.value()), max_ts_before});
+    bytes_since_index_ = 0;
+  }
+  bytes_since_index_ += frame.size_bytes;
+}
+
+SegmentTail Segment::Scan(SegmentTail tail, Bytes data, std::string* why) {
+  for (;;) {
+    FrameRead r = ReadFrame(data, tail.end, FrameVerify::kChecksum);
+    if (r.kind == FrameRead::Kind::kEnd) return tail;
+    if (r.kind == FrameRead::Kind::kBad) {
+      *why = r.error;
+      return tail;
+    }
+    const BatchHeader& h = r.frame.header;
+    if (Offset(h.base_offset) != tail.next_offset) {
+      *why = "frame has base offset " + std::to_string(h.base_offset) + " where " +
+             std::to_string(tail.next_offset.value()) + " was expected";
+      return tail;
+    }
+    if (h.last_offset() - base_.value() > UINT32_MAX || r.frame.end().value() > UINT32_MAX) {
+      *why = "frame lies beyond what a segment can address";
+      return tail;
+    }
+    FrameMeta meta{Offset(h.base_offset), Offset(h.last_offset()), h.max_timestamp,
+                   r.frame.size_bytes()};
+    MaybeIndex(meta, tail.end, tail.max_timestamp);
+    tail.end = r.frame.end();
+    tail.next_offset = meta.last_offset + 1;
+    tail.max_timestamp = std::max(tail.max_timestamp, h.max_timestamp);
+  }
+}
+
+bool Segment::HasRoomFor(uint64_t frame_bytes, Offset last_offset) const {
+  return end_.load(std::memory_order_relaxed) + frame_bytes <= capacity_bytes_ &&
+         last_offset - base_ <= static_cast<int64_t>(UINT32_MAX);
+}
+
+Status Segment::Append(std::span<const Bytes> pieces, std::span<const FrameMeta> frames) {
+  std::shared_lock lock(file_mu_);
+  SLUICE_CHECK(file_ != nullptr, "append to a sealed segment");
+  SegmentTail t = tail();
+  RETURN_IF_ERROR(file_->WriteAt(t.end, pieces));
+  for (const FrameMeta& f : frames) {
+    SLUICE_CHECK(f.base_offset == t.next_offset, "frames must be appended in offset order");
+    MaybeIndex(f, t.end, t.max_timestamp);
+    t.end += f.size_bytes;
+    t.next_offset = f.last_offset + 1;
+    t.max_timestamp = std::max(t.max_timestamp, f.max_timestamp);
+  }
+  Publish(t);
+  return {};
+}
+
+Status Segment::Sync() {
+  std::shared_lock lock(file_mu_);
+  if (!file_) return {};  // sealed: already durable
+  return file_->Sync();
+}
+
+Status Segment::WriteIndex(const SegmentTail& tail) {
+  std::lock_guard lock(index_file_mu_);
+  std::string image = index_->Encode(tail);
+  return io::WriteFileAtomic(fs_, IndexPath(dir_, base_), base::AsBytes(image),
+                             io::Durability::kVolatile);
+}
+
+Status Segment::WriteIndexCheckpoint(const SegmentTail& durable) { return WriteIndex(durable); }
+
+Status Segment::CloseFile(bool trim) {
+  std::unique_lock lock(file_mu_);
+  if (!file_) return {};
+  SegmentTail t = tail();
+  Status s;
+  if (trim) {
+    s = file_->Truncate(t.end.value());
+    if (s) s = file_->Sync();
+  }
+  Status closed = file_->Close();
+  file_.reset();
+  RETURN_IF_ERROR(s);
+  RETURN_IF_ERROR(closed);
+  if (trim) {
+    if (Status w = WriteIndex(t); !w) {
+      // The index is derived data: the next open rebuilds it.
+      base::LogWarning("could not write the index of " + log_path_ + ": " + w.error().ToString());
+    }
+  }
+  return {};
+}
+
+Status Segment::Seal() {
+  RETURN_IF_ERROR(CloseFile(/*trim=*/true));
+  sealed_.store(true, std::memory_order_release);
+  return {};
+}
+
+Status Segment::CloseClean() { return CloseFile(/*trim=*/true); }
+
+Status Segment::CloseAbandoned() { return CloseFile(/*trim=*/false); }
+
+Result<std::optional<Frame>> Segment::FrameAt(FilePos pos) const {
+  const uint64_t end = end_.load(std::memory_order_acquire);
+  FrameRead r = ReadFrame(map_->data().first(end), pos, FrameVerify::kChecksum);
+  switch (r.kind) {
+    case FrameRead::Kind::kFrame: return std::optional<Frame>(r.frame);
+    case FrameRead::Kind::kEnd:
+      if (pos.value() == end) return std::optional<Frame>();
+      return CorruptAt(pos, "zeroed space inside the log");
+    case FrameRead::Kind::kBad: break;
+  }
+  return CorruptAt(pos, r.error);
+}
+
+Result<std::optional<Frame>> Segment::ScanFrom(FilePos pos, Offset offset,
+                                               int64_t timestamp) const {
+  for (;;) {
+    ASSIGN_OR_RETURN(std::optional<Frame> frame, FrameAt(pos));
+    if (!frame) return frame;
+    if (frame->header.last_offset() >= offset.value() &&
+        frame->header.max_timestamp >= timestamp) {
+      return frame;
+    }
+    pos = frame->end();
+  }
+}
+
+Result<std::optional<Frame>> Segment::FindByOffset(Offset offset) const {
+  auto entry = index_->FloorByOffset(offset);
+  FilePos pos(entry ? entry->position : kHeaderSize);
+  return ScanFrom(pos, offset, INT64_MIN);
+}
+
+Result<std::optional<Frame>> Segment::FindByTime(int64_t timestamp) const {
+  auto entry = index_->FloorByTime(timestamp);
+  FilePos pos(entry ? entry->position : kHeaderSize);
+  return ScanFrom(pos, Offset(INT64_MIN), timestamp);
+}
+
+void Segment::AdviseSequential() const { map_->AdviseSequential(); }
+
+Status Segment::RemoveFiles() {
+  for (const std::string& path : {log_path_, IndexPath(dir_, base_)}) {
+    Status s = fs_.Remove(path);
+    if (!s && s.error().code != ErrorCode::kNotFound) return s;
+  }
+  return {};
+}
+
+}  // namespace sluice::segment

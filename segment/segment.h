@@ -1,0 +1,173 @@
+#pragma once
+
+// One segment of a partition: a data file `<base>.log` of frames and its sparse `<base>.index`.
+//
+// A segment is either *active* (the last of its partition: preallocated, appended to, its file open
+// for writing) or *sealed* (trimmed, fsynced, immutable). Threading: one writer at a time calls the
+// writer methods (the partition serialises them); any number of readers call the reader methods
+// concurrently and without locks. Appended frames become visible to readers when Append returns
+// (they reached the page cache); they are durable after the next Sync returns.
+//
+// Readers see the file through one read-only mapping kept for the segment's lifetime. The files may
+// be removed (retention) while readers still hold the Segment: the mapping stays valid until the
+// last holder lets go.
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "segment/frame.h"
+#include "segment/io/file_system.h"
+#include "segment/segment_index.h"
+
+namespace sluice::segment {
+
+using base::Status;
+
+struct SegmentOptions {
+  // Bytes preallocated for an active segment; it rolls when the next frame would not fit.
+  uint64_t capacity_bytes = 1ull << 30;
+  // A frame gets an index entry when this many bytes were written since the previous entry.
+  uint32_t index_interval_bytes = 4096;
+};
+
+// Metadata of one frame being appended, for the index and the tail.
+struct FrameMeta {
+  Offset base_offset;
+  Offset last_offset;
+  int64_t max_timestamp = -1;
+  uint64_t size_bytes = 0;  // prefix + batch
+};
+
+// What recovery of an active segment found.
+struct RecoveryReport {
+  std::string path;
+  FilePos scanned_from;
+  uint64_t scanned_bytes = 0;
+  bool truncated = false;
+  FilePos truncated_at;       // where the first invalid frame started
+  Offset first_lost_offset;   // the offset that frame would have had
+  uint64_t dropped_bytes = 0; // non-zero bytes discarded from truncated_at on
+  std::string reason;         // why the frame was invalid
+};
+
+class Segment {
+ public:
+  // "<dir>/00000000000000001234.log" for base 1234.
+  static std::string LogPath(const std::string& dir, Offset base);
+  static std::string IndexPath(const std::string& dir, Offset base);
+  // Parses a segment file name; nullopt if `name` is not "<20 digits>.log".
+  static std::optional<Offset> ParseLogName(const std::string& name);
+
+  // Creates a new empty active segment: header written and fsynced, `capacity_bytes` preallocated.
+  // `min_capacity` raises the capacity for a frame larger than the configured size.
+  static Result<std::unique_ptr<Segment>> Create(io::FileSystem& fs, const std::string& dir,
+                                                 Offset base, const SegmentOptions& options,
+                                                 uint64_t min_capacity = 0);
+
+  // Opens a sealed segment. Its index is trusted when it describes the log exactly; otherwise the
+  // log is scanned with every checksum verified and the index rewritten. Damage is kCorruption.
+  static Result<std::unique_ptr<Segment>> OpenSealed(io::FileSystem& fs, const std::string& dir,
+                                                     Offset base, const SegmentOptions& options);
+
+  // Opens the last segment of a partition for appending. `durable` is the recovery point's state
+  // when it lies in this segment. Unless the segment was closed cleanly (its index covers the whole
+  // file), frames are verified from min(recovery point, index checkpoint) on, and the file is
+  // truncated at the first invalid one; `report` says what was found.
+  static Result<std::unique_ptr<Segment>> OpenActive(io::FileSystem& fs, const std::string& dir,
+                                                     Offset base, const SegmentOptions& options,
+                                                     std::optional<SegmentTail> durable,
+                                                     RecoveryReport* report);
+
+  ~Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  // --- writer (active segment only, one caller at a time) ------------------------------------
+
+  // Room for a frame of `frame_bytes` whose last offset is `last_offset`?
+  bool HasRoomFor(uint64_t frame_bytes, Offset last_offset) const;
+  // Writes the frames whose bytes are the concatenation of `pieces`, described in order by
+  // `frames`, at the end of the segment with one gathered write, then publishes them to readers.
+  // On error nothing is published (the caller must stop using the segment for writes).
+  Status Append(std::span<const Bytes> pieces, std::span<const FrameMeta> frames);
+  // fdatasync of the data file.
+  Status Sync();
+  // Makes the segment sealed: trims the file to its data, fsyncs it, writes the index, closes the
+  // file. Readers are unaffected.
+  Status Seal();
+  // Writes the index as a checkpoint covering frames before `durable.end` (active segments).
+  Status WriteIndexCheckpoint(const SegmentTail& durable);
+  // Trims the preallocated tail and writes the index, for a clean shutdown; the segment can be
+  // reopened with OpenActive without a scan. Closes the file.
+  Status CloseClean();
+  // Closes the file without trimming (after an I/O error, or for a crash simulation).
+  Status CloseAbandoned();
+
+  // --- readers (any thread) ------------------------------------------------------------------
+
+  Offset base_offset() const { return base_; }
+  const std::string& log_path() const { return log_path_; }
+  // The published tail: frames before `end` are complete and readable.
+  SegmentTail tail() const;
+  // Bytes of the segment's data (header and frames) published so far.
+  uint64_t size_bytes() const { return tail().end.value(); }
+  bool sealed() const { return sealed_.load(std::memory_order_acquire); }
+  size_t index_entries() const { return index_->size(); }
+
+  // The frame that contains `offset` or, if none does, the first frame after it; nullopt when the
+  // segment has no record at or after `offset`. Checksums are verified.
+  Result<std::optional<Frame>> FindByOffset(Offset offset) const;
+  // The first frame whose maxTimestamp is >= `timestamp`; nullopt if none.
+  Result<std::optional<Frame>> FindByTime(int64_t timestamp) const;
+  // The frame at `pos`, which must be a frame boundary; nullopt at the published end.
+  Result<std::optional<Frame>> FrameAt(FilePos pos) const;
+
+  // Hints that the segment is about to be read sequentially.
+  void AdviseSequential() const;
+
+  // Removes the segment's files (retention). Readers holding the segment keep reading the mapping.
+  Status RemoveFiles();
+
+ private:
+  Segment(io::FileSystem& fs, std::string dir, Offset base, const SegmentOptions& options);
+
+  static size_t IndexCapacityFor(uint64_t bytes, const SegmentOptions& options);
+  Status OpenFiles(uint64_t map_bytes);
+  Result<std::optional<Frame>> ScanFrom(FilePos pos, Offset offset, int64_t timestamp) const;
+  Error CorruptAt(FilePos pos, const std::string& why) const;
+  void Publish(const SegmentTail& tail);
+  // Verifies frames from `tail.end`, adding index entries; stops at the first invalid frame or the
+  // end of data. Returns the tail after the last valid frame and sets *why for an invalid one.
+  SegmentTail Scan(SegmentTail tail, Bytes data, std::string* why);
+  void MaybeIndex(const FrameMeta& frame, FilePos pos, int64_t max_ts_before);
+  Status WriteIndex(const SegmentTail& tail);
+  Status CloseFile(bool trim);
+
+  io::FileSystem& fs_;
+  const std::string dir_;
+  const Offset base_;
+  const SegmentOptions options_;
+  const std::string log_path_;
+  // Guards the lifetime of file_: writes and syncs hold it shared, sealing and closing exclusive.
+  mutable std::shared_mutex file_mu_;
+  std::unique_ptr<io::WritableFile> file_;  // null once sealed or closed
+  std::mutex index_file_mu_;  // serialises writes of the .index file
+  std::unique_ptr<io::MappedFile> map_;
+  std::unique_ptr<SegmentIndex> index_;
+  uint64_t capacity_bytes_ = 0;
+  uint64_t bytes_since_index_ = 0;  // writer only
+
+  // The published tail. Readers bound their scans by end_ alone (lock-free); tail() takes the
+  // mutex for a consistent triple.
+  std::atomic<uint64_t> end_{0};
+  mutable std::mutex tail_mu_;
+  SegmentTail tail_;
+  std::atomic<bool> sealed_{false};
+};
+
+}  // namespace sluice::segment
