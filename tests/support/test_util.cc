@@ -1,0 +1,74 @@
+#include "tests/support/test_util.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "segment/record_batch.h"
+
+namespace sluice::testing {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/sluice-test-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  const char* made = ::mkdtemp(buf.data());
+  if (made == nullptr) {
+    ADD_FAILURE() << "mkdtemp failed for " << tmpl;
+    return;
+  }
+  path_ = made;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+std::string MakeBatch(int count, const std::string& prefix, int64_t base_ts, base::Codec codec) {
+  segment::BatchBuilder b;
+  for (int i = 0; i < count; ++i) {
+    std::string key = "k" + std::to_string(i);
+    std::string value = prefix + "-" + std::to_string(i);
+    b.Add(key, value, base_ts + i);
+  }
+  auto batch = b.Build(codec);
+  EXPECT_TRUE(batch.has_value());
+  return batch.has_value() ? *batch : std::string();
+}
+
+std::vector<std::string> BatchValues(const std::string& batch) {
+  std::vector<std::string> out;
+  segment::RecordDecoder decoder;
+  auto s = segment::ForEachRecord(base::AsBytes(batch), decoder,
+                                  [&](const segment::RecordView& r) -> base::Status {
+                                    out.emplace_back(r.value.value_or("<null>"));
+                                    return {};
+                                  });
+  EXPECT_TRUE(s.has_value()) << s.error().ToString();
+  return out;
+}
+
+std::mt19937_64 SeededRng(uint64_t salt) {
+  return std::mt19937_64(static_cast<uint64_t>(::testing::UnitTest::GetInstance()->random_seed()) *
+                             0x9e3779b97f4a7c15ull +
+                         salt);
+}
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteWholeFile(const std::string& path, const std::string& contents) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << contents;
+}
+
+}  // namespace sluice::testing

@@ -1,0 +1,64 @@
+#pragma once
+
+// Helpers shared by the tests: temporary directories, batch construction, seeded randomness.
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "segment/base/codec.h"
+#include "segment/base/result.h"
+
+namespace sluice::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Join(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A Kafka RecordBatch v2 of `count` records "<prefix>-<i>" (keys "k<i>"), timestamps
+// base_ts + i, built with `codec`.
+std::string MakeBatch(int count, const std::string& prefix = "value", int64_t base_ts = 1000,
+                      base::Codec codec = base::Codec::kNone);
+
+// The values of every record of `batch`, in order.
+std::vector<std::string> BatchValues(const std::string& batch);
+
+// A random engine seeded from --gtest_random_seed (printed by gtest on failure), mixed with `salt`.
+std::mt19937_64 SeededRng(uint64_t salt = 0);
+
+// Reads/writes a whole file on the real file system.
+std::string ReadWholeFile(const std::string& path);
+void WriteWholeFile(const std::string& path, const std::string& contents);
+
+}  // namespace sluice::testing
+
+// gtest assertions for Status / Result.
+#define ASSERT_OK(expr)                                                         \
+  do {                                                                          \
+    const auto& sluice_r_ = (expr);                                             \
+    ASSERT_TRUE(sluice_r_.has_value()) << sluice_r_.error().ToString();         \
+  } while (false)
+#define EXPECT_OK(expr)                                                         \
+  do {                                                                          \
+    const auto& sluice_r_ = (expr);                                             \
+    EXPECT_TRUE(sluice_r_.has_value()) << sluice_r_.error().ToString();         \
+  } while (false)
+// Declares `lhs` from a Result's value, failing the test on an error.
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                          \
+  auto SLUICE_CONCAT_(sluice_tmp_, __LINE__) = (expr);                           \
+  ASSERT_TRUE(SLUICE_CONCAT_(sluice_tmp_, __LINE__).has_value())                 \
+      << SLUICE_CONCAT_(sluice_tmp_, __LINE__).error().ToString();               \
+  lhs = std::move(SLUICE_CONCAT_(sluice_tmp_, __LINE__)).value()
