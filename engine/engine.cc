@@ -1,1 +1,373 @@
-// placeholder
+#include "engine/engine.h"
+
+#include <chrono>
+
+#include "segment/base/log.h"
+#include "segment/format.h"
+#include "segment/io/posix_fs.h"
+#include "segment/io/uring_fs.h"
+#include "segment/record_batch.h"
+
+namespace sluice::engine {
+
+using base::ErrorCode;
+using base::MakeError;
+
+namespace {
+
+constexpr char kCleanShutdownMarker[] = ".clean-shutdown";
+
+Error Invalid(const std::string& what) { return MakeError(ErrorCode::kInvalidArgument, what); }
+
+}  // namespace
+
+Engine::Engine(const EngineOptions& options) : options_(options) {}
+
+Engine::~Engine() { Close().IgnoreError(); }
+
+std::string Engine::PartitionDir(const std::string& topic, int32_t partition) const {
+  return io::JoinPath(options_.data_dir, topic + "-" + std::to_string(partition));
+}
+
+Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
+  std::unique_ptr<Engine> engine(new Engine(options));
+  if (options.fs != nullptr) {
+    engine->fs_ = options.fs;
+  } else {
+    if (io::UringFs::Available()) {
+      engine->owned_fs_ = std::make_unique<io::UringFs>();
+    } else {
+      base::LogWarning("io_uring is not available here; writing with pwrite");
+      engine->owned_fs_ = std::make_unique<io::PosixFs>();
+    }
+    engine->fs_ = engine->owned_fs_.get();
+  }
+  engine->clock_ = options.clock != nullptr ? options.clock : &base::SystemClock::Instance();
+  io::FileSystem& fs = *engine->fs_;
+  const std::string& dir = options.data_dir;
+  RETURN_IF_ERROR(fs.CreateDir(dir));
+
+  // The marker must be gone, durably, before anything is written: a crash from here on is unclean.
+  const std::string marker = io::JoinPath(dir, kCleanShutdownMarker);
+  ASSIGN_OR_RETURN(engine->clean_open_, fs.Exists(marker));
+  if (engine->clean_open_) {
+    RETURN_IF_ERROR(fs.Remove(marker));
+    RETURN_IF_ERROR(fs.SyncDir(dir));
+  }
+
+  ASSIGN_OR_RETURN(TopicMap catalog, LoadCatalog(fs, dir));
+  for (const auto& [name, info] : catalog) {
+    ASSIGN_OR_RETURN(auto topic, engine->OpenTopic(info));
+    engine->topics_.emplace(name, std::move(topic));
+  }
+  if (!engine->clean_open_ && !catalog.empty()) {
+    base::LogInfo(dir + ": opened after an unclean shutdown; recovery checked " +
+                  std::to_string(engine->reports_.size()) + " partition tail(s)");
+  }
+  if (options.background == BackgroundWork::kThreads) {
+    engine->bg_thread_ = std::thread([e = engine.get()] { e->BackgroundLoop(); });
+  }
+  return engine;
+}
+
+Result<std::shared_ptr<Engine::Topic>> Engine::OpenTopic(const TopicInfo& info) {
+  auto topic = std::make_shared<Topic>();
+  topic->name = info.name;
+  topic->config = info.config;
+  for (int32_t p = 0; p < info.partitions; ++p) {
+    ASSIGN_OR_RETURN(auto log, PartitionLog::Open(*fs_, PartitionDir(info.name, p), info.config,
+                                                  *clock_, &reports_));
+    topic->partitions.push_back(std::move(log));
+  }
+  return topic;
+}
+
+Status Engine::Close() {
+  {
+    std::lock_guard lock(bg_mu_);
+    if (closed_) return {};
+    closed_ = true;
+    bg_stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_thread_.joinable()) bg_thread_.join();
+  Status result;
+  std::unique_lock lock(topics_mu_);
+  for (auto& [name, topic] : topics_) {
+    for (auto& log : topic->partitions) {
+      if (Status s = log->Close(); !s && result) result = s;
+    }
+  }
+  topics_.clear();
+  if (!result) return result;
+  // Every partition is synced and trimmed: say so, so that the next open knows.
+  std::string text = "clean\n";
+  return io::WriteFileAtomic(*fs_, io::JoinPath(options_.data_dir, kCleanShutdownMarker),
+                             base::AsBytes(text));
+}
+
+TopicMap Engine::CatalogLocked() const {
+  TopicMap map;
+  for (const auto& [name, topic] : topics_) {
+    map[name] = TopicInfo{name, static_cast<int32_t>(topic->partitions.size()), topic->Config()};
+  }
+  return map;
+}
+
+Status Engine::CreateTopic(const std::string& name, int32_t partitions,
+                           const TopicConfig& config) {
+  RETURN_IF_ERROR(ValidateTopicName(name));
+  if (partitions < 1 || partitions > 100000) {
+    return Invalid("partition count " + std::to_string(partitions) + " is outside [1, 100000]");
+  }
+  std::lock_guard catalog_lock(catalog_mu_);
+  {
+    std::shared_lock lock(topics_mu_);
+    if (closed_) return MakeError(ErrorCode::kClosed, "engine is closed");
+    if (topics_.count(name) != 0) {
+      return MakeError(ErrorCode::kAlreadyExists, "topic '" + name + "' already exists");
+    }
+  }
+  // Directories of a topic of this name that was deleted (a crash after the catalog changed) are
+  // not this topic's data.
+  for (int32_t p = 0; p < partitions; ++p) RETURN_IF_ERROR(fs_->RemoveAll(PartitionDir(name, p)));
+  TopicInfo info{name, partitions, config};
+  ASSIGN_OR_RETURN(auto topic, OpenTopic(info));
+  std::unique_lock lock(topics_mu_);
+  TopicMap catalog = CatalogLocked();
+  catalog[name] = info;
+  if (Status s = SaveCatalog(*fs_, options_.data_dir, catalog); !s) {
+    lock.unlock();
+    for (auto& log : topic->partitions) log->Close().IgnoreError();
+    for (int32_t p = 0; p < partitions; ++p) fs_->RemoveAll(PartitionDir(name, p)).IgnoreError();
+    return s;
+  }
+  topics_.emplace(name, std::move(topic));
+  return {};
+}
+
+Status Engine::CreateTopic(const std::string& name, int32_t partitions,
+                           const std::map<std::string, std::string>& changes) {
+  ASSIGN_OR_RETURN(TopicConfig config, ApplyConfig(options_.default_topic_config, changes));
+  return CreateTopic(name, partitions, config);
+}
+
+Status Engine::DeleteTopic(const std::string& name) {
+  std::lock_guard catalog_lock(catalog_mu_);
+  std::shared_ptr<Topic> topic;
+  {
+    std::unique_lock lock(topics_mu_);
+    auto it = topics_.find(name);
+    if (it == topics_.end()) return MakeError(ErrorCode::kNotFound, "topic '" + name + "'");
+    TopicMap catalog = CatalogLocked();
+    catalog.erase(name);
+    RETURN_IF_ERROR(SaveCatalog(*fs_, options_.data_dir, catalog));
+    topic = it->second;
+    topics_.erase(it);
+  }
+  // The catalog no longer names the topic; its files go now. Readers holding a ReadResult keep
+  // their mappings.
+  Status result;
+  for (size_t p = 0; p < topic->partitions.size(); ++p) {
+    topic->partitions[p]->Close().IgnoreError();
+    if (Status s = fs_->RemoveAll(PartitionDir(name, static_cast<int32_t>(p))); !s && result) {
+      result = s;
+    }
+  }
+  return result;
+}
+
+Status Engine::AlterTopicConfig(const std::string& name,
+                                const std::map<std::string, std::string>& changes) {
+  std::lock_guard catalog_lock(catalog_mu_);
+  ASSIGN_OR_RETURN(auto topic, FindTopic(name));
+  ASSIGN_OR_RETURN(TopicConfig config, ApplyConfig(topic->Config(), changes));
+  std::unique_lock lock(topics_mu_);
+  TopicMap catalog = CatalogLocked();
+  catalog[name].config = config;
+  RETURN_IF_ERROR(SaveCatalog(*fs_, options_.data_dir, catalog));
+  {
+    std::lock_guard topic_lock(topic->mu);
+    topic->config = config;
+  }
+  for (auto& log : topic->partitions) log->SetConfig(config);
+  return {};
+}
+
+std::vector<TopicInfo> Engine::ListTopics() const {
+  std::shared_lock lock(topics_mu_);
+  std::vector<TopicInfo> out;
+  for (const auto& [name, info] : CatalogLocked()) out.push_back(info);
+  return out;
+}
+
+Result<TopicDescription> Engine::DescribeTopic(const std::string& name) const {
+  ASSIGN_OR_RETURN(auto topic, FindTopic(name));
+  TopicDescription d;
+  d.info = TopicInfo{name, static_cast<int32_t>(topic->partitions.size()), topic->Config()};
+  for (const auto& log : topic->partitions) d.partitions.push_back(log->Stats());
+  return d;
+}
+
+Result<std::shared_ptr<Engine::Topic>> Engine::FindTopic(const std::string& name) const {
+  std::shared_lock lock(topics_mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) {
+    return MakeError(ErrorCode::kNotFound, "topic '" + name + "' does not exist");
+  }
+  return it->second;
+}
+
+Result<PartitionLog*> Engine::FindPartition(const std::shared_ptr<Topic>& topic,
+                                            int32_t partition) const {
+  if (partition < 0 || static_cast<size_t>(partition) >= topic->partitions.size()) {
+    return MakeError(ErrorCode::kNotFound, "topic '" + topic->name + "' has no partition " +
+                                               std::to_string(partition));
+  }
+  return topic->partitions[static_cast<size_t>(partition)].get();
+}
+
+Result<AppendResult> Engine::Append(const std::string& topic_name, int32_t partition,
+                                    Bytes batch) {
+  ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
+  ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
+  const TopicConfig config = topic->Config();
+
+  auto parsed = segment::ParseBatchHeader(batch);
+  if (!parsed) return Invalid(parsed.error().context);
+  BatchHeader header = *parsed;
+  if (batch.size() > static_cast<size_t>(config.max_message_bytes)) {
+    return Invalid("batch of " + std::to_string(batch.size()) +
+                   " bytes exceeds max.message.bytes " + std::to_string(config.max_message_bytes));
+  }
+  if (batch.size() + segment::format::kFramePrefixSize + segment::format::kSegmentHeaderSize >
+      static_cast<size_t>(config.segment_bytes)) {
+    return Invalid("batch of " + std::to_string(batch.size()) + " bytes does not fit segment.bytes " +
+                   std::to_string(config.segment_bytes));
+  }
+  if (Status s = segment::VerifyBatchCrc(batch, header); !s) return Invalid(s.error().context);
+  if (header.transactional() || header.control()) {
+    return Invalid("transactional and control batches are not supported");
+  }
+  if (header.record_count == 0) return Invalid("batch has no records");
+
+  // Work that needs a copy of the batch happens here, on the producer's thread, outside any lock.
+  std::string owned;
+  if (header.max_timestamp < 0 && !header.log_append_time()) {
+    auto max_ts = segment::ComputeMaxTimestamp(batch, header);
+    if (!max_ts) return Invalid(max_ts.error().context);
+    owned.assign(base::AsString(batch));
+    auto* p = reinterpret_cast<std::byte*>(owned.data());
+    base::StoreBE<int64_t>(p + segment::batch_field::kMaxTimestamp, *max_ts);
+    segment::UpdateBatchCrc({p, owned.size()});
+    header.max_timestamp = *max_ts;
+    batch = base::AsBytes(owned);
+  }
+  const base::Codec codec = config.StorageCodec();
+  if (header.codec() == base::Codec::kNone && codec != base::Codec::kNone) {
+    ASSIGN_OR_RETURN(std::string compressed,
+                     segment::CompressBatch(batch, header, codec, config.compression_level));
+    owned = std::move(compressed);
+    batch = base::AsBytes(owned);
+    ASSIGN_OR_RETURN(header, segment::ParseBatchHeader(batch));
+  }
+  return log->Append(batch, header);
+}
+
+Result<ReadResult> Engine::Read(const std::string& topic_name, int32_t partition, Offset from,
+                                size_t max_bytes) const {
+  ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
+  ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
+  return log->Read(from, max_bytes);
+}
+
+Result<std::optional<TimestampOffset>> Engine::OffsetForTimestamp(const std::string& topic_name,
+                                                                  int32_t partition,
+                                                                  int64_t timestamp) const {
+  ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
+  ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
+  return log->OffsetForTimestamp(timestamp);
+}
+
+Result<PartitionStats> Engine::GetPartitionStats(const std::string& topic_name,
+                                                 int32_t partition) const {
+  ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
+  ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
+  return log->Stats();
+}
+
+Result<Offset> Engine::WaitForData(const std::string& topic_name, int32_t partition, Offset offset,
+                                   int64_t timeout_ms) const {
+  ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
+  ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
+  return log->WaitForData(offset, timeout_ms);
+}
+
+Status Engine::Flush() {
+  std::vector<std::shared_ptr<Topic>> topics;
+  {
+    std::shared_lock lock(topics_mu_);
+    for (const auto& [name, t] : topics_) topics.push_back(t);
+  }
+  Status result;
+  for (const auto& t : topics) {
+    for (auto& log : t->partitions) {
+      if (Status s = log->Flush(); !s && result) result = s;
+    }
+  }
+  return result;
+}
+
+Status Engine::FlushDue() {
+  std::vector<std::shared_ptr<Topic>> topics;
+  {
+    std::shared_lock lock(topics_mu_);
+    for (const auto& [name, t] : topics_) topics.push_back(t);
+  }
+  Status result;
+  const int64_t now = clock_->NowMs();
+  for (const auto& t : topics) {
+    for (auto& log : t->partitions) {
+      if (!log->FlushDue(now)) continue;
+      if (Status s = log->Flush(); !s && result) result = s;
+    }
+  }
+  return result;
+}
+
+Status Engine::EnforceRetention() {
+  std::vector<std::shared_ptr<Topic>> topics;
+  {
+    std::shared_lock lock(topics_mu_);
+    for (const auto& [name, t] : topics_) topics.push_back(t);
+  }
+  Status result;
+  const int64_t now = clock_->NowMs();
+  for (const auto& t : topics) {
+    for (auto& log : t->partitions) {
+      if (Status s = log->EnforceRetention(now); !s && result) result = s;
+    }
+  }
+  return result;
+}
+
+void Engine::BackgroundLoop() {
+  // Polls often enough that flush.bytes is honoured within a few tens of milliseconds.
+  constexpr auto kTick = std::chrono::milliseconds(20);
+  int64_t last_retention = clock_->MonotonicNs();
+  std::unique_lock lock(bg_mu_);
+  while (!bg_stop_) {
+    bg_cv_.wait_for(lock, kTick, [&] { return bg_stop_; });
+    if (bg_stop_) break;
+    lock.unlock();
+    if (Status s = FlushDue(); !s) base::LogError("background flush: " + s.error().ToString());
+    const int64_t now = clock_->MonotonicNs();
+    if (now - last_retention >= options_.retention_check_interval_ms * 1'000'000) {
+      last_retention = now;
+      if (Status s = EnforceRetention(); !s) base::LogError("retention: " + s.error().ToString());
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace sluice::engine

@@ -1,1 +1,505 @@
-// placeholder
+#include "engine/partition_log.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "segment/base/checksum.h"
+#include "segment/base/log.h"
+#include "segment/format.h"
+
+namespace sluice::engine {
+
+using base::ErrorCode;
+using base::FilePos;
+using base::MakeError;
+using segment::Frame;
+using segment::FrameMeta;
+using segment::Segment;
+using segment::SegmentTail;
+
+namespace {
+
+constexpr char kRecoveryPointFile[] = "recovery-point";
+// The batch bytes that sluice rewrites on append: baseOffset, batchLength, partitionLeaderEpoch,
+// magic. None of them is covered by the batch's CRC-32C.
+constexpr size_t kPatchedHead = segment::batch_field::kCrc;
+// sluice is a single node; it stamps leader epoch 0 in every stored batch.
+constexpr int32_t kLeaderEpoch = 0;
+
+struct RecoveryPoint {
+  Offset segment_base;
+  SegmentTail tail;
+};
+
+std::string EncodeRecoveryPoint(const RecoveryPoint& rp) {
+  namespace f = segment::format;
+  std::string out(f::kRecoveryPointSize, '\0');
+  auto* p = reinterpret_cast<std::byte*>(out.data());
+  std::memcpy(p, f::kRecoveryPointMagic.data(), 8);
+  base::StoreLE<uint16_t>(p + 8, f::kRecoveryPointCurrentVersion);
+  base::StoreLE<int64_t>(p + 16, rp.segment_base.value());
+  base::StoreLE<uint64_t>(p + 24, rp.tail.end.value());
+  base::StoreLE<int64_t>(p + 32, rp.tail.next_offset.value());
+  base::StoreLE<int64_t>(p + 40, rp.tail.max_timestamp);
+  base::StoreLE<uint64_t>(p + 48, base::Xxh3(Bytes(p, 48)));
+  return out;
+}
+
+Result<RecoveryPoint> DecodeRecoveryPoint(Bytes b) {
+  namespace f = segment::format;
+  auto bad = [](const std::string& why) {
+    return MakeError(ErrorCode::kCorruption, std::string("recovery point: ") + why);
+  };
+  if (b.size() != f::kRecoveryPointSize) return bad("wrong size");
+  if (std::memcmp(b.data(), f::kRecoveryPointMagic.data(), 8) != 0) return bad("bad magic");
+  if (base::LoadLE<uint16_t>(b.data() + 8) != f::kRecoveryPointCurrentVersion) {
+    return MakeError(ErrorCode::kUnsupportedVersion, "recovery point version");
+  }
+  if (base::Xxh3(b.first(48)) != base::LoadLE<uint64_t>(b.data() + 48)) {
+    return bad("checksum mismatch");
+  }
+  RecoveryPoint rp;
+  rp.segment_base = Offset(base::LoadLE<int64_t>(b.data() + 16));
+  rp.tail.end = FilePos(base::LoadLE<uint64_t>(b.data() + 24));
+  rp.tail.next_offset = Offset(base::LoadLE<int64_t>(b.data() + 32));
+  rp.tail.max_timestamp = base::LoadLE<int64_t>(b.data() + 40);
+  return rp;
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+// One append waiting in the queue. Lives on the appender's stack until `done`.
+struct PartitionLog::Pending {
+  // The frame prefix followed by the batch's first bytes with base offset and leader epoch set.
+  std::array<std::byte, segment::format::kFramePrefixSize + kPatchedHead> head{};
+  Bytes rest;  // the batch after `head`'s part of it (borrowed from the caller)
+  FrameMeta meta;
+  bool done = false;
+  bool lead = false;  // this appender is to act as the writer
+  Status result;
+};
+
+PartitionLog::PartitionLog(io::FileSystem& fs, std::string dir, const TopicConfig& config,
+                           const base::Clock& clock)
+    : fs_(fs), dir_(std::move(dir)), clock_(clock), config_(config) {}
+
+PartitionLog::~PartitionLog() {
+  bool closed;
+  {
+    std::lock_guard lock(mu_);
+    closed = closed_;
+  }
+  if (!closed) Close().IgnoreError();
+}
+
+segment::SegmentOptions PartitionLog::SegmentOptionsFor(const TopicConfig& config) const {
+  segment::SegmentOptions o;
+  o.capacity_bytes = static_cast<uint64_t>(config.segment_bytes);
+  o.index_interval_bytes = static_cast<uint32_t>(config.index_interval_bytes);
+  return o;
+}
+
+Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
+    io::FileSystem& fs, std::string dir, const TopicConfig& config, const base::Clock& clock,
+    std::vector<segment::RecoveryReport>* reports) {
+  std::unique_ptr<PartitionLog> log(new PartitionLog(fs, std::move(dir), config, clock));
+  const std::string& d = log->dir_;
+  RETURN_IF_ERROR(fs.CreateDir(d));
+  ASSIGN_OR_RETURN(auto names, fs.ListDir(d));
+  std::vector<Offset> bases;
+  for (const std::string& name : names) {
+    if (EndsWith(name, ".tmp")) {
+      // Leftover of a replacement that did not finish; the old file (if any) is intact.
+      fs.Remove(io::JoinPath(d, name)).IgnoreError();
+    } else if (auto base = Segment::ParseLogName(name)) {
+      bases.push_back(*base);
+    }
+  }
+  std::sort(bases.begin(), bases.end());
+
+  std::optional<RecoveryPoint> rp;
+  const std::string rp_path = io::JoinPath(d, kRecoveryPointFile);
+  if (auto text = fs.ReadFile(rp_path)) {
+    auto decoded = DecodeRecoveryPoint(base::AsBytes(*text));
+    if (decoded) {
+      rp = *decoded;
+    } else {
+      base::LogWarning(rp_path + ": " + decoded.error().ToString() +
+                       "; verifying the whole last segment");
+    }
+  } else if (text.error().code != ErrorCode::kNotFound) {
+    return std::move(text).error();
+  }
+
+  const segment::SegmentOptions options = log->SegmentOptionsFor(config);
+  auto list = std::make_shared<SegmentList>();
+  if (bases.empty()) {
+    ASSIGN_OR_RETURN(auto seg, Segment::Create(fs, d, Offset(0), options));
+    list->push_back(std::move(seg));
+  } else {
+    for (size_t i = 0; i + 1 < bases.size(); ++i) {
+      ASSIGN_OR_RETURN(auto seg, Segment::OpenSealed(fs, d, bases[i], options));
+      list->push_back(std::move(seg));
+    }
+    std::optional<SegmentTail> durable;
+    if (rp && rp->segment_base == bases.back()) durable = rp->tail;
+    segment::RecoveryReport report;
+    ASSIGN_OR_RETURN(auto active,
+                     Segment::OpenActive(fs, d, bases.back(), options, durable, &report));
+    if (report.truncated || report.scanned_bytes > 0) reports->push_back(report);
+    if (report.truncated) {
+      base::LogWarning(report.path + ": recovery truncated the log at position " +
+                       std::to_string(report.truncated_at.value()) + " (offset " +
+                       std::to_string(report.first_lost_offset.value()) + " on lost, " +
+                       std::to_string(report.dropped_bytes) + " bytes dropped): " + report.reason);
+    }
+    list->push_back(std::move(active));
+    for (size_t i = 0; i + 1 < list->size(); ++i) {
+      Offset next = (*list)[i]->tail().next_offset;
+      if (next != (*list)[i + 1]->base_offset()) {
+        return MakeError(ErrorCode::kCorruption,
+                         (*list)[i]->log_path() + " ends at offset " + std::to_string(next.value()) +
+                             " but the next segment starts at " +
+                             std::to_string((*list)[i + 1]->base_offset().value()));
+      }
+    }
+  }
+  const auto& active = list->back();
+  const SegmentTail tail = active->tail();
+  log->next_offset_ = tail.next_offset;
+  log->hw_.store(tail.next_offset.value());
+  log->last_flush_ms_ = log->active_created_ms_ = clock.NowMs();
+  log->segments_ = list;
+  // Everything recovery accepted is now made durable, so that the recovery point can cover it.
+  RETURN_IF_ERROR(active->Sync());
+  RETURN_IF_ERROR(log->WriteRecoveryPoint(active->base_offset(), tail));
+  return log;
+}
+
+std::shared_ptr<const PartitionLog::SegmentList> PartitionLog::Snapshot() const {
+  std::lock_guard lock(segments_mu_);
+  return segments_;
+}
+
+base::Error PartitionLog::PoisonError() const {
+  return MakeError(ErrorCode::kPoisoned, dir_ + ": " + poisoned_->ToString());
+}
+
+Result<AppendResult> PartitionLog::Append(Bytes batch, const BatchHeader& header) {
+  namespace f = segment::format;
+  SLUICE_CHECK(batch.size() >= segment::kBatchHeaderSize, "Append of an unparsed batch");
+  Pending w;
+  std::memcpy(w.head.data() + f::kFramePrefixSize, batch.data(), kPatchedHead);
+  base::StoreBE<int32_t>(w.head.data() + f::kFramePrefixSize + segment::batch_field::kLeaderEpoch,
+                         kLeaderEpoch);
+  w.rest = batch.subspan(kPatchedHead);
+  const auto length = static_cast<uint32_t>(batch.size());
+
+  std::unique_lock lock(mu_);
+  if (closed_) return MakeError(ErrorCode::kClosed, dir_ + " is closed");
+  if (poisoned_) return PoisonError();
+  w.meta.base_offset = next_offset_;
+  w.meta.last_offset = next_offset_ + header.last_offset_delta;
+  w.meta.max_timestamp = header.max_timestamp;
+  w.meta.size_bytes = f::kFramePrefixSize + batch.size();
+  next_offset_ = w.meta.last_offset + 1;
+  // The checksum covers the base offset, so it is computed once the offset is known.
+  base::StoreBE<int64_t>(w.head.data() + f::kFramePrefixSize, w.meta.base_offset.value());
+  base::Xxh3Stream hash(segment::FrameSeed(length, f::kFrameTypeRecordBatchV2));
+  hash.Update(Bytes(w.head).subspan(f::kFramePrefixSize));
+  hash.Update(w.rest);
+  segment::FramePrefix prefix;
+  segment::EncodeFramePrefix(prefix, length, hash.Digest());
+  std::memcpy(w.head.data(), prefix.data(), prefix.size());
+
+  queue_.push_back(&w);
+  if (!writer_active_) {
+    writer_active_ = true;
+    w.lead = true;
+  }
+  cv_.wait(lock, [&] { return w.done || w.lead; });
+  while (!w.done) {
+    // This appender is the writer: take everything queued and write it as one group.
+    std::vector<Pending*> group(queue_.begin(), queue_.end());
+    queue_.clear();
+    const TopicConfig config = config_;
+    lock.unlock();
+    Status s = WriteGroup(group, config);
+    lock.lock();
+    uint64_t bytes = 0;
+    for (Pending* p : group) bytes += p->meta.size_bytes;
+    if (s) {
+      hw_.store(group.back()->meta.last_offset.value() + 1, std::memory_order_release);
+      unflushed_bytes_ += bytes;
+    } else if (!poisoned_) {
+      base::LogError(dir_ + ": write failed, refusing writes until reopened: " +
+                     s.error().ToString());
+      poisoned_ = s.error();
+    }
+    for (Pending* p : group) {
+      p->done = true;
+      p->result = s;
+    }
+    if (poisoned_) {
+      for (Pending* p : queue_) {
+        p->done = true;
+        p->result = PoisonError();
+      }
+      queue_.clear();
+    }
+    w.lead = false;
+    if (queue_.empty()) {
+      writer_active_ = false;
+    } else {
+      queue_.front()->lead = true;
+    }
+    cv_.notify_all();
+  }
+  if (!w.result) return std::move(w.result).error();
+  return AppendResult{w.meta.base_offset, w.meta.last_offset};
+}
+
+Status PartitionLog::WriteGroup(std::vector<Pending*>& group, const TopicConfig& config) {
+  std::shared_ptr<Segment> active = Snapshot()->back();
+  if (active->tail().end.value() > segment::format::kSegmentHeaderSize &&
+      clock_.NowMs() - active_created_ms_ >= config.segment_ms) {
+    RETURN_IF_ERROR(Roll(group.front()->meta.base_offset, config));
+    active = Snapshot()->back();
+  }
+  std::vector<Bytes> pieces;
+  std::vector<FrameMeta> metas;
+  pieces.reserve(group.size() * 2);
+  metas.reserve(group.size());
+  uint64_t pending_bytes = 0;
+  for (Pending* p : group) {
+    if (!metas.empty() && !active->HasRoomFor(pending_bytes + p->meta.size_bytes,
+                                              p->meta.last_offset)) {
+      RETURN_IF_ERROR(active->Append(pieces, metas));
+      pieces.clear();
+      metas.clear();
+      pending_bytes = 0;
+    }
+    if (metas.empty() && !active->HasRoomFor(p->meta.size_bytes, p->meta.last_offset)) {
+      RETURN_IF_ERROR(Roll(p->meta.base_offset, config));
+      active = Snapshot()->back();
+    }
+    pieces.push_back(Bytes(p->head));
+    pieces.push_back(p->rest);
+    metas.push_back(p->meta);
+    pending_bytes += p->meta.size_bytes;
+  }
+  RETURN_IF_ERROR(active->Append(pieces, metas));
+  if (config.flush == FlushMode::kSync) RETURN_IF_ERROR(active->Sync());
+  return {};
+}
+
+Status PartitionLog::Roll(Offset next_base, const TopicConfig& config) {
+  std::shared_ptr<Segment> old = Snapshot()->back();
+  RETURN_IF_ERROR(old->Seal());
+  ASSIGN_OR_RETURN(std::shared_ptr<Segment> next,
+                   Segment::Create(fs_, dir_, next_base, SegmentOptionsFor(config)));
+  {
+    std::lock_guard lock(segments_mu_);
+    auto list = std::make_shared<SegmentList>(*segments_);
+    list->push_back(next);
+    segments_ = std::move(list);
+  }
+  active_created_ms_ = clock_.NowMs();
+  // Everything before the new segment is sealed and synced: the recovery point moves past it.
+  return WriteRecoveryPoint(next_base, next->tail());
+}
+
+Status PartitionLog::WriteRecoveryPoint(Offset segment_base, const SegmentTail& tail) {
+  std::lock_guard lock(rp_mu_);
+  std::pair<Offset, uint64_t> at{segment_base, tail.end.value()};
+  if (rp_written_ && at <= *rp_written_) return {};
+  std::string image = EncodeRecoveryPoint({segment_base, tail});
+  RETURN_IF_ERROR(io::WriteFileAtomic(fs_, io::JoinPath(dir_, kRecoveryPointFile),
+                                      base::AsBytes(image), io::Durability::kDurable));
+  rp_written_ = at;
+  return {};
+}
+
+Status PartitionLog::Flush() {
+  std::shared_ptr<Segment> active = Snapshot()->back();
+  uint64_t flushing;
+  {
+    std::lock_guard lock(mu_);
+    if (poisoned_) return PoisonError();
+    flushing = unflushed_bytes_;
+  }
+  const SegmentTail tail = active->tail();  // before the sync: all of it is covered
+  if (Status s = active->Sync(); !s) {
+    std::lock_guard lock(mu_);
+    if (!poisoned_) {
+      base::LogError(dir_ + ": fdatasync failed, refusing writes until reopened: " +
+                     s.error().ToString());
+      poisoned_ = s.error();
+    }
+    return s;
+  }
+  if (Status s = active->WriteIndexCheckpoint(tail); !s) {
+    base::LogWarning(dir_ + ": index checkpoint: " + s.error().ToString());
+  }
+  RETURN_IF_ERROR(WriteRecoveryPoint(active->base_offset(), tail));
+  std::lock_guard lock(mu_);
+  unflushed_bytes_ -= std::min(unflushed_bytes_, flushing);
+  last_flush_ms_ = clock_.NowMs();
+  return {};
+}
+
+bool PartitionLog::FlushDue(int64_t now_ms) const {
+  std::lock_guard lock(mu_);
+  if (closed_ || poisoned_ || unflushed_bytes_ == 0) return false;
+  return unflushed_bytes_ >= static_cast<uint64_t>(config_.flush_bytes) ||
+         now_ms - last_flush_ms_ >= config_.flush_ms;
+}
+
+void PartitionLog::SetConfig(const TopicConfig& config) {
+  std::lock_guard lock(mu_);
+  config_ = config;
+}
+
+Status PartitionLog::EnforceRetention(int64_t now_ms) {
+  TopicConfig config;
+  {
+    std::lock_guard lock(mu_);
+    config = config_;
+  }
+  if (config.retention_bytes < 0 && config.retention_ms < 0) return {};
+  std::vector<std::shared_ptr<Segment>> doomed;
+  {
+    std::lock_guard lock(segments_mu_);
+    const SegmentList& list = *segments_;
+    uint64_t total = 0;
+    for (const auto& seg : list) total += seg->size_bytes();
+    size_t n = 0;
+    for (; n + 1 < list.size(); ++n) {  // the active segment is never deleted
+      const uint64_t size = list[n]->size_bytes();
+      const bool by_size = config.retention_bytes >= 0 &&
+                           total - size >= static_cast<uint64_t>(config.retention_bytes);
+      const int64_t max_ts = list[n]->tail().max_timestamp;
+      const bool by_time =
+          config.retention_ms >= 0 && max_ts >= 0 && max_ts < now_ms - config.retention_ms;
+      if (!by_size && !by_time) break;
+      total -= size;
+    }
+    if (n == 0) return {};
+    doomed.assign(list.begin(), list.begin() + static_cast<ptrdiff_t>(n));
+    segments_ = std::make_shared<SegmentList>(list.begin() + static_cast<ptrdiff_t>(n), list.end());
+  }
+  // Readers still holding a snapshot keep their mappings; the files go now.
+  Status result;
+  for (const auto& seg : doomed) {
+    base::LogInfo("retention: deleting " + seg->log_path());
+    if (Status s = seg->RemoveFiles(); !s && result) result = s;
+  }
+  return result;
+}
+
+Offset PartitionLog::high_watermark() const { return Offset(hw_.load(std::memory_order_acquire)); }
+
+Offset PartitionLog::log_start_offset() const { return Snapshot()->front()->base_offset(); }
+
+PartitionStats PartitionLog::Stats() const {
+  PartitionStats s;
+  s.high_watermark = high_watermark();
+  auto list = Snapshot();
+  s.log_start_offset = list->front()->base_offset();
+  s.segment_count = list->size();
+  for (const auto& seg : *list) s.size_bytes += seg->size_bytes();
+  return s;
+}
+
+Offset PartitionLog::WaitForData(Offset offset, int64_t timeout_ms) const {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+               [&] { return hw_.load() > offset.value() || closed_; });
+  return high_watermark();
+}
+
+Result<ReadResult> PartitionLog::Read(Offset from, size_t max_bytes) const {
+  const Offset hw = high_watermark();
+  auto list = Snapshot();
+  ReadResult out;
+  out.high_watermark = hw;
+  out.log_start_offset = list->front()->base_offset();
+  out.pin = list;
+  if (from < out.log_start_offset || from > hw) {
+    return MakeError(ErrorCode::kOutOfRange,
+                     dir_ + ": offset " + std::to_string(from.value()) + " is outside [" +
+                         std::to_string(out.log_start_offset.value()) + ", " +
+                         std::to_string(hw.value()) + "]");
+  }
+  if (from == hw) return out;
+  // The last segment whose base is <= from.
+  auto it = std::upper_bound(list->begin(), list->end(), from,
+                             [](Offset o, const auto& seg) { return o < seg->base_offset(); });
+  size_t i = static_cast<size_t>(it - list->begin()) - 1;
+  ASSIGN_OR_RETURN(std::optional<Frame> frame, (*list)[i]->FindByOffset(from));
+  size_t total = 0;
+  for (;;) {
+    if (!frame) {
+      if (++i == list->size()) break;
+      ASSIGN_OR_RETURN(frame, (*list)[i]->FrameAt(FilePos(segment::format::kSegmentHeaderSize)));
+      continue;
+    }
+    if (Offset(frame->header.base_offset) >= hw) break;
+    if (!out.batches.empty() && total + frame->batch.size() > max_bytes) break;
+    out.batches.push_back({frame->batch, frame->header});
+    total += frame->batch.size();
+    ASSIGN_OR_RETURN(frame, (*list)[i]->FrameAt(frame->end()));
+  }
+  return out;
+}
+
+Result<std::optional<TimestampOffset>> PartitionLog::OffsetForTimestamp(int64_t timestamp) const {
+  const Offset hw = high_watermark();
+  auto list = Snapshot();
+  segment::RecordDecoder decoder;
+  for (const auto& seg : *list) {
+    if (seg->tail().max_timestamp < timestamp) continue;
+    ASSIGN_OR_RETURN(std::optional<Frame> frame, seg->FindByTime(timestamp));
+    while (frame) {
+      if (Offset(frame->header.base_offset) >= hw) return std::optional<TimestampOffset>();
+      if (frame->header.max_timestamp >= timestamp) {
+        RETURN_IF_ERROR(decoder.Reset(frame->batch, frame->header));
+        for (;;) {
+          ASSIGN_OR_RETURN(auto rec, decoder.Next());
+          if (!rec) break;
+          if (rec->timestamp >= timestamp) {
+            return std::optional<TimestampOffset>(TimestampOffset{Offset(rec->offset),
+                                                                  rec->timestamp});
+          }
+        }
+      }
+      ASSIGN_OR_RETURN(frame, seg->FrameAt(frame->end()));
+    }
+  }
+  return std::optional<TimestampOffset>();
+}
+
+Status PartitionLog::Close() {
+  std::unique_lock lock(mu_);
+  if (closed_) return {};
+  closed_ = true;
+  cv_.wait(lock, [&] { return !writer_active_; });
+  cv_.notify_all();
+  const bool poisoned = poisoned_.has_value();
+  Error poison = poisoned ? PoisonError() : Error{};
+  lock.unlock();
+  std::shared_ptr<Segment> active = Snapshot()->back();
+  if (poisoned) {
+    active->CloseAbandoned().IgnoreError();
+    return poison;
+  }
+  RETURN_IF_ERROR(active->Sync());
+  RETURN_IF_ERROR(WriteRecoveryPoint(active->base_offset(), active->tail()));
+  return active->CloseClean();
+}
+
+}  // namespace sluice::engine

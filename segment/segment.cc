@@ -108,9 +108,12 @@ Segment::~Segment() {
 }
 
 size_t Segment::IndexCapacityFor(uint64_t bytes, const SegmentOptions& options) {
+  // The most a segment can hold: its capacity, or a header and one frame of the largest size.
+  uint64_t most = std::max<uint64_t>(
+      bytes, kHeaderSize + format::kFramePrefixSize + format::kMaxFramePayload);
   uint64_t step = std::max<uint64_t>(options.index_interval_bytes,
                                      format::kFramePrefixSize + kBatchHeaderSize);
-  return static_cast<size_t>(bytes / step + 2);
+  return static_cast<size_t>(most / step + 2);
 }
 
 Status Segment::OpenFiles(uint64_t map_bytes) {
@@ -132,11 +135,9 @@ SegmentTail Segment::tail() const {
 }
 
 Result<std::unique_ptr<Segment>> Segment::Create(io::FileSystem& fs, const std::string& dir,
-                                                 Offset base, const SegmentOptions& options,
-                                                 uint64_t min_capacity) {
+                                                 Offset base, const SegmentOptions& options) {
   std::unique_ptr<Segment> seg(new Segment(fs, dir, base, options));
-  seg->capacity_bytes_ =
-      std::max<uint64_t>(options.capacity_bytes, min_capacity + kHeaderSize);
+  seg->capacity_bytes_ = std::max<uint64_t>(options.capacity_bytes, kHeaderSize);
   // A leftover file of this name can only be an empty segment from a roll that failed half way:
   // every offset before `base` lives in earlier segments.
   ASSIGN_OR_RETURN(seg->file_, fs.OpenWritable(seg->log_path_, io::OpenMode::kCreateOrTruncate));
@@ -154,7 +155,7 @@ Result<std::unique_ptr<Segment>> Segment::Create(io::FileSystem& fs, const std::
   // holding data.
   if (Status s = seg->file_->Sync(); !s) return fail(std::move(s).error());
   if (Status s = fs.SyncDir(dir); !s) return fail(std::move(s).error());
-  if (Status s = seg->OpenFiles(seg->capacity_bytes_); !s) return fail(std::move(s).error());
+  if (Status s = seg->OpenFiles(kActiveMapBytes); !s) return fail(std::move(s).error());
   seg->index_ = std::make_unique<SegmentIndex>(
       base, IndexCapacityFor(seg->capacity_bytes_, options));
   seg->Publish({FilePos(kHeaderSize), base, -1});
@@ -247,7 +248,6 @@ Result<std::unique_ptr<Segment>> Segment::OpenActive(io::FileSystem& fs, const s
   if (!clean && durable && durable->end < start.end && durable->end.value() >= kHeaderSize) {
     start = *durable;
   }
-  if (!clean && start.end.value() == kHeaderSize) start = {FilePos(kHeaderSize), base, -1};
   size_t keep = index->size();
   while (keep > 0 && index->at(keep - 1).position >= start.end.value()) --keep;
   index->Truncate(keep);
@@ -255,10 +255,11 @@ Result<std::unique_ptr<Segment>> Segment::OpenActive(io::FileSystem& fs, const s
   seg->bytes_since_index_ =
       keep == 0 ? 0 : start.end.value() - seg->index_->at(keep - 1).position;
 
-  // Re-extend a segment trimmed by a clean close, then map it whole.
+  // Re-extend a segment trimmed by a clean close, then map it whole. Only the file's length may be
+  // read while scanning.
   RETURN_IF_ERROR(seg->file_->Allocate(seg->capacity_bytes_));
-  RETURN_IF_ERROR(seg->OpenFiles(seg->capacity_bytes_));
-  Bytes data = seg->map_->data();
+  RETURN_IF_ERROR(seg->OpenFiles(kActiveMapBytes));
+  Bytes data = seg->map_->data().first(seg->capacity_bytes_);
   RETURN_IF_ERROR(ValidateHeader(data, base, seg->log_path_));
 
   report->scanned_from = start.end;
@@ -323,7 +324,8 @@ SegmentTail Segment::Scan(SegmentTail tail, Bytes data, std::string* why) {
 }
 
 bool Segment::HasRoomFor(uint64_t frame_bytes, Offset last_offset) const {
-  return end_.load(std::memory_order_relaxed) + frame_bytes <= capacity_bytes_ &&
+  const uint64_t end = end_.load(std::memory_order_relaxed);
+  return (end == kHeaderSize || end + frame_bytes <= capacity_bytes_) &&
          last_offset - base_ <= static_cast<int64_t>(UINT32_MAX);
 }
 

@@ -29,7 +29,8 @@ namespace sluice::segment {
 using base::Status;
 
 struct SegmentOptions {
-  // Bytes preallocated for an active segment; it rolls when the next frame would not fit.
+  // Bytes preallocated for an active segment; it rolls when the next frame would not fit. A
+  // segment without frames accepts one frame of any size.
   uint64_t capacity_bytes = 1ull << 30;
   // A frame gets an index entry when this many bytes were written since the previous entry.
   uint32_t index_interval_bytes = 4096;
@@ -64,10 +65,8 @@ class Segment {
   static std::optional<Offset> ParseLogName(const std::string& name);
 
   // Creates a new empty active segment: header written and fsynced, `capacity_bytes` preallocated.
-  // `min_capacity` raises the capacity for a frame larger than the configured size.
   static Result<std::unique_ptr<Segment>> Create(io::FileSystem& fs, const std::string& dir,
-                                                 Offset base, const SegmentOptions& options,
-                                                 uint64_t min_capacity = 0);
+                                                 Offset base, const SegmentOptions& options);
 
   // Opens a sealed segment. Its index is trusted when it describes the log exactly; otherwise the
   // log is scanned with every checksum verified and the index rewritten. Damage is kCorruption.
@@ -136,6 +135,9 @@ class Segment {
  private:
   Segment(io::FileSystem& fs, std::string dir, Offset base, const SegmentOptions& options);
 
+  // An active segment's mapping spans this much address space, so that it covers every byte the
+  // segment can come to hold (readers never touch bytes past the published end).
+  static constexpr uint64_t kActiveMapBytes = 4ull << 30;
   static size_t IndexCapacityFor(uint64_t bytes, const SegmentOptions& options);
   Status OpenFiles(uint64_t map_bytes);
   Result<std::optional<Frame>> ScanFrom(FilePos pos, Offset offset, int64_t timestamp) const;

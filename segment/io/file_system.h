@@ -73,7 +73,8 @@ class FileSystem {
 
   virtual Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path,
                                                              OpenMode mode) = 0;
-  // Maps the first `length_bytes` of the file (which must be at least that long).
+  // Maps `length_bytes` of the file read-only. The length may exceed the file's: bytes past the
+  // file's current end must not be read until they have been written.
   virtual Result<std::unique_ptr<MappedFile>> Map(const std::string& path,
                                                   uint64_t length_bytes) = 0;
   // Reads a whole (small) file.

@@ -1,0 +1,22 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace sluice::cli {
+
+struct DemoOptions {
+  std::string data_dir = "./sluice-data";
+  std::string topic = "telemetry";
+  int64_t records = 2'000'000;
+  int32_t partitions = 2;
+  int32_t batch_records = 1000;
+  std::string compression = "zstd";
+  std::string flush = "none";
+};
+
+// Produces telemetry into a fresh topic, reads every record back and checks it, and prints
+// throughput. Returns the process exit code.
+int RunDemo(const DemoOptions& options);
+
+}  // namespace sluice::cli

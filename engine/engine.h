@@ -1,0 +1,142 @@
+#pragma once
+
+// The embedded engine: topics of partition logs in one data directory (layout in
+// ../segment/FORMAT.md and DESIGN.md). This header is the engine's public API; net/ and cli/ use
+// nothing else from engine/.
+//
+// Thread-safety: every method may be called from any thread. Appends to one partition are
+// ordered by the partition; appends to different partitions run in parallel. Views returned by
+// Read stay valid while the ReadResult's `pin` is held, even across retention and topic deletion.
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/catalog.h"
+#include "engine/config.h"
+#include "engine/partition_log.h"
+#include "segment/base/clock.h"
+#include "segment/io/file_system.h"
+
+namespace sluice::engine {
+
+enum class BackgroundWork : uint8_t {
+  kThreads,  // a thread flushes (flush.ms, flush.bytes) and enforces retention
+  kManual,   // the caller calls FlushDue() and EnforceRetention() (tests)
+};
+
+struct EngineOptions {
+  std::string data_dir = "./sluice-data";
+  // File system to use; null = io_uring (or POSIX where io_uring is unavailable). Borrowed.
+  io::FileSystem* fs = nullptr;
+  // Clock; null = the system clock. Borrowed.
+  const base::Clock* clock = nullptr;
+  BackgroundWork background = BackgroundWork::kThreads;
+  int64_t retention_check_interval_ms = 30'000;
+  // Configuration of topics created without one (defaults plus these changes).
+  TopicConfig default_topic_config;
+};
+
+struct TopicDescription {
+  TopicInfo info;
+  std::vector<PartitionStats> partitions;
+};
+
+class Engine {
+ public:
+  // Opens the data directory, creating it if needed, and recovers every partition.
+  static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Flushes and closes every partition and leaves the clean-shutdown marker. Idempotent.
+  Status Close();
+
+  // --- topics ---------------------------------------------------------------------------------
+  Status CreateTopic(const std::string& name, int32_t partitions, const TopicConfig& config);
+  // Creates with the default configuration plus `changes` (key=value as in TopicConfig).
+  Status CreateTopic(const std::string& name, int32_t partitions,
+                     const std::map<std::string, std::string>& changes);
+  Status DeleteTopic(const std::string& name);
+  Status AlterTopicConfig(const std::string& name,
+                          const std::map<std::string, std::string>& changes);
+  std::vector<TopicInfo> ListTopics() const;
+  Result<TopicDescription> DescribeTopic(const std::string& name) const;
+  const TopicConfig& default_topic_config() const { return options_.default_topic_config; }
+
+  // --- data -----------------------------------------------------------------------------------
+
+  // Appends one Kafka RecordBatch v2. The batch is validated (layout, CRC-32C, size against
+  // max.message.bytes and segment.bytes; no transactional or control batches), its maxTimestamp
+  // filled in from the records if the producer left it at -1, and, if it is uncompressed and the
+  // topic's compression.type is zstd or lz4, compressed. Returns once the batch is readable
+  // (flush=none) or durable (flush=sync). Bad input is kInvalidArgument.
+  Result<AppendResult> Append(const std::string& topic, int32_t partition, Bytes batch);
+
+  Result<ReadResult> Read(const std::string& topic, int32_t partition, Offset from,
+                          size_t max_bytes) const;
+  Result<std::optional<TimestampOffset>> OffsetForTimestamp(const std::string& topic,
+                                                            int32_t partition,
+                                                            int64_t timestamp) const;
+  Result<PartitionStats> GetPartitionStats(const std::string& topic, int32_t partition) const;
+  // Waits until the partition's high watermark is above `offset` or `timeout_ms` passes.
+  Result<Offset> WaitForData(const std::string& topic, int32_t partition, Offset offset,
+                             int64_t timeout_ms) const;
+
+  // --- maintenance ----------------------------------------------------------------------------
+  Status Flush();           // every partition, now
+  Status FlushDue();        // the partitions whose flush.ms or flush.bytes is due
+  Status EnforceRetention();
+
+  // What recovery found when this engine opened (empty after a clean shutdown).
+  const std::vector<segment::RecoveryReport>& recovery_reports() const { return reports_; }
+  bool opened_after_clean_shutdown() const { return clean_open_; }
+  const std::string& data_dir() const { return options_.data_dir; }
+
+ private:
+  struct Topic {
+    std::string name;
+    std::vector<std::unique_ptr<PartitionLog>> partitions;
+    mutable std::mutex mu;  // guards config
+    TopicConfig config;
+    TopicConfig Config() const {
+      std::lock_guard lock(mu);
+      return config;
+    }
+  };
+
+  explicit Engine(const EngineOptions& options);
+  Result<std::shared_ptr<Topic>> FindTopic(const std::string& name) const;
+  Result<PartitionLog*> FindPartition(const std::shared_ptr<Topic>& topic, int32_t partition) const;
+  Result<std::shared_ptr<Topic>> OpenTopic(const TopicInfo& info);
+  std::string PartitionDir(const std::string& topic, int32_t partition) const;
+  TopicMap CatalogLocked() const;
+  void BackgroundLoop();
+
+  EngineOptions options_;
+  std::unique_ptr<io::FileSystem> owned_fs_;
+  io::FileSystem* fs_ = nullptr;
+  const base::Clock* clock_ = nullptr;
+
+  mutable std::shared_mutex topics_mu_;
+  std::map<std::string, std::shared_ptr<Topic>> topics_;
+  std::mutex catalog_mu_;  // serialises catalog changes (create, delete, alter)
+
+  std::vector<segment::RecoveryReport> reports_;
+  bool clean_open_ = false;
+  bool closed_ = false;
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool bg_stop_ = false;
+  std::thread bg_thread_;
+};
+
+}  // namespace sluice::engine

@@ -1,0 +1,154 @@
+#pragma once
+
+// PartitionLog: one partition's log: sealed segments plus one active segment, in one directory.
+//
+// Writes: appenders queue their frames; the first appender to find the log idle becomes the
+// *writer* and writes every queued frame with one gathered write (and, with flush=sync, one
+// fdatasync covering all of them: group commit), then hands the role to the next waiting appender.
+// No lock is held across I/O. Offsets are assigned in queue order, and the high watermark (HW)
+// advances over whole groups, so it is always the end of a contiguous, written prefix (and, with
+// flush=sync, a durable one).
+//
+// Reads never take the append lock for long: they snapshot the segment list (shared_ptr) and the
+// HW, and read frames below the HW from the segments' mappings. A ReadResult pins the segments it
+// points into, so retention can delete files while readers still hold them.
+//
+// Errors: after a failed write or fsync the log is poisoned: every later append fails with
+// kPoisoned naming the first error, until the log is reopened (which runs recovery).
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/config.h"
+#include "segment/base/clock.h"
+#include "segment/segment.h"
+
+namespace sluice::engine {
+
+using base::Bytes;
+using base::Offset;
+using segment::BatchHeader;
+
+struct AppendResult {
+  Offset base_offset;
+  Offset last_offset;
+};
+
+// A stored batch: its bytes (Kafka RecordBatch v2, as stored) and parsed header.
+struct StoredBatch {
+  Bytes bytes;
+  BatchHeader header;
+};
+
+struct ReadResult {
+  std::vector<StoredBatch> batches;  // in offset order; the first may start before `from`
+  Offset high_watermark;
+  Offset log_start_offset;
+  // Keeps the segments the batches point into alive; the views are valid while this is held.
+  std::shared_ptr<const void> pin;
+};
+
+struct TimestampOffset {
+  Offset offset;
+  int64_t timestamp = -1;
+};
+
+struct PartitionStats {
+  Offset log_start_offset;
+  Offset high_watermark;
+  size_t segment_count = 0;
+  uint64_t size_bytes = 0;  // bytes of all segments (headers and frames)
+};
+
+class PartitionLog {
+ public:
+  // Opens (or creates) the log in `dir`. Recovery of the last segment is reported in `reports`.
+  // `fs` and `clock` must outlive the log.
+  static Result<std::unique_ptr<PartitionLog>> Open(io::FileSystem& fs, std::string dir,
+                                                    const TopicConfig& config,
+                                                    const base::Clock& clock,
+                                                    std::vector<segment::RecoveryReport>* reports);
+  ~PartitionLog();
+  PartitionLog(const PartitionLog&) = delete;
+  PartitionLog& operator=(const PartitionLog&) = delete;
+
+  // Appends one validated batch (`header` parsed from `batch`; the caller has compressed it as the
+  // topic requires). Returns once the batch is readable (flush=none) or durable (flush=sync).
+  // `batch` is borrowed until the call returns. Thread-safe.
+  Result<AppendResult> Append(Bytes batch, const BatchHeader& header);
+
+  // Batches from the one containing `from` on, up to about `max_bytes` (at least one whole batch
+  // when any exists), all below the HW. kOutOfRange if `from` is before the log start or past the
+  // HW. Thread-safe.
+  Result<ReadResult> Read(Offset from, size_t max_bytes) const;
+
+  // The first record whose timestamp is >= `timestamp`; nullopt if there is none below the HW.
+  Result<std::optional<TimestampOffset>> OffsetForTimestamp(int64_t timestamp) const;
+
+  Offset high_watermark() const;
+  Offset log_start_offset() const;
+  PartitionStats Stats() const;
+
+  // Waits until the HW is above `offset`, the log closes, or `timeout_ms` passes. Returns the HW.
+  Offset WaitForData(Offset offset, int64_t timeout_ms) const;
+
+  // Makes everything written so far durable and moves the recovery point (background flush).
+  Status Flush();
+  // True when flush.ms passed or flush.bytes accumulated since the last flush.
+  bool FlushDue(int64_t now_ms) const;
+  // Deletes the oldest sealed segments beyond retention.bytes / retention.ms.
+  Status EnforceRetention(int64_t now_ms);
+  void SetConfig(const TopicConfig& config);
+
+  // Waits for in-flight appends, syncs, trims the active segment and writes its index so that the
+  // next open needs no recovery. Later appends fail with kClosed. Fails if the log was poisoned.
+  Status Close();
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  struct Pending;
+  using SegmentList = std::vector<std::shared_ptr<segment::Segment>>;
+
+  PartitionLog(io::FileSystem& fs, std::string dir, const TopicConfig& config,
+               const base::Clock& clock);
+
+  std::shared_ptr<const SegmentList> Snapshot() const;
+  segment::SegmentOptions SegmentOptionsFor(const TopicConfig& config) const;
+  // The writer: writes `group`, rolling segments as needed. Called without mu_.
+  Status WriteGroup(std::vector<Pending*>& group, const TopicConfig& config);
+  Status Roll(Offset next_base, const TopicConfig& config);
+  Status WriteRecoveryPoint(Offset segment_base, const segment::SegmentTail& tail);
+  Error PoisonError() const;
+
+  io::FileSystem& fs_;
+  const std::string dir_;
+  const base::Clock& clock_;
+
+  mutable std::mutex mu_;  // guards the fields below up to segments_mu_
+  mutable std::condition_variable cv_;  // appenders waiting for their turn or result; HW waiters
+  TopicConfig config_;
+  Offset next_offset_;          // next offset to assign
+  std::atomic<int64_t> hw_{0};  // high watermark; written under mu_, read anywhere
+  std::deque<Pending*> queue_;  // appends waiting for a writer
+  bool writer_active_ = false;
+  bool closed_ = false;
+  std::optional<base::Error> poisoned_;
+  uint64_t unflushed_bytes_ = 0;
+  int64_t last_flush_ms_ = 0;
+  int64_t active_created_ms_ = 0;  // when the active segment was created or opened
+
+  mutable std::mutex segments_mu_;
+  std::shared_ptr<const SegmentList> segments_;  // never empty; last is active
+
+  std::mutex rp_mu_;  // serialises recovery-point writes
+  std::optional<std::pair<Offset, uint64_t>> rp_written_;  // (segment base, position) last written
+};
+
+}  // namespace sluice::engine
