@@ -106,6 +106,22 @@ Status Engine::Close() {
                              base::AsBytes(text));
 }
 
+void Engine::SimulateCrashForTesting() {
+  {
+    std::lock_guard lock(bg_mu_);
+    if (closed_) return;
+    closed_ = true;
+    bg_stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_thread_.joinable()) bg_thread_.join();
+  std::unique_lock lock(topics_mu_);
+  for (auto& [name, topic] : topics_) {
+    for (auto& log : topic->partitions) log->AbandonForTesting();
+  }
+  topics_.clear();
+}
+
 TopicMap Engine::CatalogLocked() const {
   TopicMap map;
   for (const auto& [name, topic] : topics_) {
@@ -114,8 +130,8 @@ TopicMap Engine::CatalogLocked() const {
   return map;
 }
 
-Status Engine::CreateTopic(const std::string& name, int32_t partitions,
-                           const TopicConfig& config) {
+Status Engine::CreateTopicWithConfig(const std::string& name, int32_t partitions,
+                                     const TopicConfig& config) {
   RETURN_IF_ERROR(ValidateTopicName(name));
   if (partitions < 1 || partitions > 100000) {
     return Invalid("partition count " + std::to_string(partitions) + " is outside [1, 100000]");
@@ -149,7 +165,7 @@ Status Engine::CreateTopic(const std::string& name, int32_t partitions,
 Status Engine::CreateTopic(const std::string& name, int32_t partitions,
                            const std::map<std::string, std::string>& changes) {
   ASSIGN_OR_RETURN(TopicConfig config, ApplyConfig(options_.default_topic_config, changes));
-  return CreateTopic(name, partitions, config);
+  return CreateTopicWithConfig(name, partitions, config);
 }
 
 Status Engine::DeleteTopic(const std::string& name) {

@@ -60,8 +60,7 @@ class Engine {
   Status Close();
 
   // --- topics ---------------------------------------------------------------------------------
-  Status CreateTopic(const std::string& name, int32_t partitions, const TopicConfig& config);
-  // Creates with the default configuration plus `changes` (key=value as in TopicConfig).
+  // Creates a topic with the default configuration plus `changes` (keys as in TopicConfig).
   Status CreateTopic(const std::string& name, int32_t partitions,
                      const std::map<std::string, std::string>& changes);
   Status DeleteTopic(const std::string& name);
@@ -100,6 +99,10 @@ class Engine {
   bool opened_after_clean_shutdown() const { return clean_open_; }
   const std::string& data_dir() const { return options_.data_dir; }
 
+  // Stops as a killed process would: nothing is synced, trimmed or marked clean. The engine is
+  // closed afterwards. For recovery tests.
+  void SimulateCrashForTesting();
+
  private:
   struct Topic {
     std::string name;
@@ -116,6 +119,8 @@ class Engine {
   Result<std::shared_ptr<Topic>> FindTopic(const std::string& name) const;
   Result<PartitionLog*> FindPartition(const std::shared_ptr<Topic>& topic, int32_t partition) const;
   Result<std::shared_ptr<Topic>> OpenTopic(const TopicInfo& info);
+  Status CreateTopicWithConfig(const std::string& name, int32_t partitions,
+                               const TopicConfig& config);
   std::string PartitionDir(const std::string& topic, int32_t partition) const;
   TopicMap CatalogLocked() const;
   void BackgroundLoop();

@@ -503,3 +503,18 @@ Status PartitionLog::Close() {
 }
 
 }  // namespace sluice::engine
+
+namespace sluice::engine {
+
+void PartitionLog::AbandonForTesting() {
+  {
+    std::unique_lock lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+    cv_.wait(lock, [&] { return !writer_active_; });
+    cv_.notify_all();
+  }
+  Snapshot()->back()->CloseAbandoned().IgnoreError();
+}
+
+}  // namespace sluice::engine

@@ -110,6 +110,10 @@ class PartitionLog {
   // next open needs no recovery. Later appends fail with kClosed. Fails if the log was poisoned.
   Status Close();
 
+  // Stops like a crash would: waits for in-flight appends, then closes files without syncing,
+  // trimming or writing anything. Later appends fail with kClosed.
+  void AbandonForTesting();
+
   const std::string& dir() const { return dir_; }
 
  private:

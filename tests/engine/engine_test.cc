@@ -1,0 +1,262 @@
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include "segment/base/codec.h"
+#include "segment/io/posix_fs.h"
+#include "segment/record_batch.h"
+#include "tests/support/test_util.h"
+
+namespace sluice::engine {
+namespace {
+
+using base::Codec;
+using base::ErrorCode;
+using base::Offset;
+using testing::BatchValues;
+using testing::MakeBatch;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+
+  void Reopen() {
+    engine_.reset();
+    EngineOptions o;
+    o.data_dir = dir_.path();
+    o.fs = &fs_;
+    o.clock = &clock_;
+    o.background = BackgroundWork::kManual;
+    auto e = Engine::Open(o);
+    ASSERT_TRUE(e.has_value()) << e.error().ToString();
+    engine_ = std::move(e).value();
+  }
+
+  // Every record value of a partition, from offset 0 to the high watermark.
+  std::vector<std::string> ReadAll(const std::string& topic, int32_t partition) {
+    std::vector<std::string> values;
+    Offset next(0);
+    segment::RecordDecoder decoder;
+    for (;;) {
+      auto r = engine_->Read(topic, partition, next, 64 * 1024);
+      EXPECT_TRUE(r.has_value()) << r.error().ToString();
+      if (!r || r->batches.empty()) break;
+      for (const auto& b : r->batches) {
+        auto s = segment::ForEachRecord(b.bytes, decoder, [&](const segment::RecordView& rec) {
+          if (rec.offset >= next.value()) {
+            EXPECT_EQ(rec.offset, next.value());
+            values.emplace_back(rec.value.value_or("<null>"));
+            next = Offset(rec.offset + 1);
+          }
+          return base::Status();
+        });
+        EXPECT_TRUE(s.has_value()) << s.error().ToString();
+      }
+    }
+    return values;
+  }
+
+  testing::TempDir dir_;
+  io::PosixFs fs_;
+  base::ManualClock clock_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, AppendAssignsContiguousOffsets) {
+  ASSERT_OK(engine_->CreateTopic("t", 1, {}));
+  ASSERT_OK_AND_ASSIGN(auto a, engine_->Append("t", 0, base::AsBytes(MakeBatch(10))));
+  ASSERT_OK_AND_ASSIGN(auto b, engine_->Append("t", 0, base::AsBytes(MakeBatch(5))));
+  EXPECT_EQ(a.base_offset, Offset(0));
+  EXPECT_EQ(a.last_offset, Offset(9));
+  EXPECT_EQ(b.base_offset, Offset(10));
+  EXPECT_EQ(b.last_offset, Offset(14));
+  ASSERT_OK_AND_ASSIGN(auto stats, engine_->GetPartitionStats("t", 0));
+  EXPECT_EQ(stats.high_watermark, Offset(15));
+  EXPECT_EQ(stats.log_start_offset, Offset(0));
+}
+
+class EngineCompressionTest : public EngineTest,
+                              public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(EngineCompressionTest, RoundTripsEveryRecordAcrossReopen) {
+  ASSERT_OK(engine_->CreateTopic("t", 2, {{"compression.type", GetParam()}}));
+  std::vector<std::string> want;
+  for (int i = 0; i < 20; ++i) {
+    std::string batch = MakeBatch(50, "b" + std::to_string(i));
+    for (const auto& v : BatchValues(batch)) want.push_back(v);
+    ASSERT_OK(engine_->Append("t", 1, base::AsBytes(batch)));
+  }
+  EXPECT_EQ(ReadAll("t", 1), want);
+  EXPECT_TRUE(ReadAll("t", 0).empty());
+  engine_->SimulateCrashForTesting();
+  Reopen();
+  EXPECT_FALSE(engine_->opened_after_clean_shutdown());
+  ASSERT_FALSE(engine_->recovery_reports().empty());
+  EXPECT_FALSE(engine_->recovery_reports()[0].truncated);
+  EXPECT_EQ(ReadAll("t", 1), want);
+  ASSERT_OK(engine_->Close());
+  Reopen();
+  EXPECT_TRUE(engine_->opened_after_clean_shutdown());
+  EXPECT_TRUE(engine_->recovery_reports().empty());
+  EXPECT_EQ(ReadAll("t", 1), want);
+}
+
+TEST_P(EngineCompressionTest, StoresBatchesWithThePolicysCodec) {
+  ASSERT_OK(engine_->CreateTopic("t", 1, {{"compression.type", GetParam()}}));
+  ASSERT_OK(engine_->Append("t", 0, base::AsBytes(MakeBatch(100))));
+  ASSERT_OK(engine_->Append("t", 0, base::AsBytes(MakeBatch(100, "gz", 0, Codec::kGzip))));
+  ASSERT_OK_AND_ASSIGN(auto r, engine_->Read("t", 0, Offset(0), 1 << 20));
+  ASSERT_EQ(r.batches.size(), 2u);
+  Codec want = Codec::kNone;
+  if (GetParam() == "zstd") want = Codec::kZstd;
+  if (GetParam() == "lz4") want = Codec::kLz4;
+  EXPECT_EQ(r.batches[0].header.codec(), want);
+  // A batch the producer compressed is stored as it came.
+  EXPECT_EQ(r.batches[1].header.codec(), Codec::kGzip);
+  // Stored batches are valid Kafka batches: base offset set, CRC intact, leader epoch stamped.
+  EXPECT_EQ(r.batches[1].header.base_offset, 100);
+  EXPECT_EQ(r.batches[1].header.partition_leader_epoch, 0);
+  EXPECT_OK(segment::VerifyBatchCrc(r.batches[1].bytes, r.batches[1].header));
+  EXPECT_OK(segment::VerifyBatchCrc(r.batches[0].bytes, r.batches[0].header));
+}
+
+INSTANTIATE_TEST_SUITE_P(Policies, EngineCompressionTest,
+                         ::testing::Values("zstd", "lz4", "none", "producer"));
+
+TEST_F(EngineTest, RejectsBadBatchesWithoutStoringThem) {
+  ASSERT_OK(engine_->CreateTopic("t", 1, {{"max.message.bytes", "4096"}}));
+  std::string good = MakeBatch(3);
+  std::string bad_crc = good;
+  bad_crc.back() ^= 1;
+  std::string short_batch = good.substr(0, 40);
+  std::string bad_magic = good;
+  bad_magic[16] = 1;
+  std::string bad_length = good;
+  bad_length[11] ^= 4;
+  for (const std::string* b : {&bad_crc, &short_batch, &bad_magic, &bad_length}) {
+    auto r = engine_->Append("t", 0, base::AsBytes(*b));
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << r.error().ToString();
+  }
+  auto big = engine_->Append("t", 0, base::AsBytes(MakeBatch(500)));
+  ASSERT_FALSE(big.has_value());
+  EXPECT_NE(big.error().context.find("max.message.bytes"), std::string::npos);
+  EXPECT_EQ(engine_->Append("t", 1, base::AsBytes(good)).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(engine_->Append("nope", 0, base::AsBytes(good)).error().code, ErrorCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(auto stats, engine_->GetPartitionStats("t", 0));
+  EXPECT_EQ(stats.high_watermark, Offset(0));
+  ASSERT_OK(engine_->Append("t", 0, base::AsBytes(good)));
+}
+
+TEST_F(EngineTest, RejectsTransactionalBatches) {
+  ASSERT_OK(engine_->CreateTopic("t", 1, {}));
+  std::string batch = MakeBatch(2);
+  auto* p = reinterpret_cast<std::byte*>(batch.data());
+  base::StoreBE<int16_t>(p + segment::batch_field::kAttributes, 0x10);
+  segment::UpdateBatchCrc({p, batch.size()});
+  auto r = engine_->Append("t", 0, base::AsBytes(batch));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(EngineTest, FillsInMaxTimestampFromTheRecords) {
+  ASSERT_OK(engine_->CreateTopic("t", 1, {{"compression.type", "none"}}));
+  std::string batch = MakeBatch(5, "v", 7000);
+  auto* p = reinterpret_cast<std::byte*>(batch.data());
+  base::StoreBE<int64_t>(p + segment::batch_field::kMaxTimestamp, -1);  // as sarama sends it
+  segment::UpdateBatchCrc({p, batch.size()});
+  ASSERT_OK(engine_->Append("t", 0, base::AsBytes(batch)));
+  ASSERT_OK_AND_ASSIGN(auto r, engine_->Read("t", 0, Offset(0), 1 << 20));
+  ASSERT_EQ(r.batches.size(), 1u);
+  EXPECT_EQ(r.batches[0].header.max_timestamp, 7004);
+  EXPECT_OK(segment::VerifyBatchCrc(r.batches[0].bytes, r.batches[0].header));
+  ASSERT_OK_AND_ASSIGN(auto found, engine_->OffsetForTimestamp("t", 0, 7003));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->offset, Offset(3));
+}
+
+TEST_F(EngineTest, ReadsOutsideTheLogAreOutOfRange) {
+  ASSERT_OK(engine_->CreateTopic("t", 1, {}));
+  ASSERT_OK(engine_->Append("t", 0, base::AsBytes(MakeBatch(4))));
+  EXPECT_EQ(engine_->Read("t", 0, Offset(5), 100).error().code, ErrorCode::kOutOfRange);
+  EXPECT_EQ(engine_->Read("t", 0, Offset(-1), 100).error().code, ErrorCode::kOutOfRange);
+  ASSERT_OK_AND_ASSIGN(auto at_end, engine_->Read("t", 0, Offset(4), 100));
+  EXPECT_TRUE(at_end.batches.empty());
+  EXPECT_EQ(at_end.high_watermark, Offset(4));
+  // A batch is returned whole even when it is bigger than max_bytes.
+  ASSERT_OK_AND_ASSIGN(auto one, engine_->Read("t", 0, Offset(2), 1));
+  ASSERT_EQ(one.batches.size(), 1u);
+  EXPECT_EQ(one.batches[0].header.base_offset, 0);
+}
+
+TEST_F(EngineTest, TopicLifecycleIsPersisted) {
+  ASSERT_OK(engine_->CreateTopic("a", 3, {{"flush", "sync"}, {"retention.ms", "1000"}}));
+  ASSERT_OK(engine_->CreateTopic("b", 1, {}));
+  EXPECT_EQ(engine_->CreateTopic("a", 1, {}).error().code, ErrorCode::kAlreadyExists);
+  EXPECT_EQ(engine_->CreateTopic("bad name", 1, {}).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(engine_->CreateTopic("c", 0, {}).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(engine_->CreateTopic("c", 1, {{"flush", "sometimes"}}).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(engine_->CreateTopic("c", 1, {{"no.such.key", "1"}}).error().code,
+            ErrorCode::kInvalidArgument);
+  ASSERT_OK(engine_->AlterTopicConfig("b", {{"compression.type", "lz4"}}));
+  ASSERT_OK(engine_->Append("a", 2, base::AsBytes(MakeBatch(3))));
+  ASSERT_OK(engine_->Close());
+  Reopen();
+  auto topics = engine_->ListTopics();
+  ASSERT_EQ(topics.size(), 2u);
+  EXPECT_EQ(topics[0].name, "a");
+  EXPECT_EQ(topics[0].partitions, 3);
+  EXPECT_EQ(topics[0].config.flush, FlushMode::kSync);
+  EXPECT_EQ(topics[0].config.retention_ms, 1000);
+  EXPECT_EQ(topics[1].config.compression, CompressionPolicy::kLz4);
+  ASSERT_OK_AND_ASSIGN(auto desc, engine_->DescribeTopic("a"));
+  EXPECT_EQ(desc.partitions[2].high_watermark, Offset(3));
+  ASSERT_OK(engine_->DeleteTopic("a"));
+  EXPECT_EQ(engine_->DeleteTopic("a").error().code, ErrorCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(bool exists, fs_.Exists(dir_.Join("a-0")));
+  EXPECT_FALSE(exists);
+  Reopen();
+  ASSERT_EQ(engine_->ListTopics().size(), 1u);
+  // A topic created again under a deleted name starts empty.
+  ASSERT_OK(engine_->CreateTopic("a", 3, {}));
+  ASSERT_OK_AND_ASSIGN(auto fresh, engine_->GetPartitionStats("a", 2));
+  EXPECT_EQ(fresh.high_watermark, Offset(0));
+}
+
+TEST_F(EngineTest, MalformedCatalogIsAClearError) {
+  ASSERT_OK(engine_->CreateTopic("t", 1, {}));
+  ASSERT_OK(engine_->Close());
+  engine_.reset();
+  testing::WriteWholeFile(dir_.Join("catalog.json"), "{\"version\": 1, \"topics\": [");
+  EngineOptions o;
+  o.data_dir = dir_.path();
+  o.fs = &fs_;
+  o.background = BackgroundWork::kManual;
+  auto e = Engine::Open(o);
+  ASSERT_FALSE(e.has_value());
+  EXPECT_EQ(e.error().code, ErrorCode::kCorruption);
+  EXPECT_NE(e.error().context.find("catalog.json"), std::string::npos);
+}
+
+TEST_F(EngineTest, OffsetForTimestampFindsTheFirstRecordAtOrAfter) {
+  ASSERT_OK(engine_->CreateTopic("t", 1, {{"segment.bytes", "4096"}}));
+  // 80 batches of 10 records, timestamps 1000 + 10*i + j, spread over several segments.
+  for (int i = 0; i < 80; ++i) {
+    ASSERT_OK(engine_->Append("t", 0, base::AsBytes(MakeBatch(10, "v", 1000 + 10 * i))));
+  }
+  ASSERT_OK_AND_ASSIGN(auto desc, engine_->DescribeTopic("t"));
+  EXPECT_GT(desc.partitions[0].segment_count, 3u);
+  for (int64_t ts : {0, 1000, 1001, 1234, 1799}) {
+    ASSERT_OK_AND_ASSIGN(auto found, engine_->OffsetForTimestamp("t", 0, ts));
+    ASSERT_TRUE(found.has_value()) << ts;
+    const int64_t want = std::max<int64_t>(0, ts - 1000);
+    EXPECT_EQ(found->offset, Offset(want)) << ts;
+    EXPECT_EQ(found->timestamp, 1000 + want);
+  }
+  ASSERT_OK_AND_ASSIGN(auto none, engine_->OffsetForTimestamp("t", 0, 1800));
+  EXPECT_FALSE(none.has_value());
+}
+
+}  // namespace
+}  // namespace sluice::engine
