@@ -1,7 +1,10 @@
 #include "segment/io/uring_fs.h"
 
 #include <liburing.h>
+#include <pthread.h>
 #include <sys/uio.h>
+
+#include <atomic>
 
 #include <algorithm>
 #include <cerrno>
@@ -11,18 +14,41 @@
 namespace sluice::io {
 namespace {
 
+// Bumped in a forked child. A ring's memory is shared with the parent after fork(), so a child
+// must never submit to a ring it inherited: it makes its own.
+std::atomic<uint64_t> g_fork_generation{0};
+const bool kAtForkInstalled = [] {
+  pthread_atfork(nullptr, nullptr, [] { g_fork_generation.fetch_add(1); });
+  return true;
+}();
+
 // One ring per writing thread. Depth 8 is plenty: each call submits one write or one fsync and
 // waits for it.
 class ThreadRing {
  public:
-  ThreadRing() { init_error_ = -io_uring_queue_init(8, &ring_, 0); }
+  ThreadRing() { Init(); }
   ~ThreadRing() {
-    if (init_error_ == 0) io_uring_queue_exit(&ring_);
+    if (init_error_ == 0 && generation_ == g_fork_generation.load()) io_uring_queue_exit(&ring_);
+  }
+
+  // Replaces a ring inherited across fork() (left to the parent, untouched) with a new one.
+  void RenewAfterFork() {
+    if (generation_ == g_fork_generation.load(std::memory_order_relaxed)) return;
+    Init();
   }
   ThreadRing(const ThreadRing&) = delete;
   ThreadRing& operator=(const ThreadRing&) = delete;
 
   int init_error() const { return init_error_; }
+
+ private:
+  void Init() {
+    generation_ = g_fork_generation.load();
+    ring_ = io_uring{};
+    init_error_ = -io_uring_queue_init(8, &ring_, 0);
+  }
+
+ public:
 
   // Submits the SQE prepared by `prep` and waits for its completion; returns cqe->res.
   template <typename Prep>
@@ -45,10 +71,12 @@ class ThreadRing {
  private:
   io_uring ring_{};
   int init_error_ = 0;
+  uint64_t generation_ = 0;
 };
 
 ThreadRing& Ring() {
   thread_local ThreadRing ring;
+  ring.RenewAfterFork();
   return ring;
 }
 
