@@ -45,7 +45,11 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   engine->clock_ = options.clock != nullptr ? options.clock : &base::SystemClock::Instance();
   io::FileSystem& fs = *engine->fs_;
   const std::string& dir = options.data_dir;
-  RETURN_IF_ERROR(fs.CreateDir(dir));
+  ASSIGN_OR_RETURN(bool existed, fs.Exists(dir));
+  if (!existed) {
+    RETURN_IF_ERROR(fs.CreateDir(dir));
+    RETURN_IF_ERROR(fs.SyncDir(io::DirName(dir)));
+  }
 
   // The marker must be gone, durably, before anything is written: a crash from here on is unclean.
   const std::string marker = io::JoinPath(dir, kCleanShutdownMarker);

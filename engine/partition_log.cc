@@ -108,7 +108,12 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
     std::vector<segment::RecoveryReport>* reports) {
   std::unique_ptr<PartitionLog> log(new PartitionLog(fs, std::move(dir), config, clock));
   const std::string& d = log->dir_;
-  RETURN_IF_ERROR(fs.CreateDir(d));
+  ASSIGN_OR_RETURN(bool existed, fs.Exists(d));
+  if (!existed) {
+    // The new directory's entry in its parent must be durable before any data in it can be.
+    RETURN_IF_ERROR(fs.CreateDir(d));
+    RETURN_IF_ERROR(fs.SyncDir(io::DirName(d)));
+  }
   ASSIGN_OR_RETURN(auto names, fs.ListDir(d));
   std::vector<Offset> bases;
   for (const std::string& name : names) {

@@ -54,8 +54,8 @@ bool AllZero(Bytes b) {
   return std::all_of(b.begin(), b.end(), [](std::byte x) { return x == std::byte{0}; });
 }
 
-// Non-zero bytes from `pos` up to the first 4 KiB-aligned block that is all zero: an estimate of
-// what a torn tail held, bounded by where sequential writes stopped.
+// Bytes from `pos` to the last non-zero byte before the first 4 KiB-aligned block that is all
+// zero: an estimate of what a torn tail held, bounded by where sequential writes stopped.
 uint64_t NonZeroExtent(Bytes data, uint64_t pos) {
   constexpr uint64_t kBlock = 4096;
   uint64_t end = pos;
@@ -63,8 +63,10 @@ uint64_t NonZeroExtent(Bytes data, uint64_t pos) {
   while (block < data.size()) {
     uint64_t lo = std::max(block, pos);
     uint64_t hi = std::min<uint64_t>(block + kBlock, data.size());
-    if (AllZero(data.subspan(lo, hi - lo))) break;
-    end = hi;
+    Bytes part = data.subspan(lo, hi - lo);
+    auto last = std::find_if(part.rbegin(), part.rend(), [](std::byte b) { return b != std::byte{0}; });
+    if (last == part.rend()) break;
+    end = lo + static_cast<uint64_t>(part.rend() - last);
     block += kBlock;
   }
   return end - pos;
