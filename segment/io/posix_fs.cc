@@ -79,6 +79,7 @@ Status PosixWritableFile::Sync() {
 }
 
 Status PosixWritableFile::Allocate(uint64_t size_bytes) {
+  if (size_bytes == 0) return {};  // nothing to reserve, and posix_fallocate rejects len 0 (EINVAL)
   int rc = ::posix_fallocate(fd_, 0, static_cast<off_t>(size_bytes));
   if (rc != 0) return base::ErrnoError(rc, "fallocate", path_);
   return {};
@@ -118,9 +119,12 @@ Result<std::unique_ptr<WritableFile>> PosixFs::OpenWritable(const std::string& p
 }
 
 Result<std::unique_ptr<MappedFile>> PosixFs::Map(const std::string& path, uint64_t length_bytes) {
-  if (length_bytes == 0) return std::unique_ptr<MappedFile>(new PosixMappedFile(nullptr, 0));
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return base::ErrnoError(errno, "open", path);
+  if (length_bytes == 0) {  // mmap rejects a zero length; the file must still exist
+    ::close(fd);
+    return std::unique_ptr<MappedFile>(new PosixMappedFile(nullptr, 0));
+  }
   void* addr = ::mmap(nullptr, length_bytes, PROT_READ, MAP_SHARED, fd, 0);
   int err = errno;
   ::close(fd);  // the mapping keeps the file alive
@@ -175,12 +179,17 @@ Status PosixFs::Remove(const std::string& path) {
 
 Status PosixFs::CreateDir(const std::string& path) {
   if (path.empty() || path == "/" || path == ".") return {};
-  if (::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return {};
+  if (::mkdir(path.c_str(), 0755) == 0) return {};
   if (errno == ENOENT) {
     RETURN_IF_ERROR(CreateDir(DirName(path)));
-    if (::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return {};
+    if (::mkdir(path.c_str(), 0755) == 0) return {};
   }
-  return base::ErrnoError(errno, "mkdir", path);
+  if (errno != EEXIST) return base::ErrnoError(errno, "mkdir", path);
+  // EEXIST means some entry has the name; only a directory will do.
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return base::ErrnoError(errno, "stat", path);
+  if (!S_ISDIR(st.st_mode)) return base::ErrnoError(EEXIST, "mkdir", path);
+  return {};
 }
 
 Status PosixFs::RemoveAll(const std::string& path) {

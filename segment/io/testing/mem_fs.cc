@@ -1,0 +1,484 @@
+#include "segment/io/testing/mem_fs.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string_view>
+#include <utility>
+
+namespace sluice::io::testing {
+namespace {
+
+enum class NodeKind : uint8_t { kFile, kDir };
+
+// A path split into components, with "", "." and ".." resolved lexically.
+struct ParsedPath {
+  bool absolute = false;
+  std::vector<std::string> parts;
+};
+
+ParsedPath ParsePath(const std::string& path) {
+  ParsedPath parsed;
+  parsed.absolute = !path.empty() && path.front() == '/';
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string_view part(path.data() + start, end - start);
+    if (part == "..") {
+      if (!parsed.parts.empty()) parsed.parts.pop_back();  // never above a root
+    } else if (!part.empty() && part != ".") {
+      parsed.parts.emplace_back(part);
+    }
+    start = end + 1;
+  }
+  return parsed;
+}
+
+// True if `inner` names `outer` itself or something below it.
+bool IsWithin(const ParsedPath& inner, const ParsedPath& outer) {
+  return inner.absolute == outer.absolute && inner.parts.size() >= outer.parts.size() &&
+         std::equal(outer.parts.begin(), outer.parts.end(), inner.parts.begin());
+}
+
+// A read-only view of a file's buffer; `bytes` keeps the buffer alive.
+class MemMappedFile final : public MappedFile {
+ public:
+  MemMappedFile(std::shared_ptr<const std::byte> bytes, uint64_t length_bytes)
+      : bytes_(std::move(bytes)), length_bytes_(length_bytes) {}
+  Bytes data() const override { return {bytes_.get(), length_bytes_}; }
+
+ private:
+  std::shared_ptr<const std::byte> bytes_;
+  uint64_t length_bytes_;
+};
+
+}  // namespace
+
+// A zero-initialized byte array of fixed size. It never moves or resizes, so views into it stay
+// valid for as long as someone holds the shared_ptr. calloc leaves untouched pages unbacked, so
+// files preallocated far beyond what the test writes cost little memory.
+class MemFs::Buffer {
+ public:
+  // nullptr if the memory cannot be had.
+  static std::shared_ptr<Buffer> Make(uint64_t size_bytes) {
+    void* data = std::calloc(std::max<uint64_t>(size_bytes, 1), 1);
+    if (data == nullptr) return nullptr;
+    return std::shared_ptr<Buffer>(new Buffer(static_cast<std::byte*>(data), size_bytes));
+  }
+  ~Buffer() { std::free(data_); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  std::byte* data() const { return data_; }
+  uint64_t size() const { return size_; }
+
+ private:
+  Buffer(std::byte* data, uint64_t size_bytes) : data_(data), size_(size_bytes) {}
+
+  std::byte* data_;
+  uint64_t size_;
+};
+
+// A file or directory ("inode"). Directory entries hold nodes, so a rename moves the node and
+// handles opened on it keep writing to it, as on POSIX. All fields are guarded by MemFs::mu_.
+struct MemFs::Node {
+  explicit Node(NodeKind k) : kind(k) {}
+
+  bool is_dir() const { return kind == NodeKind::kDir; }
+
+  uint64_t capacity() const { return buffer == nullptr ? 0 : buffer->size(); }
+
+  // Makes the buffer at least `needed` bytes long. Moves the contents to a new buffer if it must
+  // grow; the old one is kept in step while mappings still hold it. False if out of memory.
+  bool Reserve(uint64_t needed) {
+    uint64_t cap = capacity();
+    if (needed <= cap) return true;
+    std::shared_ptr<Buffer> fresh = Buffer::Make(std::max(needed, cap * 2));
+    if (fresh == nullptr) return false;
+    if (size > 0) std::memcpy(fresh->data(), buffer->data(), size);
+    if (buffer != nullptr && buffer.use_count() > 1) retired.push_back(buffer);
+    buffer = std::move(fresh);
+    return true;
+  }
+
+  // Copies `src` to `pos` in the buffer and in every retired buffer still mapped, as far as each
+  // reaches. The buffer must hold pos + src.size() bytes.
+  void CopyIn(uint64_t pos, Bytes src) {
+    if (src.empty()) return;
+    std::memcpy(buffer->data() + pos, src.data(), src.size());
+    ForEachRetired(pos, src.size(),
+                   [&](std::byte* dst, uint64_t n) { std::memcpy(dst, src.data(), n); });
+  }
+
+  // Zeroes `len` bytes at `pos`, like CopyIn.
+  void Zero(uint64_t pos, uint64_t len) {
+    if (len == 0) return;
+    std::memset(buffer->data() + pos, 0, len);
+    ForEachRetired(pos, len, [](std::byte* dst, uint64_t n) { std::memset(dst, 0, n); });
+  }
+
+  template <typename F>
+  void ForEachRetired(uint64_t pos, uint64_t len, F&& f) {
+    std::erase_if(retired, [](const std::weak_ptr<Buffer>& w) { return w.expired(); });
+    for (const auto& weak : retired) {
+      std::shared_ptr<Buffer> old = weak.lock();
+      if (old == nullptr || pos >= old->size()) continue;
+      f(old->data() + pos, std::min(len, old->size() - pos));
+    }
+  }
+
+  std::string Contents() const {
+    if (size == 0) return {};
+    return std::string(reinterpret_cast<const char*>(buffer->data()), size);
+  }
+
+  // Power loss: back to the contents of the last Sync.
+  void RevertFile() {
+    const uint64_t n = synced.size();
+    SLUICE_CHECK(Reserve(n), "MemFs: out of memory restoring a file");
+    CopyIn(0, base::AsBytes(synced));
+    if (size > n) Zero(n, size - n);
+    size = n;
+  }
+
+  // A fresh node with this one's durable state only (used where power loss would otherwise leave
+  // two names for one node).
+  std::shared_ptr<Node> CloneDurable() const {
+    auto clone = std::make_shared<Node>(kind);
+    clone->synced = synced;
+    clone->durable_entries = durable_entries;
+    return clone;
+  }
+
+  const NodeKind kind;
+
+  // Files. Invariant: capacity() >= size, and bytes [size, capacity()) of `buffer` are zero.
+  std::shared_ptr<Buffer> buffer;              // null while capacity is 0
+  uint64_t size = 0;                           // the file's length in bytes
+  std::vector<std::weak_ptr<Buffer>> retired;  // earlier buffers, possibly still mapped
+  std::string synced;                          // the contents as of the last successful Sync
+
+  // Directories: entry name -> node, now and as of the last SyncDir.
+  std::map<std::string, std::shared_ptr<Node>> entries;
+  std::map<std::string, std::shared_ptr<Node>> durable_entries;
+};
+
+// The directory holding a path's last component, and that component.
+struct MemFs::Parent {
+  std::shared_ptr<Node> dir;
+  std::string name;
+};
+
+// A WritableFile on one node. Every call takes the MemFs mutex.
+class MemFs::File final : public WritableFile {
+ public:
+  File(MemFs& fs, std::shared_ptr<Node> node, std::string path, uint64_t epoch)
+      : fs_(fs), node_(std::move(node)), path_(std::move(path)), epoch_(epoch) {}
+  ~File() override { SLUICE_DCHECK(closed_, "WritableFile destroyed without Close(): " + path_); }
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+
+  Status WriteAt(FilePos pos, std::span<const Bytes> pieces) override {
+    uint64_t total = 0;
+    for (Bytes p : pieces) total += p.size();
+    const uint64_t start = pos.value();
+    std::lock_guard lock(fs_.mu_);
+    RETURN_IF_ERROR(CheckUsableLocked("write"));
+    if (total == 0) return {};
+    if (total > UINT64_MAX - start) return base::ErrnoError(EFBIG, "write", path_);
+    if (!node_->Reserve(start + total)) return base::ErrnoError(ENOSPC, "write", path_);
+    uint64_t at = start;
+    for (Bytes p : pieces) {
+      node_->CopyIn(at, p);
+      at += p.size();
+    }
+    node_->size = std::max(node_->size, at);
+    return {};
+  }
+
+  Status Sync() override {
+    std::lock_guard lock(fs_.mu_);
+    RETURN_IF_ERROR(CheckUsableLocked("fdatasync"));
+    node_->synced = node_->Contents();
+    return {};
+  }
+
+  Status Allocate(uint64_t size_bytes) override {
+    std::lock_guard lock(fs_.mu_);
+    RETURN_IF_ERROR(CheckUsableLocked("fallocate"));
+    if (!node_->Reserve(size_bytes)) return base::ErrnoError(ENOSPC, "fallocate", path_);
+    node_->size = std::max(node_->size, size_bytes);
+    return {};
+  }
+
+  Status Truncate(uint64_t size_bytes) override {
+    std::lock_guard lock(fs_.mu_);
+    RETURN_IF_ERROR(CheckUsableLocked("truncate"));
+    if (size_bytes < node_->size) {
+      node_->Zero(size_bytes, node_->size - size_bytes);
+    } else if (!node_->Reserve(size_bytes)) {
+      return base::ErrnoError(ENOSPC, "truncate", path_);
+    }
+    node_->size = size_bytes;
+    return {};
+  }
+
+  Status Close() override {
+    std::lock_guard lock(fs_.mu_);
+    closed_ = true;
+    return {};
+  }
+
+  const std::string& path() const override { return path_; }
+
+ private:
+  Status CheckUsableLocked(std::string_view op) const {
+    if (closed_) {
+      return base::MakeError(base::ErrorCode::kClosed, std::string(op) + " " + path_);
+    }
+    if (epoch_ != fs_.epoch_) {
+      return base::MakeError(base::ErrorCode::kIoError,
+                             std::string(op) + " " + path_ +
+                                 ": file opened before MemFs::DropUnsynced (simulated crash)");
+    }
+    return {};
+  }
+
+  MemFs& fs_;
+  const std::shared_ptr<Node> node_;
+  const std::string path_;
+  const uint64_t epoch_;  // fs_.epoch_ when opened
+  bool closed_ = false;   // guarded by fs_.mu_
+};
+
+MemFs::MemFs(MetadataDurability metadata)
+    : metadata_(metadata),
+      absolute_root_(std::make_shared<Node>(NodeKind::kDir)),
+      relative_root_(std::make_shared<Node>(NodeKind::kDir)) {}
+
+MemFs::~MemFs() = default;
+
+Result<std::shared_ptr<MemFs::Node>> MemFs::LookupLocked(std::string_view op,
+                                                         const std::string& path) {
+  const ParsedPath parsed = ParsePath(path);
+  std::shared_ptr<Node> node = parsed.absolute ? absolute_root_ : relative_root_;
+  for (const std::string& part : parsed.parts) {
+    if (!node->is_dir()) return base::ErrnoError(ENOTDIR, op, path);
+    auto it = node->entries.find(part);
+    if (it == node->entries.end()) return base::ErrnoError(ENOENT, op, path);
+    node = it->second;
+  }
+  return node;
+}
+
+Result<MemFs::Parent> MemFs::LookupParentLocked(std::string_view op, const std::string& path) {
+  ParsedPath parsed = ParsePath(path);
+  if (parsed.parts.empty()) return base::ErrnoError(EBUSY, op, path);  // a root
+  Parent parent{parsed.absolute ? absolute_root_ : relative_root_, std::move(parsed.parts.back())};
+  parsed.parts.pop_back();
+  for (const std::string& part : parsed.parts) {
+    auto it = parent.dir->entries.find(part);
+    if (it == parent.dir->entries.end()) return base::ErrnoError(ENOENT, op, path);
+    if (!it->second->is_dir()) return base::ErrnoError(ENOTDIR, op, path);
+    parent.dir = it->second;
+  }
+  return parent;
+}
+
+void MemFs::CommitIfImmediateLocked(Node& dir) {
+  if (metadata_ == MetadataDurability::kImmediate) dir.durable_entries = dir.entries;
+}
+
+Result<std::unique_ptr<WritableFile>> MemFs::OpenWritable(const std::string& path, OpenMode mode) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Parent parent, LookupParentLocked("open", path));
+  std::shared_ptr<Node> node;
+  auto it = parent.dir->entries.find(parent.name);
+  if (it != parent.dir->entries.end()) {
+    if (mode == OpenMode::kCreateNew) return base::ErrnoError(EEXIST, "open", path);
+    node = it->second;
+    if (node->is_dir()) return base::ErrnoError(EISDIR, "open", path);
+    if (mode == OpenMode::kCreateOrTruncate) {
+      node->Zero(0, node->size);
+      node->size = 0;
+    }
+  } else {
+    if (mode == OpenMode::kOpenExisting) return base::ErrnoError(ENOENT, "open", path);
+    node = std::make_shared<Node>(NodeKind::kFile);
+    parent.dir->entries.emplace(parent.name, node);
+    CommitIfImmediateLocked(*parent.dir);
+  }
+  return std::unique_ptr<WritableFile>(
+      std::make_unique<File>(*this, std::move(node), path, epoch_));
+}
+
+Result<std::unique_ptr<MappedFile>> MemFs::Map(const std::string& path, uint64_t length_bytes) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(std::shared_ptr<Node> node, LookupLocked("open", path));
+  if (node->is_dir()) return base::ErrnoError(ENODEV, "mmap", path);
+  if (length_bytes == 0) return std::unique_ptr<MappedFile>(new MemMappedFile(nullptr, 0));
+  // Growing the buffer to the mapped length now means that later writes within the length land
+  // in the buffer this mapping views.
+  if (!node->Reserve(length_bytes)) return base::ErrnoError(ENOMEM, "mmap", path);
+  std::shared_ptr<const std::byte> bytes(node->buffer, node->buffer->data());
+  return std::unique_ptr<MappedFile>(new MemMappedFile(std::move(bytes), length_bytes));
+}
+
+Result<std::string> MemFs::ReadFile(const std::string& path) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(std::shared_ptr<Node> node, LookupLocked("open", path));
+  if (node->is_dir()) return base::ErrnoError(EISDIR, "read", path);
+  return node->Contents();
+}
+
+Result<uint64_t> MemFs::FileSize(const std::string& path) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(std::shared_ptr<Node> node, LookupLocked("stat", path));
+  return node->size;  // 0 for a directory
+}
+
+Result<bool> MemFs::Exists(const std::string& path) {
+  std::lock_guard lock(mu_);
+  Result<std::shared_ptr<Node>> node = LookupLocked("stat", path);
+  if (node.has_value()) return true;
+  if (node.error().code == base::ErrorCode::kNotFound) return false;
+  return std::move(node).error();
+}
+
+Status MemFs::Rename(const std::string& from, const std::string& to) {
+  const std::string what = from + " -> " + to;
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Parent src, LookupParentLocked("rename", from));
+  auto it = src.dir->entries.find(src.name);
+  if (it == src.dir->entries.end()) return base::ErrnoError(ENOENT, "rename", what);
+  std::shared_ptr<Node> node = it->second;
+  ASSIGN_OR_RETURN(Parent dst, LookupParentLocked("rename", to));
+  auto target = dst.dir->entries.find(dst.name);
+  if (target != dst.dir->entries.end()) {
+    const Node& old = *target->second;
+    if (&old == node.get()) return {};
+    if (!node->is_dir() && old.is_dir()) return base::ErrnoError(EISDIR, "rename", what);
+    if (node->is_dir() && !old.is_dir()) return base::ErrnoError(ENOTDIR, "rename", what);
+    if (old.is_dir() && !old.entries.empty()) return base::ErrnoError(ENOTEMPTY, "rename", what);
+  }
+  if (node->is_dir() && IsWithin(ParsePath(to), ParsePath(from))) {
+    return base::ErrnoError(EINVAL, "rename", what);
+  }
+  dst.dir->entries[dst.name] = node;
+  src.dir->entries.erase(src.name);
+  CommitIfImmediateLocked(*src.dir);
+  CommitIfImmediateLocked(*dst.dir);
+  return {};
+}
+
+Status MemFs::Remove(const std::string& path) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Parent parent, LookupParentLocked("remove", path));
+  auto it = parent.dir->entries.find(parent.name);
+  if (it == parent.dir->entries.end()) return base::ErrnoError(ENOENT, "remove", path);
+  if (it->second->is_dir()) return base::ErrnoError(EISDIR, "remove", path);
+  parent.dir->entries.erase(it);
+  CommitIfImmediateLocked(*parent.dir);
+  return {};
+}
+
+Status MemFs::CreateDir(const std::string& path) {
+  std::lock_guard lock(mu_);
+  const ParsedPath parsed = ParsePath(path);
+  std::shared_ptr<Node> node = parsed.absolute ? absolute_root_ : relative_root_;
+  for (const std::string& part : parsed.parts) {
+    if (!node->is_dir()) return base::ErrnoError(ENOTDIR, "mkdir", path);
+    auto it = node->entries.find(part);
+    if (it == node->entries.end()) {
+      auto dir = std::make_shared<Node>(NodeKind::kDir);
+      node->entries.emplace(part, dir);
+      CommitIfImmediateLocked(*node);
+      node = std::move(dir);
+    } else {
+      node = it->second;
+    }
+  }
+  if (!node->is_dir()) return base::ErrnoError(EEXIST, "mkdir", path);
+  return {};
+}
+
+Status MemFs::RemoveAll(const std::string& path) {
+  std::lock_guard lock(mu_);
+  Result<Parent> parent = LookupParentLocked("remove", path);
+  if (!parent.has_value()) {
+    if (parent.error().code == base::ErrorCode::kNotFound) return {};
+    return std::move(parent).error();
+  }
+  if (parent->dir->entries.erase(parent->name) > 0) CommitIfImmediateLocked(*parent->dir);
+  return {};
+}
+
+Status MemFs::SyncDir(const std::string& path) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(std::shared_ptr<Node> node, LookupLocked("open directory", path));
+  if (!node->is_dir()) return base::ErrnoError(ENOTDIR, "open directory", path);
+  node->durable_entries = node->entries;
+  return {};
+}
+
+Result<std::vector<std::string>> MemFs::ListDir(const std::string& path) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(std::shared_ptr<Node> node, LookupLocked("list", path));
+  if (!node->is_dir()) return base::ErrnoError(ENOTDIR, "list", path);
+  std::vector<std::string> names;
+  names.reserve(node->entries.size());
+  for (const auto& entry : node->entries) names.push_back(entry.first);
+  return names;  // std::map keeps them sorted
+}
+
+void MemFs::DropUnsynced() {
+  std::lock_guard lock(mu_);
+  ++epoch_;
+  std::unordered_set<const Node*> seen;
+  RevertDirLocked(*absolute_root_, seen);
+  RevertDirLocked(*relative_root_, seen);
+}
+
+void MemFs::RevertDirLocked(Node& dir, std::unordered_set<const Node*>& seen) {
+  for (auto& entry : dir.durable_entries) {
+    std::shared_ptr<Node>& child = entry.second;
+    // A node durable under two names (a rename synced only in its target directory) becomes two
+    // independent nodes: after a crash they would be two files, not one.
+    if (!seen.insert(child.get()).second) child = child->CloneDurable();
+    if (child->is_dir()) {
+      RevertDirLocked(*child, seen);
+    } else {
+      child->RevertFile();
+    }
+  }
+  dir.entries = dir.durable_entries;
+}
+
+Result<std::string> MemFs::SyncedContents(const std::string& path) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(std::shared_ptr<Node> node, LookupLocked("open", path));
+  if (node->is_dir()) return base::ErrnoError(EISDIR, "read", path);
+  return node->synced;
+}
+
+Status MemFs::CorruptByte(const std::string& path, uint64_t pos, uint8_t xor_mask) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(std::shared_ptr<Node> node, LookupLocked("open", path));
+  if (node->is_dir()) return base::ErrnoError(EISDIR, "corrupt", path);
+  if (pos >= node->size) {
+    std::string context = "corrupt " + path + " at position " + std::to_string(pos);
+    context += ": the file is " + std::to_string(node->size) + " bytes long";
+    return base::MakeError(base::ErrorCode::kOutOfRange, std::move(context));
+  }
+  const std::byte flipped = node->buffer->data()[pos] ^ std::byte{xor_mask};
+  node->CopyIn(pos, Bytes(&flipped, 1));
+  if (pos < node->synced.size()) {
+    node->synced[pos] = static_cast<char>(node->synced[pos] ^ static_cast<char>(xor_mask));
+  }
+  return {};
+}
+
+}  // namespace sluice::io::testing
