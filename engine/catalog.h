@@ -24,6 +24,9 @@ using TopicMap = std::map<std::string, TopicInfo>;
 Result<TopicMap> LoadCatalog(io::FileSystem& fs, const std::string& dir);
 Status SaveCatalog(io::FileSystem& fs, const std::string& dir, const TopicMap& topics);
 
+// Topics whose names start with "__" are the engine's own (e.g. __consumer_offsets).
+inline bool IsInternalTopic(const std::string& name) { return name.rfind("__", 0) == 0; }
+
 // Kafka's rule: 1..249 characters of [a-zA-Z0-9._-], not "." or "..".
 Status ValidateTopicName(const std::string& name);
 

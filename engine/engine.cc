@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include "engine/group_offsets.h"
+
 #include <chrono>
 
 #include "segment/base/log.h"
@@ -64,6 +66,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
     ASSIGN_OR_RETURN(auto topic, engine->OpenTopic(info));
     engine->topics_.emplace(name, std::move(topic));
   }
+  ASSIGN_OR_RETURN(engine->group_offsets_, GroupOffsetStore::Open(*engine));
   if (!engine->clean_open_ && !catalog.empty()) {
     base::LogInfo(dir + ": opened after an unclean shutdown; recovery checked " +
                   std::to_string(engine->reports_.size()) + " partition tail(s)");
@@ -321,6 +324,13 @@ Result<Offset> Engine::WaitForData(const std::string& topic_name, int32_t partit
   ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
   ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
   return log->WaitForData(offset, timeout_ms);
+}
+
+Status Engine::DeleteSegmentsBefore(const std::string& topic_name, int32_t partition,
+                                    Offset offset) {
+  ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
+  ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
+  return log->DeleteSegmentsBefore(offset);
 }
 
 Status Engine::Flush() {

@@ -26,6 +26,8 @@
 
 namespace sluice::engine {
 
+class GroupOffsetStore;
+
 enum class BackgroundWork : uint8_t {
   kThreads,  // a thread flushes (flush.ms, flush.bytes) and enforces retention
   kManual,   // the caller calls FlushDue() and EnforceRetention() (tests)
@@ -89,6 +91,12 @@ class Engine {
   Result<Offset> WaitForData(const std::string& topic, int32_t partition, Offset offset,
                              int64_t timeout_ms) const;
 
+  // Deletes whole segments of the partition that hold only records below `offset`.
+  Status DeleteSegmentsBefore(const std::string& topic, int32_t partition, Offset offset);
+
+  // Committed consumer-group offsets (stored in the internal topic __consumer_offsets).
+  GroupOffsetStore& group_offsets() const { return *group_offsets_; }
+
   // --- maintenance ----------------------------------------------------------------------------
   Status Flush();           // every partition, now
   Status FlushDue();        // the partitions whose flush.ms or flush.bytes is due
@@ -98,6 +106,8 @@ class Engine {
   const std::vector<segment::RecoveryReport>& recovery_reports() const { return reports_; }
   bool opened_after_clean_shutdown() const { return clean_open_; }
   const std::string& data_dir() const { return options_.data_dir; }
+  io::FileSystem& file_system() const { return *fs_; }
+  const base::Clock& clock() const { return *clock_; }
 
   // Stops as a killed process would: nothing is synced, trimmed or marked clean. The engine is
   // closed afterwards. For recovery tests.
@@ -134,6 +144,7 @@ class Engine {
   std::map<std::string, std::shared_ptr<Topic>> topics_;
   std::mutex catalog_mu_;  // serialises catalog changes (create, delete, alter)
 
+  std::unique_ptr<GroupOffsetStore> group_offsets_;
   std::vector<segment::RecoveryReport> reports_;
   bool clean_open_ = false;
   bool closed_ = false;

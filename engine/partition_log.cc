@@ -369,14 +369,9 @@ void PartitionLog::SetConfig(const TopicConfig& config) {
   config_ = config;
 }
 
-Status PartitionLog::EnforceRetention(int64_t now_ms) {
-  TopicConfig config;
-  {
-    std::lock_guard lock(mu_);
-    config = config_;
-  }
-  if (config.retention_bytes < 0 && config.retention_ms < 0) return {};
-  std::vector<std::shared_ptr<Segment>> doomed;
+template <typename Pred>
+Status PartitionLog::DropOldestSegments(Pred doomed) {
+  std::vector<std::shared_ptr<Segment>> dropped;
   {
     std::lock_guard lock(segments_mu_);
     const SegmentList& list = *segments_;
@@ -384,26 +379,42 @@ Status PartitionLog::EnforceRetention(int64_t now_ms) {
     for (const auto& seg : list) total += seg->size_bytes();
     size_t n = 0;
     for (; n + 1 < list.size(); ++n) {  // the active segment is never deleted
-      const uint64_t size = list[n]->size_bytes();
-      const bool by_size = config.retention_bytes >= 0 &&
-                           total - size >= static_cast<uint64_t>(config.retention_bytes);
-      const int64_t max_ts = list[n]->tail().max_timestamp;
-      const bool by_time =
-          config.retention_ms >= 0 && max_ts >= 0 && max_ts < now_ms - config.retention_ms;
-      if (!by_size && !by_time) break;
-      total -= size;
+      if (!doomed(*list[n], total)) break;
+      total -= list[n]->size_bytes();
     }
     if (n == 0) return {};
-    doomed.assign(list.begin(), list.begin() + static_cast<ptrdiff_t>(n));
+    dropped.assign(list.begin(), list.begin() + static_cast<ptrdiff_t>(n));
     segments_ = std::make_shared<SegmentList>(list.begin() + static_cast<ptrdiff_t>(n), list.end());
   }
   // Readers still holding a snapshot keep their mappings; the files go now.
   Status result;
-  for (const auto& seg : doomed) {
-    base::LogInfo("retention: deleting " + seg->log_path());
+  for (const auto& seg : dropped) {
+    base::LogInfo("deleting segment " + seg->log_path());
     if (Status s = seg->RemoveFiles(); !s && result) result = s;
   }
   return result;
+}
+
+Status PartitionLog::EnforceRetention(int64_t now_ms) {
+  TopicConfig config;
+  {
+    std::lock_guard lock(mu_);
+    config = config_;
+  }
+  if (config.retention_bytes < 0 && config.retention_ms < 0) return {};
+  return DropOldestSegments([&](const Segment& seg, uint64_t total) {
+    const bool by_size = config.retention_bytes >= 0 &&
+                         total - seg.size_bytes() >= static_cast<uint64_t>(config.retention_bytes);
+    const int64_t max_ts = seg.tail().max_timestamp;
+    const bool by_time =
+        config.retention_ms >= 0 && max_ts >= 0 && max_ts < now_ms - config.retention_ms;
+    return by_size || by_time;
+  });
+}
+
+Status PartitionLog::DeleteSegmentsBefore(Offset offset) {
+  return DropOldestSegments(
+      [&](const Segment& seg, uint64_t) { return seg.tail().next_offset <= offset; });
 }
 
 Offset PartitionLog::high_watermark() const { return Offset(hw_.load(std::memory_order_acquire)); }

@@ -104,6 +104,9 @@ class PartitionLog {
   bool FlushDue(int64_t now_ms) const;
   // Deletes the oldest sealed segments beyond retention.bytes / retention.ms.
   Status EnforceRetention(int64_t now_ms);
+  // Deletes the sealed segments that hold only records below `offset` (whole segments: the log
+  // start moves to the first remaining segment's base, which may be below `offset`).
+  Status DeleteSegmentsBefore(Offset offset);
   void SetConfig(const TopicConfig& config);
 
   // Waits for in-flight appends, syncs, trims the active segment and writes its index so that the
@@ -129,6 +132,9 @@ class PartitionLog {
   Status WriteGroup(std::vector<Pending*>& group, const TopicConfig& config);
   Status Roll(Offset next_base, const TopicConfig& config);
   Status WriteRecoveryPoint(Offset segment_base, const segment::SegmentTail& tail);
+  // Drops the oldest sealed segments while `doomed(segment, total bytes)` says so.
+  template <typename Pred>
+  Status DropOldestSegments(Pred doomed);
   Error PoisonError() const;
 
   io::FileSystem& fs_;

@@ -203,7 +203,10 @@ TEST_F(EngineTest, TopicLifecycleIsPersisted) {
   ASSERT_OK(engine_->Append("a", 2, base::AsBytes(MakeBatch(3))));
   ASSERT_OK(engine_->Close());
   Reopen();
-  auto topics = engine_->ListTopics();
+  std::vector<TopicInfo> topics;
+  for (const auto& t : engine_->ListTopics()) {
+    if (!IsInternalTopic(t.name)) topics.push_back(t);
+  }
   ASSERT_EQ(topics.size(), 2u);
   EXPECT_EQ(topics[0].name, "a");
   EXPECT_EQ(topics[0].partitions, 3);
@@ -217,7 +220,7 @@ TEST_F(EngineTest, TopicLifecycleIsPersisted) {
   ASSERT_OK_AND_ASSIGN(bool exists, fs_.Exists(dir_.Join("a-0")));
   EXPECT_FALSE(exists);
   Reopen();
-  ASSERT_EQ(engine_->ListTopics().size(), 1u);
+  ASSERT_EQ(engine_->ListTopics().size(), 2u);  // b and __consumer_offsets
   // A topic created again under a deleted name starts empty.
   ASSERT_OK(engine_->CreateTopic("a", 3, {}));
   ASSERT_OK_AND_ASSIGN(auto fresh, engine_->GetPartitionStats("a", 2));
