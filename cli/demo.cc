@@ -1,5 +1,7 @@
 #include "cli/demo.h"
 
+#include "cli/commands.h"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -153,6 +155,26 @@ int RunDemo(const DemoOptions& o) {
     return 1;
   }
   return ok ? 0 : 1;
+}
+
+void AddDemoCommand(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<DemoOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "demo", "Produce telemetry into a topic, read it all back and check it, print throughput");
+  cmd->add_option("--topic", o->topic, "Topic to (re)create");
+  cmd->add_option("--records", o->records, "Records to produce")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  cmd->add_option("--partitions", o->partitions, "Partitions (one producer thread each)")
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--batch", o->batch_records, "Records per batch")->check(CLI::Range(1, 100000));
+  cmd->add_option("--compression", o->compression, "zstd, lz4, none or producer")
+      ->check(CLI::IsMember({"zstd", "lz4", "none", "producer"}));
+  cmd->add_option("--flush", o->flush, "none or sync")->check(CLI::IsMember({"none", "sync"}));
+  cmd->callback([&ctx, o] {
+    if (ctx.RejectRemote("demo")) return;
+    o->data_dir = ctx.data_dir;
+    ctx.exit_code = RunDemo(*o);
+  });
 }
 
 }  // namespace sluice::cli

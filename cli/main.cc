@@ -1,56 +1,53 @@
 // The sluice command-line tool. This file is the program's one exception boundary: libraries
 // report errors as values; anything thrown (bad_alloc, a third-party throw) ends here as a message.
 
-#include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <exception>
 
-#include "cli/demo.h"
+#include "cli/commands.h"
 
 int main(int argc, char** argv) {
+  using namespace sluice::cli;
   try {
-    CLI::App app{"sluice: an append-only log streaming engine"};
-    app.require_subcommand(1);
+    Context ctx;
+    CLI::App app{"sluice: an append-only log streaming engine (Kafka-style topics on local disk)"};
+    app.require_subcommand(1, 1);
     app.set_version_flag("--version", "sluice 0.1.0");
-
-    sluice::cli::DemoOptions demo;
-    CLI::App* demo_cmd = app.add_subcommand(
-        "demo", "Produce telemetry into a topic, read it all back, and print throughput");
-    demo_cmd->add_option("--data-dir", demo.data_dir, "Data directory")
+    app.option_defaults()->always_capture_default();
+    app.add_option("--data-dir", ctx.data_dir, "Data directory")
         ->envname("SLUICE_DATA_DIR")
         ->capture_default_str();
-    demo_cmd->add_option("--topic", demo.topic, "Topic to (re)create")->capture_default_str();
-    demo_cmd->add_option("--records", demo.records, "Records to produce")
-        ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
+    app.add_option("--broker", ctx.broker, "HOST:PORT of a running `sluice serve` (remote mode)");
+    app.add_option("--output,-o", ctx.output, "Output format")
+        ->check(CLI::IsMember({"table", "json"}))
         ->capture_default_str();
-    demo_cmd->add_option("--partitions", demo.partitions, "Partitions (one producer each)")
-        ->check(CLI::Range(1, 64))
-        ->capture_default_str();
-    demo_cmd->add_option("--batch", demo.batch_records, "Records per batch")
-        ->check(CLI::Range(1, 100000))
-        ->capture_default_str();
-    demo_cmd->add_option("--compression", demo.compression, "zstd, lz4, none or producer")
-        ->check(CLI::IsMember({"zstd", "lz4", "none", "producer"}))
-        ->capture_default_str();
-    demo_cmd->add_option("--flush", demo.flush, "none or sync")
-        ->check(CLI::IsMember({"none", "sync"}))
-        ->capture_default_str();
+    // Usage errors: one line on stderr, exit code 2 (as kcat and rpk do).
+    app.failure_message([](const CLI::App*, const CLI::Error& e) {
+      return std::string("sluice: ") + e.what() + " (see --help)\n";
+    });
+
+    AddDemoCommand(app, ctx);
+    AddTopicCommands(app, ctx);
+    AddProduceCommand(app, ctx);
+    AddConsumeCommand(app, ctx);
+    AddGroupCommands(app, ctx);
+    AddReplayCommand(app, ctx);
+    AddVerifyCommands(app, ctx);
+    AddBenchCommand(app, ctx);
 
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-      // Usage errors exit with 2, as kcat and rpk do; --help and --version exit 0.
-      int code = app.exit(e);
-      return code == 0 ? 0 : 2;
+      const int code = app.exit(e);  // prints help/version (exit 0) or the one-line error
+      return code == 0 ? kExitOk : kExitUsage;
     }
-    if (*demo_cmd) return sluice::cli::RunDemo(demo);
-    return 2;
+    if (!ctx.CloseEngine() && ctx.exit_code == kExitOk) ctx.exit_code = kExitFailure;
+    return ctx.exit_code;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sluice: fatal: %s\n", e.what());
-    return 1;
+    return kExitFailure;
   } catch (...) {
     std::fprintf(stderr, "sluice: fatal: unknown error\n");
-    return 1;
+    return kExitFailure;
   }
 }

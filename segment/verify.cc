@@ -1,0 +1,135 @@
+#include "segment/verify.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "segment/base/checksum.h"
+#include "segment/format.h"
+#include "segment/frame.h"
+#include "segment/segment.h"
+
+namespace sluice::segment {
+namespace {
+
+Bytes Header(Bytes data) { return data.first(std::min<size_t>(data.size(), format::kSegmentHeaderSize)); }
+
+std::string CheckHeader(Bytes data, Offset base) {
+  if (data.size() < format::kSegmentHeaderSize) return "file is shorter than a segment header";
+  if (std::memcmp(data.data(), format::kSegmentMagic.data(), 8) != 0) return "bad segment magic";
+  const auto version = base::LoadLE<uint16_t>(data.data() + 8);
+  if (version < format::kSegmentMinReadableVersion || version > format::kSegmentCurrentVersion) {
+    return "unsupported segment format version " + std::to_string(version);
+  }
+  if (base::Xxh3(data.first(24)) != base::LoadLE<uint64_t>(data.data() + 24)) {
+    return "segment header checksum mismatch";
+  }
+  if (base::LoadLE<int64_t>(data.data() + 16) != base.value()) {
+    return "segment header base offset does not match the file name";
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::string& dir) {
+  PartitionVerifyReport report;
+  report.dir = dir;
+  ASSIGN_OR_RETURN(auto names, fs.ListDir(dir));
+  std::vector<Offset> bases;
+  for (const auto& name : names) {
+    if (auto base = Segment::ParseLogName(name)) bases.push_back(*base);
+  }
+  std::sort(bases.begin(), bases.end());
+  if (!bases.empty()) report.start_offset = report.next_offset = bases.front();
+  for (size_t i = 0; i < bases.size(); ++i) {
+    const Offset base = bases[i];
+    const std::string path = Segment::LogPath(dir, base);
+    auto problem = [&](uint64_t pos, int64_t offset, std::string what) {
+      report.problems.push_back({path, pos, offset, std::move(what)});
+    };
+    ++report.segments;
+    if (base != report.next_offset) {
+      problem(0, base.value(),
+              "segment starts at offset " + std::to_string(base.value()) + " but the log before "
+                  "it ends at " + std::to_string(report.next_offset.value()));
+    }
+    ASSIGN_OR_RETURN(uint64_t size, fs.FileSize(path));
+    ASSIGN_OR_RETURN(auto map, fs.Map(path, size));
+    Bytes data = map->data();
+    report.bytes += size;
+    if (std::string why = CheckHeader(Header(data), base); !why.empty()) {
+      problem(0, base.value(), why);
+      continue;
+    }
+    // Frames, with positions remembered for the index check.
+    std::vector<std::pair<uint64_t, int64_t>> frames;  // (position, base offset)
+    FilePos pos(format::kSegmentHeaderSize);
+    Offset next = base;
+    for (;;) {
+      FrameRead r = ReadFrame(data, pos, FrameVerify::kChecksum);
+      if (r.kind == FrameRead::Kind::kEnd) {
+        // Zeroed space is normal only at the end of the last (active, preallocated) segment.
+        if (pos.value() != size && i + 1 != bases.size()) {
+          problem(pos.value(), next.value(), "zeroed space inside a sealed segment");
+        }
+        break;
+      }
+      if (r.kind == FrameRead::Kind::kBad) {
+        problem(pos.value(), next.value(), r.error);
+        break;
+      }
+      const BatchHeader& h = r.frame.header;
+      if (Offset(h.base_offset) != next) {
+        problem(pos.value(), h.base_offset,
+                "frame has offset " + std::to_string(h.base_offset) + " where " +
+                    std::to_string(next.value()) + " was expected");
+        break;
+      }
+      if (auto crc = VerifyBatchCrc(r.frame.batch, h); !crc) {
+        problem(pos.value(), h.base_offset, crc.error().context);
+      }
+      frames.emplace_back(pos.value(), h.base_offset);
+      ++report.frames;
+      report.records += h.record_count;
+      next = Offset(h.last_offset() + 1);
+      pos = r.frame.end();
+    }
+    report.next_offset = next;
+
+    // The index: derived data, but if present it must agree with the log.
+    const std::string index_path = Segment::IndexPath(dir, base);
+    auto file = fs.ReadFile(index_path);
+    if (!file) {
+      if (file.error().code != base::ErrorCode::kNotFound) {
+        report.problems.push_back({index_path, 0, -1, file.error().ToString()});
+      }
+      continue;
+    }
+    auto decoded = SegmentIndex::Decode(base::AsBytes(*file), base, 0);
+    if (!decoded) {
+      report.problems.push_back({index_path, 0, -1, decoded.error().context});
+      continue;
+    }
+    const SegmentIndex& index = *decoded->index;
+    for (size_t e = 0; e < index.size(); ++e) {
+      const IndexEntry& entry = index.at(e);
+      const int64_t want = base.value() + entry.relative_offset;
+      auto it = std::lower_bound(frames.begin(), frames.end(),
+                                 std::pair<uint64_t, int64_t>{entry.position, INT64_MIN});
+      if (it == frames.end() || it->first != entry.position || it->second != want) {
+        report.problems.push_back({index_path, entry.position, want,
+                                   "index entry " + std::to_string(e) +
+                                       " does not point at the frame of offset " +
+                                       std::to_string(want)});
+        break;
+      }
+    }
+    if (decoded->tail.end.value() > pos.value()) {
+      report.problems.push_back({index_path, decoded->tail.end.value(), -1,
+                                 "index covers bytes past the last valid frame"});
+    }
+  }
+  return report;
+}
+
+}  // namespace sluice::segment
