@@ -191,7 +191,6 @@ void AddProduceCommand(CLI::App&, Context&) {}
 void AddConsumeCommand(CLI::App&, Context&) {}
 void AddGroupCommands(CLI::App&, Context&) {}
 void AddReplayCommand(CLI::App&, Context&) {}
-void AddVerifyCommands(CLI::App&, Context&) {}
 void AddBenchCommand(CLI::App&, Context&) {}
 
 }  // namespace sluice::cli

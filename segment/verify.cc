@@ -65,6 +65,7 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
     std::vector<std::pair<uint64_t, int64_t>> frames;  // (position, base offset)
     FilePos pos(format::kSegmentHeaderSize);
     Offset next = base;
+    bool log_damaged = false;
     for (;;) {
       FrameRead r = ReadFrame(data, pos, FrameVerify::kChecksum);
       if (r.kind == FrameRead::Kind::kEnd) {
@@ -76,6 +77,7 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
       }
       if (r.kind == FrameRead::Kind::kBad) {
         problem(pos.value(), next.value(), r.error);
+        log_damaged = true;
         break;
       }
       const BatchHeader& h = r.frame.header;
@@ -83,6 +85,7 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
         problem(pos.value(), h.base_offset,
                 "frame has offset " + std::to_string(h.base_offset) + " where " +
                     std::to_string(next.value()) + " was expected");
+        log_damaged = true;
         break;
       }
       if (auto crc = VerifyBatchCrc(r.frame.batch, h); !crc) {
@@ -111,8 +114,10 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
       continue;
     }
     const SegmentIndex& index = *decoded->index;
+    // Past damage in the log the index has nothing valid to point at: check only up to it.
     for (size_t e = 0; e < index.size(); ++e) {
       const IndexEntry& entry = index.at(e);
+      if (log_damaged && entry.position >= pos.value()) break;
       const int64_t want = base.value() + entry.relative_offset;
       auto it = std::lower_bound(frames.begin(), frames.end(),
                                  std::pair<uint64_t, int64_t>{entry.position, INT64_MIN});
@@ -124,7 +129,7 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
         break;
       }
     }
-    if (decoded->tail.end.value() > pos.value()) {
+    if (!log_damaged && decoded->tail.end.value() > pos.value()) {
       report.problems.push_back({index_path, decoded->tail.end.value(), -1,
                                  "index covers bytes past the last valid frame"});
     }
