@@ -77,10 +77,12 @@ struct PartitionLog::Pending {
   // The frame prefix followed by the batch's first bytes with base offset and leader epoch set.
   std::array<std::byte, segment::format::kFramePrefixSize + kPatchedHead> head{};
   Bytes rest;  // the batch after `head`'s part of it (borrowed from the caller)
+  uint32_t length = 0;  // of the batch
   FrameMeta meta;
   bool done = false;
   bool lead = false;  // this appender is to act as the writer
   Status result;
+  std::condition_variable cv;  // signalled when `done` or `lead` is set
 };
 
 PartitionLog::PartitionLog(io::FileSystem& fs, std::string dir, const TopicConfig& config,
@@ -202,7 +204,8 @@ Result<AppendResult> PartitionLog::Append(Bytes batch, const BatchHeader& header
   base::StoreBE<int32_t>(w.head.data() + f::kFramePrefixSize + segment::batch_field::kLeaderEpoch,
                          kLeaderEpoch);
   w.rest = batch.subspan(kPatchedHead);
-  const auto length = static_cast<uint32_t>(batch.size());
+
+  w.length = static_cast<uint32_t>(batch.size());
 
   std::unique_lock lock(mu_);
   if (closed_) return MakeError(ErrorCode::kClosed, dir_ + " is closed");
@@ -212,21 +215,14 @@ Result<AppendResult> PartitionLog::Append(Bytes batch, const BatchHeader& header
   w.meta.max_timestamp = header.max_timestamp;
   w.meta.size_bytes = f::kFramePrefixSize + batch.size();
   next_offset_ = w.meta.last_offset + 1;
-  // The checksum covers the base offset, so it is computed once the offset is known.
   base::StoreBE<int64_t>(w.head.data() + f::kFramePrefixSize, w.meta.base_offset.value());
-  base::Xxh3Stream hash(segment::FrameSeed(length, f::kFrameTypeRecordBatchV2));
-  hash.Update(Bytes(w.head).subspan(f::kFramePrefixSize));
-  hash.Update(w.rest);
-  segment::FramePrefix prefix;
-  segment::EncodeFramePrefix(prefix, length, hash.Digest());
-  std::memcpy(w.head.data(), prefix.data(), prefix.size());
 
   queue_.push_back(&w);
   if (!writer_active_) {
     writer_active_ = true;
     w.lead = true;
   }
-  cv_.wait(lock, [&] { return w.done || w.lead; });
+  w.cv.wait(lock, [&] { return w.done || w.lead; });
   while (!w.done) {
     // This appender is the writer: take everything queued and write it as one group.
     std::vector<Pending*> group(queue_.begin(), queue_.end());
@@ -248,11 +244,13 @@ Result<AppendResult> PartitionLog::Append(Bytes batch, const BatchHeader& header
     for (Pending* p : group) {
       p->done = true;
       p->result = s;
+      p->cv.notify_one();
     }
     if (poisoned_) {
       for (Pending* p : queue_) {
         p->done = true;
         p->result = PoisonError();
+        p->cv.notify_one();
       }
       queue_.clear();
     }
@@ -261,7 +259,9 @@ Result<AppendResult> PartitionLog::Append(Bytes batch, const BatchHeader& header
       writer_active_ = false;
     } else {
       queue_.front()->lead = true;
+      queue_.front()->cv.notify_one();
     }
+    // Readers waiting for data, and Close waiting for the writer.
     cv_.notify_all();
   }
   if (!w.result) return std::move(w.result).error();
@@ -274,6 +274,17 @@ Status PartitionLog::WriteGroup(std::vector<Pending*>& group, const TopicConfig&
       clock_.NowMs() - active_created_ms_ >= config.segment_ms) {
     RETURN_IF_ERROR(Roll(group.front()->meta.base_offset, config));
     active = Snapshot()->back();
+  }
+  // The frame checksums cover the base offsets, so they are computed now that the offsets are
+  // known, by the writer, outside the partition's lock.
+  for (Pending* p : group) {
+    namespace f = segment::format;
+    base::Xxh3Stream hash(segment::FrameSeed(p->length, f::kFrameTypeRecordBatchV2));
+    hash.Update(Bytes(p->head).subspan(f::kFramePrefixSize));
+    hash.Update(p->rest);
+    segment::FramePrefix prefix;
+    segment::EncodeFramePrefix(prefix, p->length, hash.Digest());
+    std::memcpy(p->head.data(), prefix.data(), prefix.size());
   }
   std::vector<Bytes> pieces;
   std::vector<FrameMeta> metas;

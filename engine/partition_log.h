@@ -142,7 +142,7 @@ class PartitionLog {
   const base::Clock& clock_;
 
   mutable std::mutex mu_;  // guards the fields below up to segments_mu_
-  mutable std::condition_variable cv_;  // appenders waiting for their turn or result; HW waiters
+  mutable std::condition_variable cv_;  // HW advances and the writer going idle (readers, Close)
   TopicConfig config_;
   Offset next_offset_;          // next offset to assign
   std::atomic<int64_t> hw_{0};  // high watermark; written under mu_, read anywhere

@@ -33,12 +33,11 @@ class Cursor {
   Result<bool> Advance() {
     for (;;) {
       if (loaded_) {
-        ASSIGN_OR_RETURN(auto rec, decoder_.Next());
-        if (rec) {
-          if (rec->offset < next_.value()) continue;  // before the start, in the first batch
-          if (rec->offset >= end_.value()) return false;
-          record_ = *rec;
-          next_ = Offset(rec->offset + 1);
+        ASSIGN_OR_RETURN(bool more, decoder_.Next(record_));
+        if (more) {
+          if (record_.offset < next_.value()) continue;  // before the start, in the first batch
+          if (record_.offset >= end_.value()) return false;
+          next_ = Offset(record_.offset + 1);
           return true;
         }
         loaded_ = false;

@@ -16,21 +16,6 @@ Error Corrupt(std::string detail) {
   return MakeError(ErrorCode::kCorruption, "record batch: " + std::move(detail));
 }
 
-std::optional<std::string_view> ReadNullableBytes(base::ByteReader& r, bool& ok) {
-  auto len = r.Varint(32);
-  if (!len || *len < -1) {
-    ok = false;
-    return std::nullopt;
-  }
-  if (*len == -1) return std::nullopt;
-  auto bytes = r.Take(static_cast<size_t>(*len));
-  if (!bytes) {
-    ok = false;
-    return std::nullopt;
-  }
-  return base::AsString(*bytes);
-}
-
 void PutNullable(std::string& out, std::optional<std::string_view> v) {
   if (!v) {
     base::PutVarint(out, -1);
@@ -115,56 +100,115 @@ Status RecordDecoder::Reset(Bytes batch, const BatchHeader& header) {
   return {};
 }
 
-Result<std::optional<RecordView>> RecordDecoder::Next() {
+namespace {
+
+// A bounds-checked cursor over one record's bytes. A read past `end` or a malformed varint clears
+// `ok` (and returns a harmless value); callers check `ok` once per field group.
+struct RecordCursor {
+  const std::byte* p;
+  const std::byte* end;
+  bool ok = true;
+
+  size_t remaining() const { return static_cast<size_t>(end - p); }
+
+  int64_t Varint(bool is32) {
+    if (p < end && static_cast<uint8_t>(*p) < 0x80) {  // one byte: most lengths and deltas
+      return base::ZigZagDecode(static_cast<uint8_t>(*p++));
+    }
+    uint64_t u = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+      if (p >= end) break;
+      const auto b = static_cast<uint8_t>(*p++);
+      u |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) {
+        const int64_t v = base::ZigZagDecode(u);
+        if (is32 && (v < INT32_MIN || v > INT32_MAX)) break;
+        return v;
+      }
+    }
+    ok = false;
+    return 0;
+  }
+
+  std::optional<std::string_view> Nullable() {
+    const int64_t len = Varint(true);
+    if (!ok || len < -1) {
+      ok = false;
+      return std::nullopt;
+    }
+    if (len == -1) return std::nullopt;
+    if (static_cast<uint64_t>(len) > remaining()) {
+      ok = false;
+      return std::nullopt;
+    }
+    std::string_view s(reinterpret_cast<const char*>(p), static_cast<size_t>(len));
+    p += len;
+    return s;
+  }
+};
+
+}  // namespace
+
+Result<bool> RecordDecoder::Next(RecordView& v) {
   if (index_ >= header_.record_count) {
     if (pos_ != records_.size()) {
       return Corrupt(std::to_string(records_.size() - pos_) + " bytes after the last record");
     }
-    return std::optional<RecordView>();
+    return false;
   }
-  base::ByteReader r(records_.subspan(pos_));
-  auto len = r.Varint(32);
-  if (!len || *len < 0 || static_cast<size_t>(*len) > r.remaining()) {
+  RecordCursor outer{records_.data() + pos_, records_.data() + records_.size()};
+  const int64_t len = outer.Varint(true);
+  if (!outer.ok || len < 0 || static_cast<uint64_t>(len) > outer.remaining()) {
     return Corrupt("record " + std::to_string(index_) + " has a bad length");
   }
-  const size_t end = r.position() + static_cast<size_t>(*len);
-  base::ByteReader rec(records_.subspan(pos_ + r.position(), static_cast<size_t>(*len)));
-  bool ok = rec.Take(1).has_value();  // attributes: unused
-  auto ts_delta = rec.Varint(64);
-  auto offset_delta = rec.Varint(32);
-  ok = ok && ts_delta && offset_delta;
-  RecordView v;
-  if (ok) {
-    v.key = ReadNullableBytes(rec, ok);
-  }
-  if (ok) v.value = ReadNullableBytes(rec, ok);
-  auto header_count = ok ? rec.Varint(32) : std::nullopt;
-  if (!ok || !header_count || *header_count < 0 ||
-      static_cast<size_t>(*header_count) > rec.remaining()) {
+  RecordCursor rec{outer.p, outer.p + len};
+  rec.ok = rec.p < rec.end;
+  ++rec.p;  // attributes: unused
+  const int64_t ts_delta = rec.ok ? rec.Varint(false) : 0;
+  const int64_t offset_delta = rec.ok ? rec.Varint(true) : 0;
+  if (rec.ok) v.key = rec.Nullable();
+  if (rec.ok) v.value = rec.Nullable();
+  const int64_t header_count = rec.ok ? rec.Varint(true) : 0;
+  if (!rec.ok || header_count < 0 || static_cast<uint64_t>(header_count) > rec.remaining()) {
     return Corrupt("record " + std::to_string(index_) + " is malformed");
   }
   headers_.clear();
-  for (int64_t i = 0; i < *header_count; ++i) {
-    auto klen = rec.Varint(32);
-    if (!klen || *klen < 0) return Corrupt("record header key is malformed");
-    auto key = rec.Take(static_cast<size_t>(*klen));
-    if (!key) return Corrupt("record header key is truncated");
+  for (int64_t i = 0; i < header_count; ++i) {
+    const int64_t klen = rec.Varint(true);
+    if (!rec.ok || klen < 0) return Corrupt("record header key is malformed");
+    if (static_cast<uint64_t>(klen) > rec.remaining()) {
+      return Corrupt("record header key is truncated");
+    }
     RecordHeader h;
-    h.key = base::AsString(*key);
-    h.value = ReadNullableBytes(rec, ok);
-    if (!ok) return Corrupt("record header value is malformed");
+    h.key = std::string_view(reinterpret_cast<const char*>(rec.p), static_cast<size_t>(klen));
+    rec.p += klen;
+    h.value = rec.Nullable();
+    if (!rec.ok) return Corrupt("record header value is malformed");
     headers_.push_back(h);
   }
-  if (rec.remaining() != 0) return Corrupt("record " + std::to_string(index_) + " has extra bytes");
-  if (*offset_delta < 0 || *offset_delta > header_.last_offset_delta) {
-    return Corrupt("record offset delta " + std::to_string(*offset_delta) + " out of range");
+  if (rec.p != rec.end) return Corrupt("record " + std::to_string(index_) + " has extra bytes");
+  if (offset_delta < 0 || offset_delta > header_.last_offset_delta) {
+    return Corrupt("record offset delta " + std::to_string(offset_delta) + " out of range");
   }
-  v.offset = header_.base_offset + *offset_delta;
-  v.timestamp = header_.log_append_time() ? header_.max_timestamp
-                                          : header_.base_timestamp + *ts_delta;
+  // The deltas come from disk or the network: a sum that overflows is corruption, not UB.
+  if (__builtin_add_overflow(header_.base_offset, offset_delta, &v.offset)) {
+    return Corrupt("record " + std::to_string(index_) + " offset overflows");
+  }
+  if (header_.log_append_time()) {
+    v.timestamp = header_.max_timestamp;
+  } else if (__builtin_add_overflow(header_.base_timestamp, ts_delta, &v.timestamp)) {
+    return Corrupt("record " + std::to_string(index_) + " timestamp overflows");
+  }
   v.headers = headers_;
-  pos_ += end;
+  pos_ = static_cast<size_t>(rec.end - records_.data());
   ++index_;
+  return true;
+}
+
+Result<std::optional<RecordView>> RecordDecoder::Next() {
+  RecordView v;
+  ASSIGN_OR_RETURN(bool more, Next(v));
+  if (!more) return std::optional<RecordView>();
   return std::optional<RecordView>(v);
 }
 

@@ -108,8 +108,10 @@ class RecordDecoder {
   Status Reset(Bytes batch);
   Status Reset(Bytes batch, const BatchHeader& header);
 
-  // The next record, nullopt after the last one, or kCorruption if the records are malformed
-  // or fewer/more than the header's record count.
+  // Fills `record` with the next record and returns true; false after the last one; kCorruption
+  // if the records are malformed or fewer/more than the header's record count.
+  Result<bool> Next(RecordView& record);
+  // The same, as an optional (nullopt after the last record).
   Result<std::optional<RecordView>> Next();
 
   const BatchHeader& header() const { return header_; }
@@ -127,10 +129,11 @@ class RecordDecoder {
 template <typename Fn>
 Status ForEachRecord(Bytes batch, RecordDecoder& decoder, Fn&& fn) {
   RETURN_IF_ERROR(decoder.Reset(batch));
+  RecordView rec;
   for (;;) {
-    ASSIGN_OR_RETURN(auto rec, decoder.Next());
-    if (!rec) return {};
-    RETURN_IF_ERROR(fn(*rec));
+    ASSIGN_OR_RETURN(bool more, decoder.Next(rec));
+    if (!more) return {};
+    RETURN_IF_ERROR(fn(rec));
   }
 }
 
