@@ -94,9 +94,9 @@ Status RecordDecoder::Reset(Bytes batch, const BatchHeader& header) {
     records_ = body;
     return {};
   }
-  scratch_.clear();
-  RETURN_IF_ERROR(base::Decompress(header.codec(), body, scratch_, kMaxDecompressedBytes));
-  records_ = base::AsBytes(scratch_);
+  ASSIGN_OR_RETURN(size_t n, base::DecompressReusing(header.codec(), body, scratch_,
+                                                     kMaxDecompressedBytes));
+  records_ = base::AsBytes(scratch_).first(n);
   return {};
 }
 

@@ -52,16 +52,20 @@ Status ZstdDecompress(Bytes in, std::string& out, size_t max) {
   unsigned long long known = ZSTD_getFrameContentSize(in.data(), in.size());
   if (known != ZSTD_CONTENTSIZE_UNKNOWN && known != ZSTD_CONTENTSIZE_ERROR) {
     if (known > max) return TooBig("zstd", max);
+    // A batch may hold several concatenated frames. Decode this one alone: given all of them,
+    // ZSTD_decompressDCtx would decode every frame into room sized for the first.
+    size_t frame_size = ZSTD_findFrameCompressedSize(in.data(), in.size());
+    if (ZSTD_isError(frame_size)) return Corrupt("zstd", ZSTD_getErrorName(frame_size));
     out.resize(old + known);
-    size_t n = ZSTD_decompressDCtx(Zstd().d, out.data() + old, known, in.data(), in.size());
+    size_t n = ZSTD_decompressDCtx(Zstd().d, out.data() + old, known, in.data(), frame_size);
     if (ZSTD_isError(n) || n != known) {
       out.resize(old);
       return Corrupt("zstd", ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short frame");
     }
-    // A batch may hold several concatenated frames; fall through only if input remains.
-    size_t consumed = ZSTD_findFrameCompressedSize(in.data(), in.size());
-    if (!ZSTD_isError(consumed) && consumed < in.size()) {
-      return ZstdDecompress(in.subspan(consumed), out, max - known);
+    if (frame_size < in.size()) {
+      Status rest = ZstdDecompress(in.subspan(frame_size), out, max - known);
+      if (!rest) out.resize(old);
+      return rest;
     }
     return {};
   }
@@ -231,10 +235,17 @@ Status SnappyDecompress(Bytes in, std::string& out, size_t max) {
   if (in.size() >= 16 && std::memcmp(p, kXerialMagic, 8) == 0) {
     size_t pos = 16;  // magic, version, compatible version
     while (pos < in.size()) {
-      if (in.size() - pos < 4) return Corrupt("snappy", "truncated xerial block length");
+      // Errors leave `out` as it was, like every other path (earlier chunks were appended).
+      if (in.size() - pos < 4) {
+        out.resize(old);
+        return Corrupt("snappy", "truncated xerial block length");
+      }
       auto n = LoadBE<uint32_t>(in.data() + pos);
       pos += 4;
-      if (n > in.size() - pos) return Corrupt("snappy", "xerial block past the end");
+      if (n > in.size() - pos) {
+        out.resize(old);
+        return Corrupt("snappy", "xerial block past the end");
+      }
       Status s = SnappyBlock(p + pos, n, out, old, max);
       if (!s) {
         out.resize(old);
@@ -297,6 +308,27 @@ Status Decompress(Codec codec, Bytes input, std::string& out, size_t max_output_
     case Codec::kSnappy: return SnappyDecompress(input, out, max_output_bytes);
   }
   return MakeError(ErrorCode::kInvalidArgument, "unknown codec");
+}
+
+Result<size_t> DecompressReusing(Codec codec, Bytes input, std::string& buf,
+                                 size_t max_output_bytes) {
+  if (codec == Codec::kZstd) {
+    const unsigned long long known = ZSTD_getFrameContentSize(input.data(), input.size());
+    const size_t frame = ZSTD_findFrameCompressedSize(input.data(), input.size());
+    if (known != ZSTD_CONTENTSIZE_UNKNOWN && known != ZSTD_CONTENTSIZE_ERROR &&
+        !ZSTD_isError(frame) && frame == input.size()) {
+      if (known > max_output_bytes) return TooBig("zstd", max_output_bytes);
+      if (buf.size() < known) buf.resize(known);
+      const size_t n = ZSTD_decompressDCtx(Zstd().d, buf.data(), known, input.data(), frame);
+      if (ZSTD_isError(n) || n != known) {
+        return Corrupt("zstd", ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short frame");
+      }
+      return static_cast<size_t>(known);
+    }
+  }
+  buf.clear();
+  RETURN_IF_ERROR(Decompress(codec, input, buf, max_output_bytes));
+  return buf.size();
 }
 
 }  // namespace sluice::base

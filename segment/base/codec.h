@@ -27,4 +27,10 @@ Status Compress(Codec codec, int level, Bytes input, std::string& out);
 // Snappy accepts both raw blocks (librdkafka) and xerial framing (Java clients).
 Status Decompress(Codec codec, Bytes input, std::string& out, size_t max_output_bytes);
 
+// Decompresses `input` into `buf` from position 0 and returns the decompressed length; `buf` may be
+// left longer. A buffer reused across calls is grown but never re-zeroed, which matters on the read
+// path (a zstd frame that records its size is written in place).
+Result<size_t> DecompressReusing(Codec codec, Bytes input, std::string& buf,
+                                 size_t max_output_bytes);
+
 }  // namespace sluice::base
