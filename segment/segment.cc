@@ -91,8 +91,9 @@ std::optional<Offset> Segment::ParseLogName(const std::string& name) {
   int64_t v = 0;
   for (size_t i = 0; i < 20; ++i) {
     if (name[i] < '0' || name[i] > '9') return std::nullopt;
-    if (v > (INT64_MAX - 9) / 10) return std::nullopt;
-    v = v * 10 + (name[i] - '0');
+    const int digit = name[i] - '0';
+    if (v > (INT64_MAX - digit) / 10) return std::nullopt;  // v * 10 + digit would overflow
+    v = v * 10 + digit;
   }
   return Offset(v);
 }
