@@ -163,7 +163,7 @@ Result<bool> RecordDecoder::Next(RecordView& v) {
   }
   RecordCursor rec{outer.p, outer.p + len};
   rec.ok = rec.p < rec.end;
-  ++rec.p;  // attributes: unused
+  if (rec.ok) ++rec.p;  // attributes: unused
   const int64_t ts_delta = rec.ok ? rec.Varint(false) : 0;
   const int64_t offset_delta = rec.ok ? rec.Varint(true) : 0;
   if (rec.ok) v.key = rec.Nullable();

@@ -223,7 +223,10 @@ Result<std::unique_ptr<Segment>> Segment::OpenActive(io::FileSystem& fs, const s
   bool fresh = size < kHeaderSize;
   if (!fresh) {
     RETURN_IF_ERROR(seg->OpenFiles(kHeaderSize));
-    fresh = AllZero(seg->map_->data().first(kHeaderSize));
+    Bytes header = seg->map_->data().first(kHeaderSize);
+    fresh = AllZero(header);
+    // A bad header is reported before anything about the file changes.
+    if (!fresh) RETURN_IF_ERROR(ValidateHeader(header, base, seg->log_path_));
     seg->map_.reset();
   }
   if (fresh) {

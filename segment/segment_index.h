@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "segment/base/coding.h"
 #include "segment/base/result.h"
@@ -23,11 +24,14 @@ using base::FilePos;
 using base::Offset;
 using base::Result;
 
+// Trivially constructible on purpose: an index reserves room for every entry its segment could
+// need, and that room must stay untouched (unbacked) memory until entries are written.
 struct IndexEntry {
-  uint32_t relative_offset = 0;
-  uint32_t position = 0;
-  int64_t max_timestamp_before = -1;
+  uint32_t relative_offset;
+  uint32_t position;
+  int64_t max_timestamp_before;
 };
+static_assert(std::is_trivially_default_constructible_v<IndexEntry>);
 
 // Where a segment ends and what is known at that point.
 struct SegmentTail {
