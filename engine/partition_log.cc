@@ -95,7 +95,8 @@ PartitionLog::~PartitionLog() {
     std::lock_guard lock(mu_);
     closed = closed_;
   }
-  if (!closed) Close().IgnoreError();
+  // A log whose Open failed part way has no segments to close (their own destructors close files).
+  if (!closed && Snapshot() != nullptr) Close().IgnoreError();
 }
 
 segment::SegmentOptions PartitionLog::SegmentOptionsFor(const TopicConfig& config) const {

@@ -150,7 +150,7 @@ Result<std::unique_ptr<Segment>> Segment::Create(io::FileSystem& fs, const std::
     fs.Remove(seg->log_path_).IgnoreError();
     return e;
   };
-  if (Status s = seg->file_->Allocate(seg->capacity_bytes_); !s) return fail(std::move(s).error());
+  if (Status s = seg->Reserve(kHeaderSize); !s) return fail(std::move(s).error());
   auto header = EncodeHeader(base);
   const Bytes pieces[] = {Bytes(header)};
   if (Status s = seg->file_->WriteAt(FilePos(0), pieces); !s) return fail(std::move(s).error());
@@ -263,9 +263,10 @@ Result<std::unique_ptr<Segment>> Segment::OpenActive(io::FileSystem& fs, const s
 
   // Re-extend a segment trimmed by a clean close, then map it whole. Only the file's length may be
   // read while scanning.
-  RETURN_IF_ERROR(seg->file_->Allocate(seg->capacity_bytes_));
+  seg->allocated_bytes_ = size;
+  RETURN_IF_ERROR(seg->Reserve(size));
   RETURN_IF_ERROR(seg->OpenFiles(kActiveMapBytes));
-  Bytes data = seg->map_->data().first(seg->capacity_bytes_);
+  Bytes data = seg->map_->data().first(seg->allocated_bytes_);
   RETURN_IF_ERROR(ValidateHeader(data, base, seg->log_path_));
 
   report->scanned_from = start.end;
@@ -281,7 +282,7 @@ Result<std::unique_ptr<Segment>> Segment::OpenActive(io::FileSystem& fs, const s
     // Cut the file at the bad frame and zero everything after it, so that no stale frame can
     // reappear behind the ones written next.
     RETURN_IF_ERROR(seg->file_->Truncate(tail.end.value()));
-    RETURN_IF_ERROR(seg->file_->Allocate(seg->capacity_bytes_));
+    RETURN_IF_ERROR(seg->file_->Allocate(seg->allocated_bytes_));
     RETURN_IF_ERROR(seg->file_->Sync());
   }
   seg->Publish(tail);
@@ -329,6 +330,16 @@ SegmentTail Segment::Scan(SegmentTail tail, Bytes data, std::string* why) {
   }
 }
 
+Status Segment::Reserve(uint64_t end) {
+  if (end <= allocated_bytes_ && allocated_bytes_ != 0) return {};
+  // One step ahead of what is needed, but not past the capacity unless a frame needs it.
+  const uint64_t step = std::max<uint64_t>(options_.preallocate_bytes, 4096);
+  const uint64_t target = std::max(end, std::min(capacity_bytes_, std::max(end, allocated_bytes_) + step));
+  RETURN_IF_ERROR(file_->Allocate(target));
+  allocated_bytes_ = target;
+  return {};
+}
+
 bool Segment::HasRoomFor(uint64_t frame_bytes, Offset last_offset) const {
   const uint64_t end = end_.load(std::memory_order_relaxed);
   return (end == kHeaderSize || end + frame_bytes <= capacity_bytes_) &&
@@ -339,6 +350,9 @@ Status Segment::Append(std::span<const Bytes> pieces, std::span<const FrameMeta>
   std::shared_lock lock(file_mu_);
   SLUICE_CHECK(file_ != nullptr, "append to a sealed segment");
   SegmentTail t = tail();
+  uint64_t bytes = 0;
+  for (const FrameMeta& f : frames) bytes += f.size_bytes;
+  RETURN_IF_ERROR(Reserve(t.end.value() + bytes));
   RETURN_IF_ERROR(file_->WriteAt(t.end, pieces));
   for (const FrameMeta& f : frames) {
     SLUICE_CHECK(f.base_offset == t.next_offset, "frames must be appended in offset order");

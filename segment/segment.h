@@ -29,9 +29,12 @@ namespace sluice::segment {
 using base::Status;
 
 struct SegmentOptions {
-  // Bytes preallocated for an active segment; it rolls when the next frame would not fit. A
-  // segment without frames accepts one frame of any size.
+  // Size of a segment: it rolls when the next frame would not fit. A segment without frames
+  // accepts one frame of any size.
   uint64_t capacity_bytes = 1ull << 30;
+  // Disk blocks are reserved (fallocate) ahead of the writes in steps of this size, up to the
+  // capacity, so that a topic of many partitions does not reserve a whole segment for each.
+  uint64_t preallocate_bytes = 64ull << 20;
   // A frame gets an index entry when this many bytes were written since the previous entry.
   uint32_t index_interval_bytes = 4096;
 };
@@ -161,7 +164,10 @@ class Segment {
   std::mutex index_file_mu_;  // serialises writes of the .index file
   std::unique_ptr<io::MappedFile> map_;
   std::unique_ptr<SegmentIndex> index_;
-  uint64_t capacity_bytes_ = 0;
+  uint64_t capacity_bytes_ = 0;   // roll threshold
+  uint64_t allocated_bytes_ = 0;  // the data file's length (reserved with fallocate); writer only
+  // Reserves room for the data file to hold `end` bytes, one preallocation step ahead.
+  Status Reserve(uint64_t end);
   uint64_t bytes_since_index_ = 0;  // writer only
 
   // The published tail. Readers bound their scans by end_ alone (lock-free); tail() takes the

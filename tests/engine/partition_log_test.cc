@@ -281,6 +281,44 @@ TEST_F(PartitionLogTest, TornTailIsTruncatedAndReported) {
   EXPECT_EQ(all.back().second, "after-2");
 }
 
+TEST_F(PartitionLogTest, FlushIsDueAfterFlushMsOrFlushBytes) {
+  config_.flush_ms = 1000;
+  config_.flush_bytes = 20'000;
+  Open();
+  EXPECT_FALSE(log_->FlushDue(clock_.NowMs()));  // nothing written
+  ASSERT_OK(Append(MakeBatch(5)));
+  EXPECT_FALSE(log_->FlushDue(clock_.NowMs()));
+  clock_.AdvanceMs(999);
+  EXPECT_FALSE(log_->FlushDue(clock_.NowMs()));
+  clock_.AdvanceMs(1);
+  EXPECT_TRUE(log_->FlushDue(clock_.NowMs()));  // flush.ms
+  ASSERT_OK(log_->Flush());
+  EXPECT_FALSE(log_->FlushDue(clock_.NowMs()));
+  const uint64_t flushed = log_->Stats().size_bytes;
+  while (log_->Stats().size_bytes - flushed < 20'000) {
+    EXPECT_FALSE(log_->FlushDue(clock_.NowMs()));
+    ASSERT_OK(Append(MakeBatch(50)));
+  }
+  EXPECT_TRUE(log_->FlushDue(clock_.NowMs()));  // flush.bytes, with no time passing
+  ASSERT_OK(log_->Flush());
+  // What a flush covered is not scanned again after a crash: recovery has nothing to report.
+  const Offset hw = log_->high_watermark();
+  log_->AbandonForTesting();
+  Open();
+  EXPECT_TRUE(reports_.empty());
+  EXPECT_EQ(log_->high_watermark(), hw);
+}
+
+TEST_F(PartitionLogTest, DiskSpaceIsReservedInStepsNotWholeSegments) {
+  config_.segment_bytes = 1ll << 30;
+  Open();
+  ASSERT_OK(Append(MakeBatch(10)));
+  auto size = fs_.FileSize(dir_.Join("t-0/00000000000000000000.log"));
+  ASSERT_TRUE(size.has_value());
+  EXPECT_LE(*size, 64u << 20);  // one preallocation step, not the 1 GiB segment
+  EXPECT_GT(*size, log_->Stats().size_bytes);
+}
+
 TEST_F(PartitionLogTest, ClosedLogRefusesAppends) {
   ASSERT_OK(log_->Close());
   auto r = Append(MakeBatch(1));
