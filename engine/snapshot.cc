@@ -109,6 +109,7 @@ Result<SnapshotInfo> SaveSnapshot(const Engine& engine, const std::string& name,
                                   const std::map<int32_t, Offset>& offsets, Bytes blob,
                                   int keep) {
   RETURN_IF_ERROR(ValidateTopicName(name));
+  RETURN_IF_ERROR(ValidateTopicName(topic));
   if (keep < 1) return MakeError(ErrorCode::kInvalidArgument, "keep must be at least 1");
   io::FileSystem& fs = engine.file_system();
   const std::string dir = SnapshotDir(engine, name);
