@@ -187,10 +187,6 @@ void AddTopicCommands(CLI::App& app, Context& ctx) {
 }
 
 // Placeholders for the families still to come; they register nothing yet.
-void AddProduceCommand(CLI::App&, Context&) {}
-void AddConsumeCommand(CLI::App&, Context&) {}
-void AddGroupCommands(CLI::App&, Context&) {}
-void AddReplayCommand(CLI::App&, Context&) {}
 void AddBenchCommand(CLI::App&, Context&) {}
 
 }  // namespace sluice::cli

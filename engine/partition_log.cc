@@ -145,6 +145,7 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
 
   const segment::SegmentOptions options = log->SegmentOptionsFor(config);
   auto list = std::make_shared<SegmentList>();
+  bool recovered = bases.empty();  // a new log has a recovery point to write
   if (bases.empty()) {
     ASSIGN_OR_RETURN(auto seg, Segment::Create(fs, d, Offset(0), options));
     list->push_back(std::move(seg));
@@ -158,7 +159,10 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
     segment::RecoveryReport report;
     ASSIGN_OR_RETURN(auto active,
                      Segment::OpenActive(fs, d, bases.back(), options, durable, &report));
-    if (report.truncated || report.scanned_bytes > 0) reports->push_back(report);
+    if (report.truncated || report.scanned_bytes > 0) {
+      reports->push_back(report);
+      recovered = true;
+    }
     if (report.truncated) {
       base::LogWarning(report.path + ": recovery truncated the log at position " +
                        std::to_string(report.truncated_at.value()) + " (offset " +
@@ -182,9 +186,15 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
   log->hw_.store(tail.next_offset.value());
   log->last_flush_ms_ = log->active_created_ms_ = clock.NowMs();
   log->segments_ = list;
-  // Everything recovery accepted is now made durable, so that the recovery point can cover it.
-  RETURN_IF_ERROR(active->Sync());
-  RETURN_IF_ERROR(log->WriteRecoveryPoint(active->base_offset(), tail));
+  if (recovered || !rp || rp->segment_base != active->base_offset()) {
+    // Everything recovery accepted is now made durable, so that the recovery point can cover it.
+    RETURN_IF_ERROR(active->Sync());
+    RETURN_IF_ERROR(log->WriteRecoveryPoint(active->base_offset(), tail));
+  } else {
+    // Nothing was recovered: what is on disk was synced when it was written (or at the clean
+    // close), and the recovery point on disk is still right. Opening costs no fsync.
+    log->rp_written_ = std::pair{rp->segment_base, rp->tail.end.value()};
+  }
   return log;
 }
 

@@ -1,0 +1,258 @@
+#include "cli/record_format.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+
+namespace sluice::cli {
+namespace {
+
+using base::ErrorCode;
+using base::MakeError;
+
+// Set by the signal handler; read by SignalStop.
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free);
+
+extern "C" void OnStopSignal(int sig) {
+  if (g_stop_signal.load() != 0) {
+    // A second signal: the user insists. Die as the signal says.
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+    return;
+  }
+  g_stop_signal.store(sig);
+}
+
+struct sigaction g_old_int;
+struct sigaction g_old_term;
+
+constexpr size_t kFlushBytes = 256 << 10;
+
+void AppendInt(std::string& out, int64_t v) { out += std::to_string(v); }
+
+}  // namespace
+
+std::optional<std::string> DecodeEscapes(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\') {
+      out += text[i];
+      continue;
+    }
+    if (++i == text.size()) return std::nullopt;
+    switch (text[i]) {
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      default:
+        return std::nullopt;
+    }
+  }
+  return out;
+}
+
+Result<RecordPrinter> RecordPrinter::Create(std::string topic, std::string_view format,
+                                            OutputFormat output) {
+  RecordPrinter p;
+  p.topic_ = std::move(topic);
+  p.json_ = output == OutputFormat::kJson;
+  if (p.json_) return p;
+  auto decoded = DecodeEscapes(format);
+  if (!decoded) {
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "--format: bad escape in '" + std::string(format) + "' (known: \\n \\t \\r \\\\)");
+  }
+  const std::string& f = *decoded;
+  auto literal = [&p]() -> std::string& {
+    if (p.pieces_.empty() || p.pieces_.back().field != Field::kLiteral) p.pieces_.push_back({});
+    return p.pieces_.back().literal;
+  };
+  for (size_t i = 0; i < f.size(); ++i) {
+    if (f[i] != '%') {
+      literal() += f[i];
+      continue;
+    }
+    if (++i == f.size()) {
+      return MakeError(ErrorCode::kInvalidArgument, "--format: '%' at the end (use %% for a '%')");
+    }
+    Field field = Field::kLiteral;
+    switch (f[i]) {
+      case 'k':
+        field = Field::kKey;
+        break;
+      case 'v':
+        field = Field::kValue;
+        break;
+      case 'o':
+        field = Field::kOffset;
+        break;
+      case 'p':
+        field = Field::kPartition;
+        break;
+      case 't':
+        field = Field::kTimestamp;
+        break;
+      case 'h':
+        field = Field::kHeaders;
+        break;
+      case 'T':
+        field = Field::kTopic;
+        break;
+      case 'K':
+        field = Field::kKeyLength;
+        break;
+      case 'S':
+        field = Field::kValueLength;
+        break;
+      case '%':
+        literal() += '%';
+        continue;
+      default:
+        return MakeError(ErrorCode::kInvalidArgument,
+                         std::string("--format: unknown field %") + f[i] +
+                             " (known: %k %v %o %p %t %h %T %K %S %%)");
+    }
+    p.pieces_.push_back({field, {}});
+  }
+  return p;
+}
+
+void RecordPrinter::Print(int32_t partition, const segment::RecordView& r) {
+  if (json_) {
+    AppendJson(partition, r);
+  } else {
+    for (const Piece& piece : pieces_) {
+      switch (piece.field) {
+        case Field::kLiteral:
+          buffer_ += piece.literal;
+          break;
+        case Field::kKey:
+          if (r.key) buffer_ += *r.key;
+          break;
+        case Field::kValue:
+          if (r.value) buffer_ += *r.value;
+          break;
+        case Field::kOffset:
+          AppendInt(buffer_, r.offset);
+          break;
+        case Field::kPartition:
+          AppendInt(buffer_, partition);
+          break;
+        case Field::kTimestamp:
+          AppendInt(buffer_, r.timestamp);
+          break;
+        case Field::kTopic:
+          buffer_ += topic_;
+          break;
+        case Field::kKeyLength:
+          AppendInt(buffer_, r.key ? static_cast<int64_t>(r.key->size()) : -1);
+          break;
+        case Field::kValueLength:
+          AppendInt(buffer_, r.value ? static_cast<int64_t>(r.value->size()) : -1);
+          break;
+        case Field::kHeaders:
+          for (size_t i = 0; i < r.headers.size(); ++i) {
+            if (i > 0) buffer_ += ',';
+            buffer_ += r.headers[i].key;
+            // A null header value prints as the bare key.
+            if (r.headers[i].value) {
+              buffer_ += '=';
+              buffer_ += *r.headers[i].value;
+            }
+          }
+          break;
+      }
+    }
+  }
+  if (buffer_.size() >= kFlushBytes) Flush();
+}
+
+void RecordPrinter::AppendJson(int32_t partition, const segment::RecordView& r) {
+  using nlohmann::ordered_json;
+  auto bytes = [](const std::optional<std::string_view>& v) -> ordered_json {
+    if (!v) return nullptr;
+    return std::string(*v);
+  };
+  ordered_json headers = ordered_json::object();
+  for (const auto& h : r.headers) headers[std::string(h.key)] = bytes(h.value);
+  ordered_json out;
+  out["topic"] = topic_;
+  out["partition"] = partition;
+  out["offset"] = r.offset;
+  out["timestamp"] = r.timestamp;
+  out["key"] = bytes(r.key);
+  out["value"] = bytes(r.value);
+  out["headers"] = std::move(headers);
+  buffer_ += out.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+  buffer_ += '\n';
+}
+
+bool RecordPrinter::Flush() {
+  bool ok = true;
+  if (!buffer_.empty()) {
+    ok = std::fwrite(buffer_.data(), 1, buffer_.size(), stdout) == buffer_.size();
+    buffer_.clear();
+  }
+  return std::fflush(stdout) == 0 && ok && std::ferror(stdout) == 0;
+}
+
+SignalStop::SignalStop() {
+  g_stop_signal.store(0);
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sa.sa_flags = SA_RESTART;  // an interrupted write to stdout must not lose output
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &g_old_int);
+  sigaction(SIGTERM, &sa, &g_old_term);
+  watcher_ = std::jthread([this](std::stop_token own) {
+    while (!own.stop_requested()) {
+      if (g_stop_signal.load() != 0) {
+        source_.request_stop();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+}
+
+SignalStop::~SignalStop() {
+  watcher_.request_stop();
+  watcher_.join();
+  sigaction(SIGINT, &g_old_int, nullptr);
+  sigaction(SIGTERM, &g_old_term, nullptr);
+}
+
+bool SignalStop::stop_requested() const { return g_stop_signal.load() != 0; }
+
+int SignalStop::signal_number() const { return g_stop_signal.load(); }
+
+std::string CheckPartitions(std::vector<int32_t>& partitions, int32_t count,
+                            const std::string& topic) {
+  std::vector<int32_t> unique;
+  for (int32_t p : partitions) {
+    if (p < 0 || p >= count) {
+      return "--partition " + std::to_string(p) + ": topic '" + topic + "' has partitions 0.." +
+             std::to_string(count - 1);
+    }
+    if (std::find(unique.begin(), unique.end(), p) == unique.end()) unique.push_back(p);
+  }
+  partitions = std::move(unique);
+  return {};
+}
+
+}  // namespace sluice::cli
