@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "segment/base/log.h"
 
 int main(int argc, char** argv) {
   using namespace sluice::cli;
@@ -19,6 +20,12 @@ int main(int argc, char** argv) {
         ->envname("SLUICE_DATA_DIR")
         ->capture_default_str();
     app.add_option("--broker", ctx.broker, "HOST:PORT of a running `sluice serve` (remote mode)");
+    bool verbose = false;
+    app.add_flag("--verbose,-v", verbose, "Log engine activity (recovery, compaction, retention)");
+    app.parse_complete_callback([&verbose] {
+      sluice::base::SetLogLevel(verbose ? sluice::base::LogLevel::kInfo
+                                        : sluice::base::LogLevel::kWarning);
+    });
     app.add_option("--output,-o", ctx.output, "Output format")
         ->check(CLI::IsMember({"table", "json"}))
         ->capture_default_str();

@@ -18,6 +18,7 @@ using base::MakeError;
 namespace {
 
 constexpr char kCleanShutdownMarker[] = ".clean-shutdown";
+constexpr char kLockFile[] = ".lock";
 
 Error Invalid(const std::string& what) { return MakeError(ErrorCode::kInvalidArgument, what); }
 
@@ -52,6 +53,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
     RETURN_IF_ERROR(fs.CreateDir(dir));
     RETURN_IF_ERROR(fs.SyncDir(io::DirName(dir)));
   }
+
+  // One engine (one process) per data directory.
+  ASSIGN_OR_RETURN(engine->lock_, fs.Lock(io::JoinPath(dir, kLockFile)));
 
   // The marker must be gone, durably, before anything is written: a crash from here on is unclean.
   const std::string marker = io::JoinPath(dir, kCleanShutdownMarker);
@@ -106,11 +110,16 @@ Status Engine::Close() {
     }
   }
   topics_.clear();
-  if (!result) return result;
+  if (!result) {
+    lock_.reset();
+    return result;
+  }
   // Every partition is synced and trimmed: say so, so that the next open knows.
   std::string text = "clean\n";
-  return io::WriteFileAtomic(*fs_, io::JoinPath(options_.data_dir, kCleanShutdownMarker),
-                             base::AsBytes(text));
+  Status marked = io::WriteFileAtomic(
+      *fs_, io::JoinPath(options_.data_dir, kCleanShutdownMarker), base::AsBytes(text));
+  lock_.reset();
+  return marked;
 }
 
 void Engine::SimulateCrashForTesting() {
@@ -127,6 +136,7 @@ void Engine::SimulateCrashForTesting() {
     for (auto& log : topic->partitions) log->AbandonForTesting();
   }
   topics_.clear();
+  lock_.reset();  // a dead process holds no lock
 }
 
 TopicMap Engine::CatalogLocked() const {

@@ -138,6 +138,7 @@ class Engine {
   EngineOptions options_;
   std::unique_ptr<io::FileSystem> owned_fs_;
   io::FileSystem* fs_ = nullptr;
+  std::unique_ptr<io::FileLock> lock_;  // <data>/.lock: one engine per data directory
   const base::Clock* clock_ = nullptr;
 
   mutable std::shared_mutex topics_mu_;

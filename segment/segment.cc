@@ -269,6 +269,7 @@ Result<std::unique_ptr<Segment>> Segment::OpenActive(io::FileSystem& fs, const s
   Bytes data = seg->map_->data().first(seg->allocated_bytes_);
   RETURN_IF_ERROR(ValidateHeader(data, base, seg->log_path_));
 
+  seg->modified_ = !clean;
   report->scanned_from = start.end;
   std::string why;
   SegmentTail tail = seg->Scan(start, data, &why);
@@ -332,6 +333,7 @@ SegmentTail Segment::Scan(SegmentTail tail, Bytes data, std::string* why) {
 
 Status Segment::Reserve(uint64_t end) {
   if (end <= allocated_bytes_ && allocated_bytes_ != 0) return {};
+  modified_ = true;
   // One step ahead of what is needed, but not past the capacity unless a frame needs it.
   const uint64_t step = std::max<uint64_t>(options_.preallocate_bytes, 4096);
   const uint64_t target = std::max(end, std::min(capacity_bytes_, std::max(end, allocated_bytes_) + step));
@@ -353,6 +355,7 @@ Status Segment::Append(std::span<const Bytes> pieces, std::span<const FrameMeta>
   uint64_t bytes = 0;
   for (const FrameMeta& f : frames) bytes += f.size_bytes;
   RETURN_IF_ERROR(Reserve(t.end.value() + bytes));
+  modified_ = true;
   RETURN_IF_ERROR(file_->WriteAt(t.end, pieces));
   for (const FrameMeta& f : frames) {
     SLUICE_CHECK(f.base_offset == t.next_offset, "frames must be appended in offset order");
@@ -385,6 +388,7 @@ Status Segment::CloseFile(bool trim) {
   if (!file_) return {};
   SegmentTail t = tail();
   Status s;
+  if (!modified_) trim = false;  // already trimmed, synced and indexed: nothing to do
   if (trim) {
     s = file_->Truncate(t.end.value());
     if (s) s = file_->Sync();

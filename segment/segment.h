@@ -166,6 +166,9 @@ class Segment {
   std::unique_ptr<SegmentIndex> index_;
   uint64_t capacity_bytes_ = 0;   // roll threshold
   uint64_t allocated_bytes_ = 0;  // the data file's length (reserved with fallocate); writer only
+  // The file differs from a cleanly closed segment (trimmed, index covering it): set by writes,
+  // reservations and recovery; a clean close of an unmodified segment does no I/O. Writer only.
+  bool modified_ = true;
   // Reserves room for the data file to hold `end` bytes, one preallocation step ahead.
   Status Reserve(uint64_t end);
   uint64_t bytes_since_index_ = 0;  // writer only

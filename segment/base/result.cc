@@ -20,6 +20,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kUnsupportedVersion: return "unsupported version";
     case ErrorCode::kPoisoned: return "refusing writes after an earlier I/O failure";
     case ErrorCode::kTimeout: return "timed out";
+    case ErrorCode::kBusy: return "busy";
     case ErrorCode::kInternal: return "internal error";
   }
   return "unknown error";

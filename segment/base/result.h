@@ -29,6 +29,7 @@ enum class ErrorCode : uint8_t {
   kUnsupportedVersion,
   kPoisoned,  // an earlier write or fsync failed; the partition must be reopened
   kTimeout,
+  kBusy,  // held by someone else (a locked data directory)
   kInternal,
 };
 

@@ -61,6 +61,12 @@ class MappedFile {
   virtual void AdviseWillNeed(uint64_t /*pos*/, uint64_t /*len*/) {}
 };
 
+// An exclusive lock on a file, held until destroyed.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
 enum class OpenMode : uint8_t {
   kCreateNew,     // fails with kAlreadyExists if the file exists
   kOpenExisting,  // fails with kNotFound if it does not
@@ -93,6 +99,10 @@ class FileSystem {
   virtual Status SyncDir(const std::string& path) = 0;
   // Names (not paths) of the entries in `path`, sorted.
   virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
+
+  // Takes an exclusive lock on `path` (created if missing) that other processes see; kBusy if one
+  // of them holds it. File systems that no other process can reach (MemFs) keep no lock.
+  virtual Result<std::unique_ptr<FileLock>> Lock(const std::string& path);
 };
 
 enum class Durability : uint8_t {

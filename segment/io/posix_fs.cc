@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -37,6 +38,17 @@ class PosixMappedFile final : public MappedFile {
  private:
   void* addr_;
   uint64_t len_;
+};
+
+class PosixFileLock final : public FileLock {
+ public:
+  explicit PosixFileLock(int fd) : fd_(fd) {}
+  ~PosixFileLock() override { ::close(fd_); }  // releases the flock
+  PosixFileLock(const PosixFileLock&) = delete;
+  PosixFileLock& operator=(const PosixFileLock&) = delete;
+
+ private:
+  int fd_;
 };
 
 }  // namespace
@@ -228,6 +240,21 @@ Result<std::vector<std::string>> PosixFs::ListDir(const std::string& path) {
   ::closedir(dir);
   std::sort(names.begin(), names.end());
   return names;
+}
+
+Result<std::unique_ptr<FileLock>> PosixFs::Lock(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return base::ErrnoError(errno, "open", path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return base::MakeError(base::ErrorCode::kBusy,
+                             path + " is locked by another process using the same data directory");
+    }
+    return base::ErrnoError(err, "lock", path);
+  }
+  return std::unique_ptr<FileLock>(std::make_unique<PosixFileLock>(fd));
 }
 
 }  // namespace sluice::io

@@ -20,6 +20,8 @@ class PosixFs : public FileSystem {
   Status RemoveAll(const std::string& path) override;
   Status SyncDir(const std::string& path) override;
   Result<std::vector<std::string>> ListDir(const std::string& path) override;
+  // flock(2): held by this process until the FileLock is destroyed (or the process dies).
+  Result<std::unique_ptr<FileLock>> Lock(const std::string& path) override;
 
  protected:
   // Opens the descriptor for OpenWritable; subclasses wrap it in their own WritableFile.

@@ -227,6 +227,20 @@ TEST_F(EngineTest, TopicLifecycleIsPersisted) {
   EXPECT_EQ(fresh.high_watermark, Offset(0));
 }
 
+TEST_F(EngineTest, ADataDirectoryIsOpenedByOneEngineAtATime) {
+  ASSERT_OK(engine_->CreateTopic("t", 1, {}));
+  EngineOptions o;
+  o.data_dir = dir_.path();
+  o.background = BackgroundWork::kManual;  // a second PosixFs: as another process would
+  auto second = Engine::Open(o);
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code, ErrorCode::kBusy);
+  EXPECT_NE(second.error().context.find("another process"), std::string::npos);
+  ASSERT_OK(engine_->Close());
+  auto third = Engine::Open(o);
+  ASSERT_OK(third);
+}
+
 TEST_F(EngineTest, MalformedCatalogIsAClearError) {
   ASSERT_OK(engine_->CreateTopic("t", 1, {}));
   ASSERT_OK(engine_->Close());
