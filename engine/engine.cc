@@ -343,52 +343,35 @@ Status Engine::DeleteSegmentsBefore(const std::string& topic_name, int32_t parti
   return log->DeleteSegmentsBefore(offset);
 }
 
-Status Engine::Flush() {
+Status Engine::ForEachPartition(const std::function<Status(PartitionLog&)>& fn) {
   std::vector<std::shared_ptr<Topic>> topics;
   {
     std::shared_lock lock(topics_mu_);
     for (const auto& [name, t] : topics_) topics.push_back(t);
   }
+  // Every partition gets its turn; the first error is returned.
   Status result;
   for (const auto& t : topics) {
     for (auto& log : t->partitions) {
-      if (Status s = log->Flush(); !s && result) result = s;
+      if (Status s = fn(*log); !s && result) result = s;
     }
   }
   return result;
+}
+
+Status Engine::Flush() {
+  return ForEachPartition([](PartitionLog& log) { return log.Flush(); });
 }
 
 Status Engine::FlushDue() {
-  std::vector<std::shared_ptr<Topic>> topics;
-  {
-    std::shared_lock lock(topics_mu_);
-    for (const auto& [name, t] : topics_) topics.push_back(t);
-  }
-  Status result;
   const int64_t now = clock_->NowMs();
-  for (const auto& t : topics) {
-    for (auto& log : t->partitions) {
-      if (!log->FlushDue(now)) continue;
-      if (Status s = log->Flush(); !s && result) result = s;
-    }
-  }
-  return result;
+  return ForEachPartition(
+      [now](PartitionLog& log) { return log.FlushDue(now) ? log.Flush() : Status(); });
 }
 
 Status Engine::EnforceRetention() {
-  std::vector<std::shared_ptr<Topic>> topics;
-  {
-    std::shared_lock lock(topics_mu_);
-    for (const auto& [name, t] : topics_) topics.push_back(t);
-  }
-  Status result;
   const int64_t now = clock_->NowMs();
-  for (const auto& t : topics) {
-    for (auto& log : t->partitions) {
-      if (Status s = log->EnforceRetention(now); !s && result) result = s;
-    }
-  }
-  return result;
+  return ForEachPartition([now](PartitionLog& log) { return log.EnforceRetention(now); });
 }
 
 void Engine::BackgroundLoop() {

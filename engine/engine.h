@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <map>
 #include <memory>
@@ -132,6 +133,8 @@ class Engine {
   Status CreateTopicWithConfig(const std::string& name, int32_t partitions,
                                const TopicConfig& config);
   std::string PartitionDir(const std::string& topic, int32_t partition) const;
+  // Calls `fn` for every partition of every topic (outside the topics lock).
+  Status ForEachPartition(const std::function<Status(PartitionLog&)>& fn);
   TopicMap CatalogLocked() const;
   void BackgroundLoop();
 

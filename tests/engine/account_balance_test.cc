@@ -74,13 +74,8 @@ constexpr int32_t kPartitions = 3;
 class AccountBalanceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    EngineOptions o;
-    o.data_dir = dir_.path();
-    o.fs = &fs_;
-    o.background = BackgroundWork::kManual;
-    auto e = Engine::Open(o);
-    ASSERT_TRUE(e.has_value()) << e.error().ToString();
-    engine_ = std::move(e).value();
+    engine_ = testing::OpenTestEngine(testing::TestEngineOptions(dir_.path(), &fs_, nullptr));
+    ASSERT_NE(engine_, nullptr);
   }
 
   // Appends `n` random events to `topic`, in batches of 1..20.

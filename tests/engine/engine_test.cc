@@ -22,38 +22,12 @@ class EngineTest : public ::testing::Test {
 
   void Reopen() {
     engine_.reset();
-    EngineOptions o;
-    o.data_dir = dir_.path();
-    o.fs = &fs_;
-    o.clock = &clock_;
-    o.background = BackgroundWork::kManual;
-    auto e = Engine::Open(o);
-    ASSERT_TRUE(e.has_value()) << e.error().ToString();
-    engine_ = std::move(e).value();
+    engine_ = testing::OpenTestEngine(testing::TestEngineOptions(dir_.path(), &fs_, &clock_));
+    ASSERT_NE(engine_, nullptr);
   }
 
-  // Every record value of a partition, from offset 0 to the high watermark.
   std::vector<std::string> ReadAll(const std::string& topic, int32_t partition) {
-    std::vector<std::string> values;
-    Offset next(0);
-    segment::RecordDecoder decoder;
-    for (;;) {
-      auto r = engine_->Read(topic, partition, next, 64 * 1024);
-      EXPECT_TRUE(r.has_value()) << r.error().ToString();
-      if (!r || r->batches.empty()) break;
-      for (const auto& b : r->batches) {
-        auto s = segment::ForEachRecord(b.bytes, decoder, [&](const segment::RecordView& rec) {
-          if (rec.offset >= next.value()) {
-            EXPECT_EQ(rec.offset, next.value());
-            values.emplace_back(rec.value.value_or("<null>"));
-            next = Offset(rec.offset + 1);
-          }
-          return base::Status();
-        });
-        EXPECT_TRUE(s.has_value()) << s.error().ToString();
-      }
-    }
-    return values;
+    return testing::ReadValues(*engine_, topic, partition);
   }
 
   testing::TempDir dir_;

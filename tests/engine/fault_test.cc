@@ -26,14 +26,8 @@ class FaultTest : public ::testing::Test {
  protected:
   void Open(io::FileSystem& fs) {
     engine_.reset();
-    EngineOptions o;
-    o.data_dir = data_dir_;
-    o.fs = &fs;
-    o.clock = &clock_;
-    o.background = BackgroundWork::kManual;
-    auto e = Engine::Open(o);
-    ASSERT_TRUE(e.has_value()) << e.error().ToString();
-    engine_ = std::move(e).value();
+    engine_ = testing::OpenTestEngine(testing::TestEngineOptions(data_dir_, &fs, &clock_));
+    ASSERT_NE(engine_, nullptr);
   }
 
   // Appends batch `i` ("b<i>", 5 records); returns the result.

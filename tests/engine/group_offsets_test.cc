@@ -35,16 +35,10 @@ class GroupOffsetsTest : public ::testing::Test {
 
   void Reopen() {
     engine_.reset();
-    EngineOptions o;
-    o.data_dir = dir_.path();
-    o.fs = &fs_;
-    o.clock = &clock_;
-    o.background = BackgroundWork::kManual;
-    // Segments are preallocated to segment.bytes: keep the default (1 GiB) off the disk.
+    auto o = testing::TestEngineOptions(dir_.path(), &fs_, &clock_);
     o.default_topic_config.segment_bytes = 1 << 20;
-    auto e = Engine::Open(o);
-    ASSERT_TRUE(e.has_value()) << e.error().ToString();
-    engine_ = std::move(e).value();
+    engine_ = testing::OpenTestEngine(o);
+    ASSERT_NE(engine_, nullptr);
   }
 
   // Reopens after a clean Close().

@@ -17,14 +17,8 @@ using base::Offset;
 class ReplayTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    EngineOptions o;
-    o.data_dir = dir_.path();
-    o.fs = &fs_;
-    o.clock = &clock_;
-    o.background = BackgroundWork::kManual;
-    auto e = Engine::Open(o);
-    ASSERT_TRUE(e.has_value()) << e.error().ToString();
-    engine_ = std::move(e).value();
+    engine_ = testing::OpenTestEngine(testing::TestEngineOptions(dir_.path(), &fs_, &clock_));
+    ASSERT_NE(engine_, nullptr);
     ASSERT_OK(engine_->CreateTopic("ev", 3, {{"segment.bytes", "8192"}}));
   }
 

@@ -59,6 +59,49 @@ std::mt19937_64 SeededRng(uint64_t salt) {
                          salt);
 }
 
+engine::EngineOptions TestEngineOptions(const std::string& dir, io::FileSystem* fs,
+                                        const base::Clock* clock) {
+  engine::EngineOptions o;
+  o.data_dir = dir;
+  o.fs = fs;
+  o.clock = clock;
+  o.background = engine::BackgroundWork::kManual;
+  return o;
+}
+
+std::unique_ptr<engine::Engine> OpenTestEngine(const engine::EngineOptions& options) {
+  auto e = engine::Engine::Open(options);
+  if (!e) {
+    ADD_FAILURE() << "opening " << options.data_dir << ": " << e.error().ToString();
+    return nullptr;
+  }
+  return std::move(e).value();
+}
+
+std::vector<std::string> ReadValues(const engine::Engine& engine, const std::string& topic,
+                                    int32_t partition, int64_t from) {
+  std::vector<std::string> values;
+  base::Offset next(from);
+  segment::RecordDecoder decoder;
+  for (;;) {
+    auto r = engine.Read(topic, partition, next, 64 * 1024);
+    EXPECT_TRUE(r.has_value()) << r.error().ToString();
+    if (!r || r->batches.empty()) break;
+    for (const auto& b : r->batches) {
+      auto s = segment::ForEachRecord(b.bytes, decoder, [&](const segment::RecordView& rec) {
+        if (rec.offset >= next.value()) {
+          EXPECT_EQ(rec.offset, next.value());
+          values.emplace_back(rec.value.value_or("<null>"));
+          next = base::Offset(rec.offset + 1);
+        }
+        return base::Status();
+      });
+      EXPECT_TRUE(s.has_value()) << s.error().ToString();
+    }
+  }
+  return values;
+}
+
 std::string ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/engine.h"
 #include "segment/base/codec.h"
 #include "segment/base/result.h"
 
@@ -38,6 +39,18 @@ std::vector<std::string> BatchValues(const std::string& batch);
 
 // A random engine seeded from --gtest_random_seed (printed by gtest on failure), mixed with `salt`.
 std::mt19937_64 SeededRng(uint64_t salt = 0);
+
+// Options of an engine for a test: on `dir`, without background threads (the test calls Flush,
+// FlushDue and EnforceRetention itself), on `fs` and `clock` when given.
+engine::EngineOptions TestEngineOptions(const std::string& dir, io::FileSystem* fs = nullptr,
+                                        const base::Clock* clock = nullptr);
+// Opens an engine; on an error fails the test and returns null.
+std::unique_ptr<engine::Engine> OpenTestEngine(const engine::EngineOptions& options);
+
+// Every record value (null as "<null>") of a partition from `from` to its high watermark, checking
+// that offsets are contiguous.
+std::vector<std::string> ReadValues(const engine::Engine& engine, const std::string& topic,
+                                    int32_t partition, int64_t from = 0);
 
 // Reads/writes a whole file on the real file system.
 std::string ReadWholeFile(const std::string& path);
