@@ -112,7 +112,20 @@ struct RecordCursor {
   size_t remaining() const { return static_cast<size_t>(end - p); }
 
   int64_t Varint(bool is32) {
-    if (p < end && static_cast<uint8_t>(*p) < 0x80) {  // one byte: most lengths and deltas
+    // One and two bytes (values below 8192: lengths of records up to 4 KiB, offset deltas within a
+    // batch) are most varints; they skip the loop.
+    if (end - p >= 2) {
+      const auto b0 = static_cast<uint8_t>(p[0]);
+      if (b0 < 0x80) {
+        ++p;
+        return base::ZigZagDecode(b0);
+      }
+      const auto b1 = static_cast<uint8_t>(p[1]);
+      if (b1 < 0x80) {
+        p += 2;
+        return base::ZigZagDecode(static_cast<uint64_t>(b0 & 0x7f) | (static_cast<uint64_t>(b1) << 7));
+      }
+    } else if (p < end && static_cast<uint8_t>(*p) < 0x80) {
       return base::ZigZagDecode(static_cast<uint8_t>(*p++));
     }
     uint64_t u = 0;
