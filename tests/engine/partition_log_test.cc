@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <thread>
 
 #include "segment/io/posix_fs.h"
@@ -317,6 +318,27 @@ TEST_F(PartitionLogTest, DiskSpaceIsReservedInStepsNotWholeSegments) {
   ASSERT_TRUE(size.has_value());
   EXPECT_LE(*size, (64u << 20) + 4096);  // one preallocation step past the data, not 1 GiB
   EXPECT_GT(*size, log_->Stats().size_bytes);
+}
+
+TEST_F(PartitionLogTest, ADamagedRecoveryPointMeansVerifyingTheWholeSegment) {
+  for (int i = 0; i < 20; ++i) ASSERT_OK(Append(MakeBatch(10)));
+  ASSERT_OK(log_->Flush());
+  ASSERT_OK(Append(MakeBatch(10)));
+  log_->AbandonForTesting();
+  log_.reset();
+  for (const std::string& garbage : {std::string(), std::string("SLUICERP"),
+                                     std::string(56, '\xff')}) {
+    testing::WriteWholeFile(dir_.Join("t-0/recovery-point"), garbage);
+    std::remove(dir_.Join("t-0/00000000000000000000.index").c_str());
+    Open();
+    ASSERT_EQ(reports_.size(), 1u);
+    EXPECT_EQ(reports_[0].scanned_from.value(), 32u);  // from the first frame
+    EXPECT_FALSE(reports_[0].truncated);
+    EXPECT_EQ(log_->high_watermark(), Offset(210));
+    log_->AbandonForTesting();
+    log_.reset();
+  }
+  Open();
 }
 
 TEST_F(PartitionLogTest, ClosedLogRefusesAppends) {
