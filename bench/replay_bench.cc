@@ -5,8 +5,8 @@
 //  BM_ZstdDecompress    the baseline: ZSTD_decompressDCtx of exactly the same stored batches,
 //                       held in memory, in the same run. Target: replay >= 75% of it.
 //  BM_OpenEngine        Engine::Open of a data directory whose __consumer_offsets history holds
-//                       1,000,000 commit records (over 10,000 keys, and over 1,000,000 distinct keys,
-//                       where compaction cannot shrink the state). Target: well under 1 s.
+//                       1,000,000 commit records (over 10,000 keys, and over 1,000,000 distinct
+//                       keys, where compaction cannot shrink the state). Target: well under 1 s.
 //
 // Run: build/release/bench/sluice_replay_bench  (Release build; data in $TMPDIR, removed at exit)
 
@@ -192,7 +192,12 @@ BENCHMARK(BM_Replay)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime(
 // 1,000,000 commit records: over 10 groups x 100 partitions = 1,000 keys (compaction keeps the
 // history short), and over 10,000 groups x 100 partitions = 1,000,000 distinct keys (nothing to
 // compact: the open replays every record).
-BENCHMARK(BM_OpenEngine)->Arg(10)->Arg(10'000)->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
+BENCHMARK(BM_OpenEngine)
+    ->Arg(10)
+    ->Arg(10'000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(5)
+    ->UseRealTime();
 
 // Prints the ratio of BM_Replay to its baseline at the end.
 class RatioReporter : public benchmark::ConsoleReporter {
@@ -216,9 +221,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
       if (name.rfind("BM_ZstdDecompress", 0) == 0) zstd = rate;
     }
     if (replay > 0 && zstd > 0) {
-      std::printf("\nreplay %.0f MB/s vs zstd decompression %.0f MB/s: ratio %.2f (target >= 0.75: "
-                  "%s)\n",
-                  replay / 1e6, zstd / 1e6, replay / zstd, replay / zstd >= 0.75 ? "pass" : "MISS");
+      std::printf(
+          "\nreplay %.0f MB/s vs zstd decompression %.0f MB/s: ratio %.2f (target >= 0.75: "
+          "%s)\n",
+          replay / 1e6, zstd / 1e6, replay / zstd, replay / zstd >= 0.75 ? "pass" : "MISS");
     }
     for (const auto& [name, ms] : open_ms_) {
       std::printf("%s: %.0f ms to open (target well under 1000 ms: %s)\n", name.c_str(), ms,

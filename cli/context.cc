@@ -42,8 +42,9 @@ int Context::Usage(const std::string& message) const {
 
 bool Context::RejectRemote(const std::string& command) {
   if (broker.empty()) return false;
-  exit_code = Usage(command + ": --broker (remote mode) needs `sluice serve`, which this build "
-                              "does not have yet; use --data-dir");
+  exit_code = Usage(command +
+                    ": --broker (remote mode) needs `sluice serve`, which this build "
+                    "does not have yet; use --data-dir");
   return true;
 }
 

@@ -4,9 +4,8 @@
 // use. A command returns its exit code: 0 success, 1 failure (message already printed), 2 usage.
 
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "engine/engine.h"
 
@@ -28,7 +27,9 @@ class Context {
   std::string output = "table";
   int exit_code = kExitOk;
 
-  OutputFormat format() const { return output == "json" ? OutputFormat::kJson : OutputFormat::kTable; }
+  OutputFormat format() const {
+    return output == "json" ? OutputFormat::kJson : OutputFormat::kTable;
+  }
 
   // The embedded engine on `data_dir` (opened once). On failure prints the error and returns null.
   engine::Engine* Engine();

@@ -1,14 +1,13 @@
 #include "cli/demo.h"
 
-#include "cli/commands.h"
-
 #include <atomic>
-#include <map>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <thread>
 #include <vector>
 
+#include "cli/commands.h"
 #include "cli/telemetry.h"
 #include "engine/engine.h"
 #include "engine/replay.h"
@@ -53,10 +52,11 @@ int RunDemo(const DemoOptions& o) {
     std::fprintf(stderr, "sluice demo: %s\n", s.error().ToString().c_str());
     return 1;
   }
-  std::printf("sluice demo: %lld telemetry records into topic '%s' (%d partitions, batches of %d, "
-              "compression %s, flush=%s) in %s\n",
-              static_cast<long long>(o.records), o.topic.c_str(), o.partitions, o.batch_records,
-              o.compression.c_str(), o.flush.c_str(), o.data_dir.c_str());
+  std::printf(
+      "sluice demo: %lld telemetry records into topic '%s' (%d partitions, batches of %d, "
+      "compression %s, flush=%s) in %s\n",
+      static_cast<long long>(o.records), o.topic.c_str(), o.partitions, o.batch_records,
+      o.compression.c_str(), o.flush.c_str(), o.data_dir.c_str());
 
   // Produce: one producer thread per partition.
   std::vector<PartitionTotals> produced(static_cast<size_t>(o.partitions));
@@ -168,16 +168,16 @@ int RunDemo(const DemoOptions& o) {
               static_cast<double>(read_total.records) / consume_s,
               static_cast<double>(read_total.value_bytes) / 1e6 / consume_s);
   const double replay_s = Seconds(t2, t3);
-  std::printf("  replayed %lld records merged by timestamp in %.2f s: %.0f records/s, state of %zu "
-              "hosts rebuilt\n",
-              static_cast<long long>(replayed->records), replay_s,
-              static_cast<double>(replayed->records) / replay_s, per_host.size());
+  std::printf(
+      "  replayed %lld records merged by timestamp in %.2f s: %.0f records/s, state of %zu "
+      "hosts rebuilt\n",
+      static_cast<long long>(replayed->records), replay_s,
+      static_cast<double>(replayed->records) / replay_s, per_host.size());
   std::printf("  stored %.1f MB of batches: compression ratio %.2fx\n",
               static_cast<double>(stored_bytes) / 1e6,
               static_cast<double>(want.value_bytes) / static_cast<double>(stored_bytes));
   const bool ok = read_total.records == want.records && replayed->records == want.records &&
-                  ordered &&
-                  read_total.value_bytes == want.value_bytes &&
+                  ordered && read_total.value_bytes == want.value_bytes &&
                   read_total.checksum == want.checksum;
   std::printf("  read back %s every record produced\n", ok ? "matches" : "DOES NOT MATCH");
   if (auto s = engine.Close(); !s) {

@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
     Context ctx;
     CLI::App app{"sluice: an append-only log streaming engine (Kafka-style topics on local disk)"};
     app.require_subcommand(1, 1);
-    app.fallthrough();  // global flags (--data-dir, --output, --broker) work after the subcommand too
+    app.fallthrough();  // global flags (--data-dir, --output, --broker) work after the subcommand
+                        // too
     app.set_version_flag("--version", "sluice 0.1.0");
     app.option_defaults()->always_capture_default();
     app.add_option("--data-dir", ctx.data_dir, "Data directory")

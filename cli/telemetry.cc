@@ -7,10 +7,10 @@ namespace sluice::cli {
 namespace {
 
 constexpr std::array<const char*, 6> kRegions = {"eu-west-1", "eu-central-1", "us-east-1",
-                                                 "us-west-2", "ap-south-1", "ap-northeast-1"};
+                                                 "us-west-2", "ap-south-1",   "ap-northeast-1"};
 constexpr std::array<const char*, 10> kMetrics = {
-    "cpu.user",     "cpu.system",  "mem.used_bytes", "disk.read_bytes", "disk.write_bytes",
-    "net.rx_bytes", "net.tx_bytes", "http.requests", "http.latency_ms", "gc.pause_ms"};
+    "cpu.user",     "cpu.system",   "mem.used_bytes", "disk.read_bytes", "disk.write_bytes",
+    "net.rx_bytes", "net.tx_bytes", "http.requests",  "http.latency_ms", "gc.pause_ms"};
 constexpr std::array<const char*, 5> kServices = {"checkout", "search", "auth", "inventory",
                                                   "gateway"};
 constexpr std::array<const char*, 3> kEnvs = {"prod", "staging", "canary"};

@@ -34,7 +34,9 @@ int Verify(Context& ctx, const std::string& only_topic) {
       if (!report) return ctx.Fail(report.error());
       json jp = json::array();
       for (const auto& pr : report->problems) {
-        jp.push_back({{"file", pr.file}, {"position", pr.position}, {"offset", pr.offset},
+        jp.push_back({{"file", pr.file},
+                      {"position", pr.position},
+                      {"offset", pr.offset},
                       {"problem", pr.what}});
         problems.push_back(pr.file + " at position " + std::to_string(pr.position) +
                            (pr.offset >= 0 ? " (offset " + std::to_string(pr.offset) + ")" : "") +
@@ -83,7 +85,8 @@ std::string Printable(std::optional<std::string_view> s) {
 
 int Dump(Context& ctx, const std::string& path, bool records) {
   io::PosixFs fs;
-  const std::string name = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+  const std::string name =
+      path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
   auto base = segment::Segment::ParseLogName(name);
   if (!base) return ctx.Usage("dump: '" + path + "' is not a segment file (<20 digits>.log)");
   auto size = fs.FileSize(path);
@@ -114,13 +117,17 @@ int Dump(Context& ctx, const std::string& path, bool records) {
       break;
     }
     const auto& h = r.frame.header;
-    json batch = {{"position", pos.value()},        {"base_offset", h.base_offset},
-                  {"last_offset", h.last_offset()}, {"records", h.record_count},
+    json batch = {{"position", pos.value()},
+                  {"base_offset", h.base_offset},
+                  {"last_offset", h.last_offset()},
+                  {"records", h.record_count},
                   {"codec", std::string(base::CodecName(h.codec()))},
-                  {"bytes", r.frame.batch.size()},  {"max_timestamp", h.max_timestamp},
+                  {"bytes", r.frame.batch.size()},
+                  {"max_timestamp", h.max_timestamp},
                   {"producer_id", h.producer_id}};
     if (!json_out) {
-      std::printf("batch at %" PRIu64 ": offsets %" PRId64 "..%" PRId64 ", %d records, %s, %zu "
+      std::printf("batch at %" PRIu64 ": offsets %" PRId64 "..%" PRId64
+                  ", %d records, %s, %zu "
                   "bytes, max timestamp %s\n",
                   pos.value(), h.base_offset, h.last_offset(), h.record_count,
                   std::string(base::CodecName(h.codec())).c_str(), r.frame.batch.size(),
@@ -134,7 +141,8 @@ int Dump(Context& ctx, const std::string& path, bool records) {
           headers[std::string(hd.key)] = hd.value ? json(Printable(hd.value)) : json(nullptr);
         }
         if (json_out) {
-          recs.push_back({{"offset", rec.offset}, {"timestamp", rec.timestamp},
+          recs.push_back({{"offset", rec.offset},
+                          {"timestamp", rec.timestamp},
                           {"key", rec.key ? json(Printable(rec.key)) : json(nullptr)},
                           {"value", rec.value ? json(Printable(rec.value)) : json(nullptr)},
                           {"headers", headers}});

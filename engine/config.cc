@@ -27,10 +27,14 @@ Result<int64_t> ParseInt(const std::string& key, const std::string& value, int64
 
 std::string PolicyName(CompressionPolicy p) {
   switch (p) {
-    case CompressionPolicy::kZstd: return "zstd";
-    case CompressionPolicy::kLz4: return "lz4";
-    case CompressionPolicy::kNone: return "none";
-    case CompressionPolicy::kProducer: return "producer";
+    case CompressionPolicy::kZstd:
+      return "zstd";
+    case CompressionPolicy::kLz4:
+      return "lz4";
+    case CompressionPolicy::kNone:
+      return "none";
+    case CompressionPolicy::kProducer:
+      return "producer";
   }
   return "zstd";
 }
@@ -39,10 +43,13 @@ std::string PolicyName(CompressionPolicy p) {
 
 base::Codec TopicConfig::StorageCodec() const {
   switch (compression) {
-    case CompressionPolicy::kZstd: return base::Codec::kZstd;
-    case CompressionPolicy::kLz4: return base::Codec::kLz4;
+    case CompressionPolicy::kZstd:
+      return base::Codec::kZstd;
+    case CompressionPolicy::kLz4:
+      return base::Codec::kLz4;
     case CompressionPolicy::kNone:
-    case CompressionPolicy::kProducer: return base::Codec::kNone;
+    case CompressionPolicy::kProducer:
+      return base::Codec::kNone;
   }
   return base::Codec::kNone;
 }
@@ -62,8 +69,9 @@ Result<TopicConfig> ApplyConfig(const TopicConfig& base,
       } else if (value == "producer") {
         c.compression = CompressionPolicy::kProducer;
       } else {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "compression.type: '" + value + "' is not one of zstd, lz4, none, producer");
+        return MakeError(
+            ErrorCode::kInvalidArgument,
+            "compression.type: '" + value + "' is not one of zstd, lz4, none, producer");
       }
     } else if (key == "compression.zstd.level") {
       ASSIGN_OR_RETURN(int64_t v, ParseInt(key, value, 1, 19));
@@ -81,9 +89,9 @@ Result<TopicConfig> ApplyConfig(const TopicConfig& base,
     } else if (key == "flush.bytes") {
       ASSIGN_OR_RETURN(c.flush_bytes, ParseInt(key, value, 1, kMax));
     } else if (key == "segment.bytes") {
-      ASSIGN_OR_RETURN(c.segment_bytes,
-                       ParseInt(key, value, 4096,
-                                static_cast<int64_t>(segment::format::kMaxSegmentBytes)));
+      ASSIGN_OR_RETURN(
+          c.segment_bytes,
+          ParseInt(key, value, 4096, static_cast<int64_t>(segment::format::kMaxSegmentBytes)));
     } else if (key == "segment.ms") {
       ASSIGN_OR_RETURN(c.segment_ms, ParseInt(key, value, 1, kMax));
     } else if (key == "retention.bytes") {

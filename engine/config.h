@@ -12,8 +12,8 @@
 
 namespace sluice::engine {
 
-using base::Result;
 using base::Error;
+using base::Result;
 using base::Status;
 
 enum class CompressionPolicy : uint8_t {
@@ -32,14 +32,14 @@ struct TopicConfig {
   CompressionPolicy compression = CompressionPolicy::kZstd;
   int compression_level = 3;  // zstd level (compression.zstd.level)
   FlushMode flush = FlushMode::kNone;
-  int64_t flush_ms = 1000;                     // background flush interval (flush=none)
-  int64_t flush_bytes = 64ll << 20;            // background flush after this many bytes
-  int64_t segment_bytes = 1ll << 30;           // roll when a segment would exceed this
-  int64_t segment_ms = 7ll * 24 * 3600 * 1000; // roll when the active segment is this old
-  int64_t retention_bytes = -1;                // per partition; -1 = unlimited
+  int64_t flush_ms = 1000;                        // background flush interval (flush=none)
+  int64_t flush_bytes = 64ll << 20;               // background flush after this many bytes
+  int64_t segment_bytes = 1ll << 30;              // roll when a segment would exceed this
+  int64_t segment_ms = 7ll * 24 * 3600 * 1000;    // roll when the active segment is this old
+  int64_t retention_bytes = -1;                   // per partition; -1 = unlimited
   int64_t retention_ms = 7ll * 24 * 3600 * 1000;  // -1 = unlimited
   int64_t index_interval_bytes = 4096;
-  int64_t max_message_bytes = 16ll << 20;      // largest batch accepted
+  int64_t max_message_bytes = 16ll << 20;  // largest batch accepted
 
   // The codec new uncompressed batches are stored with, kNone for none/producer.
   base::Codec StorageCodec() const;

@@ -1,9 +1,8 @@
 #include "engine/engine.h"
 
-#include "engine/group_offsets.h"
-
 #include <chrono>
 
+#include "engine/group_offsets.h"
 #include "segment/base/log.h"
 #include "segment/format.h"
 #include "segment/io/posix_fs.h"
@@ -116,8 +115,8 @@ Status Engine::Close() {
   }
   // Every partition is synced and trimmed: say so, so that the next open knows.
   std::string text = "clean\n";
-  Status marked = io::WriteFileAtomic(
-      *fs_, io::JoinPath(options_.data_dir, kCleanShutdownMarker), base::AsBytes(text));
+  Status marked = io::WriteFileAtomic(*fs_, io::JoinPath(options_.data_dir, kCleanShutdownMarker),
+                                      base::AsBytes(text));
   lock_.reset();
   return marked;
 }
@@ -254,14 +253,13 @@ Result<std::shared_ptr<Engine::Topic>> Engine::FindTopic(const std::string& name
 Result<PartitionLog*> Engine::FindPartition(const std::shared_ptr<Topic>& topic,
                                             int32_t partition) const {
   if (partition < 0 || static_cast<size_t>(partition) >= topic->partitions.size()) {
-    return MakeError(ErrorCode::kNotFound, "topic '" + topic->name + "' has no partition " +
-                                               std::to_string(partition));
+    return MakeError(ErrorCode::kNotFound,
+                     "topic '" + topic->name + "' has no partition " + std::to_string(partition));
   }
   return topic->partitions[static_cast<size_t>(partition)].get();
 }
 
-Result<AppendResult> Engine::Append(const std::string& topic_name, int32_t partition,
-                                    Bytes batch) {
+Result<AppendResult> Engine::Append(const std::string& topic_name, int32_t partition, Bytes batch) {
   ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
   ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
   const TopicConfig config = topic->Config();
@@ -275,8 +273,8 @@ Result<AppendResult> Engine::Append(const std::string& topic_name, int32_t parti
   }
   if (batch.size() + segment::format::kFramePrefixSize + segment::format::kSegmentHeaderSize >
       static_cast<size_t>(config.segment_bytes)) {
-    return Invalid("batch of " + std::to_string(batch.size()) + " bytes does not fit segment.bytes " +
-                   std::to_string(config.segment_bytes));
+    return Invalid("batch of " + std::to_string(batch.size()) +
+                   " bytes does not fit segment.bytes " + std::to_string(config.segment_bytes));
   }
   if (Status s = segment::VerifyBatchCrc(batch, header); !s) return Invalid(s.error().context);
   if (header.transactional() || header.control()) {

@@ -11,9 +11,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -99,8 +99,8 @@ class Engine {
   GroupOffsetStore& group_offsets() const { return *group_offsets_; }
 
   // --- maintenance ----------------------------------------------------------------------------
-  Status Flush();           // every partition, now
-  Status FlushDue();        // the partitions whose flush.ms or flush.bytes is due
+  Status Flush();     // every partition, now
+  Status FlushDue();  // the partitions whose flush.ms or flush.bytes is due
   Status EnforceRetention();
 
   // What recovery found when this engine opened (empty after a clean shutdown).

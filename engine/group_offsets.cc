@@ -13,7 +13,8 @@ using base::ErrorCode;
 using base::MakeError;
 
 constexpr uint8_t kRecordVersion = 1;
-// Compact when this many records beyond the live state accumulated (and at least 4x the live state).
+// Compact when this many records beyond the live state accumulated (and at least 4x the live
+// state).
 constexpr int64_t kCompactMinRecords = 50'000;
 constexpr int kStateBatchRecords = 1000;
 
@@ -195,7 +196,8 @@ std::map<std::pair<std::string, int32_t>, CommittedOffset> GroupOffsetStore::Fet
   std::map<std::pair<std::string, int32_t>, CommittedOffset> out;
   for (auto it = entries_.lower_bound({group, "", INT32_MIN});
        it != entries_.end() && std::get<0>(it->first) == group; ++it) {
-    if (!it->second.deleted) out[{std::get<1>(it->first), std::get<2>(it->first)}] = it->second.value;
+    if (!it->second.deleted)
+      out[{std::get<1>(it->first), std::get<2>(it->first)}] = it->second.value;
   }
   return out;
 }
@@ -283,8 +285,12 @@ Result<std::vector<ResetPlanEntry>> GroupOffsetStore::ResetOffsets(const std::st
     e.partition = p;
     if (auto c = Fetch(group, topic, p)) e.current = c->offset;
     switch (target.kind) {
-      case ResetTarget::Kind::kEarliest: e.target = stats.log_start_offset; break;
-      case ResetTarget::Kind::kLatest: e.target = stats.high_watermark; break;
+      case ResetTarget::Kind::kEarliest:
+        e.target = stats.log_start_offset;
+        break;
+      case ResetTarget::Kind::kLatest:
+        e.target = stats.high_watermark;
+        break;
       case ResetTarget::Kind::kOffset:
         e.target = std::clamp(Offset(target.value), stats.log_start_offset, stats.high_watermark);
         break;

@@ -67,7 +67,8 @@ Result<RecoveryPoint> DecodeRecoveryPoint(Bytes b) {
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -76,7 +77,7 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 struct PartitionLog::Pending {
   // The frame prefix followed by the batch's first bytes with base offset and leader epoch set.
   std::array<std::byte, segment::format::kFramePrefixSize + kPatchedHead> head{};
-  Bytes rest;  // the batch after `head`'s part of it (borrowed from the caller)
+  Bytes rest;           // the batch after `head`'s part of it (borrowed from the caller)
   uint32_t length = 0;  // of the batch
   FrameMeta meta;
   bool done = false;
@@ -174,8 +175,8 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
       Offset next = (*list)[i]->tail().next_offset;
       if (next != (*list)[i + 1]->base_offset()) {
         return MakeError(ErrorCode::kCorruption,
-                         (*list)[i]->log_path() + " ends at offset " + std::to_string(next.value()) +
-                             " but the next segment starts at " +
+                         (*list)[i]->log_path() + " ends at offset " +
+                             std::to_string(next.value()) + " but the next segment starts at " +
                              std::to_string((*list)[i + 1]->base_offset().value()));
       }
     }
@@ -248,8 +249,8 @@ Result<AppendResult> PartitionLog::Append(Bytes batch, const BatchHeader& header
       hw_.store(group.back()->meta.last_offset.value() + 1, std::memory_order_release);
       unflushed_bytes_ += bytes;
     } else if (!poisoned_) {
-      base::LogError(dir_ + ": write failed, refusing writes until reopened: " +
-                     s.error().ToString());
+      base::LogError(dir_ +
+                     ": write failed, refusing writes until reopened: " + s.error().ToString());
       poisoned_ = s.error();
     }
     for (Pending* p : group) {
@@ -303,8 +304,8 @@ Status PartitionLog::WriteGroup(std::vector<Pending*>& group, const TopicConfig&
   metas.reserve(group.size());
   uint64_t pending_bytes = 0;
   for (Pending* p : group) {
-    if (!metas.empty() && !active->HasRoomFor(pending_bytes + p->meta.size_bytes,
-                                              p->meta.last_offset)) {
+    if (!metas.empty() &&
+        !active->HasRoomFor(pending_bytes + p->meta.size_bytes, p->meta.last_offset)) {
       RETURN_IF_ERROR(active->Append(pieces, metas));
       pieces.clear();
       metas.clear();
@@ -363,8 +364,8 @@ Status PartitionLog::Flush() {
   if (Status s = active->Sync(); !s) {
     std::lock_guard lock(mu_);
     if (!poisoned_) {
-      base::LogError(dir_ + ": fdatasync failed, refusing writes until reopened: " +
-                     s.error().ToString());
+      base::LogError(dir_ +
+                     ": fdatasync failed, refusing writes until reopened: " + s.error().ToString());
       poisoned_ = s.error();
     }
     return s;
@@ -468,10 +469,10 @@ Result<ReadResult> PartitionLog::Read(Offset from, size_t max_bytes) const {
   out.log_start_offset = list->front()->base_offset();
   out.pin = list;
   if (from < out.log_start_offset || from > hw) {
-    return MakeError(ErrorCode::kOutOfRange,
-                     dir_ + ": offset " + std::to_string(from.value()) + " is outside [" +
-                         std::to_string(out.log_start_offset.value()) + ", " +
-                         std::to_string(hw.value()) + "]");
+    return MakeError(ErrorCode::kOutOfRange, dir_ + ": offset " + std::to_string(from.value()) +
+                                                 " is outside [" +
+                                                 std::to_string(out.log_start_offset.value()) +
+                                                 ", " + std::to_string(hw.value()) + "]");
   }
   if (from == hw) return out;
   // The last segment whose base is <= from.
@@ -510,8 +511,8 @@ Result<std::optional<TimestampOffset>> PartitionLog::OffsetForTimestamp(int64_t 
           ASSIGN_OR_RETURN(auto rec, decoder.Next());
           if (!rec) break;
           if (rec->timestamp >= timestamp) {
-            return std::optional<TimestampOffset>(TimestampOffset{Offset(rec->offset),
-                                                                  rec->timestamp});
+            return std::optional<TimestampOffset>(
+                TimestampOffset{Offset(rec->offset), rec->timestamp});
           }
         }
       }

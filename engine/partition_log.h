@@ -141,7 +141,7 @@ class PartitionLog {
   const std::string dir_;
   const base::Clock& clock_;
 
-  mutable std::mutex mu_;  // guards the fields below up to segments_mu_
+  mutable std::mutex mu_;               // guards the fields below up to segments_mu_
   mutable std::condition_variable cv_;  // HW advances and the writer going idle (readers, Close)
   TopicConfig config_;
   Offset next_offset_;          // next offset to assign
@@ -157,7 +157,7 @@ class PartitionLog {
   mutable std::mutex segments_mu_;
   std::shared_ptr<const SegmentList> segments_;  // never empty; last is active
 
-  std::mutex rp_mu_;  // serialises recovery-point writes
+  std::mutex rp_mu_;                                       // serialises recovery-point writes
   std::optional<std::pair<Offset, uint64_t>> rp_written_;  // (segment base, position) last written
 };
 

@@ -97,8 +97,10 @@ Result<Offset> EndOffset(const Engine& engine, const ReplayOptions& o, int32_t p
                          const PartitionStats& stats) {
   switch (o.to.kind) {
     case ReplayTo::Kind::kHighWatermark:
-    case ReplayTo::Kind::kFollow: return stats.high_watermark;
-    case ReplayTo::Kind::kOffset: return std::min(Offset(o.to.value), stats.high_watermark);
+    case ReplayTo::Kind::kFollow:
+      return stats.high_watermark;
+    case ReplayTo::Kind::kOffset:
+      return std::min(Offset(o.to.value), stats.high_watermark);
     case ReplayTo::Kind::kTimestamp: {
       ASSIGN_OR_RETURN(auto found, engine.OffsetForTimestamp(o.topic, p, o.to.value));
       return found ? std::min(found->offset, stats.high_watermark) : stats.high_watermark;

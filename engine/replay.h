@@ -8,7 +8,8 @@
 //   then offset), which is deterministic for a given cut.
 // - A consistent cut: the end offset of every partition is fixed when the replay starts, before any
 //   record is read, so a rebuild "up to now" is reproducible while producers keep appending.
-// - Follow: after the cut, the replay keeps delivering new records as they arrive (per partition, in
+// - Follow: after the cut, the replay keeps delivering new records as they arrive (per partition,
+// in
 //   offset order, starting exactly at the cut: no gap, no duplicate) until `stop` is requested.
 
 #include <cstdint>

@@ -106,8 +106,7 @@ Result<SnapshotInfo> Decode(const std::string& file, const std::string& path, By
 
 Result<SnapshotInfo> SaveSnapshot(const Engine& engine, const std::string& name,
                                   const std::string& topic,
-                                  const std::map<int32_t, Offset>& offsets, Bytes blob,
-                                  int keep) {
+                                  const std::map<int32_t, Offset>& offsets, Bytes blob, int keep) {
   RETURN_IF_ERROR(ValidateTopicName(name));
   RETURN_IF_ERROR(ValidateTopicName(topic));
   if (keep < 1) return MakeError(ErrorCode::kInvalidArgument, "keep must be at least 1");
@@ -185,8 +184,7 @@ Result<std::string> LoadSnapshotBlob(const Engine& engine, const SnapshotInfo& i
   return std::string(base::AsString(blob));
 }
 
-Result<RebuildResult> Rebuild(const Engine& engine, const std::string& name,
-                              ReplayOptions options,
+Result<RebuildResult> Rebuild(const Engine& engine, const std::string& name, ReplayOptions options,
                               const std::function<Status(Bytes blob)>& restore,
                               const ReplayFold& fold) {
   options.start_offsets.clear();

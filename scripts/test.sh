@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
 
+# Formatting (.clang-format, clang-format 14 as Debian 12 ships it).
+echo "== sluice format check"
+git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror
+
 run_suite() {
   local dir="$1"
   shift

@@ -48,7 +48,8 @@ FrameRead ReadFrame(Bytes data, FilePos pos, FrameVerify verify) {
     return out;
   }
   Bytes payload = data.subspan(at + format::kFramePrefixSize, length);
-  if (verify == FrameVerify::kChecksum && base::Xxh3(payload, FrameSeed(length, type)) != checksum) {
+  if (verify == FrameVerify::kChecksum &&
+      base::Xxh3(payload, FrameSeed(length, type)) != checksum) {
     out.error = "frame checksum mismatch";
     return out;
   }

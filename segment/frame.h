@@ -25,8 +25,8 @@ void EncodeFramePrefix(FramePrefix& prefix, uint32_t payload_length, uint64_t ch
 
 // A validated frame inside a mapping. `batch` points into the mapping.
 struct Frame {
-  FilePos pos;       // position of the prefix
-  Bytes batch;       // the payload: one Kafka RecordBatch v2
+  FilePos pos;  // position of the prefix
+  Bytes batch;  // the payload: one Kafka RecordBatch v2
   BatchHeader header;
   uint64_t size_bytes() const { return format::kFramePrefixSize + batch.size(); }
   FilePos end() const { return pos + size_bytes(); }

@@ -27,11 +27,10 @@ void PutNullable(std::string& out, std::optional<std::string_view> v) {
 
 }  // namespace
 
-
-
 Result<BatchHeader> ParseBatchHeader(Bytes batch) {
   if (batch.size() < kBatchHeaderSize) {
-    return Corrupt("batch of " + std::to_string(batch.size()) + " bytes is shorter than its header");
+    return Corrupt("batch of " + std::to_string(batch.size()) +
+                   " bytes is shorter than its header");
   }
   const std::byte* p = batch.data();
   BatchHeader h;
@@ -94,8 +93,8 @@ Status RecordDecoder::Reset(Bytes batch, const BatchHeader& header) {
     records_ = body;
     return {};
   }
-  ASSIGN_OR_RETURN(size_t n, base::DecompressReusing(header.codec(), body, scratch_,
-                                                     kMaxDecompressedBytes));
+  ASSIGN_OR_RETURN(size_t n,
+                   base::DecompressReusing(header.codec(), body, scratch_, kMaxDecompressedBytes));
   records_ = base::AsBytes(scratch_).first(n);
   return {};
 }
@@ -123,7 +122,8 @@ struct RecordCursor {
       const auto b1 = static_cast<uint8_t>(p[1]);
       if (b1 < 0x80) {
         p += 2;
-        return base::ZigZagDecode(static_cast<uint64_t>(b0 & 0x7f) | (static_cast<uint64_t>(b1) << 7));
+        return base::ZigZagDecode(static_cast<uint64_t>(b0 & 0x7f) |
+                                  (static_cast<uint64_t>(b1) << 7));
       }
     } else if (p < end && static_cast<uint8_t>(*p) < 0x80) {
       return base::ZigZagDecode(static_cast<uint8_t>(*p++));

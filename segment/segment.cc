@@ -37,8 +37,9 @@ Status ValidateHeader(Bytes data, Offset base, const std::string& path) {
   if (version < format::kSegmentMinReadableVersion || version > format::kSegmentCurrentVersion) {
     return MakeError(ErrorCode::kUnsupportedVersion,
                      path + ": segment format version " + std::to_string(version) +
-                         " (this build reads " + std::to_string(format::kSegmentMinReadableVersion) +
-                         ".." + std::to_string(format::kSegmentCurrentVersion) + ")");
+                         " (this build reads " +
+                         std::to_string(format::kSegmentMinReadableVersion) + ".." +
+                         std::to_string(format::kSegmentCurrentVersion) + ")");
   }
   if (base::LoadLE<uint16_t>(data.data() + 10) != 0) return bad("unknown flags");
   if (base::Xxh3(data.first(24)) != base::LoadLE<uint64_t>(data.data() + 24)) {
@@ -64,7 +65,8 @@ uint64_t NonZeroExtent(Bytes data, uint64_t pos) {
     uint64_t lo = std::max(block, pos);
     uint64_t hi = std::min<uint64_t>(block + kBlock, data.size());
     Bytes part = data.subspan(lo, hi - lo);
-    auto last = std::find_if(part.rbegin(), part.rend(), [](std::byte b) { return b != std::byte{0}; });
+    auto last =
+        std::find_if(part.rbegin(), part.rend(), [](std::byte b) { return b != std::byte{0}; });
     if (last == part.rend()) break;
     end = lo + static_cast<uint64_t>(part.rend() - last);
     block += kBlock;
@@ -112,10 +114,10 @@ Segment::~Segment() {
 
 size_t Segment::IndexCapacityFor(uint64_t bytes, const SegmentOptions& options) {
   // The most a segment can hold: its capacity, or a header and one frame of the largest size.
-  uint64_t most = std::max<uint64_t>(
-      bytes, kHeaderSize + format::kFramePrefixSize + format::kMaxFramePayload);
-  uint64_t step = std::max<uint64_t>(options.index_interval_bytes,
-                                     format::kFramePrefixSize + kBatchHeaderSize);
+  uint64_t most =
+      std::max<uint64_t>(bytes, kHeaderSize + format::kFramePrefixSize + format::kMaxFramePayload);
+  uint64_t step =
+      std::max<uint64_t>(options.index_interval_bytes, format::kFramePrefixSize + kBatchHeaderSize);
   return static_cast<size_t>(most / step + 2);
 }
 
@@ -159,8 +161,8 @@ Result<std::unique_ptr<Segment>> Segment::Create(io::FileSystem& fs, const std::
   if (Status s = seg->file_->Sync(); !s) return fail(std::move(s).error());
   if (Status s = fs.SyncDir(dir); !s) return fail(std::move(s).error());
   if (Status s = seg->OpenFiles(kActiveMapBytes); !s) return fail(std::move(s).error());
-  seg->index_ = std::make_unique<SegmentIndex>(
-      base, IndexCapacityFor(seg->capacity_bytes_, options));
+  seg->index_ =
+      std::make_unique<SegmentIndex>(base, IndexCapacityFor(seg->capacity_bytes_, options));
   seg->Publish({FilePos(kHeaderSize), base, -1});
   return seg;
 }
@@ -187,9 +189,10 @@ Result<std::unique_ptr<Segment>> Segment::OpenSealed(io::FileSystem& fs, const s
       seg->sealed_ = true;
       return seg;
     }
-    base::LogWarning(index_path + ": " +
-                     (decoded ? std::string("does not describe its log") : decoded.error().context) +
-                     "; rebuilding it from the log");
+    base::LogWarning(
+        index_path + ": " +
+        (decoded ? std::string("does not describe its log") : decoded.error().context) +
+        "; rebuilding it from the log");
   } else if (file.error().code != ErrorCode::kNotFound) {
     return std::move(file).error();
   }
@@ -258,8 +261,7 @@ Result<std::unique_ptr<Segment>> Segment::OpenActive(io::FileSystem& fs, const s
   while (keep > 0 && index->at(keep - 1).position >= start.end.value()) --keep;
   index->Truncate(keep);
   seg->index_ = std::move(index);
-  seg->bytes_since_index_ =
-      keep == 0 ? 0 : start.end.value() - seg->index_->at(keep - 1).position;
+  seg->bytes_since_index_ = keep == 0 ? 0 : start.end.value() - seg->index_->at(keep - 1).position;
 
   // Re-extend a segment trimmed by a clean close, then map it whole. Only the file's length may be
   // read while scanning.
@@ -336,7 +338,8 @@ Status Segment::Reserve(uint64_t end) {
   modified_ = true;
   // One step ahead of what is needed, but not past the capacity unless a frame needs it.
   const uint64_t step = std::max<uint64_t>(options_.preallocate_bytes, 4096);
-  const uint64_t target = std::max(end, std::min(capacity_bytes_, std::max(end, allocated_bytes_) + step));
+  const uint64_t target =
+      std::max(end, std::min(capacity_bytes_, std::max(end, allocated_bytes_) + step));
   RETURN_IF_ERROR(file_->Allocate(target));
   allocated_bytes_ = target;
   return {};
@@ -420,11 +423,13 @@ Result<std::optional<Frame>> Segment::FrameAt(FilePos pos) const {
   const uint64_t end = end_.load(std::memory_order_acquire);
   FrameRead r = ReadFrame(map_->data().first(end), pos, FrameVerify::kChecksum);
   switch (r.kind) {
-    case FrameRead::Kind::kFrame: return std::optional<Frame>(r.frame);
+    case FrameRead::Kind::kFrame:
+      return std::optional<Frame>(r.frame);
     case FrameRead::Kind::kEnd:
       if (pos.value() == end) return std::optional<Frame>();
       return CorruptAt(pos, "zeroed space inside the log");
-    case FrameRead::Kind::kBad: break;
+    case FrameRead::Kind::kBad:
+      break;
   }
   return CorruptAt(pos, r.error);
 }
@@ -434,8 +439,7 @@ Result<std::optional<Frame>> Segment::ScanFrom(FilePos pos, Offset offset,
   for (;;) {
     ASSIGN_OR_RETURN(std::optional<Frame> frame, FrameAt(pos));
     if (!frame) return frame;
-    if (frame->header.last_offset() >= offset.value() &&
-        frame->header.max_timestamp >= timestamp) {
+    if (frame->header.last_offset() >= offset.value() && frame->header.max_timestamp >= timestamp) {
       return frame;
     }
     pos = frame->end();

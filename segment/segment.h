@@ -15,8 +15,8 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 
@@ -53,10 +53,10 @@ struct RecoveryReport {
   FilePos scanned_from;
   uint64_t scanned_bytes = 0;
   bool truncated = false;
-  FilePos truncated_at;       // where the first invalid frame started
-  Offset first_lost_offset;   // the offset that frame would have had
-  uint64_t dropped_bytes = 0; // non-zero bytes discarded from truncated_at on
-  std::string reason;         // why the frame was invalid
+  FilePos truncated_at;        // where the first invalid frame started
+  Offset first_lost_offset;    // the offset that frame would have had
+  uint64_t dropped_bytes = 0;  // non-zero bytes discarded from truncated_at on
+  std::string reason;          // why the frame was invalid
 };
 
 class Segment {
@@ -161,7 +161,7 @@ class Segment {
   // Guards the lifetime of file_: writes and syncs hold it shared, sealing and closing exclusive.
   mutable std::shared_mutex file_mu_;
   std::unique_ptr<io::WritableFile> file_;  // null once sealed or closed
-  std::mutex index_file_mu_;  // serialises writes of the .index file
+  std::mutex index_file_mu_;                // serialises writes of the .index file
   std::unique_ptr<io::MappedFile> map_;
   std::unique_ptr<SegmentIndex> index_;
   uint64_t capacity_bytes_ = 0;   // roll threshold

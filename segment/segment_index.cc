@@ -86,8 +86,7 @@ std::string SegmentIndex::Encode(const SegmentTail& tail) const {
   return out;
 }
 
-Result<SegmentIndex::Decoded> SegmentIndex::Decode(Bytes file, Offset base,
-                                                   size_t extra_capacity) {
+Result<SegmentIndex::Decoded> SegmentIndex::Decode(Bytes file, Offset base, size_t extra_capacity) {
   auto bad = [](const std::string& why) {
     return MakeError(ErrorCode::kCorruption, "index: " + why);
   };

@@ -11,7 +11,9 @@
 namespace sluice::segment {
 namespace {
 
-Bytes Header(Bytes data) { return data.first(std::min<size_t>(data.size(), format::kSegmentHeaderSize)); }
+Bytes Header(Bytes data) {
+  return data.first(std::min<size_t>(data.size(), format::kSegmentHeaderSize));
+}
 
 std::string CheckHeader(Bytes data, Offset base) {
   if (data.size() < format::kSegmentHeaderSize) return "file is shorter than a segment header";
@@ -50,8 +52,10 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
     ++report.segments;
     if (base != report.next_offset) {
       problem(0, base.value(),
-              "segment starts at offset " + std::to_string(base.value()) + " but the log before "
-                  "it ends at " + std::to_string(report.next_offset.value()));
+              "segment starts at offset " + std::to_string(base.value()) +
+                  " but the log before "
+                  "it ends at " +
+                  std::to_string(report.next_offset.value()));
     }
     ASSIGN_OR_RETURN(uint64_t size, fs.FileSize(path));
     ASSIGN_OR_RETURN(auto map, fs.Map(path, size));

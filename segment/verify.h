@@ -1,9 +1,9 @@
 #pragma once
 
 // Read-only verification of a partition directory, for `sluice verify`: every segment header, every
-// frame's bounds and checksum, batch headers, offset contiguity within and across segments, and each
-// index file against the log it describes. Never writes: unlike opening a log, it does not recover
-// or truncate anything.
+// frame's bounds and checksum, batch headers, offset contiguity within and across segments, and
+// each index file against the log it describes. Never writes: unlike opening a log, it does not
+// recover or truncate anything.
 
 #include <string>
 #include <vector>

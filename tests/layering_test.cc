@@ -1,5 +1,5 @@
-// Enforces the dependency direction of STYLE.md: cli -> engine -> segment (-> io -> base). A file may
-// include project headers only from its own layer or the layers below it; test-only code
+// Enforces the dependency direction of STYLE.md: cli -> engine -> segment (-> io -> base). A file
+// may include project headers only from its own layer or the layers below it; test-only code
 // (segment/io/testing, tests/) is never included by product code.
 
 #include <gtest/gtest.h>

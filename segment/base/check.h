@@ -1,7 +1,7 @@
 #pragma once
 
-// Invariant checks. A failed SLUICE_CHECK means a bug in sluice, never bad input: bytes from disk or
-// the network are validated and reported as Errors. SLUICE_CHECK stays on in release builds;
+// Invariant checks. A failed SLUICE_CHECK means a bug in sluice, never bad input: bytes from disk
+// or the network are validated and reported as Errors. SLUICE_CHECK stays on in release builds;
 // SLUICE_DCHECK is for checks too costly for the hot path and is compiled out with NDEBUG.
 
 #include <string_view>
@@ -12,11 +12,11 @@ namespace sluice::base {
 
 }  // namespace sluice::base
 
-#define SLUICE_CHECK(cond, msg)                                           \
-  do {                                                                    \
-    if (__builtin_expect(!(cond), 0)) {                                   \
-      ::sluice::base::CheckFailed(__FILE__, __LINE__, #cond, (msg));      \
-    }                                                                     \
+#define SLUICE_CHECK(cond, msg)                                      \
+  do {                                                               \
+    if (__builtin_expect(!(cond), 0)) {                              \
+      ::sluice::base::CheckFailed(__FILE__, __LINE__, #cond, (msg)); \
+    }                                                                \
   } while (false)
 
 #ifdef NDEBUG

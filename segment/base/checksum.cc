@@ -80,7 +80,7 @@ constexpr std::array<uint32_t, 32> ZerosOperator(size_t len) {
   odd[0] = kCastagnoliReflected;  // one zero bit
   for (size_t n = 1; n < 32; ++n) odd[n] = 1u << (n - 1);
   std::array<uint32_t, 32> even = Gf2Square(odd);  // two zero bits
-  odd = Gf2Square(even);                            // four zero bits
+  odd = Gf2Square(even);                           // four zero bits
   for (;;) {
     even = Gf2Square(odd);  // one zero byte, then four, sixteen, ...
     len >>= 1;
@@ -142,7 +142,7 @@ __attribute__((target("sse4.2"))) uint64_t Crc3Way(const uint8_t*& p, size_t& n,
 }
 
 __attribute__((target("sse4.2"))) uint32_t Crc32cHardware(const uint8_t* p, size_t n,
-                                                           uint32_t crc) {
+                                                          uint32_t crc) {
   uint64_t c = crc;
   c = Crc3Way<kLongBlock>(p, n, c, kLongZeros);
   c = Crc3Way<kShortBlock>(p, n, c, kShortZeros);

@@ -262,11 +262,16 @@ Status SnappyDecompress(Bytes in, std::string& out, size_t max) {
 
 std::string_view CodecName(Codec codec) {
   switch (codec) {
-    case Codec::kNone: return "none";
-    case Codec::kGzip: return "gzip";
-    case Codec::kSnappy: return "snappy";
-    case Codec::kLz4: return "lz4";
-    case Codec::kZstd: return "zstd";
+    case Codec::kNone:
+      return "none";
+    case Codec::kGzip:
+      return "gzip";
+    case Codec::kSnappy:
+      return "snappy";
+    case Codec::kLz4:
+      return "lz4";
+    case Codec::kZstd:
+      return "zstd";
   }
   return "unknown";
 }
@@ -283,9 +288,12 @@ Status Compress(Codec codec, int level, Bytes input, std::string& out) {
     case Codec::kNone:
       out.append(AsString(input));
       return {};
-    case Codec::kZstd: return ZstdCompress(level, input, out);
-    case Codec::kLz4: return Lz4Compress(input, out);
-    case Codec::kGzip: return GzipCompress(level, input, out);
+    case Codec::kZstd:
+      return ZstdCompress(level, input, out);
+    case Codec::kLz4:
+      return Lz4Compress(input, out);
+    case Codec::kGzip:
+      return GzipCompress(level, input, out);
     case Codec::kSnappy: {
       std::string tmp;
       snappy::Compress(reinterpret_cast<const char*>(input.data()), input.size(), &tmp);
@@ -302,10 +310,14 @@ Status Decompress(Codec codec, Bytes input, std::string& out, size_t max_output_
       if (input.size() > max_output_bytes) return TooBig("uncompressed", max_output_bytes);
       out.append(AsString(input));
       return {};
-    case Codec::kZstd: return ZstdDecompress(input, out, max_output_bytes);
-    case Codec::kLz4: return Lz4Decompress(input, out, max_output_bytes);
-    case Codec::kGzip: return GzipDecompress(input, out, max_output_bytes);
-    case Codec::kSnappy: return SnappyDecompress(input, out, max_output_bytes);
+    case Codec::kZstd:
+      return ZstdDecompress(input, out, max_output_bytes);
+    case Codec::kLz4:
+      return Lz4Decompress(input, out, max_output_bytes);
+    case Codec::kGzip:
+      return GzipDecompress(input, out, max_output_bytes);
+    case Codec::kSnappy:
+      return SnappyDecompress(input, out, max_output_bytes);
   }
   return MakeError(ErrorCode::kInvalidArgument, "unknown codec");
 }

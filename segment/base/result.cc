@@ -8,20 +8,34 @@ namespace sluice::base {
 
 std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kOk: return "ok";
-    case ErrorCode::kIoError: return "I/O error";
-    case ErrorCode::kNoSpace: return "no space left on device";
-    case ErrorCode::kCorruption: return "corruption";
-    case ErrorCode::kNotFound: return "not found";
-    case ErrorCode::kAlreadyExists: return "already exists";
-    case ErrorCode::kInvalidArgument: return "invalid argument";
-    case ErrorCode::kOutOfRange: return "out of range";
-    case ErrorCode::kClosed: return "closed";
-    case ErrorCode::kUnsupportedVersion: return "unsupported version";
-    case ErrorCode::kPoisoned: return "refusing writes after an earlier I/O failure";
-    case ErrorCode::kTimeout: return "timed out";
-    case ErrorCode::kBusy: return "busy";
-    case ErrorCode::kInternal: return "internal error";
+    case ErrorCode::kOk:
+      return "ok";
+    case ErrorCode::kIoError:
+      return "I/O error";
+    case ErrorCode::kNoSpace:
+      return "no space left on device";
+    case ErrorCode::kCorruption:
+      return "corruption";
+    case ErrorCode::kNotFound:
+      return "not found";
+    case ErrorCode::kAlreadyExists:
+      return "already exists";
+    case ErrorCode::kInvalidArgument:
+      return "invalid argument";
+    case ErrorCode::kOutOfRange:
+      return "out of range";
+    case ErrorCode::kClosed:
+      return "closed";
+    case ErrorCode::kUnsupportedVersion:
+      return "unsupported version";
+    case ErrorCode::kPoisoned:
+      return "refusing writes after an earlier I/O failure";
+    case ErrorCode::kTimeout:
+      return "timed out";
+    case ErrorCode::kBusy:
+      return "busy";
+    case ErrorCode::kInternal:
+      return "internal error";
   }
   return "unknown error";
 }

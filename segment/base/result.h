@@ -156,14 +156,14 @@ inline Status OkStatus() { return {}; }
 #define SLUICE_CONCAT_(a, b) SLUICE_CONCAT_INNER_(a, b)
 
 // Returns the error of `expr` (a Status or Result) from the enclosing function.
-#define RETURN_IF_ERROR(expr)                                        \
-  do {                                                               \
-    auto&& sluice_status_ = (expr);                                  \
+#define RETURN_IF_ERROR(expr)                                                  \
+  do {                                                                         \
+    auto&& sluice_status_ = (expr);                                            \
     if (!sluice_status_.has_value()) return std::move(sluice_status_).error(); \
   } while (false)
 
-#define ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)     \
-  auto tmp = (expr);                               \
+#define ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)         \
+  auto tmp = (expr);                                   \
   if (!tmp.has_value()) return std::move(tmp).error(); \
   lhs = std::move(tmp).value()
 

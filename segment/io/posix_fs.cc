@@ -115,9 +115,14 @@ Status PosixWritableFile::Close() {
 Result<int> PosixFs::OpenFd(const std::string& path, OpenMode mode) {
   int flags = O_WRONLY | O_CLOEXEC;
   switch (mode) {
-    case OpenMode::kCreateNew: flags |= O_CREAT | O_EXCL; break;
-    case OpenMode::kOpenExisting: break;
-    case OpenMode::kCreateOrTruncate: flags |= O_CREAT | O_TRUNC; break;
+    case OpenMode::kCreateNew:
+      flags |= O_CREAT | O_EXCL;
+      break;
+    case OpenMode::kOpenExisting:
+      break;
+    case OpenMode::kCreateOrTruncate:
+      flags |= O_CREAT | O_TRUNC;
+      break;
   }
   int fd = ::open(path.c_str(), flags, 0644);
   if (fd < 0) return base::ErrnoError(errno, "open", path);
@@ -165,13 +170,13 @@ Result<std::string> PosixFs::ReadFile(const std::string& path) {
 }
 
 Result<uint64_t> PosixFs::FileSize(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return base::ErrnoError(errno, "stat", path);
   return static_cast<uint64_t>(st.st_size);
 }
 
 Result<bool> PosixFs::Exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) == 0) return true;
   if (errno == ENOENT) return false;
   return base::ErrnoError(errno, "stat", path);
@@ -198,14 +203,14 @@ Status PosixFs::CreateDir(const std::string& path) {
   }
   if (errno != EEXIST) return base::ErrnoError(errno, "mkdir", path);
   // EEXIST means some entry has the name; only a directory will do.
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return base::ErrnoError(errno, "stat", path);
   if (!S_ISDIR(st.st_mode)) return base::ErrnoError(EEXIST, "mkdir", path);
   return {};
 }
 
 Status PosixFs::RemoveAll(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return {};
     return base::ErrnoError(errno, "stat", path);

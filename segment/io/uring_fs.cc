@@ -4,9 +4,8 @@
 #include <pthread.h>
 #include <sys/uio.h>
 
-#include <atomic>
-
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <vector>
@@ -49,7 +48,6 @@ class ThreadRing {
   }
 
  public:
-
   // Submits the SQE prepared by `prep` and waits for its completion; returns cqe->res.
   template <typename Prep>
   int Run(Prep&& prep) {
@@ -117,8 +115,8 @@ class UringWritableFile final : public PosixWritableFile {
   Status Sync() override {
     ThreadRing& ring = Ring();
     if (ring.init_error() != 0) return base::ErrnoError(ring.init_error(), "io_uring_setup", path_);
-    int res = ring.Run(
-        [&](io_uring_sqe* sqe) { io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC); });
+    int res =
+        ring.Run([&](io_uring_sqe* sqe) { io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC); });
     if (res < 0) return base::ErrnoError(-res, "fdatasync", path_);
     return {};
   }

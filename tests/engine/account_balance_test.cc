@@ -104,9 +104,8 @@ class AccountBalanceTest : public ::testing::Test {
     ReplayOptions o;
     o.topic = topic;
     o.to = to;
-    auto stats = Replay(*engine_, o, [&](int32_t, const segment::RecordView& r) {
-      return state.Apply(r);
-    });
+    auto stats =
+        Replay(*engine_, o, [&](int32_t, const segment::RecordView& r) { return state.Apply(r); });
     EXPECT_TRUE(stats.has_value()) << stats.error().ToString();
     return state;
   }
@@ -128,9 +127,8 @@ TEST_F(AccountBalanceTest, SnapshotPlusTailEqualsReplayFromZero) {
       Accounts state;
       ReplayOptions o;
       o.topic = topic;
-      auto stats = Replay(*engine_, o, [&](int32_t, const segment::RecordView& r) {
-        return state.Apply(r);
-      });
+      auto stats = Replay(*engine_, o,
+                          [&](int32_t, const segment::RecordView& r) { return state.Apply(r); });
       ASSERT_OK(stats);
       const std::string blob = state.Serialize();
       ASSERT_OK(SaveSnapshot(*engine_, topic, topic, stats->end_offsets, base::AsBytes(blob), 2));
@@ -143,8 +141,9 @@ TEST_F(AccountBalanceTest, SnapshotPlusTailEqualsReplayFromZero) {
     o.topic = topic;
     ASSERT_OK_AND_ASSIGN(
         RebuildResult rebuilt,
-        Rebuild(*engine_, topic, o, [&](base::Bytes blob) { return from_snapshot.Restore(blob); },
-                [&](int32_t, const segment::RecordView& r) { return from_snapshot.Apply(r); }));
+        Rebuild(
+            *engine_, topic, o, [&](base::Bytes blob) { return from_snapshot.Restore(blob); },
+            [&](int32_t, const segment::RecordView& r) { return from_snapshot.Apply(r); }));
     ASSERT_TRUE(rebuilt.snapshot.has_value());
     EXPECT_EQ(from_snapshot, from_zero) << "history " << history;
     // Only the tail was replayed.
@@ -158,8 +157,9 @@ TEST_F(AccountBalanceTest, SnapshotPlusTailEqualsReplayFromZero) {
     Accounts past_zero = RebuildFromZero(topic, ReplayTo::Offset(cut));
     Accounts past;
     o.to = ReplayTo::Offset(cut);
-    ASSERT_OK(Rebuild(*engine_, topic, o, [&](base::Bytes blob) { return past.Restore(blob); },
-                      [&](int32_t, const segment::RecordView& r) { return past.Apply(r); }));
+    ASSERT_OK(Rebuild(
+        *engine_, topic, o, [&](base::Bytes blob) { return past.Restore(blob); },
+        [&](int32_t, const segment::RecordView& r) { return past.Apply(r); }));
     EXPECT_EQ(past, past_zero) << "history " << history << " cut " << cut;
   }
 }
@@ -173,14 +173,12 @@ TEST_F(AccountBalanceTest, CorruptNewestSnapshotFallsBackToAnOlderOne) {
     Accounts state;
     ReplayOptions o;
     o.topic = "acc";
-    auto stats = Replay(*engine_, o, [&](int32_t, const segment::RecordView& r) {
-      return state.Apply(r);
-    });
+    auto stats =
+        Replay(*engine_, o, [&](int32_t, const segment::RecordView& r) { return state.Apply(r); });
     ASSERT_OK(stats);
     const std::string blob = state.Serialize();
-    ASSERT_OK_AND_ASSIGN(auto info,
-                         SaveSnapshot(*engine_, "acc", "acc", stats->end_offsets,
-                                      base::AsBytes(blob)));
+    ASSERT_OK_AND_ASSIGN(
+        auto info, SaveSnapshot(*engine_, "acc", "acc", stats->end_offsets, base::AsBytes(blob)));
     saved.push_back(info);
   }
   AppendHistory("acc", 100, rng);
@@ -194,8 +192,9 @@ TEST_F(AccountBalanceTest, CorruptNewestSnapshotFallsBackToAnOlderOne) {
   o.topic = "acc";
   ASSERT_OK_AND_ASSIGN(
       RebuildResult r,
-      Rebuild(*engine_, "acc", o, [&](base::Bytes blob) { return rebuilt.Restore(blob); },
-              [&](int32_t, const segment::RecordView& rec) { return rebuilt.Apply(rec); }));
+      Rebuild(
+          *engine_, "acc", o, [&](base::Bytes blob) { return rebuilt.Restore(blob); },
+          [&](int32_t, const segment::RecordView& rec) { return rebuilt.Apply(rec); }));
   ASSERT_TRUE(r.snapshot.has_value());
   EXPECT_EQ(r.snapshot->sequence, saved.front().sequence);
   EXPECT_EQ(rebuilt, RebuildFromZero("acc", ReplayTo::Now()));

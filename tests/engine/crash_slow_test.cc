@@ -49,7 +49,8 @@ constexpr int kRounds = 25;
         if (!r) _exit(5);
         seq += n;
         char line[64];
-        int len = std::snprintf(line, sizeof(line), "%d %lld\n", t, static_cast<long long>(seq - 1));
+        int len =
+            std::snprintf(line, sizeof(line), "%d %lld\n", t, static_cast<long long>(seq - 1));
         if (write(fd, line, static_cast<size_t>(len)) != len) _exit(6);
       }
     });
@@ -122,19 +123,19 @@ TEST(CrashTest, AcknowledgedSyncAppendsSurviveSigkill) {
         ASSERT_OK(r);
         if (r->batches.empty()) break;
         auto check = [&](const segment::RecordView& rec) {
-            if (rec.offset < next.value()) return base::Status();
-            next = base::Offset(rec.offset + 1);
-            int rr = 0;
-            int tt = 0;
-            long long ss = 0;
-            std::string v(rec.value.value_or(""));
-            EXPECT_EQ(std::sscanf(v.c_str(), "r%d.t%d.%lld", &rr, &tt, &ss), 3) << v;
-            EXPECT_EQ(tt % kPartitions, p) << v;
-            // In order and exactly once: each thread's records are 0, 1, 2, ... with no gap.
-            int64_t& expected = next_seq[std::make_pair(rr, tt)];
-            EXPECT_EQ(ss, expected) << "round " << rr << " thread " << tt;
-            expected = ss + 1;
-            return base::Status();
+          if (rec.offset < next.value()) return base::Status();
+          next = base::Offset(rec.offset + 1);
+          int rr = 0;
+          int tt = 0;
+          long long ss = 0;
+          std::string v(rec.value.value_or(""));
+          EXPECT_EQ(std::sscanf(v.c_str(), "r%d.t%d.%lld", &rr, &tt, &ss), 3) << v;
+          EXPECT_EQ(tt % kPartitions, p) << v;
+          // In order and exactly once: each thread's records are 0, 1, 2, ... with no gap.
+          int64_t& expected = next_seq[std::make_pair(rr, tt)];
+          EXPECT_EQ(ss, expected) << "round " << rr << " thread " << tt;
+          expected = ss + 1;
+          return base::Status();
         };
         for (const auto& b : r->batches) ASSERT_OK(segment::ForEachRecord(b.bytes, decoder, check));
       }

@@ -176,8 +176,8 @@ TEST_F(FaultTest, AcknowledgedSyncAppendsSurvivePowerLoss) {
   int acked = 0;
   for (int round = 0; round < 10; ++round) {
     Open(mem_);
-    if (round == 0) ASSERT_OK(engine_->CreateTopic("t", 1, {{"flush", "sync"},
-                                                            {"segment.bytes", "8192"}}));
+    if (round == 0)
+      ASSERT_OK(engine_->CreateTopic("t", 1, {{"flush", "sync"}, {"segment.bytes", "8192"}}));
     EXPECT_EQ(BatchNames(), Names(0, acked)) << "round " << round;
     const int n = std::uniform_int_distribution<int>(1, 40)(rng);
     for (int i = 0; i < n; ++i) {
@@ -189,8 +189,8 @@ TEST_F(FaultTest, AcknowledgedSyncAppendsSurvivePowerLoss) {
   }
 }
 
-// With flush=none, a power loss may lose the unflushed tail but leaves a prefix of what was written,
-// and everything before the last flush.
+// With flush=none, a power loss may lose the unflushed tail but leaves a prefix of what was
+// written, and everything before the last flush.
 TEST_F(FaultTest, PowerLossWithoutSyncLeavesAPrefixCoveringTheLastFlush) {
   data_dir_ = "/data";
   Open(mem_);

@@ -31,9 +31,10 @@ struct Expected {
 };
 const std::vector<Expected>& Batches() {
   static const std::vector<Expected> batches = {
-      {0, 20, "none", Codec::kNone},   {0, 30, "zstd", Codec::kZstd}, {0, 15, "lz4", Codec::kLz4},
-      {0, 10, "gzip", Codec::kGzip},   {0, 12, "snappy", Codec::kSnappy},
-      {1, 40, "p1", Codec::kNone},     {0, 150, "tail", Codec::kNone},
+      {0, 20, "none", Codec::kNone},     {0, 30, "zstd", Codec::kZstd},
+      {0, 15, "lz4", Codec::kLz4},       {0, 10, "gzip", Codec::kGzip},
+      {0, 12, "snappy", Codec::kSnappy}, {1, 40, "p1", Codec::kNone},
+      {0, 150, "tail", Codec::kNone},
   };
   return batches;
 }
@@ -65,8 +66,7 @@ TEST(GoldenFormatTest, ReadsVersion1DataDirectory) {
   fs::copy(kGolden, dir.path(), fs::copy_options::recursive);
 
   // The first bytes of a segment are the version-1 header.
-  const std::string seg =
-      testing::ReadWholeFile(dir.Join("golden-0/00000000000000000000.log"));
+  const std::string seg = testing::ReadWholeFile(dir.Join("golden-0/00000000000000000000.log"));
   ASSERT_GE(seg.size(), segment::format::kSegmentHeaderSize);
   EXPECT_EQ(seg.substr(0, 8), "SLUICELG");
   EXPECT_EQ(static_cast<int>(seg[8]), 1);
@@ -87,8 +87,7 @@ TEST(GoldenFormatTest, ReadsVersion1DataDirectory) {
     }
   }
   for (auto& [partition, records] : want) {
-    ASSERT_OK_AND_ASSIGN(auto r,
-                         (*engine)->Read("golden", partition, base::Offset(0), 1 << 20));
+    ASSERT_OK_AND_ASSIGN(auto r, (*engine)->Read("golden", partition, base::Offset(0), 1 << 20));
     std::vector<std::pair<std::string, Codec>> got;
     segment::RecordDecoder decoder;
     for (const auto& b : r.batches) {

@@ -326,8 +326,8 @@ TEST_F(PartitionLogTest, ADamagedRecoveryPointMeansVerifyingTheWholeSegment) {
   ASSERT_OK(Append(MakeBatch(10)));
   log_->AbandonForTesting();
   log_.reset();
-  for (const std::string& garbage : {std::string(), std::string("SLUICERP"),
-                                     std::string(56, '\xff')}) {
+  for (const std::string& garbage :
+       {std::string(), std::string("SLUICERP"), std::string(56, '\xff')}) {
     testing::WriteWholeFile(dir_.Join("t-0/recovery-point"), garbage);
     std::remove(dir_.Join("t-0/00000000000000000000.index").c_str());
     Open();

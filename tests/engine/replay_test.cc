@@ -184,8 +184,8 @@ TEST_F(ReplayTest, FoldErrorsEndTheReplay) {
 }
 
 TEST_F(ReplayTest, HistoryDeletedByRetentionIsAnError) {
-  ASSERT_OK(engine_->CreateTopic("short", 1, {{"segment.bytes", "4096"},
-                                              {"retention.bytes", "4096"}}));
+  ASSERT_OK(
+      engine_->CreateTopic("short", 1, {{"segment.bytes", "4096"}, {"retention.bytes", "4096"}}));
   for (int i = 0; i < 200; ++i) {
     ASSERT_OK(engine_->Append("short", 0, base::AsBytes(testing::MakeBatch(2))));
   }
@@ -197,7 +197,8 @@ TEST_F(ReplayTest, HistoryDeletedByRetentionIsAnError) {
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, ErrorCode::kOutOfRange);
   o.from = ReplayFrom::Earliest();
-  EXPECT_OK(Replay(*engine_, o, [](int32_t, const segment::RecordView&) { return base::Status(); }));
+  EXPECT_OK(
+      Replay(*engine_, o, [](int32_t, const segment::RecordView&) { return base::Status(); }));
   o.topic = "missing";
   EXPECT_EQ(Replay(*engine_, o, [](int32_t, const segment::RecordView&) { return base::Status(); })
                 .error()

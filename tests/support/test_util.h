@@ -59,19 +59,19 @@ void WriteWholeFile(const std::string& path, const std::string& contents);
 }  // namespace sluice::testing
 
 // gtest assertions for Status / Result.
-#define ASSERT_OK(expr)                                                         \
-  do {                                                                          \
-    const auto& sluice_r_ = (expr);                                             \
-    ASSERT_TRUE(sluice_r_.has_value()) << sluice_r_.error().ToString();         \
+#define ASSERT_OK(expr)                                                 \
+  do {                                                                  \
+    const auto& sluice_r_ = (expr);                                     \
+    ASSERT_TRUE(sluice_r_.has_value()) << sluice_r_.error().ToString(); \
   } while (false)
-#define EXPECT_OK(expr)                                                         \
-  do {                                                                          \
-    const auto& sluice_r_ = (expr);                                             \
-    EXPECT_TRUE(sluice_r_.has_value()) << sluice_r_.error().ToString();         \
+#define EXPECT_OK(expr)                                                 \
+  do {                                                                  \
+    const auto& sluice_r_ = (expr);                                     \
+    EXPECT_TRUE(sluice_r_.has_value()) << sluice_r_.error().ToString(); \
   } while (false)
 // Declares `lhs` from a Result's value, failing the test on an error.
-#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                          \
-  auto SLUICE_CONCAT_(sluice_tmp_, __LINE__) = (expr);                           \
-  ASSERT_TRUE(SLUICE_CONCAT_(sluice_tmp_, __LINE__).has_value())                 \
-      << SLUICE_CONCAT_(sluice_tmp_, __LINE__).error().ToString();               \
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                            \
+  auto SLUICE_CONCAT_(sluice_tmp_, __LINE__) = (expr);             \
+  ASSERT_TRUE(SLUICE_CONCAT_(sluice_tmp_, __LINE__).has_value())   \
+      << SLUICE_CONCAT_(sluice_tmp_, __LINE__).error().ToString(); \
   lhs = std::move(SLUICE_CONCAT_(sluice_tmp_, __LINE__)).value()

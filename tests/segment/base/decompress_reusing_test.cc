@@ -1,5 +1,6 @@
-// DecompressReusing: the read path's in-place decompression must give exactly what Decompress gives,
-// for every codec and for inputs its fast path does not take (several zstd frames, unknown sizes).
+// DecompressReusing: the read path's in-place decompression must give exactly what Decompress
+// gives, for every codec and for inputs its fast path does not take (several zstd frames, unknown
+// sizes).
 
 #include <gtest/gtest.h>
 
@@ -22,8 +23,8 @@ TEST(DecompressReusingTest, EqualsDecompressForEveryCodecWhileReusingOneBuffer) 
     std::string plain(static_cast<size_t>(rng() % 300'000), 'x');
     for (size_t k = 0; k < plain.size(); k += 7) plain[k] = static_cast<char>('a' + rng() % 26);
     for (Codec codec : {Codec::kNone, Codec::kGzip, Codec::kSnappy, Codec::kLz4, Codec::kZstd}) {
-      ASSERT_OK_AND_ASSIGN(size_t n, DecompressReusing(codec, AsBytes(Compressed(codec, plain)),
-                                                       buf, 1 << 20));
+      ASSERT_OK_AND_ASSIGN(
+          size_t n, DecompressReusing(codec, AsBytes(Compressed(codec, plain)), buf, 1 << 20));
       ASSERT_EQ(n, plain.size()) << CodecName(codec);
       EXPECT_EQ(buf.substr(0, n), plain) << CodecName(codec);
     }
@@ -48,9 +49,8 @@ TEST(DecompressReusingTest, RejectsGarbageAndBombs) {
                                    buf, 1 << 20);
   ASSERT_FALSE(garbage.has_value());
   EXPECT_EQ(garbage.error().code, ErrorCode::kCorruption);
-  auto bomb = DecompressReusing(Codec::kZstd,
-                                AsBytes(Compressed(Codec::kZstd, std::string(1 << 20, 'z'))), buf,
-                                1000);
+  auto bomb = DecompressReusing(
+      Codec::kZstd, AsBytes(Compressed(Codec::kZstd, std::string(1 << 20, 'z'))), buf, 1000);
   ASSERT_FALSE(bomb.has_value());
   EXPECT_EQ(bomb.error().code, ErrorCode::kOutOfRange);
 }
