@@ -52,9 +52,12 @@ int List(Context& ctx, bool internal) {
       records += p.high_watermark - p.log_start_offset;
       bytes += p.size_bytes;
     }
-    out.push_back({{"topic", t.name}, {"partitions", t.partitions}, {"records", records},
+    out.push_back({{"topic", t.name},
+                   {"partitions", t.partitions},
+                   {"records", records},
                    {"size_bytes", bytes}});
-    rows.push_back({t.name, std::to_string(t.partitions), std::to_string(records), HumanBytes(bytes)});
+    rows.push_back(
+        {t.name, std::to_string(t.partitions), std::to_string(records), HumanBytes(bytes)});
   }
   if (ctx.format() == OutputFormat::kJson) {
     PrintJson(out);
@@ -185,8 +188,5 @@ void AddTopicCommands(CLI::App& app, Context& ctx) {
     ctx.exit_code = Alter(ctx, a->name, a->configs);
   });
 }
-
-// Placeholders for the families still to come; they register nothing yet.
-void AddBenchCommand(CLI::App&, Context&) {}
 
 }  // namespace sluice::cli
