@@ -31,12 +31,22 @@ class Cursor {
 
   // Moves to the next record below the end. False when there is none (now).
   Result<bool> Advance() {
+    if (held_) {
+      // A record read past the end earlier: delivered once the end has moved past it (follow).
+      if (record_.offset >= end_.value()) return false;
+      held_ = false;
+      next_ = Offset(record_.offset + 1);
+      return true;
+    }
     for (;;) {
       if (loaded_) {
         ASSIGN_OR_RETURN(bool more, decoder_.Next(record_));
         if (more) {
           if (record_.offset < next_.value()) continue;  // before the start, in the first batch
-          if (record_.offset >= end_.value()) return false;
+          if (record_.offset >= end_.value()) {
+            held_ = true;  // not consumed: it is the first record after the cut
+            return false;
+          }
           next_ = Offset(record_.offset + 1);
           return true;
         }
@@ -70,6 +80,7 @@ class Cursor {
   bool loaded_ = false;
   segment::RecordDecoder decoder_;
   segment::RecordView record_;
+  bool held_ = false;  // record_ is at or past end_ and was not delivered
 };
 
 Result<Offset> StartOffset(const Engine& engine, const ReplayOptions& o, int32_t p,
