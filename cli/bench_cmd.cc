@@ -4,9 +4,6 @@
 // writes of the same stored bytes in the same chunk size, without and with an fdatasync per
 // chunk) and prints each engine figure beside that baseline.
 
-#include <fcntl.h>
-#include <liburing.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +21,7 @@
 
 #include "cli/commands.h"
 #include "cli/telemetry.h"
+#include "segment/io/uring_fs.h"
 #include "segment/record_batch.h"
 
 namespace sluice::cli {
@@ -311,73 +309,35 @@ struct RawResult {
   Percentiles latency;
 };
 
-std::string Errno(const std::string& what, int err) { return what + ": " + std::strerror(err); }
-
-class Ring {
- public:
-  Ring() = default;
-  ~Ring() {
-    if (ok_) io_uring_queue_exit(&ring_);
-  }
-  Ring(const Ring&) = delete;
-  Ring& operator=(const Ring&) = delete;
-
-  std::optional<std::string> Init() {
-    const int rc = io_uring_queue_init(8, &ring_, 0);
-    if (rc < 0) return Errno("io_uring_queue_init", -rc);
-    ok_ = true;
-    return std::nullopt;
-  }
-
-  // Submits one operation prepared by `prep` and waits for it; returns its result (or -errno).
-  template <typename Prep>
-  int Run(Prep&& prep) {
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-    if (sqe == nullptr) return -EBUSY;
-    prep(sqe);
-    int rc = io_uring_submit_and_wait(&ring_, 1);
-    if (rc < 0) return rc;
-    io_uring_cqe* cqe = nullptr;
-    rc = io_uring_wait_cqe(&ring_, &cqe);
-    if (rc < 0) return rc;
-    const int res = cqe->res;
-    io_uring_cqe_seen(&ring_, cqe);
-    return res;
-  }
-
- private:
-  io_uring ring_{};
-  bool ok_ = false;
-};
-
 // Writes `chunks` chunks of `chunk_bytes` (a 16-byte prefix and the batch bytes, as the engine
-// frames them, one writev each) back to back into `path`, preallocated to the whole size, with an
-// fdatasync after each chunk if `sync`. Stops early after `max_seconds`.
+// frames them, one gathered write each) back to back into `path`, preallocated to the whole size,
+// with an fdatasync after each chunk if `sync`. Stops early after `max_seconds`. It goes through
+// io::UringFs, the same thin io_uring layer the engine writes with (one writev SQE per call, then
+// wait), so the baseline is io_uring itself without any of the engine's work.
 std::optional<std::string> RawWrite(const std::string& path, uint64_t chunk_bytes, int64_t chunks,
                                     bool sync, double max_seconds, RawResult& out) {
   out = RawResult{};
   out.chunk_bytes = chunk_bytes;
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("open " + path, errno);
+  io::UringFs fs;
+  auto opened = fs.OpenWritable(path, io::OpenMode::kCreateOrTruncate);
+  if (!opened) return opened.error().ToString();
+  std::unique_ptr<io::WritableFile> file = std::move(opened).value();
   struct Cleanup {
-    int fd;
+    io::FileSystem& fs;
+    io::WritableFile& file;
     const std::string& path;
     ~Cleanup() {
-      ::close(fd);
-      ::unlink(path.c_str());
+      file.Close().IgnoreError();
+      fs.Remove(path).IgnoreError();
     }
-  } cleanup{fd, path};
+  } cleanup{fs, *file, path};
   const uint64_t total = chunk_bytes * static_cast<uint64_t>(chunks);
-  if (int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(total)); rc != 0) {
-    return Errno("fallocate " + path, rc);
-  }
-  if (::fdatasync(fd) != 0) return Errno("fdatasync " + path, errno);
-  Ring ring;
-  if (auto e = ring.Init()) return e;
+  if (auto s = file->Allocate(total); !s) return s.error().ToString();
+  if (auto s = file->Sync(); !s) return s.error().ToString();
   std::string prefix(kFramePrefixBytes, '\0');
   std::string body(chunk_bytes - kFramePrefixBytes, '\0');
   for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>((i * 2654435761u) >> 13);
-  const iovec iov[2] = {{prefix.data(), prefix.size()}, {body.data(), body.size()}};
+  const base::Bytes pieces[] = {base::AsBytes(prefix), base::AsBytes(body)};
   std::vector<int64_t> latencies;
   latencies.reserve(static_cast<size_t>(chunks));
   ::sync();  // start with no other dirty data being written back
@@ -387,15 +347,9 @@ std::optional<std::string> RawWrite(const std::string& path, uint64_t chunk_byte
   uint64_t pos = 0;
   for (int64_t i = 0; i < chunks; ++i) {
     const int64_t c0 = NowNs();
-    const int res =
-        ring.Run([&](io_uring_sqe* sqe) { io_uring_prep_writev(sqe, fd, iov, 2, pos); });
-    if (res < 0) return Errno("io_uring writev " + path, -res);
-    if (static_cast<uint64_t>(res) != chunk_bytes)
-      return "io_uring writev " + path + ": short write";
+    if (auto s = file->WriteAt(base::FilePos(pos), pieces); !s) return s.error().ToString();
     if (sync) {
-      const int s =
-          ring.Run([&](io_uring_sqe* sqe) { io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); });
-      if (s < 0) return Errno("io_uring fdatasync " + path, -s);
+      if (auto s = file->Sync(); !s) return s.error().ToString();
     }
     const int64_t c1 = NowNs();
     latencies.push_back(c1 - c0);
