@@ -1,11 +1,7 @@
 // Runs the real `sluice bench` briefly against a temporary data directory: JSON figures, the SVG
 // chart, the temporary topic cleaned up, and usage errors.
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,9 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tests/support/sluice_process.h"
 #include "tests/support/test_util.h"
-
-extern char** environ;
 
 namespace sluice::cli {
 namespace {
@@ -26,68 +21,11 @@ namespace {
 using nlohmann::json;
 using testing::TempDir;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using testing::RunResult;
 
-// Runs the binary with stdin closed, collecting stdout and stderr (fails the test after 120 s).
+// `sluice bench` runs take longer than the other CLI commands.
 RunResult RunSluice(const std::vector<std::string>& args) {
-  int out_pipe[2], err_pipe[2];
-  SLUICE_CHECK(::pipe2(out_pipe, O_CLOEXEC) == 0 && ::pipe2(err_pipe, O_CLOEXEC) == 0, "pipe2");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  std::string binary = SLUICE_BINARY_DIR "/sluice";
-  std::vector<std::string> argv_storage{binary};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
-  SLUICE_CHECK(rc == 0, "posix_spawn " + binary + ": " + std::strerror(rc));
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  int fds[2] = {out_pipe[0], err_pipe[0]};
-  RunResult r;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  char buf[1 << 16];
-  while (fds[0] >= 0 || fds[1] >= 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ADD_FAILURE() << "sluice did not finish in time; stderr so far: " << r.err;
-      ::kill(pid, SIGKILL);
-      break;
-    }
-    std::vector<pollfd> p;
-    for (int fd : fds) {
-      if (fd >= 0) p.push_back({fd, POLLIN, 0});
-    }
-    if (::poll(p.data(), p.size(), 100) <= 0) continue;
-    for (const pollfd& q : p) {
-      if (q.revents == 0) continue;
-      const ssize_t n = ::read(q.fd, buf, sizeof(buf));
-      const bool is_out = q.fd == fds[0];
-      if (n > 0) {
-        (is_out ? r.out : r.err).append(buf, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        ::close(q.fd);
-        fds[is_out ? 0 : 1] = -1;
-      }
-    }
-  }
-  for (int fd : fds) {
-    if (fd >= 0) ::close(fd);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
+  return testing::RunSluice(args, "", std::chrono::seconds(120));
 }
 
 class BenchTest : public ::testing::Test {
