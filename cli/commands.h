@@ -17,5 +17,6 @@ void AddGroupCommands(CLI::App& app, Context& ctx);
 void AddReplayCommand(CLI::App& app, Context& ctx);
 void AddVerifyCommands(CLI::App& app, Context& ctx);  // verify, dump
 void AddBenchCommand(CLI::App& app, Context& ctx);
+void AddServeCommand(CLI::App& app, Context& ctx);
 
 }  // namespace sluice::cli

@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
     AddReplayCommand(app, ctx);
     AddVerifyCommands(app, ctx);
     AddBenchCommand(app, ctx);
+    AddServeCommand(app, ctx);
 
     try {
       app.parse(argc, argv);

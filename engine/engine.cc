@@ -46,6 +46,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   }
   engine->clock_ = options.clock != nullptr ? options.clock : &base::SystemClock::Instance();
   io::FileSystem& fs = *engine->fs_;
+  engine->producer_ids_ = std::make_unique<ProducerIdAllocator>(fs, options.data_dir);
   const std::string& dir = options.data_dir;
   ASSIGN_OR_RETURN(bool existed, fs.Exists(dir));
   if (!existed) {
@@ -85,8 +86,12 @@ Result<std::shared_ptr<Engine::Topic>> Engine::OpenTopic(const TopicInfo& info) 
   topic->name = info.name;
   topic->config = info.config;
   for (int32_t p = 0; p < info.partitions; ++p) {
+    std::function<void()> on_data;
+    if (options_.on_data) {
+      on_data = [cb = options_.on_data, name = info.name, p] { cb(name, p); };
+    }
     ASSIGN_OR_RETURN(auto log, PartitionLog::Open(*fs_, PartitionDir(info.name, p), info.config,
-                                                  *clock_, &reports_));
+                                                  *clock_, &reports_, std::move(on_data)));
     topic->partitions.push_back(std::move(log));
   }
   return topic;
@@ -101,6 +106,8 @@ Status Engine::Close() {
   }
   bg_cv_.notify_all();
   if (bg_thread_.joinable()) bg_thread_.join();
+  // No id may be reserved once another engine can own the directory.
+  if (producer_ids_ != nullptr) producer_ids_->Close();
   Status result;
   std::unique_lock lock(topics_mu_);
   for (auto& [name, topic] : topics_) {
@@ -130,6 +137,7 @@ void Engine::SimulateCrashForTesting() {
   }
   bg_cv_.notify_all();
   if (bg_thread_.joinable()) bg_thread_.join();
+  if (producer_ids_ != nullptr) producer_ids_->Close();
   std::unique_lock lock(topics_mu_);
   for (auto& [name, topic] : topics_) {
     for (auto& log : topic->partitions) log->AbandonForTesting();
@@ -281,6 +289,10 @@ Result<AppendResult> Engine::Append(const std::string& topic_name, int32_t parti
     return Invalid("transactional and control batches are not supported");
   }
   if (header.record_count == 0) return Invalid("batch has no records");
+  if (ProducerStateTable::IsIdempotent(header) && header.producer_epoch < 0) {
+    return Invalid("idempotent batch of producer " + std::to_string(header.producer_id) +
+                   " has negative epoch " + std::to_string(header.producer_epoch));
+  }
 
   // Work that needs a copy of the batch happens here, on the producer's thread, outside any lock.
   std::string owned;
@@ -304,6 +316,8 @@ Result<AppendResult> Engine::Append(const std::string& topic_name, int32_t parti
   }
   return log->Append(batch, header);
 }
+
+Result<int64_t> Engine::AllocateProducerId() { return producer_ids_->Allocate(); }
 
 Result<ReadResult> Engine::Read(const std::string& topic_name, int32_t partition, Offset from,
                                 size_t max_bytes) const {

@@ -44,6 +44,12 @@ struct EngineOptions {
   int64_t retention_check_interval_ms = 30'000;
   // Configuration of topics created without one (defaults plus these changes).
   TopicConfig default_topic_config;
+  // Called each time a partition's high watermark advances (once per written group of batches,
+  // any topic, the internal __consumer_offsets included): by the thread that wrote the group,
+  // after the HW is stored, with no engine lock held. For waking long-poll fetches: it must be
+  // cheap and must not throw. An appender whose batch another thread wrote may see Append return
+  // before the call. Null = none.
+  std::function<void(const std::string& topic, int32_t partition)> on_data;
 };
 
 struct TopicDescription {
@@ -80,6 +86,10 @@ class Engine {
   // filled in from the records if the producer left it at -1, and, if it is uncompressed and the
   // topic's compression.type is zstd or lz4, compressed. Returns once the batch is readable
   // (flush=none) or durable (flush=sync). Bad input is kInvalidArgument.
+  // Idempotent batches (producer id and base sequence >= 0) follow Kafka's rules per (producer id,
+  // partition) (PartitionLog, ProducerStateTable): a retry of one of the producer's last 5 batches
+  // returns the original offsets with `duplicate` set and stores nothing; a stale epoch is
+  // kProducerFenced; a sequence gap is kOutOfOrderSequence.
   Result<AppendResult> Append(const std::string& topic, int32_t partition, Bytes batch);
 
   Result<ReadResult> Read(const std::string& topic, int32_t partition, Offset from,
@@ -97,6 +107,11 @@ class Engine {
 
   // Committed consumer-group offsets (stored in the internal topic __consumer_offsets).
   GroupOffsetStore& group_offsets() const { return *group_offsets_; }
+
+  // A producer id never handed out before by this data directory (InitProducerId), unique across
+  // restarts: ids are reserved in blocks in `<data>/producer-ids` (FORMAT.md) before any of them
+  // is handed out. Fails on an I/O error or a damaged file, and with kClosed after Close.
+  Result<int64_t> AllocateProducerId();
 
   // --- maintenance ----------------------------------------------------------------------------
   Status Flush();     // every partition, now
@@ -149,6 +164,7 @@ class Engine {
   std::mutex catalog_mu_;  // serialises catalog changes (create, delete, alter)
 
   std::unique_ptr<GroupOffsetStore> group_offsets_;
+  std::unique_ptr<ProducerIdAllocator> producer_ids_;
   std::vector<segment::RecoveryReport> reports_;
   bool clean_open_ = false;
   bool closed_ = false;

@@ -109,8 +109,9 @@ segment::SegmentOptions PartitionLog::SegmentOptionsFor(const TopicConfig& confi
 
 Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
     io::FileSystem& fs, std::string dir, const TopicConfig& config, const base::Clock& clock,
-    std::vector<segment::RecoveryReport>* reports) {
+    std::vector<segment::RecoveryReport>* reports, std::function<void()> on_data) {
   std::unique_ptr<PartitionLog> log(new PartitionLog(fs, std::move(dir), config, clock));
+  log->on_data_ = std::move(on_data);
   const std::string& d = log->dir_;
   ASSIGN_OR_RETURN(bool existed, fs.Exists(d));
   if (!existed) {
@@ -187,6 +188,7 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
   log->hw_.store(tail.next_offset.value());
   log->last_flush_ms_ = log->active_created_ms_ = clock.NowMs();
   log->segments_ = list;
+  log->RebuildProducerState(*active);
   if (recovered || !rp || rp->segment_base != active->base_offset()) {
     // Everything recovery accepted is now made durable, so that the recovery point can cover it.
     RETURN_IF_ERROR(active->Sync());
@@ -208,6 +210,30 @@ base::Error PartitionLog::PoisonError() const {
   return MakeError(ErrorCode::kPoisoned, dir_ + ": " + poisoned_->ToString());
 }
 
+void PartitionLog::RebuildProducerState(const Segment& active) {
+  // Batch headers only: every published frame was verified by recovery or written by this log, and
+  // skipping the payload checksums keeps the walk to one page per batch. Idempotent batches are
+  // recorded in log order, so each producer ends with its last kRememberedBatches batches.
+  FilePos pos(segment::format::kSegmentHeaderSize);
+  for (;;) {
+    auto frame = active.FrameAt(pos, segment::FrameVerify::kHeaderOnly);
+    if (!frame) {
+      // Partial state could make a producer's next batch look out of order; no state makes it
+      // look new. Reads of the damaged frame report the damage.
+      base::LogWarning(dir_ + ": rebuilding producer state: " + frame.error().ToString() +
+                       "; every producer's next batch is accepted as from an unknown producer");
+      producers_.Clear();
+      return;
+    }
+    if (!*frame) return;
+    const BatchHeader& h = (*frame)->header;
+    if (ProducerStateTable::IsIdempotent(h)) {
+      producers_.Record(h, Offset(h.base_offset), Offset(h.last_offset()));
+    }
+    pos = (*frame)->end();
+  }
+}
+
 Result<AppendResult> PartitionLog::Append(Bytes batch, const BatchHeader& header) {
   namespace f = segment::format;
   SLUICE_CHECK(batch.size() >= segment::kBatchHeaderSize, "Append of an unparsed batch");
@@ -222,12 +248,34 @@ Result<AppendResult> PartitionLog::Append(Bytes batch, const BatchHeader& header
   std::unique_lock lock(mu_);
   if (closed_) return MakeError(ErrorCode::kClosed, dir_ + " is closed");
   if (poisoned_) return PoisonError();
+  const bool idempotent = ProducerStateTable::IsIdempotent(header);
+  if (idempotent) {
+    auto check = producers_.Check(header);
+    if (!check) return MakeError(check.error().code, dir_ + ": " + check.error().context);
+    if (check->has_value()) {
+      // A retry of a batch this log holds or is writing. It is acknowledged as the original
+      // would be: once the original is below the HW (readable, or durable with flush=sync).
+      const ProducerBatch dup = **check;
+      cv_.wait(lock, [&] {
+        return hw_.load() > dup.last_offset.value() || poisoned_ || (closed_ && !writer_active_);
+      });
+      if (hw_.load() > dup.last_offset.value()) {
+        return AppendResult{dup.base_offset, dup.last_offset, /*duplicate=*/true};
+      }
+      if (poisoned_) return PoisonError();
+      return MakeError(ErrorCode::kClosed, dir_ + " is closed");
+    }
+  }
   w.meta.base_offset = next_offset_;
   w.meta.last_offset = next_offset_ + header.last_offset_delta;
   w.meta.max_timestamp = header.max_timestamp;
   w.meta.size_bytes = f::kFramePrefixSize + batch.size();
   next_offset_ = w.meta.last_offset + 1;
   base::StoreBE<int64_t>(w.head.data() + f::kFramePrefixSize, w.meta.base_offset.value());
+  // The state moves now, not when the write completes, so that the producer's next batch, queued
+  // behind this one, is checked against it. If the write fails the log is poisoned, and reopening
+  // rebuilds the state from what is on disk.
+  if (idempotent) producers_.Record(header, w.meta.base_offset, w.meta.last_offset);
 
   queue_.push_back(&w);
   if (!writer_active_) {
@@ -235,6 +283,7 @@ Result<AppendResult> PartitionLog::Append(Bytes batch, const BatchHeader& header
     w.lead = true;
   }
   w.cv.wait(lock, [&] { return w.done || w.lead; });
+  bool advanced = false;  // this thread wrote a group and moved the HW over it
   while (!w.done) {
     // This appender is the writer: take everything queued and write it as one group.
     std::vector<Pending*> group(queue_.begin(), queue_.end());
@@ -248,6 +297,7 @@ Result<AppendResult> PartitionLog::Append(Bytes batch, const BatchHeader& header
     if (s) {
       hw_.store(group.back()->meta.last_offset.value() + 1, std::memory_order_release);
       unflushed_bytes_ += bytes;
+      advanced = true;
     } else if (!poisoned_) {
       base::LogError(dir_ +
                      ": write failed, refusing writes until reopened: " + s.error().ToString());
@@ -273,9 +323,12 @@ Result<AppendResult> PartitionLog::Append(Bytes batch, const BatchHeader& header
       queue_.front()->lead = true;
       queue_.front()->cv.notify_one();
     }
-    // Readers waiting for data, and Close waiting for the writer.
+    // Readers waiting for data, duplicates waiting for their original, and Close waiting for the
+    // writer.
     cv_.notify_all();
   }
+  lock.unlock();
+  if (advanced && on_data_) on_data_();
   if (!w.result) return std::move(w.result).error();
   return AppendResult{w.meta.base_offset, w.meta.last_offset};
 }

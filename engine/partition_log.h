@@ -15,10 +15,20 @@
 //
 // Errors: after a failed write or fsync the log is poisoned: every later append fails with
 // kPoisoned naming the first error, until the log is reopened (which runs recovery).
+//
+// Idempotent producers: batches with a producer id and a base sequence are checked against the
+// partition's producer state (ProducerStateTable: duplicates, fencing, sequence gaps) under the
+// append lock, atomically with offset assignment, and the state is updated when the batch is
+// queued, so a batch queued behind an in-flight one of the same producer is checked against it.
+// The state is in memory only. Opening the log rebuilds it from the batch headers of the active
+// segment (not from sealed ones): a producer whose last batch is in a sealed segment is forgotten
+// across a restart, and its next batch is accepted with any sequence, as from an unknown producer
+// (so a retry of a batch from before the restart and the roll is appended again).
 
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,6 +36,7 @@
 #include <vector>
 
 #include "engine/config.h"
+#include "engine/producer_state.h"
 #include "segment/base/clock.h"
 #include "segment/segment.h"
 
@@ -38,6 +49,9 @@ using segment::BatchHeader;
 struct AppendResult {
   Offset base_offset;
   Offset last_offset;
+  // The batch repeated one an idempotent producer already appended: nothing was stored, and the
+  // offsets are those of the original batch.
+  bool duplicate = false;
 };
 
 // A stored batch: its bytes (Kafka RecordBatch v2, as stored) and parsed header.
@@ -69,11 +83,15 @@ struct PartitionStats {
 class PartitionLog {
  public:
   // Opens (or creates) the log in `dir`. Recovery of the last segment is reported in `reports`.
-  // `fs` and `clock` must outlive the log.
+  // `fs` and `clock` must outlive the log. `on_data`, when set, is called each time the high
+  // watermark advances over a written group of batches: by the writing thread, after the HW is
+  // stored, with no lock of the log held (an appender whose batch another thread wrote may see
+  // Append return before the call). It must be cheap and must not throw; it may call the log.
   static Result<std::unique_ptr<PartitionLog>> Open(io::FileSystem& fs, std::string dir,
                                                     const TopicConfig& config,
                                                     const base::Clock& clock,
-                                                    std::vector<segment::RecoveryReport>* reports);
+                                                    std::vector<segment::RecoveryReport>* reports,
+                                                    std::function<void()> on_data = {});
   ~PartitionLog();
   PartitionLog(const PartitionLog&) = delete;
   PartitionLog& operator=(const PartitionLog&) = delete;
@@ -81,6 +99,10 @@ class PartitionLog {
   // Appends one validated batch (`header` parsed from `batch`; the caller has compressed it as the
   // topic requires). Returns once the batch is readable (flush=none) or durable (flush=sync).
   // `batch` is borrowed until the call returns. Thread-safe.
+  // An idempotent batch (producer id and base sequence >= 0) that repeats a remembered one is not
+  // appended: the result has `duplicate` set and the original's offsets, once the original is
+  // readable/durable as above (or the original's write error). A stale epoch is
+  // kProducerFenced, a sequence gap kOutOfOrderSequence; neither stores anything.
   Result<AppendResult> Append(Bytes batch, const BatchHeader& header);
 
   // Batches from the one containing `from` on, up to about `max_bytes` (at least one whole batch
@@ -136,10 +158,13 @@ class PartitionLog {
   template <typename Pred>
   Status DropOldestSegments(Pred doomed);
   Error PoisonError() const;
+  // Rebuilds producers_ from the batch headers of the active segment (at open).
+  void RebuildProducerState(const segment::Segment& active);
 
   io::FileSystem& fs_;
   const std::string dir_;
   const base::Clock& clock_;
+  std::function<void()> on_data_;  // set at open, then read-only; may be empty
 
   mutable std::mutex mu_;               // guards the fields below up to segments_mu_
   mutable std::condition_variable cv_;  // HW advances and the writer going idle (readers, Close)
@@ -150,6 +175,7 @@ class PartitionLog {
   bool writer_active_ = false;
   bool closed_ = false;
   std::optional<base::Error> poisoned_;
+  ProducerStateTable producers_;  // idempotent producers, as of the queued batches
   uint64_t unflushed_bytes_ = 0;
   int64_t last_flush_ms_ = 0;
   int64_t active_created_ms_ = 0;  // when the active segment was created or opened

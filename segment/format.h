@@ -48,6 +48,14 @@ inline constexpr uint16_t kRecoveryPointVersion1 = 1;
 inline constexpr uint16_t kRecoveryPointCurrentVersion = kRecoveryPointVersion1;
 inline constexpr size_t kRecoveryPointSize = 56;
 
+// --- Producer ids: <data>/producer-ids
+// -------------------------------------------------------------
+inline constexpr Magic kProducerIdsMagic = MakeMagic("SLUICEPI");
+inline constexpr uint16_t kProducerIdsVersion1 = 1;
+inline constexpr uint16_t kProducerIdsCurrentVersion = kProducerIdsVersion1;
+inline constexpr uint16_t kProducerIdsMinReadableVersion = kProducerIdsVersion1;
+inline constexpr size_t kProducerIdsSize = 32;
+
 // Segments are addressed with 32-bit positions in the index.
 inline constexpr uint64_t kMaxSegmentBytes = 1ull << 31;
 

@@ -283,6 +283,20 @@ Result<std::string> CompressBatch(Bytes batch, const BatchHeader& header, Codec 
   return out;
 }
 
+Result<std::string> DecompressBatch(Bytes batch, const BatchHeader& header) {
+  SLUICE_CHECK(batch.size() >= kBatchHeaderSize, "DecompressBatch of an unparsed batch");
+  if (header.codec() == Codec::kNone) return std::string(base::AsString(batch));
+  std::string out(base::AsString(batch.first(kBatchHeaderSize)));
+  RETURN_IF_ERROR(base::Decompress(header.codec(), batch.subspan(kBatchHeaderSize), out,
+                                   RecordDecoder::kMaxDecompressedBytes));
+  // kMaxDecompressedBytes keeps the length within the i32 batch length field.
+  auto* p = reinterpret_cast<std::byte*>(out.data());
+  StoreBE<int32_t>(p + batch_field::kBatchLength, static_cast<int32_t>(out.size() - 12));
+  StoreBE<int16_t>(p + batch_field::kAttributes, static_cast<int16_t>(header.attributes & ~0x7));
+  UpdateBatchCrc({p, out.size()});
+  return out;
+}
+
 Result<int64_t> ComputeMaxTimestamp(Bytes batch, const BatchHeader& header) {
   RecordDecoder decoder;
   RETURN_IF_ERROR(decoder.Reset(batch, header));

@@ -171,6 +171,15 @@ class BatchBuilder {
 // CRC updated). Fails with kInvalidArgument if the batch is already compressed.
 Result<std::string> CompressBatch(Bytes batch, const BatchHeader& header, Codec codec, int level);
 
+// Returns a copy of `batch` with its records section decompressed: the attributes' codec bits set
+// to none, batch length and CRC-32C recomputed, every other field (base offset, leader epoch,
+// timestamps, producer fields, record count, the other attribute bits) unchanged. For serving a
+// stored compressed batch to a client that cannot read its codec. An uncompressed `batch` is
+// returned unchanged. Malformed compressed data is kCorruption; a records section that would
+// decompress to more than RecordDecoder::kMaxDecompressedBytes is kOutOfRange. The records
+// themselves are not decoded, and `batch`'s own CRC-32C is not checked.
+Result<std::string> DecompressBatch(Bytes batch, const BatchHeader& header);
+
 // Largest record timestamp in the batch, read from the records themselves (for producers that
 // leave the header's maxTimestamp at -1).
 Result<int64_t> ComputeMaxTimestamp(Bytes batch, const BatchHeader& header);

@@ -419,9 +419,9 @@ Status Segment::CloseClean() { return CloseFile(/*trim=*/true); }
 
 Status Segment::CloseAbandoned() { return CloseFile(/*trim=*/false); }
 
-Result<std::optional<Frame>> Segment::FrameAt(FilePos pos) const {
+Result<std::optional<Frame>> Segment::FrameAt(FilePos pos, FrameVerify verify) const {
   const uint64_t end = end_.load(std::memory_order_acquire);
-  FrameRead r = ReadFrame(map_->data().first(end), pos, FrameVerify::kChecksum);
+  FrameRead r = ReadFrame(map_->data().first(end), pos, verify);
   switch (r.kind) {
     case FrameRead::Kind::kFrame:
       return std::optional<Frame>(r.frame);

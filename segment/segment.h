@@ -126,8 +126,11 @@ class Segment {
   Result<std::optional<Frame>> FindByOffset(Offset offset) const;
   // The first frame whose maxTimestamp is >= `timestamp`; nullopt if none.
   Result<std::optional<Frame>> FindByTime(int64_t timestamp) const;
-  // The frame at `pos`, which must be a frame boundary; nullopt at the published end.
-  Result<std::optional<Frame>> FrameAt(FilePos pos) const;
+  // The frame at `pos`, which must be a frame boundary; nullopt at the published end. kHeaderOnly
+  // skips the payload checksum (for walks that only need batch headers, such as rebuilding
+  // producer state: published frames were verified when written or recovered).
+  Result<std::optional<Frame>> FrameAt(FilePos pos,
+                                       FrameVerify verify = FrameVerify::kChecksum) const;
 
   // Hints that the segment is about to be read sequentially.
   void AdviseSequential() const;

@@ -36,6 +36,10 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "busy";
     case ErrorCode::kInternal:
       return "internal error";
+    case ErrorCode::kProducerFenced:
+      return "producer fenced by a newer epoch";
+    case ErrorCode::kOutOfOrderSequence:
+      return "out-of-order sequence number";
   }
   return "unknown error";
 }

@@ -31,6 +31,9 @@ enum class ErrorCode : uint8_t {
   kTimeout,
   kBusy,  // held by someone else (a locked data directory)
   kInternal,
+  // Idempotent producer (Kafka semantics; see engine/producer_state.h).
+  kProducerFenced,      // the batch's producer epoch is older than the partition's (Kafka 47)
+  kOutOfOrderSequence,  // the batch's sequence does not follow the producer's last (Kafka 45)
 };
 
 std::string_view ErrorCodeName(ErrorCode code);

@@ -266,6 +266,63 @@ TEST_P(RecordBatchCodecTest, CompressBatchKeepsRecordsAndAttributes) {
   EXPECT_EQ(decoded, SampleRecords());
 }
 
+TEST_P(RecordBatchCodecTest, DecompressBatchUndoesCompressBatch) {
+  std::string plain = Build(SampleRecords(), Codec::kNone, {9, 1, 17});
+  // Fields a stored batch carries that must survive: base offset, leader epoch, attribute bits.
+  Patch<int16_t>(plain, batch_field::kAttributes, 0x18);  // transactional, log append time
+  Recrc(plain);
+  SetBaseOffset({MutableData(plain), plain.size()}, Offset(1234));
+  Patch<int32_t>(plain, batch_field::kLeaderEpoch, 7);
+  ASSERT_OK_AND_ASSIGN(std::string packed,
+                       CompressBatch(base::AsBytes(plain), ParseOrDie(plain), codec(), 0));
+  const BatchHeader ph = ParseOrDie(packed);
+  ASSERT_OK_AND_ASSIGN(std::string unpacked, DecompressBatch(base::AsBytes(packed), ph));
+  // Byte for byte the batch before compression: header fields, records, length and CRC-32C.
+  EXPECT_EQ(unpacked, plain);
+  const BatchHeader h = ParseOrDie(unpacked);
+  EXPECT_EQ(h.codec(), Codec::kNone);
+  EXPECT_OK(VerifyBatchCrc(base::AsBytes(unpacked), h));
+  EXPECT_EQ(h.base_offset, 1234);
+  EXPECT_EQ(h.partition_leader_epoch, 7);
+  EXPECT_EQ(h.attributes, 0x18);
+  EXPECT_EQ(h.producer_id, 9);
+  EXPECT_EQ(h.producer_epoch, 1);
+  EXPECT_EQ(h.base_sequence, 17);
+  EXPECT_EQ(h.record_count, ph.record_count);
+  EXPECT_EQ(h.last_offset_delta, ph.last_offset_delta);
+  EXPECT_EQ(h.base_timestamp, ph.base_timestamp);
+  EXPECT_EQ(h.max_timestamp, ph.max_timestamp);
+}
+
+TEST_P(RecordBatchCodecTest, DecompressBatchOfABuiltBatchDecodesTheSameRecords) {
+  const std::string packed = Build(SampleRecords(), codec());
+  ASSERT_OK_AND_ASSIGN(std::string unpacked,
+                       DecompressBatch(base::AsBytes(packed), ParseOrDie(packed)));
+  EXPECT_EQ(unpacked, Build(SampleRecords(), Codec::kNone));
+  ASSERT_OK_AND_ASSIGN(auto decoded, DecodeAll(unpacked));
+  EXPECT_EQ(decoded, SampleRecords());
+  // An empty batch too.
+  const std::string empty = Build({}, codec());
+  ASSERT_OK_AND_ASSIGN(std::string empty_unpacked,
+                       DecompressBatch(base::AsBytes(empty), ParseOrDie(empty)));
+  EXPECT_EQ(empty_unpacked, Build({}, Codec::kNone));
+}
+
+TEST_P(RecordBatchCodecTest, DecompressBatchOfDamagedRecordsIsAnError) {
+  if (codec() == Codec::kNone) GTEST_SKIP() << "nothing to decompress";
+  const std::string packed = Build(SampleRecords(), codec());
+  // The compressed records cut in half, and replaced by bytes that are not compressed data.
+  const size_t body = packed.size() - kBatchHeaderSize;
+  std::string truncated = packed.substr(0, kBatchHeaderSize + body / 2);
+  std::string garbage = packed.substr(0, kBatchHeaderSize) + std::string(body, '\x5a');
+  for (std::string* b : {&truncated, &garbage}) {
+    Patch<int32_t>(*b, batch_field::kBatchLength, static_cast<int32_t>(b->size() - 12));
+    Recrc(*b);
+    auto r = DecompressBatch(base::AsBytes(*b), ParseOrDie(*b));
+    EXPECT_TRUE(IsError(r, ErrorCode::kCorruption)) << (b == &truncated ? "truncated" : "garbage");
+  }
+}
+
 TEST_P(RecordBatchCodecTest, ComputeMaxTimestampReadsTheRecords) {
   std::string batch = Build(SampleRecords(), codec());
   // A producer that left maxTimestamp at -1.

@@ -1,0 +1,156 @@
+// sluice serve: the Kafka-protocol broker, in the foreground until SIGTERM or SIGINT.
+
+#include <pthread.h>
+
+#include <csignal>
+#include <cstdio>
+#include <map>
+
+#include "cli/commands.h"
+#include "net/broker.h"
+#include "segment/base/log.h"
+
+namespace sluice::cli {
+namespace {
+
+struct ServeFlags {
+  std::string listen = "127.0.0.1:9092";
+  std::string advertised;
+  int32_t node_id = 0;
+  bool auto_create = true;
+  int32_t num_partitions = 1;
+  int64_t rebalance_delay_ms = 3000;
+  int32_t min_session_timeout_ms = 6000;
+  int event_loops = 2;
+  int worker_threads = 8;
+  size_t max_request_bytes = 100u << 20;
+  int max_connections = 4096;
+  std::vector<std::string> topic_configs;
+};
+
+// "host:port" -> (host, port); the host may be empty (all interfaces) or a [v6] literal.
+Result<std::pair<std::string, uint16_t>> ParseHostPort(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    return base::MakeError(base::ErrorCode::kInvalidArgument, "'" + text + "' is not HOST:PORT");
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string port = text.substr(colon + 1);
+  char* end = nullptr;
+  const long v = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || v < 0 || v > 65535) {
+    return base::MakeError(base::ErrorCode::kInvalidArgument, "'" + text + "' has no valid port");
+  }
+  return std::pair{host.empty() ? std::string("0.0.0.0") : host, static_cast<uint16_t>(v)};
+}
+
+int Serve(Context& ctx, const ServeFlags& flags) {
+  if (!ctx.broker.empty()) return ctx.Usage("serve: --broker does not apply; use --listen");
+  auto listen = ParseHostPort(flags.listen);
+  if (!listen) return ctx.Usage("--listen: " + listen.error().context);
+  net::BrokerOptions options;
+  options.server.listen_host = listen->first;
+  options.server.listen_port = listen->second;
+  options.server.event_loops = flags.event_loops;
+  options.server.worker_threads = flags.worker_threads;
+  options.server.max_request_bytes = flags.max_request_bytes;
+  options.server.max_connections = flags.max_connections;
+  if (!flags.advertised.empty()) {
+    auto adv = ParseHostPort(flags.advertised);
+    if (!adv) return ctx.Usage("--advertised-listener: " + adv.error().context);
+    options.advertised_host = adv->first;
+    options.advertised_port = adv->second;
+  }
+  options.node_id = flags.node_id;
+  options.auto_create_topics = flags.auto_create;
+  options.default_partitions = flags.num_partitions;
+  options.group_initial_rebalance_delay_ms = flags.rebalance_delay_ms;
+  options.group_min_session_timeout_ms = flags.min_session_timeout_ms;
+
+  engine::EngineOptions engine_options;
+  engine_options.data_dir = ctx.data_dir;
+  std::map<std::string, std::string> topic_config;
+  for (const auto& entry : flags.topic_configs) {
+    auto kv = engine::ParseConfigEntry(entry);
+    if (!kv) return ctx.Usage("--topic-config: " + kv.error().context);
+    topic_config[kv->first] = kv->second;
+  }
+  auto defaults = engine::ApplyConfig(engine::TopicConfig{}, topic_config);
+  if (!defaults) return ctx.Usage("--topic-config: " + defaults.error().context);
+  engine_options.default_topic_config = *defaults;
+
+  // Signals are taken by this thread with sigwait; every thread started below inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  base::SetLogLevel(base::LogLevel::kInfo);
+  auto broker = net::Broker::Start(engine_options, options);
+  if (!broker) return ctx.Fail(broker.error());
+  base::LogInfo("serve: listening on " + listen->first + ":" + std::to_string((*broker)->port()) +
+                ", data in " + ctx.data_dir);
+  // Tests and scripts read the port from this line (useful with --listen HOST:0).
+  std::fprintf(stdout, "listening on %s:%u\n", listen->first.c_str(), (*broker)->port());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  base::LogInfo(std::string("serve: ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                ", shutting down");
+  if (auto s = (*broker)->Stop(); !s) return ctx.Fail(s.error());
+  base::LogInfo("serve: stopped cleanly");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, Context& ctx) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve", "Run a Kafka-protocol broker on the data directory (foreground; SIGTERM stops it)");
+  cmd->set_config("--config", "", "Read flags from a file (key = value lines, keys as the flags)");
+  cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on (port 0 = any free port)")
+      ->capture_default_str();
+  cmd->add_option("--advertised-listener", flags->advertised,
+                  "HOST:PORT clients are told to connect to (default: the listener)");
+  cmd->add_option("--node-id", flags->node_id, "Broker id reported to clients")
+      ->capture_default_str();
+  cmd->add_option("--auto-create-topics", flags->auto_create,
+                  "Create unknown topics on Metadata requests (auto.create.topics.enable)")
+      ->capture_default_str();
+  cmd->add_option("--num-partitions", flags->num_partitions,
+                  "Partitions of auto-created topics (num.partitions)")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option("--topic-config", flags->topic_configs,
+                  "Default config of new topics, key=value (repeatable)");
+  cmd->add_option("--group-initial-rebalance-delay-ms", flags->rebalance_delay_ms,
+                  "Wait for more members before the first rebalance of an empty group")
+      ->check(CLI::Range(0, 300000))
+      ->capture_default_str();
+  cmd->add_option("--group-min-session-timeout-ms", flags->min_session_timeout_ms,
+                  "Smallest session timeout a consumer may ask for")
+      ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
+  cmd->add_option("--event-loops", flags->event_loops, "Threads that own connections")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--worker-threads", flags->worker_threads, "Threads that run requests")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--max-request-bytes", flags->max_request_bytes,
+                  "Largest request accepted (socket.request.max.bytes)")
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 30))
+      ->capture_default_str();
+  cmd->add_option("--max-connections", flags->max_connections, "Connections accepted at once")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  cmd->callback([&ctx, flags] { ctx.exit_code = Serve(ctx, *flags); });
+}
+
+}  // namespace sluice::cli

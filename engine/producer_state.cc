@@ -1,0 +1,165 @@
+#include "engine/producer_state.h"
+
+#include <cstring>
+#include <limits>
+
+#include "segment/base/checksum.h"
+#include "segment/base/coding.h"
+#include "segment/format.h"
+
+namespace sluice::engine {
+
+using base::ErrorCode;
+using base::MakeError;
+
+namespace {
+
+constexpr int32_t kMaxSeq = std::numeric_limits<int32_t>::max();
+
+bool InSequence(int32_t last_seq, int32_t next_seq) {
+  return (last_seq != kMaxSeq && next_seq == last_seq + 1) ||
+         (last_seq == kMaxSeq && next_seq == 0);
+}
+
+std::string Describe(const BatchHeader& h) {
+  return "producer " + std::to_string(h.producer_id) + " epoch " +
+         std::to_string(h.producer_epoch) + " sequence " + std::to_string(h.base_sequence);
+}
+
+}  // namespace
+
+int32_t ProducerStateTable::LastSequence(const BatchHeader& header) {
+  const int32_t base = header.base_sequence;
+  const int32_t delta = header.last_offset_delta;
+  if (base > kMaxSeq - delta) return delta - (kMaxSeq - base) - 1;
+  return base + delta;
+}
+
+void ProducerStateTable::Entry::Push(const ProducerBatch& b) {
+  if (count < kRememberedBatches) {
+    batches[(head + count) % kRememberedBatches] = b;
+    ++count;
+  } else {
+    batches[head] = b;
+    head = static_cast<uint8_t>((head + 1) % kRememberedBatches);
+  }
+}
+
+Result<std::optional<ProducerBatch>> ProducerStateTable::Check(const BatchHeader& header) const {
+  auto it = producers_.find(header.producer_id);
+  if (it == producers_.end()) return std::optional<ProducerBatch>();
+  const Entry& e = it->second;
+  if (header.producer_epoch < e.epoch) {
+    return MakeError(ErrorCode::kProducerFenced,
+                     Describe(header) + ": epoch " + std::to_string(e.epoch) + " is current");
+  }
+  if (header.producer_epoch > e.epoch) {
+    if (header.base_sequence != 0) {
+      return MakeError(ErrorCode::kOutOfOrderSequence,
+                       Describe(header) + ": a new epoch must start at sequence 0");
+    }
+    return std::optional<ProducerBatch>();
+  }
+  const int32_t last_seq = LastSequence(header);
+  for (size_t i = 0; i < e.count; ++i) {
+    const ProducerBatch& b = e.At(i);
+    if (b.first_seq == header.base_sequence && b.last_seq == last_seq) {
+      return std::optional<ProducerBatch>(b);
+    }
+  }
+  if (e.count > 0 && !InSequence(e.Last().last_seq, header.base_sequence)) {
+    return MakeError(ErrorCode::kOutOfOrderSequence,
+                     Describe(header) + ": expected sequence " +
+                         std::to_string(e.Last().last_seq == kMaxSeq ? 0 : e.Last().last_seq + 1));
+  }
+  return std::optional<ProducerBatch>();
+}
+
+void ProducerStateTable::Record(const BatchHeader& header, Offset base_offset, Offset last_offset) {
+  const ProducerBatch b{header.base_sequence, LastSequence(header), base_offset, last_offset};
+  auto [it, inserted] = producers_.try_emplace(header.producer_id);
+  Entry& e = it->second;
+  if (inserted || header.producer_epoch > e.epoch) {
+    e = Entry{};
+    e.epoch = header.producer_epoch;
+  } else if (header.producer_epoch < e.epoch) {
+    return;
+  }
+  e.Push(b);
+}
+
+// --- producer ids -------------------------------------------------------------------------------
+
+std::string EncodeProducerIds(int64_t next_free) {
+  namespace f = segment::format;
+  std::string out(f::kProducerIdsSize, '\0');
+  auto* p = reinterpret_cast<std::byte*>(out.data());
+  std::memcpy(p, f::kProducerIdsMagic.data(), 8);
+  base::StoreLE<uint16_t>(p + 8, f::kProducerIdsCurrentVersion);
+  base::StoreLE<int64_t>(p + 16, next_free);
+  base::StoreLE<uint64_t>(p + 24, base::Xxh3(base::Bytes(p, 24)));
+  return out;
+}
+
+Result<int64_t> DecodeProducerIds(base::Bytes b) {
+  namespace f = segment::format;
+  auto bad = [](const std::string& why) {
+    return MakeError(ErrorCode::kCorruption, std::string("producer ids: ") + why);
+  };
+  if (b.size() != f::kProducerIdsSize) return bad("wrong size");
+  if (std::memcmp(b.data(), f::kProducerIdsMagic.data(), 8) != 0) return bad("bad magic");
+  if (base::Xxh3(b.first(24)) != base::LoadLE<uint64_t>(b.data() + 24)) {
+    return bad("checksum mismatch");
+  }
+  const auto version = base::LoadLE<uint16_t>(b.data() + 8);
+  if (version < f::kProducerIdsMinReadableVersion || version > f::kProducerIdsCurrentVersion) {
+    return MakeError(ErrorCode::kUnsupportedVersion,
+                     "producer ids: version " + std::to_string(version));
+  }
+  if (base::LoadLE<uint16_t>(b.data() + 10) != 0) {
+    return MakeError(ErrorCode::kUnsupportedVersion, "producer ids: unknown flags");
+  }
+  const auto next_free = base::LoadLE<int64_t>(b.data() + 16);
+  if (next_free < 0) return bad("negative next id");
+  return next_free;
+}
+
+ProducerIdAllocator::ProducerIdAllocator(io::FileSystem& fs, std::string data_dir)
+    : fs_(fs), path_(io::JoinPath(data_dir, kFileName)) {}
+
+Result<int64_t> ProducerIdAllocator::Allocate() {
+  std::lock_guard lock(mu_);
+  if (closed_) return MakeError(ErrorCode::kClosed, path_ + ": engine is closed");
+  if (!loaded_) {
+    auto image = fs_.ReadFile(path_);
+    if (image) {
+      auto next = DecodeProducerIds(base::AsBytes(*image));
+      if (!next) return MakeError(next.error().code, path_ + ": " + next.error().context);
+      next_ = limit_ = *next;
+    } else if (image.error().code != ErrorCode::kNotFound) {
+      return std::move(image).error();
+    }
+    loaded_ = true;
+  }
+  if (next_ == limit_) {
+    if (limit_ > std::numeric_limits<int64_t>::max() - kBlockSize) {
+      return MakeError(ErrorCode::kOutOfRange, path_ + ": producer ids are exhausted");
+    }
+    // The block is reserved durably before any id of it is handed out, so that no id is handed
+    // out twice, whatever crashes. A failed write hands out nothing; the next call writes again
+    // (a whole new file: nothing depends on what the failed attempt left).
+    const int64_t limit = limit_ + kBlockSize;
+    const std::string image = EncodeProducerIds(limit);
+    RETURN_IF_ERROR(
+        io::WriteFileAtomic(fs_, path_, base::AsBytes(image), io::Durability::kDurable));
+    limit_ = limit;
+  }
+  return next_++;
+}
+
+void ProducerIdAllocator::Close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+}
+
+}  // namespace sluice::engine

@@ -1,0 +1,122 @@
+#pragma once
+
+// Idempotent producers, with Kafka's semantics (KAFKA_PROTOCOL.md, gotcha 10):
+//
+// - ProducerStateTable: one partition's state per producer id (epoch and the last
+//   kRememberedBatches batches), against which each idempotent batch is checked before it gets
+//   offsets. It lives in PartitionLog, under the partition's append lock.
+// - ProducerIdAllocator: hands out producer ids that are unique across restarts of a data
+//   directory, by reserving blocks of ids in `<data>/producer-ids` (FORMAT.md).
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "segment/base/result.h"
+#include "segment/base/strong_int.h"
+#include "segment/io/file_system.h"
+#include "segment/record_batch.h"
+
+namespace sluice::engine {
+
+using base::Offset;
+using base::Result;
+using base::Status;
+using segment::BatchHeader;
+
+// One appended batch of an idempotent producer.
+struct ProducerBatch {
+  int32_t first_seq = 0;
+  int32_t last_seq = 0;
+  Offset base_offset;
+  Offset last_offset;
+};
+
+// The idempotent-producer state of one partition. A batch is idempotent when its producer id and
+// base sequence are both >= 0. Rules, per producer id (Kafka's):
+// - same epoch, (first, last) sequence equal to one of the last kRememberedBatches batches: a
+//   duplicate (Check returns that batch; it is not appended again);
+// - epoch older than the known one: kProducerFenced;
+// - epoch newer than the known one: the sequence must be 0 (else kOutOfOrderSequence), and the
+//   state restarts at this batch;
+// - same epoch otherwise: the first sequence must be the last one + 1, wrapping from INT32_MAX to
+//   0, else kOutOfOrderSequence. A retry of a batch older than the remembered ones is therefore
+//   kOutOfOrderSequence, as in Kafka (which no longer returns DUPLICATE_SEQUENCE_NUMBER);
+// - unknown producer id: any sequence is accepted and the state starts there.
+// The table never forgets a producer by itself; the owner decides what it is rebuilt from.
+// Not thread-safe: the owner serialises calls.
+class ProducerStateTable {
+ public:
+  static constexpr size_t kRememberedBatches = 5;
+
+  static bool IsIdempotent(const BatchHeader& header) {
+    return header.producer_id >= 0 && header.base_sequence >= 0;
+  }
+  // The sequence of the batch's last record: base sequence + last offset delta, wrapping past
+  // INT32_MAX to 0 as Kafka does.
+  static int32_t LastSequence(const BatchHeader& header);
+
+  // Checks an idempotent batch: the remembered batch it duplicates, nullopt if it is to be
+  // appended, or kProducerFenced / kOutOfOrderSequence (nothing is changed).
+  Result<std::optional<ProducerBatch>> Check(const BatchHeader& header) const;
+
+  // Records an idempotent batch that got offsets [base_offset, last_offset]: after Check accepted
+  // it, or when rebuilding the state from the log (where a batch of an epoch older than the known
+  // one, which the log cannot hold, is ignored).
+  void Record(const BatchHeader& header, Offset base_offset, Offset last_offset);
+
+  void Clear() { producers_.clear(); }
+  size_t producer_count() const { return producers_.size(); }
+
+ private:
+  struct Entry {
+    int16_t epoch = 0;
+    // The last `count` batches, oldest first, in a ring starting at `head`.
+    std::array<ProducerBatch, kRememberedBatches> batches{};
+    uint8_t head = 0;
+    uint8_t count = 0;
+
+    const ProducerBatch& At(size_t i) const { return batches[(head + i) % kRememberedBatches]; }
+    const ProducerBatch& Last() const { return At(count - 1u); }
+    void Push(const ProducerBatch& b);
+  };
+
+  std::unordered_map<int64_t, Entry> producers_;
+};
+
+// Hands out producer ids, unique across restarts of the data directory: before handing out any
+// id of a block of kBlockSize, it durably writes the block's end as the next free id to
+// `<data>/producer-ids` (replaced atomically; FORMAT.md). Ids left in a block when the engine stops
+// are never used. The file is read at the first allocation, so a damaged file fails allocations
+// (kCorruption), not the opening of the engine. Thread-safe. `fs` must outlive the allocator.
+class ProducerIdAllocator {
+ public:
+  static constexpr int64_t kBlockSize = 1000;
+  static constexpr char kFileName[] = "producer-ids";
+
+  ProducerIdAllocator(io::FileSystem& fs, std::string data_dir);
+
+  // The next unused id. Fails if the file cannot be read or the next block cannot be reserved
+  // (then no id is handed out; a later call tries again), and with kClosed after Close.
+  Result<int64_t> Allocate();
+  // Later allocations fail with kClosed (the engine is giving up its data directory).
+  void Close();
+
+ private:
+  io::FileSystem& fs_;
+  const std::string path_;
+  std::mutex mu_;  // guards the fields below; held across the file write
+  bool loaded_ = false;
+  bool closed_ = false;
+  int64_t next_ = 0;   // next id to hand out
+  int64_t limit_ = 0;  // ids below this are reserved on disk
+};
+
+// The `producer-ids` file image holding `next_free`, and its parser (FORMAT.md).
+std::string EncodeProducerIds(int64_t next_free);
+Result<int64_t> DecodeProducerIds(base::Bytes image);
+
+}  // namespace sluice::engine

@@ -1,0 +1,371 @@
+#include "net/broker.h"
+
+#include <set>
+
+#include "engine/catalog.h"
+#include "engine/config.h"
+#include "net/broker_impl.h"
+#include "segment/base/log.h"
+
+namespace sluice::net {
+
+using base::ErrorCode;
+
+KafkaError ToKafkaError(const base::Error& error) {
+  switch (error.code) {
+    case ErrorCode::kNotFound:
+      return KafkaError::kUnknownTopicOrPartition;
+    case ErrorCode::kOutOfRange:
+      return KafkaError::kOffsetOutOfRange;
+    case ErrorCode::kInvalidArgument:
+      // The engine names the limit a batch broke; anything else is a malformed batch.
+      if (error.context.find("max.message.bytes") != std::string::npos ||
+          error.context.find("segment.bytes") != std::string::npos) {
+        return KafkaError::kMessageTooLarge;
+      }
+      return KafkaError::kCorruptMessage;
+    case ErrorCode::kCorruption:
+      return KafkaError::kCorruptMessage;
+    case ErrorCode::kProducerFenced:
+      return KafkaError::kInvalidProducerEpoch;
+    case ErrorCode::kOutOfOrderSequence:
+      return KafkaError::kOutOfOrderSequenceNumber;
+    case ErrorCode::kClosed:
+      return KafkaError::kNotLeaderOrFollower;  // shutting down: the client retries elsewhere
+    case ErrorCode::kTimeout:
+      return KafkaError::kRequestTimedOut;
+    case ErrorCode::kIoError:
+    case ErrorCode::kNoSpace:
+    case ErrorCode::kPoisoned:
+      return KafkaError::kKafkaStorageError;
+    default:
+      return KafkaError::kUnknownServerError;
+  }
+}
+
+// --- lifecycle ----------------------------------------------------------------------------------
+
+Result<std::unique_ptr<Broker>> Broker::Start(engine::EngineOptions engine_options,
+                                              BrokerOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  Impl* self = impl.get();
+  impl->waiters_ = std::make_unique<FetchWaiters>();
+  FetchWaiters* waiters = impl->waiters_.get();
+  engine_options.on_data = [waiters](const std::string& topic, int32_t partition) {
+    waiters->Notify(topic, partition);
+  };
+  ASSIGN_OR_RETURN(impl->engine_, engine::Engine::Open(engine_options));
+  GroupCoordinatorOptions group_options;
+  group_options.initial_rebalance_delay_ms = self->options_.group_initial_rebalance_delay_ms;
+  group_options.min_session_timeout_ms = self->options_.group_min_session_timeout_ms;
+  group_options.max_session_timeout_ms = self->options_.group_max_session_timeout_ms;
+  impl->groups_ = std::make_unique<GroupCoordinator>(group_options, impl->engine_->clock());
+  impl->server_ = std::make_unique<Server>(
+      self->options_.server, [self](std::shared_ptr<const std::string> frame, Responder r) {
+        self->Handle(std::move(frame), std::move(r));
+      });
+  if (Status s = impl->server_->Start(); !s) {
+    impl->groups_->Shutdown();
+    impl->waiters_->Stop();
+    impl->engine_->Close().IgnoreError();
+    return std::move(s).error();
+  }
+  return std::unique_ptr<Broker>(new Broker(std::move(impl)));
+}
+
+Broker::Broker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Broker::~Broker() {
+  if (Status s = Stop(); !s) base::LogError("serve: " + s.error().ToString());
+}
+
+Status Broker::Stop() {
+  if (impl_->stopped_) return {};
+  impl_->stopped_ = true;
+  // Parked fetches and waiting joins answer first (into connections that are about to close),
+  // then the server joins its threads, and only then does the engine go away under them.
+  impl_->waiters_->Stop();
+  impl_->groups_->Shutdown();
+  impl_->server_->Stop();
+  return impl_->engine_->Close();
+}
+
+uint16_t Broker::port() const { return impl_->server_->port(); }
+engine::Engine& Broker::engine() { return *impl_->engine_; }
+
+std::string Broker::Impl::AdvertisedHost() const {
+  if (!options_.advertised_host.empty()) return options_.advertised_host;
+  const std::string& host = options_.server.listen_host;
+  return host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host;
+}
+
+int32_t Broker::Impl::AdvertisedPort() const {
+  return options_.advertised_port != 0 ? options_.advertised_port : server_->port();
+}
+
+bool Broker::Impl::VisibleTopic(const std::string& name) const {
+  return !engine::IsInternalTopic(name);
+}
+
+// --- dispatch -----------------------------------------------------------------------------------
+
+void Broker::Impl::Handle(std::shared_ptr<const std::string> frame, Responder responder) {
+  auto decoded = DecodeRequest(base::AsBytes(*frame));
+  if (!decoded) {
+    // An unknown API, an unsupported version or a malformed request: Kafka closes the connection
+    // (the client cannot parse an answer in a version it did not ask for).
+    base::LogWarning("serve: " + responder.peer() + ": " + decoded.error().ToString() +
+                     "; closing the connection");
+    responder.Close();
+    return;
+  }
+  const RequestHeader& header = decoded->header;
+  std::visit([&](const auto& request) { Handle(header, request, responder); }, decoded->body);
+}
+
+// --- ApiVersions, Metadata ----------------------------------------------------------------------
+
+void Broker::Impl::Handle(const RequestHeader& h, const ApiVersionsRequest&, Responder& responder) {
+  if (h.api_version > 2) {  // KIP-511: answer in v0 with our versions; the client retries
+    OutBuffer out;
+    EncodeApiVersionsFallback(out);
+    responder.Send(std::move(out));
+    return;
+  }
+  ApiVersionsResponse resp;
+  resp.api_keys = SupportedApiVersions();
+  Reply(responder, h.api_version, resp);
+}
+
+void Broker::Impl::Handle(const RequestHeader& h, const MetadataRequest& req,
+                          Responder& responder) {
+  MetadataResponse resp;
+  resp.brokers.push_back({options_.node_id, AdvertisedHost(), AdvertisedPort(), std::nullopt});
+  resp.cluster_id = options_.cluster_id;
+  resp.controller_id = options_.node_id;
+
+  std::vector<std::string> names;
+  if (!req.topics) {
+    for (const auto& t : engine_->ListTopics()) {
+      if (VisibleTopic(t.name)) names.push_back(t.name);
+    }
+  } else {
+    names = *req.topics;
+  }
+  const bool may_create = options_.auto_create_topics && req.allow_auto_topic_creation;
+  for (const std::string& name : names) {
+    MetadataResponse::Topic topic;
+    topic.name = name;
+    auto described = engine_->DescribeTopic(name);
+    if (!described && described.error().code == ErrorCode::kNotFound && may_create &&
+        VisibleTopic(name) && engine::ValidateTopicName(name)) {
+      Status s = engine_->CreateTopic(name, options_.default_partitions, {});
+      if (s) {
+        base::LogInfo("serve: auto-created topic " + name + " with " +
+                      std::to_string(options_.default_partitions) + " partitions");
+      }
+      described = engine_->DescribeTopic(name);  // created, or created by a concurrent request
+    }
+    if (!VisibleTopic(name) || !engine::ValidateTopicName(name)) {
+      topic.error_code = KafkaError::kInvalidTopicException;
+    } else if (!described) {
+      topic.error_code = ToKafkaError(described.error());
+    } else {
+      for (int32_t p = 0; p < described->info.partitions; ++p) {
+        MetadataResponse::Partition part;
+        part.partition_index = p;
+        part.leader_id = options_.node_id;
+        part.replica_nodes = {options_.node_id};
+        part.isr_nodes = {options_.node_id};
+        topic.partitions.push_back(std::move(part));
+      }
+    }
+    resp.topics.push_back(std::move(topic));
+  }
+  Reply(responder, h.api_version, resp);
+}
+
+// --- CreateTopics, DeleteTopics, DescribeConfigs ------------------------------------------------
+
+void Broker::Impl::Handle(const RequestHeader& h, const CreateTopicsRequest& req,
+                          Responder& responder) {
+  CreateTopicsResponse resp;
+  std::set<std::string> seen;
+  for (const auto& t : req.topics) {
+    CreateTopicsResponse::Topic result;
+    result.name = t.name;
+    auto fail = [&](KafkaError code, std::string message) {
+      result.error_code = code;
+      result.error_message = std::move(message);
+    };
+    int32_t partitions = t.num_partitions;
+    if (partitions == -1) {
+      partitions = t.assignments.empty() ? options_.default_partitions
+                                         : static_cast<int32_t>(t.assignments.size());
+    }
+    std::map<std::string, std::string> configs;
+    for (const auto& c : t.configs) {
+      if (c.value) configs[c.name] = *c.value;
+    }
+    if (!seen.insert(t.name).second) {
+      fail(KafkaError::kInvalidRequest, "topic named twice in one request");
+    } else if (Status s = engine::ValidateTopicName(t.name); !s || !VisibleTopic(t.name)) {
+      fail(KafkaError::kInvalidTopicException,
+           s ? "names starting with __ are reserved" : s.error().context);
+    } else if (partitions <= 0) {
+      fail(KafkaError::kInvalidPartitions, "partitions must be positive");
+    } else if (t.replication_factor != -1 && t.replication_factor != 1 && t.assignments.empty()) {
+      fail(KafkaError::kInvalidReplicationFactor, "replication factor " +
+                                                      std::to_string(t.replication_factor) +
+                                                      " exceeds the 1 available broker");
+    } else if (auto cfg = engine::ApplyConfig(engine_->default_topic_config(), configs); !cfg) {
+      fail(KafkaError::kInvalidConfig, cfg.error().context);
+    } else if (req.validate_only) {
+      if (engine_->DescribeTopic(t.name)) {
+        fail(KafkaError::kTopicAlreadyExists, "topic '" + t.name + "' already exists");
+      }
+    } else if (Status c = engine_->CreateTopic(t.name, partitions, configs); !c) {
+      if (c.error().code == ErrorCode::kAlreadyExists) {
+        fail(KafkaError::kTopicAlreadyExists, c.error().context);
+      } else if (c.error().code == ErrorCode::kInvalidArgument) {
+        fail(KafkaError::kInvalidConfig, c.error().context);
+      } else {
+        fail(ToKafkaError(c.error()), c.error().context);
+      }
+    } else {
+      base::LogInfo("serve: created topic " + t.name + " with " + std::to_string(partitions) +
+                    " partitions");
+    }
+    resp.topics.push_back(std::move(result));
+  }
+  Reply(responder, h.api_version, resp);
+}
+
+void Broker::Impl::Handle(const RequestHeader& h, const DeleteTopicsRequest& req,
+                          Responder& responder) {
+  DeleteTopicsResponse resp;
+  for (const std::string& name : req.topic_names) {
+    DeleteTopicsResponse::TopicResult result;
+    result.name = name;
+    if (!VisibleTopic(name)) {
+      result.error_code = KafkaError::kInvalidTopicException;
+    } else if (Status s = engine_->DeleteTopic(name); !s) {
+      result.error_code = ToKafkaError(s.error());
+    } else {
+      base::LogInfo("serve: deleted topic " + name);
+    }
+    resp.responses.push_back(std::move(result));
+  }
+  Reply(responder, h.api_version, resp);
+}
+
+namespace {
+
+constexpr int8_t kResourceTopic = 2;
+constexpr int8_t kResourceBroker = 4;
+constexpr int8_t kSourceDynamicTopic = 1;
+constexpr int8_t kSourceStaticBroker = 4;
+constexpr int8_t kSourceDefault = 5;
+constexpr int8_t kTypeString = 2;
+constexpr int8_t kTypeLong = 5;
+
+bool Wanted(const std::optional<std::vector<std::string>>& keys, const std::string& name) {
+  if (!keys) return true;
+  for (const auto& k : *keys) {
+    if (k == name) return true;
+  }
+  return false;
+}
+
+int8_t ConfigType(const std::string& value) {
+  if (value.empty()) return kTypeString;
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (!(std::isdigit(static_cast<unsigned char>(value[i])) || (i == 0 && value[i] == '-'))) {
+      return kTypeString;
+    }
+  }
+  return kTypeLong;
+}
+
+}  // namespace
+
+void Broker::Impl::Handle(const RequestHeader& h, const DescribeConfigsRequest& req,
+                          Responder& responder) {
+  DescribeConfigsResponse resp;
+  const auto defaults = engine::ConfigToMap(engine_->default_topic_config());
+  auto entry = [&](const std::string& name, const std::string& value, int8_t source,
+                   bool is_default) {
+    DescribeConfigsResponse::Config c;
+    c.name = name;
+    c.value = value;
+    c.read_only = source != kSourceDynamicTopic && source != kSourceDefault;
+    c.is_default = is_default;
+    c.config_source = source;
+    c.config_type = ConfigType(value);
+    if (req.include_synonyms) c.synonyms.push_back({name, value, source});
+    return c;
+  };
+  for (const auto& r : req.resources) {
+    DescribeConfigsResponse::ResourceResult result;
+    result.resource_type = r.resource_type;
+    result.resource_name = r.resource_name;
+    if (r.resource_type == kResourceTopic) {
+      auto described = VisibleTopic(r.resource_name)
+                           ? engine_->DescribeTopic(r.resource_name)
+                           : Result<engine::TopicDescription>(base::MakeError(
+                                 ErrorCode::kNotFound, "topic '" + r.resource_name + "'"));
+      if (!described) {
+        result.error_code = ToKafkaError(described.error());
+        result.error_message = described.error().context;
+      } else {
+        for (const auto& [name, value] : engine::ConfigToMap(described->info.config)) {
+          if (!Wanted(r.configuration_keys, name)) continue;
+          auto d = defaults.find(name);
+          const bool is_default = d != defaults.end() && d->second == value;
+          result.configs.push_back(
+              entry(name, value, is_default ? kSourceDefault : kSourceDynamicTopic, is_default));
+        }
+      }
+    } else if (r.resource_type == kResourceBroker) {
+      const std::vector<std::pair<std::string, std::string>> broker_configs = {
+          {"broker.id", std::to_string(options_.node_id)},
+          {"auto.create.topics.enable", options_.auto_create_topics ? "true" : "false"},
+          {"num.partitions", std::to_string(options_.default_partitions)},
+          {"socket.request.max.bytes", std::to_string(options_.server.max_request_bytes)},
+          {"group.initial.rebalance.delay.ms",
+           std::to_string(options_.group_initial_rebalance_delay_ms)},
+          {"log.dirs", engine_->data_dir()},
+      };
+      for (const auto& [name, value] : broker_configs) {
+        if (Wanted(r.configuration_keys, name)) {
+          result.configs.push_back(entry(name, value, kSourceStaticBroker, false));
+        }
+      }
+    } else {
+      result.error_code = KafkaError::kInvalidRequest;
+      result.error_message = "resource type " + std::to_string(r.resource_type) +
+                             " is not supported (topics 2 and brokers 4 are)";
+    }
+    resp.results.push_back(std::move(result));
+  }
+  Reply(responder, h.api_version, resp);
+}
+
+// --- InitProducerId -----------------------------------------------------------------------------
+
+void Broker::Impl::Handle(const RequestHeader& h, const InitProducerIdRequest& req,
+                          Responder& responder) {
+  InitProducerIdResponse resp;
+  if (req.transactional_id) {
+    resp.error_code = KafkaError::kInvalidRequest;  // transactions are not supported
+  } else if (auto id = engine_->AllocateProducerId(); !id) {
+    base::LogError("serve: cannot allocate a producer id: " + id.error().ToString());
+    resp.error_code = KafkaError::kKafkaStorageError;
+  } else {
+    resp.producer_id = *id;
+    resp.producer_epoch = 0;
+  }
+  Reply(responder, h.api_version, resp);
+}
+
+}  // namespace sluice::net

@@ -1,0 +1,55 @@
+#pragma once
+
+// Broker: `sluice serve`, a single-node Kafka broker over the embedded engine. It owns the engine,
+// the connection server, the long-poll fetch waiters and the consumer-group coordinator. This is
+// net/'s public API for cli/.
+//
+// Thread-safety: Start, Stop and the accessors from one thread.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "engine/engine.h"
+#include "net/server.h"
+
+namespace sluice::net {
+
+struct BrokerOptions {
+  ServerOptions server;
+  // Host and port clients are told to connect to (Metadata); empty/0 = the listener's.
+  std::string advertised_host;
+  uint16_t advertised_port = 0;
+  int32_t node_id = 0;
+  std::string cluster_id = "sluice";
+  bool auto_create_topics = true;  // auto.create.topics.enable
+  int32_t default_partitions = 1;  // num.partitions, for auto-created topics and -1
+  int64_t group_initial_rebalance_delay_ms = 3000;  // group.initial.rebalance.delay.ms
+  int32_t group_min_session_timeout_ms = 6000;
+  int32_t group_max_session_timeout_ms = 1800000;
+};
+
+class Broker {
+ public:
+  // Opens the engine (`engine_options.on_data` is the broker's) and starts serving.
+  static base::Result<std::unique_ptr<Broker>> Start(engine::EngineOptions engine_options,
+                                                     BrokerOptions options);
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Stops serving (closing connections; requests in progress finish, parked ones end) and closes
+  // the engine cleanly. Idempotent.
+  base::Status Stop();
+
+  uint16_t port() const;
+  engine::Engine& engine();
+
+  class Impl;
+
+ private:
+  explicit Broker(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::net

@@ -1,0 +1,75 @@
+#pragma once
+
+// The broker's insides, shared by broker.cc (lifecycle, dispatch, metadata and admin APIs),
+// data_handlers.cc (Produce, Fetch, ListOffsets) and group_handlers.cc (the consumer-group APIs).
+// Not part of net/'s public API.
+
+#include <memory>
+#include <string>
+
+#include "engine/engine.h"
+#include "net/broker.h"
+#include "net/fetch_waiters.h"
+#include "net/group_coordinator.h"
+#include "net/messages.h"
+#include "net/server.h"
+
+namespace sluice::net {
+
+// Encodes `response` at `version` and sends it.
+template <typename Response>
+void Reply(Responder& responder, int16_t version, const Response& response) {
+  OutBuffer out;
+  EncodeResponse(version, response, out);
+  responder.Send(std::move(out));
+}
+
+// The Kafka error code for an engine error.
+KafkaError ToKafkaError(const base::Error& error);
+
+class Broker::Impl {
+ public:
+  Impl(BrokerOptions options) : options_(std::move(options)) {}
+
+  // Decodes and answers one request (a worker thread; see RequestHandlerFn).
+  void Handle(std::shared_ptr<const std::string> frame, Responder responder);
+
+  // --- per API (each answers through `responder`) -----------------------------------------
+  void Handle(const RequestHeader& h, const ApiVersionsRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const MetadataRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const CreateTopicsRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const DeleteTopicsRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const DescribeConfigsRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const InitProducerIdRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const ProduceRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const FetchRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const ListOffsetsRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const OffsetCommitRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const OffsetFetchRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const FindCoordinatorRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const JoinGroupRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const SyncGroupRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const HeartbeatRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const LeaveGroupRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const DescribeGroupsRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const ListGroupsRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const DeleteGroupsRequest& req, Responder& responder);
+
+  // A fetch that may wait for data (long poll): runs, parks, runs again.
+  struct PendingFetch;
+  void RunFetch(std::shared_ptr<PendingFetch> fetch);
+
+  // The topic for a client's request: nullopt if unknown or internal (hidden from clients).
+  bool VisibleTopic(const std::string& name) const;
+  std::string AdvertisedHost() const;
+  int32_t AdvertisedPort() const;
+
+  BrokerOptions options_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<FetchWaiters> waiters_;
+  std::unique_ptr<GroupCoordinator> groups_;
+  std::unique_ptr<Server> server_;
+  bool stopped_ = false;
+};
+
+}  // namespace sluice::net

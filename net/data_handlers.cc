@@ -1,0 +1,264 @@
+// Produce, Fetch (with long polling) and ListOffsets.
+
+#include <chrono>
+
+#include "net/broker_impl.h"
+#include "segment/base/log.h"
+#include "segment/record_batch.h"
+
+namespace sluice::net {
+
+using base::ErrorCode;
+
+namespace {
+
+constexpr int16_t kMinProduceVersion = 3;  // record batch v2 (magic 2); v0-2 carry MessageSets
+constexpr int16_t kMinZstdFetchVersion = 10;
+
+// Splits a Produce records field into whole batches. Every batch must be a complete RecordBatch
+// v2 whose length field fits the bytes; the engine checks the rest (CRC, counts, codec).
+Result<std::vector<Bytes>> SplitBatches(Bytes records) {
+  std::vector<Bytes> batches;
+  size_t pos = 0;
+  while (pos < records.size()) {
+    if (records.size() - pos < segment::kBatchHeaderSize) {
+      return base::MakeError(ErrorCode::kInvalidArgument,
+                             "a record batch is cut short at byte " + std::to_string(pos));
+    }
+    const int32_t length =
+        base::LoadBE<int32_t>(records.data() + pos + segment::batch_field::kBatchLength);
+    const auto magic = static_cast<int8_t>(records[pos + segment::batch_field::kMagic]);
+    if (magic != 2) {
+      return base::MakeError(ErrorCode::kInvalidArgument,
+                             "record batch magic " + std::to_string(magic) + " (only 2 is served)");
+    }
+    if (length < 0 || static_cast<size_t>(length) + 12 > records.size() - pos ||
+        static_cast<size_t>(length) + 12 < segment::kBatchHeaderSize) {
+      return base::MakeError(ErrorCode::kInvalidArgument,
+                             "record batch length " + std::to_string(length) + " at byte " +
+                                 std::to_string(pos) + " does not fit the request");
+    }
+    batches.push_back(records.subspan(pos, static_cast<size_t>(length) + 12));
+    pos += static_cast<size_t>(length) + 12;
+  }
+  if (batches.empty()) return base::MakeError(ErrorCode::kInvalidArgument, "no record batch");
+  return batches;
+}
+
+}  // namespace
+
+// --- Produce ------------------------------------------------------------------------------------
+
+void Broker::Impl::Handle(const RequestHeader& h, const ProduceRequest& req, Responder& responder) {
+  ProduceResponse resp;
+  const bool valid_acks = req.acks == 0 || req.acks == 1 || req.acks == -1;
+  for (const auto& t : req.topics) {
+    ProduceResponse::Topic topic;
+    topic.name = t.name;
+    for (const auto& p : t.partitions) {
+      ProduceResponse::Partition part;
+      part.index = p.index;
+      auto fail = [&](KafkaError code, const std::string& why) {
+        part.error_code = code;
+        part.error_message = why;
+        base::LogWarning("serve: " + responder.peer() + ": produce to " + t.name + "-" +
+                         std::to_string(p.index) + " refused (" + KafkaErrorName(code) +
+                         "): " + why);
+      };
+      if (h.api_version < kMinProduceVersion) {
+        fail(KafkaError::kUnsupportedVersion, "Produce v0-v2 (message format v0/v1) is refused");
+      } else if (!valid_acks) {
+        fail(KafkaError::kInvalidRequiredAcks, "acks must be 0, 1 or -1");
+      } else if (req.transactional_id) {
+        fail(KafkaError::kInvalidRequest, "transactions are not supported");
+      } else if (!VisibleTopic(t.name)) {
+        fail(KafkaError::kInvalidTopicException, "internal topic");
+      } else if (!p.records) {
+        fail(KafkaError::kCorruptMessage, "null records");
+      } else if (auto batches = SplitBatches(*p.records); !batches) {
+        fail(KafkaError::kCorruptMessage, batches.error().context);
+      } else {
+        for (Bytes batch : *batches) {
+          auto appended = engine_->Append(t.name, p.index, batch);
+          if (!appended) {
+            const KafkaError code = ToKafkaError(appended.error());
+            if (code == KafkaError::kUnknownTopicOrPartition) {
+              part.error_code = code;  // routine for clients with stale metadata: no log line
+            } else {
+              fail(code, appended.error().context);
+            }
+            break;
+          }
+          if (part.base_offset < 0) part.base_offset = appended->base_offset.value();
+        }
+        if (part.error_code == KafkaError::kNone && h.api_version >= 5) {
+          if (auto stats = engine_->GetPartitionStats(t.name, p.index)) {
+            part.log_start_offset = stats->log_start_offset.value();
+          }
+        }
+      }
+      if (part.error_code != KafkaError::kNone) part.base_offset = -1;
+      topic.partitions.push_back(std::move(part));
+    }
+    resp.responses.push_back(std::move(topic));
+  }
+  if (req.acks == 0) {
+    responder.NoResponse();
+    return;
+  }
+  Reply(responder, h.api_version, resp);
+}
+
+// --- Fetch --------------------------------------------------------------------------------------
+
+struct Broker::Impl::PendingFetch {
+  RequestHeader header;
+  FetchRequest request;
+  Responder responder;
+  FetchWaiters::Clock::time_point deadline;
+  bool final_attempt = false;  // the deadline passed: answer with whatever there is
+};
+
+void Broker::Impl::Handle(const RequestHeader& h, const FetchRequest& req, Responder& responder) {
+  auto fetch = std::make_shared<PendingFetch>();
+  fetch->header = h;
+  fetch->request = req;
+  fetch->responder = std::move(responder);
+  fetch->deadline =
+      FetchWaiters::Clock::now() + std::chrono::milliseconds(std::max(0, req.max_wait_ms));
+  fetch->final_attempt = req.max_wait_ms <= 0;
+  RunFetch(std::move(fetch));
+}
+
+void Broker::Impl::RunFetch(std::shared_ptr<PendingFetch> fetch) {
+  const FetchRequest& req = fetch->request;
+  const int16_t version = fetch->header.api_version;
+  const uint64_t seen_version = waiters_->version();
+
+  FetchResponse resp;
+  std::vector<std::shared_ptr<const void>> pins;
+  const size_t max_bytes = static_cast<size_t>(std::max(0, req.max_bytes));
+  size_t total = 0;
+  std::vector<std::pair<std::string, int32_t>> watched;
+  for (const auto& t : req.topics) {
+    FetchResponse::Topic topic;
+    topic.topic = t.topic;
+    for (const auto& p : t.partitions) {
+      FetchResponse::Partition part;
+      part.partition_index = p.partition;
+      part.aborted_transactions.emplace();
+      auto stats = VisibleTopic(t.topic) ? engine_->GetPartitionStats(t.topic, p.partition)
+                                         : Result<engine::PartitionStats>(base::MakeError(
+                                               ErrorCode::kNotFound, "internal topic"));
+      if (!stats) {
+        part.error_code = ToKafkaError(stats.error());
+        topic.partitions.push_back(std::move(part));
+        continue;
+      }
+      part.high_watermark = part.last_stable_offset = stats->high_watermark.value();
+      part.log_start_offset = stats->log_start_offset.value();
+      const int64_t offset = p.fetch_offset;
+      if (offset < part.log_start_offset || offset > part.high_watermark) {
+        part.error_code = KafkaError::kOffsetOutOfRange;
+      } else if (offset < part.high_watermark) {
+        // KIP-74: the first batch of the response is sent whole even past the limits; after it,
+        // max_bytes holds.
+        const size_t budget = std::min(static_cast<size_t>(std::max(0, p.partition_max_bytes)),
+                                       max_bytes > total ? max_bytes - total : 0);
+        auto read = engine_->Read(t.topic, p.partition, base::Offset(offset), budget);
+        if (!read) {
+          part.error_code = ToKafkaError(read.error());
+        } else {
+          part.high_watermark = part.last_stable_offset = read->high_watermark.value();
+          part.log_start_offset = read->log_start_offset.value();
+          for (const auto& b : read->batches) {
+            const size_t size = b.bytes.size();
+            if (!part.batches.empty() || total > 0) {
+              if (total + size > max_bytes) break;
+            }
+            if (b.header.codec() == base::Codec::kZstd && version < kMinZstdFetchVersion) {
+              // An old client cannot read zstd: serve it the batch decompressed.
+              auto plain = segment::DecompressBatch(b.bytes, b.header);
+              if (!plain) {
+                part.error_code = KafkaError::kCorruptMessage;
+                base::LogError("serve: " + t.topic + "-" + std::to_string(p.partition) +
+                               ": cannot transcode a batch: " + plain.error().ToString());
+                break;
+              }
+              auto owned = std::make_shared<const std::string>(std::move(*plain));
+              part.batches.push_back(base::AsBytes(*owned));
+              total += owned->size();
+              pins.push_back(std::move(owned));
+              continue;
+            }
+            part.batches.push_back(b.bytes);
+            total += size;
+          }
+          if (!part.batches.empty()) pins.push_back(read->pin);
+        }
+      }
+      if (part.error_code == KafkaError::kNone) watched.emplace_back(t.topic, p.partition);
+      topic.partitions.push_back(std::move(part));
+    }
+    resp.responses.push_back(std::move(topic));
+  }
+
+  const bool enough = total >= static_cast<size_t>(std::max(1, req.min_bytes));
+  if (!enough && !fetch->final_attempt && !watched.empty()) {
+    Impl* self = this;
+    const bool parked =
+        waiters_->Park(seen_version, watched, fetch->deadline, [self, fetch](bool timed_out) {
+          fetch->final_attempt = timed_out || FetchWaiters::Clock::now() >= fetch->deadline;
+          self->server_->Post([self, fetch] { self->RunFetch(fetch); });
+        });
+    if (parked) return;
+    if (FetchWaiters::Clock::now() < fetch->deadline) {  // data arrived meanwhile: read again
+      server_->Post([self, fetch] { self->RunFetch(fetch); });
+      return;
+    }
+  }
+  OutBuffer out;
+  EncodeResponse(version, resp, out);
+  for (auto& pin : pins) out.AddPin(std::move(pin));
+  fetch->responder.Send(std::move(out));
+}
+
+// --- ListOffsets --------------------------------------------------------------------------------
+
+void Broker::Impl::Handle(const RequestHeader& h, const ListOffsetsRequest& req,
+                          Responder& responder) {
+  constexpr int64_t kLatest = -1;
+  constexpr int64_t kEarliest = -2;
+  ListOffsetsResponse resp;
+  for (const auto& t : req.topics) {
+    ListOffsetsResponse::Topic topic;
+    topic.name = t.name;
+    for (const auto& p : t.partitions) {
+      ListOffsetsResponse::Partition part;
+      part.partition_index = p.partition_index;
+      auto stats = VisibleTopic(t.name) ? engine_->GetPartitionStats(t.name, p.partition_index)
+                                        : Result<engine::PartitionStats>(base::MakeError(
+                                              ErrorCode::kNotFound, "internal topic"));
+      if (!stats) {
+        part.error_code = ToKafkaError(stats.error());
+      } else if (p.timestamp == kLatest) {
+        part.offset = stats->high_watermark.value();
+      } else if (p.timestamp == kEarliest) {
+        part.offset = stats->log_start_offset.value();
+      } else if (p.timestamp < 0) {
+        part.error_code = KafkaError::kInvalidRequest;  // -3 (max timestamp) is v7+
+      } else if (auto found = engine_->OffsetForTimestamp(t.name, p.partition_index, p.timestamp);
+                 !found) {
+        part.error_code = ToKafkaError(found.error());
+      } else if (*found) {
+        part.offset = (*found)->offset.value();
+        part.timestamp = (*found)->timestamp;
+      }
+      topic.partitions.push_back(std::move(part));
+    }
+    resp.topics.push_back(std::move(topic));
+  }
+  Reply(responder, h.api_version, resp);
+}
+
+}  // namespace sluice::net

@@ -1,0 +1,621 @@
+#pragma once
+
+// The Kafka requests and responses `sluice serve` handles, as plain structs, with the request
+// decoder and the response encoders. Non-flexible versions only (kSupportedApis); ApiVersions v3+
+// is recognised for the KIP-511 fallback. Field names are the snake_case of Apache Kafka's message
+// specs (clients/src/main/resources/common/message/*.json); a comment "vN+" marks a field that
+// exists on the wire only from version N (and keeps its default below that).
+//
+// Decoding never trusts the bytes: a short, malformed or oversized field is an Error, never a crash
+// or an allocation beyond O(frame size). Values are not validated (acks = 5 or a negative timeout
+// come back as sent, for the handler to answer with a Kafka error code); lengths and counts are.
+//
+// Lifetime: the base::Bytes fields of a decoded request (Produce records) are views into the frame
+// handed to DecodeRequest, which must outlive the request. Everything else is copied.
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "net/kafka_errors.h"
+#include "net/out_buffer.h"
+#include "net/wire.h"
+#include "segment/base/result.h"
+
+namespace sluice::net {
+
+// Request header v1 (v2, flexible, for ApiVersions v3+: its tagged fields are skipped).
+struct RequestHeader {
+  int16_t api_key = 0;
+  int16_t api_version = 0;
+  int32_t correlation_id = 0;
+  std::optional<std::string> client_id;
+};
+
+inline constexpr int32_t kNoAuthorizedOperations = std::numeric_limits<int32_t>::min();
+
+// --- Produce (0) -------------------------------------------------------------------------------
+
+struct ProduceRequest {
+  struct Partition {
+    int32_t index = 0;
+    std::optional<Bytes> records;  // view into the frame; RecordBatches (v3+) or a MessageSet
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  std::optional<std::string> transactional_id;  // v3+
+  int16_t acks = 0;
+  int32_t timeout_ms = 0;
+  std::vector<Topic> topics;
+};
+
+struct ProduceResponse {
+  struct RecordError {
+    int32_t batch_index = 0;
+    std::optional<std::string> batch_index_error_message;
+  };
+  struct Partition {
+    int32_t index = 0;
+    KafkaError error_code = KafkaError::kNone;
+    int64_t base_offset = -1;
+    int64_t log_append_time_ms = -1;           // v2+; -1 unless the topic uses LogAppendTime
+    int64_t log_start_offset = -1;             // v5+
+    std::vector<RecordError> record_errors;    // v8+
+    std::optional<std::string> error_message;  // v8+
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  std::vector<Topic> responses;
+  int32_t throttle_time_ms = 0;  // v1+ (written after the responses)
+};
+
+// --- Fetch (1) ---------------------------------------------------------------------------------
+
+struct FetchRequest {
+  struct Partition {
+    int32_t partition = 0;
+    int32_t current_leader_epoch = -1;  // v9+
+    int64_t fetch_offset = 0;
+    int64_t log_start_offset = -1;  // v5+ (followers only)
+    int32_t partition_max_bytes = 0;
+  };
+  struct Topic {
+    std::string topic;
+    std::vector<Partition> partitions;
+  };
+  struct ForgottenTopic {
+    std::string topic;
+    std::vector<int32_t> partitions;
+  };
+  int32_t replica_id = -1;
+  int32_t max_wait_ms = 0;
+  int32_t min_bytes = 0;
+  int32_t max_bytes = std::numeric_limits<int32_t>::max();  // v3+
+  int8_t isolation_level = 0;                               // v4+
+  int32_t session_id = 0;                                   // v7+
+  int32_t session_epoch = -1;                               // v7+
+  std::vector<Topic> topics;
+  std::vector<ForgottenTopic> forgotten_topics_data;  // v7+
+  std::string rack_id;                                // v11+
+};
+
+struct FetchResponse {
+  struct AbortedTransaction {
+    int64_t producer_id = 0;
+    int64_t first_offset = 0;
+  };
+  struct Partition {
+    int32_t partition_index = 0;
+    KafkaError error_code = KafkaError::kNone;
+    int64_t high_watermark = -1;
+    int64_t last_stable_offset = -1;                                      // v4+
+    int64_t log_start_offset = -1;                                        // v5+
+    std::optional<std::vector<AbortedTransaction>> aborted_transactions;  // v4+; nullopt = null
+    int32_t preferred_read_replica = -1;                                  // v11+
+    // The records field: these stored batches back to back, sent by reference (zero copy). The
+    // views must outlive the OutBuffer (OutBuffer::AddPin). None: an empty (length 0) field.
+    std::vector<Bytes> batches;
+  };
+  struct Topic {
+    std::string topic;
+    std::vector<Partition> partitions;
+  };
+  int32_t throttle_time_ms = 0;               // v1+
+  KafkaError error_code = KafkaError::kNone;  // v7+
+  int32_t session_id = 0;                     // v7+
+  std::vector<Topic> responses;
+};
+
+// --- ListOffsets (2) ---------------------------------------------------------------------------
+
+struct ListOffsetsRequest {
+  struct Partition {
+    int32_t partition_index = 0;
+    int32_t current_leader_epoch = -1;  // v4+
+    int64_t timestamp = 0;              // -1 latest, -2 earliest, else a timestamp in ms
+    int32_t max_num_offsets = 1;        // v0 only
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  int32_t replica_id = -1;
+  int8_t isolation_level = 0;  // v2+
+  std::vector<Topic> topics;
+};
+
+struct ListOffsetsResponse {
+  struct Partition {
+    int32_t partition_index = 0;
+    KafkaError error_code = KafkaError::kNone;
+    std::vector<int64_t> old_style_offsets;  // v0 only
+    int64_t timestamp = -1;                  // v1+
+    int64_t offset = -1;                     // v1+
+    int32_t leader_epoch = -1;               // v4+
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  int32_t throttle_time_ms = 0;  // v2+
+  std::vector<Topic> topics;
+};
+
+// --- Metadata (3) ------------------------------------------------------------------------------
+
+struct MetadataRequest {
+  // Topic names; nullopt = all topics (v0: the empty array, v1+: the null array), empty = none.
+  std::optional<std::vector<std::string>> topics;
+  bool allow_auto_topic_creation = true;               // v4+
+  bool include_cluster_authorized_operations = false;  // v8+
+  bool include_topic_authorized_operations = false;    // v8+
+};
+
+struct MetadataResponse {
+  struct Broker {
+    int32_t node_id = 0;
+    std::string host;
+    int32_t port = 0;
+    std::optional<std::string> rack;  // v1+
+  };
+  struct Partition {
+    KafkaError error_code = KafkaError::kNone;
+    int32_t partition_index = 0;
+    int32_t leader_id = -1;
+    int32_t leader_epoch = -1;  // v7+
+    std::vector<int32_t> replica_nodes;
+    std::vector<int32_t> isr_nodes;
+    std::vector<int32_t> offline_replicas;  // v5+
+  };
+  struct Topic {
+    KafkaError error_code = KafkaError::kNone;
+    std::string name;
+    bool is_internal = false;  // v1+
+    std::vector<Partition> partitions;
+    int32_t topic_authorized_operations = kNoAuthorizedOperations;  // v8+
+  };
+  int32_t throttle_time_ms = 0;  // v3+
+  std::vector<Broker> brokers;
+  std::optional<std::string> cluster_id;  // v2+
+  int32_t controller_id = -1;             // v1+
+  std::vector<Topic> topics;
+  int32_t cluster_authorized_operations = kNoAuthorizedOperations;  // v8+
+};
+
+// --- OffsetCommit (8) --------------------------------------------------------------------------
+
+struct OffsetCommitRequest {
+  struct Partition {
+    int32_t partition_index = 0;
+    int64_t committed_offset = 0;
+    int32_t committed_leader_epoch = -1;  // v6+
+    int64_t commit_timestamp = -1;        // v1 only
+    std::optional<std::string> committed_metadata;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  std::string group_id;
+  int32_t generation_id = -1;                    // v1+
+  std::string member_id;                         // v1+
+  std::optional<std::string> group_instance_id;  // v7+
+  int64_t retention_time_ms = -1;                // v2-v4
+  std::vector<Topic> topics;
+};
+
+struct OffsetCommitResponse {
+  struct Partition {
+    int32_t partition_index = 0;
+    KafkaError error_code = KafkaError::kNone;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  int32_t throttle_time_ms = 0;  // v3+
+  std::vector<Topic> topics;
+};
+
+// --- OffsetFetch (9) ---------------------------------------------------------------------------
+
+struct OffsetFetchRequest {
+  struct Topic {
+    std::string name;
+    std::vector<int32_t> partition_indexes;
+  };
+  std::string group_id;
+  std::optional<std::vector<Topic>> topics;  // nullopt (v2+ null array) = all committed offsets
+};
+
+struct OffsetFetchResponse {
+  struct Partition {
+    int32_t partition_index = 0;
+    int64_t committed_offset = -1;
+    int32_t committed_leader_epoch = -1;  // v5+
+    std::optional<std::string> metadata;
+    KafkaError error_code = KafkaError::kNone;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  int32_t throttle_time_ms = 0;  // v3+
+  std::vector<Topic> topics;
+  KafkaError error_code = KafkaError::kNone;  // v2+ (written after the topics)
+};
+
+// --- FindCoordinator (10) ----------------------------------------------------------------------
+
+struct FindCoordinatorRequest {
+  std::string key;
+  int8_t key_type = 0;  // v1+: 0 group, 1 transaction
+};
+
+struct FindCoordinatorResponse {
+  int32_t throttle_time_ms = 0;  // v1+
+  KafkaError error_code = KafkaError::kNone;
+  std::optional<std::string> error_message;  // v1+
+  int32_t node_id = -1;
+  std::string host;
+  int32_t port = -1;
+};
+
+// --- JoinGroup (11) ----------------------------------------------------------------------------
+
+struct JoinGroupRequest {
+  struct Protocol {
+    std::string name;
+    std::string metadata;  // opaque subscription bytes (copied)
+  };
+  std::string group_id;
+  int32_t session_timeout_ms = 0;
+  int32_t rebalance_timeout_ms = -1;  // v1+ (v0: use session_timeout_ms)
+  std::string member_id;
+  std::optional<std::string> group_instance_id;  // v5+
+  std::string protocol_type;
+  std::vector<Protocol> protocols;
+};
+
+struct JoinGroupResponse {
+  struct Member {
+    std::string member_id;
+    std::optional<std::string> group_instance_id;  // v5+
+    std::string metadata;
+  };
+  int32_t throttle_time_ms = 0;  // v2+
+  KafkaError error_code = KafkaError::kNone;
+  int32_t generation_id = -1;
+  std::string protocol_name;
+  std::string leader;
+  std::string member_id;
+  std::vector<Member> members;  // the leader's copy only; empty for followers
+};
+
+// --- Heartbeat (12) ----------------------------------------------------------------------------
+
+struct HeartbeatRequest {
+  std::string group_id;
+  int32_t generation_id = -1;
+  std::string member_id;
+  std::optional<std::string> group_instance_id;  // v3+
+};
+
+struct HeartbeatResponse {
+  int32_t throttle_time_ms = 0;  // v1+
+  KafkaError error_code = KafkaError::kNone;
+};
+
+// --- LeaveGroup (13) ---------------------------------------------------------------------------
+
+struct LeaveGroupRequest {
+  struct Member {
+    std::string member_id;
+    std::optional<std::string> group_instance_id;
+  };
+  std::string group_id;
+  std::string member_id;        // v0-v2
+  std::vector<Member> members;  // v3+
+};
+
+struct LeaveGroupResponse {
+  struct Member {
+    std::string member_id;
+    std::optional<std::string> group_instance_id;
+    KafkaError error_code = KafkaError::kNone;
+  };
+  int32_t throttle_time_ms = 0;  // v1+
+  KafkaError error_code = KafkaError::kNone;
+  std::vector<Member> members;  // v3+
+};
+
+// --- SyncGroup (14) ----------------------------------------------------------------------------
+
+struct SyncGroupRequest {
+  struct Assignment {
+    std::string member_id;
+    std::string assignment;  // opaque (copied)
+  };
+  std::string group_id;
+  int32_t generation_id = -1;
+  std::string member_id;
+  std::optional<std::string> group_instance_id;  // v3+
+  std::vector<Assignment> assignments;           // the leader's only
+};
+
+struct SyncGroupResponse {
+  int32_t throttle_time_ms = 0;  // v1+
+  KafkaError error_code = KafkaError::kNone;
+  std::string assignment;
+};
+
+// --- DescribeGroups (15) -----------------------------------------------------------------------
+
+struct DescribeGroupsRequest {
+  std::vector<std::string> groups;
+  bool include_authorized_operations = false;  // v3+
+};
+
+struct DescribeGroupsResponse {
+  struct Member {
+    std::string member_id;
+    std::optional<std::string> group_instance_id;  // v4+
+    std::string client_id;
+    std::string client_host;
+    std::string member_metadata;
+    std::string member_assignment;
+  };
+  struct Group {
+    KafkaError error_code = KafkaError::kNone;
+    std::string group_id;
+    std::string group_state;
+    std::string protocol_type;
+    std::string protocol_data;
+    std::vector<Member> members;
+    int32_t authorized_operations = kNoAuthorizedOperations;  // v3+
+  };
+  int32_t throttle_time_ms = 0;  // v1+
+  std::vector<Group> groups;
+};
+
+// --- ListGroups (16) ---------------------------------------------------------------------------
+
+struct ListGroupsRequest {};
+
+struct ListGroupsResponse {
+  struct Group {
+    std::string group_id;
+    std::string protocol_type;
+  };
+  int32_t throttle_time_ms = 0;  // v1+
+  KafkaError error_code = KafkaError::kNone;
+  std::vector<Group> groups;
+};
+
+// --- ApiVersions (18) --------------------------------------------------------------------------
+
+// v0-v2 have an empty body. Above kSupportedApis' maximum (v3+, flexible) the body is not parsed:
+// the request decodes with only its header, for the fallback answer (EncodeApiVersionsFallback).
+struct ApiVersionsRequest {};
+
+struct ApiVersionsResponse {
+  struct ApiVersion {
+    int16_t api_key = 0;
+    int16_t min_version = 0;
+    int16_t max_version = 0;
+  };
+  KafkaError error_code = KafkaError::kNone;
+  std::vector<ApiVersion> api_keys;
+  int32_t throttle_time_ms = 0;  // v1+ (written after api_keys)
+};
+
+// The api_keys array for kSupportedApis.
+std::vector<ApiVersionsResponse::ApiVersion> SupportedApiVersions();
+
+// --- CreateTopics (19) -------------------------------------------------------------------------
+
+struct CreateTopicsRequest {
+  struct Assignment {
+    int32_t partition_index = 0;
+    std::vector<int32_t> broker_ids;
+  };
+  struct Config {
+    std::string name;
+    std::optional<std::string> value;
+  };
+  struct Topic {
+    std::string name;
+    int32_t num_partitions = -1;      // -1: from the assignments or the broker default (v4+)
+    int16_t replication_factor = -1;  // -1: likewise
+    std::vector<Assignment> assignments;
+    std::vector<Config> configs;
+  };
+  std::vector<Topic> topics;
+  int32_t timeout_ms = 60000;
+  bool validate_only = false;  // v1+
+};
+
+struct CreateTopicsResponse {
+  struct Topic {
+    std::string name;
+    KafkaError error_code = KafkaError::kNone;
+    std::optional<std::string> error_message;  // v1+
+  };
+  int32_t throttle_time_ms = 0;  // v2+
+  std::vector<Topic> topics;
+};
+
+// --- DeleteTopics (20) -------------------------------------------------------------------------
+
+struct DeleteTopicsRequest {
+  std::vector<std::string> topic_names;
+  int32_t timeout_ms = 0;
+};
+
+struct DeleteTopicsResponse {
+  struct TopicResult {
+    std::string name;
+    KafkaError error_code = KafkaError::kNone;
+  };
+  int32_t throttle_time_ms = 0;  // v1+
+  std::vector<TopicResult> responses;
+};
+
+// --- InitProducerId (22) -----------------------------------------------------------------------
+
+struct InitProducerIdRequest {
+  std::optional<std::string> transactional_id;
+  int32_t transaction_timeout_ms = 0;
+};
+
+struct InitProducerIdResponse {
+  int32_t throttle_time_ms = 0;
+  KafkaError error_code = KafkaError::kNone;
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+};
+
+// --- DescribeConfigs (32) ----------------------------------------------------------------------
+
+struct DescribeConfigsRequest {
+  struct Resource {
+    int8_t resource_type = 0;  // 2 topic, 4 broker, 8 broker logger
+    std::string resource_name;
+    std::optional<std::vector<std::string>> configuration_keys;  // nullopt = all
+  };
+  std::vector<Resource> resources;
+  bool include_synonyms = false;       // v1+
+  bool include_documentation = false;  // v3+
+};
+
+struct DescribeConfigsResponse {
+  struct Synonym {
+    std::string name;
+    std::optional<std::string> value;
+    int8_t source = 0;
+  };
+  struct Config {
+    std::string name;
+    std::optional<std::string> value;
+    bool read_only = false;
+    bool is_default = false;    // v0 only
+    int8_t config_source = -1;  // v1+
+    bool is_sensitive = false;
+    std::vector<Synonym> synonyms;             // v1+
+    int8_t config_type = 0;                    // v3+
+    std::optional<std::string> documentation;  // v3+
+  };
+  struct ResourceResult {
+    KafkaError error_code = KafkaError::kNone;
+    std::optional<std::string> error_message;
+    int8_t resource_type = 0;
+    std::string resource_name;
+    std::vector<Config> configs;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<ResourceResult> results;
+};
+
+// --- DeleteGroups (42) -------------------------------------------------------------------------
+
+struct DeleteGroupsRequest {
+  std::vector<std::string> groups_names;
+};
+
+struct DeleteGroupsResponse {
+  struct GroupResult {
+    std::string group_id;
+    KafkaError error_code = KafkaError::kNone;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<GroupResult> results;
+};
+
+// --- Decoding ----------------------------------------------------------------------------------
+
+using Request =
+    std::variant<ProduceRequest, FetchRequest, ListOffsetsRequest, MetadataRequest,
+                 OffsetCommitRequest, OffsetFetchRequest, FindCoordinatorRequest, JoinGroupRequest,
+                 HeartbeatRequest, LeaveGroupRequest, SyncGroupRequest, DescribeGroupsRequest,
+                 ListGroupsRequest, ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
+                 InitProducerIdRequest, DescribeConfigsRequest, DeleteGroupsRequest>;
+
+struct DecodedRequest {
+  RequestHeader header;
+  Request body;
+};
+
+// Reads a request header from `reader` (positioned at the start of a frame): v1, or v2 for
+// ApiVersions v3+, whose tagged fields are skipped and never fail the decode. Does not check that
+// the API or version is supported. kInvalidArgument when the header itself is cut short.
+Result<RequestHeader> DecodeRequestHeader(WireReader& reader);
+
+// The header of `frame` (one request without its 4-byte size prefix), for answering a request
+// that DecodeRequest refused (the correlation id) or logging it.
+Result<RequestHeader> PeekRequestHeader(Bytes frame);
+
+// Decodes one request (`frame` without its size prefix). Errors:
+//   kUnsupportedVersion - an api_key we do not serve, or a version outside kSupportedApis (the
+//                         context names both); ApiVersions above its maximum is NOT an error: it
+//                         decodes to an ApiVersionsRequest for the KIP-511 fallback;
+//   kInvalidArgument    - a malformed or truncated body, or bytes left after it.
+// The Bytes views in the result point into `frame`.
+Result<DecodedRequest> DecodeRequest(Bytes frame);
+
+// --- Encoding ----------------------------------------------------------------------------------
+
+// Each writes the response BODY for `api_version` (the one the request was decoded at) to `out`:
+// the caller writes the size prefix and the response header (correlation id; ApiVersions always
+// uses header v0, and so do all the non-flexible versions here).
+void EncodeResponse(int16_t api_version, const ProduceResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const FetchResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const ListOffsetsResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const MetadataResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const OffsetCommitResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const OffsetFetchResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const FindCoordinatorResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const JoinGroupResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const HeartbeatResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const LeaveGroupResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const SyncGroupResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const DescribeGroupsResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const ListGroupsResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const ApiVersionsResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const CreateTopicsResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const DeleteTopicsResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const InitProducerIdResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const DescribeConfigsResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const DeleteGroupsResponse& response, OutBuffer& out);
+
+// The KIP-511 answer to an ApiVersions request above our maximum: a v0-format body with
+// UNSUPPORTED_VERSION and the full api_keys array, so the client retries at a version we serve.
+void EncodeApiVersionsFallback(OutBuffer& out);
+
+}  // namespace sluice::net

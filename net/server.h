@@ -1,0 +1,107 @@
+#pragma once
+
+// Server: the connection side of `sluice serve`. A listening socket, a few epoll event loops that
+// own the connections (no thread per connection), and a pool of worker threads that run request
+// handlers, which may block (a flush=sync append waits for its fsync).
+//
+// Each connection handles one request at a time, as Kafka's broker does: after a whole request
+// frame arrives the connection stops reading until the response has been written (or the handler
+// said there is none). That keeps responses in request order, bounds a connection's memory to one
+// request plus one response, and pushes back on a client that sends faster than we store: its
+// requests wait in its own socket buffer. A frame larger than max_request_bytes closes the
+// connection.
+//
+// Thread-safety: Start and Stop from one thread; a Responder may be used from any thread.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/out_buffer.h"
+#include "segment/base/result.h"
+
+namespace sluice::net {
+
+class Connection;
+class EventLoop;
+
+// Completes one request. Exactly one of Send, NoResponse or Close must be called, once, from any
+// thread. A Responder whose connection has gone away does nothing.
+class Responder {
+ public:
+  Responder() = default;
+  Responder(std::shared_ptr<Connection> conn, int32_t correlation_id);
+  Responder(Responder&&) = default;
+  Responder& operator=(Responder&&) = default;
+  Responder(const Responder&) = delete;
+  Responder& operator=(const Responder&) = delete;
+
+  // Sends `body` after the response header (the correlation id).
+  void Send(OutBuffer body);
+  // The request needs no response (Produce with acks=0): the connection reads its next request.
+  void NoResponse();
+  // Closes the connection (a malformed request, after logging why).
+  void Close();
+
+  int32_t correlation_id() const { return correlation_id_; }
+  // "127.0.0.1:53422", for logs and group member hosts.
+  const std::string& peer() const;
+
+ private:
+  std::shared_ptr<Connection> conn_;
+  int32_t correlation_id_ = 0;
+};
+
+// Handles one request frame (without its size prefix). Runs on a worker thread; may block, and
+// may complete `responder` later from another thread. `frame` lives until the handler drops it.
+using RequestHandlerFn = std::function<void(std::shared_ptr<const std::string> frame, Responder)>;
+
+struct ServerOptions {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 9092;  // 0 = any free port (see Server::port)
+  int event_loops = 2;
+  int worker_threads = 8;
+  size_t max_request_bytes = 100u << 20;  // Kafka socket.request.max.bytes
+  int max_connections = 4096;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, RequestHandlerFn handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds, listens and starts the threads.
+  Status Start();
+  // Stops accepting, closes every connection and joins the threads. Handlers still running finish
+  // first; their responses are dropped. Idempotent.
+  void Stop();
+
+  // The bound port (useful with listen_port 0).
+  uint16_t port() const { return port_; }
+  // Runs `fn` on a worker thread.
+  void Post(std::function<void()> fn);
+
+ private:
+  class WorkerPool;
+  void AcceptLoop();
+
+  ServerOptions options_;
+  RequestHandlerFn handler_;
+  int listen_fd_ = -1;
+  int stop_fd_ = -1;  // eventfd that wakes the accept loop on Stop
+  uint16_t port_ = 0;
+  std::atomic<int> connections_{0};
+  std::unique_ptr<WorkerPool> pool_;
+  std::vector<std::unique_ptr<EventLoop>> loops_;
+  std::thread accept_thread_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace sluice::net

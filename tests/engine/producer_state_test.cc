@@ -1,0 +1,390 @@
+// Idempotent producers: duplicate suppression, sequence and epoch checks, the state's rebuild at
+// open, concurrency, and producer id allocation (Kafka semantics; engine/producer_state.h).
+
+#include "engine/producer_state.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <limits>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "engine/engine.h"
+#include "segment/io/posix_fs.h"
+#include "segment/record_batch.h"
+#include "tests/support/test_util.h"
+
+namespace sluice::engine {
+namespace {
+
+using base::ErrorCode;
+using base::Offset;
+
+constexpr int32_t kMaxSeq = std::numeric_limits<int32_t>::max();
+
+// A batch of `count` records "<prefix>-<i>" from producer (pid, epoch) starting at sequence `seq`.
+std::string ProducerBatch(int64_t pid, int16_t epoch, int32_t seq, int count,
+                          const std::string& prefix = "v") {
+  segment::BatchBuilder builder;
+  for (int i = 0; i < count; ++i) {
+    builder.Add("k", prefix + "-" + std::to_string(i), 1000 + i);
+  }
+  auto batch = builder.Build(base::Codec::kNone, 0, segment::ProducerInfo{pid, epoch, seq});
+  EXPECT_TRUE(batch.has_value());
+  return batch.has_value() ? *batch : std::string();
+}
+
+template <typename T>
+::testing::AssertionResult IsError(const Result<T>& r, ErrorCode code) {
+  if (r.has_value()) return ::testing::AssertionFailure() << "succeeded, expected an error";
+  if (r.error().code != code) {
+    return ::testing::AssertionFailure()
+           << "got " << r.error().ToString() << ", expected " << base::ErrorCodeName(code);
+  }
+  return ::testing::AssertionSuccess();
+}
+
+class ProducerStateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Reopen();
+    ASSERT_OK(engine_->CreateTopic("t", 2, {}));
+  }
+
+  void Reopen() {
+    engine_.reset();
+    engine_ = testing::OpenTestEngine(testing::TestEngineOptions(dir_.path(), &fs_, &clock_));
+    ASSERT_NE(engine_, nullptr);
+  }
+
+  Result<AppendResult> Send(int64_t pid, int16_t epoch, int32_t seq, int count,
+                            const std::string& prefix = "v", int32_t partition = 0) {
+    return engine_->Append("t", partition,
+                           base::AsBytes(ProducerBatch(pid, epoch, seq, count, prefix)));
+  }
+
+  Offset HighWatermark(int32_t partition = 0) {
+    auto stats = engine_->GetPartitionStats("t", partition);
+    EXPECT_TRUE(stats.has_value());
+    return stats.has_value() ? stats->high_watermark : Offset(-1);
+  }
+
+  std::vector<std::string> Values(int32_t partition = 0) {
+    return testing::ReadValues(*engine_, "t", partition);
+  }
+
+  testing::TempDir dir_;
+  io::PosixFs fs_;
+  base::ManualClock clock_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(ProducerStateTest, DuplicateReturnsTheOriginalOffsetsAndIsStoredOnce) {
+  ASSERT_OK_AND_ASSIGN(AppendResult first, Send(1, 0, 0, 3, "a"));
+  ASSERT_OK_AND_ASSIGN(AppendResult second, Send(1, 0, 3, 2, "b"));
+  EXPECT_FALSE(first.duplicate);
+  EXPECT_FALSE(second.duplicate);
+  EXPECT_EQ(second.base_offset, Offset(3));
+
+  ASSERT_OK_AND_ASSIGN(AppendResult retry, Send(1, 0, 0, 3, "a"));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.base_offset, Offset(0));
+  EXPECT_EQ(retry.last_offset, Offset(2));
+  ASSERT_OK_AND_ASSIGN(AppendResult retry2, Send(1, 0, 3, 2, "b"));
+  EXPECT_TRUE(retry2.duplicate);
+  EXPECT_EQ(retry2.base_offset, Offset(3));
+  EXPECT_EQ(retry2.last_offset, Offset(4));
+
+  EXPECT_EQ(HighWatermark(), Offset(5));
+  EXPECT_EQ(Values(), (std::vector<std::string>{"a-0", "a-1", "a-2", "b-0", "b-1"}));
+  // The state is per partition: the same batch on partition 1 is new there.
+  ASSERT_OK_AND_ASSIGN(AppendResult other, Send(1, 0, 0, 3, "a", 1));
+  EXPECT_FALSE(other.duplicate);
+}
+
+TEST_F(ProducerStateTest, SequenceGapIsOutOfOrderAndStoresNothing) {
+  ASSERT_OK(Send(1, 0, 0, 3));
+  EXPECT_TRUE(IsError(Send(1, 0, 4, 1), ErrorCode::kOutOfOrderSequence));  // 3 was expected
+  EXPECT_TRUE(IsError(Send(1, 0, 2, 1), ErrorCode::kOutOfOrderSequence));  // inside a batch
+  EXPECT_EQ(HighWatermark(), Offset(3));
+  EXPECT_EQ(Values().size(), 3u);
+  // The rejected batches changed nothing: the expected sequence is still 3.
+  ASSERT_OK_AND_ASSIGN(AppendResult next, Send(1, 0, 3, 1));
+  EXPECT_FALSE(next.duplicate);
+  EXPECT_EQ(next.base_offset, Offset(3));
+}
+
+TEST_F(ProducerStateTest, StaleEpochIsFenced) {
+  ASSERT_OK(Send(1, 0, 0, 2));
+  ASSERT_OK(Send(1, 1, 0, 2));
+  EXPECT_TRUE(IsError(Send(1, 0, 2, 1), ErrorCode::kProducerFenced));
+  // Even a retry of a batch the old epoch did append: a fenced producer learns it is fenced.
+  EXPECT_TRUE(IsError(Send(1, 0, 0, 2), ErrorCode::kProducerFenced));
+  EXPECT_EQ(HighWatermark(), Offset(4));
+}
+
+TEST_F(ProducerStateTest, NewerEpochMustStartAtSequenceZeroAndResetsTheState) {
+  ASSERT_OK(Send(1, 0, 0, 5));
+  EXPECT_TRUE(IsError(Send(1, 1, 5, 1), ErrorCode::kOutOfOrderSequence));
+  ASSERT_OK_AND_ASSIGN(AppendResult bumped, Send(1, 1, 0, 2));
+  EXPECT_FALSE(bumped.duplicate);
+  EXPECT_EQ(bumped.base_offset, Offset(5));
+  // The new epoch's sequence goes on from its own batches.
+  EXPECT_TRUE(IsError(Send(1, 1, 5, 1), ErrorCode::kOutOfOrderSequence));
+  ASSERT_OK(Send(1, 1, 2, 1));
+  EXPECT_EQ(HighWatermark(), Offset(8));
+}
+
+TEST_F(ProducerStateTest, UnknownProducerMayStartAtAnySequence) {
+  ASSERT_OK(Send(7, 3, 42, 2));
+  ASSERT_OK(Send(7, 3, 44, 1));
+  EXPECT_TRUE(IsError(Send(7, 3, 46, 1), ErrorCode::kOutOfOrderSequence));
+}
+
+TEST_F(ProducerStateTest, SequenceWrapsAroundAfterInt32Max) {
+  ASSERT_OK(Send(1, 0, kMaxSeq - 1, 2));  // sequences INT32_MAX-1, INT32_MAX
+  ASSERT_OK(Send(1, 0, 0, 1));
+  // A batch that itself crosses the wrap: INT32_MAX, 0, 1.
+  ASSERT_OK(Send(2, 0, kMaxSeq, 3));
+  ASSERT_OK_AND_ASSIGN(AppendResult retry, Send(2, 0, kMaxSeq, 3));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_TRUE(IsError(Send(2, 0, 0, 1), ErrorCode::kOutOfOrderSequence));
+  ASSERT_OK(Send(2, 0, 2, 1));
+}
+
+// Only the last 5 batches are remembered. A retry of an older one is out of order, as in Kafka
+// (which no longer answers DUPLICATE_SEQUENCE_NUMBER): it is refused and nothing is stored.
+TEST_F(ProducerStateTest, RetryOfABatchOlderThanTheLastFiveIsOutOfOrder) {
+  for (int32_t seq = 0; seq < 6; ++seq) ASSERT_OK(Send(1, 0, seq, 1, "s" + std::to_string(seq)));
+  ASSERT_OK_AND_ASSIGN(AppendResult oldest_remembered, Send(1, 0, 1, 1, "s1"));
+  EXPECT_TRUE(oldest_remembered.duplicate);
+  EXPECT_EQ(oldest_remembered.base_offset, Offset(1));
+  EXPECT_TRUE(IsError(Send(1, 0, 0, 1, "s0"), ErrorCode::kOutOfOrderSequence));
+  EXPECT_EQ(HighWatermark(), Offset(6));
+}
+
+TEST_F(ProducerStateTest, BatchesWithoutProducerStateAreNotChecked) {
+  const std::string plain = testing::MakeBatch(2);
+  ASSERT_OK(engine_->Append("t", 0, base::AsBytes(plain)));
+  ASSERT_OK_AND_ASSIGN(AppendResult again, engine_->Append("t", 0, base::AsBytes(plain)));
+  EXPECT_FALSE(again.duplicate);
+  // A producer id without a sequence (not idempotent) is not checked either.
+  ASSERT_OK(Send(1, 0, -1, 1));
+  ASSERT_OK(Send(1, 0, -1, 1));
+  EXPECT_EQ(HighWatermark(), Offset(6));
+}
+
+TEST_F(ProducerStateTest, NegativeEpochOfAnIdempotentBatchIsInvalid) {
+  EXPECT_TRUE(IsError(Send(1, -1, 0, 1), ErrorCode::kInvalidArgument));
+}
+
+TEST_F(ProducerStateTest, StateSurvivesCloseAndReopen) {
+  ASSERT_OK(Send(1, 0, 0, 2, "a"));
+  ASSERT_OK(Send(2, 4, 10, 1, "b"));
+  ASSERT_OK(Send(1, 0, 2, 3, "c"));
+  ASSERT_OK(engine_->Close());
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(AppendResult retry, Send(1, 0, 2, 3, "c"));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.base_offset, Offset(3));
+  EXPECT_EQ(retry.last_offset, Offset(5));
+  EXPECT_TRUE(IsError(Send(1, 0, 6, 1), ErrorCode::kOutOfOrderSequence));
+  EXPECT_TRUE(IsError(Send(2, 3, 11, 1), ErrorCode::kProducerFenced));
+  ASSERT_OK(Send(1, 0, 5, 1, "d"));
+  EXPECT_EQ(HighWatermark(), Offset(7));
+}
+
+TEST_F(ProducerStateTest, StateSurvivesACrash) {
+  ASSERT_OK(Send(1, 0, 0, 2, "a"));
+  ASSERT_OK(Send(1, 0, 2, 2, "b"));
+  engine_->SimulateCrashForTesting();
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(AppendResult retry, Send(1, 0, 2, 2, "b"));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.base_offset, Offset(2));
+  EXPECT_TRUE(IsError(Send(1, 0, 5, 1), ErrorCode::kOutOfOrderSequence));
+}
+
+// The state is rebuilt from the active segment only: a producer whose batches are all in sealed
+// segments is unknown after a restart, so its next batch is accepted whatever its sequence, and a
+// retry of its last batch is appended again.
+TEST_F(ProducerStateTest, ProducersOfSealedSegmentsAreForgottenAtReopen) {
+  ASSERT_OK(engine_->AlterTopicConfig("t", {{"segment.ms", "1000"}}));
+  ASSERT_OK(Send(1, 0, 0, 2, "old"));
+  clock_.AdvanceMs(1000);
+  ASSERT_OK(Send(2, 0, 0, 1, "new"));  // rolls: producer 1's batch is sealed
+  ASSERT_OK_AND_ASSIGN(auto stats, engine_->GetPartitionStats("t", 0));
+  ASSERT_EQ(stats.segment_count, 2u);
+  // Before a restart the state is in memory, whatever rolled.
+  ASSERT_OK_AND_ASSIGN(AppendResult before, Send(1, 0, 0, 2, "old"));
+  EXPECT_TRUE(before.duplicate);
+  ASSERT_OK(engine_->Close());
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(AppendResult retry, Send(1, 0, 0, 2, "old"));
+  EXPECT_FALSE(retry.duplicate);
+  EXPECT_EQ(retry.base_offset, Offset(3));
+  // Producer 2's batch is in the active segment: still known.
+  ASSERT_OK_AND_ASSIGN(AppendResult retry2, Send(2, 0, 0, 1, "new"));
+  EXPECT_TRUE(retry2.duplicate);
+  EXPECT_TRUE(IsError(Send(2, 0, 5, 1), ErrorCode::kOutOfOrderSequence));
+}
+
+TEST_F(ProducerStateTest, ConcurrentProducersEachKeepTheirOrder) {
+  constexpr int kThreads = 4;
+  constexpr int kBatches = 200;
+  std::vector<int64_t> pids;
+  for (int i = 0; i < kThreads; ++i) {
+    ASSERT_OK_AND_ASSIGN(int64_t pid, engine_->AllocateProducerId());
+    pids.push_back(pid);
+  }
+  std::vector<std::vector<AppendResult>> results(kThreads);
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      int32_t seq = 0;
+      for (int i = 0; i < kBatches; ++i) {
+        const std::string batch = ProducerBatch(pids[static_cast<size_t>(t)], 0, seq, 2,
+                                                "p" + std::to_string(t) + "." + std::to_string(i));
+        auto r = engine_->Append("t", 0, base::AsBytes(batch));
+        if (!r) {
+          errors[static_cast<size_t>(t)] = r.error().ToString();
+          return;
+        }
+        results[static_cast<size_t>(t)].push_back(*r);
+        if (i % 10 == 0) {  // a retry, while other producers append
+          auto dup = engine_->Append("t", 0, base::AsBytes(batch));
+          if (!dup || !dup->duplicate || dup->base_offset != r->base_offset) {
+            errors[static_cast<size_t>(t)] =
+                "retry of batch " + std::to_string(i) + " was not a duplicate";
+            return;
+          }
+        }
+        seq += 2;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    const auto& rs = results[static_cast<size_t>(t)];
+    EXPECT_EQ(errors[static_cast<size_t>(t)], "");
+    ASSERT_EQ(rs.size(), static_cast<size_t>(kBatches));
+    for (size_t i = 0; i < rs.size(); ++i) {
+      EXPECT_FALSE(rs[i].duplicate);
+      EXPECT_EQ(rs[i].last_offset, rs[i].base_offset + 1);
+      if (i > 0) {
+        EXPECT_GT(rs[i].base_offset, rs[i - 1].last_offset);
+      }
+    }
+  }
+  // Every batch is stored once, and each producer's records appear in its own order.
+  const std::vector<std::string> values = Values();
+  ASSERT_EQ(values.size(), static_cast<size_t>(kThreads * kBatches * 2));
+  std::map<std::string, int> next_batch;
+  for (size_t i = 0; i < values.size(); i += 2) {
+    const std::string& v = values[i];
+    const std::string producer = v.substr(0, v.find('.'));
+    const int batch = std::stoi(v.substr(v.find('.') + 1));
+    EXPECT_EQ(batch, next_batch[producer]) << v;
+    next_batch[producer] = batch + 1;
+    EXPECT_EQ(values[i + 1], v.substr(0, v.size() - 1) + "1");
+  }
+}
+
+// A producer's retry racing its original: one is appended, the other is a duplicate that is
+// answered only once the original is durable (flush=sync), with the original's offsets.
+TEST_F(ProducerStateTest, DuplicateOfAnInFlightBatchIsAcknowledgedOnceTheOriginalIs) {
+  ASSERT_OK(engine_->AlterTopicConfig("t", {{"flush", "sync"}}));
+  for (int32_t seq = 0; seq < 50; ++seq) {
+    const std::string batch = ProducerBatch(1, 0, seq, 1, "s" + std::to_string(seq));
+    std::array<Result<AppendResult>, 2> results{base::Error{}, base::Error{}};
+    std::array<Offset, 2> hw_after;
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < 2; ++t) {
+      threads.emplace_back([&, t] {
+        results[t] = engine_->Append("t", 0, base::AsBytes(batch));
+        hw_after[t] = HighWatermark();
+      });
+    }
+    for (auto& th : threads) th.join();
+    ASSERT_OK(results[0]);
+    ASSERT_OK(results[1]);
+    EXPECT_NE(results[0]->duplicate, results[1]->duplicate);
+    EXPECT_EQ(results[0]->base_offset, Offset(seq));
+    EXPECT_EQ(results[1]->base_offset, Offset(seq));
+    for (size_t t = 0; t < 2; ++t) EXPECT_GT(hw_after[t], Offset(seq));
+  }
+  EXPECT_EQ(Values().size(), 50u);
+}
+
+TEST_F(ProducerStateTest, AllocatedProducerIdsAreUniqueAcrossReopen) {
+  std::set<int64_t> seen;
+  for (int i = 0; i < 1500; ++i) {  // crosses a block
+    ASSERT_OK_AND_ASSIGN(int64_t pid, engine_->AllocateProducerId());
+    EXPECT_GE(pid, 0);
+    EXPECT_TRUE(seen.insert(pid).second) << pid;
+  }
+  ASSERT_OK(engine_->Close());
+  EXPECT_TRUE(IsError(engine_->AllocateProducerId(), ErrorCode::kClosed));
+  Reopen();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_OK_AND_ASSIGN(int64_t pid, engine_->AllocateProducerId());
+    EXPECT_TRUE(seen.insert(pid).second) << pid;
+  }
+  engine_->SimulateCrashForTesting();
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(int64_t pid, engine_->AllocateProducerId());
+  EXPECT_TRUE(seen.insert(pid).second) << pid;
+  EXPECT_GT(pid, *std::prev(seen.end(), 2));
+}
+
+TEST_F(ProducerStateTest, DamagedProducerIdsFileFailsAllocationNotOpening) {
+  ASSERT_OK(engine_->AllocateProducerId());
+  ASSERT_OK(engine_->Close());
+  const std::string path = dir_.Join(ProducerIdAllocator::kFileName);
+  std::string image = testing::ReadWholeFile(path);
+  ASSERT_EQ(image.size(), 32u);
+  image[16] = static_cast<char>(image[16] ^ 1);
+  testing::WriteWholeFile(path, image);
+  Reopen();
+  auto pid = engine_->AllocateProducerId();
+  ASSERT_FALSE(pid.has_value());
+  EXPECT_EQ(pid.error().code, ErrorCode::kCorruption);
+  EXPECT_NE(pid.error().context.find("producer-ids"), std::string::npos);
+  ASSERT_OK(Send(1, 0, 0, 1));
+}
+
+// --- the table and file format alone ------------------------------------------------------------
+
+TEST(ProducerStateTableTest, LastSequenceWrapsLikeKafka) {
+  segment::BatchHeader h;
+  h.base_sequence = 5;
+  h.last_offset_delta = 3;
+  EXPECT_EQ(ProducerStateTable::LastSequence(h), 8);
+  h.base_sequence = kMaxSeq;
+  h.last_offset_delta = 0;
+  EXPECT_EQ(ProducerStateTable::LastSequence(h), kMaxSeq);
+  h.last_offset_delta = 1;
+  EXPECT_EQ(ProducerStateTable::LastSequence(h), 0);
+  h.base_sequence = kMaxSeq - 2;
+  h.last_offset_delta = 4;
+  EXPECT_EQ(ProducerStateTable::LastSequence(h), 1);
+}
+
+TEST(ProducerStateTableTest, ProducerIdsFileRoundTripsAndRejectsDamage) {
+  const std::string image = EncodeProducerIds(123000);
+  ASSERT_OK_AND_ASSIGN(int64_t next, DecodeProducerIds(base::AsBytes(image)));
+  EXPECT_EQ(next, 123000);
+  for (size_t i = 0; i < image.size(); ++i) {
+    std::string bad = image;
+    bad[i] = static_cast<char>(bad[i] ^ 0x10);
+    auto r = DecodeProducerIds(base::AsBytes(bad));
+    EXPECT_FALSE(r.has_value()) << "byte " << i;
+  }
+  EXPECT_FALSE(DecodeProducerIds(base::AsBytes(image.substr(0, 31))).has_value());
+}
+
+}  // namespace
+}  // namespace sluice::engine
