@@ -8,6 +8,7 @@ PACKAGES=(
   liburing-dev libxxhash-dev libzstd-dev liblz4-dev libsnappy-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  kcat librdkafka-dev python3-kafka python3-confluent-kafka python3-lz4 python3-snappy
 )
 
 missing=()

@@ -1,0 +1,84 @@
+"""A real `sluice serve` process for client tests: a temporary data directory, a free loopback
+port (the server binds port 0 and prints the port it got), clean stop, SIGKILL, and restart on the
+same directory. The binary comes from $SLUICE_BINARY (set by ctest)."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+
+SLUICE = os.environ.get("SLUICE_BINARY", "sluice")
+
+
+class SluiceServer:
+    def __init__(self, *extra_args, data_dir=None):
+        self._own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="sluice-clients-")
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(self.data_dir + ".log")
+
+    @property
+    def bootstrap(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self, port=0):
+        """Starts the server (on `port`, or any free port) and waits until it listens."""
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [SLUICE, "--data-dir", self.data_dir, "serve", "--listen", "127.0.0.1:%d" % port,
+             "--group-min-session-timeout-ms", "100"] + self.extra_args,
+            stdout=subprocess.PIPE, stderr=self._log)
+        line = self.proc.stdout.readline().decode()
+        m = re.match(r"listening on [^:]+:(\d+)", line)
+        if not m:
+            self.proc.kill()
+            raise RuntimeError("sluice serve did not start: %r\n%s" % (line, self.log()))
+        self.port = int(m.group(1))
+        return self
+
+    def stop(self):
+        """SIGTERM; the server must exit 0 (clean shutdown)."""
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=60)
+        self.proc.stdout.close()
+        self._log.close()
+        if rc != 0:
+            raise AssertionError("sluice serve exited %d\n%s" % (rc, self.log()))
+
+    def kill(self):
+        """SIGKILL, as a crash."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=60)
+        self.proc.stdout.close()
+        self._log.close()
+
+    def restart(self):
+        """Starts again on the same data directory and the same port."""
+        return self.start(self.port)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def cleanup(self):
+        if self.alive():
+            self.kill()
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            try:
+                os.remove(self.log_path)
+            except FileNotFoundError:
+                pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
