@@ -15,8 +15,37 @@ namespace {
 constexpr int16_t kMinProduceVersion = 3;  // record batch v2 (magic 2); v0-2 carry MessageSets
 constexpr int16_t kMinZstdFetchVersion = 10;
 
+// Checks a produced batch beyond what the engine's append checks (layout, CRC, size), as Kafka's
+// LogValidator does: the records decode (a compressed batch is decompressed), there are exactly
+// record_count of them, with offset deltas 0, 1, ..., and last_offset_delta is record_count - 1.
+// The engine stores compressed batches opaquely, so without this a batch of garbage labelled gzip
+// or a malformed record would be stored and then fail every reader of the partition.
+Status ValidateProducedBatch(Bytes batch, segment::RecordDecoder& decoder) {
+  ASSIGN_OR_RETURN(const segment::BatchHeader header, segment::ParseBatchHeader(batch));
+  RETURN_IF_ERROR(segment::VerifyBatchCrc(batch, header));
+  if (header.record_count <= 0 || header.last_offset_delta != header.record_count - 1) {
+    return base::MakeError(ErrorCode::kCorruption,
+                           "record count " + std::to_string(header.record_count) +
+                               " does not match last offset delta " +
+                               std::to_string(header.last_offset_delta));
+  }
+  RETURN_IF_ERROR(decoder.Reset(batch, header));
+  segment::RecordView record;
+  for (int64_t expected = header.base_offset;; ++expected) {
+    ASSIGN_OR_RETURN(const bool more, decoder.Next(record));
+    if (!more) return {};
+    if (record.offset != expected) {
+      return base::MakeError(ErrorCode::kCorruption,
+                             "record offset delta " +
+                                 std::to_string(record.offset - header.base_offset) +
+                                 " where " + std::to_string(expected - header.base_offset) +
+                                 " belongs");
+    }
+  }
+}
+
 // Splits a Produce records field into whole batches. Every batch must be a complete RecordBatch
-// v2 whose length field fits the bytes; the engine checks the rest (CRC, counts, codec).
+// v2 whose length field fits the bytes and that ValidateProducedBatch accepts.
 Result<std::vector<Bytes>> SplitBatches(Bytes records) {
   std::vector<Bytes> batches;
   size_t pos = 0;
@@ -42,6 +71,11 @@ Result<std::vector<Bytes>> SplitBatches(Bytes records) {
     pos += static_cast<size_t>(length) + 12;
   }
   if (batches.empty()) return base::MakeError(ErrorCode::kInvalidArgument, "no record batch");
+  // Kafka stores a partition's batches all or none: every batch is checked before the first is
+  // appended, so a bad batch after a good one does not leave the good one stored under an error
+  // answer (the client would retry it: duplicates).
+  segment::RecordDecoder decoder;
+  for (Bytes batch : batches) RETURN_IF_ERROR(ValidateProducedBatch(batch, decoder));
   return batches;
 }
 
@@ -212,7 +246,8 @@ void Broker::Impl::RunFetch(std::shared_ptr<PendingFetch> fetch) {
           self->server_->Post([self, fetch] { self->RunFetch(fetch); });
         });
     if (parked) return;
-    if (FetchWaiters::Clock::now() < fetch->deadline) {  // data arrived meanwhile: read again
+    // Not parked: data arrived since this read (read again), or the waiters stopped (answer).
+    if (waiters_->version() != seen_version && FetchWaiters::Clock::now() < fetch->deadline) {
       server_->Post([self, fetch] { self->RunFetch(fetch); });
       return;
     }

@@ -782,7 +782,9 @@ std::string GroupCoordinator::SelectProtocol(const Group& g) {
   const auto leader = g.members.find(g.leader_id);
   const Member& first = leader != g.members.end() ? leader->second : g.members.begin()->second;
   std::vector<std::string> candidates;
-  for (const auto& [name, metadata] : first.protocols) {
+  for (const auto& protocol : first.protocols) {
+    const std::string& name =
+        protocol.first;  // not a structured binding: clang 14 cannot capture one
     const bool everyone = std::all_of(g.members.begin(), g.members.end(), [&](const auto& e) {
       return HasProtocol(e.second.protocols, name);
     });

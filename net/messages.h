@@ -35,6 +35,7 @@ struct RequestHeader {
   std::optional<std::string> client_id;
 };
 
+// The authorized-operations bitfield's "not requested" value (Kafka's default, INT32_MIN).
 inline constexpr int32_t kNoAuthorizedOperations = std::numeric_limits<int32_t>::min();
 
 // --- Produce (0) -------------------------------------------------------------------------------

@@ -309,8 +309,13 @@ TEST_P(RecordBatchCodecTest, DecompressBatchOfABuiltBatchDecodesTheSameRecords) 
 }
 
 TEST_P(RecordBatchCodecTest, DecompressBatchOfDamagedRecordsIsAnError) {
-  if (codec() == Codec::kNone) GTEST_SKIP() << "nothing to decompress";
   const std::string packed = Build(SampleRecords(), codec());
+  if (codec() == Codec::kNone) {  // nothing to decompress: an unchanged copy
+    ASSERT_OK_AND_ASSIGN(std::string copy,
+                         DecompressBatch(base::AsBytes(packed), ParseOrDie(packed)));
+    EXPECT_EQ(copy, packed);
+    return;
+  }
   // The compressed records cut in half, and replaced by bytes that are not compressed data.
   const size_t body = packed.size() - kBatchHeaderSize;
   std::string truncated = packed.substr(0, kBatchHeaderSize + body / 2);
