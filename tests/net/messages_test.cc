@@ -628,23 +628,27 @@ TEST(DeleteGroupsRequestTest, DecodesV0AndV1) {
   }
 }
 
-// Seed corpus for tests/fuzz/request_decoder_fuzz.cc: with SLUICE_WRITE_REQUEST_CORPUS=<dir>,
-// writes every frame above (and a few more) there, one file each.
-// Disabled: a tool, not a test. Run it with --gtest_also_run_disabled_tests
-// --gtest_filter='*WritesSeeds*'.
-TEST(SeedCorpusTest, DISABLED_WritesSeedsWhenAsked) {
-  const char* dir = std::getenv("SLUICE_WRITE_REQUEST_CORPUS");
-  ASSERT_NE(dir, nullptr) << "set SLUICE_WRITE_REQUEST_CORPUS to the corpus directory";
+// The seed corpus of tests/fuzz/request_decoder_fuzz.cc holds every frame above (and a few more),
+// byte for byte. With SLUICE_WRITE_REQUEST_CORPUS=<dir> the frames are written there first (to
+// regenerate the seeds after a codec change).
+TEST(SeedCorpusTest, CorpusHoldsEveryFrame) {
   std::vector<FrameCase> frames = AllFrames();
   frames.push_back({"ApiVersions-v3", ApiVersionsV3Frame()});
   frames.push_back({"Produce-v7", ProduceFrame(7)});
   frames.push_back({"Fetch-v7", FetchFrame(7)});
   frames.push_back({"Metadata-v1", MetadataFrame(1)});
   frames.push_back({"OffsetCommit-v2", OffsetCommitFrame(2)});
-  std::filesystem::create_directories(dir);
+  const char* out = std::getenv("SLUICE_WRITE_REQUEST_CORPUS");
+  if (out != nullptr) {
+    std::filesystem::create_directories(out);
+    for (const FrameCase& c : frames)
+      testing::WriteWholeFile(std::string(out) + "/" + c.name, c.frame);
+  }
+  const std::string dir = std::string(SLUICE_SOURCE_DIR) + "/tests/fuzz/corpus/request_decoder";
   for (const FrameCase& c : frames) {
     ASSERT_TRUE(DecodeRequest(AsBytes(c.frame)).has_value()) << c.name;
-    testing::WriteWholeFile(std::string(dir) + "/" + c.name, c.frame);
+    ASSERT_TRUE(std::filesystem::exists(dir + "/" + c.name)) << "seed missing: " << c.name;
+    EXPECT_EQ(testing::ReadWholeFile(dir + "/" + c.name), c.frame) << "seed differs: " << c.name;
   }
 }
 
