@@ -723,7 +723,10 @@ void AddBenchCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--topic", o->topic, "Temporary topic (must not exist; deleted afterwards)");
   cmd->add_option("--plot", o->plot, "Write an SVG chart of throughput and p99 latency over time");
   cmd->callback([&ctx, o] {
-    if (ctx.RejectRemote("bench")) return;
+    if (ctx.RejectRemote("bench",
+                         "it measures the engine and the disk under a --data-dir; run it there")) {
+      return;
+    }
     ctx.exit_code = RunBench(ctx, *o);
   });
 }

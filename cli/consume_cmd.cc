@@ -1,9 +1,12 @@
 // sluice consume TOPIC: prints records of one or all partitions, from the beginning, an offset, a
 // time, a group's committed offsets or (by default) only new ones; commits a group's progress.
+// The same steps on a data directory and, with --broker, on a running server (cli/backend.h).
 //
-// Order: partitions take turns, about 1 MiB each; within a partition, offset order. Without
-// --follow it stops at the high watermarks it saw when it started. With --group the positions are
-// committed after each round of output (once that output was flushed: at-least-once) and at exit.
+// Order: partitions take turns, about 1 MiB each (remotely: what has arrived of it); within a
+// partition, offset order. Without --follow it stops at the high watermarks it saw when it started.
+// With --group the positions are committed after each round of output (once that output was
+// flushed: at-least-once) and at exit; remotely as a simple consumer (OffsetCommit with no group
+// membership), so the group must have no active members.
 
 #include <cstdio>
 #include <cstring>
@@ -32,8 +35,6 @@ struct ConsumeArgs {
   bool group_given = false;
 };
 
-constexpr size_t kReadBytes = 1 << 20;
-
 struct PartitionState {
   int32_t partition = 0;
   Offset position;                  // next offset to print
@@ -42,58 +43,69 @@ struct PartitionState {
   std::string metadata;             // the group's commit metadata, kept on our commits
 };
 
+// Reads through a backend's RecordReader, so that the embedded and the remote mode take the same
+// steps and print the same.
 class Consumer {
  public:
-  Consumer(Context& ctx, engine::Engine& engine, const ConsumeArgs& args, RecordPrinter& printer)
-      : ctx_(ctx), engine_(engine), args_(args), printer_(printer) {}
+  Consumer(Context& ctx, Backend& backend, const ConsumeArgs& args, RecordPrinter& printer)
+      : ctx_(ctx), backend_(backend), args_(args), printer_(printer) {}
 
   // Sets each partition's start and end. Returns an exit code on failure.
   std::optional<int> Start(std::optional<int64_t> from_time) {
-    auto desc = engine_.DescribeTopic(args_.topic);
-    if (!desc) return ctx_.Fail(desc.error());
+    auto stats = backend_.Partitions(args_.topic);
+    if (!stats) return ctx_.Fail(stats.error());
+    const auto count = static_cast<int32_t>(stats->size());
     std::vector<int32_t> partitions;
     if (args_.partition >= 0) {
       partitions.push_back(args_.partition);
-      if (auto m = CheckPartitions(partitions, desc->info.partitions, args_.topic); !m.empty()) {
+      if (auto m = CheckPartitions(partitions, count, args_.topic); !m.empty()) {
         return ctx_.Usage(m);
       }
     } else {
-      for (int32_t p = 0; p < desc->info.partitions; ++p) partitions.push_back(p);
+      for (int32_t p = 0; p < count; ++p) partitions.push_back(p);
     }
+    std::map<int32_t, engine::CommittedOffset> committed;
+    if (!args_.group.empty()) {
+      auto fetched = backend_.FetchCommitted(args_.group, args_.topic);
+      if (!fetched) return ctx_.Fail(fetched.error());
+      committed = std::move(fetched).value();
+    }
+    std::vector<std::pair<int32_t, Offset>> starts;
     for (int32_t p : partitions) {
-      auto stats = engine_.GetPartitionStats(args_.topic, p);
-      if (!stats) return ctx_.Fail(stats.error());
+      const PartitionSummary& st = (*stats)[static_cast<size_t>(p)];
       PartitionState s;
       s.partition = p;
-      s.end = stats->high_watermark;
-      std::optional<engine::CommittedOffset> committed;
-      if (!args_.group.empty())
-        committed = engine_.group_offsets().Fetch(args_.group, args_.topic, p);
-      if (committed) {
-        s.committed = committed->offset;
-        s.metadata = committed->metadata;
-        s.position = committed->offset;
+      s.end = st.high_watermark;
+      if (auto c = committed.find(p); c != committed.end()) {
+        s.committed = c->second.offset;
+        s.metadata = c->second.metadata;
+        s.position = c->second.offset;
       } else if (args_.from_beginning) {
-        s.position = stats->log_start_offset;
+        s.position = st.log_start_offset;
       } else if (args_.offset >= 0) {
         s.position = Offset(args_.offset);
       } else if (from_time) {
-        auto found = engine_.OffsetForTimestamp(args_.topic, p, *from_time);
+        auto found = backend_.OffsetForTimestamp(args_.topic, p, *from_time);
         if (!found) return ctx_.Fail(found.error());
-        s.position = *found ? (*found)->offset : stats->high_watermark;
+        s.position = found->value_or(st.high_watermark);
       } else {
-        s.position = stats->high_watermark;  // latest: only new records
+        s.position = st.high_watermark;  // latest: only new records
       }
-      if (s.position < stats->log_start_offset) {
+      if (s.position < st.log_start_offset) {
         std::fprintf(stderr,
                      "sluice: %s-%d: offset %lld was deleted by retention; starting at %lld\n",
                      args_.topic.c_str(), p, static_cast<long long>(s.position.value()),
-                     static_cast<long long>(stats->log_start_offset.value()));
-        s.position = stats->log_start_offset;
+                     static_cast<long long>(st.log_start_offset.value()));
+        s.position = st.log_start_offset;
       }
-      s.position = std::min(s.position, stats->high_watermark);
+      s.position = std::min(s.position, st.high_watermark);
+      starts.emplace_back(p, s.position);
       states_.push_back(std::move(s));
     }
+    auto reader = backend_.OpenReader(args_.topic);
+    if (!reader) return ctx_.Fail(reader.error());
+    reader_ = std::move(reader).value();
+    if (auto s = reader_->Assign(starts); !s) return ctx_.Fail(s.error());
     return std::nullopt;
   }
 
@@ -121,16 +133,18 @@ class Consumer {
         ctx_.Fail("consume interrupted by signal " + std::to_string(signals.signal_number()));
         return code;
       }
-      if (!args_.follow) {
-        bool done = true;
-        for (const PartitionState& s : states_) done &= s.position >= s.end;
-        if (done) break;
-      } else if (!delivered && !states_.empty()) {
-        // Nothing new anywhere: wait a little on one partition, taking turns.
-        const PartitionState& s = states_[wait_turn++ % states_.size()];
-        auto hw = engine_.WaitForData(args_.topic, s.partition, s.position,
-                                      states_.size() == 1 ? 200 : 50);
-        if (!hw) return Finish(ctx_.Fail(hw.error()));
+      std::vector<const PartitionState*> waiting;  // partitions that may get records
+      for (const PartitionState& s : states_) {
+        if (args_.follow || s.position < s.end) waiting.push_back(&s);
+      }
+      if (waiting.empty()) break;
+      if (!delivered) {
+        // Nothing new anywhere (following), or records still on their way (remote): wait a
+        // little on one partition, taking turns.
+        const PartitionState& s = *waiting[wait_turn++ % waiting.size()];
+        if (auto st = reader_->Wait(s.partition, s.position, waiting.size() == 1 ? 200 : 50); !st) {
+          return Finish(ctx_.Fail(st.error()));
+        }
       }
     }
     return Finish(kExitOk);
@@ -139,35 +153,31 @@ class Consumer {
  private:
   // Reads one chunk of a partition and prints its records. Returns how many were printed.
   Result<int64_t> Poll(PartitionState& s, int64_t& remaining) {
-    auto read = engine_.Read(args_.topic, s.partition, s.position, kReadBytes);
+    int64_t printed = 0;
+    auto read = reader_->Read(s.partition, s.position, [&](const segment::RecordView& rec) {
+      if (!args_.follow && rec.offset >= s.end.value()) return false;
+      printer_.Print(s.partition, rec);
+      s.position = Offset(rec.offset + 1);
+      ++printed;
+      return !(remaining > 0 && --remaining == 0);
+    });
     if (!read && read.error().code == ErrorCode::kOutOfRange) {
       // Retention deleted the segments we were about to read: skip to the new log start.
-      auto stats = engine_.GetPartitionStats(args_.topic, s.partition);
-      if (stats && s.position < stats->log_start_offset) {
-        std::fprintf(stderr,
-                     "sluice: %s-%d: records from %lld were deleted by retention; "
-                     "skipping to %lld\n",
-                     args_.topic.c_str(), s.partition, static_cast<long long>(s.position.value()),
-                     static_cast<long long>(stats->log_start_offset.value()));
-        s.position = stats->log_start_offset;
-        return int64_t{0};
+      auto stats = backend_.Partitions(args_.topic);
+      if (stats && static_cast<size_t>(s.partition) < stats->size()) {
+        const Offset start = (*stats)[static_cast<size_t>(s.partition)].log_start_offset;
+        if (s.position < start) {
+          std::fprintf(stderr,
+                       "sluice: %s-%d: records from %lld were deleted by retention; "
+                       "skipping to %lld\n",
+                       args_.topic.c_str(), s.partition, static_cast<long long>(s.position.value()),
+                       static_cast<long long>(start.value()));
+          s.position = start;
+          return int64_t{0};
+        }
       }
     }
     if (!read) return read.error();
-    int64_t printed = 0;
-    for (const auto& batch : read->batches) {
-      RETURN_IF_ERROR(decoder_.Reset(batch.bytes, batch.header));
-      for (;;) {
-        ASSIGN_OR_RETURN(auto rec, decoder_.Next());
-        if (!rec) break;
-        if (rec->offset < s.position.value()) continue;
-        if (!args_.follow && rec->offset >= s.end.value()) return printed;
-        printer_.Print(s.partition, *rec);
-        s.position = Offset(rec->offset + 1);
-        ++printed;
-        if (remaining > 0 && --remaining == 0) return printed;
-      }
-    }
     return printed;
   }
 
@@ -181,7 +191,7 @@ class Consumer {
       }
     }
     if (commits.empty()) return std::nullopt;
-    if (auto st = engine_.group_offsets().Commit(args_.group, commits); !st) {
+    if (auto st = backend_.Commit(args_.group, commits); !st) {
       return ctx_.Fail("committing offsets of group '" + args_.group +
                        "': " + st.error().ToString());
     }
@@ -199,11 +209,11 @@ class Consumer {
   }
 
   Context& ctx_;
-  engine::Engine& engine_;
+  Backend& backend_;
   const ConsumeArgs& args_;
   RecordPrinter& printer_;
   std::vector<PartitionState> states_;
-  segment::RecordDecoder decoder_;
+  std::unique_ptr<RecordReader> reader_;
 };
 
 int Consume(Context& ctx, const ConsumeArgs& args) {
@@ -222,9 +232,9 @@ int Consume(Context& ctx, const ConsumeArgs& args) {
   auto printer = RecordPrinter::Create(args.topic, args.format, ctx.format());
   if (!printer) return ctx.Usage(printer.error().context);
 
-  engine::Engine* e = ctx.Engine();
-  if (e == nullptr) return kExitFailure;
-  Consumer consumer(ctx, *e, args, *printer);
+  Backend* b = ctx.OpenBackend();
+  if (b == nullptr) return ctx.exit_code;
+  Consumer consumer(ctx, *b, args, *printer);
   SignalStop signals;
   if (auto code = consumer.Start(from_time)) return *code;
   if (!args.follow && args.group.empty() && !args.from_beginning && args.offset < 0 && !from_time) {
@@ -268,7 +278,6 @@ void AddConsumeCommand(CLI::App& app, Context& ctx) {
                 "end (default start without --group or a --from-* flag: only new records)");
   auto* format = cmd->add_option("--format", a->format, kRecordFormatHelp)->capture_default_str();
   cmd->callback([&ctx, a, format, group] {
-    if (ctx.RejectRemote("consume")) return;
     a->format_given = format->count() > 0;
     a->group_given = group->count() > 0;
     ctx.exit_code = Consume(ctx, *a);

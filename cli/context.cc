@@ -19,7 +19,30 @@ engine::Engine* Context::Engine() {
   return engine_.get();
 }
 
+cli::Backend* Context::OpenBackend() {
+  if (backend_) return backend_.get();
+  if (remote()) {
+    auto connected = ConnectRemoteBackend(broker);
+    if (!connected) {
+      exit_code = connected.error().code == base::ErrorCode::kInvalidArgument
+                      ? Usage(connected.error().context)
+                      : Fail(connected.error().context);
+      return nullptr;
+    }
+    backend_ = std::move(connected).value();
+    return backend_.get();
+  }
+  engine::Engine* e = Engine();
+  if (e == nullptr) {
+    exit_code = kExitFailure;
+    return nullptr;
+  }
+  backend_ = NewEmbeddedBackend(*e);
+  return backend_.get();
+}
+
 bool Context::CloseEngine() {
+  backend_.reset();
   if (!engine_) return true;
   auto s = engine_->Close();
   engine_.reset();
@@ -40,11 +63,9 @@ int Context::Usage(const std::string& message) const {
   return kExitUsage;
 }
 
-bool Context::RejectRemote(const std::string& command) {
-  if (broker.empty()) return false;
-  exit_code = Usage(command +
-                    ": --broker (remote mode) needs `sluice serve`, which this build "
-                    "does not have yet; use --data-dir");
+bool Context::RejectRemote(const std::string& command, const std::string& reason) {
+  if (!remote()) return false;
+  exit_code = Usage(command + " does not work with --broker: " + reason);
   return true;
 }
 

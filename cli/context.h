@@ -1,12 +1,14 @@
 #pragma once
 
-// What every subcommand shares: global flags, the output format, and the engine, opened on first
-// use. A command returns its exit code: 0 success, 1 failure (message already printed), 2 usage.
+// What every subcommand shares: global flags, the output format, and the engine or the backend
+// (embedded on --data-dir, or remote with --broker), opened on first use. A command returns its
+// exit code: 0 success, 1 failure (message already printed), 2 usage.
 
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/backend.h"
 #include "engine/engine.h"
 
 namespace sluice::cli {
@@ -23,17 +25,24 @@ inline constexpr int kExitUsage = 2;
 class Context {
  public:
   std::string data_dir = "./sluice-data";
-  std::string broker;  // HOST:PORT for remote mode; empty = embedded
+  std::string broker;           // HOST:PORT for remote mode; empty = embedded
+  bool data_dir_given = false;  // --data-dir was on the command line (not from the environment)
   std::string output = "table";
   int exit_code = kExitOk;
 
   OutputFormat format() const {
     return output == "json" ? OutputFormat::kJson : OutputFormat::kTable;
   }
+  bool remote() const { return !broker.empty(); }
 
   // The embedded engine on `data_dir` (opened once). On failure prints the error and returns null.
   engine::Engine* Engine();
-  // Closes the engine cleanly if it was opened; prints an error and returns false on failure.
+  // The backend of the command's data (opened once): the broker with --broker, else the engine on
+  // `data_dir`. On failure prints the error, sets `exit_code` (2 for a malformed --broker) and
+  // returns null.
+  cli::Backend* OpenBackend();
+  // Closes the backend and the engine cleanly if they were opened; prints an error and returns
+  // false on failure.
   bool CloseEngine();
 
   // Prints "sluice: <message>" on stderr and returns kExitFailure.
@@ -41,11 +50,13 @@ class Context {
   int Fail(const base::Error& error) const { return Fail(error.ToString()); }
   // Prints "sluice: <message>" on stderr and returns kExitUsage.
   int Usage(const std::string& message) const;
-  // Fails with a clear message when --broker was given to a command that has no remote mode yet.
-  bool RejectRemote(const std::string& command);
+  // For commands that work only on a data directory: with --broker, prints
+  // "<command>: <reason>", sets `exit_code` to kExitUsage and returns true.
+  bool RejectRemote(const std::string& command, const std::string& reason);
 
  private:
   std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<cli::Backend> backend_;  // destroyed first: it may borrow engine_
 };
 
 // Output helpers.

@@ -201,7 +201,7 @@ void AddDemoCommand(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"zstd", "lz4", "none", "producer"}));
   cmd->add_option("--flush", o->flush, "none or sync")->check(CLI::IsMember({"none", "sync"}));
   cmd->callback([&ctx, o] {
-    if (ctx.RejectRemote("demo")) return;
+    if (ctx.RejectRemote("demo", "it runs the engine on a --data-dir of its own")) return;
     o->data_dir = ctx.data_dir;
     ctx.exit_code = RunDemo(*o);
   });

@@ -1,7 +1,6 @@
 // sluice group list | describe | reset-offsets | delete: committed consumer-group offsets.
 
 #include <cstdio>
-#include <set>
 
 #include "cli/commands.h"
 #include "engine/group_offsets.h"
@@ -30,18 +29,17 @@ std::string HumanDuration(int64_t ms) {
 }
 
 int List(Context& ctx) {
-  engine::Engine* e = ctx.Engine();
-  if (e == nullptr) return kExitFailure;
+  Backend* b = ctx.OpenBackend();
+  if (b == nullptr) return ctx.exit_code;
+  auto groups = b->ListGroups();
+  if (!groups) return ctx.Fail(groups.error());
   json out = json::array();
   std::vector<std::vector<std::string>> rows;
-  for (const std::string& g : e->group_offsets().ListGroups()) {
-    std::set<std::string> topics;
-    const auto committed = e->group_offsets().FetchAll(g);
-    for (const auto& [tp, c] : committed) topics.insert(tp.first);
+  for (const GroupSummary& g : *groups) {
     std::string names;
-    for (const auto& t : topics) names += (names.empty() ? "" : ",") + t;
-    out.push_back({{"group", g}, {"topics", topics}, {"partitions", committed.size()}});
-    rows.push_back({g, names, std::to_string(committed.size())});
+    for (const auto& t : g.topics) names += (names.empty() ? "" : ",") + t;
+    out.push_back({{"group", g.group}, {"topics", g.topics}, {"partitions", g.partitions}});
+    rows.push_back({g.group, names, std::to_string(g.partitions)});
   }
   if (ctx.format() == OutputFormat::kJson) {
     PrintJson(out);
@@ -52,30 +50,31 @@ int List(Context& ctx) {
 }
 
 int Describe(Context& ctx, const std::string& group) {
-  engine::Engine* e = ctx.Engine();
-  if (e == nullptr) return kExitFailure;
-  auto status = e->group_offsets().Describe(group);
+  Backend* b = ctx.OpenBackend();
+  if (b == nullptr) return ctx.exit_code;
+  auto status = b->DescribeGroup(group);
   if (!status) return ctx.Fail(status.error());
   json parts = json::array();
   std::vector<std::vector<std::string>> rows;
-  for (const auto& s : *status) {
+  for (const GroupPartitionLag& s : *status) {
     // A partition whose topic was deleted after the commit has no end offset or lag.
-    const bool exists = e->GetPartitionStats(s.topic, s.partition).has_value();
+    const bool exists = s.topic_exists;
     json lag_ms = s.lag_ms ? json(*s.lag_ms) : json(nullptr);
-    parts.push_back({{"topic", s.topic},
-                     {"partition", s.partition},
-                     {"committed_offset", s.committed.offset.value()},
-                     {"log_start_offset", exists ? json(s.log_start_offset.value()) : json()},
-                     {"end_offset", exists ? json(s.log_end_offset.value()) : json()},
-                     {"lag_records", exists ? json(s.lag_records) : json()},
-                     {"lag_ms", lag_ms},
-                     {"metadata", s.committed.metadata},
-                     {"commit_time", FormatTime(s.committed.commit_time_ms)}});
-    rows.push_back({s.topic, std::to_string(s.partition),
-                    std::to_string(s.committed.offset.value()),
-                    exists ? std::to_string(s.log_end_offset.value()) : "-",
+    json entry = {{"topic", s.topic},
+                  {"partition", s.partition},
+                  {"committed_offset", s.committed.value()},
+                  {"log_start_offset", exists ? json(s.log_start_offset.value()) : json()},
+                  {"end_offset", exists ? json(s.end_offset.value()) : json()},
+                  {"lag_records", exists ? json(s.lag_records) : json()},
+                  {"lag_ms", lag_ms},
+                  {"metadata", s.metadata}};
+    // The time of a commit is known only to the embedded engine (OffsetFetch does not carry it).
+    if (s.commit_time_ms) entry["commit_time"] = FormatTime(*s.commit_time_ms);
+    parts.push_back(std::move(entry));
+    rows.push_back({s.topic, std::to_string(s.partition), std::to_string(s.committed.value()),
+                    exists ? std::to_string(s.end_offset.value()) : "-",
                     exists ? std::to_string(s.lag_records) : "-",
-                    s.lag_ms ? HumanDuration(*s.lag_ms) : "-", s.committed.metadata});
+                    s.lag_ms ? HumanDuration(*s.lag_ms) : "-", s.metadata});
   }
   if (ctx.format() == OutputFormat::kJson) {
     PrintJson({{"group", group}, {"partitions", parts}});
@@ -117,10 +116,10 @@ int Reset(Context& ctx, const ResetArgs& a) {
     target = engine::ResetTarget::ToTimestamp(*t);
   }
   if (a.group.empty()) return ctx.Usage("group reset-offsets: empty group id");
-  engine::Engine* e = ctx.Engine();
-  if (e == nullptr) return kExitFailure;
+  Backend* b = ctx.OpenBackend();
+  if (b == nullptr) return ctx.exit_code;
   const engine::DryRun dry = a.dry_run ? engine::DryRun::kYes : engine::DryRun::kNo;
-  auto plan = e->group_offsets().ResetOffsets(a.group, a.topic, target, dry);
+  auto plan = b->ResetOffsets(a.group, a.topic, target, dry);
   if (!plan) return ctx.Fail(plan.error());
   if (ctx.format() == OutputFormat::kJson) {
     json entries = json::array();
@@ -154,9 +153,9 @@ int Reset(Context& ctx, const ResetArgs& a) {
 }
 
 int Delete(Context& ctx, const std::string& group) {
-  engine::Engine* e = ctx.Engine();
-  if (e == nullptr) return kExitFailure;
-  if (auto s = e->group_offsets().DeleteGroup(group); !s) return ctx.Fail(s.error());
+  Backend* b = ctx.OpenBackend();
+  if (b == nullptr) return ctx.exit_code;
+  if (auto s = b->DeleteGroup(group); !s) return ctx.Fail(s.error());
   if (ctx.format() == OutputFormat::kJson) {
     PrintJson({{"group", group}, {"deleted", true}});
   } else {
@@ -173,19 +172,13 @@ void AddGroupCommands(CLI::App& app, Context& ctx) {
   group->require_subcommand(1, 1);
 
   CLI::App* list = group->add_subcommand("list", "List groups with committed offsets");
-  list->callback([&ctx] {
-    if (ctx.RejectRemote("group list")) return;
-    ctx.exit_code = List(ctx);
-  });
+  list->callback([&ctx] { ctx.exit_code = List(ctx); });
 
   auto name = std::make_shared<std::string>();
   CLI::App* describe = group->add_subcommand(
       "describe", "Per partition: committed offset, end offset, lag in records and in time");
   describe->add_option("group", *name, "Group id")->required();
-  describe->callback([&ctx, name] {
-    if (ctx.RejectRemote("group describe")) return;
-    ctx.exit_code = Describe(ctx, *name);
-  });
+  describe->callback([&ctx, name] { ctx.exit_code = Describe(ctx, *name); });
 
   auto r = std::make_shared<ResetArgs>();
   CLI::App* reset = group->add_subcommand(
@@ -200,18 +193,12 @@ void AddGroupCommands(CLI::App& app, Context& ctx) {
   reset->add_option("--to-time", r->to_time,
                     "To the first record at or after this time (ISO-8601 or epoch ms)");
   reset->add_flag("--dry-run", r->dry_run, "Only print the plan; change nothing");
-  reset->callback([&ctx, r] {
-    if (ctx.RejectRemote("group reset-offsets")) return;
-    ctx.exit_code = Reset(ctx, *r);
-  });
+  reset->callback([&ctx, r] { ctx.exit_code = Reset(ctx, *r); });
 
   auto del = std::make_shared<std::string>();
   CLI::App* remove = group->add_subcommand("delete", "Delete every committed offset of a group");
   remove->add_option("group", *del, "Group id")->required();
-  remove->callback([&ctx, del] {
-    if (ctx.RejectRemote("group delete")) return;
-    ctx.exit_code = Delete(ctx, *del);
-  });
+  remove->callback([&ctx, del] { ctx.exit_code = Delete(ctx, *del); });
 }
 
 }  // namespace sluice::cli

@@ -2,6 +2,7 @@
 // report errors as values; anything thrown (bad_alloc, a third-party throw) ends here as a message.
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "cli/commands.h"
@@ -17,15 +18,28 @@ int main(int argc, char** argv) {
                         // too
     app.set_version_flag("--version", "sluice 0.1.0");
     app.option_defaults()->always_capture_default();
-    app.add_option("--data-dir", ctx.data_dir, "Data directory")
-        ->envname("SLUICE_DATA_DIR")
-        ->capture_default_str();
-    app.add_option("--broker", ctx.broker, "HOST:PORT of a running `sluice serve` (remote mode)");
+    CLI::Option* data_dir = app.add_option("--data-dir", ctx.data_dir, "Data directory")
+                                ->envname("SLUICE_DATA_DIR")
+                                ->capture_default_str();
+    app.add_option("--broker", ctx.broker,
+                   "HOST:PORT of a running `sluice serve`: work through it (remote mode) instead "
+                   "of on a data directory");
     bool verbose = false;
-    app.add_flag("--verbose,-v", verbose, "Log engine activity (recovery, compaction, retention)");
-    app.parse_complete_callback([&verbose] {
+    app.add_flag("--verbose,-v", verbose,
+                 "Log engine activity (recovery, compaction, retention) or, with --broker, the "
+                 "Kafka client's");
+    // Runs after the flags and the environment are read, before the subcommand's callback.
+    app.parse_complete_callback([&verbose, &ctx, data_dir] {
       sluice::base::SetLogLevel(verbose ? sluice::base::LogLevel::kInfo
                                         : sluice::base::LogLevel::kWarning);
+      // A value equal to SLUICE_DATA_DIR came from the environment, which --broker overrides.
+      const char* env = std::getenv("SLUICE_DATA_DIR");
+      ctx.data_dir_given = data_dir->count() > 0 && (env == nullptr || ctx.data_dir != env);
+      if (ctx.remote() && ctx.data_dir_given) {
+        throw CLI::ValidationError(
+            "--broker and --data-dir exclude each other: a command works on a running server "
+            "or on a data directory");
+      }
     });
     app.add_option("--output,-o", ctx.output, "Output format")
         ->check(CLI::IsMember({"table", "json"}))

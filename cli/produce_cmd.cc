@@ -1,11 +1,10 @@
 // sluice produce TOPIC: records from stdin, one per line (or one JSON object per line), batched
-// per partition and appended through the engine.
+// per partition and appended through the engine, or sent to the broker with --broker.
 //
-// Partitioning: --partition P puts every record in P. Otherwise a record with a key goes to
-// murmur2(key) % partitions with Kafka's murmur2 (seed 0x9747b28c, sign bit cleared), so a key
-// lands in the same partition as with Kafka's default partitioner; records without a key go round
-// robin, one batch at a time (Kafka's "sticky" partitioner): the partition changes whenever a batch
-// is sent.
+// Partitioning (cli/backend.h, SinkOptions): --partition P puts every record in P. Otherwise a
+// record with a key goes to murmur2(key) % partitions with Kafka's murmur2 (seed 0x9747b28c, sign
+// bit cleared), so a key lands in the same partition as with Kafka's default partitioner; records
+// without a key go round robin, one batch at a time (Kafka's "sticky" partitioner).
 
 #include <chrono>
 #include <cstdio>
@@ -33,43 +32,6 @@ struct ProduceArgs {
   int32_t batch_records = 1000;
   int64_t batch_bytes = 1 << 20;
 };
-
-// Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2), on unsigned 32-bit arithmetic.
-uint32_t Murmur2(std::string_view data) {
-  constexpr uint32_t kSeed = 0x9747b28c;
-  constexpr uint32_t kM = 0x5bd1e995;
-  constexpr int kR = 24;
-  const size_t length = data.size();
-  auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(data[i])); };
-  uint32_t h = kSeed ^ static_cast<uint32_t>(length);
-  for (size_t i = 0; i + 4 <= length; i += 4) {
-    uint32_t k = byte(i) | (byte(i + 1) << 8) | (byte(i + 2) << 16) | (byte(i + 3) << 24);
-    k *= kM;
-    k ^= k >> kR;
-    k *= kM;
-    h *= kM;
-    h ^= k;
-  }
-  const size_t tail = length & ~size_t{3};
-  switch (length % 4) {
-    case 3:
-      h ^= byte(tail + 2) << 16;
-      [[fallthrough]];
-    case 2:
-      h ^= byte(tail + 1) << 8;
-      [[fallthrough]];
-    case 1:
-      h ^= byte(tail);
-      h *= kM;
-      break;
-    default:
-      break;
-  }
-  h ^= h >> 13;
-  h *= kM;
-  h ^= h >> 15;
-  return h;
-}
 
 // Calls fn(line, line_number) for every line of `in` (without its '\n'; a last line without one
 // counts). Stops at fn's first error.
@@ -141,14 +103,6 @@ std::string JsonParseError(std::string_view line) {
   return m.empty() ? "malformed JSON" : "malformed JSON at " + m;
 }
 
-// One record to produce, parsed from a line.
-struct InputRecord {
-  std::optional<std::string> key;
-  std::optional<std::string> value;
-  std::vector<std::pair<std::string, std::optional<std::string>>> headers;
-  std::optional<int64_t> timestamp;
-};
-
 // A JSON key/value: null stays null, a string is its bytes, anything else its JSON text.
 std::optional<std::string> JsonBytes(const json& v) {
   if (v.is_null()) return std::nullopt;
@@ -194,103 +148,6 @@ Result<InputRecord> ParseJsonRecord(std::string_view line) {
   return r;
 }
 
-// Per-partition batch builders; appends a partition's batch when it is full.
-class Producer {
- public:
-  Producer(engine::Engine& engine, std::string topic, int32_t partitions, const ProduceArgs& args,
-           size_t batch_limit_bytes)
-      : engine_(engine),
-        topic_(std::move(topic)),
-        args_(args),
-        limit_bytes_(batch_limit_bytes),
-        pending_(static_cast<size_t>(partitions)) {}
-
-  Status Add(const InputRecord& r, int64_t line_no) {
-    const int32_t p = ChoosePartition(r.key);
-    Pending& pending = pending_[static_cast<size_t>(p)];
-    size_t size = (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0) + 32;
-    headers_.clear();
-    for (const auto& [k, v] : r.headers) {
-      headers_.push_back({k, v ? std::optional<std::string_view>(*v) : std::nullopt});
-      size += k.size() + (v ? v->size() : 0) + 8;
-    }
-    if (!pending.builder.empty() && pending.builder.records_bytes() + size > limit_bytes_) {
-      RETURN_IF_ERROR(Send(p));
-    }
-    if (pending.builder.empty()) pending.first_line = line_no;
-    pending.last_line = line_no;
-    auto view = [](const std::optional<std::string>& s) {
-      return s ? std::optional<std::string_view>(*s) : std::nullopt;
-    };
-    pending.builder.Add(view(r.key), view(r.value), r.timestamp.value_or(engine_.clock().NowMs()),
-                        headers_);
-    pending.records++;
-    pending.bytes += (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0);
-    if (pending.builder.record_count() >= args_.batch_records ||
-        pending.builder.records_bytes() >= limit_bytes_) {
-      RETURN_IF_ERROR(Send(p));
-    }
-    return {};
-  }
-
-  Status SendAll() {
-    for (size_t p = 0; p < pending_.size(); ++p) RETURN_IF_ERROR(Send(static_cast<int32_t>(p)));
-    return {};
-  }
-
-  int64_t records() const { return records_; }
-  uint64_t bytes() const { return bytes_; }
-
- private:
-  struct Pending {
-    segment::BatchBuilder builder;
-    int64_t records = 0;
-    uint64_t bytes = 0;
-    int64_t first_line = 0;
-    int64_t last_line = 0;
-  };
-
-  int32_t ChoosePartition(const std::optional<std::string>& key) const {
-    const auto n = static_cast<uint32_t>(pending_.size());
-    if (args_.partition >= 0) return args_.partition;
-    if (key) return static_cast<int32_t>((Murmur2(*key) & 0x7fffffffu) % n);
-    return sticky_;
-  }
-
-  Status Send(int32_t p) {
-    Pending& pending = pending_[static_cast<size_t>(p)];
-    if (pending.builder.empty()) return {};
-    auto fail = [&](const base::Error& e) {
-      std::string lines = "line " + std::to_string(pending.first_line);
-      if (pending.last_line != pending.first_line) {
-        lines = "lines " + std::to_string(pending.first_line) + ".." +
-                std::to_string(pending.last_line);
-      }
-      return MakeError(
-          e.code, lines + ": append to " + topic_ + "-" + std::to_string(p) + ": " + e.ToString());
-    };
-    auto batch = pending.builder.Build();
-    if (!batch) return fail(batch.error());
-    if (auto r = engine_.Append(topic_, p, base::AsBytes(*batch)); !r) return fail(r.error());
-    records_ += pending.records;
-    bytes_ += pending.bytes;
-    pending.records = 0;
-    pending.bytes = 0;
-    if (p == sticky_) sticky_ = (sticky_ + 1) % static_cast<int32_t>(pending_.size());
-    return {};
-  }
-
-  engine::Engine& engine_;
-  const std::string topic_;
-  const ProduceArgs& args_;
-  const size_t limit_bytes_;
-  std::vector<Pending> pending_;
-  std::vector<segment::RecordHeader> headers_;  // scratch
-  int32_t sticky_ = 0;                          // partition for records without a key
-  int64_t records_ = 0;                         // appended
-  uint64_t bytes_ = 0;                          // of keys and values appended
-};
-
 int Produce(Context& ctx, const ProduceArgs& args) {
   // Arguments first: every usage error before the engine opens.
   const bool json_input = args.format == "json";
@@ -312,20 +169,17 @@ int Produce(Context& ctx, const ProduceArgs& args) {
     return ctx.Usage("refusing to produce to internal topic '" + args.topic + "'");
   }
 
-  engine::Engine* e = ctx.Engine();
-  if (e == nullptr) return kExitFailure;
-  auto desc = e->DescribeTopic(args.topic);
-  if (!desc) return ctx.Fail(desc.error());
-  if (args.partition >= desc->info.partitions) {
+  Backend* b = ctx.OpenBackend();
+  if (b == nullptr) return ctx.exit_code;
+  auto partitions = b->Partitions(args.topic);
+  if (!partitions) return ctx.Fail(partitions.error());
+  if (args.partition >= static_cast<int32_t>(partitions->size())) {
     std::vector<int32_t> p{args.partition};
-    return ctx.Usage(CheckPartitions(p, desc->info.partitions, args.topic));
+    return ctx.Usage(CheckPartitions(p, static_cast<int32_t>(partitions->size()), args.topic));
   }
-  // A batch must stay below the topic's limits (checked on the uncompressed batch).
-  const int64_t cap =
-      std::min(desc->info.config.max_message_bytes, desc->info.config.segment_bytes);
-  const auto limit =
-      static_cast<size_t>(std::max<int64_t>(1, std::min(args.batch_bytes, cap - 4096)));
-  Producer producer(*e, args.topic, desc->info.partitions, args, limit);
+  auto opened = b->OpenSink(args.topic, {args.partition, args.batch_records, args.batch_bytes});
+  if (!opened) return ctx.Fail(opened.error());
+  RecordSink& producer = **opened;
 
   const auto t0 = std::chrono::steady_clock::now();
   InputRecord rec;
@@ -354,10 +208,10 @@ int Produce(Context& ctx, const ProduceArgs& args) {
     return producer.Add(rec, line_no);
   });
   if (status.has_value()) {
-    status = producer.SendAll();
+    status = producer.Flush();
   } else if (!bad_line.empty()) {
     // The records read before the bad line are still produced.
-    if (auto s = producer.SendAll(); !s) return ctx.Fail(s.error().context);
+    if (auto s = producer.Flush(); !s) return ctx.Fail(s.error().context);
     return ctx.Fail(bad_line + " (the " + std::to_string(producer.records()) +
                     " records before it were produced)");
   }
@@ -410,7 +264,6 @@ void AddProduceCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--batch-bytes", a->batch_bytes, "Bytes per batch (per partition, uncompressed)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->callback([&ctx, a, separator] {
-    if (ctx.RejectRemote("produce")) return;
     a->key_separator_given = separator->count() > 0;
     ctx.exit_code = Produce(ctx, *a);
   });

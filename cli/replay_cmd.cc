@@ -1,6 +1,8 @@
 // sluice replay TOPIC: a topic's history through the engine's replay API (a consistent cut, per
 // partition or merged by timestamp, optionally following), printed like `consume` or fed to a
 // command once per record; with --snapshot, only the records after the newest usable snapshot.
+// With --broker the same replay runs over the Kafka protocol (RemoteReplay); --snapshot needs the
+// data directory.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -11,6 +13,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits>
+#include <queue>
 
 #include "cli/commands.h"
 #include "cli/record_format.h"
@@ -156,6 +160,179 @@ class Executor {
   struct sigaction old_pipe_ {};
 };
 
+// --- replay through a backend (--broker) ---------------------------------------------------------
+// engine::Replay's semantics (engine/replay.h: the cut, both orders, follow) over a RecordReader,
+// for a topic on a running server. The engine's own Replay serves the embedded mode.
+
+// One partition's records in offset order, in [start, end); the current record is copied, so
+// that it stays valid while other partitions are read (merged order).
+class RemoteCursor {
+ public:
+  RemoteCursor(RecordReader& reader, const engine::ReplayOptions& options, int32_t partition,
+               base::Offset start, base::Offset end)
+      : reader_(reader), options_(options), partition_(partition), next_(start), end_(end) {}
+
+  int32_t partition() const { return partition_; }
+  base::Offset next() const { return next_; }
+  const segment::RecordView& record() const { return view_; }
+  void set_end(base::Offset end) { end_ = end; }
+
+  // Moves to the next record below the end. Before the end it waits for records still on their
+  // way (they exist: the end is at most the high watermark taken at the start) unless `now_only`;
+  // false at the end, when stopped, or (now_only) when no record is there yet.
+  Result<bool> Advance(bool now_only) {
+    while (next_ < end_ && !options_.stop.stop_requested()) {
+      bool got = false;
+      bool past_end = false;
+      RETURN_IF_ERROR(reader_.Read(partition_, next_, [&](const segment::RecordView& r) {
+        if (r.offset >= end_.value()) {
+          past_end = true;
+        } else {
+          Copy(r);
+          got = true;
+        }
+        return false;  // one record at a time
+      }));
+      if (got) {
+        next_ = base::Offset(view_.offset + 1);
+        return true;
+      }
+      if (past_end || now_only) return false;
+      RETURN_IF_ERROR(reader_.Wait(partition_, next_, 200));
+    }
+    return false;
+  }
+
+ private:
+  void Copy(const segment::RecordView& r) {
+    key_ = r.key.value_or("");
+    value_ = r.value.value_or("");
+    header_storage_.clear();
+    for (const auto& h : r.headers) {
+      header_storage_.emplace_back(std::string(h.key),
+                                   h.value ? std::optional<std::string>(*h.value) : std::nullopt);
+    }
+    headers_.clear();
+    for (const auto& [k, v] : header_storage_) {
+      headers_.push_back({k, v ? std::optional<std::string_view>(*v) : std::nullopt});
+    }
+    view_.offset = r.offset;
+    view_.timestamp = r.timestamp;
+    view_.key = r.key ? std::optional<std::string_view>(key_) : std::nullopt;
+    view_.value = r.value ? std::optional<std::string_view>(value_) : std::nullopt;
+    view_.headers = headers_;
+  }
+
+  RecordReader& reader_;
+  const engine::ReplayOptions& options_;
+  const int32_t partition_;
+  base::Offset next_;
+  base::Offset end_;
+  std::string key_;
+  std::string value_;
+  std::vector<std::pair<std::string, std::optional<std::string>>> header_storage_;
+  std::vector<segment::RecordHeader> headers_;
+  segment::RecordView view_;
+};
+
+Status RemoteReplay(Backend& backend, const engine::ReplayOptions& o,
+                    const engine::ReplayFold& fold) {
+  ASSIGN_OR_RETURN(std::vector<PartitionSummary> stats, backend.Partitions(o.topic));
+  std::vector<int32_t> partitions = o.partitions;
+  if (partitions.empty()) {
+    for (const auto& p : stats) partitions.push_back(p.partition);
+  }
+  // The cut: every partition's bounds are fixed before any record is read.
+  std::vector<std::pair<int32_t, base::Offset>> starts;
+  std::vector<base::Offset> ends;
+  for (int32_t p : partitions) {
+    const PartitionSummary& ps = stats[static_cast<size_t>(p)];
+    base::Offset start = ps.log_start_offset;
+    if (o.from.kind == engine::ReplayFrom::Kind::kOffset) {
+      start = base::Offset(o.from.value);
+    } else if (o.from.kind == engine::ReplayFrom::Kind::kTimestamp) {
+      ASSIGN_OR_RETURN(auto found, backend.OffsetForTimestamp(o.topic, p, o.from.value));
+      start = found.value_or(ps.high_watermark);
+    }
+    if (start < ps.log_start_offset) {
+      return MakeError(ErrorCode::kOutOfRange,
+                       o.topic + "-" + std::to_string(p) + ": replay from offset " +
+                           std::to_string(start.value()) + ", but the log now starts at " +
+                           std::to_string(ps.log_start_offset.value()) +
+                           " (older records were deleted by retention)");
+    }
+    start = std::min(start, ps.high_watermark);
+    base::Offset end = ps.high_watermark;
+    if (o.to.kind == engine::ReplayTo::Kind::kOffset) {
+      end = std::min(base::Offset(o.to.value), ps.high_watermark);
+    } else if (o.to.kind == engine::ReplayTo::Kind::kTimestamp) {
+      ASSIGN_OR_RETURN(auto found, backend.OffsetForTimestamp(o.topic, p, o.to.value));
+      if (found) end = std::min(*found, ps.high_watermark);
+    }
+    starts.emplace_back(p, start);
+    ends.push_back(std::max(start, end));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<RecordReader> reader, backend.OpenReader(o.topic));
+  RETURN_IF_ERROR(reader->Assign(starts));
+  std::vector<RemoteCursor> cursors;
+  cursors.reserve(partitions.size());
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    cursors.emplace_back(*reader, o, partitions[i], starts[i].second, ends[i]);
+  }
+
+  if (o.order == engine::ReplayOrder::kByTimestamp) {
+    // A min-heap of cursors by (timestamp, partition, offset) of their current record.
+    auto later = [&](size_t a, size_t b) {
+      const auto& ra = cursors[a].record();
+      const auto& rb = cursors[b].record();
+      if (ra.timestamp != rb.timestamp) return ra.timestamp > rb.timestamp;
+      if (cursors[a].partition() != cursors[b].partition()) {
+        return cursors[a].partition() > cursors[b].partition();
+      }
+      return ra.offset > rb.offset;
+    };
+    std::priority_queue<size_t, std::vector<size_t>, decltype(later)> heap(later);
+    for (size_t i = 0; i < cursors.size(); ++i) {
+      ASSIGN_OR_RETURN(bool more, cursors[i].Advance(false));
+      if (more) heap.push(i);
+    }
+    while (!heap.empty()) {
+      const size_t i = heap.top();
+      heap.pop();
+      RETURN_IF_ERROR(fold(cursors[i].partition(), cursors[i].record()));
+      ASSIGN_OR_RETURN(bool more, cursors[i].Advance(false));
+      if (more) heap.push(i);
+    }
+  } else {
+    for (RemoteCursor& c : cursors) {
+      for (;;) {
+        ASSIGN_OR_RETURN(bool more, c.Advance(false));
+        if (!more) break;
+        RETURN_IF_ERROR(fold(c.partition(), c.record()));
+      }
+    }
+  }
+  if (o.to.kind != engine::ReplayTo::Kind::kFollow) return {};
+  // After the cut: new records per partition in offset order, until stopped.
+  for (RemoteCursor& c : cursors) c.set_end(base::Offset(std::numeric_limits<int64_t>::max()));
+  size_t waiting_on = 0;
+  while (!o.stop.stop_requested()) {
+    bool delivered = false;
+    for (RemoteCursor& c : cursors) {
+      for (;;) {
+        ASSIGN_OR_RETURN(bool more, c.Advance(true));
+        if (!more) break;
+        delivered = true;
+        RETURN_IF_ERROR(fold(c.partition(), c.record()));
+      }
+    }
+    if (delivered || cursors.empty()) continue;
+    RemoteCursor& c = cursors[waiting_on++ % cursors.size()];
+    RETURN_IF_ERROR(reader->Wait(c.partition(), c.next(), cursors.size() == 1 ? 200 : 50));
+  }
+  return {};
+}
+
 std::string OffsetsText(const std::map<int32_t, base::Offset>& offsets) {
   std::string out;
   for (const auto& [p, o] : offsets) {
@@ -191,11 +368,22 @@ int Replay(Context& ctx, ReplayArgs& args) {
   auto printer = RecordPrinter::Create(args.topic, args.format, ctx.format());
   if (!printer) return ctx.Usage(printer.error().context);
 
-  engine::Engine* e = ctx.Engine();
-  if (e == nullptr) return kExitFailure;
-  auto desc = e->DescribeTopic(args.topic);
-  if (!desc) return ctx.Fail(desc.error());
-  if (auto m = CheckPartitions(args.partitions, desc->info.partitions, args.topic); !m.empty()) {
+  engine::Engine* e = nullptr;
+  int32_t partition_count = 0;
+  if (ctx.remote()) {
+    Backend* b = ctx.OpenBackend();
+    if (b == nullptr) return ctx.exit_code;
+    auto parts = b->Partitions(args.topic);
+    if (!parts) return ctx.Fail(parts.error());
+    partition_count = static_cast<int32_t>(parts->size());
+  } else {
+    e = ctx.Engine();
+    if (e == nullptr) return kExitFailure;
+    auto desc = e->DescribeTopic(args.topic);
+    if (!desc) return ctx.Fail(desc.error());
+    partition_count = desc->info.partitions;
+  }
+  if (auto m = CheckPartitions(args.partitions, partition_count, args.topic); !m.empty()) {
     return ctx.Usage(m);
   }
 
@@ -246,6 +434,8 @@ int Replay(Context& ctx, ReplayArgs& args) {
     } else {
       status = rebuilt.error();
     }
+  } else if (ctx.remote()) {
+    status = RemoteReplay(*ctx.OpenBackend(), options, fold);
   } else {
     auto stats = engine::Replay(*e, options, fold);
     if (!stats) status = stats.error();
@@ -295,10 +485,15 @@ void AddReplayCommand(CLI::App& app, Context& ctx) {
       "--snapshot", a->snapshot,
       "Start after the newest valid snapshot NAME of this topic (see the replay API)");
   cmd->callback([&ctx, a, format, exec, snapshot] {
-    if (ctx.RejectRemote("replay")) return;
     a->format_given = format->count() > 0;
     a->exec_given = exec->count() > 0;
     a->snapshot_given = snapshot->count() > 0;
+    if (a->snapshot_given &&
+        ctx.RejectRemote("replay --snapshot",
+                         "snapshots are files in the data directory; run it on the server's "
+                         "--data-dir")) {
+      return;
+    }
     ctx.exit_code = Replay(ctx, *a);
   });
 }

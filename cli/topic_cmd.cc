@@ -18,16 +18,24 @@ Result<std::map<std::string, std::string>> ParseConfigs(const std::vector<std::s
   return out;
 }
 
+// Bad arguments (name, partitions, config) are usage errors, as the engine or the broker says.
+int Failed(Context& ctx, const base::Error& e) {
+  return e.code == base::ErrorCode::kInvalidArgument ? ctx.Usage(e.context) : ctx.Fail(e);
+}
+
+// A size or count only the embedded engine knows: "-" remotely.
+std::string Known(const std::optional<uint64_t>& v, std::string (*format)(uint64_t)) {
+  return v ? format(*v) : "-";
+}
+std::string Count(uint64_t v) { return std::to_string(v); }
+
 int Create(Context& ctx, const std::string& name, int32_t partitions,
            const std::vector<std::string>& configs) {
   auto kv = ParseConfigs(configs);
   if (!kv) return ctx.Usage(kv.error().context);
-  engine::Engine* e = ctx.Engine();
-  if (e == nullptr) return kExitFailure;
-  if (auto s = e->CreateTopic(name, partitions, *kv); !s) {
-    return s.error().code == base::ErrorCode::kInvalidArgument ? ctx.Usage(s.error().context)
-                                                               : ctx.Fail(s.error());
-  }
+  Backend* b = ctx.OpenBackend();
+  if (b == nullptr) return ctx.exit_code;
+  if (auto s = b->CreateTopic(name, partitions, *kv); !s) return Failed(ctx, s.error());
   if (ctx.format() == OutputFormat::kJson) {
     PrintJson({{"topic", name}, {"partitions", partitions}, {"created", true}});
   } else {
@@ -38,26 +46,18 @@ int Create(Context& ctx, const std::string& name, int32_t partitions,
 }
 
 int List(Context& ctx, bool internal) {
-  engine::Engine* e = ctx.Engine();
-  if (e == nullptr) return kExitFailure;
+  Backend* b = ctx.OpenBackend();
+  if (b == nullptr) return ctx.exit_code;
+  auto topics = b->ListTopics(internal ? IncludeInternal::kYes : IncludeInternal::kNo);
+  if (!topics) return ctx.Fail(topics.error());
   json out = json::array();
   std::vector<std::vector<std::string>> rows;
-  for (const auto& t : e->ListTopics()) {
-    if (!internal && engine::IsInternalTopic(t.name)) continue;
-    auto d = e->DescribeTopic(t.name);
-    if (!d) return ctx.Fail(d.error());
-    int64_t records = 0;
-    uint64_t bytes = 0;
-    for (const auto& p : d->partitions) {
-      records += p.high_watermark - p.log_start_offset;
-      bytes += p.size_bytes;
-    }
-    out.push_back({{"topic", t.name},
-                   {"partitions", t.partitions},
-                   {"records", records},
-                   {"size_bytes", bytes}});
-    rows.push_back(
-        {t.name, std::to_string(t.partitions), std::to_string(records), HumanBytes(bytes)});
+  for (const auto& t : *topics) {
+    json entry = {{"topic", t.name}, {"partitions", t.partitions}, {"records", t.records}};
+    if (t.size_bytes) entry["size_bytes"] = *t.size_bytes;
+    out.push_back(std::move(entry));
+    rows.push_back({t.name, std::to_string(t.partitions), std::to_string(t.records),
+                    Known(t.size_bytes, HumanBytes)});
   }
   if (ctx.format() == OutputFormat::kJson) {
     PrintJson(out);
@@ -68,44 +68,42 @@ int List(Context& ctx, bool internal) {
 }
 
 int Describe(Context& ctx, const std::string& name) {
-  engine::Engine* e = ctx.Engine();
-  if (e == nullptr) return kExitFailure;
-  auto d = e->DescribeTopic(name);
+  Backend* b = ctx.OpenBackend();
+  if (b == nullptr) return ctx.exit_code;
+  auto d = b->DescribeTopic(name);
   if (!d) return ctx.Fail(d.error());
-  const auto config = engine::ConfigToMap(d->info.config);
   if (ctx.format() == OutputFormat::kJson) {
     json parts = json::array();
-    for (size_t p = 0; p < d->partitions.size(); ++p) {
-      const auto& s = d->partitions[p];
-      parts.push_back({{"partition", p},
-                       {"log_start_offset", s.log_start_offset.value()},
-                       {"high_watermark", s.high_watermark.value()},
-                       {"segments", s.segment_count},
-                       {"size_bytes", s.size_bytes}});
+    for (const auto& s : d->partitions) {
+      json entry = {{"partition", s.partition},
+                    {"log_start_offset", s.log_start_offset.value()},
+                    {"high_watermark", s.high_watermark.value()}};
+      if (s.segments) entry["segments"] = *s.segments;
+      if (s.size_bytes) entry["size_bytes"] = *s.size_bytes;
+      parts.push_back(std::move(entry));
     }
-    PrintJson({{"topic", name}, {"partitions", parts}, {"config", config}});
+    PrintJson({{"topic", name}, {"partitions", parts}, {"config", d->config}});
     return kExitOk;
   }
   std::printf("TOPIC %s\n\n", name.c_str());
   std::vector<std::vector<std::string>> rows;
-  for (size_t p = 0; p < d->partitions.size(); ++p) {
-    const auto& s = d->partitions[p];
-    rows.push_back({std::to_string(p), std::to_string(s.log_start_offset.value()),
-                    std::to_string(s.high_watermark.value()), std::to_string(s.segment_count),
-                    HumanBytes(s.size_bytes)});
+  for (const auto& s : d->partitions) {
+    rows.push_back({std::to_string(s.partition), std::to_string(s.log_start_offset.value()),
+                    std::to_string(s.high_watermark.value()), Known(s.segments, Count),
+                    Known(s.size_bytes, HumanBytes)});
   }
   PrintTable({"PARTITION", "START-OFFSET", "END-OFFSET", "SEGMENTS", "SIZE"}, rows);
   std::printf("\nCONFIG\n");
   std::vector<std::vector<std::string>> crows;
-  for (const auto& [k, v] : config) crows.push_back({k, v});
+  for (const auto& [k, v] : d->config) crows.push_back({k, v});
   PrintTable({"KEY", "VALUE"}, crows);
   return kExitOk;
 }
 
 int Delete(Context& ctx, const std::string& name) {
-  engine::Engine* e = ctx.Engine();
-  if (e == nullptr) return kExitFailure;
-  if (auto s = e->DeleteTopic(name); !s) return ctx.Fail(s.error());
+  Backend* b = ctx.OpenBackend();
+  if (b == nullptr) return ctx.exit_code;
+  if (auto s = b->DeleteTopic(name); !s) return ctx.Fail(s.error());
   if (ctx.format() == OutputFormat::kJson) {
     PrintJson({{"topic", name}, {"deleted", true}});
   } else {
@@ -117,12 +115,9 @@ int Delete(Context& ctx, const std::string& name) {
 int Alter(Context& ctx, const std::string& name, const std::vector<std::string>& configs) {
   auto kv = ParseConfigs(configs);
   if (!kv) return ctx.Usage(kv.error().context);
-  engine::Engine* e = ctx.Engine();
-  if (e == nullptr) return kExitFailure;
-  if (auto s = e->AlterTopicConfig(name, *kv); !s) {
-    return s.error().code == base::ErrorCode::kInvalidArgument ? ctx.Usage(s.error().context)
-                                                               : ctx.Fail(s.error());
-  }
+  Backend* b = ctx.OpenBackend();
+  if (b == nullptr) return ctx.exit_code;
+  if (auto s = b->AlterTopicConfig(name, *kv); !s) return Failed(ctx, s.error());
   if (ctx.format() == OutputFormat::kJson) {
     PrintJson(json{{"topic", name}, {"altered", json(*kv)}});
   } else {
@@ -150,41 +145,33 @@ void AddTopicCommands(CLI::App& app, Context& ctx) {
   create->add_option("--config,-c", c->configs,
                      "Topic config key=value (repeatable): compression.type, flush, segment.bytes, "
                      "retention.ms, ...");
-  create->callback([&ctx, c] {
-    if (ctx.RejectRemote("topic create")) return;
-    ctx.exit_code = Create(ctx, c->name, c->partitions, c->configs);
-  });
+  create->callback([&ctx, c] { ctx.exit_code = Create(ctx, c->name, c->partitions, c->configs); });
 
   auto internal = std::make_shared<bool>(false);
   CLI::App* list = topic->add_subcommand("list", "List topics");
   list->add_flag("--internal,-i", *internal, "Also list internal topics (__consumer_offsets)");
-  list->callback([&ctx, internal] {
-    if (ctx.RejectRemote("topic list")) return;
-    ctx.exit_code = List(ctx, *internal);
-  });
+  list->callback([&ctx, internal] { ctx.exit_code = List(ctx, *internal); });
 
   auto name = std::make_shared<std::string>();
   CLI::App* describe = topic->add_subcommand("describe", "Partitions, offsets, sizes and config");
   describe->add_option("name", *name, "Topic name")->required();
-  describe->callback([&ctx, name] {
-    if (ctx.RejectRemote("topic describe")) return;
-    ctx.exit_code = Describe(ctx, *name);
-  });
+  describe->callback([&ctx, name] { ctx.exit_code = Describe(ctx, *name); });
 
   auto del = std::make_shared<std::string>();
   CLI::App* remove = topic->add_subcommand("delete", "Delete a topic and all its data");
   remove->add_option("name", *del, "Topic name")->required();
-  remove->callback([&ctx, del] {
-    if (ctx.RejectRemote("topic delete")) return;
-    ctx.exit_code = Delete(ctx, *del);
-  });
+  remove->callback([&ctx, del] { ctx.exit_code = Delete(ctx, *del); });
 
   auto a = std::make_shared<CreateArgs>();
   CLI::App* alter = topic->add_subcommand("alter", "Change topic config");
   alter->add_option("name", a->name, "Topic name")->required();
   alter->add_option("--config,-c", a->configs, "key=value (repeatable)")->required();
   alter->callback([&ctx, a] {
-    if (ctx.RejectRemote("topic alter")) return;
+    if (ctx.RejectRemote("topic alter",
+                         "the server does not implement AlterConfigs yet; stop it and run "
+                         "`sluice topic alter` on its --data-dir")) {
+      return;
+    }
     ctx.exit_code = Alter(ctx, a->name, a->configs);
   });
 }

@@ -175,7 +175,9 @@ void AddVerifyCommands(CLI::App& app, Context& ctx) {
       "verify", "Check every frame checksum, offset contiguity and index; exit 1 on damage");
   verify->add_option("topic", *topic, "Only this topic (default: all)");
   verify->callback([&ctx, topic] {
-    if (ctx.RejectRemote("verify")) return;
+    if (ctx.RejectRemote("verify", "it reads segment files; run it on the server's --data-dir")) {
+      return;
+    }
     ctx.exit_code = Verify(ctx, *topic);
   });
 
@@ -187,7 +189,10 @@ void AddVerifyCommands(CLI::App& app, Context& ctx) {
   CLI::App* dump = app.add_subcommand("dump", "Print a segment file's batches and records");
   dump->add_option("file", d->file, "Segment file (<base offset>.log)")->required();
   dump->add_flag("--batches-only", d->batches_only, "Print batches without their records");
-  dump->callback([&ctx, d] { ctx.exit_code = Dump(ctx, d->file, !d->batches_only); });
+  dump->callback([&ctx, d] {
+    if (ctx.RejectRemote("dump", "it reads a segment file; run it where the file is")) return;
+    ctx.exit_code = Dump(ctx, d->file, !d->batches_only);
+  });
 }
 
 }  // namespace sluice::cli

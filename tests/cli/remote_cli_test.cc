@@ -43,14 +43,14 @@ class RemoteCliTest : public ::testing::Test {
 
   // Starts `sluice serve` on a free port of 127.0.0.1 and reads the port from its first line.
   void StartServer() {
-    server_ = std::make_unique<Child>(std::vector<std::string>{
-        "serve", "--listen", "127.0.0.1:0", "--data-dir", dir_.path(),
-        "--group-initial-rebalance-delay-ms", "0"});
+    server_ = std::make_unique<Child>(
+        std::vector<std::string>{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir_.path(),
+                                 "--group-initial-rebalance-delay-ms", "0"});
     server_->Pump("", [](const std::string& out) { return out.find('\n') != std::string::npos; });
     const std::string prefix = "listening on 127.0.0.1:";
     ASSERT_EQ(server_->out.rfind(prefix, 0), 0u) << server_->out << server_->err;
-    broker_ = "127.0.0.1:" + server_->out.substr(prefix.size(),
-                                                 server_->out.find('\n') - prefix.size());
+    broker_ =
+        "127.0.0.1:" + server_->out.substr(prefix.size(), server_->out.find('\n') - prefix.size());
     // Keep reading the server's log so that it never blocks on a full pipe.
     drain_ = std::thread([this] { server_->Pump("", {}, std::chrono::seconds(3600)); });
   }
@@ -277,8 +277,8 @@ TEST_F(RemoteCliTest, GroupCommitsLagResetAndDelete) {
 TEST_F(RemoteCliTest, FollowPrintsNewRecordsUntilSigterm) {
   Ok({"topic", "create", "f"});
   Ok({"produce", "f"}, "first\n");
-  Child follower({"--broker", broker_, "consume", "f", "--from-beginning", "--follow", "--group",
-                  "fg"});
+  Child follower(
+      {"--broker", broker_, "consume", "f", "--from-beginning", "--follow", "--group", "fg"});
   follower.Pump("", [](const std::string& out) { return out == "first\n"; });
   Ok({"produce", "f"}, "second\n");
   follower.Pump("", [](const std::string& out) { return out == "first\nsecond\n"; });
