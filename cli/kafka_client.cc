@@ -361,6 +361,31 @@ Result<std::map<std::string, std::string>> AdminClient::DescribeTopicConfig(
   return out;
 }
 
+Status AdminClient::ReplaceTopicConfig(const std::string& name,
+                                       const std::map<std::string, std::string>& config) {
+  ResourcePtr resource(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name.c_str()));
+  for (const auto& [key, value] : config) {
+    if (auto err = rd_kafka_ConfigResource_set_config(resource.get(), key.c_str(), value.c_str());
+        err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return KafkaError(err, "config " + key);
+    }
+  }
+  ASSIGN_OR_RETURN(OptionsPtr options, impl_->Options(RD_KAFKA_ADMIN_OP_ALTERCONFIGS));
+  rd_kafka_ConfigResource_t* resources[] = {resource.get()};
+  rd_kafka_AlterConfigs(impl_->rk.get(), resources, 1, options.get(), impl_->queue.get());
+  const std::string what = "alter config of topic " + name;
+  ASSIGN_OR_RETURN(EventPtr ev, impl_->Await(what));
+  size_t n = 0;
+  const rd_kafka_ConfigResource_t** results =
+      rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev.get()), &n);
+  for (size_t i = 0; i < n; ++i) {
+    if (auto err = rd_kafka_ConfigResource_error(results[i]); err) {
+      return KafkaError(err, what, rd_kafka_ConfigResource_error_string(results[i]));
+    }
+  }
+  return {};
+}
+
 Result<std::vector<int64_t>> AdminClient::ListOffsets(
     const std::string& topic, const std::vector<std::pair<int32_t, int64_t>>& queries) {
   PartitionsPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(queries.size())));

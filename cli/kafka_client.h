@@ -71,6 +71,10 @@ class AdminClient {
   Status DeleteTopic(const std::string& name);
   // Every config entry of a topic (DescribeConfigs).
   Result<std::map<std::string, std::string>> DescribeTopicConfig(const std::string& name);
+  // Replaces the topic's whole configuration with `config` (AlterConfigs: keys left out return to
+  // their defaults).
+  Status ReplaceTopicConfig(const std::string& name,
+                            const std::map<std::string, std::string>& config);
   // One ListOffsets request for (partition, query) pairs of `topic`; a query is kLatest,
   // kEarliest or a timestamp. Returns an offset per pair, -1 where no record has a timestamp at or
   // after the query.

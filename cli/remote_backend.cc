@@ -178,10 +178,12 @@ class RemoteBackend : public Backend {
     return admin_->DeleteTopic(name);
   }
 
-  Status AlterTopicConfig(const std::string&, const std::map<std::string, std::string>&) override {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "the server does not implement AlterConfigs yet; stop it and run topic "
-                     "alter on its --data-dir");
+  // AlterConfigs replaces a topic's whole configuration: read it, change it, write it back.
+  Status AlterTopicConfig(const std::string& name,
+                          const std::map<std::string, std::string>& changes) override {
+    ASSIGN_OR_RETURN(auto config, admin_->DescribeTopicConfig(name));
+    for (const auto& [key, value] : changes) config[key] = value;
+    return admin_->ReplaceTopicConfig(name, config);
   }
 
   Result<std::vector<PartitionSummary>> Partitions(const std::string& topic) override {

@@ -166,14 +166,7 @@ void AddTopicCommands(CLI::App& app, Context& ctx) {
   CLI::App* alter = topic->add_subcommand("alter", "Change topic config");
   alter->add_option("name", a->name, "Topic name")->required();
   alter->add_option("--config,-c", a->configs, "key=value (repeatable)")->required();
-  alter->callback([&ctx, a] {
-    if (ctx.RejectRemote("topic alter",
-                         "the server does not implement AlterConfigs yet; stop it and run "
-                         "`sluice topic alter` on its --data-dir")) {
-      return;
-    }
-    ctx.exit_code = Alter(ctx, a->name, a->configs);
-  });
+  alter->callback([&ctx, a] { ctx.exit_code = Alter(ctx, a->name, a->configs); });
 }
 
 }  // namespace sluice::cli

@@ -351,6 +351,43 @@ void Broker::Impl::Handle(const RequestHeader& h, const DescribeConfigsRequest& 
   Reply(responder, h.api_version, resp);
 }
 
+void Broker::Impl::Handle(const RequestHeader& h, const AlterConfigsRequest& req,
+                          Responder& responder) {
+  AlterConfigsResponse resp;
+  for (const auto& r : req.resources) {
+    AlterConfigsResponse::Resource result;
+    result.resource_type = r.resource_type;
+    result.resource_name = r.resource_name;
+    std::map<std::string, std::string> set;
+    for (const auto& c : r.configs) {
+      if (c.value) set[c.name] = *c.value;
+    }
+    auto fail = [&](KafkaError code, std::string message) {
+      result.error_code = code;
+      result.error_message = std::move(message);
+    };
+    // Non-incremental: the topic's configuration becomes the defaults plus exactly these keys.
+    auto config = engine::ApplyConfig(engine_->default_topic_config(), set);
+    if (r.resource_type != kResourceTopic) {
+      fail(KafkaError::kInvalidRequest, "only topic configs (resource type 2) can be altered");
+    } else if (!VisibleTopic(r.resource_name) || !engine_->DescribeTopic(r.resource_name)) {
+      fail(KafkaError::kUnknownTopicOrPartition, "unknown topic '" + r.resource_name + "'");
+    } else if (!config) {
+      fail(KafkaError::kInvalidConfig, config.error().context);
+    } else if (!req.validate_only) {
+      if (Status s = engine_->AlterTopicConfig(r.resource_name, engine::ConfigToMap(*config)); !s) {
+        fail(s.error().code == ErrorCode::kInvalidArgument ? KafkaError::kInvalidConfig
+                                                           : ToKafkaError(s.error()),
+             s.error().context);
+      } else {
+        base::LogInfo("serve: altered the config of topic " + r.resource_name);
+      }
+    }
+    resp.responses.push_back(std::move(result));
+  }
+  Reply(responder, h.api_version, resp);
+}
+
 // --- InitProducerId -----------------------------------------------------------------------------
 
 void Broker::Impl::Handle(const RequestHeader& h, const InitProducerIdRequest& req,

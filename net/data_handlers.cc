@@ -24,10 +24,10 @@ Status ValidateProducedBatch(Bytes batch, segment::RecordDecoder& decoder) {
   ASSIGN_OR_RETURN(const segment::BatchHeader header, segment::ParseBatchHeader(batch));
   RETURN_IF_ERROR(segment::VerifyBatchCrc(batch, header));
   if (header.record_count <= 0 || header.last_offset_delta != header.record_count - 1) {
-    return base::MakeError(ErrorCode::kCorruption,
-                           "record count " + std::to_string(header.record_count) +
-                               " does not match last offset delta " +
-                               std::to_string(header.last_offset_delta));
+    return base::MakeError(ErrorCode::kCorruption, "record count " +
+                                                       std::to_string(header.record_count) +
+                                                       " does not match last offset delta " +
+                                                       std::to_string(header.last_offset_delta));
   }
   RETURN_IF_ERROR(decoder.Reset(batch, header));
   segment::RecordView record;
@@ -37,9 +37,8 @@ Status ValidateProducedBatch(Bytes batch, segment::RecordDecoder& decoder) {
     if (record.offset != expected) {
       return base::MakeError(ErrorCode::kCorruption,
                              "record offset delta " +
-                                 std::to_string(record.offset - header.base_offset) +
-                                 " where " + std::to_string(expected - header.base_offset) +
-                                 " belongs");
+                                 std::to_string(record.offset - header.base_offset) + " where " +
+                                 std::to_string(expected - header.base_offset) + " belongs");
     }
   }
 }

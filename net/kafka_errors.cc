@@ -178,6 +178,8 @@ const char* ApiKeyName(ApiKey key) {
       return "DescribeConfigs";
     case ApiKey::kDeleteGroups:
       return "DeleteGroups";
+    case ApiKey::kAlterConfigs:
+      return "AlterConfigs";
   }
   return "Unknown";
 }

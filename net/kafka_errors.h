@@ -102,6 +102,7 @@ enum class ApiKey : int16_t {
   kDeleteTopics = 20,
   kInitProducerId = 22,
   kDescribeConfigs = 32,
+  kAlterConfigs = 33,
   kDeleteGroups = 42,
 };
 
@@ -129,7 +130,7 @@ inline constexpr SupportedApi kSupportedApis[] = {
     {ApiKey::kListGroups, 0, 2},      {ApiKey::kApiVersions, 0, 2},
     {ApiKey::kCreateTopics, 2, 4},    {ApiKey::kDeleteTopics, 1, 3},
     {ApiKey::kInitProducerId, 0, 1},  {ApiKey::kDescribeConfigs, 1, 3},
-    {ApiKey::kDeleteGroups, 0, 1},
+    {ApiKey::kDeleteGroups, 0, 1},    {ApiKey::kAlterConfigs, 0, 1},
 };
 
 // The row for the raw wire value `api_key`, or nullopt when we do not serve it.

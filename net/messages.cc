@@ -144,6 +144,8 @@ Request DecodeBody(ApiKey key, int16_t v, WireReader& r) {
       return internal::DecodeDescribeConfigsRequest(v, r);
     case ApiKey::kDeleteGroups:
       return internal::DecodeDeleteGroupsRequest(v, r);
+    case ApiKey::kAlterConfigs:
+      return internal::DecodeAlterConfigsRequest(v, r);
   }
   // Unreachable: DecodeRequest only dispatches keys of kSupportedApis.
   SLUICE_CHECK(false, "no decoder for a supported api key");

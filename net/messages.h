@@ -544,6 +544,35 @@ struct DescribeConfigsResponse {
   std::vector<ResourceResult> results;
 };
 
+// --- AlterConfigs (33) ------------------------------------------------------------------------
+
+// Replaces the whole dynamic configuration of each resource (keys not named return to their
+// defaults), as Kafka's non-incremental AlterConfigs does.
+struct AlterConfigsRequest {
+  struct Config {
+    std::string name;
+    std::optional<std::string> value;
+  };
+  struct Resource {
+    int8_t resource_type = 0;  // 2 topic, 4 broker
+    std::string resource_name;
+    std::vector<Config> configs;
+  };
+  std::vector<Resource> resources;
+  bool validate_only = false;
+};
+
+struct AlterConfigsResponse {
+  struct Resource {
+    KafkaError error_code = KafkaError::kNone;
+    std::optional<std::string> error_message;
+    int8_t resource_type = 0;
+    std::string resource_name;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<Resource> responses;
+};
+
 // --- DeleteGroups (42) -------------------------------------------------------------------------
 
 struct DeleteGroupsRequest {
@@ -566,7 +595,8 @@ using Request =
                  OffsetCommitRequest, OffsetFetchRequest, FindCoordinatorRequest, JoinGroupRequest,
                  HeartbeatRequest, LeaveGroupRequest, SyncGroupRequest, DescribeGroupsRequest,
                  ListGroupsRequest, ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-                 InitProducerIdRequest, DescribeConfigsRequest, DeleteGroupsRequest>;
+                 InitProducerIdRequest, DescribeConfigsRequest, DeleteGroupsRequest,
+                 AlterConfigsRequest>;
 
 struct DecodedRequest {
   RequestHeader header;
@@ -614,6 +644,7 @@ void EncodeResponse(int16_t api_version, const DeleteTopicsResponse& response, O
 void EncodeResponse(int16_t api_version, const InitProducerIdResponse& response, OutBuffer& out);
 void EncodeResponse(int16_t api_version, const DescribeConfigsResponse& response, OutBuffer& out);
 void EncodeResponse(int16_t api_version, const DeleteGroupsResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const AlterConfigsResponse& response, OutBuffer& out);
 
 // The KIP-511 answer to an ApiVersions request above our maximum: a v0-format body with
 // UNSUPPORTED_VERSION and the full api_keys array, so the client retries at a version we serve.

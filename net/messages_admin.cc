@@ -1,4 +1,5 @@
-// Codec of the topic administration APIs: CreateTopics, DeleteTopics, DescribeConfigs.
+// Codec of the topic administration APIs: CreateTopics, DeleteTopics, DescribeConfigs,
+// AlterConfigs.
 
 #include <string>
 
@@ -69,7 +70,38 @@ DescribeConfigsRequest DecodeDescribeConfigsRequest(int16_t v, WireReader& r) {
   return req;
 }
 
+AlterConfigsRequest DecodeAlterConfigsRequest(int16_t /*v*/, WireReader& r) {
+  AlterConfigsRequest req;
+  req.resources = ReadArray<AlterConfigsRequest::Resource>(
+      r, 1 + kStringMinBytes + kArrayMinBytes, [](WireReader& r1) {
+        AlterConfigsRequest::Resource res;
+        res.resource_type = r1.Int8();
+        res.resource_name = r1.String();
+        res.configs =
+            ReadArray<AlterConfigsRequest::Config>(r1, 2 * kStringMinBytes, [](WireReader& r2) {
+              AlterConfigsRequest::Config c;
+              c.name = r2.String();
+              c.value = r2.NullableString();
+              return c;
+            });
+        return res;
+      });
+  req.validate_only = r.Bool();
+  return req;
+}
+
 }  // namespace internal
+
+void EncodeResponse(int16_t /*v*/, const AlterConfigsResponse& resp, OutBuffer& out) {
+  WireWriter w = out.writer();
+  w.Int32(resp.throttle_time_ms);
+  WriteArray(w, resp.responses, [&](const AlterConfigsResponse::Resource& res) {
+    WriteError(w, res.error_code);
+    w.NullableString(res.error_message);
+    w.Int8(res.resource_type);
+    w.String(res.resource_name);
+  });
+}
 
 void EncodeResponse(int16_t v, const CreateTopicsResponse& resp, OutBuffer& out) {
   WireWriter w = out.writer();

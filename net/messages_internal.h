@@ -89,5 +89,6 @@ DeleteGroupsRequest DecodeDeleteGroupsRequest(int16_t v, WireReader& r);
 CreateTopicsRequest DecodeCreateTopicsRequest(int16_t v, WireReader& r);
 DeleteTopicsRequest DecodeDeleteTopicsRequest(int16_t v, WireReader& r);
 DescribeConfigsRequest DecodeDescribeConfigsRequest(int16_t v, WireReader& r);
+AlterConfigsRequest DecodeAlterConfigsRequest(int16_t v, WireReader& r);
 
 }  // namespace sluice::net::internal

@@ -128,8 +128,13 @@ TEST_F(RemoteCliTest, CreatesListsDescribesAndDeletesTopics) {
   ExpectOneLineError(Remote({"topic", "create", "one"}), 1, "existing topic");
   ExpectOneLineError(Remote({"topic", "create", "x", "-c", "compression.type=brotli"}), 2,
                      "bad config");
-  ExpectOneLineError(Remote({"topic", "alter", "one", "-c", "retention.ms=1"}), 2,
-                     "alter needs AlterConfigs");
+  // alter changes the named key and keeps the others (AlterConfigs replaces the whole set).
+  Ok({"topic", "alter", "events", "-c", "retention.bytes=1048576"});
+  json altered = json::parse(Ok({"topic", "describe", "events", "-o", "json"}).out);
+  EXPECT_EQ(altered["config"]["retention.bytes"], "1048576");
+  EXPECT_EQ(altered["config"]["retention.ms"], "60000");
+  ExpectOneLineError(Remote({"topic", "alter", "one", "-c", "compression.type=brotli"}), 2,
+                     "bad config in alter");
 
   EXPECT_EQ(Ok({"topic", "delete", "one"}).out, "deleted topic one\n");
   RunResult gone = Remote({"topic", "describe", "one"});

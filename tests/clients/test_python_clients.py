@@ -36,9 +36,14 @@ def big_value(seed):
     return bytes((seed + i * 7) % 251 for i in range(BIG))
 
 
-def confluent_produce(bootstrap, topic, records, with_timestamps=False, **conf):
+def confluent_produce(bootstrap, topic, records, with_timestamps=False, warm_up=True, **conf):
     """records: dicts of Producer.produce kwargs. Returns the delivered (partition, offset) list;
-    with with_timestamps also the delivery reports' (timestamp type, timestamp) list."""
+    with with_timestamps also the delivery reports' (timestamp type, timestamp) list.
+
+    warm_up: fetch the topic's metadata before producing. Otherwise the records wait unpartitioned
+    until the metadata arrives, and as flush() ignores linger.ms librdkafka may send the first few
+    as they trickle into the partition queue: single-record batches, which it leaves uncompressed
+    whatever compression.type says (compressing would make them larger)."""
     delivered, errors, timestamps = [], [], []
 
     def on_delivery(err, msg):
@@ -49,6 +54,8 @@ def confluent_produce(bootstrap, topic, records, with_timestamps=False, **conf):
             timestamps.append(msg.timestamp())
 
     producer = Producer(dict({"bootstrap.servers": bootstrap, "linger.ms": 5}, **conf))
+    if warm_up:
+        producer.list_topics(topic, timeout=10)
     for r in records:
         producer.produce(topic, on_delivery=on_delivery, **r)
         producer.poll(0)
@@ -428,7 +435,7 @@ class AdminTest(ServerTestCase):
             admin.close()
 
     def test_auto_creation_on_produce_uses_num_partitions(self):
-        confluent_produce(self.bootstrap, "auto-confluent", [{"value": b"v"}])
+        confluent_produce(self.bootstrap, "auto-confluent", [{"value": b"v"}], warm_up=False)
         kp_produce(self.bootstrap, "auto-kp", [{"value": b"v"}])
         topics = self.confluent_topics()
         self.assertEqual(len(topics["auto-confluent"].partitions), 3)

@@ -321,6 +321,20 @@ inline std::string DeleteGroupsFrame(int16_t v) {
   });
 }
 
+inline std::string AlterConfigsFrame(int16_t v) {
+  return Frame(ApiKey::kAlterConfigs, v, [](WireWriter& w) {
+    w.ArrayCount(1);
+    w.Int8(2);
+    w.String("orders");
+    w.ArrayCount(2);
+    w.String("retention.ms");
+    w.NullableString(std::string("60000"));
+    w.String("cleanup.policy");
+    w.NullableString(std::nullopt);
+    w.Bool(true);  // validate_only
+  });
+}
+
 struct FrameCase {
   std::string name;
   std::string frame;
@@ -350,6 +364,7 @@ inline std::vector<FrameCase> AllFrames() {
       {ApiKey::kInitProducerId, InitProducerIdFrame},
       {ApiKey::kDescribeConfigs, DescribeConfigsFrame},
       {ApiKey::kDeleteGroups, DeleteGroupsFrame},
+      {ApiKey::kAlterConfigs, AlterConfigsFrame},
   };
   EXPECT_EQ(builders.size(), std::size(kSupportedApis));
   for (const auto& [key, build] : builders) {

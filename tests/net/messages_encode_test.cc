@@ -319,14 +319,14 @@ TEST(ApiVersionsResponseTest, FallbackIsV0FormatWithEveryApi) {
   });
   const std::string body = Flatten(out);
   EXPECT_EQ(Hex(body), Hex(expected));
-  EXPECT_EQ(body.size(), 2u + 4u + 6u * 19u);
+  EXPECT_EQ(body.size(), 2u + 4u + 6u * 20u);
   EXPECT_NE(Hex(body).find("001200000002"), std::string::npos);  // ApiVersions 0-2
-  EXPECT_EQ(Hex(body).substr(0, 20), H("0023 00000013 0000 0000"));
+  EXPECT_EQ(Hex(body).substr(0, 20), H("0023 00000014 0000 0000"));
 }
 
 TEST(SupportedApisTest, TableMatchesTheAdvertisedRanges) {
   const std::vector<ApiVersionsResponse::ApiVersion> keys = SupportedApiVersions();
-  ASSERT_EQ(keys.size(), 19u);
+  ASSERT_EQ(keys.size(), 20u);
   auto range = [&](int16_t key) {
     for (const auto& k : keys) {
       if (k.api_key == key) return std::pair<int, int>(k.min_version, k.max_version);
@@ -348,6 +348,7 @@ TEST(SupportedApisTest, TableMatchesTheAdvertisedRanges) {
   EXPECT_EQ(range(16), std::make_pair(0, 2));
   EXPECT_EQ(range(18), std::make_pair(0, 2));
   EXPECT_EQ(range(19), std::make_pair(2, 4));
+  EXPECT_EQ(range(33), std::make_pair(0, 1));
   EXPECT_EQ(range(20), std::make_pair(1, 3));
   EXPECT_EQ(range(22), std::make_pair(0, 1));
   EXPECT_EQ(range(32), std::make_pair(1, 3));
@@ -557,6 +558,21 @@ TEST(GroupResponsesTest, EncodeListGroupsAndDeleteGroups) {
   del.results = {{"g", KafkaError::kNonEmptyGroup}};
   EXPECT_EQ(Hex(Encode(0, del)), H("00000000 00000001 000167 0044"));
   EXPECT_EQ(Hex(Encode(1, del)), H("00000000 00000001 000167 0044"));
+}
+
+TEST(AdminResponsesTest, EncodeAlterConfigs) {
+  AlterConfigsResponse resp;
+  resp.responses = {{KafkaError::kInvalidConfig, "bad", 2, "t"}};
+  const std::string expected = Hex(Expected([](WireWriter& w) {
+    w.Int32(0);  // throttle_time_ms
+    w.ArrayCount(1);
+    w.Int16(40);
+    w.NullableString("bad");
+    w.Int8(2);
+    w.String("t");
+  }));
+  EXPECT_EQ(Hex(Encode(0, resp)), expected);
+  EXPECT_EQ(Hex(Encode(1, resp)), expected);
 }
 
 TEST(AdminResponsesTest, EncodeCreateTopicsDeleteTopicsInitProducerId) {

@@ -620,6 +620,22 @@ TEST(DescribeConfigsRequestTest, DecodesV1AndV3) {
   }
 }
 
+TEST(AlterConfigsRequestTest, DecodesV0AndV1) {
+  for (int16_t v : {0, 1}) {
+    auto req = DecodeAs<AlterConfigsRequest>(AlterConfigsFrame(v));
+    ASSERT_TRUE(req.has_value());
+    ASSERT_EQ(req->resources.size(), 1u);
+    EXPECT_EQ(req->resources[0].resource_type, 2);
+    EXPECT_EQ(req->resources[0].resource_name, "orders");
+    ASSERT_EQ(req->resources[0].configs.size(), 2u);
+    EXPECT_EQ(req->resources[0].configs[0].name, "retention.ms");
+    EXPECT_EQ(req->resources[0].configs[0].value, "60000");
+    EXPECT_EQ(req->resources[0].configs[1].name, "cleanup.policy");
+    EXPECT_FALSE(req->resources[0].configs[1].value.has_value());
+    EXPECT_TRUE(req->validate_only);
+  }
+}
+
 TEST(DeleteGroupsRequestTest, DecodesV0AndV1) {
   for (int16_t v : {0, 1}) {
     auto req = DecodeAs<DeleteGroupsRequest>(DeleteGroupsFrame(v));
