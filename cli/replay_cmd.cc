@@ -285,11 +285,8 @@ Status RemoteReplay(Backend& backend, const engine::ReplayOptions& o,
     auto later = [&](size_t a, size_t b) {
       const auto& ra = cursors[a].record();
       const auto& rb = cursors[b].record();
-      if (ra.timestamp != rb.timestamp) return ra.timestamp > rb.timestamp;
-      if (cursors[a].partition() != cursors[b].partition()) {
-        return cursors[a].partition() > cursors[b].partition();
-      }
-      return ra.offset > rb.offset;
+      return engine::MergedBefore(rb.timestamp, cursors[b].partition(), rb.offset, ra.timestamp,
+                                  cursors[a].partition(), ra.offset);
     };
     std::priority_queue<size_t, std::vector<size_t>, decltype(later)> heap(later);
     for (size_t i = 0; i < cursors.size(); ++i) {

@@ -53,6 +53,15 @@ struct ReplayTo {
 
 enum class ReplayOrder : uint8_t { kPerPartition, kByTimestamp };
 
+// The order of a kByTimestamp replay: by record timestamp, then partition, then offset (so that
+// equal timestamps replay deterministically). Remote replays (cli) merge by the same rule.
+inline bool MergedBefore(int64_t ts_a, int32_t partition_a, int64_t offset_a, int64_t ts_b,
+                         int32_t partition_b, int64_t offset_b) {
+  if (ts_a != ts_b) return ts_a < ts_b;
+  if (partition_a != partition_b) return partition_a < partition_b;
+  return offset_a < offset_b;
+}
+
 struct ReplayOptions {
   std::string topic;
   std::vector<int32_t> partitions;  // empty: all

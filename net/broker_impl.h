@@ -60,8 +60,11 @@ class Broker::Impl {
   struct PendingFetch;
   void RunFetch(std::shared_ptr<PendingFetch> fetch);
 
-  // The topic for a client's request: nullopt if unknown or internal (hidden from clients).
+  // Whether clients may see the topic (internal topics, "__*", are hidden from them).
   bool VisibleTopic(const std::string& name) const;
+  // A partition's offsets for a client: kNotFound for internal topics too.
+  Result<engine::PartitionStats> ClientPartitionStats(const std::string& topic,
+                                                      int32_t partition) const;
   std::string AdvertisedHost() const;
   int32_t AdvertisedPort() const;
 

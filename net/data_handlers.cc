@@ -80,6 +80,14 @@ Result<std::vector<Bytes>> SplitBatches(Bytes records) {
 
 }  // namespace
 
+Result<engine::PartitionStats> Broker::Impl::ClientPartitionStats(const std::string& topic,
+                                                                  int32_t partition) const {
+  if (!VisibleTopic(topic)) {
+    return base::MakeError(ErrorCode::kNotFound, "topic '" + topic + "' is internal");
+  }
+  return engine_->GetPartitionStats(topic, partition);
+}
+
 // --- Produce ------------------------------------------------------------------------------------
 
 void Broker::Impl::Handle(const RequestHeader& h, const ProduceRequest& req, Responder& responder) {
@@ -180,9 +188,7 @@ void Broker::Impl::RunFetch(std::shared_ptr<PendingFetch> fetch) {
       FetchResponse::Partition part;
       part.partition_index = p.partition;
       part.aborted_transactions.emplace();
-      auto stats = VisibleTopic(t.topic) ? engine_->GetPartitionStats(t.topic, p.partition)
-                                         : Result<engine::PartitionStats>(base::MakeError(
-                                               ErrorCode::kNotFound, "internal topic"));
+      auto stats = ClientPartitionStats(t.topic, p.partition);
       if (!stats) {
         part.error_code = ToKafkaError(stats.error());
         topic.partitions.push_back(std::move(part));
@@ -270,9 +276,7 @@ void Broker::Impl::Handle(const RequestHeader& h, const ListOffsetsRequest& req,
     for (const auto& p : t.partitions) {
       ListOffsetsResponse::Partition part;
       part.partition_index = p.partition_index;
-      auto stats = VisibleTopic(t.name) ? engine_->GetPartitionStats(t.name, p.partition_index)
-                                        : Result<engine::PartitionStats>(base::MakeError(
-                                              ErrorCode::kNotFound, "internal topic"));
+      auto stats = ClientPartitionStats(t.name, p.partition_index);
       if (!stats) {
         part.error_code = ToKafkaError(stats.error());
       } else if (p.timestamp == kLatest) {
