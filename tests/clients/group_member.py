@@ -15,11 +15,14 @@ JSON lines on stdout, flushed one by one:
     {"event": "records", "records": [[partition, offset, value], ...]}
     {"event": "committed", "offsets": {"0": 17, ...}}
     {"event": "error", "error": "..."}                (a client error the member survived)
+    {"event": "client_error", "error": "..."}         (kafka-python's group coordinator logged
+                                                       an error)
     {"event": "closed"}
 A line "close" on stdin makes it close the consumer (which sends LeaveGroup) and exit 0. EOF on
 stdin (the test died) does the same."""
 
 import json
+import logging
 import sys
 import threading
 
@@ -94,8 +97,13 @@ def run_confluent():
     emit(event="closed")
 
 
+class _EmitErrors(logging.Handler):
+    def emit(self, record):
+        emit(event="client_error", error=record.getMessage())
+
+
 def run_kafka_python():
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import KafkaConsumer
     from kafka.consumer.subscription_state import ConsumerRebalanceListener
     from kafka.coordinator.assignors.range import RangePartitionAssignor
     from kafka.structs import OffsetAndMetadata
@@ -114,6 +122,9 @@ def run_kafka_python():
     )
     if CONFIG.get("assignor") == "range":
         kwargs["partition_assignment_strategy"] = [RangePartitionAssignor]
+    # Group protocol errors kafka-python only logs (e.g. "Unexpected error from SyncGroup").
+    handler = _EmitErrors(level=logging.ERROR)
+    logging.getLogger("kafka.coordinator").addHandler(handler)
     consumer = KafkaConsumer(**kwargs)
 
     class Listener(ConsumerRebalanceListener):

@@ -36,6 +36,9 @@ class SluiceServer:
         m = re.match(r"listening on [^:]+:(\d+)", line)
         if not m:
             self.proc.kill()
+            self.proc.wait()
+            self.proc.stdout.close()
+            self._log.close()
             raise RuntimeError("sluice serve did not start: %r\n%s" % (line, self.log()))
         self.port = int(m.group(1))
         return self

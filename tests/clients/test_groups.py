@@ -41,8 +41,8 @@ def wait_until(condition, timeout_s, what):
 
 def decode_assignment(data):
     """{(topic, partition)} of a ConsumerProtocol assignment (as DescribeGroups returns it)."""
-    return {(topic, p) for topic, partitions in ConsumerProtocolMemberAssignment.decode(data).assignment
-            for p in partitions}
+    decoded = ConsumerProtocolMemberAssignment.decode(data)
+    return {(topic, p) for topic, partitions in decoded.assignment for p in partitions}
 
 
 class Member:
@@ -151,8 +151,9 @@ class GroupTestBase(unittest.TestCase):
     SERVER_ARGS = ("--group-initial-rebalance-delay-ms", "300")
 
     def setUp(self):
-        self.server = SluiceServer(*self.SERVER_ARGS).start()
-        self.addCleanup(self.server.cleanup)
+        self.server = SluiceServer(*self.SERVER_ARGS)
+        self.addCleanup(self.server.cleanup)  # even if it does not start
+        self.server.start()
         self.members = []
         self.admin = AdminClient({"bootstrap.servers": self.server.bootstrap})
         self.producer = Producer({"bootstrap.servers": self.server.bootstrap, "linger.ms": 5})
@@ -244,6 +245,13 @@ class GroupTestBase(unittest.TestCase):
             missing = sorted(wanted - seen)
             self.fail_with_context("%s; %d missing, e.g. %s" % (e, len(missing), missing[:10]))
 
+    def assert_no_client_errors(self, members):
+        """No member reported an error: neither a failed commit nor (kafka-python) a group
+        protocol error its coordinator logged."""
+        for m in members:
+            errors = [e for e in m.events() if e["event"] in ("error", "client_error")]
+            self.assertEqual(errors, [], m.describe())
+
     def assert_consumed_exactly_once(self, members, values):
         """Each value was consumed by exactly one member, exactly once, from a partition that
         member owns."""
@@ -278,6 +286,7 @@ class ConfluentGroupTest(GroupTestBase):
         self.assert_consumed_exactly_once(members, first)
         for m in members:
             self.assertTrue(m.records(), "%s consumed nothing" % m.describe())
+        self.assert_no_client_errors(members)
 
         # From here on a producer runs through both rebalances.
         produced = []
@@ -363,6 +372,7 @@ class KafkaPythonGroupTest(GroupTestBase):
         first = self.produce(topic, ["a-%d" % i for i in range(120)])
         self.wait_seen(members, first)
         self.assert_consumed_exactly_once(members, first)
+        self.assert_no_client_errors(members)
 
         leaver, survivor = members
         t0 = time.monotonic()
@@ -374,6 +384,7 @@ class KafkaPythonGroupTest(GroupTestBase):
         late = self.produce(topic, ["b-%d" % i for i in range(60)])
         self.wait_seen([survivor], late)
         self.assert_consumed_exactly_once([survivor], late)
+        self.assert_no_client_errors(members)
 
 
 class MixedGroupTest(GroupTestBase):
@@ -391,6 +402,7 @@ class MixedGroupTest(GroupTestBase):
         self.wait_seen([kpy, rdk], values)
         self.assert_consumed_exactly_once([kpy, rdk], values)
         self.assertTrue(kpy.records() and rdk.records())
+        self.assert_no_client_errors([kpy, rdk])
 
         # Either client takes over from the other.
         kpy.close()
@@ -398,6 +410,7 @@ class MixedGroupTest(GroupTestBase):
         late = self.produce(topic, ["%s-late-%d" % (topic, i) for i in range(60)])
         self.wait_seen([rdk], late)
         self.assert_consumed_exactly_once([rdk], late)
+        self.assert_no_client_errors([kpy, rdk])
 
     def test_mixed_group_range(self):
         self.check_mixed_group("mixed-range", "g-mixed-range", "range")
@@ -474,8 +487,9 @@ class GroupAdminTest(GroupTestBase):
                 owned.extend(partitions)
         self.assertEqual(sorted(owned), list(range(PARTITIONS)))
         offsets = kadmin.list_consumer_group_offsets(group)
-        self.assertEqual({tp.partition: om.offset for tp, om in offsets.items() if tp.topic == topic},
-                         {p: per_partition for p in range(PARTITIONS)})
+        self.assertEqual(
+            {tp.partition: om.offset for tp, om in offsets.items() if tp.topic == topic},
+            {p: per_partition for p in range(PARTITIONS)})
 
         # With every member gone the group is Empty but still listed (it has offsets).
         for m in members:

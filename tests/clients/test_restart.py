@@ -70,8 +70,9 @@ class ResumeAfterRestartTest(unittest.TestCase):
     group resumes exactly at the committed offsets."""
 
     def setUp(self):
-        self.server = SluiceServer(*SERVER_ARGS).start()
-        self.addCleanup(self.server.cleanup)
+        self.server = SluiceServer(*SERVER_ARGS)
+        self.addCleanup(self.server.cleanup)  # even if it does not start
+        self.server.start()
 
     def check_exactly_once(self, values, first, second, committed, second_starts):
         everything = first + second
@@ -196,8 +197,9 @@ class KillUnderLoadTest(unittest.TestCase):
 
     def test_acknowledged_records_survive_sigkill(self):
         topic = "durable"
-        server = SluiceServer("--topic-config", "flush=sync", *SERVER_ARGS).start()
-        self.addCleanup(server.cleanup)
+        server = SluiceServer("--topic-config", "flush=sync", *SERVER_ARGS)
+        self.addCleanup(server.cleanup)  # even if it does not start
+        server.start()
         create_topic(server.bootstrap, topic, 2)
         admin = AdminClient({"bootstrap.servers": server.bootstrap})
         resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
@@ -257,8 +259,9 @@ class GroupAcrossRestartTest(unittest.TestCase):
 
     def check_group_across_restart(self, crash, clients):
         topic, group = "live", "g-live"
-        server = SluiceServer(*SERVER_ARGS).start()
-        self.addCleanup(server.cleanup)
+        server = SluiceServer(*SERVER_ARGS)
+        self.addCleanup(server.cleanup)  # even if it does not start
+        server.start()
         create_topic(server.bootstrap, topic, PARTITIONS)
         members = [Member(server, client, group, topic, "range", client_id="live%d" % i)
                    for i, client in enumerate(clients)]
@@ -283,7 +286,8 @@ class GroupAcrossRestartTest(unittest.TestCase):
             return set(values) <= got
 
         def context():
-            return "\n".join(m.describe() for m in members) + "\nserver log:\n" + server.log()[-3000:]
+            members_text = "\n".join(m.describe() for m in members)
+            return members_text + "\nserver log:\n" + server.log()[-3000:]
 
         wait_until(split, 30, "the members to split the partitions")
         before = produce_numbered(server.bootstrap, topic, 300, PARTITIONS)
@@ -363,8 +367,9 @@ def read_all(bootstrap, topic, partitions):
 class CleanStopTest(unittest.TestCase):
     def test_clean_stop_needs_no_recovery(self):
         topic = "clean"
-        server = SluiceServer(*SERVER_ARGS).start()
-        self.addCleanup(server.cleanup)
+        server = SluiceServer(*SERVER_ARGS)
+        self.addCleanup(server.cleanup)  # even if it does not start
+        server.start()
         create_topic(server.bootstrap, topic, 2)
         values = produce_numbered(server.bootstrap, topic, 500, 2)
 
