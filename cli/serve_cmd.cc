@@ -113,7 +113,8 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
   auto flags = std::make_shared<ServeFlags>();
   CLI::App* cmd = app.add_subcommand(
       "serve", "Run a Kafka-protocol broker on the data directory (foreground; SIGTERM stops it)");
-  cmd->set_config("--config", "", "Read flags from a file (key = value lines, keys as the flags)");
+  // A config file is the app's (CLI11 reads subcommand flags from its [serve] section).
+  app.set_config("--config", "", "Read flags from a TOML/INI file ([serve] section: key = value)");
   cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on (port 0 = any free port)")
       ->capture_default_str();
   cmd->add_option("--advertised-listener", flags->advertised,

@@ -165,3 +165,25 @@ class KcatTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ConfigFileTest(unittest.TestCase):
+    def test_flags_from_a_config_file(self):
+        """`serve --config FILE` reads flags from the file's [serve] section."""
+        server = SluiceServer()
+        try:
+            path = server.data_dir + "/serve.toml"
+            with open(path, "w") as f:
+                f.write("[serve]\nnum-partitions = 3\ntopic-config = [\"retention.ms=12345\"]\n")
+            server.extra_args = ["--config", path]
+            server.start()
+            kcat("-P", "-b", server.bootstrap, "-t", "from-config", stdin=b"x\n")
+            listing = kcat("-L", "-b", server.bootstrap, "-t", "from-config").decode()
+            self.assertIn('topic "from-config" with 3 partitions', listing)
+            server.stop()
+            described = subprocess.run(
+                [SLUICE, "--data-dir", server.data_dir, "topic", "describe", "from-config",
+                 "-o", "json"], capture_output=True, check=True).stdout.decode()
+            self.assertIn('"retention.ms":"12345"', described.replace(" ", ""))
+        finally:
+            server.cleanup()
