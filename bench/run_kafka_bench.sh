@@ -236,7 +236,7 @@ lvl = next((r["zstd_level"] for r in kb if r["mode"] == "compress"), "?")
 print()
 print("Per round (records/s; latency p99 in us; Redis = the peer right after, same round):")
 print(f" round | zstd-{lvl} comp | produce | produce x2 | consume | consume x2 | lat p99 |"
-      " lat p99 dflt | fsync p99 | Redis XADD aof P256 | nopersist P256 | XRANGE | load")
+      " lat p99 linger 0 | fsync p99 | Redis XADD aof P256 | nopersist P256 | XRANGE | load")
 for n in rounds:
     cells = [comp(n), prod(n), prod2(n), cons(n), cons2(n), lat(n), latd(n),
              fig("fsync", n, "p99_us", "latency"), redis_aof(n), redis_np(n), redis_xr(n)]
@@ -266,7 +266,7 @@ print(f"  consume, 2 consumers, 2 partitions: {span(per_round(cons2))} records/s
       f" -> {med(per_round(cons2)) / 2e6:.2f}x the target")
 for v, fn, what in (("latency", lat, "linger.ms=1, max.in.flight=1"),
                     ("latency_dflt", latd,
-                     "linger.ms=0, max.in.flight=1,000,000 (librdkafka default)")):
+                     "linger.ms=0, max.in.flight=1,000,000 (librdkafka's default)")):
     xs = per_round(fn)
     if not xs:
         continue
