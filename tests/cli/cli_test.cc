@@ -27,16 +27,10 @@ namespace {
 using nlohmann::json;
 using testing::TempDir;
 
+using testing::Lines;
 using testing::RunResult;
 using testing::RunSluice;
 using Child = testing::SluiceProcess;
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
 
 class CliTest : public ::testing::Test {
  protected:

@@ -18,17 +18,11 @@ namespace sluice::cli {
 namespace {
 
 using nlohmann::json;
+using testing::Lines;
 using testing::RunResult;
 using testing::RunSluice;
 using testing::TempDir;
 using Child = testing::SluiceProcess;
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
 
 class RemoteCliTest : public ::testing::Test {
  protected:

@@ -20,24 +20,13 @@ from kafka.structs import OffsetAndMetadata
 
 import acked_producer
 from sluice_server import SluiceServer
-from test_groups import Member
+from test_groups import Member, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RECOVERY_MESSAGE = "opened after an unclean shutdown"
 SERVER_ARGS = ("--group-initial-rebalance-delay-ms", "300")
 TOTAL = 2000
 PARTITIONS = 3
-
-
-def wait_until(condition, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout_s, what))
-        time.sleep(0.05)
 
 
 def create_topic(bootstrap, name, partitions):

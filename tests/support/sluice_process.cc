@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sstream>
 
 #include "segment/base/check.h"
 
@@ -125,6 +126,13 @@ RunResult RunSluice(const std::vector<std::string>& args, const std::string& inp
   r.out = std::move(child.out);
   r.err = std::move(child.err);
   return r;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
 }
 
 }  // namespace sluice::testing

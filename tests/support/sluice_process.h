@@ -12,6 +12,9 @@
 
 namespace sluice::testing {
 
+// The lines of `text`, without their newlines.
+std::vector<std::string> Lines(const std::string& text);
+
 struct RunResult {
   int exit_code = -1;
   std::string out;
