@@ -48,8 +48,12 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   io::FileSystem& fs = *engine->fs_;
   engine->producer_ids_ = std::make_unique<ProducerIdAllocator>(fs, options.data_dir);
   const std::string& dir = options.data_dir;
+  if (dir.empty()) return Invalid("the data directory path is empty");
   ASSIGN_OR_RETURN(bool existed, fs.Exists(dir));
   if (!existed) {
+    if (options.create_if_missing == CreateIfMissing::kNo) {
+      return MakeError(ErrorCode::kNotFound, "data directory " + dir + " does not exist");
+    }
     RETURN_IF_ERROR(fs.CreateDir(dir));
     RETURN_IF_ERROR(fs.SyncDir(io::DirName(dir)));
   }
@@ -193,6 +197,9 @@ Status Engine::CreateTopic(const std::string& name, int32_t partitions,
 }
 
 Status Engine::DeleteTopic(const std::string& name) {
+  if (IsInternalTopic(name)) {
+    return MakeError(ErrorCode::kRefused, "topic '" + name + "' is internal and cannot be deleted");
+  }
   std::lock_guard catalog_lock(catalog_mu_);
   std::shared_ptr<Topic> topic;
   {
@@ -276,13 +283,15 @@ Result<AppendResult> Engine::Append(const std::string& topic_name, int32_t parti
   if (!parsed) return Invalid(parsed.error().context);
   BatchHeader header = *parsed;
   if (batch.size() > static_cast<size_t>(config.max_message_bytes)) {
-    return Invalid("batch of " + std::to_string(batch.size()) +
-                   " bytes exceeds max.message.bytes " + std::to_string(config.max_message_bytes));
+    return MakeError(ErrorCode::kTooLarge, "batch of " + std::to_string(batch.size()) +
+                                               " bytes exceeds max.message.bytes " +
+                                               std::to_string(config.max_message_bytes));
   }
   if (batch.size() + segment::format::kFramePrefixSize + segment::format::kSegmentHeaderSize >
       static_cast<size_t>(config.segment_bytes)) {
-    return Invalid("batch of " + std::to_string(batch.size()) +
-                   " bytes does not fit segment.bytes " + std::to_string(config.segment_bytes));
+    return MakeError(ErrorCode::kTooLarge, "batch of " + std::to_string(batch.size()) +
+                                               " bytes does not fit segment.bytes " +
+                                               std::to_string(config.segment_bytes));
   }
   if (Status s = segment::VerifyBatchCrc(batch, header); !s) return Invalid(s.error().context);
   if (header.transactional() || header.control()) {

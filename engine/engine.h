@@ -34,8 +34,13 @@ enum class BackgroundWork : uint8_t {
   kManual,   // the caller calls FlushDue() and EnforceRetention() (tests)
 };
 
+// Whether Open may create a missing data directory. Commands that only read pass kNo, so that a
+// mistyped path is an error naming it rather than a new, empty data directory.
+enum class CreateIfMissing : bool { kNo, kYes };
+
 struct EngineOptions {
-  std::string data_dir = "./sluice-data";
+  std::string data_dir = "./sluice-data";  // must not be empty
+  CreateIfMissing create_if_missing = CreateIfMissing::kYes;
   // File system to use; null = io_uring (or POSIX where io_uring is unavailable). Borrowed.
   io::FileSystem* fs = nullptr;
   // Clock; null = the system clock. Borrowed.
@@ -72,6 +77,7 @@ class Engine {
   // Creates a topic with the default configuration plus `changes` (keys as in TopicConfig).
   Status CreateTopic(const std::string& name, int32_t partitions,
                      const std::map<std::string, std::string>& changes);
+  // Deletes a topic and its data. Internal topics (IsInternalTopic) are kRefused.
   Status DeleteTopic(const std::string& name);
   Status AlterTopicConfig(const std::string& name,
                           const std::map<std::string, std::string>& changes);

@@ -18,12 +18,11 @@ KafkaError ToKafkaError(const base::Error& error) {
     case ErrorCode::kOutOfRange:
       return KafkaError::kOffsetOutOfRange;
     case ErrorCode::kInvalidArgument:
-      // The engine names the limit a batch broke; anything else is a malformed batch.
-      if (error.context.find("max.message.bytes") != std::string::npos ||
-          error.context.find("segment.bytes") != std::string::npos) {
-        return KafkaError::kMessageTooLarge;
-      }
       return KafkaError::kCorruptMessage;
+    case ErrorCode::kTooLarge:
+      return KafkaError::kMessageTooLarge;
+    case ErrorCode::kRefused:
+      return KafkaError::kPolicyViolation;
     case ErrorCode::kCorruption:
       return KafkaError::kCorruptMessage;
     case ErrorCode::kProducerFenced:
@@ -37,6 +36,7 @@ KafkaError ToKafkaError(const base::Error& error) {
     case ErrorCode::kIoError:
     case ErrorCode::kNoSpace:
     case ErrorCode::kPoisoned:
+    case ErrorCode::kOffline:
       return KafkaError::kKafkaStorageError;
     default:
       return KafkaError::kUnknownServerError;

@@ -40,6 +40,12 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "producer fenced by a newer epoch";
     case ErrorCode::kOutOfOrderSequence:
       return "out-of-order sequence number";
+    case ErrorCode::kTooLarge:
+      return "too large";
+    case ErrorCode::kOffline:
+      return "partition offline";
+    case ErrorCode::kRefused:
+      return "refused";
   }
   return "unknown error";
 }

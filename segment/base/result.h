@@ -34,6 +34,10 @@ enum class ErrorCode : uint8_t {
   // Idempotent producer (Kafka semantics; see engine/producer_state.h).
   kProducerFenced,      // the batch's producer epoch is older than the partition's (Kafka 47)
   kOutOfOrderSequence,  // the batch's sequence does not follow the producer's last (Kafka 45)
+  kTooLarge,            // a batch or request breaks a size limit (max.message.bytes, segment.bytes)
+  kOffline,  // the partition's data is damaged below its recovery point; it is kept untouched
+             // and refuses reads and writes until `sluice repair` (Kafka: KAFKA_STORAGE_ERROR)
+  kRefused,  // the operation is not allowed on this object (e.g. deleting an internal topic)
 };
 
 std::string_view ErrorCodeName(ErrorCode code);

@@ -114,6 +114,7 @@ TEST_F(EngineTest, RejectsBadBatchesWithoutStoringThem) {
   }
   auto big = engine_->Append("t", 0, base::AsBytes(MakeBatch(500)));
   ASSERT_FALSE(big.has_value());
+  EXPECT_EQ(big.error().code, ErrorCode::kTooLarge);
   EXPECT_NE(big.error().context.find("max.message.bytes"), std::string::npos);
   EXPECT_EQ(engine_->Append("t", 1, base::AsBytes(good)).error().code, ErrorCode::kNotFound);
   EXPECT_EQ(engine_->Append("nope", 0, base::AsBytes(good)).error().code, ErrorCode::kNotFound);
