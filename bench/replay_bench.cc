@@ -164,7 +164,8 @@ const fs::path& CommitsDir(int64_t groups) {
     for (int32_t p = 0; p < kPartitions; ++p) {
       commits[static_cast<size_t>(p)] = {"t", p, base::Offset(call), ""};
     }
-    Must(e->group_offsets().Commit("group-" + std::to_string(call % groups), commits), "commit");
+    Must(e->GroupOffsets().value()->Commit("group-" + std::to_string(call % groups), commits),
+         "commit");
   }
   Must(e->Close(), "close");
   return dirs.emplace(groups, dir).first->second;
@@ -177,8 +178,8 @@ void BM_OpenEngine(benchmark::State& state) {
   for (auto _ : state) {
     auto e = OpenAt(dir);
     state.PauseTiming();
-    replayed = e->group_offsets().records_replayed_at_open();
-    groups = e->group_offsets().ListGroups().size();
+    replayed = e->GroupOffsets().value()->records_replayed_at_open();
+    groups = e->GroupOffsets().value()->ListGroups().size();
     Must(e->Close(), "close");
     e.reset();
     state.ResumeTiming();

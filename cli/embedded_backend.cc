@@ -201,22 +201,25 @@ class EmbeddedBackend : public Backend {
   Result<std::map<int32_t, engine::CommittedOffset>> FetchCommitted(
       const std::string& group, const std::string& topic) override {
     std::map<int32_t, engine::CommittedOffset> out;
-    for (const auto& [tp, c] : engine_.group_offsets().FetchAll(group)) {
+    ASSIGN_OR_RETURN(engine::GroupOffsetStore * store, engine_.GroupOffsets());
+    for (const auto& [tp, c] : store->FetchAll(group)) {
       if (tp.first == topic) out[tp.second] = c;
     }
     return out;
   }
 
   Status Commit(const std::string& group, std::span<const engine::OffsetCommit> commits) override {
-    return engine_.group_offsets().Commit(group, commits);
+    ASSIGN_OR_RETURN(engine::GroupOffsetStore * store, engine_.GroupOffsets());
+    return store->Commit(group, commits);
   }
 
   Result<std::vector<GroupSummary>> ListGroups() override {
     std::vector<GroupSummary> out;
-    for (const std::string& g : engine_.group_offsets().ListGroups()) {
+    ASSIGN_OR_RETURN(engine::GroupOffsetStore * store, engine_.GroupOffsets());
+    for (const std::string& g : store->ListGroups()) {
       GroupSummary s;
       s.group = g;
-      const auto committed = engine_.group_offsets().FetchAll(g);
+      const auto committed = store->FetchAll(g);
       for (const auto& [tp, c] : committed) s.topics.insert(tp.first);
       s.partitions = committed.size();
       out.push_back(std::move(s));
@@ -225,7 +228,8 @@ class EmbeddedBackend : public Backend {
   }
 
   Result<std::vector<GroupPartitionLag>> DescribeGroup(const std::string& group) override {
-    ASSIGN_OR_RETURN(auto status, engine_.group_offsets().Describe(group));
+    ASSIGN_OR_RETURN(engine::GroupOffsetStore * store, engine_.GroupOffsets());
+    ASSIGN_OR_RETURN(auto status, store->Describe(group));
     std::vector<GroupPartitionLag> out;
     for (const auto& s : status) {
       GroupPartitionLag l;
@@ -249,11 +253,13 @@ class EmbeddedBackend : public Backend {
                                                            const std::string& topic,
                                                            engine::ResetTarget target,
                                                            engine::DryRun dry_run) override {
-    return engine_.group_offsets().ResetOffsets(group, topic, target, dry_run);
+    ASSIGN_OR_RETURN(engine::GroupOffsetStore * store, engine_.GroupOffsets());
+    return store->ResetOffsets(group, topic, target, dry_run);
   }
 
   Status DeleteGroup(const std::string& group) override {
-    return engine_.group_offsets().DeleteGroup(group);
+    ASSIGN_OR_RETURN(engine::GroupOffsetStore * store, engine_.GroupOffsets());
+    return store->DeleteGroup(group);
   }
 
   Result<std::unique_ptr<RecordSink>> OpenSink(const std::string& topic,

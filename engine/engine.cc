@@ -69,15 +69,17 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
     RETURN_IF_ERROR(fs.SyncDir(dir));
   }
 
-  ASSIGN_OR_RETURN(TopicMap catalog, LoadCatalog(fs, dir));
-  for (const auto& [name, info] : catalog) {
-    ASSIGN_OR_RETURN(auto topic, engine->OpenTopic(info));
-    engine->topics_.emplace(name, std::move(topic));
-  }
-  ASSIGN_OR_RETURN(engine->group_offsets_, GroupOffsetStore::Open(*engine));
-  if (!engine->clean_open_ && !catalog.empty()) {
-    base::LogInfo(dir + ": opened after an unclean shutdown; recovery checked " +
-                  std::to_string(engine->reports_.size()) + " partition tail(s)");
+  ASSIGN_OR_RETURN(TopicMap catalog, engine->LoadAndReconcileCatalog());
+  for (const auto& [name, info] : catalog) engine->topics_.emplace(name, engine->MakeTopic(info));
+  if (!engine->clean_open_) {
+    // After a crash every partition recovers now, so that the engine is ready when Open returns
+    // and recovery_reports() is complete. After a clean shutdown there is nothing to recover, and
+    // a partition costs nothing until it is used.
+    engine->ForEachPartition([](PartitionLog&) { return Status(); }, OpenAll::kYes).IgnoreError();
+    if (!catalog.empty()) {
+      base::LogInfo(dir + ": opened after an unclean shutdown; recovery checked " +
+                    std::to_string(engine->recovery_reports().size()) + " partition tail(s)");
+    }
   }
   if (options.background == BackgroundWork::kThreads) {
     engine->bg_thread_ = std::thread([e = engine.get()] { e->BackgroundLoop(); });
@@ -85,20 +87,217 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   return engine;
 }
 
-Result<std::shared_ptr<Engine::Topic>> Engine::OpenTopic(const TopicInfo& info) {
+Result<TopicMap> Engine::LoadAndReconcileCatalog() {
+  io::FileSystem& fs = *fs_;
+  const std::string& dir = options_.data_dir;
+  auto note = [&](const std::string& change) {
+    base::LogWarning(dir + ": " + change);
+    catalog_changes_.push_back(change);
+  };
+
+  TopicMap catalog;
+  bool from_legacy = false;
+  if (auto loaded = LoadCatalog(fs, dir)) {
+    catalog = std::move(*loaded);
+    ASSIGN_OR_RETURN(bool has_new, fs.Exists(io::JoinPath(dir, kCatalogFile)));
+    from_legacy = !has_new;
+  } else if (loaded.error().code == ErrorCode::kUnsupportedVersion) {
+    // Written by a newer sluice: rebuilding it from the directories could lose what it knows.
+    return std::move(loaded).error();
+  } else if (loaded.error().code == ErrorCode::kCorruption) {
+    // Keep the damaged bytes for whoever wants to look at them; the directories are the truth.
+    const std::string aside = io::JoinPath(
+        dir, std::string(kCatalogFile) + ".damaged-" + std::to_string(clock_->NowMs()));
+    const bool legacy = loaded.error().context.find(kLegacyCatalogFile) != std::string::npos;
+    RETURN_IF_ERROR(
+        fs.Rename(io::JoinPath(dir, legacy ? kLegacyCatalogFile : kCatalogFile), aside));
+    note("the catalog is damaged (" + loaded.error().ToString() + "); kept as " + aside +
+         " and rebuilt from the partition directories");
+  } else if (loaded.error().code != ErrorCode::kNotFound) {
+    return std::move(loaded).error();
+  }
+
+  // What the directories say. A directory the catalog does not list is adopted: its data is the
+  // truth, whatever happened to the catalog. A "<dir>.<ms>.deleted" directory is one an asked-for
+  // topic deletion renamed before it could remove it: that deletion is finished now.
+  ASSIGN_OR_RETURN(auto names, fs.ListDir(dir));
+  std::map<std::string, std::map<int32_t, std::optional<PartitionMeta>>> found;
+  std::vector<std::pair<std::string, std::string>> deleted;  // (topic, directory name)
+  for (const std::string& name : names) {
+    auto parsed = ParsePartitionDirName(name);
+    if (!parsed) continue;
+    const std::string path = io::JoinPath(dir, name);
+    if (parsed->deleted) {
+      deleted.emplace_back(parsed->topic, name);
+      continue;
+    }
+    auto it = catalog.find(parsed->topic);
+    if (it != catalog.end() && parsed->partition < it->second.partitions) continue;
+    auto meta = LoadPartitionMeta(fs, path);
+    if (meta && (meta->topic != parsed->topic || meta->partition != parsed->partition)) {
+      note(path + " says it is partition " + std::to_string(meta->partition) + " of topic '" +
+           meta->topic + "'; left alone (sluice verify)");
+      continue;
+    }
+    if (!meta) {
+      // Format version 1 directories have no metadata file; adopt those that hold a log.
+      ASSIGN_OR_RETURN(auto entries, fs.ListDir(path));
+      bool has_log = false;
+      for (const auto& e : entries) has_log |= segment::Segment::ParseLogName(e).has_value();
+      if (!has_log) continue;
+    }
+    found[parsed->topic][parsed->partition] =
+        meta ? std::optional<PartitionMeta>(*meta) : std::nullopt;
+  }
+  bool changed = from_legacy;
+  for (const auto& [topic, dir_name] : deleted) {
+    auto it = catalog.find(topic);
+    if (it != catalog.end()) {
+      // The deletion renamed some directories and crashed before the catalog changed. It was
+      // asked for: finish it, unless every partition of the topic is still in place (then the
+      // renamed directory belonged to an earlier topic of this name).
+      bool all_present = true;
+      for (int32_t p = 0; p < it->second.partitions; ++p) {
+        ASSIGN_OR_RETURN(bool present, fs.Exists(io::JoinPath(dir, PartitionDirFor(topic, p))));
+        all_present &= present;
+      }
+      if (!all_present) {
+        for (int32_t p = 0; p < it->second.partitions; ++p) {
+          const std::string pdir = io::JoinPath(dir, PartitionDirFor(topic, p));
+          ASSIGN_OR_RETURN(bool present, fs.Exists(pdir));
+          if (present) RETURN_IF_ERROR(fs.RemoveAll(pdir));
+        }
+        catalog.erase(it);
+        changed = true;
+        note("finished the deletion of topic '" + topic + "' that was interrupted");
+      }
+    }
+    RETURN_IF_ERROR(fs.RemoveAll(io::JoinPath(dir, dir_name)));
+  }
+  for (auto& [topic, partitions] : found) {
+    auto [it, added] = catalog.try_emplace(topic);
+    TopicInfo& info = it->second;
+    if (added) {
+      info.name = topic;
+      info.config = options_.default_topic_config;
+      for (const auto& [p, meta] : partitions) {
+        if (meta) {
+          info.config = meta->config;
+          info.id = meta->topic_id;
+          break;
+        }
+      }
+      if (info.id.empty()) info.id = NewTopicId();
+    }
+    const int32_t before = added ? 0 : info.partitions;
+    info.partitions = std::max(info.partitions, partitions.rbegin()->first + 1);
+    std::string missing;
+    for (int32_t p = before; p < info.partitions; ++p) {
+      if (partitions.count(p) == 0) missing += " " + std::to_string(p);
+    }
+    note((added ? "adopted topic '" : "extended topic '") + topic + "' to " +
+         std::to_string(info.partitions) + " partition(s) from its directories" +
+         (missing.empty() ? "" : "; partitions missing (offline):" + missing));
+    changed = true;
+  }
+  if (changed) {
+    RETURN_IF_ERROR(SaveCatalog(fs, dir, catalog));
+    if (from_legacy) {
+      // Kept under another name: an older sluice must not read it as current.
+      const std::string legacy = io::JoinPath(dir, kLegacyCatalogFile);
+      RETURN_IF_ERROR(fs.Rename(legacy, legacy + ".v1"));
+      RETURN_IF_ERROR(fs.SyncDir(dir));
+    }
+  }
+  return catalog;
+}
+
+std::shared_ptr<Engine::Topic> Engine::MakeTopic(const TopicInfo& info) const {
   auto topic = std::make_shared<Topic>();
   topic->name = info.name;
+  topic->id = info.id;
   topic->config = info.config;
   for (int32_t p = 0; p < info.partitions; ++p) {
-    std::function<void()> on_data;
-    if (options_.on_data) {
-      on_data = [cb = options_.on_data, name = info.name, p] { cb(name, p); };
-    }
-    ASSIGN_OR_RETURN(auto log, PartitionLog::Open(*fs_, PartitionDir(info.name, p), info.config,
-                                                  *clock_, &reports_, std::move(on_data)));
-    topic->partitions.push_back(std::move(log));
+    auto part = std::make_unique<Partition>();
+    part->index = p;
+    part->dir = PartitionDir(info.name, p);
+    topic->partitions.push_back(std::move(part));
   }
   return topic;
+}
+
+Result<PartitionLog*> Engine::OpenPartition(const Topic& topic, Partition& part,
+                                            PartitionOpen mode) const {
+  std::lock_guard lock(part.mu);
+  if (part.opened) {
+    if (part.log) return part.log.get();
+    return *part.offline;
+  }
+  if (closed_.load()) return MakeError(ErrorCode::kClosed, "engine is closed");
+  std::function<void()> on_data;
+  if (options_.on_data) {
+    on_data = [cb = options_.on_data, name = topic.name, p = part.index] { cb(name, p); };
+  }
+  std::vector<segment::RecoveryReport> reports;
+  auto log = PartitionLog::Open(*fs_, part.dir, topic.Config(), *clock_, &reports,
+                                std::move(on_data), mode);
+  if (!log) {
+    if (mode == PartitionOpen::kCreate) return std::move(log).error();
+    part.opened = true;
+    // Nothing of the partition was changed. It stays offline until this engine closes.
+    part.offline = MakeError(
+        log.error().code == ErrorCode::kOffline ? ErrorCode::kOffline : log.error().code,
+        topic.name + "-" + std::to_string(part.index) + " is offline: " + log.error().ToString() +
+            " (its files are left as they are; `sluice verify` shows the damage)");
+    base::LogError(part.offline->context);
+    return *part.offline;
+  }
+  {
+    std::lock_guard reports_lock(reports_mu_);
+    reports_.insert(reports_.end(), reports.begin(), reports.end());
+  }
+  // Directories of format version 1 do not say which topic they belong to; now they do.
+  const std::string meta_path = io::JoinPath(part.dir, kPartitionMetaFile);
+  auto has_meta = fs_->Exists(meta_path);
+  if (has_meta && !*has_meta) {
+    PartitionMeta meta{topic.name, topic.id, part.index, topic.Config()};
+    if (Status s = SavePartitionMeta(*fs_, part.dir, meta); !s) {
+      base::LogWarning(s.error().ToString());
+    }
+  }
+  part.opened = true;
+  part.log = std::move(*log);
+  return part.log.get();
+}
+
+std::vector<segment::RecoveryReport> Engine::recovery_reports() const {
+  std::lock_guard lock(reports_mu_);
+  return reports_;
+}
+
+std::vector<std::pair<std::string, Error>> Engine::OfflinePartitions() const {
+  std::vector<std::shared_ptr<Topic>> topics;
+  {
+    std::shared_lock lock(topics_mu_);
+    for (const auto& [name, t] : topics_) topics.push_back(t);
+  }
+  std::vector<std::pair<std::string, Error>> out;
+  for (const auto& t : topics) {
+    for (const auto& part : t->partitions) {
+      std::lock_guard lock(part->mu);
+      if (part->offline)
+        out.emplace_back(t->name + "-" + std::to_string(part->index), *part->offline);
+    }
+  }
+  return out;
+}
+
+Result<GroupOffsetStore*> Engine::GroupOffsets() {
+  std::lock_guard lock(group_offsets_mu_);
+  if (group_offsets_ == nullptr) {
+    ASSIGN_OR_RETURN(group_offsets_, GroupOffsetStore::Open(*this));
+  }
+  return group_offsets_.get();
 }
 
 Status Engine::Close() {
@@ -115,8 +314,10 @@ Status Engine::Close() {
   Status result;
   std::unique_lock lock(topics_mu_);
   for (auto& [name, topic] : topics_) {
-    for (auto& log : topic->partitions) {
-      if (Status s = log->Close(); !s && result) result = s;
+    for (auto& part : topic->partitions) {
+      std::lock_guard part_lock(part->mu);
+      if (part->log == nullptr) continue;  // never opened (untouched) or offline
+      if (Status s = part->log->Close(); !s && result) result = s;
     }
   }
   topics_.clear();
@@ -144,7 +345,10 @@ void Engine::SimulateCrashForTesting() {
   if (producer_ids_ != nullptr) producer_ids_->Close();
   std::unique_lock lock(topics_mu_);
   for (auto& [name, topic] : topics_) {
-    for (auto& log : topic->partitions) log->AbandonForTesting();
+    for (auto& part : topic->partitions) {
+      std::lock_guard part_lock(part->mu);
+      if (part->log != nullptr) part->log->AbandonForTesting();
+    }
   }
   topics_.clear();
   lock_.reset();  // a dead process holds no lock
@@ -153,7 +357,8 @@ void Engine::SimulateCrashForTesting() {
 TopicMap Engine::CatalogLocked() const {
   TopicMap map;
   for (const auto& [name, topic] : topics_) {
-    map[name] = TopicInfo{name, static_cast<int32_t>(topic->partitions.size()), topic->Config()};
+    map[name] =
+        TopicInfo{name, static_cast<int32_t>(topic->partitions.size()), topic->Config(), topic->id};
   }
   return map;
 }
@@ -161,8 +366,9 @@ TopicMap Engine::CatalogLocked() const {
 Status Engine::CreateTopicWithConfig(const std::string& name, int32_t partitions,
                                      const TopicConfig& config) {
   RETURN_IF_ERROR(ValidateTopicName(name));
-  if (partitions < 1 || partitions > 100000) {
-    return Invalid("partition count " + std::to_string(partitions) + " is outside [1, 100000]");
+  if (partitions < 1 || partitions > kMaxPartitions) {
+    return Invalid("partition count " + std::to_string(partitions) + " is outside [1, " +
+                   std::to_string(kMaxPartitions) + "]");
   }
   std::lock_guard catalog_lock(catalog_mu_);
   {
@@ -172,18 +378,49 @@ Status Engine::CreateTopicWithConfig(const std::string& name, int32_t partitions
       return MakeError(ErrorCode::kAlreadyExists, "topic '" + name + "' already exists");
     }
   }
-  // Directories of a topic of this name that was deleted (a crash after the catalog changed) are
-  // not this topic's data.
-  for (int32_t p = 0; p < partitions; ++p) RETURN_IF_ERROR(fs_->RemoveAll(PartitionDir(name, p)));
-  TopicInfo info{name, partitions, config};
-  ASSIGN_OR_RETURN(auto topic, OpenTopic(info));
+  // A directory of this name that the catalog does not know holds someone's data (Open adopts
+  // those it can): it is never replaced.
+  for (int32_t p = 0; p < partitions; ++p) {
+    ASSIGN_OR_RETURN(bool exists, fs_->Exists(PartitionDir(name, p)));
+    if (exists) {
+      return MakeError(ErrorCode::kAlreadyExists,
+                       PartitionDir(name, p) +
+                           " exists but is not a partition of a known topic; "
+                           "move it away or check it with `sluice verify`");
+    }
+  }
+  // The directories, each saying whose it is, are durable before the catalog names the topic: a
+  // crash in between leaves directories that the next Open adopts, never a topic without data.
+  TopicInfo info{name, partitions, config, NewTopicId()};
+  auto topic = MakeTopic(info);
+  auto undo = [&](int32_t created) {
+    for (int32_t p = 0; p < created; ++p) {
+      auto& part = *topic->partitions[static_cast<size_t>(p)];
+      if (part.log) part.log->Close().IgnoreError();
+      // Created by this call, in this call: nothing else can be in them.
+      fs_->RemoveAll(part.dir).IgnoreError();
+    }
+  };
+  for (int32_t p = 0; p < partitions; ++p) {
+    auto& part = *topic->partitions[static_cast<size_t>(p)];
+    Status s = fs_->CreateDir(part.dir);
+    if (s) s = SavePartitionMeta(*fs_, part.dir, PartitionMeta{name, info.id, p, config});
+    if (s) {
+      if (auto opened = OpenPartition(*topic, part, PartitionOpen::kCreate); !opened) {
+        s = std::move(opened).error();
+      }
+    }
+    if (!s) {
+      undo(p + 1);
+      return s;
+    }
+  }
   std::unique_lock lock(topics_mu_);
   TopicMap catalog = CatalogLocked();
   catalog[name] = info;
   if (Status s = SaveCatalog(*fs_, options_.data_dir, catalog); !s) {
     lock.unlock();
-    for (auto& log : topic->partitions) log->Close().IgnoreError();
-    for (int32_t p = 0; p < partitions; ++p) fs_->RemoveAll(PartitionDir(name, p)).IgnoreError();
+    undo(partitions);
     return s;
   }
   topics_.emplace(name, std::move(topic));
@@ -201,25 +438,36 @@ Status Engine::DeleteTopic(const std::string& name) {
     return MakeError(ErrorCode::kRefused, "topic '" + name + "' is internal and cannot be deleted");
   }
   std::lock_guard catalog_lock(catalog_mu_);
-  std::shared_ptr<Topic> topic;
+  ASSIGN_OR_RETURN(auto topic, FindTopic(name));
+  // Each directory is renamed to "<dir>.<ms>.deleted" before the catalog forgets the topic, so
+  // that a crash leaves either the topic or directories marked as deleted (which the next Open
+  // removes) -- never unmarked directories that look like lost data.
+  for (auto& part : topic->partitions) {
+    std::lock_guard part_lock(part->mu);
+    if (part->log) part->log->Close().IgnoreError();
+    part->opened = true;
+    part->offline = MakeError(ErrorCode::kNotFound, "topic '" + name + "' was deleted");
+  }
+  const std::string suffix = "." + std::to_string(clock_->NowMs()) + ".deleted";
+  std::vector<std::string> doomed;
+  for (auto& part : topic->partitions) {
+    ASSIGN_OR_RETURN(bool exists, fs_->Exists(part->dir));
+    if (!exists) continue;
+    RETURN_IF_ERROR(fs_->Rename(part->dir, part->dir + suffix));
+    doomed.push_back(part->dir + suffix);
+  }
+  RETURN_IF_ERROR(fs_->SyncDir(options_.data_dir));
   {
     std::unique_lock lock(topics_mu_);
-    auto it = topics_.find(name);
-    if (it == topics_.end()) return MakeError(ErrorCode::kNotFound, "topic '" + name + "'");
     TopicMap catalog = CatalogLocked();
     catalog.erase(name);
     RETURN_IF_ERROR(SaveCatalog(*fs_, options_.data_dir, catalog));
-    topic = it->second;
-    topics_.erase(it);
+    topics_.erase(name);
   }
-  // The catalog no longer names the topic; its files go now. Readers holding a ReadResult keep
-  // their mappings.
+  // Readers holding a ReadResult keep their mappings.
   Status result;
-  for (size_t p = 0; p < topic->partitions.size(); ++p) {
-    topic->partitions[p]->Close().IgnoreError();
-    if (Status s = fs_->RemoveAll(PartitionDir(name, static_cast<int32_t>(p))); !s && result) {
-      result = s;
-    }
+  for (const auto& d : doomed) {
+    if (Status s = fs_->RemoveAll(d); !s && result) result = s;
   }
   return result;
 }
@@ -237,8 +485,19 @@ Status Engine::AlterTopicConfig(const std::string& name,
     std::lock_guard topic_lock(topic->mu);
     topic->config = config;
   }
-  for (auto& log : topic->partitions) log->SetConfig(config);
-  return {};
+  lock.unlock();
+  // The copies beside the data, for rebuilding the catalog. Best effort: the catalog is current.
+  Status result;
+  for (auto& part : topic->partitions) {
+    std::lock_guard part_lock(part->mu);
+    if (part->log) part->log->SetConfig(config);
+    if (part->offline) continue;
+    if (Status s = SavePartitionMeta(*fs_, part->dir, {name, topic->id, part->index, config});
+        !s && result) {
+      result = s;
+    }
+  }
+  return result;
 }
 
 std::vector<TopicInfo> Engine::ListTopics() const {
@@ -251,8 +510,18 @@ std::vector<TopicInfo> Engine::ListTopics() const {
 Result<TopicDescription> Engine::DescribeTopic(const std::string& name) const {
   ASSIGN_OR_RETURN(auto topic, FindTopic(name));
   TopicDescription d;
-  d.info = TopicInfo{name, static_cast<int32_t>(topic->partitions.size()), topic->Config()};
-  for (const auto& log : topic->partitions) d.partitions.push_back(log->Stats());
+  d.info =
+      TopicInfo{name, static_cast<int32_t>(topic->partitions.size()), topic->Config(), topic->id};
+  for (int32_t p = 0; p < d.info.partitions; ++p) {
+    auto log = FindPartition(topic, p);
+    if (log) {
+      d.partitions.push_back((*log)->Stats());
+    } else {
+      PartitionStats offline;
+      offline.offline = log.error();
+      d.partitions.push_back(std::move(offline));
+    }
+  }
   return d;
 }
 
@@ -271,7 +540,8 @@ Result<PartitionLog*> Engine::FindPartition(const std::shared_ptr<Topic>& topic,
     return MakeError(ErrorCode::kNotFound,
                      "topic '" + topic->name + "' has no partition " + std::to_string(partition));
   }
-  return topic->partitions[static_cast<size_t>(partition)].get();
+  return OpenPartition(*topic, *topic->partitions[static_cast<size_t>(partition)],
+                       PartitionOpen::kExisting);
 }
 
 Result<AppendResult> Engine::Append(const std::string& topic_name, int32_t partition, Bytes batch) {
@@ -364,16 +634,26 @@ Status Engine::DeleteSegmentsBefore(const std::string& topic_name, int32_t parti
   return log->DeleteSegmentsBefore(offset);
 }
 
-Status Engine::ForEachPartition(const std::function<Status(PartitionLog&)>& fn) {
+Status Engine::ForEachPartition(const std::function<Status(PartitionLog&)>& fn, OpenAll open_all) {
   std::vector<std::shared_ptr<Topic>> topics;
   {
     std::shared_lock lock(topics_mu_);
     for (const auto& [name, t] : topics_) topics.push_back(t);
   }
-  // Every partition gets its turn; the first error is returned.
+  // Every partition gets its turn; the first error is returned. Offline partitions are skipped
+  // (they were reported when they went offline).
   Status result;
   for (const auto& t : topics) {
-    for (auto& log : t->partitions) {
+    for (auto& part : t->partitions) {
+      PartitionLog* log = nullptr;
+      if (open_all == OpenAll::kYes) {
+        auto opened = OpenPartition(*t, *part, PartitionOpen::kExisting);
+        if (opened) log = *opened;
+      } else {
+        std::lock_guard lock(part->mu);
+        log = part->log.get();
+      }
+      if (log == nullptr) continue;
       if (Status s = fn(*log); !s && result) result = s;
     }
   }
@@ -381,18 +661,21 @@ Status Engine::ForEachPartition(const std::function<Status(PartitionLog&)>& fn) 
 }
 
 Status Engine::Flush() {
-  return ForEachPartition([](PartitionLog& log) { return log.Flush(); });
+  return ForEachPartition([](PartitionLog& log) { return log.Flush(); }, OpenAll::kNo);
 }
 
 Status Engine::FlushDue() {
   const int64_t now = clock_->NowMs();
   return ForEachPartition(
-      [now](PartitionLog& log) { return log.FlushDue(now) ? log.Flush() : Status(); });
+      [now](PartitionLog& log) { return log.FlushDue(now) ? log.Flush() : Status(); },
+      OpenAll::kNo);
 }
 
 Status Engine::EnforceRetention() {
   const int64_t now = clock_->NowMs();
-  return ForEachPartition([now](PartitionLog& log) { return log.EnforceRetention(now); });
+  // Retention applies to partitions nobody has used since the engine opened, too.
+  return ForEachPartition([now](PartitionLog& log) { return log.EnforceRetention(now); },
+                          OpenAll::kYes);
 }
 
 void Engine::BackgroundLoop() {

@@ -111,8 +111,10 @@ class Engine {
   // Deletes whole segments of the partition that hold only records below `offset`.
   Status DeleteSegmentsBefore(const std::string& topic, int32_t partition, Offset offset);
 
-  // Committed consumer-group offsets (stored in the internal topic __consumer_offsets).
-  GroupOffsetStore& group_offsets() const { return *group_offsets_; }
+  // Committed consumer-group offsets (stored in the internal topic __consumer_offsets), loaded at
+  // the first call. Fails (kOffline, ...) while __consumer_offsets cannot be read, without
+  // affecting any other topic; a later call tries again.
+  Result<GroupOffsetStore*> GroupOffsets();
 
   // A producer id never handed out before by this data directory (InitProducerId), unique across
   // restarts: ids are reserved in blocks in `<data>/producer-ids` (FORMAT.md) before any of them
@@ -124,8 +126,15 @@ class Engine {
   Status FlushDue();  // the partitions whose flush.ms or flush.bytes is due
   Status EnforceRetention();
 
-  // What recovery found when this engine opened (empty after a clean shutdown).
-  const std::vector<segment::RecoveryReport>& recovery_reports() const { return reports_; }
+  // What recovery found when this engine opened (empty after a clean shutdown). After a clean
+  // shutdown partitions are opened at their first use; after an unclean one, all of them at Open.
+  std::vector<segment::RecoveryReport> recovery_reports() const;
+  // Partitions that could not be opened (kOffline and the like): "topic-p" and why. They refuse
+  // reads and writes; everything else works. Covers the partitions opened so far.
+  std::vector<std::pair<std::string, Error>> OfflinePartitions() const;
+  // What Open did to the catalog: empty, or a sentence for each change (rebuilt, topics adopted
+  // from their directories, deletions completed).
+  const std::vector<std::string>& catalog_changes() const { return catalog_changes_; }
   bool opened_after_clean_shutdown() const { return clean_open_; }
   const std::string& data_dir() const { return options_.data_dir; }
   io::FileSystem& file_system() const { return *fs_; }
@@ -136,10 +145,20 @@ class Engine {
   void SimulateCrashForTesting();
 
  private:
+  // One partition of a topic, opened at its first use (or at Open after an unclean shutdown).
+  struct Partition {
+    int32_t index = 0;
+    std::string dir;
+    std::mutex mu;  // guards the fields below; held while the log opens
+    bool opened = false;
+    std::unique_ptr<PartitionLog> log;  // set when opened; owned until Close or topic deletion
+    std::optional<Error> offline;       // set when opening failed: why
+  };
   struct Topic {
     std::string name;
-    std::vector<std::unique_ptr<PartitionLog>> partitions;
-    mutable std::mutex mu;  // guards config
+    std::string id;
+    std::vector<std::unique_ptr<Partition>> partitions;  // fixed at creation
+    mutable std::mutex mu;                               // guards config
     TopicConfig config;
     TopicConfig Config() const {
       std::lock_guard lock(mu);
@@ -149,13 +168,20 @@ class Engine {
 
   explicit Engine(const EngineOptions& options);
   Result<std::shared_ptr<Topic>> FindTopic(const std::string& name) const;
+  // The partition's log, opened now if it was not yet; its error if it is offline.
   Result<PartitionLog*> FindPartition(const std::shared_ptr<Topic>& topic, int32_t partition) const;
-  Result<std::shared_ptr<Topic>> OpenTopic(const TopicInfo& info);
+  Result<PartitionLog*> OpenPartition(const Topic& topic, Partition& part,
+                                      PartitionOpen mode) const;
+  std::shared_ptr<Topic> MakeTopic(const TopicInfo& info) const;
+  // Reads the catalog and reconciles it with the partition directories (Open).
+  Result<TopicMap> LoadAndReconcileCatalog();
   Status CreateTopicWithConfig(const std::string& name, int32_t partitions,
                                const TopicConfig& config);
   std::string PartitionDir(const std::string& topic, int32_t partition) const;
-  // Calls `fn` for every partition of every topic (outside the topics lock).
-  Status ForEachPartition(const std::function<Status(PartitionLog&)>& fn);
+  // Calls `fn` for every open partition of every topic (outside the topics lock); with
+  // OpenAll::kYes partitions not yet opened are opened first (offline ones are skipped).
+  enum class OpenAll : bool { kNo, kYes };
+  Status ForEachPartition(const std::function<Status(PartitionLog&)>& fn, OpenAll open_all);
   TopicMap CatalogLocked() const;
   void BackgroundLoop();
 
@@ -169,11 +195,14 @@ class Engine {
   std::map<std::string, std::shared_ptr<Topic>> topics_;
   std::mutex catalog_mu_;  // serialises catalog changes (create, delete, alter)
 
+  std::mutex group_offsets_mu_;  // guards group_offsets_ (loaded at first use)
   std::unique_ptr<GroupOffsetStore> group_offsets_;
   std::unique_ptr<ProducerIdAllocator> producer_ids_;
-  std::vector<segment::RecoveryReport> reports_;
+  mutable std::mutex reports_mu_;  // guards reports_ (partitions open on any thread)
+  mutable std::vector<segment::RecoveryReport> reports_;
+  std::vector<std::string> catalog_changes_;
   bool clean_open_ = false;
-  bool closed_ = false;
+  std::atomic<bool> closed_{false};  // written under bg_mu_; partitions do not open once set
 
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;

@@ -6,6 +6,7 @@
 #include "segment/base/checksum.h"
 #include "segment/base/log.h"
 #include "segment/format.h"
+#include "segment/small_file.h"
 
 namespace sluice::engine {
 
@@ -31,38 +32,40 @@ struct RecoveryPoint {
   SegmentTail tail;
 };
 
-std::string EncodeRecoveryPoint(const RecoveryPoint& rp) {
+const segment::SmallFileKind& RecoveryPointKind() {
   namespace f = segment::format;
-  std::string out(f::kRecoveryPointSize, '\0');
-  auto* p = reinterpret_cast<std::byte*>(out.data());
-  std::memcpy(p, f::kRecoveryPointMagic.data(), 8);
-  base::StoreLE<uint16_t>(p + 8, f::kRecoveryPointCurrentVersion);
-  base::StoreLE<int64_t>(p + 16, rp.segment_base.value());
-  base::StoreLE<uint64_t>(p + 24, rp.tail.end.value());
-  base::StoreLE<int64_t>(p + 32, rp.tail.next_offset.value());
-  base::StoreLE<int64_t>(p + 40, rp.tail.max_timestamp);
-  base::StoreLE<uint64_t>(p + 48, base::Xxh3(Bytes(p, 48)));
-  return out;
+  static const segment::SmallFileKind kind{
+      f::kRecoveryPointMagic, f::kRecoveryPointMinReadableVersion, f::kRecoveryPointCurrentVersion};
+  return kind;
 }
 
-Result<RecoveryPoint> DecodeRecoveryPoint(Bytes b) {
+std::string EncodeRecoveryPoint(const RecoveryPoint& rp) {
+  std::array<std::byte, segment::format::kRecoveryPointPayloadSize> p;
+  base::StoreLE<int64_t>(p.data() + 0, rp.segment_base.value());
+  base::StoreLE<uint64_t>(p.data() + 8, rp.tail.end.value());
+  base::StoreLE<int64_t>(p.data() + 16, rp.tail.next_offset.value());
+  base::StoreLE<int64_t>(p.data() + 24, rp.tail.max_timestamp);
+  return segment::EncodeSmallFile(RecoveryPointKind(), p);
+}
+
+Result<RecoveryPoint> DecodeRecoveryPoint(Bytes b, const std::string& path) {
   namespace f = segment::format;
-  auto bad = [](const std::string& why) {
-    return MakeError(ErrorCode::kCorruption, std::string("recovery point: ") + why);
-  };
-  if (b.size() != f::kRecoveryPointSize) return bad("wrong size");
-  if (std::memcmp(b.data(), f::kRecoveryPointMagic.data(), 8) != 0) return bad("bad magic");
-  if (base::LoadLE<uint16_t>(b.data() + 8) != f::kRecoveryPointCurrentVersion) {
-    return MakeError(ErrorCode::kUnsupportedVersion, "recovery point version");
+  ASSIGN_OR_RETURN(auto file, segment::DecodeSmallFile(RecoveryPointKind(), b, path,
+                                                       f::kRecoveryPointPayloadSize));
+  if (file.payload.size() != f::kRecoveryPointPayloadSize) {
+    return MakeError(ErrorCode::kCorruption,
+                     path + ": payload of " + std::to_string(file.payload.size()) + " bytes");
   }
-  if (base::Xxh3(b.first(48)) != base::LoadLE<uint64_t>(b.data() + 48)) {
-    return bad("checksum mismatch");
-  }
+  const std::byte* p = base::AsBytes(file.payload).data();
   RecoveryPoint rp;
-  rp.segment_base = Offset(base::LoadLE<int64_t>(b.data() + 16));
-  rp.tail.end = FilePos(base::LoadLE<uint64_t>(b.data() + 24));
-  rp.tail.next_offset = Offset(base::LoadLE<int64_t>(b.data() + 32));
-  rp.tail.max_timestamp = base::LoadLE<int64_t>(b.data() + 40);
+  rp.segment_base = Offset(base::LoadLE<int64_t>(p + 0));
+  rp.tail.end = FilePos(base::LoadLE<uint64_t>(p + 8));
+  rp.tail.next_offset = Offset(base::LoadLE<int64_t>(p + 16));
+  rp.tail.max_timestamp = base::LoadLE<int64_t>(p + 24);
+  if (rp.segment_base.value() < 0 || rp.tail.next_offset < rp.segment_base ||
+      rp.tail.end.value() < f::kSegmentHeaderSize) {
+    return MakeError(ErrorCode::kCorruption, path + ": inconsistent fields");
+  }
   return rp;
 }
 
@@ -109,12 +112,16 @@ segment::SegmentOptions PartitionLog::SegmentOptionsFor(const TopicConfig& confi
 
 Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
     io::FileSystem& fs, std::string dir, const TopicConfig& config, const base::Clock& clock,
-    std::vector<segment::RecoveryReport>* reports, std::function<void()> on_data) {
+    std::vector<segment::RecoveryReport>* reports, std::function<void()> on_data,
+    PartitionOpen mode) {
   std::unique_ptr<PartitionLog> log(new PartitionLog(fs, std::move(dir), config, clock));
   log->on_data_ = std::move(on_data);
   const std::string& d = log->dir_;
   ASSIGN_OR_RETURN(bool existed, fs.Exists(d));
   if (!existed) {
+    if (mode == PartitionOpen::kExisting) {
+      return MakeError(ErrorCode::kOffline, d + ": the partition directory is missing");
+    }
     // The new directory's entry in its parent must be durable before any data in it can be.
     RETURN_IF_ERROR(fs.CreateDir(d));
     RETURN_IF_ERROR(fs.SyncDir(io::DirName(d)));
@@ -131,18 +138,32 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
   }
   std::sort(bases.begin(), bases.end());
 
+  // The recovery point says how far the log was durable. Without it (missing or damaged), no
+  // invalid frame can be told from a torn write, so none is cut.
   std::optional<RecoveryPoint> rp;
+  segment::TornTail torn_tail = segment::TornTail::kTruncate;
   const std::string rp_path = io::JoinPath(d, kRecoveryPointFile);
   if (auto text = fs.ReadFile(rp_path)) {
-    auto decoded = DecodeRecoveryPoint(base::AsBytes(*text));
+    auto decoded = DecodeRecoveryPoint(base::AsBytes(*text), rp_path);
     if (decoded) {
       rp = *decoded;
     } else {
-      base::LogWarning(rp_path + ": " + decoded.error().ToString() +
-                       "; verifying the whole last segment");
+      base::LogWarning(decoded.error().ToString() +
+                       "; verifying the whole last segment, and cutting nothing");
+      torn_tail = segment::TornTail::kRefuse;
     }
   } else if (text.error().code != ErrorCode::kNotFound) {
     return std::move(text).error();
+  } else if (!bases.empty()) {
+    torn_tail = segment::TornTail::kRefuse;
+  }
+  if (rp && (bases.empty() || rp->segment_base > bases.back())) {
+    return MakeError(
+        ErrorCode::kOffline,
+        rp_path + " is in segment " + std::to_string(rp->segment_base.value()) + ", whose file " +
+            Segment::LogPath(d, rp->segment_base).substr(d.size() + 1) +
+            " is missing; offsets below " + std::to_string(rp->tail.next_offset.value()) +
+            " were acknowledged as durable");
   }
 
   const segment::SegmentOptions options = log->SegmentOptionsFor(config);
@@ -159,8 +180,8 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
     std::optional<SegmentTail> durable;
     if (rp && rp->segment_base == bases.back()) durable = rp->tail;
     segment::RecoveryReport report;
-    ASSIGN_OR_RETURN(auto active,
-                     Segment::OpenActive(fs, d, bases.back(), options, durable, &report));
+    ASSIGN_OR_RETURN(auto active, Segment::OpenActive(fs, d, bases.back(), options, durable,
+                                                      &report, torn_tail));
     if (report.truncated || report.scanned_bytes > 0) {
       reports->push_back(report);
       recovered = true;
@@ -175,7 +196,7 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
     for (size_t i = 0; i + 1 < list->size(); ++i) {
       Offset next = (*list)[i]->tail().next_offset;
       if (next != (*list)[i + 1]->base_offset()) {
-        return MakeError(ErrorCode::kCorruption,
+        return MakeError(ErrorCode::kOffline,
                          (*list)[i]->log_path() + " ends at offset " +
                              std::to_string(next.value()) + " but the next segment starts at " +
                              std::to_string((*list)[i + 1]->base_offset().value()));

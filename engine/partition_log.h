@@ -74,11 +74,16 @@ struct TimestampOffset {
 };
 
 struct PartitionStats {
+  // Set when the partition could not be opened (Engine::DescribeTopic): why; the rest is zero.
+  std::optional<base::Error> offline;
   Offset log_start_offset;
   Offset high_watermark;
   size_t segment_count = 0;
   uint64_t size_bytes = 0;  // bytes of all segments (headers and frames)
 };
+
+// kCreate: the directory may be created (a new partition); kExisting: it must exist.
+enum class PartitionOpen : bool { kExisting, kCreate };
 
 class PartitionLog {
  public:
@@ -87,11 +92,17 @@ class PartitionLog {
   // watermark advances over a written group of batches: by the writing thread, after the HW is
   // stored, with no lock of the log held (an appender whose batch another thread wrote may see
   // Append return before the call). It must be cheap and must not throw; it may call the log.
+  //
+  // Data the log acknowledged is never cut: a missing directory (kExisting), missing segment
+  // files, segments that do not join up, or damage below the recovery point fail with kOffline
+  // (naming the file, the byte position and the offsets at risk) and change nothing on disk.
+  // Only an invalid tail above the recovery point (a torn write) is truncated, and reported.
   static Result<std::unique_ptr<PartitionLog>> Open(io::FileSystem& fs, std::string dir,
                                                     const TopicConfig& config,
                                                     const base::Clock& clock,
                                                     std::vector<segment::RecoveryReport>* reports,
-                                                    std::function<void()> on_data = {});
+                                                    std::function<void()> on_data = {},
+                                                    PartitionOpen mode = PartitionOpen::kExisting);
   ~PartitionLog();
   PartitionLog(const PartitionLog&) = delete;
   PartitionLog& operator=(const PartitionLog&) = delete;

@@ -6,6 +6,7 @@
 #include "segment/base/checksum.h"
 #include "segment/base/coding.h"
 #include "segment/format.h"
+#include "segment/small_file.h"
 
 namespace sluice::engine {
 
@@ -90,37 +91,29 @@ void ProducerStateTable::Record(const BatchHeader& header, Offset base_offset, O
 
 // --- producer ids -------------------------------------------------------------------------------
 
-std::string EncodeProducerIds(int64_t next_free) {
+const segment::SmallFileKind& ProducerIdsKind() {
   namespace f = segment::format;
-  std::string out(f::kProducerIdsSize, '\0');
-  auto* p = reinterpret_cast<std::byte*>(out.data());
-  std::memcpy(p, f::kProducerIdsMagic.data(), 8);
-  base::StoreLE<uint16_t>(p + 8, f::kProducerIdsCurrentVersion);
-  base::StoreLE<int64_t>(p + 16, next_free);
-  base::StoreLE<uint64_t>(p + 24, base::Xxh3(base::Bytes(p, 24)));
-  return out;
+  static const segment::SmallFileKind kind{f::kProducerIdsMagic, f::kProducerIdsMinReadableVersion,
+                                           f::kProducerIdsCurrentVersion};
+  return kind;
+}
+
+std::string EncodeProducerIds(int64_t next_free) {
+  std::array<std::byte, 8> payload;
+  base::StoreLE<int64_t>(payload.data(), next_free);
+  return segment::EncodeSmallFile(ProducerIdsKind(), payload);
 }
 
 Result<int64_t> DecodeProducerIds(base::Bytes b) {
   namespace f = segment::format;
-  auto bad = [](const std::string& why) {
-    return MakeError(ErrorCode::kCorruption, std::string("producer ids: ") + why);
-  };
-  if (b.size() != f::kProducerIdsSize) return bad("wrong size");
-  if (std::memcmp(b.data(), f::kProducerIdsMagic.data(), 8) != 0) return bad("bad magic");
-  if (base::Xxh3(b.first(24)) != base::LoadLE<uint64_t>(b.data() + 24)) {
-    return bad("checksum mismatch");
+  ASSIGN_OR_RETURN(auto file, segment::DecodeSmallFile(ProducerIdsKind(), b, "producer ids",
+                                                       f::kProducerIdsPayloadSize));
+  if (file.payload.size() != f::kProducerIdsPayloadSize) {
+    return MakeError(ErrorCode::kCorruption,
+                     "producer ids: payload of " + std::to_string(file.payload.size()) + " bytes");
   }
-  const auto version = base::LoadLE<uint16_t>(b.data() + 8);
-  if (version < f::kProducerIdsMinReadableVersion || version > f::kProducerIdsCurrentVersion) {
-    return MakeError(ErrorCode::kUnsupportedVersion,
-                     "producer ids: version " + std::to_string(version));
-  }
-  if (base::LoadLE<uint16_t>(b.data() + 10) != 0) {
-    return MakeError(ErrorCode::kUnsupportedVersion, "producer ids: unknown flags");
-  }
-  const auto next_free = base::LoadLE<int64_t>(b.data() + 16);
-  if (next_free < 0) return bad("negative next id");
+  const auto next_free = base::LoadLE<int64_t>(base::AsBytes(file.payload).data());
+  if (next_free < 0) return MakeError(ErrorCode::kCorruption, "producer ids: negative next id");
   return next_free;
 }
 

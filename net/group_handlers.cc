@@ -34,9 +34,15 @@ GroupProtocols ToProtocols(const std::vector<JoinGroupRequest::Protocol>& protoc
 void Broker::Impl::Handle(const RequestHeader& h, const FindCoordinatorRequest& req,
                           Responder& responder) {
   FindCoordinatorResponse resp;
+  auto store = engine_->GroupOffsets();
   if (req.key_type != 0) {
     resp.error_code = KafkaError::kCoordinatorNotAvailable;
     resp.error_message = "transactions are not supported";
+  } else if (!store) {
+    // Committed offsets cannot be read (__consumer_offsets is offline): no group can be
+    // coordinated without them. Everything that needs no group keeps working.
+    resp.error_code = KafkaError::kCoordinatorNotAvailable;
+    resp.error_message = store.error().ToString();
   } else {
     resp.node_id = options_.node_id;
     resp.host = AdvertisedHost();
@@ -164,7 +170,9 @@ void Broker::Impl::Handle(const RequestHeader& h, const OffsetCommitRequest& req
     resp.topics.push_back(std::move(topic));
   }
   if (!commits.empty()) {
-    if (Status s = engine_->group_offsets().Commit(req.group_id, commits); !s) {
+    Status s = engine_->GroupOffsets().and_then(
+        [&](engine::GroupOffsetStore* store) { return store->Commit(req.group_id, commits); });
+    if (!s) {
       base::LogError("serve: commit of group " + req.group_id + " failed: " + s.error().ToString());
       const KafkaError code = ToKafkaError(s.error());
       for (auto& t : resp.topics) {
@@ -180,7 +188,28 @@ void Broker::Impl::Handle(const RequestHeader& h, const OffsetCommitRequest& req
 void Broker::Impl::Handle(const RequestHeader& h, const OffsetFetchRequest& req,
                           Responder& responder) {
   OffsetFetchResponse resp;
-  const engine::GroupOffsetStore& store = engine_->group_offsets();
+  auto opened = engine_->GroupOffsets();
+  if (!opened) {
+    base::LogError("serve: offsets of group " + req.group_id + ": " + opened.error().ToString());
+    resp.error_code = KafkaError::kCoordinatorNotAvailable;
+    if (req.topics) {
+      for (const auto& t : *req.topics) {
+        OffsetFetchResponse::Topic topic;
+        topic.name = t.name;
+        for (int32_t index : t.partition_indexes) {
+          OffsetFetchResponse::Partition p;
+          p.partition_index = index;
+          p.metadata = "";
+          p.error_code = KafkaError::kCoordinatorNotAvailable;
+          topic.partitions.push_back(std::move(p));
+        }
+        resp.topics.push_back(std::move(topic));
+      }
+    }
+    Reply(responder, h.api_version, resp);
+    return;
+  }
+  const engine::GroupOffsetStore& store = **opened;
   auto partition = [](int32_t index, const std::optional<engine::CommittedOffset>& c) {
     OffsetFetchResponse::Partition p;
     p.partition_index = index;
@@ -215,7 +244,8 @@ void Broker::Impl::Handle(const RequestHeader& h, const OffsetFetchRequest& req,
 void Broker::Impl::Handle(const RequestHeader& h, const DescribeGroupsRequest& req,
                           Responder& responder) {
   DescribeGroupsResponse resp;
-  const auto with_offsets = engine_->group_offsets().ListGroups();
+  auto store = engine_->GroupOffsets();
+  const auto with_offsets = store ? (*store)->ListGroups() : std::vector<std::string>();
   for (const std::string& id : req.groups) {
     DescribedGroup d = groups_->Describe(id);
     DescribeGroupsResponse::Group g;
@@ -249,7 +279,9 @@ void Broker::Impl::Handle(const RequestHeader& h, const ListGroupsRequest&, Resp
     listed.insert(g.group_id);
     resp.groups.push_back({g.group_id, g.protocol_type});
   }
-  for (const std::string& id : engine_->group_offsets().ListGroups()) {
+  auto store = engine_->GroupOffsets();
+  if (!store) resp.error_code = KafkaError::kCoordinatorNotAvailable;
+  for (const std::string& id : store ? (*store)->ListGroups() : std::vector<std::string>()) {
     if (listed.insert(id).second) resp.groups.push_back({id, "consumer"});
   }
   Reply(responder, h.api_version, resp);
@@ -263,7 +295,8 @@ void Broker::Impl::Handle(const RequestHeader& h, const DeleteGroupsRequest& req
     r.group_id = id;
     const int16_t code = groups_->Delete(id);
     if (code == group_error::kNone || code == group_error::kGroupIdNotFound) {
-      Status s = engine_->group_offsets().DeleteGroup(id);
+      Status s = engine_->GroupOffsets().and_then(
+          [&](engine::GroupOffsetStore* store) { return store->DeleteGroup(id); });
       if (s) {
         r.error_code = KafkaError::kNone;
         base::LogInfo("serve: deleted group " + id);

@@ -42,19 +42,37 @@ inline constexpr uint16_t kIndexMinReadableVersion = kIndexVersion1;
 inline constexpr size_t kIndexHeaderSize = 56;
 inline constexpr size_t kIndexEntrySize = 16;
 
-// --- Recovery point: <topic>-<partition>/recovery-point ------------------------------------------
+// --- Small files (segment/small_file.h): magic, u16 version, u16 flags, u32 payload length,
+// payload, XXH3-64 of everything before it. ------------------------------------------------------
+inline constexpr size_t kSmallFileOverhead = 24;
+
+// Recovery point: <topic>-<partition>/recovery-point. Version 1 predates the small-file envelope:
+// the same bytes with the length field zero (readers take its payload size from this constant).
 inline constexpr Magic kRecoveryPointMagic = MakeMagic("SLUICERP");
 inline constexpr uint16_t kRecoveryPointVersion1 = 1;
-inline constexpr uint16_t kRecoveryPointCurrentVersion = kRecoveryPointVersion1;
-inline constexpr size_t kRecoveryPointSize = 56;
+inline constexpr uint16_t kRecoveryPointVersion2 = 2;  // the small-file envelope (length set)
+inline constexpr uint16_t kRecoveryPointCurrentVersion = kRecoveryPointVersion2;
+inline constexpr uint16_t kRecoveryPointMinReadableVersion = kRecoveryPointVersion1;
+inline constexpr size_t kRecoveryPointPayloadSize = 32;
 
-// --- Producer ids: <data>/producer-ids
-// -------------------------------------------------------------
+// Producer ids: <data>/producer-ids (version 1 predates the envelope, as above).
 inline constexpr Magic kProducerIdsMagic = MakeMagic("SLUICEPI");
 inline constexpr uint16_t kProducerIdsVersion1 = 1;
-inline constexpr uint16_t kProducerIdsCurrentVersion = kProducerIdsVersion1;
+inline constexpr uint16_t kProducerIdsVersion2 = 2;  // the small-file envelope (length set)
+inline constexpr uint16_t kProducerIdsCurrentVersion = kProducerIdsVersion2;
 inline constexpr uint16_t kProducerIdsMinReadableVersion = kProducerIdsVersion1;
-inline constexpr size_t kProducerIdsSize = 32;
+inline constexpr size_t kProducerIdsPayloadSize = 8;
+
+// Catalog: <data>/catalog (JSON payload). <data>/catalog.json, plain JSON, is version 1.
+inline constexpr Magic kCatalogMagic = MakeMagic("SLUICECT");
+inline constexpr uint16_t kCatalogVersion2 = 2;
+inline constexpr uint16_t kCatalogCurrentVersion = kCatalogVersion2;
+
+// Partition metadata: <topic>-<partition>/partition (JSON payload): which topic the directory
+// belongs to, so that the catalog can be rebuilt from the directories.
+inline constexpr Magic kPartitionMetaMagic = MakeMagic("SLUICEPM");
+inline constexpr uint16_t kPartitionMetaVersion1 = 1;
+inline constexpr uint16_t kPartitionMetaCurrentVersion = kPartitionMetaVersion1;
 
 // Segments are addressed with 32-bit positions in the index.
 inline constexpr uint64_t kMaxSegmentBytes = 1ull << 31;

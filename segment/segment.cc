@@ -214,22 +214,37 @@ Result<std::unique_ptr<Segment>> Segment::OpenSealed(io::FileSystem& fs, const s
 Result<std::unique_ptr<Segment>> Segment::OpenActive(io::FileSystem& fs, const std::string& dir,
                                                      Offset base, const SegmentOptions& options,
                                                      std::optional<SegmentTail> durable,
-                                                     RecoveryReport* report) {
+                                                     RecoveryReport* report, TornTail torn_tail) {
   std::unique_ptr<Segment> seg(new Segment(fs, dir, base, options));
   report->path = seg->log_path_;
   ASSIGN_OR_RETURN(uint64_t size, fs.FileSize(seg->log_path_));
   seg->capacity_bytes_ = std::max(options.capacity_bytes, size);
   ASSIGN_OR_RETURN(seg->file_, fs.OpenWritable(seg->log_path_, io::OpenMode::kOpenExisting));
 
+  // Data the recovery point says is durable is never cut: if the file no longer holds it, the
+  // partition must go offline with the file untouched (the caller reports it; `sluice repair`
+  // decides what to do with it).
+  if (durable && durable->end.value() > kHeaderSize && size < durable->end.value()) {
+    return BelowRecoveryPoint(seg->log_path_, FilePos(size), std::nullopt, *durable,
+                              "the file is " + std::to_string(size) + " bytes long");
+  }
   // A crash while the segment was being created leaves a file without a durable header, and so
   // without data (the header is synced before any frame is written): start it afresh.
+  // Anything else that lacks a header (a zeroed header in front of frames) is damage, reported
+  // before anything about the file changes.
   bool fresh = size < kHeaderSize;
   if (!fresh) {
-    RETURN_IF_ERROR(seg->OpenFiles(kHeaderSize));
-    Bytes header = seg->map_->data().first(kHeaderSize);
-    fresh = AllZero(header);
-    // A bad header is reported before anything about the file changes.
-    if (!fresh) RETURN_IF_ERROR(ValidateHeader(header, base, seg->log_path_));
+    RETURN_IF_ERROR(seg->OpenFiles(size));
+    Bytes data = seg->map_->data().first(size);
+    fresh = AllZero(data.first(kHeaderSize));
+    if (!fresh) RETURN_IF_ERROR(ValidateHeader(data, base, seg->log_path_));
+    if (fresh && durable && durable->end.value() > kHeaderSize) {
+      return BelowRecoveryPoint(seg->log_path_, FilePos(0), base, *durable,
+                                "the segment header is zeroed");
+    }
+    if (fresh && NonZeroExtent(data, kHeaderSize) != 0) {
+      return seg->CorruptAt(FilePos(0), "the segment header is zeroed but the file holds data");
+    }
     seg->map_.reset();
   }
   if (fresh) {
@@ -276,6 +291,19 @@ Result<std::unique_ptr<Segment>> Segment::OpenActive(io::FileSystem& fs, const s
   std::string why;
   SegmentTail tail = seg->Scan(start, data, &why);
   report->scanned_bytes = tail.end - start.end;
+  if (durable && tail.end < durable->end) {
+    // Damage where the log was durable and valid: not a torn write of a crash.
+    return BelowRecoveryPoint(seg->log_path_, tail.end, tail.next_offset, *durable,
+                              why.empty() ? "the log ends there" : why);
+  }
+  if (!why.empty() && torn_tail == TornTail::kRefuse) {
+    return MakeError(ErrorCode::kOffline,
+                     seg->log_path_ + ": invalid frame at byte " +
+                         std::to_string(tail.end.value()) + " (offset " +
+                         std::to_string(tail.next_offset.value()) + " on: " + why +
+                         "), and without a valid recovery point it cannot be told from a torn "
+                         "write");
+  }
   if (!why.empty()) {
     report->truncated = true;
     report->truncated_at = tail.end;
@@ -290,6 +318,17 @@ Result<std::unique_ptr<Segment>> Segment::OpenActive(io::FileSystem& fs, const s
   }
   seg->Publish(tail);
   return seg;
+}
+
+Error BelowRecoveryPoint(const std::string& path, FilePos at, std::optional<Offset> first_at_risk,
+                         const SegmentTail& durable, const std::string& why) {
+  std::string risk = first_at_risk ? std::to_string(first_at_risk->value()) : "?";
+  return MakeError(ErrorCode::kOffline, path + ": damaged at byte " + std::to_string(at.value()) +
+                                            " (" + why + "), below the recovery point at byte " +
+                                            std::to_string(durable.end.value()) + "; offsets [" +
+                                            risk + ", " +
+                                            std::to_string(durable.next_offset.value()) +
+                                            ") were acknowledged as durable and are at risk");
 }
 
 Error Segment::CorruptAt(FilePos pos, const std::string& why) const {

@@ -59,6 +59,13 @@ struct RecoveryReport {
   std::string reason;          // why the frame was invalid
 };
 
+enum class TornTail : bool { kTruncate, kRefuse };
+
+// The error (kOffline) for damage found at `at` in `path`, below the durable point `durable`:
+// names the file, the byte position and the offsets at risk.
+Error BelowRecoveryPoint(const std::string& path, FilePos at, std::optional<Offset> first_at_risk,
+                         const SegmentTail& durable, const std::string& why);
+
 class Segment {
  public:
   // "<dir>/00000000000000001234.log" for base 1234.
@@ -79,11 +86,16 @@ class Segment {
   // Opens the last segment of a partition for appending. `durable` is the recovery point's state
   // when it lies in this segment. Unless the segment was closed cleanly (its index covers the whole
   // file), frames are verified from min(recovery point, index checkpoint) on, and the file is
-  // truncated at the first invalid one; `report` says what was found.
+  // truncated at the first invalid one *above* `durable`; `report` says what was found. A file
+  // shorter than `durable`, or invalid below it, is kOffline (BelowRecoveryPoint) and nothing in
+  // it is changed.
+  // With TornTail::kRefuse (the partition's recovery point is missing or damaged, so a torn write
+  // cannot be told from damage) any invalid frame is kOffline too.
   static Result<std::unique_ptr<Segment>> OpenActive(io::FileSystem& fs, const std::string& dir,
                                                      Offset base, const SegmentOptions& options,
                                                      std::optional<SegmentTail> durable,
-                                                     RecoveryReport* report);
+                                                     RecoveryReport* report,
+                                                     TornTail torn_tail = TornTail::kTruncate);
 
   ~Segment();
   Segment(const Segment&) = delete;

@@ -31,7 +31,7 @@ constexpr char kTopic[] = "events";
   o.data_dir = dir;
   auto engine = Engine::Open(o);
   if (!engine) _exit(3);
-  GroupOffsetStore& store = (*engine)->group_offsets();
+  GroupOffsetStore& store = *(*engine)->GroupOffsets().value();
   const std::string metadata = "round " + std::to_string(round);
   for (int64_t offset = first;; ++offset) {
     char line[64];
@@ -71,6 +71,7 @@ TEST(CommitCrashTest, AcknowledgedCommitsSurviveSigkill) {
     auto engine = Engine::Open(o);
     ASSERT_OK(engine);
     ASSERT_OK((*engine)->CreateTopic(kTopic, 2, {{"segment.bytes", "1048576"}}));
+    ASSERT_OK((*engine)->GroupOffsets());  // creates __consumer_offsets
     ASSERT_OK_AND_ASSIGN(auto config, (*engine)->DescribeTopic(kConsumerOffsetsTopic));
     ASSERT_EQ(config.info.config.flush, FlushMode::kSync);
     ASSERT_OK((*engine)->Close());
@@ -118,7 +119,7 @@ TEST(CommitCrashTest, AcknowledgedCommitsSurviveSigkill) {
     if (attempted >= 0) {
       EXPECT_FALSE((*engine)->opened_after_clean_shutdown());
     }
-    GroupOffsetStore& store = (*engine)->group_offsets();
+    GroupOffsetStore& store = *(*engine)->GroupOffsets().value();
     auto p0 = store.Fetch(kGroup, kTopic, 0);
     auto p1 = store.Fetch(kGroup, kTopic, 1);
     ASSERT_EQ(p0.has_value(), p1.has_value());

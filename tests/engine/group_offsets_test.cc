@@ -55,7 +55,7 @@ class GroupOffsetsTest : public ::testing::Test {
     ASSERT_FALSE(engine_->opened_after_clean_shutdown());
   }
 
-  GroupOffsetStore& store() { return engine_->group_offsets(); }
+  GroupOffsetStore& store() { return *engine_->GroupOffsets().value(); }
   void RunConcurrentCommits(int compactions);
 
   Status Commit(const std::string& group, const std::string& topic, int32_t partition,
@@ -75,6 +75,7 @@ class GroupOffsetsTest : public ::testing::Test {
   }
 
   int64_t OffsetsHighWatermark() {
+    store();  // the store creates __consumer_offsets when it first loads
     auto stats = engine_->GetPartitionStats(kConsumerOffsetsTopic, 0);
     EXPECT_TRUE(stats.has_value()) << stats.error().ToString();
     return stats ? stats->high_watermark.value() : -1;
@@ -537,6 +538,7 @@ TEST_F(GroupOffsetsTest, CompactionBoundsTheLogAndKeepsTheState) {
   // re-appended state: the commits must fill several segments. Each record carries ~400 bytes of
   // metadata (~450 bytes a record), so 120,000 commits write ~54 MB (about 7 segments), and each
   // call of 1000 commits is a ~450 KB batch.
+  store();
   ASSERT_OK_AND_ASSIGN(auto offsets_topic, engine_->DescribeTopic(kConsumerOffsetsTopic));
   ASSERT_EQ(offsets_topic.info.config.segment_bytes, 8 << 20) << "resize this test";
   constexpr int kCalls = 120;

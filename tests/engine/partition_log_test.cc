@@ -28,7 +28,8 @@ class PartitionLogTest : public ::testing::Test {
   void Open() {
     log_.reset();
     reports_.clear();
-    auto log = PartitionLog::Open(fs_, dir_.Join("t-0"), config_, clock_, &reports_);
+    auto log = PartitionLog::Open(fs_, dir_.Join("t-0"), config_, clock_, &reports_, {},
+                                  PartitionOpen::kCreate);
     ASSERT_TRUE(log.has_value()) << log.error().ToString();
     log_ = std::move(log).value();
   }

@@ -1,0 +1,291 @@
+// Issue 10's findings 1-3, done as an operator would do them, on real files: nothing sluice
+// acknowledged is destroyed or hidden because another file is missing, short or damaged.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "engine/catalog.h"
+#include "engine/engine.h"
+#include "engine/group_offsets.h"
+#include "segment/format.h"
+#include "segment/io/posix_fs.h"
+#include "tests/support/test_util.h"
+
+namespace sluice::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using base::ErrorCode;
+using base::Offset;
+using testing::MakeBatch;
+
+class StorageSafetyTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+
+  void Reopen() {
+    engine_.reset();
+    engine_ = testing::OpenTestEngine(testing::TestEngineOptions(dir_.path(), &fs_, &clock_));
+    ASSERT_NE(engine_, nullptr);
+  }
+
+  // Appends `batches` batches of 10 records each; returns every value appended.
+  std::vector<std::string> Fill(const std::string& topic, int32_t partition, int batches) {
+    std::vector<std::string> values;
+    for (int i = 0; i < batches; ++i) {
+      std::string batch =
+          MakeBatch(10, topic + "-" + std::to_string(partition) + "-b" + std::to_string(i) + "-");
+      for (const auto& v : testing::BatchValues(batch)) values.push_back(v);
+      EXPECT_TRUE(engine_->Append(topic, partition, base::AsBytes(batch)).has_value());
+    }
+    return values;
+  }
+
+  std::string PartitionPath(const std::string& topic, int32_t p) {
+    return dir_.Join(topic + "-" + std::to_string(p));
+  }
+  std::string SegmentPath(const std::string& topic, int32_t p) {
+    return PartitionPath(topic, p) + "/00000000000000000000.log";
+  }
+
+  testing::TempDir dir_;
+  io::PosixFs fs_;
+  base::ManualClock clock_;
+  std::unique_ptr<Engine> engine_;
+};
+
+// Finding 1: catalog missing. The topics are rebuilt from their directories, loudly; creating
+// the topic again is refused instead of replacing its data; group offsets survive.
+TEST_F(StorageSafetyTest, MissingCatalogIsRebuiltFromPartitionDirectories) {
+  ASSERT_OK(engine_->CreateTopic("ev", 2, {{"flush", "sync"}, {"retention.ms", "-1"}}));
+  const auto want0 = Fill("ev", 0, 100);  // 1,000 acknowledged records
+  const auto want1 = Fill("ev", 1, 3);
+  ASSERT_OK_AND_ASSIGN(GroupOffsetStore * store, engine_->GroupOffsets());
+  const OffsetCommit commit{"ev", 0, Offset(700), "m"};
+  ASSERT_OK(store->Commit("billing", {&commit, 1}));
+  engine_.reset();
+
+  ASSERT_TRUE(fs::remove(dir_.Join(kCatalogFile)));
+  Reopen();
+  EXPECT_FALSE(engine_->catalog_changes().empty());
+  ASSERT_OK_AND_ASSIGN(auto described, engine_->DescribeTopic("ev"));
+  EXPECT_EQ(described.info.partitions, 2);
+  EXPECT_EQ(described.info.config.flush, FlushMode::kSync);
+  EXPECT_EQ(described.info.config.retention_ms, -1);
+  EXPECT_EQ(testing::ReadValues(*engine_, "ev", 0), want0);
+  EXPECT_EQ(testing::ReadValues(*engine_, "ev", 1), want1);
+
+  auto again = engine_->CreateTopic("ev", 1, {});
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_EQ(testing::ReadValues(*engine_, "ev", 0), want0);
+
+  ASSERT_OK_AND_ASSIGN(store, engine_->GroupOffsets());
+  auto fetched = store->Fetch("billing", "ev", 0);
+  ASSERT_TRUE(fetched.has_value());
+  EXPECT_EQ(fetched->offset, Offset(700));
+
+  // The rebuilt catalog was written: the next open changes nothing.
+  Reopen();
+  EXPECT_TRUE(engine_->catalog_changes().empty());
+  EXPECT_EQ(testing::ReadValues(*engine_, "ev", 0), want0);
+}
+
+TEST_F(StorageSafetyTest, DamagedCatalogIsKeptAsideAndRebuilt) {
+  ASSERT_OK(engine_->CreateTopic("ev", 1, {}));
+  const auto want = Fill("ev", 0, 5);
+  engine_.reset();
+  std::string bytes = testing::ReadWholeFile(dir_.Join(kCatalogFile));
+  bytes[bytes.size() / 2] ^= 0x20;
+  testing::WriteWholeFile(dir_.Join(kCatalogFile), bytes);
+  Reopen();
+  EXPECT_EQ(testing::ReadValues(*engine_, "ev", 0), want);
+  bool kept = false;
+  for (const auto& e : fs::directory_iterator(dir_.path())) {
+    if (e.path().filename().string().rfind("catalog.damaged-", 0) == 0) {
+      kept = testing::ReadWholeFile(e.path().string()) == bytes;
+    }
+  }
+  EXPECT_TRUE(kept) << "the damaged catalog's bytes are kept";
+}
+
+// A directory that the catalog does not know is never replaced by a new topic of that name.
+TEST_F(StorageSafetyTest, CreateNeverReplacesAnUnknownDirectory) {
+  fs::create_directories(PartitionPath("x", 0));
+  testing::WriteWholeFile(PartitionPath("x", 0) + "/notes.txt", "someone's");
+  auto created = engine_->CreateTopic("x", 1, {});
+  ASSERT_FALSE(created.has_value());
+  EXPECT_EQ(created.error().code, ErrorCode::kAlreadyExists) << created.error().ToString();
+  EXPECT_EQ(testing::ReadWholeFile(PartitionPath("x", 0) + "/notes.txt"), "someone's");
+}
+
+// Finding 2: the active segment lost its tail below the recovery point (flush=sync: all of it was
+// acknowledged as durable). The partition goes offline; nothing is cut; the error names the file,
+// the position and the offsets at risk; the other partition works.
+TEST_F(StorageSafetyTest, ShortSegmentBelowRecoveryPointGoesOfflineUntouched) {
+  ASSERT_OK(engine_->CreateTopic("ev", 2, {{"flush", "sync"}}));
+  Fill("ev", 0, 500);  // 5,000 records
+  const auto want1 = Fill("ev", 1, 2);
+  engine_.reset();  // a clean close: the recovery point covers every record
+
+  const std::string seg = SegmentPath("ev", 0);
+  const auto full = fs::file_size(seg);
+  std::string bytes = testing::ReadWholeFile(seg);
+  // Cut at four fifths of the written data (the file is preallocated: find the data's end).
+  size_t data_end = bytes.size();
+  while (data_end > 0 && bytes[data_end - 1] == '\0') --data_end;
+  bytes.resize(data_end * 4 / 5);
+  testing::WriteWholeFile(seg, bytes);
+  const std::string rp_before = testing::ReadWholeFile(PartitionPath("ev", 0) + "/recovery-point");
+  ASSERT_LT(bytes.size(), full);
+
+  Reopen();
+  auto read = engine_->Read("ev", 0, Offset(0), 1 << 20);
+  ASSERT_FALSE(read.has_value());
+  EXPECT_EQ(read.error().code, ErrorCode::kOffline);
+  EXPECT_NE(read.error().context.find(seg), std::string::npos) << read.error().context;
+  EXPECT_NE(read.error().context.find("offsets ["), std::string::npos) << read.error().context;
+  EXPECT_NE(read.error().context.find(", 5000)"), std::string::npos) << read.error().context;
+  auto append = engine_->Append("ev", 0, base::AsBytes(MakeBatch(1)));
+  ASSERT_FALSE(append.has_value());
+  EXPECT_EQ(append.error().code, ErrorCode::kOffline);
+  // Untouched: same bytes, same recovery point.
+  EXPECT_EQ(testing::ReadWholeFile(seg), bytes);
+  EXPECT_EQ(testing::ReadWholeFile(PartitionPath("ev", 0) + "/recovery-point"), rp_before);
+  // Everything else works.
+  EXPECT_EQ(testing::ReadValues(*engine_, "ev", 1), want1);
+  ASSERT_OK(engine_->Append("ev", 1, base::AsBytes(MakeBatch(1))));
+  ASSERT_OK_AND_ASSIGN(auto described, engine_->DescribeTopic("ev"));
+  ASSERT_EQ(described.partitions.size(), 2u);
+  EXPECT_TRUE(described.partitions[0].offline.has_value());
+  EXPECT_FALSE(described.partitions[1].offline.has_value());
+  EXPECT_EQ(engine_->OfflinePartitions().size(), 1u);
+}
+
+// Damage above the recovery point is a torn write of a crash: truncated as before, and reported.
+TEST_F(StorageSafetyTest, DamagedUnsyncedTailIsTruncatedAndReported) {
+  ASSERT_OK(engine_->CreateTopic("ev", 1, {{"flush", "none"}}));
+  Fill("ev", 0, 3);
+  ASSERT_OK(engine_->Flush());
+  Fill("ev", 0, 3);  // not flushed: above the recovery point
+  engine_->SimulateCrashForTesting();
+  engine_.reset();
+  std::string bytes = testing::ReadWholeFile(SegmentPath("ev", 0));
+  size_t data_end = bytes.size();
+  while (data_end > 0 && bytes[data_end - 1] == '\0') --data_end;
+  bytes[data_end - 5] ^= 0x01;  // in the last batch
+  testing::WriteWholeFile(SegmentPath("ev", 0), bytes);
+  Reopen();
+  const auto reports = engine_->recovery_reports();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_TRUE(reports[0].truncated);
+  EXPECT_EQ(reports[0].first_lost_offset, Offset(50));
+  EXPECT_EQ(testing::ReadValues(*engine_, "ev", 0).size(), 50u);
+}
+
+// Finding 3: one flipped byte in __consumer_offsets takes only the group offsets offline: topics
+// list, reads without a group and writes all keep working.
+TEST_F(StorageSafetyTest, DamagedConsumerOffsetsDoesNotStopAnythingElse) {
+  ASSERT_OK(engine_->CreateTopic("ev", 1, {}));
+  const auto want = Fill("ev", 0, 2);
+  ASSERT_OK_AND_ASSIGN(GroupOffsetStore * store, engine_->GroupOffsets());
+  const OffsetCommit commit{"ev", 0, Offset(3), ""};
+  ASSERT_OK(store->Commit("g", {&commit, 1}));
+  engine_.reset();  // clean close: the segment is sealed-clean, its index covers it
+
+  const std::string seg = SegmentPath(kConsumerOffsetsTopic, 0);
+  std::string bytes = testing::ReadWholeFile(seg);
+  bytes[segment::format::kSegmentHeaderSize + 40] ^= 0x04;  // inside the first frame's batch
+  testing::WriteWholeFile(seg, bytes);
+  fs::remove(PartitionPath(kConsumerOffsetsTopic, 0) + "/00000000000000000000.index");
+
+  Reopen();
+  EXPECT_EQ(engine_->ListTopics().size(), 2u);
+  EXPECT_EQ(testing::ReadValues(*engine_, "ev", 0), want);
+  ASSERT_OK(engine_->Append("ev", 0, base::AsBytes(MakeBatch(1))));
+  auto groups = engine_->GroupOffsets();
+  ASSERT_FALSE(groups.has_value());
+  EXPECT_EQ(testing::ReadWholeFile(seg), bytes) << "the damaged file is left as it is";
+}
+
+// Finding 3, second part: a zeroed segment header in partition 0 leaves partition 1 readable.
+TEST_F(StorageSafetyTest, ZeroedHeaderInOnePartitionLeavesTheOthersWorking) {
+  ASSERT_OK(engine_->CreateTopic("ev", 2, {{"flush", "sync"}}));
+  Fill("ev", 0, 4);
+  const auto want1 = Fill("ev", 1, 4);
+  engine_.reset();
+  std::string bytes = testing::ReadWholeFile(SegmentPath("ev", 0));
+  std::fill(bytes.begin(), bytes.begin() + segment::format::kSegmentHeaderSize, '\0');
+  testing::WriteWholeFile(SegmentPath("ev", 0), bytes);
+  Reopen();
+  EXPECT_EQ(testing::ReadValues(*engine_, "ev", 1), want1);
+  auto read = engine_->Read("ev", 0, Offset(0), 1 << 20);
+  ASSERT_FALSE(read.has_value());
+  EXPECT_EQ(testing::ReadWholeFile(SegmentPath("ev", 0)), bytes);
+}
+
+TEST_F(StorageSafetyTest, MissingPartitionDirectoryIsOfflineNotRecreated) {
+  ASSERT_OK(engine_->CreateTopic("ev", 2, {}));
+  Fill("ev", 0, 1);
+  const auto want1 = Fill("ev", 1, 1);
+  engine_.reset();
+  fs::rename(PartitionPath("ev", 0), dir_.Join("moved-away"));
+  Reopen();
+  auto read = engine_->Read("ev", 0, Offset(0), 1 << 20);
+  ASSERT_FALSE(read.has_value());
+  EXPECT_EQ(read.error().code, ErrorCode::kOffline);
+  EXPECT_FALSE(fs::exists(PartitionPath("ev", 0)));
+  EXPECT_EQ(testing::ReadValues(*engine_, "ev", 1), want1);
+}
+
+TEST_F(StorageSafetyTest, InternalTopicsCannotBeDeleted) {
+  ASSERT_OK(engine_->GroupOffsets());
+  auto deleted = engine_->DeleteTopic(kConsumerOffsetsTopic);
+  ASSERT_FALSE(deleted.has_value());
+  EXPECT_EQ(deleted.error().code, ErrorCode::kRefused);
+  EXPECT_TRUE(fs::exists(PartitionPath(kConsumerOffsetsTopic, 0)));
+}
+
+// A deletion that crashed after renaming its directories is finished by the next open; the
+// directories of other topics are never touched.
+TEST_F(StorageSafetyTest, InterruptedDeletionIsFinishedAtOpen) {
+  ASSERT_OK(engine_->CreateTopic("gone", 2, {}));
+  ASSERT_OK(engine_->CreateTopic("kept", 1, {}));
+  const auto want = Fill("kept", 0, 2);
+  engine_.reset();
+  fs::rename(PartitionPath("gone", 0), PartitionPath("gone", 0) + ".123.deleted");
+  Reopen();
+  EXPECT_FALSE(engine_->DescribeTopic("gone").has_value());
+  EXPECT_FALSE(fs::exists(PartitionPath("gone", 0) + ".123.deleted"));
+  EXPECT_FALSE(fs::exists(PartitionPath("gone", 1)));
+  EXPECT_EQ(testing::ReadValues(*engine_, "kept", 0), want);
+}
+
+TEST(CatalogTest, RejectsOutOfRangePartitionCounts) {
+  for (const char* count : {"0", "-3", "100001", "4294967297"}) {
+    auto r = DecodeCatalogPayload(
+        std::string(R"({"topics": {"t": {"partitions": )") + count + R"(, "config": {}}}})", "c");
+    ASSERT_FALSE(r.has_value()) << count;
+    EXPECT_EQ(r.error().code, ErrorCode::kCorruption);
+  }
+}
+
+TEST(CatalogTest, ParsesPartitionDirectoryNames) {
+  auto p = ParsePartitionDirName("my.topic-12");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->topic, "my.topic");
+  EXPECT_EQ(p->partition, 12);
+  EXPECT_FALSE(p->deleted);
+  auto d = ParsePartitionDirName("a-b-3.1700000000000.deleted");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->topic, "a-b");
+  EXPECT_EQ(d->partition, 3);
+  EXPECT_TRUE(d->deleted);
+  for (const char* bad : {"t-", "-1", "t-01", "t-x", "catalog", "t-1.deleted", "t-100000"}) {
+    EXPECT_FALSE(ParsePartitionDirName(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::engine
