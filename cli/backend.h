@@ -41,6 +41,7 @@ struct TopicSummary {
   int32_t partitions = 0;
   int64_t records = 0;                 // sum of (high watermark - log start offset)
   std::optional<uint64_t> size_bytes;  // embedded only
+  int32_t offline_partitions = 0;      // partitions that cannot be read (damaged, missing)
 };
 
 struct PartitionSummary {
@@ -49,6 +50,7 @@ struct PartitionSummary {
   Offset high_watermark;
   std::optional<uint64_t> segments;    // embedded only
   std::optional<uint64_t> size_bytes;  // embedded only
+  std::optional<std::string> offline;  // why the partition cannot be read, when it cannot
 };
 
 struct TopicDetails {

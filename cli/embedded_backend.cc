@@ -160,10 +160,11 @@ class EmbeddedBackend : public Backend {
     for (const auto& t : engine_.ListTopics()) {
       if (internal == IncludeInternal::kNo && engine::IsInternalTopic(t.name)) continue;
       ASSIGN_OR_RETURN(engine::TopicDescription d, engine_.DescribeTopic(t.name));
-      TopicSummary s{t.name, t.partitions, 0, uint64_t{0}};
+      TopicSummary s{t.name, t.partitions, 0, uint64_t{0}, 0};
       for (const auto& p : d.partitions) {
         s.records += p.high_watermark - p.log_start_offset;
         *s.size_bytes += p.size_bytes;
+        if (p.offline) ++s.offline_partitions;
       }
       out.push_back(std::move(s));
     }
@@ -283,8 +284,10 @@ class EmbeddedBackend : public Backend {
     std::vector<PartitionSummary> out;
     for (size_t p = 0; p < d.partitions.size(); ++p) {
       const auto& s = d.partitions[p];
-      out.push_back({static_cast<int32_t>(p), s.log_start_offset, s.high_watermark,
-                     uint64_t{s.segment_count}, s.size_bytes});
+      PartitionSummary summary{static_cast<int32_t>(p),   s.log_start_offset, s.high_watermark,
+                               uint64_t{s.segment_count}, s.size_bytes,       std::nullopt};
+      if (s.offline) summary.offline = s.offline->context;
+      out.push_back(std::move(summary));
     }
     return out;
   }

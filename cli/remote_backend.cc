@@ -157,7 +157,7 @@ class RemoteBackend : public Backend {
     std::vector<TopicSummary> out;
     for (const auto& t : topics) {
       ASSIGN_OR_RETURN(auto parts, Watermarks(t.name, t.partitions));
-      TopicSummary s{t.name, t.partitions, 0, std::nullopt};
+      TopicSummary s{t.name, t.partitions, 0, std::nullopt, 0};
       for (const auto& p : parts) s.records += p.high_watermark - p.log_start_offset;
       out.push_back(std::move(s));
     }
@@ -396,7 +396,8 @@ class RemoteBackend : public Backend {
     std::vector<PartitionSummary> out;
     for (int32_t p = 0; p < partitions; ++p) {
       const auto i = static_cast<size_t>(p);
-      out.push_back({p, Offset(starts[i]), Offset(ends[i]), std::nullopt, std::nullopt});
+      out.push_back(
+          {p, Offset(starts[i]), Offset(ends[i]), std::nullopt, std::nullopt, std::nullopt});
     }
     return out;
   }

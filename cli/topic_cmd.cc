@@ -52,17 +52,30 @@ int List(Context& ctx, bool internal) {
   if (!topics) return ctx.Fail(topics.error());
   json out = json::array();
   std::vector<std::vector<std::string>> rows;
+  int32_t offline = 0;
   for (const auto& t : *topics) {
-    json entry = {{"topic", t.name}, {"partitions", t.partitions}, {"records", t.records}};
+    json entry = {{"topic", t.name},
+                  {"partitions", t.partitions},
+                  {"records", t.records},
+                  {"offline_partitions", t.offline_partitions}};
     if (t.size_bytes) entry["size_bytes"] = *t.size_bytes;
     out.push_back(std::move(entry));
-    rows.push_back({t.name, std::to_string(t.partitions), std::to_string(t.records),
-                    Known(t.size_bytes, HumanBytes)});
+    rows.push_back(
+        {t.name, std::to_string(t.partitions), std::to_string(t.records),
+         Known(t.size_bytes, HumanBytes),
+         t.offline_partitions == 0 ? "ok" : std::to_string(t.offline_partitions) + " OFFLINE"});
+    offline += t.offline_partitions;
   }
   if (ctx.format() == OutputFormat::kJson) {
     PrintJson(out);
   } else {
-    PrintTable({"NAME", "PARTITIONS", "RECORDS", "SIZE"}, rows);
+    PrintTable({"NAME", "PARTITIONS", "RECORDS", "SIZE", "STATUS"}, rows);
+    if (offline > 0) {
+      std::printf(
+          "\n%d partition%s offline: `sluice topic describe NAME` says why, `sluice verify` "
+          "shows the damage\n",
+          offline, offline == 1 ? " is" : "s are");
+    }
   }
   return kExitOk;
 }
@@ -80,6 +93,7 @@ int Describe(Context& ctx, const std::string& name) {
                     {"high_watermark", s.high_watermark.value()}};
       if (s.segments) entry["segments"] = *s.segments;
       if (s.size_bytes) entry["size_bytes"] = *s.size_bytes;
+      if (s.offline) entry["offline"] = *s.offline;
       parts.push_back(std::move(entry));
     }
     PrintJson({{"topic", name}, {"partitions", parts}, {"config", d->config}});
@@ -87,12 +101,19 @@ int Describe(Context& ctx, const std::string& name) {
   }
   std::printf("TOPIC %s\n\n", name.c_str());
   std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> offline;
   for (const auto& s : d->partitions) {
+    if (s.offline) {
+      rows.push_back({std::to_string(s.partition), "-", "-", "-", "-", "OFFLINE"});
+      offline.push_back(*s.offline);
+      continue;
+    }
     rows.push_back({std::to_string(s.partition), std::to_string(s.log_start_offset.value()),
                     std::to_string(s.high_watermark.value()), Known(s.segments, Count),
-                    Known(s.size_bytes, HumanBytes)});
+                    Known(s.size_bytes, HumanBytes), "ok"});
   }
-  PrintTable({"PARTITION", "START-OFFSET", "END-OFFSET", "SEGMENTS", "SIZE"}, rows);
+  PrintTable({"PARTITION", "START-OFFSET", "END-OFFSET", "SEGMENTS", "SIZE", "STATUS"}, rows);
+  for (const auto& why : offline) std::printf("\n%s\n", why.c_str());
   std::printf("\nCONFIG\n");
   std::vector<std::vector<std::string>> crows;
   for (const auto& [k, v] : d->config) crows.push_back({k, v});

@@ -75,7 +75,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
     // After a crash every partition recovers now, so that the engine is ready when Open returns
     // and recovery_reports() is complete. After a clean shutdown there is nothing to recover, and
     // a partition costs nothing until it is used.
-    engine->ForEachPartition([](PartitionLog&) { return Status(); }, OpenAll::kYes).IgnoreError();
+    engine->OpenAllPartitions();
     if (!catalog.empty()) {
       base::LogInfo(dir + ": opened after an unclean shutdown; recovery checked " +
                     std::to_string(engine->recovery_reports().size()) + " partition tail(s)");
@@ -273,6 +273,11 @@ Result<PartitionLog*> Engine::OpenPartition(const Topic& topic, Partition& part,
 std::vector<segment::RecoveryReport> Engine::recovery_reports() const {
   std::lock_guard lock(reports_mu_);
   return reports_;
+}
+
+std::vector<std::pair<std::string, Error>> Engine::OpenAllPartitions() {
+  ForEachPartition([](PartitionLog&) { return Status(); }, OpenAll::kYes).IgnoreError();
+  return OfflinePartitions();
 }
 
 std::vector<std::pair<std::string, Error>> Engine::OfflinePartitions() const {

@@ -129,6 +129,8 @@ class Engine {
   // What recovery found when this engine opened (empty after a clean shutdown). After a clean
   // shutdown partitions are opened at their first use; after an unclean one, all of them at Open.
   std::vector<segment::RecoveryReport> recovery_reports() const;
+  // Opens every partition not opened yet (a server does, at start); returns OfflinePartitions().
+  std::vector<std::pair<std::string, Error>> OpenAllPartitions();
   // Partitions that could not be opened (kOffline and the like): "topic-p" and why. They refuse
   // reads and writes; everything else works. Covers the partitions opened so far.
   std::vector<std::pair<std::string, Error>> OfflinePartitions() const;

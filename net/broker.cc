@@ -55,6 +55,20 @@ Result<std::unique_ptr<Broker>> Broker::Start(engine::EngineOptions engine_optio
     waiters->Notify(topic, partition);
   };
   ASSIGN_OR_RETURN(impl->engine_, engine::Engine::Open(engine_options));
+  // A server opens every partition (and the group offsets) before it listens, as Kafka loads its
+  // logs, so that what is damaged is reported now rather than at the first request. Damage takes
+  // its partition offline and nothing else.
+  const auto offline = impl->engine_->OpenAllPartitions();
+  for (const auto& [partition, why] : offline) base::LogError("serve: " + why.context);
+  if (auto store = impl->engine_->GroupOffsets(); !store) {
+    base::LogError("serve: consumer groups are unavailable (COORDINATOR_NOT_AVAILABLE): " +
+                   store.error().ToString());
+  }
+  if (!offline.empty()) {
+    base::LogWarning("serve: " + std::to_string(offline.size()) +
+                     " partition(s) offline, answering KAFKA_STORAGE_ERROR; `sluice verify` "
+                     "shows the damage");
+  }
   GroupCoordinatorOptions group_options;
   group_options.initial_rebalance_delay_ms = self->options_.group_initial_rebalance_delay_ms;
   group_options.min_session_timeout_ms = self->options_.group_min_session_timeout_ms;
@@ -174,9 +188,17 @@ void Broker::Impl::Handle(const RequestHeader& h, const MetadataRequest& req,
       for (int32_t p = 0; p < described->info.partitions; ++p) {
         MetadataResponse::Partition part;
         part.partition_index = p;
-        part.leader_id = options_.node_id;
         part.replica_nodes = {options_.node_id};
-        part.isr_nodes = {options_.node_id};
+        if (described->partitions[static_cast<size_t>(p)].offline) {
+          // As Kafka describes a partition whose only replica's log directory failed: no leader,
+          // the replica offline. Produce and Fetch to it answer KAFKA_STORAGE_ERROR.
+          part.error_code = KafkaError::kLeaderNotAvailable;
+          part.leader_id = -1;
+          part.offline_replicas = {options_.node_id};
+        } else {
+          part.leader_id = options_.node_id;
+          part.isr_nodes = {options_.node_id};
+        }
         topic.partitions.push_back(std::move(part));
       }
     }

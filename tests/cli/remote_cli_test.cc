@@ -101,12 +101,12 @@ TEST_F(RemoteCliTest, CreatesListsDescribesAndDeletesTopics) {
             "created topic events with 3 partitions\n");
   Ok({"topic", "create", "one"});
   EXPECT_EQ(Ok({"topic", "list"}).out,
-            "NAME    PARTITIONS  RECORDS  SIZE\n"
-            "events  3           0        -\n"
-            "one     1           0        -\n");
+            "NAME    PARTITIONS  RECORDS  SIZE  STATUS\n"
+            "events  3           0        -     ok\n"
+            "one     1           0        -     ok\n");
   EXPECT_EQ(json::parse(Ok({"topic", "list", "-o", "json"}).out),
-            json::parse(R"([{"topic":"events","partitions":3,"records":0},)"
-                        R"({"topic":"one","partitions":1,"records":0}])"));
+            json::parse(R"([{"topic":"events","partitions":3,"records":0,"offline_partitions":0},)"
+                        R"({"topic":"one","partitions":1,"records":0,"offline_partitions":0}])"));
   Ok({"produce", "events", "--partition", "1"}, "a\nb\n");
 
   json d = json::parse(Ok({"topic", "describe", "events", "-o", "json"}).out);
@@ -116,7 +116,8 @@ TEST_F(RemoteCliTest, CreatesListsDescribesAndDeletesTopics) {
   EXPECT_EQ(d["config"]["retention.ms"], "60000");
   EXPECT_EQ(d["config"]["compression.type"], "zstd");
   const std::string table = Ok({"topic", "describe", "events"}).out;
-  EXPECT_NE(table.find("1          0             2           -         -\n"), std::string::npos)
+  EXPECT_NE(table.find("1          0             2           -         -     ok\n"),
+            std::string::npos)
       << table;
 
   ExpectOneLineError(Remote({"topic", "create", "one"}), 1, "existing topic");
