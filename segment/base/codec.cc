@@ -47,11 +47,6 @@ Status ZstdCompress(int level, Bytes in, std::string& out) {
   return {};
 }
 
-// zstd's own default limit on a streaming frame's window (ZSTD_WINDOWLOG_LIMIT_DEFAULT): 128 MiB.
-constexpr int kZstdDefaultWindowLogMax = 27;
-// The smallest window a frame can have (ZSTD_WINDOWLOG_MIN): 1 KiB.
-constexpr int kZstdMinWindowLog = 10;
-
 // The most a zstd frame of `frame_bytes` bytes can decompress to. A block holds at most 128 KiB
 // (ZSTD_BLOCKSIZE_MAX) and takes at least 4 bytes (3-byte header, 1 RLE byte), so a frame header
 // declaring more than this is lying; trusting it would allocate up to the caller's limit (1 GiB on
@@ -93,11 +88,8 @@ Status ZstdDecompress(Bytes in, std::string& out, size_t max) {
   }
   max -= out.size() - old;
   // Streaming: producers that did not record the content size. The decoder allocates the window
-  // its frame header asks for; no window larger than the output limit is needed (nor allowed).
+  // the frame header asks for, up to zstd's own limit (ZSTD_d_windowLogMax, 128 MiB by default).
   ZSTD_DCtx_reset(Zstd().d, ZSTD_reset_session_only);
-  int window_log = kZstdMinWindowLog;
-  while (window_log < kZstdDefaultWindowLogMax && (uint64_t{1} << window_log) < max) ++window_log;
-  ZSTD_DCtx_setParameter(Zstd().d, ZSTD_d_windowLogMax, window_log);
   const size_t stream_start = out.size();
   ZSTD_inBuffer ib{in.data(), in.size(), 0};
   size_t ret = 1;
