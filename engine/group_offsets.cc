@@ -57,7 +57,14 @@ class Reader {
   size_t pos_ = 0;
 };
 
-std::string EncodeKey(const std::string& group, const std::string& topic, int32_t partition) {
+Error BadRecord(int64_t offset, const std::string& why) {
+  return MakeError(ErrorCode::kCorruption, std::string(kConsumerOffsetsTopic) + " at offset " +
+                                               std::to_string(offset) + ": " + why);
+}
+
+}  // namespace
+
+std::string EncodeOffsetKey(const std::string& group, const std::string& topic, int32_t partition) {
   std::string out(1, static_cast<char>(kRecordVersion));
   PutString(out, group);
   PutString(out, topic);
@@ -65,7 +72,7 @@ std::string EncodeKey(const std::string& group, const std::string& topic, int32_
   return out;
 }
 
-std::string EncodeValue(const CommittedOffset& v) {
+std::string EncodeOffsetValue(const CommittedOffset& v) {
   std::string out(1, static_cast<char>(kRecordVersion));
   PutInt<int64_t>(out, v.offset.value());
   PutInt<int64_t>(out, v.commit_time_ms);
@@ -73,12 +80,31 @@ std::string EncodeValue(const CommittedOffset& v) {
   return out;
 }
 
-Error BadRecord(int64_t offset, const std::string& why) {
-  return MakeError(ErrorCode::kCorruption, std::string(kConsumerOffsetsTopic) + " at offset " +
-                                               std::to_string(offset) + ": " + why);
+Result<OffsetRecord> DecodeOffsetRecord(std::optional<std::string_view> key,
+                                        std::optional<std::string_view> value, int64_t log_offset) {
+  if (!key) return BadRecord(log_offset, "record without a key");
+  Reader k(*key);
+  auto kv = k.Int<uint8_t>();
+  auto group = k.String();
+  auto topic = k.String();
+  auto partition = k.Int<int32_t>();
+  if (kv != kRecordVersion || !group || !topic || !partition || !k.done()) {
+    return BadRecord(log_offset, "malformed key");
+  }
+  OffsetRecord out{std::move(*group), std::move(*topic), *partition, std::nullopt};
+  if (value) {
+    Reader v(*value);
+    auto vv = v.Int<uint8_t>();
+    auto offset = v.Int<int64_t>();
+    auto time = v.Int<int64_t>();
+    auto metadata = v.String();
+    if (vv != kRecordVersion || !offset || !time || !metadata || !v.done()) {
+      return BadRecord(log_offset, "malformed value");
+    }
+    out.value = CommittedOffset{Offset(*offset), std::move(*metadata), *time};
+  }
+  return out;
 }
-
-}  // namespace
 
 Result<std::unique_ptr<GroupOffsetStore>> GroupOffsetStore::Open(Engine& engine) {
   std::unique_ptr<GroupOffsetStore> store(new GroupOffsetStore(engine));
@@ -94,28 +120,8 @@ Result<std::unique_ptr<GroupOffsetStore>> GroupOffsetStore::Open(Engine& engine)
   ReplayOptions options;
   options.topic = kConsumerOffsetsTopic;
   auto stats = Replay(engine, options, [&](int32_t, const segment::RecordView& rec) -> Status {
-    if (!rec.key) return BadRecord(rec.offset, "record without a key");
-    Reader k(*rec.key);
-    auto kv = k.Int<uint8_t>();
-    auto group = k.String();
-    auto topic = k.String();
-    auto partition = k.Int<int32_t>();
-    if (kv != kRecordVersion || !group || !topic || !partition || !k.done()) {
-      return BadRecord(rec.offset, "malformed key");
-    }
-    std::optional<CommittedOffset> value;
-    if (rec.value) {
-      Reader v(*rec.value);
-      auto vv = v.Int<uint8_t>();
-      auto offset = v.Int<int64_t>();
-      auto time = v.Int<int64_t>();
-      auto metadata = v.String();
-      if (vv != kRecordVersion || !offset || !time || !metadata || !v.done()) {
-        return BadRecord(rec.offset, "malformed value");
-      }
-      value = CommittedOffset{Offset(*offset), std::move(*metadata), *time};
-    }
-    store->Apply({*group, *topic, *partition}, value, rec.offset);
+    ASSIGN_OR_RETURN(OffsetRecord r, DecodeOffsetRecord(rec.key, rec.value, rec.offset));
+    store->Apply({std::move(r.group), std::move(r.topic), r.partition}, r.value, rec.offset);
     return {};
   });
   RETURN_IF_ERROR(stats);
@@ -141,9 +147,9 @@ Status GroupOffsetStore::AppendAndApply(
   std::vector<std::string> values;
   for (const auto& [key, value] : records) {
     const auto& [group, topic, partition] = key;
-    std::string k = EncodeKey(group, topic, partition);
+    std::string k = EncodeOffsetKey(group, topic, partition);
     if (value) {
-      builder.Add(k, EncodeValue(*value), now);
+      builder.Add(k, EncodeOffsetValue(*value), now);
     } else {
       builder.Add(k, std::nullopt, now);
     }

@@ -18,6 +18,7 @@
 #include <shared_mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/engine.h"
@@ -68,6 +69,22 @@ struct ResetPlanEntry {
 };
 
 enum class DryRun : bool { kNo, kYes };
+
+// One record of __consumer_offsets (layout: segment/FORMAT.md, "__consumer_offsets records").
+struct OffsetRecord {
+  std::string group;
+  std::string topic;
+  int32_t partition = 0;
+  std::optional<CommittedOffset> value;  // nullopt: a tombstone (the commit was deleted)
+};
+// The key and value bytes of a record (value nullopt for a tombstone).
+std::string EncodeOffsetKey(const std::string& group, const std::string& topic, int32_t partition);
+std::string EncodeOffsetValue(const CommittedOffset& value);
+// Parses a record's key and value (nullopt = null). kCorruption, naming `log_offset`, for a missing
+// key, an unknown version, a string running past its field, or bytes left over. Strings are read
+// with u16 lengths checked against the field's size, so nothing is allocated beyond it.
+Result<OffsetRecord> DecodeOffsetRecord(std::optional<std::string_view> key,
+                                        std::optional<std::string_view> value, int64_t log_offset);
 
 class GroupOffsetStore {
  public:

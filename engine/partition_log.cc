@@ -149,7 +149,7 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
       rp = *decoded;
     } else {
       base::LogWarning(decoded.error().ToString() +
-                       "; verifying the whole last segment, and cutting nothing");
+                       "; recovery will verify the last segment and cut nothing");
       torn_tail = segment::TornTail::kRefuse;
     }
   } else if (text.error().code != ErrorCode::kNotFound) {
@@ -530,9 +530,16 @@ PartitionStats PartitionLog::Stats() const {
 
 Offset PartitionLog::WaitForData(Offset offset, int64_t timeout_ms) const {
   std::unique_lock lock(mu_);
+  ++waiting_readers_;
   cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
                [&] { return hw_.load() > offset.value() || closed_; });
+  --waiting_readers_;
   return high_watermark();
+}
+
+int PartitionLog::WaitingReadersForTesting() const {
+  std::lock_guard lock(mu_);
+  return waiting_readers_;
 }
 
 Result<ReadResult> PartitionLog::Read(Offset from, size_t max_bytes) const {

@@ -130,6 +130,8 @@ class PartitionLog {
 
   // Waits until the HW is above `offset`, the log closes, or `timeout_ms` passes. Returns the HW.
   Offset WaitForData(Offset offset, int64_t timeout_ms) const;
+  // How many WaitForData calls are blocked now (so a test can append only once one is waiting).
+  int WaitingReadersForTesting() const;
 
   // Makes everything written so far durable and moves the recovery point (background flush).
   Status Flush();
@@ -185,6 +187,7 @@ class PartitionLog {
   std::deque<Pending*> queue_;  // appends waiting for a writer
   bool writer_active_ = false;
   bool closed_ = false;
+  mutable int waiting_readers_ = 0;  // WaitForData calls blocked in cv_
   std::optional<base::Error> poisoned_;
   ProducerStateTable producers_;  // idempotent producers, as of the queued batches
   uint64_t unflushed_bytes_ = 0;

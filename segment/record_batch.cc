@@ -93,8 +93,8 @@ Status RecordDecoder::Reset(Bytes batch, const BatchHeader& header) {
     records_ = body;
     return {};
   }
-  ASSIGN_OR_RETURN(size_t n,
-                   base::DecompressReusing(header.codec(), body, scratch_, kMaxDecompressedBytes));
+  ASSIGN_OR_RETURN(
+      size_t n, base::DecompressReusing(header.codec(), body, scratch_, max_decompressed_bytes_));
   records_ = base::AsBytes(scratch_).first(n);
   return {};
 }
@@ -283,12 +283,14 @@ Result<std::string> CompressBatch(Bytes batch, const BatchHeader& header, Codec 
   return out;
 }
 
-Result<std::string> DecompressBatch(Bytes batch, const BatchHeader& header) {
+Result<std::string> DecompressBatch(Bytes batch, const BatchHeader& header,
+                                    size_t max_decompressed_bytes) {
   SLUICE_CHECK(batch.size() >= kBatchHeaderSize, "DecompressBatch of an unparsed batch");
   if (header.codec() == Codec::kNone) return std::string(base::AsString(batch));
   std::string out(base::AsString(batch.first(kBatchHeaderSize)));
+  max_decompressed_bytes = std::min(max_decompressed_bytes, RecordDecoder::kMaxDecompressedBytes);
   RETURN_IF_ERROR(base::Decompress(header.codec(), batch.subspan(kBatchHeaderSize), out,
-                                   RecordDecoder::kMaxDecompressedBytes));
+                                   max_decompressed_bytes));
   // kMaxDecompressedBytes keeps the length within the i32 batch length field.
   auto* p = reinterpret_cast<std::byte*>(out.data());
   StoreBE<int32_t>(p + batch_field::kBatchLength, static_cast<int32_t>(out.size() - 12));

@@ -103,6 +103,10 @@ class RecordDecoder {
   // Limit on a batch's decompressed records section (a decompression bomb guard).
   static constexpr size_t kMaxDecompressedBytes = 1ull << 30;
 
+  // `max_decompressed_bytes` lowers the limit (the fuzz targets keep memory small with it).
+  explicit RecordDecoder(size_t max_decompressed_bytes = kMaxDecompressedBytes)
+      : max_decompressed_bytes_(max_decompressed_bytes) {}
+
   // Prepares `batch` (decompressing it if needed). The views it yields stay valid until the next
   // Reset or until `batch`'s bytes go away.
   Status Reset(Bytes batch);
@@ -117,6 +121,7 @@ class RecordDecoder {
   const BatchHeader& header() const { return header_; }
 
  private:
+  size_t max_decompressed_bytes_;
   BatchHeader header_;
   std::string scratch_;
   Bytes records_;
@@ -176,9 +181,11 @@ Result<std::string> CompressBatch(Bytes batch, const BatchHeader& header, Codec 
 // timestamps, producer fields, record count, the other attribute bits) unchanged. For serving a
 // stored compressed batch to a client that cannot read its codec. An uncompressed `batch` is
 // returned unchanged. Malformed compressed data is kCorruption; a records section that would
-// decompress to more than RecordDecoder::kMaxDecompressedBytes is kOutOfRange. The records
-// themselves are not decoded, and `batch`'s own CRC-32C is not checked.
-Result<std::string> DecompressBatch(Bytes batch, const BatchHeader& header);
+// decompress to more than `max_decompressed_bytes` is kOutOfRange. The records themselves are not
+// decoded, and `batch`'s own CRC-32C is not checked.
+Result<std::string> DecompressBatch(
+    Bytes batch, const BatchHeader& header,
+    size_t max_decompressed_bytes = RecordDecoder::kMaxDecompressedBytes);
 
 // Largest record timestamp in the batch, read from the records themselves (for producers that
 // leave the header's maxTimestamp at -1).

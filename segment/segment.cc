@@ -296,6 +296,12 @@ Result<std::unique_ptr<Segment>> Segment::OpenActive(io::FileSystem& fs, const s
     return BelowRecoveryPoint(seg->log_path_, tail.end, tail.next_offset, *durable,
                               why.empty() ? "the log ends there" : why);
   }
+  if (why.empty() && NonZeroExtent(data, tail.end.value()) > 0) {
+    // Zeroed space where the next frame would start, but written bytes after it: a write that
+    // reached the disk out of order. Left there, they would sit behind the frames appended next,
+    // and a later scan could run into them (or take a stale frame for a new one).
+    why = "zeroed space followed by written bytes";
+  }
   if (!why.empty() && torn_tail == TornTail::kRefuse) {
     return MakeError(ErrorCode::kOffline,
                      seg->log_path_ + ": invalid frame at byte " +
@@ -313,6 +319,7 @@ Result<std::unique_ptr<Segment>> Segment::OpenActive(io::FileSystem& fs, const s
     // Cut the file at the bad frame and zero everything after it, so that no stale frame can
     // reappear behind the ones written next.
     RETURN_IF_ERROR(seg->file_->Truncate(tail.end.value()));
+    seg->allocated_bytes_ = RoomAfter(tail.end.value(), seg->allocated_bytes_);
     RETURN_IF_ERROR(seg->file_->Allocate(seg->allocated_bytes_));
     RETURN_IF_ERROR(seg->file_->Sync());
   }
@@ -372,13 +379,24 @@ SegmentTail Segment::Scan(SegmentTail tail, Bytes data, std::string* why) {
   }
 }
 
+// A file that ends fewer than a frame prefix's bytes after the data would read, after a crash, as a
+// torn frame (a partial prefix is bad even when zeroed): the reserved length is the data's end or
+// at least a prefix beyond it.
+uint64_t Segment::RoomAfter(uint64_t end, uint64_t length) {
+  return length > end && length - end < format::kFramePrefixSize ? end + format::kFramePrefixSize
+                                                                 : length;
+}
+
 Status Segment::Reserve(uint64_t end) {
-  if (end <= allocated_bytes_ && allocated_bytes_ != 0) return {};
+  if (end <= allocated_bytes_ && allocated_bytes_ != 0 &&
+      RoomAfter(end, allocated_bytes_) == allocated_bytes_) {
+    return {};
+  }
   modified_ = true;
   // One step ahead of what is needed, but not past the capacity unless a frame needs it.
   const uint64_t step = std::max<uint64_t>(options_.preallocate_bytes, 4096);
-  const uint64_t target =
-      std::max(end, std::min(capacity_bytes_, std::max(end, allocated_bytes_) + step));
+  const uint64_t target = RoomAfter(
+      end, std::max(end, std::min(capacity_bytes_, std::max(end, allocated_bytes_) + step)));
   RETURN_IF_ERROR(file_->Allocate(target));
   allocated_bytes_ = target;
   return {};

@@ -186,6 +186,8 @@ class Segment {
   bool modified_ = true;
   // Reserves room for the data file to hold `end` bytes, one preallocation step ahead.
   Status Reserve(uint64_t end);
+  // `length`, or more if the file would end less than a frame prefix after data ending at `end`.
+  static uint64_t RoomAfter(uint64_t end, uint64_t length);
   uint64_t bytes_since_index_ = 0;  // writer only
 
   // The published tail. Readers bound their scans by end_ alone (lock-free); tail() takes the

@@ -107,6 +107,7 @@ Result<SegmentIndex::Decoded> SegmentIndex::Decode(Bytes file, Offset base, size
   h.Update(file.subspan(format::kIndexHeaderSize));
   if (h.Digest() != LoadLE<uint64_t>(p + 48)) return bad("checksum mismatch");
   if (LoadLE<int64_t>(p + 16) != base.value()) return bad("base offset does not match");
+  if (base.value() < 0) return bad("negative base offset");
   Decoded d;
   d.tail.end = FilePos(LoadLE<uint64_t>(p + 24));
   d.tail.next_offset = Offset(LoadLE<int64_t>(p + 32));
@@ -127,8 +128,9 @@ Result<SegmentIndex::Decoded> SegmentIndex::Decode(Bytes file, Offset base, size
     } else if (entry.relative_offset != 0 || entry.position != format::kSegmentHeaderSize) {
       return bad("first entry is not the first frame");
     }
+    // next_offset >= base >= 0, so the distance fits; adding the entry to the base could overflow.
     if (entry.position >= d.tail.end.value() ||
-        base + entry.relative_offset >= d.tail.next_offset) {
+        uint64_t{entry.relative_offset} >= static_cast<uint64_t>(d.tail.next_offset - base)) {
       return bad("entry beyond the covered range");
     }
     d.index->Add(entry);

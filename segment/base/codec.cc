@@ -47,36 +47,55 @@ Status ZstdCompress(int level, Bytes in, std::string& out) {
   return {};
 }
 
+// The most a zstd frame of `frame_bytes` bytes can decompress to. A block holds at most 128 KiB
+// (ZSTD_BLOCKSIZE_MAX) and takes at least 4 bytes (3-byte header, 1 RLE byte), so a frame header
+// declaring more than this is lying; trusting it would allocate up to the caller's limit (1 GiB on
+// the produce path) for a few bytes of input.
+uint64_t ZstdMaxContent(size_t frame_bytes) {
+  return (uint64_t{frame_bytes} / 4 + 1) * (128 * 1024);
+}
+
 Status ZstdDecompress(Bytes in, std::string& out, size_t max) {
-  size_t old = out.size();
-  unsigned long long known = ZSTD_getFrameContentSize(in.data(), in.size());
-  if (known != ZSTD_CONTENTSIZE_UNKNOWN && known != ZSTD_CONTENTSIZE_ERROR) {
-    if (known > max) return TooBig("zstd", max);
-    // A batch may hold several concatenated frames. Decode this one alone: given all of them,
-    // ZSTD_decompressDCtx would decode every frame into room sized for the first.
+  const size_t old = out.size();
+  // A batch may hold several concatenated frames: each with a recorded content size is decoded
+  // alone (given all of them, ZSTD_decompressDCtx would decode every frame into room sized for the
+  // first). A loop, not recursion: a batch of many tiny frames must not exhaust the stack.
+  for (;;) {
+    unsigned long long known = ZSTD_getFrameContentSize(in.data(), in.size());
+    if (known == ZSTD_CONTENTSIZE_UNKNOWN || known == ZSTD_CONTENTSIZE_ERROR) break;
+    if (known > max - (out.size() - old)) {
+      out.resize(old);
+      return TooBig("zstd", max);
+    }
     size_t frame_size = ZSTD_findFrameCompressedSize(in.data(), in.size());
-    if (ZSTD_isError(frame_size)) return Corrupt("zstd", ZSTD_getErrorName(frame_size));
-    out.resize(old + known);
-    size_t n = ZSTD_decompressDCtx(Zstd().d, out.data() + old, known, in.data(), frame_size);
+    if (ZSTD_isError(frame_size)) {
+      out.resize(old);
+      return Corrupt("zstd", ZSTD_getErrorName(frame_size));
+    }
+    if (known > ZstdMaxContent(frame_size)) {
+      out.resize(old);
+      return Corrupt("zstd", "frame declares more content than its blocks can hold");
+    }
+    const size_t cur = out.size();
+    out.resize(cur + known);
+    size_t n = ZSTD_decompressDCtx(Zstd().d, out.data() + cur, known, in.data(), frame_size);
     if (ZSTD_isError(n) || n != known) {
       out.resize(old);
       return Corrupt("zstd", ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short frame");
     }
-    if (frame_size < in.size()) {
-      Status rest = ZstdDecompress(in.subspan(frame_size), out, max - known);
-      if (!rest) out.resize(old);
-      return rest;
-    }
-    return {};
+    in = in.subspan(frame_size);
+    if (in.empty()) return {};
   }
-  // Streaming: producers that did not record the content size.
+  max -= out.size() - old;
+  // Streaming: producers that did not record the content size. The decoder allocates the window
+  // the frame header asks for, up to zstd's own limit (ZSTD_d_windowLogMax, 128 MiB by default).
   ZSTD_DCtx_reset(Zstd().d, ZSTD_reset_session_only);
+  const size_t stream_start = out.size();
   ZSTD_inBuffer ib{in.data(), in.size(), 0};
   size_t ret = 1;
   while (ib.pos < ib.size) {
     size_t chunk = ZSTD_DStreamOutSize();
     size_t cur = out.size();
-    if (cur - old + chunk > max + chunk) return TooBig("zstd", max);
     out.resize(cur + chunk);
     ZSTD_outBuffer ob{out.data() + cur, chunk, 0};
     ret = ZSTD_decompressStream(Zstd().d, &ob, &ib);
@@ -85,7 +104,7 @@ Status ZstdDecompress(Bytes in, std::string& out, size_t max) {
       out.resize(old);
       return Corrupt("zstd", ZSTD_getErrorName(ret));
     }
-    if (out.size() - old > max) {
+    if (out.size() - stream_start > max) {
       out.resize(old);
       return TooBig("zstd", max);
     }
@@ -216,9 +235,17 @@ Status GzipDecompress(Bytes in, std::string& out, size_t max) {
 
 constexpr unsigned char kXerialMagic[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
 
+// A snappy element yields at most 64 bytes from at least 3 (a copy with a 2-byte offset), so a
+// block declaring more than 22 times its size is lying; trusting it would allocate up to the
+// caller's limit for a few bytes of input.
+constexpr size_t kSnappyMaxRatio = 22;
+
 Status SnappyBlock(const char* p, size_t n, std::string& out, size_t old, size_t max) {
   size_t len = 0;
   if (!snappy::GetUncompressedLength(p, n, &len)) return Corrupt("snappy", "bad block header");
+  if (len / kSnappyMaxRatio > n) {
+    return Corrupt("snappy", "block declares more data than its bytes can hold");
+  }
   if (out.size() - old + len > max) return TooBig("snappy", max);
   size_t cur = out.size();
   out.resize(cur + len);
@@ -330,6 +357,9 @@ Result<size_t> DecompressReusing(Codec codec, Bytes input, std::string& buf,
     if (known != ZSTD_CONTENTSIZE_UNKNOWN && known != ZSTD_CONTENTSIZE_ERROR &&
         !ZSTD_isError(frame) && frame == input.size()) {
       if (known > max_output_bytes) return TooBig("zstd", max_output_bytes);
+      if (known > ZstdMaxContent(frame)) {
+        return Corrupt("zstd", "frame declares more content than its blocks can hold");
+      }
       if (buf.size() < known) buf.resize(known);
       const size_t n = ZSTD_decompressDCtx(Zstd().d, buf.data(), known, input.data(), frame);
       if (ZSTD_isError(n) || n != known) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <thread>
 
@@ -339,7 +340,12 @@ TEST_F(PartitionLogTest, ADamagedRecoveryPointMeansVerifyingTheWholeSegment) {
     log_->AbandonForTesting();
     log_.reset();
   }
+  // The open that verified the segment wrote a good recovery point; with it the next open loses
+  // nothing either (it scans again only to rebuild the index removed above).
   Open();
+  for (const auto& report : reports_) EXPECT_FALSE(report.truncated) << report.reason;
+  EXPECT_EQ(log_->high_watermark(), Offset(210));
+  EXPECT_EQ(ReadFrom(0).size(), 210u);
 }
 
 TEST_F(PartitionLogTest, ClosedLogRefusesAppends) {
@@ -350,9 +356,29 @@ TEST_F(PartitionLogTest, ClosedLogRefusesAppends) {
 }
 
 TEST_F(PartitionLogTest, WaitForDataWakesOnAppend) {
-  std::thread waiter([&] { EXPECT_EQ(log_->WaitForData(Offset(0), 60'000), Offset(4)); });
+  // The waiter is blocked before the append (it counts itself while holding the log's lock and
+  // releases it only by blocking), so only the append's wake-up can end its wait before the
+  // timeout, which is far longer than the test allows.
+  constexpr int64_t kTimeoutMs = 300'000;
+  Offset woke_at;
+  std::chrono::steady_clock::duration waited{};
+  std::thread waiter([&] {
+    const auto start = std::chrono::steady_clock::now();
+    woke_at = log_->WaitForData(Offset(0), kTimeoutMs);
+    waited = std::chrono::steady_clock::now() - start;
+  });
+  while (log_->WaitingReadersForTesting() == 0) std::this_thread::yield();
   ASSERT_OK(Append(MakeBatch(4)));
   waiter.join();
+  EXPECT_EQ(woke_at, Offset(4));
+  EXPECT_LT(waited, std::chrono::milliseconds(kTimeoutMs / 10));
+  EXPECT_EQ(log_->WaitingReadersForTesting(), 0);
+}
+
+TEST_F(PartitionLogTest, WaitForDataReturnsTheHighWatermarkAtItsTimeout) {
+  ASSERT_OK(Append(MakeBatch(4)));
+  EXPECT_EQ(log_->WaitForData(Offset(0), 600'000), Offset(4));  // data already there: no wait
+  EXPECT_EQ(log_->WaitForData(Offset(4), 0), Offset(4));        // nothing new: the timeout
 }
 
 }  // namespace

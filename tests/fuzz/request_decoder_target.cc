@@ -12,7 +12,7 @@ namespace {
 volatile unsigned g_record_byte_sum = 0;
 }  // namespace
 
-bool FuzzDecodeRequest(base::Bytes data) {
+Result<RequestHeader> FuzzDecodeRequest(base::Bytes data) {
   // An exactly sized heap copy: ASan flags any read past the end, whatever buffer `data` is in.
   const std::vector<std::byte> copy(data.begin(), data.end());
   const Bytes frame(copy.data(), copy.size());
@@ -24,7 +24,7 @@ bool FuzzDecodeRequest(base::Bytes data) {
     if (decoded.error().code == base::ErrorCode::kUnsupportedVersion) {
       SLUICE_CHECK(peek.has_value(), "unsupported version without a readable header");
     }
-    return false;
+    return std::move(decoded).error();
   }
   SLUICE_CHECK(peek.has_value(), "a request decoded but its header did not");
   const RequestHeader& h = decoded->header;
@@ -46,7 +46,7 @@ bool FuzzDecodeRequest(base::Bytes data) {
     }
     g_record_byte_sum = sum;
   }
-  return true;
+  return decoded->header;
 }
 
 }  // namespace sluice::net

@@ -769,6 +769,73 @@ TEST_F(SegmentTest, OpenActiveAfterUncleanStopScansEverything) {
   ASSERT_OK(seg->CloseAbandoned());
 }
 
+// Found by the segment_open fuzz target: recovery cut the last frame of a trimmed file and kept its
+// length, so a shorter frame appended there ended less than a frame prefix before the end of the
+// file, and the next open took those few zero bytes for a torn frame.
+TEST_F(SegmentTest, AFrameNeverEndsLessThanAFramePrefixBeforeTheEndOfTheFile) {
+  const SegmentOptions o = Options(200);
+  {
+    ASSERT_OK_AND_ASSIGN(auto seg, Create(o));
+    AppendBatches(*seg, 3);
+    ASSERT_OK(seg->CloseClean());  // trimmed to the data
+  }
+  ASSERT_OK(fs().Remove(index_path()));
+  const Written cut = written_.back();
+  written_.pop_back();
+  FlipFileByte(log_path(), cut.pos.value() + format::kFramePrefixSize + 30);
+  // A batch whose frame is 5 bytes shorter than the one recovery cuts.
+  std::string shorter;
+  for (int n = 1; n < 80 && shorter.empty(); ++n) {
+    std::string b = MakeBatch(1, std::string(static_cast<size_t>(n), 'x'));
+    if (b.size() + 5 == cut.batch.size()) shorter = b;
+  }
+  ASSERT_FALSE(shorter.empty());
+  {
+    RecoveryReport report;
+    ASSERT_OK_AND_ASSIGN(auto seg, OpenActive(&report, std::nullopt, o));
+    ASSERT_TRUE(report.truncated);
+    ASSERT_EQ(report.truncated_at, cut.pos);
+    ASSERT_OK(AppendBatch(*seg, shorter));
+    ASSERT_OK(seg->Sync());
+    ASSERT_OK(seg->CloseAbandoned());
+  }
+  RecoveryReport report;
+  ASSERT_OK_AND_ASSIGN(auto seg, OpenActive(&report, std::nullopt, o));
+  EXPECT_FALSE(report.truncated) << report.reason;
+  ExpectReadsAll(*seg);
+  ASSERT_OK(seg->CloseAbandoned());
+}
+
+// Found by the segment_open fuzz target: a zeroed frame prefix ended the scan, but bytes written
+// after it stayed, behind the frames appended next, for a later scan to run into.
+TEST_F(SegmentTest, OpenActiveZeroesWrittenBytesBehindZeroedSpace) {
+  const SegmentOptions o = Options(200);
+  {
+    ASSERT_OK_AND_ASSIGN(auto seg, Create(o));
+    AppendBatches(*seg, 3);
+    ASSERT_OK(seg->Sync());
+    ASSERT_OK(seg->CloseAbandoned());  // preallocated zeros after the data
+  }
+  const uint64_t end = ExpectedTail().end.value();
+  PatchFile(log_path(), end + 100, "stale");  // a later write that reached the disk first
+  {
+    RecoveryReport report;
+    ASSERT_OK_AND_ASSIGN(auto seg, OpenActive(&report, std::nullopt, o));
+    EXPECT_TRUE(report.truncated);
+    EXPECT_EQ(report.truncated_at.value(), end);
+    EXPECT_EQ(report.dropped_bytes, 105u);
+    EXPECT_EQ(ReadFileRange(log_path(), end + 100, 5), std::string(5, '\0'));
+    AppendBatches(*seg, 3);  // over the stale bytes' place
+    ASSERT_OK(seg->Sync());
+    ASSERT_OK(seg->CloseAbandoned());
+  }
+  RecoveryReport report;
+  ASSERT_OK_AND_ASSIGN(auto seg, OpenActive(&report, std::nullopt, o));
+  EXPECT_FALSE(report.truncated) << report.reason;
+  ExpectReadsAll(*seg);
+  ASSERT_OK(seg->CloseAbandoned());
+}
+
 TEST_F(SegmentTest, OpenActiveAfterCleanCloseThenCrashScansOnlyTheNewFrames) {
   const SegmentOptions o = Options(200);
   FilePos clean_end;

@@ -432,5 +432,42 @@ TEST(ZstdStreamTest, BombGuardCountsEveryConcatenatedFrame) {
       IsError(Decompress(Codec::kZstd, AsBytes(two), out, kMiB - 1), ErrorCode::kOutOfRange));
 }
 
+// A frame header may claim any content size; one that its blocks cannot hold (at most 128 KiB per
+// block of 4 bytes or more) is refused before anything is allocated for it, even under the
+// engine's 1 GiB limit.
+TEST(ZstdStreamTest, ContentSizeBeyondWhatTheBlocksHoldIsCorruption) {
+  std::string frame("\x28\xb5\x2f\xfd\xa0", 5);  // single segment, 4-byte content size
+  std::string size(4, '\0');
+  StoreLE<uint32_t>(reinterpret_cast<std::byte*>(size.data()), 512u << 20);
+  frame += size + std::string("\x19\x00\x00", 3) + "abc";  // one raw block of 3 bytes
+  std::string out;
+  EXPECT_TRUE(
+      IsError(Decompress(Codec::kZstd, AsBytes(frame), out, 1u << 30), ErrorCode::kCorruption));
+  std::string buf;
+  EXPECT_TRUE(IsError(DecompressReusing(Codec::kZstd, AsBytes(frame), buf, 1u << 30),
+                      ErrorCode::kCorruption));
+  EXPECT_LT(buf.capacity(), 1u << 20);
+}
+
+// Many tiny frames, each with its content size: decoded one after another (a recursion per frame
+// overflowed the stack).
+TEST(ZstdStreamTest, DecodesAHundredThousandEmptyFrames) {
+  const std::string empty("\x28\xb5\x2f\xfd\x20\x00\x01\x00\x00", 9);  // size 0, one empty block
+  std::string frames;
+  for (int i = 0; i < 100'000; ++i) frames += empty;
+  frames += std::string("\x28\xb5\x2f\xfd\x20\x02\x11\x00\x00xy", 11);  // and one of 2 bytes
+  std::string out;
+  ASSERT_OK(Decompress(Codec::kZstd, AsBytes(frames), out, 1u << 30));
+  EXPECT_EQ(out, "xy");
+}
+
+TEST(SnappyBlockTest, LengthBeyondWhatTheBytesHoldIsCorruption) {
+  const std::string block(std::string("\x80\x80\x80\x80\x02\x08", 6) + "abc");  // claims 512 MiB
+  std::string out;
+  EXPECT_TRUE(
+      IsError(Decompress(Codec::kSnappy, AsBytes(block), out, 1u << 30), ErrorCode::kCorruption));
+  EXPECT_LT(out.capacity(), 1u << 20);
+}
+
 }  // namespace
 }  // namespace sluice::base

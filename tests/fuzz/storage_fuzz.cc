@@ -1,0 +1,15 @@
+// libFuzzer entry point of one storage target (tests/fuzz/storage_targets.h), compiled once per
+// target with SLUICE_FUZZ_ENTRY naming its function (tests/CMakeLists.txt). Built with clang and
+// -DSLUICE_FUZZ=ON; bench/RESULTS.md ("Fuzzing the on-disk parsers") has the commands. Save what it
+// finds (crash-*, oom-*, timeout-*, ...) in tests/fuzz/corpus/<target>/; storage_corpus_test
+// replays every file there in every build.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tests/fuzz/storage_targets.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  sluice::fuzz::SLUICE_FUZZ_ENTRY({reinterpret_cast<const std::byte*>(data), size});
+  return 0;
+}

@@ -1,0 +1,671 @@
+#include "tests/fuzz/storage_targets.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <climits>
+#include <cstdio>
+#include <initializer_list>
+#include <vector>
+
+#include "engine/group_offsets.h"
+#include "engine/snapshot.h"
+#include "segment/base/check.h"
+#include "segment/base/checksum.h"
+#include "segment/format.h"
+#include "segment/frame.h"
+#include "segment/io/testing/mem_fs.h"
+#include "segment/record_batch.h"
+#include "segment/segment.h"
+#include "segment/segment_index.h"
+
+namespace sluice::fuzz {
+namespace {
+
+using base::Bytes;
+using base::ErrorCode;
+using base::FilePos;
+using base::Offset;
+using base::Status;
+namespace seg = segment;
+namespace f = segment::format;
+
+using Buffer = std::vector<std::byte>;
+
+// An exactly sized heap copy: ASan flags any read past its end.
+Buffer Copy(Bytes b) { return Buffer(b.begin(), b.end()); }
+Bytes View(const Buffer& b) { return {b.data(), b.size()}; }
+
+void CheckCode(const base::Error& e, std::initializer_list<ErrorCode> allowed, const char* what) {
+  for (ErrorCode c : allowed) {
+    if (e.code == c) return;
+  }
+  SLUICE_CHECK(false, std::string(what) + " failed with an undocumented error: " + e.ToString());
+}
+
+std::string Format(const char* fmt, auto... args) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), fmt, args...);
+  return buf;
+}
+
+std::string Nullable(const std::optional<std::string_view>& s) {
+  return s ? "'" + Escape(*s) + "'" : std::string("null");
+}
+
+// --- record batches ------------------------------------------------------------------------------
+
+std::string BatchLine(const seg::BatchHeader& h) {
+  return Format("batch base=%" PRId64 " count=%" PRId32 " codec=", h.base_offset, h.record_count) +
+         std::string(base::CodecName(h.codec())) + "\n";
+}
+
+std::string RecordLine(const seg::RecordView& r) {
+  std::string line =
+      Format("record offset=%" PRId64 " ts=%" PRId64 " key=", r.offset, r.timestamp) +
+      Nullable(r.key) + " value=" + Nullable(r.value);
+  for (const seg::RecordHeader& h : r.headers) {
+    line += " header='" + Escape(h.key) + "'=" + Nullable(h.value);
+  }
+  return line + "\n";
+}
+
+// Decodes every record of a parsed batch, appending a line per record to `out` (also those before
+// an error) and raising `*max_ts` to the largest timestamp.
+Status RenderRecords(Bytes batch, const seg::BatchHeader& h, std::string& out, int64_t* max_ts) {
+  seg::RecordDecoder decoder(kFuzzMaxDecompressedBytes);
+  RETURN_IF_ERROR(decoder.Reset(batch, h));
+  seg::RecordView rec;
+  int32_t count = 0;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool more, decoder.Next(rec));
+    if (!more) break;
+    ++count;
+    SLUICE_CHECK(rec.offset >= h.base_offset && rec.offset - h.base_offset <= h.last_offset_delta,
+                 "a record's offset lies outside its batch");
+    out += RecordLine(rec);
+    *max_ts = std::max(*max_ts, rec.timestamp);
+  }
+  SLUICE_CHECK(count == h.record_count, "the decoder ended before the header's record count");
+  return {};
+}
+
+bool SameBatchFields(const seg::BatchHeader& a, const seg::BatchHeader& b) {
+  return a.base_offset == b.base_offset && a.partition_leader_epoch == b.partition_leader_epoch &&
+         (a.attributes & ~0x7) == (b.attributes & ~0x7) &&
+         a.last_offset_delta == b.last_offset_delta && a.base_timestamp == b.base_timestamp &&
+         a.max_timestamp == b.max_timestamp && a.producer_id == b.producer_id &&
+         a.producer_epoch == b.producer_epoch && a.base_sequence == b.base_sequence &&
+         a.record_count == b.record_count;
+}
+
+FuzzOutcome CheckBatch(Bytes batch) {
+  FuzzOutcome out;
+  auto header = seg::ParseBatchHeader(batch);
+  if (!header) {
+    CheckCode(header.error(), {ErrorCode::kCorruption}, "ParseBatchHeader");
+    out.error = header.error().code;
+    return out;
+  }
+  const seg::BatchHeader& h = *header;
+  SLUICE_CHECK(h.size_bytes() == batch.size(), "a parsed batch's length differs from its bytes");
+  const Status crc = seg::VerifyBatchCrc(batch, h);
+  if (!crc) {
+    CheckCode(crc.error(), {ErrorCode::kCorruption}, "VerifyBatchCrc");
+    out.error = ErrorCode::kCorruption;
+  }
+  // The records are decoded even when the CRC fails: the decoder must cope with any bytes.
+  std::string records;
+  int64_t max_ts = seg::kNoTimestamp;
+  const Status decoded = RenderRecords(batch, h, records, &max_ts);
+  if (!decoded) {
+    CheckCode(decoded.error(), {ErrorCode::kCorruption, ErrorCode::kOutOfRange}, "RecordDecoder");
+  }
+
+  // DecompressBatch (serving old clients) must agree with the decoder: the plain batch it makes is
+  // well formed and holds the same records.
+  auto plain = seg::DecompressBatch(batch, h, kFuzzMaxDecompressedBytes);
+  if (plain) {
+    const Bytes p = base::AsBytes(*plain);
+    auto ph = seg::ParseBatchHeader(p);
+    SLUICE_CHECK(ph.has_value(), "DecompressBatch made a batch that does not parse");
+    SLUICE_CHECK(ph->codec() == base::Codec::kNone && SameBatchFields(h, *ph),
+                 "DecompressBatch changed more than the codec and length");
+    if (h.codec() == base::Codec::kNone) {
+      SLUICE_CHECK(std::equal(p.begin(), p.end(), batch.begin(), batch.end()),
+                   "DecompressBatch changed an uncompressed batch");
+    } else {
+      SLUICE_CHECK(seg::VerifyBatchCrc(p, *ph).has_value(), "DecompressBatch left a bad CRC");
+    }
+    std::string plain_records;
+    int64_t plain_max_ts = seg::kNoTimestamp;
+    const Status plain_decoded = RenderRecords(p, *ph, plain_records, &plain_max_ts);
+    SLUICE_CHECK(plain_decoded.has_value() == decoded.has_value(),
+                 "records decode from the compressed batch xor from its decompressed copy");
+    SLUICE_CHECK(!decoded || plain_records == records, "the decompressed copy holds other records");
+  } else {
+    CheckCode(plain.error(), {ErrorCode::kCorruption, ErrorCode::kOutOfRange}, "DecompressBatch");
+    SLUICE_CHECK(!decoded, "DecompressBatch failed on records the decoder accepted");
+  }
+  if (decoded) {
+    auto computed = seg::ComputeMaxTimestamp(batch, h);
+    SLUICE_CHECK(computed.has_value() && *computed == max_ts,
+                 "ComputeMaxTimestamp disagrees with the records");
+  }
+  if (!out.error && !decoded) out.error = decoded.error().code;
+  out.summary = BatchLine(h) + records;
+  return out;
+}
+
+// Sets the batch length to the buffer's size and recomputes the CRC-32C.
+bool RepairBatch(Buffer& b) {
+  if (b.size() < seg::kBatchHeaderSize || b.size() - 12 > INT32_MAX) return false;
+  base::StoreBE<int32_t>(b.data() + seg::batch_field::kBatchLength,
+                         static_cast<int32_t>(b.size() - 12));
+  b[seg::batch_field::kMagic] = std::byte{2};
+  seg::UpdateBatchCrc(b);
+  return true;
+}
+
+// --- frames --------------------------------------------------------------------------------------
+
+std::string FrameLine(const seg::Frame& fr) {
+  return Format("frame pos=%" PRIu64 " base=%" PRId64 " count=%" PRId32 " bytes=%" PRIu64 "\n",
+                fr.pos.value(), fr.header.base_offset, fr.header.record_count, fr.size_bytes());
+}
+
+struct FrameWalk {
+  std::vector<seg::Frame> frames;
+  seg::FrameRead::Kind end = seg::FrameRead::Kind::kEnd;
+  FilePos end_pos;
+};
+
+FrameWalk WalkFrames(Bytes data, seg::FrameVerify verify) {
+  FrameWalk w;
+  FilePos pos(0);
+  for (;;) {
+    seg::FrameRead r = seg::ReadFrame(data, pos, verify);
+    if (r.kind != seg::FrameRead::Kind::kFrame) {
+      SLUICE_CHECK(r.kind == seg::FrameRead::Kind::kEnd || !r.error.empty(),
+                   "a bad frame without a reason");
+      w.end = r.kind;
+      w.end_pos = pos;
+      return w;
+    }
+    const seg::Frame& fr = r.frame;
+    SLUICE_CHECK(fr.pos == pos && fr.end().value() <= data.size() &&
+                     fr.batch.data() == data.data() + pos.value() + f::kFramePrefixSize &&
+                     fr.batch.size() >= seg::kBatchHeaderSize,
+                 "a frame lies outside the bytes read");
+    auto h = seg::ParseBatchHeader(fr.batch);
+    SLUICE_CHECK(h.has_value() && h->batch_length == fr.header.batch_length,
+                 "a frame's batch header does not parse");
+    w.frames.push_back(fr);
+    pos = fr.end();
+  }
+}
+
+// Recomputes the checksum of every frame whose prefix and length are readable, from position
+// `pos` on, as long as frames follow one another.
+void RepairFrames(Buffer& b, uint64_t pos) {
+  while (b.size() - pos >= f::kFramePrefixSize) {
+    std::byte* p = b.data() + pos;
+    const auto length = base::LoadLE<uint32_t>(p);
+    const auto type = base::LoadLE<uint16_t>(p + 4);
+    if (length > b.size() - pos - f::kFramePrefixSize) return;
+    base::StoreLE<uint64_t>(
+        p + 8, base::Xxh3(Bytes(p + f::kFramePrefixSize, length), seg::FrameSeed(length, type)));
+    const Bytes data = View(b);
+    seg::FrameRead strict = seg::ReadFrame(data, FilePos(pos), seg::FrameVerify::kChecksum);
+    seg::FrameRead loose = seg::ReadFrame(data, FilePos(pos), seg::FrameVerify::kHeaderOnly);
+    SLUICE_CHECK(strict.kind == loose.kind, "a frame with a right checksum reads differently");
+    if (strict.kind != seg::FrameRead::Kind::kFrame) return;
+    pos = strict.frame.end().value();
+  }
+}
+
+FuzzOutcome CheckFrames(Bytes data) {
+  FuzzOutcome out;
+  const FrameWalk strict = WalkFrames(data, seg::FrameVerify::kChecksum);
+  const FrameWalk loose = WalkFrames(data, seg::FrameVerify::kHeaderOnly);
+  // Skipping checksums accepts a superset.
+  SLUICE_CHECK(loose.frames.size() >= strict.frames.size(), "header-only reading saw fewer frames");
+  for (size_t i = 0; i < strict.frames.size(); ++i) {
+    SLUICE_CHECK(loose.frames[i].pos == strict.frames[i].pos &&
+                     loose.frames[i].size_bytes() == strict.frames[i].size_bytes(),
+                 "header-only reading saw other frames");
+  }
+  for (const seg::Frame& fr : strict.frames) out.summary += FrameLine(fr);
+  if (strict.end == seg::FrameRead::Kind::kBad) {
+    out.error = ErrorCode::kCorruption;
+    out.summary += Format("bad pos=%" PRIu64 "\n", strict.end_pos.value());
+  } else {
+    out.summary += "end\n";
+  }
+  return out;
+}
+
+// --- sparse index --------------------------------------------------------------------------------
+
+// The base offset the file says it belongs to; the segment named after it, as file names give
+// bases: never negative (a negative one is passed as 0, which the file then does not match).
+Offset IndexBase(Bytes file) {
+  return Offset(file.size() >= 24 ? std::max<int64_t>(0, base::LoadLE<int64_t>(file.data() + 16))
+                                  : 0);
+}
+
+FuzzOutcome CheckIndex(Bytes file) {
+  FuzzOutcome out;
+  constexpr size_t kExtra = 4;
+  const Offset base = IndexBase(file);
+  auto decoded = seg::SegmentIndex::Decode(file, base, kExtra);
+  if (!decoded) {
+    CheckCode(decoded.error(), {ErrorCode::kCorruption, ErrorCode::kUnsupportedVersion},
+              "SegmentIndex::Decode");
+    out.error = decoded.error().code;
+    return out;
+  }
+  const seg::SegmentIndex& index = *decoded->index;
+  const seg::SegmentTail& tail = decoded->tail;
+  SLUICE_CHECK(index.base_offset() == base && index.capacity() == index.size() + kExtra,
+               "a decoded index has the wrong base or room");
+  // The format is canonical: encoding what was decoded gives the file back.
+  const std::string again = index.Encode(tail);
+  SLUICE_CHECK(base::AsBytes(again).size() == file.size() &&
+                   std::equal(file.begin(), file.end(), base::AsBytes(again).begin()),
+               "an index does not re-encode to its file");
+  out.summary = Format(
+      "index base=%" PRId64 " end=%" PRIu64 " next=%" PRId64 " maxts=%" PRId64 " entries=%zu\n",
+      base.value(), tail.end.value(), tail.next_offset.value(), tail.max_timestamp, index.size());
+  for (size_t i = 0; i < index.size(); ++i) {
+    const seg::IndexEntry& e = index.at(i);
+    out.summary += Format("entry rel=%" PRIu32 " pos=%" PRIu32 " ts=%" PRId64 "\n",
+                          e.relative_offset, e.position, e.max_timestamp_before);
+    // Decode checked base + rel < next_offset, so the sum does not overflow.
+    auto floor = index.FloorByOffset(base + e.relative_offset);
+    SLUICE_CHECK(floor.has_value() && floor->position == e.position,
+                 "FloorByOffset misses an entry's own offset");
+  }
+  if (index.size() > 0) {
+    SLUICE_CHECK(base.value() == 0 || !index.FloorByOffset(base - 1).has_value(),
+                 "FloorByOffset found an entry before the base");
+    index.FloorByTime(INT64_MAX);
+    index.FloorByTime(INT64_MIN);
+  }
+  return out;
+}
+
+// Sets the entry count from the size (when it fits) and recomputes the checksum.
+bool RepairIndex(Buffer& b) {
+  if (b.size() < f::kIndexHeaderSize) return false;
+  if ((b.size() - f::kIndexHeaderSize) % f::kIndexEntrySize == 0 &&
+      (b.size() - f::kIndexHeaderSize) / f::kIndexEntrySize <= UINT32_MAX) {
+    base::StoreLE<uint32_t>(b.data() + 12, static_cast<uint32_t>((b.size() - f::kIndexHeaderSize) /
+                                                                 f::kIndexEntrySize));
+  }
+  base::Xxh3Stream h;
+  h.Update(Bytes(b.data(), 48));
+  h.Update(Bytes(b.data() + f::kIndexHeaderSize, b.size() - f::kIndexHeaderSize));
+  base::StoreLE<uint64_t>(b.data() + 48, h.Digest());
+  return true;
+}
+
+// --- segments on MemFs ---------------------------------------------------------------------------
+
+constexpr char kDir[] = "/p";
+
+struct SegmentFiles {
+  Bytes log;
+  std::optional<Bytes> index;
+};
+
+SegmentFiles SplitSegmentInput(Bytes data) {
+  if (data.size() < 4) return {data, std::nullopt};
+  const uint64_t n = std::min<uint64_t>(base::LoadLE<uint32_t>(data.data()), data.size() - 4);
+  SegmentFiles files{data.subspan(4, n), std::nullopt};
+  if (Bytes rest = data.subspan(4 + n); !rest.empty()) files.index = rest;
+  return files;
+}
+
+// The base offset the log's header names: the file is named after it (as with IndexBase, a
+// negative one becomes 0).
+Offset LogBase(Bytes log) {
+  return Offset(log.size() >= 24 ? std::max<int64_t>(0, base::LoadLE<int64_t>(log.data() + 16))
+                                 : 0);
+}
+
+seg::SegmentOptions FuzzSegmentOptions() {
+  seg::SegmentOptions o;
+  o.capacity_bytes = 1u << 20;
+  o.preallocate_bytes = 4096;
+  // An index reserves an entry per interval of the largest possible segment (one 256 MiB frame):
+  // at 64 KiB that is 4K entries, where a small interval would make every open allocate (and the
+  // sanitizers poison) megabytes. Every segment still gets its first entry.
+  o.index_interval_bytes = 64 << 10;
+  return o;
+}
+
+void PutFile(io::FileSystem& fs, const std::string& path, Bytes contents) {
+  auto file = fs.OpenWritable(path, io::OpenMode::kCreateOrTruncate);
+  SLUICE_CHECK(file.has_value(), "MemFs open");
+  const Bytes pieces[] = {contents};
+  SLUICE_CHECK((*file)->WriteAt(FilePos(0), pieces).has_value(), "MemFs write");
+  SLUICE_CHECK((*file)->Sync().has_value(), "MemFs sync");
+  SLUICE_CHECK((*file)->Close().has_value(), "MemFs close");
+}
+
+void PutSegment(io::FileSystem& fs, const SegmentFiles& files, Offset base) {
+  SLUICE_CHECK(fs.CreateDir(kDir).has_value(), "MemFs mkdir");
+  PutFile(fs, seg::Segment::LogPath(kDir, base), files.log);
+  if (files.index) PutFile(fs, seg::Segment::IndexPath(kDir, base), *files.index);
+}
+
+// Reads every published frame from the first on, checking that offsets run without gaps from the
+// base to the tail. Appends a line per frame to `out`.
+Status WalkSegment(const seg::Segment& s, std::string& out) {
+  const seg::SegmentTail tail = s.tail();
+  FilePos pos(f::kSegmentHeaderSize);
+  Offset next = s.base_offset();
+  for (;;) {
+    ASSIGN_OR_RETURN(std::optional<seg::Frame> fr, s.FrameAt(pos));
+    if (!fr) break;
+    int64_t last = 0;
+    if (Offset(fr->header.base_offset) != next ||
+        __builtin_add_overflow(fr->header.base_offset, fr->header.last_offset_delta, &last) ||
+        last == INT64_MAX) {
+      return base::MakeError(ErrorCode::kCorruption, "frame offsets do not follow on");
+    }
+    out += FrameLine(*fr);
+    next = Offset(last + 1);
+    pos = fr->end();
+  }
+  if (pos != tail.end || next != tail.next_offset) {
+    return base::MakeError(ErrorCode::kCorruption, "the frames do not end at the tail");
+  }
+  return {};
+}
+
+// A one-record batch, appended after recovery to check the segment takes writes where it ended.
+const std::string& ProbeBatch() {
+  static const std::string batch = [] {
+    seg::BatchBuilder b;
+    b.Add("probe-key", "probe-value", 7);
+    return b.Build().value();
+  }();
+  return batch;
+}
+
+// Appends the probe batch at the tail and reads it back. `strict`: the open verified the frames
+// (no index file was given). A checksum-valid index that lies about its log is trusted by a clean
+// open, and then the probe may not be found where the index says frames are; that must not crash.
+void AppendProbe(seg::Segment& s, bool strict) {
+  const seg::SegmentTail tail = s.tail();
+  std::string batch = ProbeBatch();
+  const uint64_t frame_bytes = f::kFramePrefixSize + batch.size();
+  if (tail.next_offset.value() == INT64_MAX || !s.HasRoomFor(frame_bytes, tail.next_offset) ||
+      tail.end.value() + frame_bytes > UINT32_MAX) {
+    return;
+  }
+  seg::SetBaseOffset({reinterpret_cast<std::byte*>(batch.data()), batch.size()}, tail.next_offset);
+  const auto length = static_cast<uint32_t>(batch.size());
+  seg::FramePrefix prefix;
+  seg::EncodeFramePrefix(
+      prefix, length,
+      base::Xxh3(base::AsBytes(batch), seg::FrameSeed(length, f::kFrameTypeRecordBatchV2)));
+  const Bytes pieces[] = {Bytes(prefix), base::AsBytes(batch)};
+  const seg::FrameMeta meta[] = {{tail.next_offset, tail.next_offset, 7, frame_bytes}};
+  SLUICE_CHECK(s.Append(pieces, meta).has_value(), "append after recovery failed");
+  auto found = s.FindByOffset(tail.next_offset);
+  if (!strict) return;
+  SLUICE_CHECK(found.has_value() && found->has_value() &&
+                   (*found)->header.base_offset == tail.next_offset.value() &&
+                   (*found)->pos == tail.end,
+               "the frame appended after recovery does not read back");
+}
+
+std::string TailLine(const char* what, const seg::SegmentTail& t) {
+  return Format("%s end=%" PRIu64 " next=%" PRId64, what, t.end.value(), t.next_offset.value());
+}
+
+FuzzOutcome CheckSegmentOpen(Bytes data) {
+  FuzzOutcome out;
+  const SegmentFiles files = SplitSegmentInput(data);
+  const Offset base = LogBase(files.log);
+  const seg::SegmentOptions options = FuzzSegmentOptions();
+
+  // Active: the recovery scan. Without an index file every frame it keeps was verified.
+  {
+    io::testing::MemFs fs(io::testing::MetadataDurability::kImmediate);
+    PutSegment(fs, files, base);
+    seg::RecoveryReport report;
+    auto opened = seg::Segment::OpenActive(fs, kDir, base, options, std::nullopt, &report);
+    if (!opened) {
+      CheckCode(opened.error(), {ErrorCode::kCorruption, ErrorCode::kUnsupportedVersion},
+                "OpenActive");
+      out.error = opened.error().code;
+      out.summary += "active error=" + std::string(base::ErrorCodeName(opened.error().code)) + "\n";
+    } else {
+      seg::Segment& s = **opened;
+      const seg::SegmentTail tail = s.tail();
+      SLUICE_CHECK(tail.end.value() >= f::kSegmentHeaderSize && tail.next_offset >= base,
+                   "recovery published an impossible tail");
+      if (report.truncated) {
+        SLUICE_CHECK(
+            report.truncated_at == tail.end && report.first_lost_offset == tail.next_offset,
+            "recovery reports a cut other than where it ended");
+        out.error = ErrorCode::kCorruption;
+      }
+      std::string frames;
+      const Status walked = WalkSegment(s, frames);
+      SLUICE_CHECK(walked.has_value() || files.index.has_value(),
+                   "recovery kept a frame that does not read back");
+      out.summary +=
+          TailLine("active", tail) +
+          (report.truncated ? Format(" truncated_at=%" PRIu64, report.truncated_at.value())
+                            : std::string(" truncated_at=-")) +
+          "\n" + frames;
+      // Recovery leaves a segment that takes the next frame where it ended, and that opens again
+      // as it was left.
+      AppendProbe(s, /*strict=*/!files.index);
+      const seg::SegmentTail appended = s.tail();
+      SLUICE_CHECK(s.Sync().has_value() && s.CloseAbandoned().has_value(), "close after recovery");
+      opened->reset();
+      seg::RecoveryReport again;
+      auto reopened = seg::Segment::OpenActive(fs, kDir, base, options, std::nullopt, &again);
+      if (!files.index) {
+        SLUICE_CHECK(reopened.has_value() && !again.truncated,
+                     "a recovered segment does not reopen cleanly: " +
+                         (reopened ? again.reason : reopened.error().ToString()));
+        const seg::SegmentTail t = (*reopened)->tail();
+        SLUICE_CHECK(t.end == appended.end && t.next_offset == appended.next_offset,
+                     "a recovered segment reopens with another tail");
+      }
+      if (reopened) (*reopened)->CloseAbandoned().IgnoreError();
+    }
+  }
+
+  // Sealed: trusted only when its index describes it exactly, else verified whole.
+  {
+    io::testing::MemFs fs(io::testing::MetadataDurability::kImmediate);
+    PutSegment(fs, files, base);
+    auto opened = seg::Segment::OpenSealed(fs, kDir, base, options);
+    if (!opened) {
+      CheckCode(opened.error(), {ErrorCode::kCorruption, ErrorCode::kUnsupportedVersion},
+                "OpenSealed");
+      out.summary += "sealed error=" + std::string(base::ErrorCodeName(opened.error().code)) + "\n";
+    } else {
+      const seg::Segment& s = **opened;
+      std::string frames;
+      const Status walked = WalkSegment(s, frames);
+      SLUICE_CHECK(files.index.has_value() ||
+                       (walked.has_value() && s.tail().end.value() == files.log.size()),
+                   "a sealed segment opened without covering its file");
+      out.summary += TailLine("sealed", s.tail()) + "\n" + frames;
+    }
+  }
+  return out;
+}
+
+// Recomputes the log header's checksum, every frame checksum and the index's.
+bool RepairSegmentInput(Buffer& b) {
+  if (b.size() < 4) return false;
+  const uint64_t n = std::min<uint64_t>(base::LoadLE<uint32_t>(b.data()), b.size() - 4);
+  Buffer log(b.begin() + 4, b.begin() + static_cast<ptrdiff_t>(4 + n));
+  Buffer index(b.begin() + static_cast<ptrdiff_t>(4 + n), b.end());
+  if (log.size() >= f::kSegmentHeaderSize) {
+    base::StoreLE<uint64_t>(log.data() + 24, base::Xxh3(Bytes(log.data(), 24)));
+    RepairFrames(log, f::kSegmentHeaderSize);
+  }
+  if (!index.empty()) RepairIndex(index);
+  std::copy(log.begin(), log.end(), b.begin() + 4);
+  std::copy(index.begin(), index.end(), b.begin() + static_cast<ptrdiff_t>(4 + n));
+  return true;
+}
+
+// --- snapshots -----------------------------------------------------------------------------------
+
+FuzzOutcome CheckSnapshot(Bytes file) {
+  FuzzOutcome out;
+  auto decoded = engine::DecodeSnapshotFile(file, "fuzz.snap");
+  if (!decoded) {
+    CheckCode(decoded.error(), {ErrorCode::kCorruption, ErrorCode::kUnsupportedVersion},
+              "DecodeSnapshotFile");
+    out.error = decoded.error().code;
+    return out;
+  }
+  const engine::SnapshotInfo& info = decoded->info;
+  const Bytes blob = decoded->blob;
+  SLUICE_CHECK(blob.size() == info.blob_bytes &&
+                   (blob.empty() || (blob.data() >= file.data() &&
+                                     blob.data() + blob.size() <= file.data() + file.size())),
+               "a snapshot's blob lies outside its file");
+  const std::string again = engine::EncodeSnapshotFile(info, blob);
+  SLUICE_CHECK(again.size() == file.size() &&
+                   std::equal(file.begin(), file.end(), base::AsBytes(again).begin()),
+               "a snapshot does not re-encode to its file");
+  out.summary = "snapshot topic='" + Escape(info.topic) + "'" +
+                Format(" created=%" PRId64, info.created_ms) + " blob='" +
+                Escape(base::AsString(blob)) + "'\n";
+  for (const auto& [partition, offset] : info.offsets) {
+    out.summary +=
+        Format("offset partition=%" PRId32 " offset=%" PRId64 "\n", partition, offset.value());
+  }
+  return out;
+}
+
+bool RepairSnapshot(Buffer& b) {
+  if (b.size() < 8) return false;
+  base::StoreLE<uint64_t>(b.data() + b.size() - 8, base::Xxh3(Bytes(b.data(), b.size() - 8)));
+  return true;
+}
+
+// --- __consumer_offsets --------------------------------------------------------------------------
+
+FuzzOutcome CheckOffsetsBatch(Bytes batch) {
+  FuzzOutcome out;
+  auto header = seg::ParseBatchHeader(batch);
+  if (!header) {
+    CheckCode(header.error(), {ErrorCode::kCorruption}, "ParseBatchHeader");
+    out.error = header.error().code;
+    return out;
+  }
+  if (!seg::VerifyBatchCrc(batch, *header)) out.error = ErrorCode::kCorruption;
+  seg::RecordDecoder decoder(kFuzzMaxDecompressedBytes);
+  if (Status s = decoder.Reset(batch, *header); !s) {
+    CheckCode(s.error(), {ErrorCode::kCorruption, ErrorCode::kOutOfRange}, "RecordDecoder");
+    if (!out.error) out.error = s.error().code;
+    return out;
+  }
+  seg::RecordView rec;
+  for (;;) {
+    auto more = decoder.Next(rec);
+    if (!more) {
+      CheckCode(more.error(), {ErrorCode::kCorruption, ErrorCode::kOutOfRange}, "RecordDecoder");
+      if (!out.error) out.error = more.error().code;
+      break;
+    }
+    if (!*more) break;
+    auto r = engine::DecodeOffsetRecord(rec.key, rec.value, rec.offset);
+    if (!r) {
+      CheckCode(r.error(), {ErrorCode::kCorruption}, "DecodeOffsetRecord");
+      if (!out.error) out.error = r.error().code;
+      out.summary += Format("bad offset=%" PRId64 "\n", rec.offset);
+      continue;
+    }
+    // The layout is canonical: the record re-encodes to its bytes.
+    SLUICE_CHECK(rec.key && engine::EncodeOffsetKey(r->group, r->topic, r->partition) == *rec.key,
+                 "an offsets key does not re-encode to its bytes");
+    SLUICE_CHECK(r->value.has_value() == rec.value.has_value() &&
+                     (!r->value || engine::EncodeOffsetValue(*r->value) == *rec.value),
+                 "an offsets value does not re-encode to its bytes");
+    const std::string key = "group='" + Escape(r->group) + "' topic='" + Escape(r->topic) + "'" +
+                            Format(" partition=%" PRId32, r->partition);
+    if (r->value) {
+      out.summary += "commit " + key +
+                     Format(" offset=%" PRId64 " time=%" PRId64, r->value->offset.value(),
+                            r->value->commit_time_ms) +
+                     " metadata='" + Escape(r->value->metadata) + "'\n";
+    } else {
+      out.summary += "tombstone " + key + "\n";
+    }
+  }
+  return out;
+}
+
+// Runs `check` on a copy of `data` and, if `repair` changes that copy, on the repaired bytes too.
+template <typename Check, typename Repair>
+FuzzOutcome CheckWithRepair(Bytes data, Check check, Repair repair) {
+  const Buffer copy = Copy(data);
+  FuzzOutcome out = check(View(copy));
+  Buffer fixed = copy;
+  if (repair(fixed) && fixed != copy) check(View(fixed));
+  return out;
+}
+
+}  // namespace
+
+std::string Escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && c != '\\' && c != '\'') {
+      out += c;
+    } else {
+      out += Format("\\x%02x", u);
+    }
+  }
+  return out;
+}
+
+std::string SegmentOpenInput(std::string_view log, std::string_view index) {
+  std::string out(4, '\0');
+  base::StoreLE<uint32_t>(reinterpret_cast<std::byte*>(out.data()),
+                          static_cast<uint32_t>(log.size()));
+  out += log;
+  out += index;
+  return out;
+}
+
+FuzzOutcome FuzzRecordBatch(Bytes data) { return CheckWithRepair(data, CheckBatch, RepairBatch); }
+
+FuzzOutcome FuzzFrames(Bytes data) {
+  return CheckWithRepair(data, CheckFrames, [](Buffer& b) {
+    RepairFrames(b, 0);
+    return true;
+  });
+}
+
+FuzzOutcome FuzzSegmentIndex(Bytes data) { return CheckWithRepair(data, CheckIndex, RepairIndex); }
+
+FuzzOutcome FuzzSegmentOpen(Bytes data) {
+  return CheckWithRepair(data, CheckSegmentOpen, RepairSegmentInput);
+}
+
+FuzzOutcome FuzzSnapshotFile(Bytes data) {
+  return CheckWithRepair(data, CheckSnapshot, RepairSnapshot);
+}
+
+FuzzOutcome FuzzOffsetsBatch(Bytes data) {
+  return CheckWithRepair(data, CheckOffsetsBatch, RepairBatch);
+}
+
+}  // namespace sluice::fuzz

@@ -1,0 +1,66 @@
+#pragma once
+
+// Bodies of the libFuzzer targets for the parsers of sluice's data on disk, shared by the fuzz
+// binaries (tests/fuzz/*_fuzz.cc, clang and -DSLUICE_FUZZ=ON only) and storage_corpus_test (every
+// build, GCC included), which replays the checked-in corpora in tests/fuzz/corpus/<target>/.
+//
+// Each target decodes its input as the file (or file part) it models and checks what must hold
+// whatever the bytes are: no crash, no read outside the input (ASan: the input is copied into an
+// exactly sized heap buffer), no allocation beyond a small bound, errors of the documented codes
+// only, and round trips where the format is canonical. A violation aborts (SLUICE_CHECK). Inputs
+// guarded by a checksum are decoded twice: as given, and with their checksums (and lengths)
+// recomputed, so that the fuzzer also reaches what lies behind the checksum.
+//
+// Each returns what it made of the bytes as given, for the corpus test's per-seed checks.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "segment/base/coding.h"
+#include "segment/base/result.h"
+
+namespace sluice::fuzz {
+
+struct FuzzOutcome {
+  // Why the input was rejected (for frames and segments: why the scan stopped early); nullopt if
+  // all of it was accepted.
+  std::optional<base::ErrorCode> error;
+  // What was decoded before any error, one line per item, in a canonical text form.
+  std::string summary;
+};
+
+// The targets' limit on a batch's decompressed records: above every seed, and small enough that no
+// input makes a target allocate much (the engine's own limit is 1 GiB).
+inline constexpr size_t kFuzzMaxDecompressedBytes = 8u << 20;
+
+// A Kafka RecordBatch v2 as stored: header, CRC-32C, records (every codec, decompressed with the
+// limit above); DecompressBatch and ComputeMaxTimestamp must agree with the record decoder.
+FuzzOutcome FuzzRecordBatch(base::Bytes data);
+
+// The frames of a segment file after its header (segment/frame.h), read from position 0 on with
+// and without payload checksums.
+FuzzOutcome FuzzFrames(base::Bytes data);
+
+// A sparse index file (segment/segment_index.h) of the segment whose base offset the file names.
+FuzzOutcome FuzzSegmentIndex(base::Bytes data);
+
+// A segment on MemFs: input = u32 LE log length, the .log file's bytes, then the .index file's
+// bytes (no index file when there are none). Opened as the active segment (recovery scan; then
+// one frame appended and the segment reopened) and, on a fresh copy, as a sealed segment.
+FuzzOutcome FuzzSegmentOpen(base::Bytes data);
+
+// A replay snapshot file (engine/snapshot.h).
+FuzzOutcome FuzzSnapshotFile(base::Bytes data);
+
+// A record batch of __consumer_offsets, each record decoded as a committed offset or tombstone
+// (engine/group_offsets.h).
+FuzzOutcome FuzzOffsetsBatch(base::Bytes data);
+
+// Text of `s` for a summary: printable ASCII as is, other bytes as \xNN.
+std::string Escape(std::string_view s);
+
+// Builds the container FuzzSegmentOpen reads.
+std::string SegmentOpenInput(std::string_view log, std::string_view index);
+
+}  // namespace sluice::fuzz
