@@ -171,7 +171,7 @@ TEST_F(OperatorSafetyTest, TopicDeleteThroughTheBrokerRefusesTheOffsetsTopic) {
         << r.err;
     EXPECT_NE(r.err.find("Invalid topic"), std::string::npos) << r.err;
     server.Signal(SIGTERM);
-    server.Pump("", {}, kDeadline);
+    if (!server.Pump("", {}, kDeadline)) server.Signal(SIGKILL);
     EXPECT_EQ(server.Wait(), 0) << server.err;
   }
   ExpectTopicAndOffsetsKept();
@@ -297,7 +297,7 @@ TEST_P(BenchSignalTest, RemovesItsTemporaryTopic) {
   const std::string topic = WaitForBenchTopic();
   ASSERT_FALSE(topic.empty());
   bench.Signal(sig);
-  bench.Pump("", {}, kDeadline);
+  if (!bench.Pump("", {}, kDeadline)) bench.Signal(SIGKILL);  // it ignored the signal
   EXPECT_EQ(bench.Wait(), 128 + sig) << bench.err;
   EXPECT_EQ(bench.err, "sluice: bench interrupted by signal " + std::to_string(sig) +
                            "; its temporary topic " + topic + " was removed\n");
@@ -351,7 +351,7 @@ TEST_P(ProduceSignalTest, FinishesTheBatchInHandAndExitsWithTheSignal) {
   const std::string log = dir_.Join("t-0/00000000000000000000.log");
   ASSERT_TRUE(PollUntil([&] { return CountFrames(log) == 2; })) << "no batch was appended";
   produce.Signal(sig);
-  produce.Pump("", {}, kDeadline);
+  if (!produce.Pump("", {}, kDeadline)) produce.Signal(SIGKILL);  // it ignored the signal
   EXPECT_EQ(produce.Wait(), 128 + sig) << produce.err;
   auto lines = Lines(produce.err);
   ASSERT_EQ(lines.size(), 2u) << produce.err;

@@ -69,7 +69,7 @@ SluiceProcess::~SluiceProcess() {
     if (fd >= 0) ::close(fd);
   }
 }
-void SluiceProcess::Pump(const std::string& input,
+bool SluiceProcess::Pump(const std::string& input,
                          const std::function<bool(const std::string&)>& done,
                          std::chrono::seconds timeout) {
   size_t written = 0;
@@ -77,14 +77,14 @@ void SluiceProcess::Pump(const std::string& input,
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   char buf[1 << 16];
   while (out_ >= 0 || err_ >= 0) {
-    if (done && done(out)) return;
+    if (done && done(out)) return true;
     std::vector<pollfd> fds;
     if (in_ >= 0 && written < input.size()) fds.push_back({in_, POLLOUT, 0});
     if (out_ >= 0) fds.push_back({out_, POLLIN, 0});
     if (err_ >= 0) fds.push_back({err_, POLLIN, 0});
     if (std::chrono::steady_clock::now() > deadline) {
       ADD_FAILURE() << "sluice did not finish in time; stderr so far: " << err;
-      return;
+      return false;
     }
     if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
     for (const pollfd& p : fds) {
@@ -105,6 +105,7 @@ void SluiceProcess::Pump(const std::string& input,
       }
     }
   }
+  return true;
 }
 
 void SluiceProcess::WriteStdin(const std::string& data) {

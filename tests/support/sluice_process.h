@@ -30,8 +30,9 @@ class SluiceProcess {
   SluiceProcess& operator=(const SluiceProcess&) = delete;
 
   // Writes `input` to stdin (then closes it, unless WriteStdin held it open) while collecting
-  // stdout and stderr, until both are closed or `done(out)` holds. Fails the test after `timeout`.
-  void Pump(const std::string& input, const std::function<bool(const std::string&)>& done = {},
+  // stdout and stderr, until both are closed or `done(out)` holds. Fails the test after `timeout`
+  // and returns false (the child may still run: kill it before Wait).
+  bool Pump(const std::string& input, const std::function<bool(const std::string&)>& done = {},
             std::chrono::seconds timeout = std::chrono::seconds(20));
   // Writes all of `data` to stdin and keeps stdin open (as a pipe from a producer that is still
   // running) until CloseStdin. Fails the test if the child does not take it within 20 s.
