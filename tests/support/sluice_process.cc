@@ -138,7 +138,7 @@ int SluiceProcess::Wait() {
 RunResult RunSluice(const std::vector<std::string>& args, const std::string& input,
                     std::chrono::seconds timeout) {
   SluiceProcess child(args);
-  child.Pump(input, {}, timeout);
+  if (!child.Pump(input, {}, timeout)) child.Signal(SIGKILL);  // the test failed; do not hang
   RunResult r;
   r.exit_code = child.Wait();
   r.out = std::move(child.out);
