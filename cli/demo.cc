@@ -198,8 +198,8 @@ void AddDemoCommand(CLI::App& app, Context& ctx) {
   CLI::App* cmd = app.add_subcommand(
       "demo", "Produce telemetry into a topic, read it all back and check it, print throughput");
   cmd->add_option("--topic", o->topic,
-                  "Topic to create (must not exist: the demo never touches "
-                  "a topic it did not create)");
+                  "Topic to create (must not exist: the demo never touches a topic it did not "
+                  "create)");
   cmd->add_option("--records", o->records, "Records to produce")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   cmd->add_option("--partitions", o->partitions, "Partitions (one producer thread each)")
