@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/record_format.h"
 #include "cli/telemetry.h"
 #include "segment/io/uring_fs.h"
 #include "segment/record_batch.h"
@@ -42,9 +44,14 @@ struct BenchOptions {
   int32_t producers = 2;
   std::string compression = "zstd";
   std::string flush = "none";
-  std::string topic = "sluice-bench";
+  std::string topic;  // empty: kBenchTopicPrefix + the process id (ChooseTopic)
   std::string plot;
 };
+
+// Temporary topics and raw files are named after the process that made them, so that what a
+// killed bench left behind never collides with (blocks) a later run.
+constexpr std::string_view kBenchTopicPrefix = "sluice-bench-";
+constexpr std::string_view kRawFilePrefix = ".sluice-bench-raw-";
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
@@ -174,7 +181,8 @@ struct WriteResult {
 // Appends `o.records` records in batches of `o.batch` from `o.producers` threads. Each producer
 // builds a pool of batches up front (so that only the engine's append path is timed) and sends
 // its batches round-robin over the partitions, starting at its own index.
-Result<WriteResult> RunWrite(engine::Engine& engine, const BenchOptions& o) {
+Result<WriteResult> RunWrite(engine::Engine& engine, const BenchOptions& o,
+                             const SignalStop& signals) {
   const int64_t total_batches = (o.records + o.batch - 1) / o.batch;
   constexpr int64_t kPoolSize = 32;
   std::vector<std::vector<Sample>> samples(static_cast<size_t>(o.producers));
@@ -221,7 +229,7 @@ Result<WriteResult> RunWrite(engine::Engine& engine, const BenchOptions& o) {
       out.reserve(static_cast<size_t>(mine));
       ready++;
       while (!go) std::this_thread::yield();
-      for (int64_t k = 0; k < mine && !err && !failed; ++k) {
+      for (int64_t k = 0; k < mine && !err && !failed && !signals.stop_requested(); ++k) {
         const int64_t index = t + k * o.producers;
         const bool is_tail = index == last_index && tail_records != o.batch;
         const std::string& batch = is_tail ? tail : pool[static_cast<size_t>(k % kPoolSize)];
@@ -268,14 +276,15 @@ struct ReadFigures {
   int64_t ns = 0;
 };
 
-Result<ReadFigures> RunRead(engine::Engine& engine, const BenchOptions& o) {
+Result<ReadFigures> RunRead(engine::Engine& engine, const BenchOptions& o,
+                            const SignalStop& signals) {
   ReadFigures out;
   Progress progress("reading (engine)", static_cast<uint64_t>(o.records));
   segment::RecordDecoder decoder;
   const int64_t t0 = NowNs();
   for (int32_t p = 0; p < o.partitions; ++p) {
     base::Offset next(0);
-    for (;;) {
+    while (!signals.stop_requested()) {
       ASSIGN_OR_RETURN(auto r, engine.Read(o.topic, p, next, 4 << 20));
       if (r.batches.empty()) break;
       for (const auto& b : r.batches) {
@@ -313,9 +322,10 @@ struct RawResult {
 // frames them, one gathered write each) back to back into `path`, preallocated to the whole size,
 // with an fdatasync after each chunk if `sync`. Stops early after `max_seconds`. It goes through
 // io::UringFs, the same thin io_uring layer the engine writes with (one writev SQE per call, then
-// wait), so the baseline is io_uring itself without any of the engine's work.
+// wait), so the baseline is io_uring itself without any of the engine's work. Stops at a signal.
 std::optional<std::string> RawWrite(const std::string& path, uint64_t chunk_bytes, int64_t chunks,
-                                    bool sync, double max_seconds, RawResult& out) {
+                                    bool sync, double max_seconds, const SignalStop& signals,
+                                    RawResult& out) {
   out = RawResult{};
   out.chunk_bytes = chunk_bytes;
   io::UringFs fs;
@@ -345,7 +355,7 @@ std::optional<std::string> RawWrite(const std::string& path, uint64_t chunk_byte
                     static_cast<uint64_t>(chunks));
   const int64_t t0 = NowNs();
   uint64_t pos = 0;
-  for (int64_t i = 0; i < chunks; ++i) {
+  for (int64_t i = 0; i < chunks && !signals.stop_requested(); ++i) {
     const int64_t c0 = NowNs();
     if (auto s = file->WriteAt(base::FilePos(pos), pieces); !s) return s.error().ToString();
     if (sync) {
@@ -529,13 +539,61 @@ double Mb(double bytes) { return bytes / 1e6; }
 double Rate(double v, int64_t ns) { return ns > 0 ? v / Seconds(ns) : 0; }
 double Pct(double v, double base) { return base > 0 ? 100.0 * v / base : 0; }
 
-int RunBench(Context& ctx, const BenchOptions& o) {
-  if (static_cast<int64_t>(o.record_size + 16) * o.batch > (16ll << 20)) {
+// Whether `name` is a default temporary topic: kBenchTopicPrefix, digits, optionally "-" digits.
+bool IsBenchTopic(std::string_view name) {
+  if (name.substr(0, kBenchTopicPrefix.size()) != kBenchTopicPrefix) return false;
+  name.remove_prefix(kBenchTopicPrefix.size());
+  const size_t dash = name.find('-');
+  auto digits = [](std::string_view d) {
+    return !d.empty() && d.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  return digits(name.substr(0, dash)) &&
+         (dash == std::string_view::npos || digits(name.substr(dash + 1)));
+}
+
+// This run's temporary topic: sluice-bench-<pid>, with a suffix if an earlier bench that had the
+// same process id left its topic behind.
+std::string ChooseTopic(const engine::Engine& e) {
+  const std::string base = std::string(kBenchTopicPrefix) + std::to_string(::getpid());
+  std::string name = base;
+  for (int i = 2; e.DescribeTopic(name).has_value(); ++i) name = base + "-" + std::to_string(i);
+  return name;
+}
+
+// Names what killed benches left in the data directory. The bench removes only what it made in
+// this run, so these stay until the operator removes them; they do not stop this run.
+void NoteLeftovers(const engine::Engine& e, const std::string& data_dir) {
+  std::string found;
+  for (const auto& t : e.ListTopics()) {
+    if (IsBenchTopic(t.name)) found += (found.empty() ? "" : ", ") + ("topic " + t.name);
+  }
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kRawFilePrefix, 0) == 0) {
+      found += (found.empty() ? "" : ", ") + ("file " + entry.path().string());
+    }
+  }
+  if (found.empty()) return;
+  std::fprintf(stderr,
+               "sluice bench: note: an interrupted bench left %s (not removed: bench removes "
+               "only what it made in this run; `sluice topic delete NAME` and rm do)\n",
+               found.c_str());
+}
+
+int RunBench(Context& ctx, const BenchOptions& options) {
+  if (static_cast<int64_t>(options.record_size + 16) * options.batch > (16ll << 20)) {
     return ctx.Usage("--batch x --record-size exceeds the 16 MiB batch limit");
   }
-  engine::Engine* e = ctx.Engine();
+  // From here on SIGINT and SIGTERM stop the run, which then removes what it made.
+  SignalStop signals;
+  engine::Engine* e = ctx.Engine(engine::CreateIfMissing::kYes);
   if (e == nullptr) return kExitFailure;
-  if (e->DescribeTopic(o.topic)) {
+  BenchOptions o = options;
+  if (o.topic.empty()) {
+    NoteLeftovers(*e, ctx.data_dir);
+    o.topic = ChooseTopic(*e);
+  } else if (e->DescribeTopic(o.topic)) {
     return ctx.Fail("topic '" + o.topic + "' already exists; pick another with --topic");
   }
   if (auto s = e->CreateTopic(o.topic, o.partitions,
@@ -543,27 +601,43 @@ int RunBench(Context& ctx, const BenchOptions& o) {
       !s) {
     return ctx.Fail(s.error());
   }
+  // Deletes the temporary topic on every way out of this function (a signal included: the loops
+  // below stop at one); only a SIGKILL or a second signal leaves it behind.
   struct DropTopic {
     engine::Engine* e;
     const std::string& topic;
     bool done = false;
-    void Drop() {
-      if (!done) (void)e->DeleteTopic(topic);
+    Status Drop() {
+      if (done) return {};
       done = true;
+      return e->DeleteTopic(topic);
     }
-    ~DropTopic() { Drop(); }
+    ~DropTopic() { Drop().IgnoreError(); }  // early error returns; the others report it
   } drop{e, o.topic};
+  auto interrupted = [&] {
+    std::string what = "its temporary topic " + o.topic + " was removed";
+    if (Status s = drop.Drop(); !s) {
+      what = "removing its temporary topic " + o.topic + " failed: " + s.error().ToString();
+    }
+    ctx.Fail("bench interrupted by signal " + std::to_string(signals.signal_number()) + "; " +
+             what);
+    return 128 + signals.signal_number();
+  };
 
   ::sync();
-  auto w = RunWrite(*e, o);
+  auto w = RunWrite(*e, o, signals);
+  if (signals.stop_requested()) return interrupted();
   if (!w) return ctx.Fail("append: " + w.error().ToString());
-  auto r = RunRead(*e, o);
+  auto r = RunRead(*e, o, signals);
+  if (signals.stop_requested()) return interrupted();
   if (!r) return ctx.Fail("read: " + r.error().ToString());
   if (r->records != o.records) {
     return ctx.Fail("read back " + std::to_string(r->records) + " records, wrote " +
                     std::to_string(o.records));
   }
-  drop.Drop();
+  if (Status s = drop.Drop(); !s) {
+    return ctx.Fail("removing the temporary topic " + o.topic + ": " + s.error().ToString());
+  }
 
   // The baseline: the same stored bytes (frames: prefix + batch) in the same chunk size.
   const uint64_t frame_bytes =
@@ -571,12 +645,24 @@ int RunBench(Context& ctx, const BenchOptions& o) {
   const int64_t chunks = std::max<int64_t>(1, r->batches);
   const uint64_t chunk =
       std::max<uint64_t>(kFramePrefixBytes + 1, frame_bytes / static_cast<uint64_t>(chunks));
-  const std::string raw_path = ctx.data_dir + "/.sluice-bench-raw-" + std::to_string(::getpid());
+  // Named like the topic, and never a file an earlier bench with this process id left behind.
+  const std::string raw_base =
+      ctx.data_dir + "/" + std::string(kRawFilePrefix) + std::to_string(::getpid());
+  std::string raw_path = raw_base;
+  std::error_code ec;
+  for (int i = 2; std::filesystem::exists(raw_path, ec); ++i) {
+    raw_path = raw_base + "-" + std::to_string(i);
+  }
   RawResult raw, raw_sync;
-  if (auto err = RawWrite(raw_path, chunk, chunks, false, 1e9, raw)) return ctx.Fail(*err);
-  if (auto err = RawWrite(raw_path, chunk, chunks, true, kRawSyncMaxSeconds, raw_sync)) {
+  if (auto err = RawWrite(raw_path, chunk, chunks, false, 1e9, signals, raw)) {
     return ctx.Fail(*err);
   }
+  if (!signals.stop_requested()) {
+    if (auto err = RawWrite(raw_path, chunk, chunks, true, kRawSyncMaxSeconds, signals, raw_sync)) {
+      return ctx.Fail(*err);
+    }
+  }
+  if (signals.stop_requested()) return interrupted();  // the raw file is gone with RawWrite
 
   // Figures.
   const double logical = static_cast<double>(o.records) * o.record_size;
@@ -720,7 +806,9 @@ void AddBenchCommand(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"none", "zstd", "lz4"}));
   cmd->add_option("--flush", o->flush, "none (page cache) or sync (fdatasync before the ack)")
       ->check(CLI::IsMember({"none", "sync"}));
-  cmd->add_option("--topic", o->topic, "Temporary topic (must not exist; deleted afterwards)");
+  cmd->add_option("--topic", o->topic,
+                  "Temporary topic (must not exist; deleted afterwards, also on SIGINT/SIGTERM; "
+                  "default sluice-bench-<pid>)");
   cmd->add_option("--plot", o->plot, "Write an SVG chart of throughput and p99 latency over time");
   cmd->callback([&ctx, o] {
     if (ctx.RejectRemote("bench",

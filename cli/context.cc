@@ -2,14 +2,27 @@
 
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 
 namespace sluice::cli {
 
-engine::Engine* Context::Engine() {
+namespace {
+
+std::string MissingDataDirMessage(const std::string& dir) {
+  return "data directory " + dir +
+         " does not exist (check --data-dir or SLUICE_DATA_DIR; `sluice topic create` starts a "
+         "new one)";
+}
+
+}  // namespace
+
+engine::Engine* Context::Engine(engine::CreateIfMissing create) {
   if (engine_) return engine_.get();
+  if (create == engine::CreateIfMissing::kNo && !DataDirExists()) return nullptr;
   engine::EngineOptions o;
   o.data_dir = data_dir;
+  o.create_if_missing = create;
   auto opened = engine::Engine::Open(o);
   if (!opened) {
     Fail(opened.error());
@@ -19,7 +32,14 @@ engine::Engine* Context::Engine() {
   return engine_.get();
 }
 
-cli::Backend* Context::OpenBackend() {
+bool Context::DataDirExists() const {
+  std::error_code ec;
+  if (std::filesystem::exists(data_dir, ec)) return true;
+  Fail(ec ? "data directory " + data_dir + ": " + ec.message() : MissingDataDirMessage(data_dir));
+  return false;
+}
+
+cli::Backend* Context::OpenBackend(engine::CreateIfMissing create) {
   if (backend_) return backend_.get();
   if (remote()) {
     auto connected = ConnectRemoteBackend(broker);
@@ -32,7 +52,7 @@ cli::Backend* Context::OpenBackend() {
     backend_ = std::move(connected).value();
     return backend_.get();
   }
-  engine::Engine* e = Engine();
+  engine::Engine* e = Engine(create);
   if (e == nullptr) {
     exit_code = kExitFailure;
     return nullptr;

@@ -35,12 +35,17 @@ class Context {
   }
   bool remote() const { return !broker.empty(); }
 
-  // The embedded engine on `data_dir` (opened once). On failure prints the error and returns null.
-  engine::Engine* Engine();
+  // The embedded engine on `data_dir` (opened once). Only commands that create topics pass
+  // CreateIfMissing::kYes: for every other command a missing data directory is an error naming
+  // it, not a new empty one. On failure prints the error and returns null.
+  engine::Engine* Engine(engine::CreateIfMissing create = engine::CreateIfMissing::kNo);
   // The backend of the command's data (opened once): the broker with --broker, else the engine on
-  // `data_dir`. On failure prints the error, sets `exit_code` (2 for a malformed --broker) and
-  // returns null.
-  cli::Backend* OpenBackend();
+  // `data_dir` (`create` as for Engine). On failure prints the error, sets `exit_code` (2 for a
+  // malformed --broker) and returns null.
+  cli::Backend* OpenBackend(engine::CreateIfMissing create = engine::CreateIfMissing::kNo);
+  // For commands that read `data_dir` without an engine (verify): prints the same error as
+  // Engine() and returns false if the directory does not exist.
+  bool DataDirExists() const;
   // Closes the backend and the engine cleanly if they were opened; prints an error and returns
   // false on failure.
   bool CloseEngine();

@@ -40,11 +40,17 @@ int RunDemo(const DemoOptions& o) {
     return 1;
   }
   auto& engine = **opened;
+  // The demo writes only to a topic it creates in this run: an existing topic of that name holds
+  // someone's data (or an earlier demo's), and the demo never deletes what it did not create.
   if (engine.DescribeTopic(o.topic)) {
-    if (auto s = engine.DeleteTopic(o.topic); !s) {
-      std::fprintf(stderr, "sluice demo: %s\n", s.error().ToString().c_str());
-      return 1;
+    std::fprintf(stderr,
+                 "sluice demo: topic '%s' already exists in %s and the demo only writes to a "
+                 "topic it creates; pick another name with --topic NAME\n",
+                 o.topic.c_str(), o.data_dir.c_str());
+    if (auto s = engine.Close(); !s) {
+      std::fprintf(stderr, "sluice demo: close: %s\n", s.error().ToString().c_str());
     }
+    return 1;
   }
   if (auto s = engine.CreateTopic(o.topic, o.partitions,
                                   {{"compression.type", o.compression}, {"flush", o.flush}});
@@ -191,7 +197,9 @@ void AddDemoCommand(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<DemoOptions>();
   CLI::App* cmd = app.add_subcommand(
       "demo", "Produce telemetry into a topic, read it all back and check it, print throughput");
-  cmd->add_option("--topic", o->topic, "Topic to (re)create");
+  cmd->add_option("--topic", o->topic,
+                  "Topic to create (must not exist: the demo never touches a topic it did not "
+                  "create)");
   cmd->add_option("--records", o->records, "Records to produce")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   cmd->add_option("--partitions", o->partitions, "Partitions (one producer thread each)")

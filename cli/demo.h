@@ -15,8 +15,8 @@ struct DemoOptions {
   std::string flush = "none";
 };
 
-// Produces telemetry into a fresh topic, reads every record back and checks it, and prints
-// throughput. Returns the process exit code.
+// Produces telemetry into a topic it creates (an existing one is refused, never replaced), reads
+// every record back and checks it, and prints throughput. Returns the process exit code.
 int RunDemo(const DemoOptions& options);
 
 }  // namespace sluice::cli

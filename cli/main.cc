@@ -32,8 +32,17 @@ int main(int argc, char** argv) {
     app.parse_complete_callback([&verbose, &ctx, data_dir] {
       sluice::base::SetLogLevel(verbose ? sluice::base::LogLevel::kInfo
                                         : sluice::base::LogLevel::kWarning);
-      // A value equal to SLUICE_DATA_DIR came from the environment, which --broker overrides.
+      // An empty path would make the current directory the data directory (and CLI11 skips an
+      // empty variable, which would quietly fall back to ./sluice-data): both are usage errors.
       const char* env = std::getenv("SLUICE_DATA_DIR");
+      if (data_dir->count() > 0 && ctx.data_dir.empty()) {
+        throw CLI::ValidationError("--data-dir is empty: name a directory (. for this one)");
+      }
+      if (data_dir->count() == 0 && env != nullptr && *env == '\0') {
+        throw CLI::ValidationError(
+            "SLUICE_DATA_DIR is set but empty: name a directory (. for this one) or unset it");
+      }
+      // A value equal to SLUICE_DATA_DIR came from the environment, which --broker overrides.
       ctx.data_dir_given = data_dir->count() > 0 && (env == nullptr || ctx.data_dir != env);
       if (ctx.remote() && ctx.data_dir_given) {
         throw CLI::ValidationError(

@@ -6,6 +6,9 @@
 // bit cleared), so a key lands in the same partition as with Kafka's default partitioner; records
 // without a key go round robin, one batch at a time (Kafka's "sticky" partitioner).
 
+#include <poll.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -33,20 +36,36 @@ struct ProduceArgs {
   int64_t batch_bytes = 1 << 20;
 };
 
-// Calls fn(line, line_number) for every line of `in` (without its '\n'; a last line without one
-// counts). Stops at fn's first error.
+// How reading the input ended.
+struct InputEnd {
+  int by_signal = 0;            // the SIGINT/SIGTERM that stopped the reading; 0 at end of input
+  size_t unfinished_bytes = 0;  // with a signal: bytes of a last line still without its '\n'
+};
+
+// Calls fn(line, line_number) for every line read from `fd` (without its '\n'; at the end of the
+// input a last line without one counts). Stops at fn's first error, or, once `signals` reports a
+// signal, before the next read: every line already read is passed on (it has left the pipe, so
+// the writer cannot send it again), a line cut short by the signal is not.
 template <typename Fn>
-Status ForEachLine(std::FILE* in, Fn&& fn) {
+Result<InputEnd> ForEachLine(int fd, const SignalStop& signals, Fn&& fn) {
   std::string buf(1 << 20, '\0');
   std::string carry;  // a line split across reads
   int64_t line_no = 0;
   for (;;) {
-    const size_t n = std::fread(buf.data(), 1, buf.size(), in);
-    if (n == 0) {
-      if (std::ferror(in)) return base::ErrnoError(errno, "read", "stdin");
-      break;
+    pollfd fds[2] = {{fd, POLLIN, 0}, {signals.wake_fd(), POLLIN, 0}};
+    if (!signals.stop_requested() && ::poll(fds, signals.wake_fd() >= 0 ? 2 : 1, -1) < 0 &&
+        errno != EINTR) {
+      return base::ErrnoError(errno, "poll", "stdin");
     }
-    std::string_view chunk(buf.data(), n);
+    if (signals.stop_requested()) return InputEnd{signals.signal_number(), carry.size()};
+    if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) == 0) continue;
+    const ssize_t got = ::read(fd, buf.data(), buf.size());
+    if (got < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return base::ErrnoError(errno, "read", "stdin");
+    }
+    if (got == 0) break;
+    std::string_view chunk(buf.data(), static_cast<size_t>(got));
     size_t start = 0;
     for (;;) {
       const size_t nl = chunk.find('\n', start);
@@ -65,7 +84,7 @@ Status ForEachLine(std::FILE* in, Fn&& fn) {
     }
   }
   if (!carry.empty()) RETURN_IF_ERROR(fn(std::string_view(carry), ++line_no));
-  return {};
+  return InputEnd{};
 }
 
 // Collects the first parse error of a JSON text, for a message that says where it went wrong.
@@ -181,10 +200,13 @@ int Produce(Context& ctx, const ProduceArgs& args) {
   if (!opened) return ctx.Fail(opened.error());
   RecordSink& producer = **opened;
 
+  // SIGINT/SIGTERM end the input: the records read so far are sent, the summary printed, and the
+  // exit code is 128 + the signal.
+  SignalStop signals;
   const auto t0 = std::chrono::steady_clock::now();
   InputRecord rec;
   std::string bad_line;  // "line N: why" when an input line could not be parsed
-  auto status = ForEachLine(stdin, [&](std::string_view line, int64_t line_no) -> Status {
+  auto on_line = [&](std::string_view line, int64_t line_no) -> Status {
     if (json_input) {
       if (line.find_first_not_of(" \t\r") == std::string_view::npos) return {};  // blank line
       auto parsed = ParseJsonRecord(line);
@@ -206,10 +228,14 @@ int Produce(Context& ctx, const ProduceArgs& args) {
       rec.headers = headers;
     }
     return producer.Add(rec, line_no);
-  });
-  if (status.has_value()) {
+  };
+  auto ended = ForEachLine(STDIN_FILENO, signals, on_line);
+  Status status;
+  if (ended) {
     status = producer.Flush();
-  } else if (!bad_line.empty()) {
+  } else if (bad_line.empty()) {
+    status = ended.error();
+  } else {
     // The records read before the bad line are still produced.
     if (auto s = producer.Flush(); !s) return ctx.Fail(s.error().context);
     return ctx.Fail(bad_line + " (the " + std::to_string(producer.records()) +
@@ -226,14 +252,26 @@ int Produce(Context& ctx, const ProduceArgs& args) {
                "produced %lld records (%s of keys and values) to %s in %.2f s: %.0f records/s\n",
                static_cast<long long>(producer.records()), HumanBytes(producer.bytes()).c_str(),
                args.topic.c_str(), seconds, rate);
+  const int sig = ended->by_signal;
   if (ctx.format() == OutputFormat::kJson) {
-    PrintJson({{"topic", args.topic},
-               {"records", producer.records()},
-               {"bytes", producer.bytes()},
-               {"seconds", seconds},
-               {"records_per_second", rate}});
+    nlohmann::json out = {{"topic", args.topic},
+                          {"records", producer.records()},
+                          {"bytes", producer.bytes()},
+                          {"seconds", seconds},
+                          {"records_per_second", rate}};
+    if (sig != 0) out["interrupted_by_signal"] = sig;
+    PrintJson(out);
   }
-  return kExitOk;
+  if (sig == 0) return kExitOk;
+  std::string unfinished;
+  if (ended->unfinished_bytes > 0) {
+    unfinished = "; an unfinished last line (" + std::to_string(ended->unfinished_bytes) +
+                 " bytes without a newline) was not produced";
+  }
+  ctx.Fail("produce interrupted by signal " + std::to_string(sig) + ": the " +
+           std::to_string(producer.records()) + " records read before it were all produced" +
+           unfinished);
+  return 128 + sig;
 }
 
 }  // namespace

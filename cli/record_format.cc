@@ -1,6 +1,8 @@
 #include "cli/record_format.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -17,6 +19,9 @@ using base::MakeError;
 std::atomic<int> g_stop_signal{0};
 static_assert(std::atomic<int>::is_always_lock_free);
 
+// The write end of the live SignalStop's wake-up pipe, -1 if none.
+std::atomic<int> g_wake_fd{-1};
+
 extern "C" void OnStopSignal(int sig) {
   if (g_stop_signal.load() != 0) {
     // A second signal: the user insists. Die as the signal says.
@@ -25,6 +30,13 @@ extern "C" void OnStopSignal(int sig) {
     return;
   }
   g_stop_signal.store(sig);
+  // Wake a thread blocked in poll() on wake_fd(); write() is async-signal-safe, errno is not ours.
+  const int saved_errno = errno;
+  if (const int fd = g_wake_fd.load(); fd >= 0) {
+    const char byte = 1;
+    [[maybe_unused]] const ssize_t n = ::write(fd, &byte, 1);
+  }
+  errno = saved_errno;
 }
 
 struct sigaction g_old_int;
@@ -213,6 +225,12 @@ bool RecordPrinter::Flush() {
 
 SignalStop::SignalStop() {
   g_stop_signal.store(0);
+  int fds[2];
+  if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0) {
+    wake_read_ = fds[0];
+    wake_write_ = fds[1];
+    g_wake_fd.store(wake_write_);
+  }
   struct sigaction sa {};
   sa.sa_handler = OnStopSignal;
   sa.sa_flags = SA_RESTART;  // an interrupted write to stdout must not lose output
@@ -235,6 +253,9 @@ SignalStop::~SignalStop() {
   watcher_.join();
   sigaction(SIGINT, &g_old_int, nullptr);
   sigaction(SIGTERM, &g_old_term, nullptr);
+  g_wake_fd.store(-1);
+  if (wake_read_ >= 0) ::close(wake_read_);
+  if (wake_write_ >= 0) ::close(wake_write_);
 }
 
 bool SignalStop::stop_requested() const { return g_stop_signal.load() != 0; }

@@ -73,8 +73,9 @@ class RecordPrinter {
 };
 
 // Turns SIGINT and SIGTERM into a stop request while it exists (handlers restored on
-// destruction). One instance at a time. The handler only sets a flag; a watcher thread turns the
-// flag into a std::stop_token request for code that waits on one (the replay API).
+// destruction). One instance at a time. The handler only sets a flag and writes a byte to a pipe;
+// a watcher thread turns the flag into a std::stop_token request for code that waits on one (the
+// replay API), and code blocked in poll() watches wake_fd().
 class SignalStop {
  public:
   SignalStop();
@@ -87,8 +88,12 @@ class SignalStop {
   int signal_number() const;
   // Requested (within ~20 ms) once a signal arrived.
   std::stop_token token() const { return source_.get_token(); }
+  // Becomes readable when a signal arrives; -1 if the pipe could not be made.
+  int wake_fd() const { return wake_read_; }
 
  private:
+  int wake_read_ = -1;
+  int wake_write_ = -1;
   std::stop_source source_;
   std::jthread watcher_;
 };

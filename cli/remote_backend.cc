@@ -9,6 +9,7 @@
 
 #include "cli/backend.h"
 #include "cli/kafka_client.h"
+#include "engine/catalog.h"
 
 namespace sluice::cli {
 namespace {
@@ -173,6 +174,16 @@ class RemoteBackend : public Backend {
   }
 
   Status DeleteTopic(const std::string& name) override {
+    if (engine::IsInternalTopic(name)) {
+      // Metadata hides internal topics, so ask the broker itself: it refuses them
+      // (INVALID_TOPIC_EXCEPTION, net/PROTOCOL.md), and DeleteTopics v1-3 carry no message, so
+      // say here why, in the embedded engine's words.
+      Status s = admin_->DeleteTopic(name);
+      if (s || s.error().code != ErrorCode::kInvalidArgument) return s;
+      return MakeError(
+          ErrorCode::kRefused,
+          "topic '" + name + "' is internal and cannot be deleted (" + s.error().context + ")");
+    }
     ASSIGN_OR_RETURN(int32_t partitions, PartitionCount(name));
     (void)partitions;
     return admin_->DeleteTopic(name);

@@ -33,7 +33,8 @@ int Create(Context& ctx, const std::string& name, int32_t partitions,
            const std::vector<std::string>& configs) {
   auto kv = ParseConfigs(configs);
   if (!kv) return ctx.Usage(kv.error().context);
-  Backend* b = ctx.OpenBackend();
+  // The one topic command that may start a new data directory.
+  Backend* b = ctx.OpenBackend(engine::CreateIfMissing::kYes);
   if (b == nullptr) return ctx.exit_code;
   if (auto s = b->CreateTopic(name, partitions, *kv); !s) return Failed(ctx, s.error());
   if (ctx.format() == OutputFormat::kJson) {

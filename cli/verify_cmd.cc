@@ -17,6 +17,8 @@ using nlohmann::json;
 // Verify works on the files directly (not through an engine, whose open would recover and
 // truncate exactly what verify is meant to report).
 int Verify(Context& ctx, const std::string& only_topic) {
+  // A mistyped path must not pass as an empty, healthy data directory.
+  if (!ctx.DataDirExists()) return kExitFailure;
   io::PosixFs fs;
   auto catalog = engine::LoadCatalog(fs, ctx.data_dir);
   if (!catalog) return ctx.Fail(catalog.error());

@@ -69,22 +69,22 @@ SluiceProcess::~SluiceProcess() {
     if (fd >= 0) ::close(fd);
   }
 }
-void SluiceProcess::Pump(const std::string& input,
+bool SluiceProcess::Pump(const std::string& input,
                          const std::function<bool(const std::string&)>& done,
                          std::chrono::seconds timeout) {
   size_t written = 0;
-  if (input.empty()) CloseFd(in_);
+  if (input.empty() && !hold_stdin_) CloseFd(in_);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   char buf[1 << 16];
   while (out_ >= 0 || err_ >= 0) {
-    if (done && done(out)) return;
+    if (done && done(out)) return true;
     std::vector<pollfd> fds;
-    if (in_ >= 0) fds.push_back({in_, POLLOUT, 0});
+    if (in_ >= 0 && written < input.size()) fds.push_back({in_, POLLOUT, 0});
     if (out_ >= 0) fds.push_back({out_, POLLIN, 0});
     if (err_ >= 0) fds.push_back({err_, POLLIN, 0});
     if (std::chrono::steady_clock::now() > deadline) {
       ADD_FAILURE() << "sluice did not finish in time; stderr so far: " << err;
-      return;
+      return false;
     }
     if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
     for (const pollfd& p : fds) {
@@ -93,7 +93,7 @@ void SluiceProcess::Pump(const std::string& input,
         const ssize_t n = ::write(in_, input.data() + written, input.size() - written);
         if (n > 0) written += static_cast<size_t>(n);
         if (n < 0 && errno != EAGAIN) written = input.size();  // EPIPE: the child stopped reading
-        if (written == input.size()) CloseFd(in_);
+        if (written == input.size() && !hold_stdin_) CloseFd(in_);
       } else {
         const ssize_t n = ::read(p.fd, buf, sizeof(buf));
         std::string& sink = p.fd == out_ ? out : err;
@@ -105,7 +105,25 @@ void SluiceProcess::Pump(const std::string& input,
       }
     }
   }
+  return true;
 }
+
+void SluiceProcess::WriteStdin(const std::string& data) {
+  hold_stdin_ = true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  size_t written = 0;
+  while (written < data.size()) {
+    ASSERT_GE(in_, 0) << "stdin is closed";
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "sluice does not read its stdin";
+    pollfd p{in_, POLLOUT, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    const ssize_t n = ::write(in_, data.data() + written, data.size() - written);
+    if (n > 0) written += static_cast<size_t>(n);
+    ASSERT_FALSE(n < 0 && errno != EAGAIN && errno != EINTR) << std::strerror(errno);
+  }
+}
+
+void SluiceProcess::CloseStdin() { CloseFd(in_); }
 
 void SluiceProcess::Signal(int sig) { ::kill(pid_, sig); }
 
@@ -120,7 +138,7 @@ int SluiceProcess::Wait() {
 RunResult RunSluice(const std::vector<std::string>& args, const std::string& input,
                     std::chrono::seconds timeout) {
   SluiceProcess child(args);
-  child.Pump(input, {}, timeout);
+  if (!child.Pump(input, {}, timeout)) child.Signal(SIGKILL);  // the test failed; do not hang
   RunResult r;
   r.exit_code = child.Wait();
   r.out = std::move(child.out);
