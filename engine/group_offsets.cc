@@ -32,29 +32,25 @@ void PutInt(std::string& out, T v) {
   out.append(buf, sizeof(T));
 }
 
-// A little-endian reader over a record's key or value.
+// A record's key or value: little-endian integers and u16-length strings.
 class Reader {
  public:
-  explicit Reader(std::string_view s) : s_(s) {}
+  explicit Reader(std::string_view s) : r_(base::AsBytes(s)) {}
   template <typename T>
   std::optional<T> Int() {
-    if (s_.size() - pos_ < sizeof(T)) return std::nullopt;
-    T v = base::LoadLE<T>(reinterpret_cast<const std::byte*>(s_.data()) + pos_);
-    pos_ += sizeof(T);
-    return v;
+    return r_.LE<T>();
   }
   std::optional<std::string> String() {
-    auto len = Int<uint16_t>();
-    if (!len || s_.size() - pos_ < *len) return std::nullopt;
-    std::string out(s_.substr(pos_, *len));
-    pos_ += *len;
-    return out;
+    auto len = r_.LE<uint16_t>();
+    if (!len) return std::nullopt;
+    auto bytes = r_.Take(*len);
+    if (!bytes) return std::nullopt;
+    return std::string(base::AsString(*bytes));
   }
-  bool done() const { return pos_ == s_.size(); }
+  bool done() const { return !r_.failed() && r_.remaining() == 0; }
 
  private:
-  std::string_view s_;
-  size_t pos_ = 0;
+  base::ByteReader r_;
 };
 
 Error BadRecord(int64_t offset, const std::string& why) {

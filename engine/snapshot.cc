@@ -73,36 +73,36 @@ Result<DecodedSnapshot> DecodeSnapshotFile(Bytes file, const std::string& path) 
   if (base::Xxh3(b.first(b.size() - 8)) != base::LoadLE<uint64_t>(b.data() + b.size() - 8)) {
     return bad("checksum mismatch (partial or damaged file)");
   }
-  const auto version = base::LoadLE<uint16_t>(b.data() + 8);
+  const size_t body = b.size() - 8;
+  base::ByteReader r(b.first(body));
+  r.Take(8);  // the magic, checked above
+  const auto version = r.LE<uint16_t>();
   if (version != kVersion1) {
     return MakeError(ErrorCode::kUnsupportedVersion,
-                     path + ": snapshot version " + std::to_string(version));
+                     path + ": snapshot version " + std::to_string(*version));
   }
-  if (base::LoadLE<uint16_t>(b.data() + 10) != 0) return bad("unknown flags");
+  if (r.LE<uint16_t>() != 0) return bad("unknown flags");
   SnapshotInfo info;
   info.path = path;
-  size_t pos = 12;
-  const auto count = base::LoadLE<uint32_t>(b.data() + pos);
-  pos += 4;
-  info.created_ms = base::LoadLE<int64_t>(b.data() + pos);
-  pos += 8;
-  const auto topic_len = base::LoadLE<uint16_t>(b.data() + pos);
-  pos += 2;
-  const size_t body = b.size() - 8;
-  if (pos + topic_len + uint64_t{count} * 12 + 8 > body) return bad("truncated header");
-  info.topic = std::string(base::AsString(b.subspan(pos, topic_len)));
-  pos += topic_len;
-  for (uint32_t i = 0; i < count; ++i) {
-    const auto partition = base::LoadLE<int32_t>(b.data() + pos);
+  const auto count = r.LE<uint32_t>();
+  const auto created_ms = r.LE<int64_t>();
+  const auto topic_len = r.LE<uint16_t>();
+  if (!count || !created_ms || !topic_len) return bad("truncated header");
+  info.created_ms = *created_ms;
+  if (uint64_t{*topic_len} + uint64_t{*count} * 12 + 8 > r.remaining()) {
+    return bad("truncated header");
+  }
+  info.topic = std::string(base::AsString(*r.Take(*topic_len)));
+  for (uint32_t i = 0; i < *count; ++i) {
+    const auto partition = *r.LE<int32_t>();
     // Written in increasing order, each once: anything else is damage.
     if (!info.offsets.empty() && partition <= info.offsets.rbegin()->first) {
       return bad("partitions out of order");
     }
-    info.offsets[partition] = Offset(base::LoadLE<int64_t>(b.data() + pos + 4));
-    pos += 12;
+    info.offsets[partition] = Offset(*r.LE<int64_t>());
   }
-  info.blob_bytes = base::LoadLE<uint64_t>(b.data() + pos);
-  pos += 8;
+  info.blob_bytes = *r.LE<uint64_t>();
+  const size_t pos = r.position();
   if (info.blob_bytes != body - pos) return bad("blob length does not match the file");
   const Bytes blob = b.subspan(pos, info.blob_bytes);
   return DecodedSnapshot{std::move(info), blob};

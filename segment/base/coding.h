@@ -91,7 +91,8 @@ inline size_t VarintSize(int64_t v) {
   return n;
 }
 
-// A bounds-checked cursor over big-endian/varint data. Every getter returns nullopt instead of
+// The one bounds-checked cursor over bytes from disk or the network: big-endian (Kafka),
+// little-endian (sluice's own files) and varint fields. Every getter returns nullopt instead of
 // reading past the end; once a read fails the reader stays failed.
 class ByteReader {
  public:
@@ -105,6 +106,13 @@ class ByteReader {
   std::optional<T> BE() {
     if (!Need(sizeof(T))) return std::nullopt;
     T v = LoadBE<T>(data_.data() + pos_);
+    pos_ += sizeof(T);
+    return v;
+  }
+  template <typename T>
+  std::optional<T> LE() {
+    if (!Need(sizeof(T))) return std::nullopt;
+    T v = LoadLE<T>(data_.data() + pos_);
     pos_ += sizeof(T);
     return v;
   }
