@@ -92,10 +92,14 @@ RateLimitedLog::RateLimitedLog(LogLevel level, int64_t interval_ms, const Clock*
 
 RateLimitedLog::~RateLimitedLog() {
   std::lock_guard lock(mu_);
-  if (dropped_ > 0) {
-    base::Log(level_, "(" + WithThousands(dropped_) + " more like the last message in the last " +
-                          Span(clock_.MonotonicNs() - last_logged_ns_) + ")");
+  if (dropped_ == 0) return;
+  // The last message dropped stands for the others.
+  std::string line = last_dropped_;
+  if (dropped_ > 1) {
+    line += " (" + WithThousands(dropped_ - 1) + " more in the last " +
+            Span(clock_.MonotonicNs() - last_logged_ns_) + ")";
   }
+  base::Log(level_, line);
 }
 
 bool RateLimitedLog::Log(std::string_view message) {
@@ -103,6 +107,7 @@ bool RateLimitedLog::Log(std::string_view message) {
   std::lock_guard lock(mu_);
   if (logged_any_ && now - last_logged_ns_ < interval_ns_) {
     ++dropped_;
+    last_dropped_.assign(message);
     return false;
   }
   std::string line(message);

@@ -31,7 +31,8 @@ void SetLogSink(LogSink sink);
 // dropped in between are counted, and the next message logged says how many and over how long:
 // "produce to ev-0 refused (...) (1,873 more in the last 10 s)". The dropped messages are not
 // kept (the next one logged stands for them). One instance per call site, usually a function-local
-// static or a member; a count still pending when the instance is destroyed is logged then.
+// static or a member; messages still counted when the instance is destroyed are logged then, as
+// the last of them with the count of the others.
 // Thread-safe. `clock` (monotonic time) must outlive the instance; null = the system clock.
 class RateLimitedLog {
  public:
@@ -53,6 +54,7 @@ class RateLimitedLog {
   bool logged_any_ = false;     // guarded by mu_
   int64_t last_logged_ns_ = 0;  // monotonic time of the last message logged; guarded by mu_
   uint64_t dropped_ = 0;        // messages counted since then; guarded by mu_
+  std::string last_dropped_;    // the last of them, logged by the destructor; guarded by mu_
 };
 
 // "1,873": `n` with thousands separators.
