@@ -721,8 +721,12 @@ Status PartitionLog::Close() {
     return poison;
   }
   RETURN_IF_ERROR(active->Sync());
-  RETURN_IF_ERROR(WriteRecoveryPoint(active->base_offset(), active->tail()));
-  return active->CloseClean();
+  const SegmentTail tail = active->tail();
+  // Trimming first gives the preallocated blocks back, so that on a disk that is still full the
+  // small files (index, recovery point, and the engine's clean-shutdown marker) have room. Until
+  // the recovery point is written the one on disk is older, which is safe.
+  RETURN_IF_ERROR(active->CloseClean());
+  return WriteRecoveryPoint(active->base_offset(), tail);
 }
 
 }  // namespace sluice::engine

@@ -1,6 +1,6 @@
 """A full disk under a real `sluice serve`, as an operator meets it.
 
-The disk fills for the server process alone: its file-size limit (RLIMIT_FSIZE) is lowered from
+FullDiskTest: the disk fills for the server process alone: its file-size limit (RLIMIT_FSIZE) is lowered from
 outside with prlimit(2) while it runs, so that its next write past the limit fails with EFBIG, which
 sluice reports as kNoSpace like ENOSPC (the limit is raised again the same way: "space returns").
 SIGXFSZ is ignored in the server, as it would be killed by it otherwise.
@@ -12,12 +12,18 @@ SIGXFSZ is ignored in the server, as it would be killed by it otherwise.
   no reused offset.
 - SIGTERM then exits 0 (a clean shutdown), and after a restart every acknowledged record, and only
   those, is there.
+
+RealFullFilesystemTest: the same on a real file system that runs out of blocks (a small tmpfs, which
+needs the privilege to mount; skipped, saying so, without it): fallocate and write fail with ENOSPC,
+writes resume when a file is removed, and SIGTERM exits 0 even while the disk is still full.
 """
 
 import os
-import re
 import resource
+import shutil
 import signal
+import subprocess
+import tempfile
 import unittest
 
 from sluice_server import SluiceServer
@@ -103,6 +109,79 @@ class FullDiskTest(unittest.TestCase):
         with RawKafka(self.server.port) as conn:
             values = [r.value for _, recs in conn.fetch_batches("full", 0) for r in recs]
             self.assertEqual(values, [v for _, v in acked])
+        self.server.stop()
+
+
+class RealFullFilesystemTest(unittest.TestCase):
+    def setUp(self):
+        self.mount_point = tempfile.mkdtemp(prefix="sluice-tmpfs-")
+        # 80 MiB: room for the 64 MiB that the first segment of __consumer_offsets reserves when
+        # the data directory is made (trimmed at the clean shutdown after it); a filler file then
+        # takes all but a few MiB.
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=80m", "tmpfs",
+                                  self.mount_point], capture_output=True)
+        if mounted.returncode != 0:
+            os.rmdir(self.mount_point)
+            self.skipTest("cannot mount a small tmpfs to fill (needs root or CAP_SYS_ADMIN): %s"
+                          % mounted.stderr.decode(errors="replace").strip())
+        self.data_dir = os.path.join(self.mount_point, "data")
+        self.filler = os.path.join(self.mount_point, "filler")
+        self.server = SluiceServer(data_dir=self.data_dir)
+        create_topic(self.data_dir, "full", 1, "segment.bytes=1048576", "compression.type=none")
+        self.server.start()
+
+    def tearDown(self):
+        try:
+            if not getattr(self._outcome, "success", True):
+                print(self.server.log())
+        finally:
+            self.server.cleanup()
+            subprocess.run(["umount", self.mount_point], check=True)
+            os.rmdir(self.mount_point)
+
+    def fill(self, leave_bytes):
+        st = os.statvfs(self.mount_point)
+        with open(self.filler, "wb") as f:
+            f.write(b"\0" * max(0, st.f_bavail * st.f_frsize - leave_bytes))
+
+    def produce_until_refused(self, conn, acked, tag):
+        """Produces 10 KB batches until 10 in a row are refused; returns how many were refused."""
+        refused = 0
+        for i in range(5000):
+            value = b"%s-%d-" % (tag, i) + os.urandom(10000)
+            code, offset = conn.produce("full", 0, make_batch([value]))
+            if code == NONE:
+                self.assertEqual(refused, 0, "a produce succeeded after one was refused")
+                self.assertEqual(offset, len(acked))
+                acked.append(value)
+            else:
+                self.assertEqual(code, KAFKA_STORAGE_ERROR)
+                refused += 1
+                if refused == 10:
+                    return refused
+        self.fail("the disk never filled")
+
+    def test_enospc_is_undone_writes_resume_and_sigterm_exits_zero_while_full(self):
+        acked = []
+        with RawKafka(self.server.port) as conn:
+            self.fill(leave_bytes=3 << 20)
+            self.produce_until_refused(conn, acked, b"a")
+            os.remove(self.filler)  # space returns: writes resume without a restart
+            for i in range(20):
+                value = b"b-%d" % i
+                self.assertEqual(conn.produce("full", 0, make_batch([value])), (NONE, len(acked)))
+                acked.append(value)
+            self.fill(leave_bytes=1 << 20)
+            self.produce_until_refused(conn, acked, b"c")
+            values = [r.value for _, recs in conn.fetch_batches("full", 0) for r in recs]
+            self.assertEqual(values, acked)
+        self.server.stop()  # still full: raises unless the exit status is 0
+        self.assertIn("stopped cleanly", self.server.log())
+        os.remove(self.filler)
+        self.server.restart()
+        with RawKafka(self.server.port) as conn:
+            values = [r.value for _, recs in conn.fetch_batches("full", 0) for r in recs]
+            self.assertEqual(values, acked)
         self.server.stop()
 
 
