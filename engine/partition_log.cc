@@ -429,20 +429,28 @@ void PartitionLog::UndoLocked(std::span<Pending* const> failed, const Error& err
 PartitionLog::GroupOutcome PartitionLog::WriteGroup(std::vector<Pending*>& group,
                                                     const TopicConfig& config) {
   namespace f = segment::format;
+  GroupOutcome out;
+  // A failure leaves the appends before `out.written` stored: they were written into a segment
+  // that a roll then sealed (and synced). It is undone if it is a full disk and `undone` says the
+  // failed step is one that leaves nothing behind (Errors, in the header).
+  auto fail = [&](Status s, bool undone) {
+    out.retryable = undone && s.error().code == ErrorCode::kNoSpace;
+    out.status = std::move(s);
+    return out;
+  };
   std::shared_ptr<Segment> active = Snapshot()->back();
   if (active->sealed()) {
     // A roll sealed it but could not create the next segment (a full disk): create it now.
     if (Status s = CreateNextSegment(group.front()->base_offset(), config); !s) {
-      return {0, std::move(s), /*retryable=*/true};
+      return fail(std::move(s), true);
     }
     active = Snapshot()->back();
   } else if (active->tail().end.value() > f::kSegmentHeaderSize &&
              clock_.NowMs() - active_created_ms_ >= config.segment_ms) {
     // Roll: a failed seal (its fsync) poisons; a failed creation leaves the sealed segment last.
-    if (Status s = active->Seal(); !s) return {0, std::move(s), /*retryable=*/false};
+    if (Status s = active->Seal(); !s) return fail(std::move(s), false);
     if (Status s = CreateNextSegment(group.front()->base_offset(), config); !s) {
-      const bool retryable = s.error().code == ErrorCode::kNoSpace;
-      return {0, std::move(s), retryable};
+      return fail(std::move(s), true);
     }
     active = Snapshot()->back();
   }
@@ -461,14 +469,6 @@ PartitionLog::GroupOutcome PartitionLog::WriteGroup(std::vector<Pending*>& group
   std::vector<Bytes> pieces;
   std::vector<FrameMeta> metas;
   uint64_t pending_bytes = 0;
-  GroupOutcome out;
-  // A failure here leaves the appends before `out.written` stored: they were written into a
-  // segment that a roll then sealed (and synced).
-  auto fail = [&](Status s, bool retryable) {
-    out.retryable = retryable && s.error().code == ErrorCode::kNoSpace;
-    out.status = std::move(s);
-    return out;
-  };
   for (size_t i = 0; i < group.size(); ++i) {
     Pending* p = group[i];
     // An append's frames all go into one segment: the roll comes before it when they do not fit.
