@@ -103,6 +103,9 @@ Result<TopicConfig> ApplyConfig(const TopicConfig& base,
     } else if (key == "max.message.bytes") {
       ASSIGN_OR_RETURN(c.max_message_bytes,
                        ParseInt(key, value, 128, segment::format::kMaxFramePayload));
+    } else if (key == "producer.id.expiration.ms") {
+      // Kafka: at least 1. A producer is forgotten once idle this long.
+      ASSIGN_OR_RETURN(c.producer_id_expiration_ms, ParseInt(key, value, 1, kMax));
     } else {
       return MakeError(ErrorCode::kInvalidArgument, "unknown topic config '" + key + "'");
     }
@@ -123,6 +126,7 @@ std::map<std::string, std::string> ConfigToMap(const TopicConfig& c) {
       {"retention.ms", std::to_string(c.retention_ms)},
       {"index.interval.bytes", std::to_string(c.index_interval_bytes)},
       {"max.message.bytes", std::to_string(c.max_message_bytes)},
+      {"producer.id.expiration.ms", std::to_string(c.producer_id_expiration_ms)},
   };
 }
 

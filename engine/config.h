@@ -40,6 +40,9 @@ struct TopicConfig {
   int64_t retention_ms = 7ll * 24 * 3600 * 1000;  // -1 = unlimited
   int64_t index_interval_bytes = 4096;
   int64_t max_message_bytes = 16ll << 20;  // largest batch accepted
+  // An idempotent producer not seen for this long is forgotten (Kafka's producer.id.expiration.ms;
+  // set per topic, or for the whole broker with `serve --topic-config`).
+  int64_t producer_id_expiration_ms = 86'400'000;
 
   // The codec new uncompressed batches are stored with, kNone for none/producer.
   base::Codec StorageCodec() const;
@@ -47,7 +50,8 @@ struct TopicConfig {
 
 // Applies `changes` (keys: compression.type, compression.zstd.level, flush, flush.ms, flush.bytes,
 // segment.bytes, segment.ms, retention.bytes, retention.ms, index.interval.bytes,
-// max.message.bytes) on top of `base`. Unknown keys and bad values are kInvalidArgument.
+// max.message.bytes, producer.id.expiration.ms) on top of `base`. Unknown keys and bad values are
+// kInvalidArgument.
 Result<TopicConfig> ApplyConfig(const TopicConfig& base,
                                 const std::map<std::string, std::string>& changes);
 

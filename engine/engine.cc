@@ -549,11 +549,11 @@ Result<PartitionLog*> Engine::FindPartition(const std::shared_ptr<Topic>& topic,
                        PartitionOpen::kExisting);
 }
 
-Result<AppendResult> Engine::Append(const std::string& topic_name, int32_t partition, Bytes batch) {
-  ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
-  ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
-  const TopicConfig config = topic->Config();
+namespace {
 
+// Validates one produced batch and prepares it for storing: maxTimestamp filled in, compressed as
+// the topic requires. The result's bytes point into `batch` or into `owned`.
+Result<BatchToAppend> PrepareBatch(Bytes batch, const TopicConfig& config, std::string& owned) {
   auto parsed = segment::ParseBatchHeader(batch);
   if (!parsed) return Invalid(parsed.error().context);
   BatchHeader header = *parsed;
@@ -561,12 +561,6 @@ Result<AppendResult> Engine::Append(const std::string& topic_name, int32_t parti
     return MakeError(ErrorCode::kTooLarge, "batch of " + std::to_string(batch.size()) +
                                                " bytes exceeds max.message.bytes " +
                                                std::to_string(config.max_message_bytes));
-  }
-  if (batch.size() + segment::format::kFramePrefixSize + segment::format::kSegmentHeaderSize >
-      static_cast<size_t>(config.segment_bytes)) {
-    return MakeError(ErrorCode::kTooLarge, "batch of " + std::to_string(batch.size()) +
-                                               " bytes does not fit segment.bytes " +
-                                               std::to_string(config.segment_bytes));
   }
   if (Status s = segment::VerifyBatchCrc(batch, header); !s) return Invalid(s.error().context);
   if (header.transactional() || header.control()) {
@@ -579,7 +573,6 @@ Result<AppendResult> Engine::Append(const std::string& topic_name, int32_t parti
   }
 
   // Work that needs a copy of the batch happens here, on the producer's thread, outside any lock.
-  std::string owned;
   if (header.max_timestamp < 0 && !header.log_append_time()) {
     auto max_ts = segment::ComputeMaxTimestamp(batch, header);
     if (!max_ts) return Invalid(max_ts.error().context);
@@ -598,7 +591,50 @@ Result<AppendResult> Engine::Append(const std::string& topic_name, int32_t parti
     batch = base::AsBytes(owned);
     ASSIGN_OR_RETURN(header, segment::ParseBatchHeader(batch));
   }
-  return log->Append(batch, header);
+  return BatchToAppend{batch, header};
+}
+
+}  // namespace
+
+Result<AppendResult> Engine::Append(const std::string& topic_name, int32_t partition, Bytes batch) {
+  return AppendBatches(topic_name, partition, std::span<const Bytes>(&batch, 1));
+}
+
+Result<AppendResult> Engine::AppendBatches(const std::string& topic_name, int32_t partition,
+                                           std::span<const Bytes> batches) {
+  ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
+  ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
+  if (batches.empty()) return Invalid("no batch to append");
+  const TopicConfig config = topic->Config();
+  // Every batch is checked (and prepared) before any is queued: a bad one refuses them all.
+  // `owned` is sized up front so that the views into its strings stay put.
+  std::vector<std::string> owned(batches.size());
+  std::vector<BatchToAppend> prepared;
+  prepared.reserve(batches.size());
+  uint64_t frame_bytes = 0;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    auto batch = PrepareBatch(batches[i], config, owned[i]);
+    if (!batch) {
+      Error e = std::move(batch).error();
+      if (batches.size() > 1) {
+        e.context = "batch " + std::to_string(i + 1) + " of " + std::to_string(batches.size()) +
+                    ": " + e.context;
+      }
+      return e;
+    }
+    frame_bytes += segment::format::kFramePrefixSize + batch->bytes.size();
+    prepared.push_back(*batch);
+  }
+  // The batches of one call go into one segment (so that the HW moves over all or none of them),
+  // so together they must fit one; as in Kafka, which refuses a produce larger than segment.bytes.
+  if (frame_bytes + segment::format::kSegmentHeaderSize >
+      static_cast<uint64_t>(config.segment_bytes)) {
+    return MakeError(ErrorCode::kTooLarge,
+                     (batches.size() > 1 ? std::to_string(batches.size()) + " batches of " : "") +
+                         std::to_string(frame_bytes) + " bytes (framed) do not fit segment.bytes " +
+                         std::to_string(config.segment_bytes));
+  }
+  return log->AppendBatches(prepared);
 }
 
 Result<int64_t> Engine::AllocateProducerId() { return producer_ids_->Allocate(); }
@@ -687,16 +723,21 @@ void Engine::BackgroundLoop() {
   // Polls often enough that flush.bytes is honoured within a few tens of milliseconds.
   constexpr auto kTick = std::chrono::milliseconds(20);
   int64_t last_retention = clock_->MonotonicNs();
+  // A poisoned partition or a full disk fails these at every tick.
+  base::RateLimitedLog flush_log(base::LogLevel::kError);
+  base::RateLimitedLog retention_log(base::LogLevel::kError);
   std::unique_lock lock(bg_mu_);
   while (!bg_stop_) {
     bg_cv_.wait_for(lock, kTick, [&] { return bg_stop_; });
     if (bg_stop_) break;
     lock.unlock();
-    if (Status s = FlushDue(); !s) base::LogError("background flush: " + s.error().ToString());
+    if (Status s = FlushDue(); !s) flush_log.Log("background flush: " + s.error().ToString());
     const int64_t now = clock_->MonotonicNs();
     if (now - last_retention >= options_.retention_check_interval_ms * 1'000'000) {
       last_retention = now;
-      if (Status s = EnforceRetention(); !s) base::LogError("retention: " + s.error().ToString());
+      if (Status s = EnforceRetention(); !s) {
+        retention_log.Log("retention: " + s.error().ToString());
+      }
     }
     lock.lock();
   }

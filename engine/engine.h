@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -97,6 +98,15 @@ class Engine {
   // returns the original offsets with `duplicate` set and stores nothing; a stale epoch is
   // kProducerFenced; a sequence gap is kOutOfOrderSequence.
   Result<AppendResult> Append(const std::string& topic, int32_t partition, Bytes batch);
+  // Appends several batches to one partition, all or none (a Kafka Produce's records for one
+  // partition): each is validated and prepared as by Append, and they are checked against each
+  // other (idempotent sequences follow on from one another) before any is queued; then they are
+  // written as one unit into one segment, and the high watermark moves over all of them or none
+  // (PartitionLog::AppendBatches). Together they must fit segment.bytes (else kTooLarge). The
+  // result has the first batch's base offset and the last one's last offset. Append is the
+  // one-batch case of this.
+  Result<AppendResult> AppendBatches(const std::string& topic, int32_t partition,
+                                     std::span<const Bytes> batches);
 
   Result<ReadResult> Read(const std::string& topic, int32_t partition, Offset from,
                           size_t max_bytes) const;

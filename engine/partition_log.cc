@@ -76,17 +76,30 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 
 }  // namespace
 
-// One append waiting in the queue. Lives on the appender's stack until `done`.
-struct PartitionLog::Pending {
+// One batch of an append, prepared for writing.
+struct PartitionLog::PendingFrame {
   // The frame prefix followed by the batch's first bytes with base offset and leader epoch set.
   std::array<std::byte, segment::format::kFramePrefixSize + kPatchedHead> head{};
   Bytes rest;           // the batch after `head`'s part of it (borrowed from the caller)
   uint32_t length = 0;  // of the batch
   FrameMeta meta;
+};
+
+// One AppendBatches call waiting in the queue: its frames go into one group and one segment, and
+// the HW moves over all of them or none. Lives on the appender's stack until `done`.
+struct PartitionLog::Pending {
+  std::span<PendingFrame> frames;  // not empty; owned by the appender
+  uint64_t size_bytes = 0;         // of all frames
+  // The state of each producer this append recorded, saved before the Record, in Record order
+  // (UndoLocked restores them in reverse).
+  std::vector<ProducerStateTable::Saved> saved;
   bool done = false;
   bool lead = false;  // this appender is to act as the writer
   Status result;
   std::condition_variable cv;  // signalled when `done` or `lead` is set
+
+  Offset base_offset() const { return frames.front().meta.base_offset; }
+  Offset last_offset() const { return frames.back().meta.last_offset; }
 };
 
 PartitionLog::PartitionLog(io::FileSystem& fs, std::string dir, const TopicConfig& config,
@@ -236,6 +249,7 @@ void PartitionLog::RebuildProducerState(const Segment& active) {
   // skipping the payload checksums keeps the walk to one page per batch. Idempotent batches are
   // recorded in log order, so each producer ends with its last kRememberedBatches batches.
   FilePos pos(segment::format::kSegmentHeaderSize);
+  const int64_t now_ms = clock_.NowMs();
   for (;;) {
     auto frame = active.FrameAt(pos, segment::FrameVerify::kHeaderOnly);
     if (!frame) {
@@ -249,54 +263,100 @@ void PartitionLog::RebuildProducerState(const Segment& active) {
     if (!*frame) return;
     const BatchHeader& h = (*frame)->header;
     if (ProducerStateTable::IsIdempotent(h)) {
-      producers_.Record(h, Offset(h.base_offset), Offset(h.last_offset()));
+      // A producer found here counts as seen now: its expiry starts at the open (the state has no
+      // record of when it was last seen, and remembering too long is the safe side).
+      producers_.Record(h, Offset(h.base_offset), Offset(h.last_offset()), now_ms);
     }
     pos = (*frame)->end();
   }
 }
 
 Result<AppendResult> PartitionLog::Append(Bytes batch, const BatchHeader& header) {
-  namespace f = segment::format;
-  SLUICE_CHECK(batch.size() >= segment::kBatchHeaderSize, "Append of an unparsed batch");
-  Pending w;
-  std::memcpy(w.head.data() + f::kFramePrefixSize, batch.data(), kPatchedHead);
-  base::StoreBE<int32_t>(w.head.data() + f::kFramePrefixSize + segment::batch_field::kLeaderEpoch,
-                         kLeaderEpoch);
-  w.rest = batch.subspan(kPatchedHead);
+  const BatchToAppend one[] = {{batch, header}};
+  return AppendBatches(one);
+}
 
-  w.length = static_cast<uint32_t>(batch.size());
+Result<AppendResult> PartitionLog::AppendBatches(std::span<const BatchToAppend> batches) {
+  namespace f = segment::format;
+  SLUICE_CHECK(!batches.empty(), "AppendBatches of no batch");
+  // The frames live here until the write is done; one batch (the common case) needs no vector.
+  PendingFrame one;
+  std::vector<PendingFrame> many;
+  if (batches.size() > 1) many.resize(batches.size());
+  Pending w;
+  w.frames = batches.size() == 1 ? std::span<PendingFrame>(&one, 1) : std::span(many);
+  for (size_t i = 0; i < batches.size(); ++i) {
+    const Bytes batch = batches[i].bytes;
+    SLUICE_CHECK(batch.size() >= segment::kBatchHeaderSize, "Append of an unparsed batch");
+    PendingFrame& fr = w.frames[i];
+    std::memcpy(fr.head.data() + f::kFramePrefixSize, batch.data(), kPatchedHead);
+    base::StoreBE<int32_t>(
+        fr.head.data() + f::kFramePrefixSize + segment::batch_field::kLeaderEpoch, kLeaderEpoch);
+    fr.rest = batch.subspan(kPatchedHead);
+    fr.length = static_cast<uint32_t>(batch.size());
+    fr.meta.max_timestamp = batches[i].header.max_timestamp;
+    fr.meta.size_bytes = f::kFramePrefixSize + batch.size();
+    w.size_bytes += fr.meta.size_bytes;
+  }
+  const int64_t now_ms = clock_.NowMs();
 
   std::unique_lock lock(mu_);
-  if (closed_) return MakeError(ErrorCode::kClosed, dir_ + " is closed");
-  if (poisoned_) return PoisonError();
-  const bool idempotent = ProducerStateTable::IsIdempotent(header);
-  if (idempotent) {
-    auto check = producers_.Check(header);
-    if (!check) return MakeError(check.error().code, dir_ + ": " + check.error().context);
-    if (check->has_value()) {
-      // A retry of a batch this log holds or is writing. It is acknowledged as the original
-      // would be: once the original is below the HW (readable, or durable with flush=sync).
-      const ProducerBatch dup = **check;
-      cv_.wait(lock, [&] {
-        return hw_.load() > dup.last_offset.value() || poisoned_ || (closed_ && !writer_active_);
-      });
-      if (hw_.load() > dup.last_offset.value()) {
-        return AppendResult{dup.base_offset, dup.last_offset, /*duplicate=*/true};
+  for (;;) {
+    if (closed_) return MakeError(ErrorCode::kClosed, dir_ + " is closed");
+    if (poisoned_) return PoisonError();
+    producers_.ExpireIdle(now_ms, config_.producer_id_expiration_ms);
+    // Each idempotent batch is checked against the state the call's earlier batches leave, so
+    // they are recorded as they pass, at the offsets they will get; on any refusal the Records
+    // are undone and nothing of the call is queued.
+    std::optional<ProducerBatch> dup;
+    std::optional<Error> refused;
+    Offset next = next_offset_;
+    for (const BatchToAppend& b : batches) {
+      const BatchHeader& h = b.header;
+      const Offset base = next;
+      next = base + h.last_offset_delta + 1;
+      if (!ProducerStateTable::IsIdempotent(h)) continue;
+      auto check = producers_.Check(h);
+      if (!check) {
+        refused = MakeError(check.error().code, dir_ + ": " + check.error().context);
+        break;
       }
-      if (poisoned_) return PoisonError();
-      return MakeError(ErrorCode::kClosed, dir_ + " is closed");
+      if (check->has_value()) {
+        dup = **check;
+        break;
+      }
+      w.saved.push_back(producers_.Save(h.producer_id));
+      producers_.Record(h, base, next - 1, now_ms);
     }
+    if (!refused && !dup) break;
+    for (auto it = w.saved.rbegin(); it != w.saved.rend(); ++it) producers_.Restore(*it);
+    w.saved.clear();
+    if (refused) return *std::move(refused);
+    // A retry of a batch this log holds or is writing. It is acknowledged as the original would
+    // be: once the original is below the HW (readable, or durable with flush=sync). If the
+    // original's write is undone meanwhile, the call is checked again from the start.
+    const uint64_t undo_count = undo_count_;
+    cv_.wait(lock, [&] {
+      return hw_.load() > dup->last_offset.value() || poisoned_ || undo_count_ != undo_count ||
+             (closed_ && !writer_active_);
+    });
+    if (undo_count_ != undo_count) continue;
+    if (hw_.load() > dup->last_offset.value()) {
+      return AppendResult{dup->base_offset, dup->last_offset, /*duplicate=*/true};
+    }
+    if (poisoned_) return PoisonError();
+    return MakeError(ErrorCode::kClosed, dir_ + " is closed");
   }
-  w.meta.base_offset = next_offset_;
-  w.meta.last_offset = next_offset_ + header.last_offset_delta;
-  w.meta.max_timestamp = header.max_timestamp;
-  w.meta.size_bytes = f::kFramePrefixSize + batch.size();
-  next_offset_ = w.meta.last_offset + 1;
-  base::StoreBE<int64_t>(w.head.data() + f::kFramePrefixSize, w.meta.base_offset.value());
-  // The state moves now, not when the write completes, so that the producer's next batch, queued
-  // behind this one, is checked against it. If the write fails the log is poisoned, and reopening
-  // rebuilds the state from what is on disk.
-  if (idempotent) producers_.Record(header, w.meta.base_offset, w.meta.last_offset);
+  // The producer state moved above, not when the write completes, so that a producer's next
+  // batch, queued behind these, is checked against them. If the write fails, UndoLocked puts it
+  // back (or the log is poisoned, and reopening rebuilds it from what is on disk).
+  for (PendingFrame& fr : w.frames) {
+    const BatchHeader& h = batches[static_cast<size_t>(&fr - w.frames.data())].header;
+    fr.meta.base_offset = next_offset_;
+    fr.meta.last_offset = next_offset_ + h.last_offset_delta;
+    next_offset_ = fr.meta.last_offset + 1;
+    base::StoreBE<int64_t>(fr.head.data() + f::kFramePrefixSize, fr.meta.base_offset.value());
+  }
 
   queue_.push_back(&w);
   if (!writer_active_) {
@@ -311,31 +371,48 @@ Result<AppendResult> PartitionLog::Append(Bytes batch, const BatchHeader& header
     queue_.clear();
     const TopicConfig config = config_;
     lock.unlock();
-    Status s = WriteGroup(group, config);
+    GroupOutcome out = WriteGroup(group, config);
     lock.lock();
-    uint64_t bytes = 0;
-    for (Pending* p : group) bytes += p->meta.size_bytes;
-    if (s) {
-      hw_.store(group.back()->meta.last_offset.value() + 1, std::memory_order_release);
+    if (out.written > 0) {
+      uint64_t bytes = 0;
+      for (size_t i = 0; i < out.written; ++i) bytes += group[i]->size_bytes;
+      hw_.store(group[out.written - 1]->last_offset().value() + 1, std::memory_order_release);
       unflushed_bytes_ += bytes;
       advanced = true;
-    } else if (!poisoned_) {
-      base::LogError(dir_ +
-                     ": write failed, refusing writes until reopened: " + s.error().ToString());
-      poisoned_ = s.error();
     }
-    for (Pending* p : group) {
-      p->done = true;
-      p->result = s;
-      p->cv.notify_one();
+    for (size_t i = 0; i < out.written; ++i) {
+      group[i]->done = true;
+      group[i]->cv.notify_one();
     }
-    if (poisoned_) {
-      for (Pending* p : queue_) {
-        p->done = true;
-        p->result = PoisonError();
-        p->cv.notify_one();
+    if (!out.status) {
+      const Error& error = out.status.error();
+      std::vector<Pending*> failed(group.begin() + static_cast<ptrdiff_t>(out.written),
+                                   group.end());
+      if (out.retryable && !poisoned_) {
+        static base::RateLimitedLog log(base::LogLevel::kWarning);
+        log.Log(dir_ + ": write failed and was undone; appends fail until it succeeds: " +
+                error.ToString());
+        failed.insert(failed.end(), queue_.begin(), queue_.end());
+        queue_.clear();
+        UndoLocked(failed, error);
+      } else {
+        if (!poisoned_) {
+          base::LogError(dir_ + ": write failed, refusing writes until the partition is reopened " +
+                         "(restart): " + error.ToString());
+          poisoned_ = error;
+        }
+        for (Pending* p : failed) {
+          p->done = true;
+          p->result = error;
+          p->cv.notify_one();
+        }
+        for (Pending* p : queue_) {
+          p->done = true;
+          p->result = PoisonError();
+          p->cv.notify_one();
+        }
+        queue_.clear();
       }
-      queue_.clear();
     }
     w.lead = false;
     if (queue_.empty()) {
@@ -351,57 +428,101 @@ Result<AppendResult> PartitionLog::Append(Bytes batch, const BatchHeader& header
   lock.unlock();
   if (advanced && on_data_) on_data_();
   if (!w.result) return std::move(w.result).error();
-  return AppendResult{w.meta.base_offset, w.meta.last_offset};
+  return AppendResult{w.base_offset(), w.last_offset()};
 }
 
-Status PartitionLog::WriteGroup(std::vector<Pending*>& group, const TopicConfig& config) {
+void PartitionLog::UndoLocked(std::span<Pending* const> failed, const Error& error) {
+  // Later Records first, so that each producer ends with the state it had before the first failed
+  // append: the state as of the HW.
+  for (auto p = failed.rbegin(); p != failed.rend(); ++p) {
+    for (auto it = (*p)->saved.rbegin(); it != (*p)->saved.rend(); ++it) producers_.Restore(*it);
+  }
+  // No offset at or above the HW was acknowledged: they are handed out again.
+  next_offset_ = Offset(hw_.load());
+  ++undo_count_;
+  for (Pending* p : failed) {
+    p->done = true;
+    p->result = error;
+    p->cv.notify_one();
+  }
+}
+
+PartitionLog::GroupOutcome PartitionLog::WriteGroup(std::vector<Pending*>& group,
+                                                    const TopicConfig& config) {
+  namespace f = segment::format;
+  GroupOutcome out;
+  // A failure leaves the appends before `out.written` stored: they were written into a segment
+  // that a roll then sealed (and synced). It is undone if it is a full disk and `undone` says the
+  // failed step is one that leaves nothing behind (Errors, in the header).
+  auto fail = [&](Status s, bool undone) {
+    out.retryable = undone && s.error().code == ErrorCode::kNoSpace;
+    out.status = std::move(s);
+    return out;
+  };
   std::shared_ptr<Segment> active = Snapshot()->back();
-  if (active->tail().end.value() > segment::format::kSegmentHeaderSize &&
-      clock_.NowMs() - active_created_ms_ >= config.segment_ms) {
-    RETURN_IF_ERROR(Roll(group.front()->meta.base_offset, config));
+  if (active->sealed()) {
+    // A roll sealed it but could not create the next segment (a full disk): create it now.
+    if (Status s = CreateNextSegment(group.front()->base_offset(), config); !s) {
+      return fail(std::move(s), true);
+    }
+    active = Snapshot()->back();
+  } else if (active->tail().end.value() > f::kSegmentHeaderSize &&
+             clock_.NowMs() - active_created_ms_ >= config.segment_ms) {
+    // Roll: a failed seal (its fsync) poisons; a failed creation leaves the sealed segment last.
+    if (Status s = active->Seal(); !s) return fail(std::move(s), false);
+    if (Status s = CreateNextSegment(group.front()->base_offset(), config); !s) {
+      return fail(std::move(s), true);
+    }
     active = Snapshot()->back();
   }
   // The frame checksums cover the base offsets, so they are computed now that the offsets are
   // known, by the writer, outside the partition's lock.
   for (Pending* p : group) {
-    namespace f = segment::format;
-    base::Xxh3Stream hash(segment::FrameSeed(p->length, f::kFrameTypeRecordBatchV2));
-    hash.Update(Bytes(p->head).subspan(f::kFramePrefixSize));
-    hash.Update(p->rest);
-    segment::FramePrefix prefix;
-    segment::EncodeFramePrefix(prefix, p->length, hash.Digest());
-    std::memcpy(p->head.data(), prefix.data(), prefix.size());
+    for (PendingFrame& fr : p->frames) {
+      base::Xxh3Stream hash(segment::FrameSeed(fr.length, f::kFrameTypeRecordBatchV2));
+      hash.Update(Bytes(fr.head).subspan(f::kFramePrefixSize));
+      hash.Update(fr.rest);
+      segment::FramePrefix prefix;
+      segment::EncodeFramePrefix(prefix, fr.length, hash.Digest());
+      std::memcpy(fr.head.data(), prefix.data(), prefix.size());
+    }
   }
   std::vector<Bytes> pieces;
   std::vector<FrameMeta> metas;
-  pieces.reserve(group.size() * 2);
-  metas.reserve(group.size());
   uint64_t pending_bytes = 0;
-  for (Pending* p : group) {
-    if (!metas.empty() &&
-        !active->HasRoomFor(pending_bytes + p->meta.size_bytes, p->meta.last_offset)) {
-      RETURN_IF_ERROR(active->Append(pieces, metas));
+  for (size_t i = 0; i < group.size(); ++i) {
+    Pending* p = group[i];
+    // An append's frames all go into one segment: the roll comes before it when they do not fit.
+    if (!metas.empty() && !active->HasRoomFor(pending_bytes + p->size_bytes, p->last_offset())) {
+      if (Status s = active->Append(pieces, metas); !s) return fail(std::move(s), true);
       pieces.clear();
       metas.clear();
       pending_bytes = 0;
     }
-    if (metas.empty() && !active->HasRoomFor(p->meta.size_bytes, p->meta.last_offset)) {
-      RETURN_IF_ERROR(Roll(p->meta.base_offset, config));
+    if (metas.empty() && !active->HasRoomFor(p->size_bytes, p->last_offset())) {
+      if (Status s = active->Seal(); !s) return fail(std::move(s), false);
+      out.written = i;  // the seal synced everything before this append
+      if (Status s = CreateNextSegment(p->base_offset(), config); !s) {
+        return fail(std::move(s), true);
+      }
       active = Snapshot()->back();
     }
-    pieces.push_back(Bytes(p->head));
-    pieces.push_back(p->rest);
-    metas.push_back(p->meta);
-    pending_bytes += p->meta.size_bytes;
+    for (PendingFrame& fr : p->frames) {
+      pieces.push_back(Bytes(fr.head));
+      pieces.push_back(fr.rest);
+      metas.push_back(fr.meta);
+    }
+    pending_bytes += p->size_bytes;
   }
-  RETURN_IF_ERROR(active->Append(pieces, metas));
-  if (config.flush == FlushMode::kSync) RETURN_IF_ERROR(active->Sync());
-  return {};
+  if (Status s = active->Append(pieces, metas); !s) return fail(std::move(s), true);
+  if (config.flush == FlushMode::kSync) {
+    if (Status s = active->Sync(); !s) return fail(std::move(s), false);
+  }
+  out.written = group.size();
+  return out;
 }
 
-Status PartitionLog::Roll(Offset next_base, const TopicConfig& config) {
-  std::shared_ptr<Segment> old = Snapshot()->back();
-  RETURN_IF_ERROR(old->Seal());
+Status PartitionLog::CreateNextSegment(Offset next_base, const TopicConfig& config) {
   ASSIGN_OR_RETURN(std::shared_ptr<Segment> next,
                    Segment::Create(fs_, dir_, next_base, SegmentOptionsFor(config)));
   {
@@ -411,8 +532,14 @@ Status PartitionLog::Roll(Offset next_base, const TopicConfig& config) {
     segments_ = std::move(list);
   }
   active_created_ms_ = clock_.NowMs();
-  // Everything before the new segment is sealed and synced: the recovery point moves past it.
-  return WriteRecoveryPoint(next_base, next->tail());
+  // Everything before the new segment is sealed and synced: the recovery point moves past it. If
+  // it cannot be written, the old one stays, which is safe (recovery then scans the whole new
+  // segment); the next flush or roll writes it.
+  if (Status s = WriteRecoveryPoint(next_base, next->tail()); !s) {
+    static base::RateLimitedLog log(base::LogLevel::kWarning);
+    log.Log(dir_ + ": recovery point not moved at a roll: " + s.error().ToString());
+  }
+  return {};
 }
 
 Status PartitionLog::WriteRecoveryPoint(Offset segment_base, const SegmentTail& tail) {
@@ -444,14 +571,18 @@ Status PartitionLog::Flush() {
     }
     return s;
   }
-  if (Status s = active->WriteIndexCheckpoint(tail); !s) {
-    base::LogWarning(dir_ + ": index checkpoint: " + s.error().ToString());
+  {
+    // The data is durable: the flush is done even if the files below cannot be written (a full
+    // disk), so that it is not retried at every tick of the background loop.
+    std::lock_guard lock(mu_);
+    unflushed_bytes_ -= std::min(unflushed_bytes_, flushing);
+    last_flush_ms_ = clock_.NowMs();
   }
-  RETURN_IF_ERROR(WriteRecoveryPoint(active->base_offset(), tail));
-  std::lock_guard lock(mu_);
-  unflushed_bytes_ -= std::min(unflushed_bytes_, flushing);
-  last_flush_ms_ = clock_.NowMs();
-  return {};
+  if (Status s = active->WriteIndexCheckpoint(tail); !s) {
+    static base::RateLimitedLog log(base::LogLevel::kWarning);
+    log.Log(dir_ + ": index checkpoint: " + s.error().ToString());
+  }
+  return WriteRecoveryPoint(active->base_offset(), tail);
 }
 
 bool PartitionLog::FlushDue(int64_t now_ms) const {
@@ -618,8 +749,12 @@ Status PartitionLog::Close() {
     return poison;
   }
   RETURN_IF_ERROR(active->Sync());
-  RETURN_IF_ERROR(WriteRecoveryPoint(active->base_offset(), active->tail()));
-  return active->CloseClean();
+  const SegmentTail tail = active->tail();
+  // Trimming first gives the preallocated blocks back, so that on a disk that is still full the
+  // small files (index, recovery point, and the engine's clean-shutdown marker) have room. Until
+  // the recovery point is written the one on disk is older, which is safe.
+  RETURN_IF_ERROR(active->CloseClean());
+  return WriteRecoveryPoint(active->base_offset(), tail);
 }
 
 }  // namespace sluice::engine

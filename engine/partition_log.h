@@ -13,8 +13,36 @@
 // HW, and read frames below the HW from the segments' mappings. A ReadResult pins the segments it
 // points into, so retention can delete files while readers still hold them.
 //
-// Errors: after a failed write or fsync the log is poisoned: every later append fails with
-// kPoisoned naming the first error, until the log is reopened (which runs recovery).
+// Errors. A failed write either is undone, and the log stays writable, or poisons the log:
+//
+// - Undone (retryable): the disk (or quota, or file-size limit) is full: kNoSpace from writing
+//   frames to the active segment or from reserving space for them, and kNoSpace from creating the
+//   next segment of a roll once the old one is sealed. Nothing of the failed write was published
+//   or acknowledged: the HW did not move over it, the active segment's file is cut back to its
+//   published end (Segment::Append; never below it), a half-made next segment is removed
+//   (Segment::Create), and offsets and producer state go back to the HW. The appends of the failed
+//   group and every append queued behind it fail with kNoSpace; the next append tries again, so
+//   writes resume by themselves when space returns, with no gap and no reused acknowledged offset.
+//   Close after such a failure is clean.
+// - Poisoning: a failed fdatasync of a segment (flush=sync, the background flush, sealing at a
+//   roll, Close), whatever its errno; any other failed write, reservation or truncate (EIO: a
+//   failing device). Every later append fails with kPoisoned naming the first error, Flush
+//   fails, Close fails (it abandons the active segment without trimming or syncing it); reads go
+//   on. Why not undo these too: after a failed fsync the kernel may have dropped the dirty pages
+//   and marked them clean, so the page cache no longer says what is on the disk and a later
+//   fsync would succeed without writing them (STYLE.md: never retry fsync). An in-place reopen,
+//   which would run recovery over those same cached pages and then move the recovery point over
+//   them, would promise durability for bytes that may never reach the disk; so does a restart,
+//   which is why it is left to an operator who has looked at the device (Kafka likewise takes a
+//   log directory offline on any I/O error until the broker restarts). Other I/O errors mean a
+//   failing device, where retrying by itself would keep writing to it. The log is reopened (and
+//   recovered) by restarting.
+// - A failed recovery-point write (a small file, written atomically) fails Flush and Close but
+//   neither poisons nor fails appends: a recovery point older than the data is always safe
+//   (recovery scans from it).
+//
+// Batches of one AppendBatches call are one unit: checked together, queued together, written in
+// one group into one segment, and the HW moves over all of them or none.
 //
 // Idempotent producers: batches with a producer id and a base sequence are checked against the
 // partition's producer state (ProducerStateTable: duplicates, fencing, sequence gaps) under the
@@ -32,6 +60,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -52,6 +81,12 @@ struct AppendResult {
   // The batch repeated one an idempotent producer already appended: nothing was stored, and the
   // offsets are those of the original batch.
   bool duplicate = false;
+};
+
+// One batch to append: its bytes (Kafka RecordBatch v2) and the header parsed from them.
+struct BatchToAppend {
+  Bytes bytes;
+  BatchHeader header;
 };
 
 // A stored batch: its bytes (Kafka RecordBatch v2, as stored) and parsed header.
@@ -107,13 +142,20 @@ class PartitionLog {
   PartitionLog(const PartitionLog&) = delete;
   PartitionLog& operator=(const PartitionLog&) = delete;
 
-  // Appends one validated batch (`header` parsed from `batch`; the caller has compressed it as the
-  // topic requires). Returns once the batch is readable (flush=none) or durable (flush=sync).
-  // `batch` is borrowed until the call returns. Thread-safe.
-  // An idempotent batch (producer id and base sequence >= 0) that repeats a remembered one is not
-  // appended: the result has `duplicate` set and the original's offsets, once the original is
-  // readable/durable as above (or the original's write error). A stale epoch is
-  // kProducerFenced, a sequence gap kOutOfOrderSequence; neither stores anything.
+  // Appends validated batches (the caller has compressed them as the topic requires) at
+  // consecutive offsets, all or none: they are checked together, then written in one group into
+  // one segment, and the HW moves over all of them or none. Returns once they are readable
+  // (flush=none) or durable (flush=sync), with the first batch's base offset and the last one's
+  // last offset. The bytes are borrowed until the call returns. `batches` must not be empty.
+  // Thread-safe.
+  // Idempotent batches (producer id and base sequence >= 0) are checked in order, each against the
+  // state the earlier ones of the call leave. If one repeats a remembered batch, nothing of the
+  // call is appended (Kafka's rule): the result has `duplicate` set and that original's offsets,
+  // once the original is readable/durable as above (or its write's error). A stale epoch is
+  // kProducerFenced, a sequence gap kOutOfOrderSequence; either stores nothing of the call.
+  // Producers idle for producer.id.expiration.ms (by the log's clock) are forgotten first.
+  Result<AppendResult> AppendBatches(std::span<const BatchToAppend> batches);
+  // The one-batch case of AppendBatches.
   Result<AppendResult> Append(Bytes batch, const BatchHeader& header);
 
   // Batches from the one containing `from` on, up to about `max_bytes` (at least one whole batch
@@ -145,7 +187,8 @@ class PartitionLog {
   void SetConfig(const TopicConfig& config);
 
   // Waits for in-flight appends, syncs, trims the active segment and writes its index so that the
-  // next open needs no recovery. Later appends fail with kClosed. Fails if the log was poisoned.
+  // next open needs no recovery. Later appends fail with kClosed. Fails if the log was poisoned
+  // (not after an undone write: that leaves the log as clean as before it).
   Status Close();
 
   // Stops like a crash would: waits for in-flight appends, then closes files without syncing,
@@ -155,7 +198,16 @@ class PartitionLog {
   const std::string& dir() const { return dir_; }
 
  private:
+  struct PendingFrame;
   struct Pending;
+  // What WriteGroup did: the first `written` appends of the group are stored (durable with
+  // flush=sync); if `status` is an error, the rest are not, and `retryable` says whether the
+  // failure was undone (see Errors above) or poisons the log.
+  struct GroupOutcome {
+    size_t written = 0;
+    Status status;
+    bool retryable = false;
+  };
   using SegmentList = std::vector<std::shared_ptr<segment::Segment>>;
 
   PartitionLog(io::FileSystem& fs, std::string dir, const TopicConfig& config,
@@ -164,8 +216,14 @@ class PartitionLog {
   std::shared_ptr<const SegmentList> Snapshot() const;
   segment::SegmentOptions SegmentOptionsFor(const TopicConfig& config) const;
   // The writer: writes `group`, rolling segments as needed. Called without mu_.
-  Status WriteGroup(std::vector<Pending*>& group, const TopicConfig& config);
-  Status Roll(Offset next_base, const TopicConfig& config);
+  GroupOutcome WriteGroup(std::vector<Pending*>& group, const TopicConfig& config);
+  // The second half of a roll, after the active segment was sealed: creates the next segment,
+  // starting at `next_base`, and makes it active. If it fails, the sealed segment stays last and
+  // the next write tries again.
+  Status CreateNextSegment(Offset next_base, const TopicConfig& config);
+  // Under mu_: after a retryable failure, fails `failed` (the unwritten rest of a group and the
+  // appends queued behind it, in queue order) and puts offsets and producer state back to the HW.
+  void UndoLocked(std::span<Pending* const> failed, const Error& error);
   Status WriteRecoveryPoint(Offset segment_base, const segment::SegmentTail& tail);
   // Drops the oldest sealed segments while `doomed(segment, total bytes)` says so.
   template <typename Pred>
@@ -189,6 +247,9 @@ class PartitionLog {
   bool closed_ = false;
   mutable int waiting_readers_ = 0;  // WaitForData calls blocked in cv_
   std::optional<base::Error> poisoned_;
+  // Counts undone writes (UndoLocked), so that an append waiting for the original of a duplicate
+  // notices that the original was undone and checks again.
+  uint64_t undo_count_ = 0;
   ProducerStateTable producers_;  // idempotent producers, as of the queued batches
   uint64_t unflushed_bytes_ = 0;
   int64_t last_flush_ms_ = 0;

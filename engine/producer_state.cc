@@ -1,5 +1,6 @@
 #include "engine/producer_state.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -46,10 +47,13 @@ void ProducerStateTable::Entry::Push(const ProducerBatch& b) {
   }
 }
 
+ProducerStateTable::ProducerStateTable(size_t max_producers)
+    : max_producers_(std::max<size_t>(1, max_producers)) {}
+
 Result<std::optional<ProducerBatch>> ProducerStateTable::Check(const BatchHeader& header) const {
   auto it = producers_.find(header.producer_id);
   if (it == producers_.end()) return std::optional<ProducerBatch>();
-  const Entry& e = it->second;
+  const Entry& e = it->second.entry;
   if (header.producer_epoch < e.epoch) {
     return MakeError(ErrorCode::kProducerFenced,
                      Describe(header) + ": epoch " + std::to_string(e.epoch) + " is current");
@@ -76,17 +80,70 @@ Result<std::optional<ProducerBatch>> ProducerStateTable::Check(const BatchHeader
   return std::optional<ProducerBatch>();
 }
 
-void ProducerStateTable::Record(const BatchHeader& header, Offset base_offset, Offset last_offset) {
+void ProducerStateTable::Record(const BatchHeader& header, Offset base_offset, Offset last_offset,
+                                int64_t now_ms) {
   const ProducerBatch b{header.base_sequence, LastSequence(header), base_offset, last_offset};
-  auto [it, inserted] = producers_.try_emplace(header.producer_id);
-  Entry& e = it->second;
-  if (inserted || header.producer_epoch > e.epoch) {
-    e = Entry{};
+  auto it = producers_.find(header.producer_id);
+  Entry e;
+  if (it == producers_.end() || header.producer_epoch > it->second.entry.epoch) {
     e.epoch = header.producer_epoch;
-  } else if (header.producer_epoch < e.epoch) {
+  } else if (header.producer_epoch < it->second.entry.epoch) {
     return;
+  } else {
+    e = it->second.entry;
   }
+  e.last_seen_ms = now_ms;
   e.Push(b);
+  Put(header.producer_id, e);
+}
+
+void ProducerStateTable::ExpireIdle(int64_t now_ms, int64_t expiration_ms) {
+  // recency_ is in Record order, which is last-seen order unless the clock went back or a Restore
+  // put back an older entry: then a due producer may wait behind one that is not yet due, which
+  // only delays its expiry.
+  while (!recency_.empty()) {
+    auto it = producers_.find(recency_.front());
+    if (now_ms - it->second.entry.last_seen_ms < expiration_ms) return;
+    Forget(it);
+  }
+}
+
+ProducerStateTable::Saved ProducerStateTable::Save(int64_t producer_id) const {
+  Saved saved;
+  saved.producer_id_ = producer_id;
+  if (auto it = producers_.find(producer_id); it != producers_.end()) {
+    saved.entry_ = it->second.entry;
+  }
+  return saved;
+}
+
+void ProducerStateTable::Restore(Saved saved) {
+  if (saved.entry_.has_value()) {
+    Put(saved.producer_id_, *saved.entry_);
+  } else if (auto it = producers_.find(saved.producer_id_); it != producers_.end()) {
+    Forget(it);
+  }
+}
+
+void ProducerStateTable::Clear() {
+  producers_.clear();
+  recency_.clear();
+}
+
+void ProducerStateTable::Put(int64_t producer_id, const Entry& entry) {
+  auto [it, inserted] = producers_.try_emplace(producer_id);
+  it->second.entry = entry;
+  if (inserted) {
+    it->second.recency = recency_.insert(recency_.end(), producer_id);
+  } else {
+    recency_.splice(recency_.end(), recency_, it->second.recency);
+  }
+  while (producers_.size() > max_producers_) Forget(producers_.find(recency_.front()));
+}
+
+void ProducerStateTable::Forget(std::unordered_map<int64_t, Node>::iterator it) {
+  recency_.erase(it->second.recency);
+  producers_.erase(it);
 }
 
 // --- producer ids -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -46,34 +47,24 @@ struct ProducerBatch {
 //   0, else kOutOfOrderSequence. A retry of a batch older than the remembered ones is therefore
 //   kOutOfOrderSequence, as in Kafka (which no longer returns DUPLICATE_SEQUENCE_NUMBER);
 // - unknown producer id: any sequence is accepted and the state starts there.
-// The table never forgets a producer by itself; the owner decides what it is rebuilt from.
+//
+// Forgetting (memory stays bounded): a producer whose last batch was recorded
+// producer.id.expiration.ms or longer ago is forgotten by ExpireIdle (Kafka's rule; the owner
+// calls it before each check, with its injected clock), and when more than `max_producers` are
+// known, the least recently recorded ones are forgotten first. A forgotten producer's next batch
+// is accepted as from an unknown producer, as in Kafka after expiration. Times are the owner's
+// clock at Record (not the batch's timestamps, which the producer sets).
 // Not thread-safe: the owner serialises calls.
 class ProducerStateTable {
  public:
   static constexpr size_t kRememberedBatches = 5;
-
-  static bool IsIdempotent(const BatchHeader& header) {
-    return header.producer_id >= 0 && header.base_sequence >= 0;
-  }
-  // The sequence of the batch's last record: base sequence + last offset delta, wrapping past
-  // INT32_MAX to 0 as Kafka does.
-  static int32_t LastSequence(const BatchHeader& header);
-
-  // Checks an idempotent batch: the remembered batch it duplicates, nullopt if it is to be
-  // appended, or kProducerFenced / kOutOfOrderSequence (nothing is changed).
-  Result<std::optional<ProducerBatch>> Check(const BatchHeader& header) const;
-
-  // Records an idempotent batch that got offsets [base_offset, last_offset]: after Check accepted
-  // it, or when rebuilding the state from the log (where a batch of an epoch older than the known
-  // one, which the log cannot hold, is ignored).
-  void Record(const BatchHeader& header, Offset base_offset, Offset last_offset);
-
-  void Clear() { producers_.clear(); }
-  size_t producer_count() const { return producers_.size(); }
+  // Producers remembered per partition: with 5 batches each, about 1 MiB.
+  static constexpr size_t kDefaultMaxProducers = 4096;
 
  private:
   struct Entry {
     int16_t epoch = 0;
+    int64_t last_seen_ms = 0;  // owner's clock when a batch of this producer was last recorded
     // The last `count` batches, oldest first, in a ring starting at `head`.
     std::array<ProducerBatch, kRememberedBatches> batches{};
     uint8_t head = 0;
@@ -84,7 +75,62 @@ class ProducerStateTable {
     void Push(const ProducerBatch& b);
   };
 
-  std::unordered_map<int64_t, Entry> producers_;
+ public:
+  explicit ProducerStateTable(size_t max_producers = kDefaultMaxProducers);
+
+  static bool IsIdempotent(const BatchHeader& header) {
+    return header.producer_id >= 0 && header.base_sequence >= 0;
+  }
+  // The sequence of the batch's last record: base sequence + last offset delta, wrapping past
+  // INT32_MAX to 0 as Kafka does.
+  static int32_t LastSequence(const BatchHeader& header);
+
+  // Forgets every producer whose last batch was recorded `expiration_ms` or more before `now_ms`.
+  // Cheap when none is due (it looks at the least recently recorded producer only).
+  void ExpireIdle(int64_t now_ms, int64_t expiration_ms);
+
+  // Checks an idempotent batch: the remembered batch it duplicates, nullopt if it is to be
+  // appended, or kProducerFenced / kOutOfOrderSequence (nothing is changed).
+  Result<std::optional<ProducerBatch>> Check(const BatchHeader& header) const;
+
+  // Records an idempotent batch that got offsets [base_offset, last_offset] at `now_ms`: after
+  // Check accepted it, or when rebuilding the state from the log (where a batch of an epoch older
+  // than the known one, which the log cannot hold, is ignored). May forget the least recently
+  // recorded producer (the cap).
+  void Record(const BatchHeader& header, Offset base_offset, Offset last_offset, int64_t now_ms);
+
+  // One producer's state (or its absence), saved before a Record so that the Record can be undone
+  // (Restore) when its batch is not written after all.
+  class Saved {
+   private:
+    friend class ProducerStateTable;
+    int64_t producer_id_ = -1;
+    std::optional<Entry> entry_;
+  };
+  Saved Save(int64_t producer_id) const;
+  // Puts a saved state back (Records made after the Save are undone by restoring the Saves in
+  // reverse order). The producer counts as recorded most recently for the cap and keeps its saved
+  // last-seen time for expiration.
+  void Restore(Saved saved);
+
+  void Clear();
+  size_t producer_count() const { return producers_.size(); }
+  size_t max_producers() const { return max_producers_; }
+
+ private:
+  struct Node {
+    Entry entry;
+    std::list<int64_t>::iterator recency;  // this producer's place in recency_
+  };
+
+  // Inserts or replaces a producer's entry, making it the most recently recorded, then applies the
+  // cap.
+  void Put(int64_t producer_id, const Entry& entry);
+  void Forget(std::unordered_map<int64_t, Node>::iterator it);
+
+  size_t max_producers_;
+  std::unordered_map<int64_t, Node> producers_;
+  std::list<int64_t> recency_;  // producer ids, least recently recorded first
 };
 
 // Hands out producer ids, unique across restarts of the data directory: before handing out any

@@ -102,9 +102,10 @@ void Broker::Impl::Handle(const RequestHeader& h, const ProduceRequest& req, Res
       auto fail = [&](KafkaError code, const std::string& why) {
         part.error_code = code;
         part.error_message = why;
-        base::LogWarning("serve: " + responder.peer() + ": produce to " + t.name + "-" +
-                         std::to_string(p.index) + " refused (" + KafkaErrorName(code) +
-                         "): " + why);
+        // A full disk refuses every produce until space returns: thousands of these a second.
+        static base::RateLimitedLog log(base::LogLevel::kWarning);
+        log.Log("serve: " + responder.peer() + ": produce to " + t.name + "-" +
+                std::to_string(p.index) + " refused (" + KafkaErrorName(code) + "): " + why);
       };
       if (h.api_version < kMinProduceVersion) {
         fail(KafkaError::kUnsupportedVersion, "Produce v0-v2 (message format v0/v1) is refused");
@@ -119,18 +120,19 @@ void Broker::Impl::Handle(const RequestHeader& h, const ProduceRequest& req, Res
       } else if (auto batches = SplitBatches(*p.records); !batches) {
         fail(KafkaError::kCorruptMessage, batches.error().context);
       } else {
-        for (Bytes batch : *batches) {
-          auto appended = engine_->Append(t.name, p.index, batch);
-          if (!appended) {
-            const KafkaError code = ToKafkaError(appended.error());
-            if (code == KafkaError::kUnknownTopicOrPartition) {
-              part.error_code = code;  // routine for clients with stale metadata: no log line
-            } else {
-              fail(code, appended.error().context);
-            }
-            break;
+        // All or none, as in Kafka: a batch refused by the engine (a sequence gap, a size limit)
+        // leaves none of the partition's batches of this request stored, so that the client's
+        // retry of the whole set stores each once.
+        auto appended = engine_->AppendBatches(t.name, p.index, *batches);
+        if (!appended) {
+          const KafkaError code = ToKafkaError(appended.error());
+          if (code == KafkaError::kUnknownTopicOrPartition) {
+            part.error_code = code;  // routine for clients with stale metadata: no log line
+          } else {
+            fail(code, appended.error().context);
           }
-          if (part.base_offset < 0) part.base_offset = appended->base_offset.value();
+        } else {
+          part.base_offset = appended->base_offset.value();
         }
         if (part.error_code == KafkaError::kNone && h.api_version >= 5) {
           if (auto stats = engine_->GetPartitionStats(t.name, p.index)) {

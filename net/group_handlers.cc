@@ -173,7 +173,9 @@ void Broker::Impl::Handle(const RequestHeader& h, const OffsetCommitRequest& req
     Status s = engine_->GroupOffsets().and_then(
         [&](engine::GroupOffsetStore* store) { return store->Commit(req.group_id, commits); });
     if (!s) {
-      base::LogError("serve: commit of group " + req.group_id + " failed: " + s.error().ToString());
+      // A full disk fails every commit of every group until space returns.
+      static base::RateLimitedLog log(base::LogLevel::kError);
+      log.Log("serve: commit of group " + req.group_id + " failed: " + s.error().ToString());
       const KafkaError code = ToKafkaError(s.error());
       for (auto& t : resp.topics) {
         for (auto& p : t.partitions) {

@@ -402,6 +402,14 @@ Status Segment::Reserve(uint64_t end) {
   return {};
 }
 
+Status Segment::CutTo(uint64_t end) {
+  RETURN_IF_ERROR(file_->Truncate(end));
+  // The reservation went with the cut: the next write reserves again.
+  allocated_bytes_ = end;
+  uncut_tail_ = false;
+  return {};
+}
+
 bool Segment::HasRoomFor(uint64_t frame_bytes, Offset last_offset) const {
   const uint64_t end = end_.load(std::memory_order_relaxed);
   return (end == kHeaderSize || end + frame_bytes <= capacity_bytes_) &&
@@ -414,9 +422,16 @@ Status Segment::Append(std::span<const Bytes> pieces, std::span<const FrameMeta>
   SegmentTail t = tail();
   uint64_t bytes = 0;
   for (const FrameMeta& f : frames) bytes += f.size_bytes;
-  RETURN_IF_ERROR(Reserve(t.end.value() + bytes));
+  if (uncut_tail_) RETURN_IF_ERROR(CutTo(t.end.value()));
   modified_ = true;
-  RETURN_IF_ERROR(file_->WriteAt(t.end, pieces));
+  Status written = Reserve(t.end.value() + bytes);
+  if (written) written = file_->WriteAt(t.end, pieces);
+  if (!written) {
+    uncut_tail_ = true;
+    // Retried before the next write, and done by a clean close.
+    CutTo(t.end.value()).IgnoreError();
+    return written;
+  }
   for (const FrameMeta& f : frames) {
     SLUICE_CHECK(f.base_offset == t.next_offset, "frames must be appended in offset order");
     MaybeIndex(f, t.end, t.max_timestamp);

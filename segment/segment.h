@@ -107,7 +107,12 @@ class Segment {
   bool HasRoomFor(uint64_t frame_bytes, Offset last_offset) const;
   // Writes the frames whose bytes are the concatenation of `pieces`, described in order by
   // `frames`, at the end of the segment with one gathered write, then publishes them to readers.
-  // On error nothing is published (the caller must stop using the segment for writes).
+  // On error nothing is published, and the file is cut back to the published end (a failed write
+  // may have written a prefix, a failed fallocate reserved part of the range): what the failed
+  // write left can then never be taken for frames by a recovery, and its blocks are freed. If the
+  // cut fails too, it is retried before the next write and done by a clean close. So after a
+  // failed Append (a full disk) the next one may simply try again; whether that is wise for other
+  // errors is the caller's decision. Never cuts below the published end.
   Status Append(std::span<const Bytes> pieces, std::span<const FrameMeta> frames);
   // fdatasync of the data file.
   Status Sync();
@@ -188,6 +193,10 @@ class Segment {
   Status Reserve(uint64_t end);
   // `length`, or more if the file would end less than a frame prefix after data ending at `end`.
   static uint64_t RoomAfter(uint64_t end, uint64_t length);
+  // Truncates the data file to the published end `end` (after a failed write). Writer only.
+  Status CutTo(uint64_t end);
+  // A failed write left bytes past the published end that could not be cut yet. Writer only.
+  bool uncut_tail_ = false;
   uint64_t bytes_since_index_ = 0;  // writer only
 
   // The published tail. Readers bound their scans by end_ alone (lock-free); tail() takes the

@@ -61,7 +61,9 @@ std::string Error::ToString() const {
 
 Error ErrnoError(int err, std::string_view op, std::string_view what) {
   ErrorCode code = ErrorCode::kIoError;
-  if (err == ENOSPC || err == EDQUOT) code = ErrorCode::kNoSpace;
+  // No room for the data: the disk, the quota, or the file-size limit (RLIMIT_FSIZE). Nothing
+  // past the failed write was stored, and the same write may succeed once there is room again.
+  if (err == ENOSPC || err == EDQUOT || err == EFBIG) code = ErrorCode::kNoSpace;
   if (err == ENOENT) code = ErrorCode::kNotFound;
   if (err == EEXIST) code = ErrorCode::kAlreadyExists;
   std::string context(op);

@@ -19,7 +19,7 @@ namespace sluice::base {
 enum class ErrorCode : uint8_t {
   kOk = 0,
   kIoError,
-  kNoSpace,
+  kNoSpace,  // ENOSPC, EDQUOT, EFBIG: no room for the data (may succeed later)
   kCorruption,
   kNotFound,
   kAlreadyExists,

@@ -13,8 +13,9 @@ SLUICE = os.environ.get("SLUICE_BINARY", "sluice")
 
 
 class SluiceServer:
-    def __init__(self, *extra_args, data_dir=None):
+    def __init__(self, *extra_args, data_dir=None, preexec_fn=None):
         self._own_dir = data_dir is None
+        self.preexec_fn = preexec_fn  # run in the child before exec (e.g. to set a signal's disposition)
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sluice-clients-")
         self.extra_args = list(extra_args)
         self.proc = None
@@ -31,7 +32,7 @@ class SluiceServer:
         self.proc = subprocess.Popen(
             [SLUICE, "--data-dir", self.data_dir, "serve", "--listen", "127.0.0.1:%d" % port,
              "--group-min-session-timeout-ms", "100"] + self.extra_args,
-            stdout=subprocess.PIPE, stderr=self._log)
+            stdout=subprocess.PIPE, stderr=self._log, preexec_fn=self.preexec_fn)
         line = self.proc.stdout.readline().decode()
         m = re.match(r"listening on [^:]+:(\d+)", line)
         if not m:

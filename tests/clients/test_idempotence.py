@@ -38,6 +38,7 @@ from sluice_server import SLUICE, SluiceServer
 
 NONE = 0
 CORRUPT_MESSAGE = 2
+MESSAGE_TOO_LARGE = 10
 OUT_OF_ORDER_SEQUENCE_NUMBER = 45
 INVALID_PRODUCER_EPOCH = 47
 
@@ -307,8 +308,10 @@ class RawProtocolTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = SluiceServer()
-        for name in ("dup", "gap", "epoch", "crc", "malformed", "pipeline", "large", "other"):
+        for name in ("dup", "gap", "epoch", "crc", "malformed", "pipeline", "large", "other",
+                     "allornone"):
             create_topic(cls.server.data_dir, name, 1)
+        create_topic(cls.server.data_dir, "allornone-small", 1, "max.message.bytes=2048")
         cls.server.start()
 
     @classmethod
@@ -412,6 +415,37 @@ class RawProtocolTest(unittest.TestCase):
             values = [r.value for _, recs in conn.fetch_batches("crc", 0) for r in recs]
             self.assertEqual(values, [b"payload-%d" % i for i in range(10)] * 3)
         self.assertIn("CORRUPT_MESSAGE", self.server.log())
+
+    def test_three_batches_whose_third_is_refused_store_nothing(self):
+        # Batches that are each well formed, but the third is refused by the engine: a sequence
+        # gap after the first two (checked against them, not against the state before the
+        # request), or too large for max.message.bytes. Kafka appends a partition's batches all or
+        # none, so the answer is the error and none of the three is stored; the client's retry of
+        # the whole set then stores each batch once.
+        with RawKafka(self.server.port) as conn:
+            pid, epoch = conn.init_producer_id()
+            a = make_batch([b"a0", b"a1", b"a2"], pid, epoch, 0)
+            b = make_batch([b"b0", b"b1"], pid, epoch, 3)
+            gap = make_batch([b"c0"], pid, epoch, 9)
+            self.assertEqual(conn.produce("allornone", 0, a + b + gap),
+                             (OUT_OF_ORDER_SEQUENCE_NUMBER, -1))
+            self.assertEqual(conn.high_watermark("allornone", 0), 0)
+            self.assertEqual(conn.fetch_batches("allornone", 0), [])
+            c = make_batch([b"c0"], pid, epoch, 5)
+            self.assertEqual(conn.produce("allornone", 0, a + b + c), (NONE, 0))
+            self.assertEqual(conn.produce("allornone", 0, a + b + c), (NONE, 0))  # a retry
+            batches = conn.fetch_batches("allornone", 0)
+            self.assertEqual([h["base_offset"] for h, _ in batches], [0, 3, 5])
+            self.assertEqual([r.value for _, recs in batches for r in recs],
+                             [b"a0", b"a1", b"a2", b"b0", b"b1", b"c0"])
+
+            big = make_batch([os.urandom(4000)])
+            small = make_batch([b"s0"])
+            self.assertEqual(conn.produce("allornone-small", 0, small + small + big),
+                             (MESSAGE_TOO_LARGE, -1))
+            self.assertEqual(conn.high_watermark("allornone-small", 0), 0)
+            self.assertEqual(conn.produce("allornone-small", 0, small + small + small), (NONE, 0))
+            self.assertEqual(conn.high_watermark("allornone-small", 0), 3)
 
     def test_malformed_batches_with_valid_crc_are_refused(self):
         # Batches a buggy or hostile producer could send with a correct CRC. Each would be stored

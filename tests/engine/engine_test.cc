@@ -124,6 +124,52 @@ TEST_F(EngineTest, RejectsBadBatchesWithoutStoringThem) {
   ASSERT_OK(engine_->Append("t", 0, base::AsBytes(good)));
 }
 
+// A Produce's batches for one partition land all or none: a bad third batch (too large, or a
+// broken one) stores none of the three, and the error says which batch.
+TEST_F(EngineTest, AppendBatchesStoresNothingWhenOneBatchIsBad) {
+  ASSERT_OK(
+      engine_->CreateTopic("t", 1, {{"max.message.bytes", "4096"}, {"segment.bytes", "65536"}}));
+  const std::string a = MakeBatch(3, "a");
+  const std::string b = MakeBatch(3, "b");
+  const std::string big = MakeBatch(1, std::string(5000, 'x'));
+  std::string broken = MakeBatch(3, "c");
+  broken[broken.size() - 1] ^= 1;  // CRC mismatch
+  const Bytes too_large[] = {base::AsBytes(a), base::AsBytes(b), base::AsBytes(big)};
+  auto r = engine_->AppendBatches("t", 0, too_large);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kTooLarge);
+  EXPECT_NE(r.error().context.find("batch 3 of 3"), std::string::npos) << r.error().context;
+  const Bytes with_broken[] = {base::AsBytes(a), base::AsBytes(b), base::AsBytes(broken)};
+  r = engine_->AppendBatches("t", 0, with_broken);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  ASSERT_OK_AND_ASSIGN(auto stats, engine_->GetPartitionStats("t", 0));
+  EXPECT_EQ(stats.high_watermark, Offset(0));
+  const Bytes good[] = {base::AsBytes(a), base::AsBytes(b), base::AsBytes(a)};
+  ASSERT_OK_AND_ASSIGN(AppendResult ok, engine_->AppendBatches("t", 0, good));
+  EXPECT_EQ(ok.base_offset, Offset(0));
+  EXPECT_EQ(ok.last_offset, Offset(8));
+  EXPECT_EQ(
+      testing::ReadValues(*engine_, "t", 0),
+      (std::vector<std::string>{"a-0", "a-1", "a-2", "b-0", "b-1", "b-2", "a-0", "a-1", "a-2"}));
+}
+
+// Together the batches must fit one segment (they are written into one), as in Kafka.
+TEST_F(EngineTest, AppendBatchesLargerThanASegmentAreTooLarge) {
+  ASSERT_OK(
+      engine_->CreateTopic("t", 1, {{"segment.bytes", "4096"}, {"compression.type", "none"}}));
+  const std::string batch = MakeBatch(1, std::string(1500, 'x'));
+  const Bytes two[] = {base::AsBytes(batch), base::AsBytes(batch)};
+  ASSERT_OK(engine_->AppendBatches("t", 0, two));
+  const Bytes three[] = {base::AsBytes(batch), base::AsBytes(batch), base::AsBytes(batch)};
+  auto r = engine_->AppendBatches("t", 0, three);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kTooLarge);
+  EXPECT_NE(r.error().context.find("segment.bytes"), std::string::npos);
+  ASSERT_OK_AND_ASSIGN(auto stats, engine_->GetPartitionStats("t", 0));
+  EXPECT_EQ(stats.high_watermark, Offset(2));
+}
+
 TEST_F(EngineTest, RejectsTransactionalBatches) {
   ASSERT_OK(engine_->CreateTopic("t", 1, {}));
   std::string batch = MakeBatch(2);

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "segment/format.h"
 #include "segment/io/posix_fs.h"
 #include "segment/io/uring_fs.h"
 #include "segment/record_batch.h"
@@ -98,6 +99,38 @@ TEST_F(PartitionLogTest, RollsBySize) {
   ASSERT_OK(log_->Close());
   Open();
   EXPECT_EQ(ReadFrom(0), all);
+}
+
+// The batches of one AppendBatches call go into one segment: when they do not fit together in
+// the active one, the log rolls before the first of them (not between them).
+TEST_F(PartitionLogTest, BatchesOfOneCallAreNeverSplitAcrossSegments) {
+  config_.segment_bytes = 4096;
+  Open();
+  const std::string filler = MakeBatch(10, "f");
+  const uint64_t frame = filler.size() + segment::format::kFramePrefixSize;
+  while (log_->Stats().size_bytes + 2 * frame < 4096) ASSERT_OK(Append(filler));
+  ASSERT_EQ(log_->Stats().segment_count, 1u);
+  const Offset set_base = log_->high_watermark();
+  // One more of these would fit the active segment; three do not.
+  std::vector<std::string> owned = {MakeBatch(10, "s0"), MakeBatch(10, "s1"), MakeBatch(10, "s2")};
+  std::vector<BatchToAppend> set;
+  for (const std::string& b : owned) {
+    auto header = segment::ParseBatchHeader(base::AsBytes(b));
+    ASSERT_TRUE(header.has_value());
+    set.push_back({base::AsBytes(b), *header});
+  }
+  ASSERT_OK_AND_ASSIGN(AppendResult r, log_->AppendBatches(set));
+  EXPECT_EQ(r.base_offset, set_base);
+  EXPECT_EQ(r.last_offset, set_base + 29);
+  EXPECT_EQ(log_->high_watermark(), set_base + 30);
+  EXPECT_EQ(log_->Stats().segment_count, 2u);
+  // The first segment holds only records below the set: all of the set is in the second one.
+  ASSERT_OK(log_->DeleteSegmentsBefore(set_base));
+  EXPECT_EQ(log_->log_start_offset(), set_base);
+  auto rest = ReadFrom(set_base.value());
+  ASSERT_EQ(rest.size(), 30u);
+  EXPECT_EQ(rest.front().second, "s0-0");
+  EXPECT_EQ(rest.back().second, "s2-9");
 }
 
 TEST_F(PartitionLogTest, RollsByAge) {

@@ -319,6 +319,75 @@ TEST_F(ProducerStateTest, DuplicateOfAnInFlightBatchIsAcknowledgedOnceTheOrigina
   EXPECT_EQ(Values().size(), 50u);
 }
 
+// producer.id.expiration.ms, by the engine's clock: a producer seen within it keeps its state; one
+// idle that long is forgotten, and its next batch is accepted with any sequence, as in Kafka.
+TEST_F(ProducerStateTest, IdleProducerIsForgottenAfterTheExpiration) {
+  ASSERT_OK(engine_->AlterTopicConfig("t", {{"producer.id.expiration.ms", "60000"}}));
+  ASSERT_OK(Send(1, 0, 0, 2, "a"));
+  ASSERT_OK(Send(2, 0, 0, 2, "b"));
+  clock_.AdvanceMs(59'999);
+  EXPECT_TRUE(IsError(Send(1, 0, 7, 1), ErrorCode::kOutOfOrderSequence));  // still known
+  ASSERT_OK(Send(2, 0, 2, 1, "b2"));  // producer 2 is seen again: its expiry starts over
+  clock_.AdvanceMs(1);
+  // Producer 1 was last recorded 60 s ago: forgotten. A retry of its first batch is no longer
+  // recognised as a duplicate, and any sequence is accepted.
+  ASSERT_OK_AND_ASSIGN(AppendResult fresh, Send(1, 0, 7, 1, "c"));
+  EXPECT_FALSE(fresh.duplicate);
+  ASSERT_OK(Send(1, 0, 8, 1, "d"));
+  EXPECT_TRUE(IsError(Send(1, 0, 0, 2, "a"), ErrorCode::kOutOfOrderSequence));
+  // Producer 2 was seen 1 ms ago.
+  ASSERT_OK_AND_ASSIGN(AppendResult dup, Send(2, 0, 2, 1, "b2"));
+  EXPECT_TRUE(dup.duplicate);
+  EXPECT_EQ(Values(), (std::vector<std::string>{"a-0", "a-1", "b-0", "b-1", "b2-0", "c-0", "d-0"}));
+}
+
+TEST_F(ProducerStateTest, ProducersRebuiltAtOpenExpireCountingFromTheOpen) {
+  ASSERT_OK(engine_->AlterTopicConfig("t", {{"producer.id.expiration.ms", "1000"}}));
+  ASSERT_OK(Send(1, 0, 0, 1));
+  clock_.AdvanceMs(5000);  // long idle, but the open has no record of it
+  ASSERT_OK(engine_->Close());
+  Reopen();
+  EXPECT_TRUE(IsError(Send(1, 0, 5, 1), ErrorCode::kOutOfOrderSequence));
+  clock_.AdvanceMs(1000);
+  ASSERT_OK(Send(1, 0, 5, 1));
+}
+
+TEST_F(ProducerStateTest, ExpirationIsAValidatedTopicConfig) {
+  EXPECT_EQ(ConfigToMap(TopicConfig{}).at("producer.id.expiration.ms"), "86400000");
+  for (const char* bad : {"0", "-5", "soon", ""}) {
+    auto r = ApplyConfig(TopicConfig{}, {{"producer.id.expiration.ms", bad}});
+    EXPECT_TRUE(IsError(r, ErrorCode::kInvalidArgument)) << bad;
+  }
+  ASSERT_OK_AND_ASSIGN(TopicConfig c,
+                       ApplyConfig(TopicConfig{}, {{"producer.id.expiration.ms", "3600000"}}));
+  EXPECT_EQ(c.producer_id_expiration_ms, 3'600'000);
+  EXPECT_TRUE(IsError(engine_->CreateTopic("u", 1, {{"producer.id.expiration.ms", "0"}}),
+                      ErrorCode::kInvalidArgument));
+}
+
+// The batches of one AppendBatches call are checked against each other: each must follow the one
+// before it; a gap anywhere stores none of them.
+TEST_F(ProducerStateTest, BatchesOfOneCallFollowEachOtherOrNoneIsStored) {
+  const std::string a = ProducerBatch(1, 0, 0, 2, "a");
+  const std::string b = ProducerBatch(1, 0, 2, 3, "b");
+  const std::string gap = ProducerBatch(1, 0, 9, 1, "gap");
+  const std::string c = ProducerBatch(1, 0, 5, 1, "c");
+  const Bytes bad[] = {base::AsBytes(a), base::AsBytes(b), base::AsBytes(gap)};
+  EXPECT_TRUE(IsError(engine_->AppendBatches("t", 0, bad), ErrorCode::kOutOfOrderSequence));
+  EXPECT_EQ(HighWatermark(), Offset(0));
+  // The refused call left no state behind: the producer still starts anywhere, here at 0.
+  const Bytes good[] = {base::AsBytes(a), base::AsBytes(b), base::AsBytes(c)};
+  ASSERT_OK_AND_ASSIGN(AppendResult r, engine_->AppendBatches("t", 0, good));
+  EXPECT_FALSE(r.duplicate);
+  EXPECT_EQ(r.base_offset, Offset(0));
+  EXPECT_EQ(r.last_offset, Offset(5));
+  // A retry of the whole call is a duplicate: nothing is stored again.
+  ASSERT_OK_AND_ASSIGN(AppendResult retry, engine_->AppendBatches("t", 0, good));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(Values(), (std::vector<std::string>{"a-0", "a-1", "b-0", "b-1", "b-2", "c-0"}));
+  ASSERT_OK(Send(1, 0, 6, 1, "d"));
+}
+
 TEST_F(ProducerStateTest, AllocatedProducerIdsAreUniqueAcrossReopen) {
   std::set<int64_t> seen;
   for (int i = 0; i < 1500; ++i) {  // crosses a block
@@ -371,6 +440,76 @@ TEST(ProducerStateTableTest, LastSequenceWrapsLikeKafka) {
   h.base_sequence = kMaxSeq - 2;
   h.last_offset_delta = 4;
   EXPECT_EQ(ProducerStateTable::LastSequence(h), 1);
+}
+
+segment::BatchHeader Header(int64_t pid, int32_t seq, int32_t count = 1) {
+  segment::BatchHeader h;
+  h.producer_id = pid;
+  h.producer_epoch = 0;
+  h.base_sequence = seq;
+  h.last_offset_delta = count - 1;
+  h.record_count = count;
+  return h;
+}
+
+// True if the table still knows `pid` at sequence `last_seq` (its next batch must follow it).
+bool Knows(const ProducerStateTable& table, int64_t pid, int32_t last_seq) {
+  return !table.Check(Header(pid, last_seq + 5)).has_value();
+}
+
+TEST(ProducerStateTableTest, CapForgetsTheLeastRecentlyRecordedProducerFirst) {
+  ProducerStateTable table(3);
+  table.Record(Header(1, 0), Offset(0), Offset(0), 100);
+  table.Record(Header(2, 0), Offset(1), Offset(1), 101);
+  table.Record(Header(3, 0), Offset(2), Offset(2), 102);
+  table.Record(Header(1, 1), Offset(3), Offset(3), 103);  // 1 is now the most recent
+  table.Record(Header(4, 0), Offset(4), Offset(4), 104);  // over the cap: 2 goes
+  EXPECT_EQ(table.producer_count(), 3u);
+  EXPECT_FALSE(Knows(table, 2, 0));
+  EXPECT_TRUE(Knows(table, 1, 1));
+  EXPECT_TRUE(Knows(table, 3, 0));
+  EXPECT_TRUE(Knows(table, 4, 0));
+  table.Record(Header(5, 0), Offset(5), Offset(5), 105);  // then 3
+  EXPECT_FALSE(Knows(table, 3, 0));
+  EXPECT_TRUE(Knows(table, 1, 1));
+  EXPECT_EQ(ProducerStateTable().max_producers(), ProducerStateTable::kDefaultMaxProducers);
+}
+
+TEST(ProducerStateTableTest, ExpireIdleForgetsExactlyTheProducersIdleThatLong) {
+  ProducerStateTable table;
+  table.Record(Header(1, 0), Offset(0), Offset(0), 1000);
+  table.Record(Header(2, 0), Offset(1), Offset(1), 1500);
+  table.Record(Header(3, 0), Offset(2), Offset(2), 2000);
+  table.ExpireIdle(/*now_ms=*/1999, /*expiration_ms=*/1000);  // 1 idle 999 ms
+  EXPECT_EQ(table.producer_count(), 3u);
+  table.ExpireIdle(2500, 1000);  // 1 idle 1500 ms, 2 idle 1000 ms, 3 idle 500 ms
+  EXPECT_EQ(table.producer_count(), 1u);
+  EXPECT_TRUE(Knows(table, 3, 0));
+  table.ExpireIdle(1000, 1000);  // a clock that went back forgets nothing
+  EXPECT_EQ(table.producer_count(), 1u);
+}
+
+TEST(ProducerStateTableTest, RestoreUndoesRecordsInReverse) {
+  ProducerStateTable table;
+  table.Record(Header(1, 0, 2), Offset(0), Offset(1), 10);
+  auto before_1 = table.Save(1);
+  table.Record(Header(1, 2, 3), Offset(2), Offset(4), 20);
+  auto before_2 = table.Save(2);
+  table.Record(Header(2, 0), Offset(5), Offset(5), 20);
+  auto again_1 = table.Save(1);
+  table.Record(Header(1, 5), Offset(6), Offset(6), 30);
+  table.Restore(again_1);
+  table.Restore(before_2);
+  table.Restore(before_1);
+  EXPECT_EQ(table.producer_count(), 1u);  // 2 was unknown before
+  EXPECT_TRUE(Knows(table, 1, 1));        // 1 is back at its first batch
+  auto dup = table.Check(Header(1, 0, 2));
+  ASSERT_TRUE(dup.has_value());
+  ASSERT_TRUE(dup->has_value());
+  EXPECT_EQ((*dup)->base_offset, Offset(0));
+  auto next = table.Check(Header(1, 2, 3));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_FALSE(next->has_value());
 }
 
 TEST(ProducerStateTableTest, ProducerIdsFileRoundTripsAndRejectsDamage) {
