@@ -61,12 +61,12 @@ if [ "${SLUICE_TEST_SANITIZE:-1}" != "0" ]; then
 fi
 
 # ThreadSanitizer over the tests labelled `concurrent` (tests/CMakeLists.txt): only their binaries
-# and the sluice binary (remote_cli_test runs a real server) are built. Any race fails the run.
+# are built (tests/CMakeLists.txt says why remote_cli_test is not among them). Any race fails the run.
 # `SLUICE_TEST_TSAN=0` skips it.
 if [ "${SLUICE_TEST_TSAN:-1}" != "0" ]; then
   tsan_dir=build/test-tsan
-  tsan_targets="sluice partition_log_test data_listener_test group_offsets_test replay_test \
-engine_test producer_state_test group_coordinator_test remote_cli_test"
+  tsan_targets="partition_log_test data_listener_test group_offsets_test replay_test \
+engine_test producer_state_test group_coordinator_test fault_test storage_safety_test"
   # Some kernels map memory where TSan's shadow must go (vm.mmap_rnd_bits above 28): TSan then
   # stops with "unexpected memory mapping"; without address randomization it runs.
   prefix=""
