@@ -17,7 +17,7 @@ constexpr char kMagic[9] = "SLUICESN";
 constexpr uint16_t kVersion1 = 1;
 
 std::string SnapshotDir(const Engine& engine, const std::string& name) {
-  return io::JoinPath(io::JoinPath(engine.data_dir(), "snapshots"), name);
+  return io::JoinPath(io::JoinPath(engine.data_dir(), kSnapshotsDir), name);
 }
 
 std::string FileName(uint64_t sequence) {
@@ -26,7 +26,9 @@ std::string FileName(uint64_t sequence) {
   return buf;
 }
 
-std::optional<uint64_t> ParseFileName(const std::string& name) {
+}  // namespace
+
+std::optional<uint64_t> ParseSnapshotFileName(const std::string& name) {
   if (name.size() != 25 || name.compare(20, 5, ".snap") != 0) return std::nullopt;
   uint64_t v = 0;
   for (size_t i = 0; i < 20; ++i) {
@@ -36,6 +38,8 @@ std::optional<uint64_t> ParseFileName(const std::string& name) {
   return v;
 }
 
+namespace {
+
 template <typename T>
 void Put(std::string& out, T v) {
   char buf[sizeof(T)];
@@ -43,7 +47,9 @@ void Put(std::string& out, T v) {
   out.append(buf, sizeof(T));
 }
 
-std::string Encode(const SnapshotInfo& info, Bytes blob) {
+}  // namespace
+
+std::string EncodeSnapshotFile(const SnapshotInfo& info, Bytes blob) {
   std::string out(kMagic, 8);
   Put<uint16_t>(out, kVersion1);
   Put<uint16_t>(out, 0);
@@ -61,12 +67,11 @@ std::string Encode(const SnapshotInfo& info, Bytes blob) {
   return out;
 }
 
-// Parses a snapshot file; the blob's position in `file` is returned through `blob`.
-Result<SnapshotInfo> Decode(const std::string& file, const std::string& path, Bytes* blob) {
+Result<DecodedSnapshot> DecodeSnapshotFile(Bytes file, const std::string& path) {
   auto bad = [&](const std::string& why) {
     return MakeError(ErrorCode::kCorruption, path + ": " + why);
   };
-  Bytes b = base::AsBytes(file);
+  Bytes b = file;
   if (b.size() < 8 + 2 + 2 + 4 + 8 + 2 + 8 + 8) return bad("too short");
   if (std::memcmp(b.data(), kMagic, 8) != 0) return bad("bad magic");
   if (base::Xxh3(b.first(b.size() - 8)) != base::LoadLE<uint64_t>(b.data() + b.size() - 8)) {
@@ -77,6 +82,7 @@ Result<SnapshotInfo> Decode(const std::string& file, const std::string& path, By
     return MakeError(ErrorCode::kUnsupportedVersion,
                      path + ": snapshot version " + std::to_string(version));
   }
+  if (base::LoadLE<uint16_t>(b.data() + 10) != 0) return bad("unknown flags");
   SnapshotInfo info;
   info.path = path;
   size_t pos = 12;
@@ -91,18 +97,20 @@ Result<SnapshotInfo> Decode(const std::string& file, const std::string& path, By
   info.topic = std::string(base::AsString(b.subspan(pos, topic_len)));
   pos += topic_len;
   for (uint32_t i = 0; i < count; ++i) {
-    info.offsets[base::LoadLE<int32_t>(b.data() + pos)] =
-        Offset(base::LoadLE<int64_t>(b.data() + pos + 4));
+    const auto partition = base::LoadLE<int32_t>(b.data() + pos);
+    // Written in increasing order, each once: anything else is damage.
+    if (!info.offsets.empty() && partition <= info.offsets.rbegin()->first) {
+      return bad("partitions out of order");
+    }
+    info.offsets[partition] = Offset(base::LoadLE<int64_t>(b.data() + pos + 4));
     pos += 12;
   }
   info.blob_bytes = base::LoadLE<uint64_t>(b.data() + pos);
   pos += 8;
   if (info.blob_bytes != body - pos) return bad("blob length does not match the file");
-  *blob = b.subspan(pos, info.blob_bytes);
-  return info;
+  const Bytes blob = b.subspan(pos, info.blob_bytes);
+  return DecodedSnapshot{std::move(info), blob};
 }
-
-}  // namespace
 
 Result<SnapshotInfo> SaveSnapshot(const Engine& engine, const std::string& name,
                                   const std::string& topic,
@@ -122,7 +130,7 @@ Result<SnapshotInfo> SaveSnapshot(const Engine& engine, const std::string& name,
   uint64_t sequence = 0;
   std::vector<uint64_t> existing;
   for (const auto& n : names) {
-    if (auto seq = ParseFileName(n)) {
+    if (auto seq = ParseSnapshotFileName(n)) {
       existing.push_back(*seq);
       sequence = std::max(sequence, *seq + 1);
     }
@@ -135,7 +143,7 @@ Result<SnapshotInfo> SaveSnapshot(const Engine& engine, const std::string& name,
   info.created_ms = engine.clock().NowMs();
   info.blob_bytes = blob.size();
   info.path = io::JoinPath(dir, FileName(sequence));
-  const std::string image = Encode(info, blob);
+  const std::string image = EncodeSnapshotFile(info, blob);
   RETURN_IF_ERROR(io::WriteFileAtomic(fs, info.path, base::AsBytes(image)));
   // Prune: keep the newest `keep` (this one included).
   std::sort(existing.begin(), existing.end());
@@ -156,7 +164,7 @@ Result<std::vector<SnapshotInfo>> ListSnapshots(const Engine& engine, const std:
   if (!exists) return out;
   ASSIGN_OR_RETURN(auto names, fs.ListDir(dir));
   for (auto it = names.rbegin(); it != names.rend(); ++it) {
-    auto seq = ParseFileName(*it);
+    auto seq = ParseSnapshotFileName(*it);
     if (!seq) continue;
     const std::string path = io::JoinPath(dir, *it);
     auto file = fs.ReadFile(path);
@@ -164,24 +172,22 @@ Result<std::vector<SnapshotInfo>> ListSnapshots(const Engine& engine, const std:
       base::LogWarning("skipping snapshot " + path + ": " + file.error().ToString());
       continue;
     }
-    Bytes blob;
-    auto info = Decode(*file, path, &blob);
-    if (!info) {
-      base::LogWarning("skipping snapshot: " + info.error().ToString());
+    auto decoded = DecodeSnapshotFile(base::AsBytes(*file), path);
+    if (!decoded) {
+      base::LogWarning("skipping snapshot: " + decoded.error().ToString());
       continue;
     }
-    info->name = name;
-    info->sequence = *seq;
-    out.push_back(std::move(info).value());
+    decoded->info.name = name;
+    decoded->info.sequence = *seq;
+    out.push_back(std::move(decoded->info));
   }
   return out;
 }
 
 Result<std::string> LoadSnapshotBlob(const Engine& engine, const SnapshotInfo& info) {
   ASSIGN_OR_RETURN(std::string file, engine.file_system().ReadFile(info.path));
-  Bytes blob;
-  RETURN_IF_ERROR(Decode(file, info.path, &blob));
-  return std::string(base::AsString(blob));
+  ASSIGN_OR_RETURN(DecodedSnapshot decoded, DecodeSnapshotFile(base::AsBytes(file), info.path));
+  return std::string(base::AsString(decoded.blob));
 }
 
 Result<RebuildResult> Rebuild(const Engine& engine, const std::string& name, ReplayOptions options,

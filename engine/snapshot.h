@@ -28,6 +28,25 @@ struct SnapshotInfo {
   std::string path;
 };
 
+// The directory of every snapshot, under the data directory, and the sequence number in a snapshot
+// file's name ("<20 digits>.snap"; nullopt for any other name).
+inline constexpr char kSnapshotsDir[] = "snapshots";
+std::optional<uint64_t> ParseSnapshotFileName(const std::string& name);
+
+// The file image of a snapshot (`info`'s topic, offsets and created_ms; name, sequence, blob_bytes
+// and path are not stored). Layout: segment/FORMAT.md, "Snapshot files".
+std::string EncodeSnapshotFile(const SnapshotInfo& info, Bytes blob);
+
+// A parsed snapshot file: `blob` points into the bytes given to DecodeSnapshotFile.
+struct DecodedSnapshot {
+  SnapshotInfo info;  // topic, offsets, created_ms, blob_bytes, path
+  Bytes blob;
+};
+// Parses and verifies a snapshot file read from `path` (named in errors). kCorruption for a short,
+// damaged or inconsistent file, kUnsupportedVersion for an unknown version. Every length in the
+// file is checked against the file's own size before use, so nothing is allocated beyond it.
+Result<DecodedSnapshot> DecodeSnapshotFile(Bytes file, const std::string& path);
+
 // Saves `blob` as the newest snapshot `name` of `topic`, covering every record below `offsets`
 // (per partition), then deletes all but the newest `keep` snapshots of that name.
 Result<SnapshotInfo> SaveSnapshot(const Engine& engine, const std::string& name,

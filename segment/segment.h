@@ -66,6 +66,11 @@ enum class TornTail : bool { kTruncate, kRefuse };
 Error BelowRecoveryPoint(const std::string& path, FilePos at, std::optional<Offset> first_at_risk,
                          const SegmentTail& durable, const std::string& why);
 
+// Checks a segment file's header (its first bytes `data`, FORMAT.md) for the segment of base
+// offset `base`: kCorruption naming `path` when it is damaged, kUnsupportedVersion when a newer
+// sluice wrote it. The one parser of the header, for opening and for verification.
+Status ValidateSegmentHeader(Bytes data, Offset base, const std::string& path);
+
 class Segment {
  public:
   // "<dir>/00000000000000001234.log" for base 1234.
