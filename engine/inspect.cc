@@ -265,7 +265,7 @@ void ClassifyLog(PartitionInspection& part, const std::string& name,
     cut.lost_to = to;
     const uint64_t counted = std::max(last.valid.end.value(), durable ? durable->end.value() : 0);
     cut.more_may_be_lost = last.written_end > counted;
-    const bool kept = cs.written_end > cut.keep_bytes;
+    const bool kept = cs.size_bytes > cut.keep_bytes;
     const size_t later = n - 1 - bad->segment;
     action += "; `sluice repair --execute` ";
     if (kept) {

@@ -67,6 +67,15 @@ Status CopyRange(io::FileSystem& fs, const std::string& path, uint64_t size, uin
   return closed;
 }
 
+// Whether any byte of `path` (`size` bytes long) from `from` on is not zero.
+Result<bool> HoldsDataAfter(io::FileSystem& fs, const std::string& path, uint64_t size,
+                            uint64_t from) {
+  if (from >= size) return false;
+  ASSIGN_OR_RETURN(auto map, fs.Map(path, size));
+  const Bytes rest = map->data().subspan(from, size - from);
+  return std::any_of(rest.begin(), rest.end(), [](std::byte x) { return x != std::byte{0}; });
+}
+
 Status Truncate(io::FileSystem& fs, const std::string& path, uint64_t size) {
   ASSIGN_OR_RETURN(auto file, fs.OpenWritable(path, io::OpenMode::kOpenExisting));
   Status s = file->Truncate(size);
@@ -109,7 +118,8 @@ Status CutLog(io::FileSystem& fs, const PartitionInspection& part, int64_t ms, S
   const PartitionCut& cut = *part.cut;
   const segment::SegmentVerifyReport& cs = segs[cut.segment];
   // The damaged bytes are copied, and the copy made durable, before anything is cut or renamed.
-  if (cs.written_end > cut.keep_bytes) {
+  ASSIGN_OR_RETURN(bool holds_data, HoldsDataAfter(fs, cs.path, cs.size_bytes, cut.keep_bytes));
+  if (holds_data) {
     const std::string dest = QuarantinePath(cs.path, ms);
     RETURN_IF_ERROR(steps.Do("copy bytes [" + Num(cut.keep_bytes) + ", " + Num(cs.size_bytes) +
                                  ") of " + cs.path + " to " + dest + " and fsync it",

@@ -71,6 +71,10 @@ Error BelowRecoveryPoint(const std::string& path, FilePos at, std::optional<Offs
 // sluice wrote it. The one parser of the header, for opening and for verification.
 Status ValidateSegmentHeader(Bytes data, Offset base, const std::string& path);
 
+// How many bytes from `pos` on were written, as recovery estimates a torn tail: up to the last
+// non-zero byte before the first 4 KiB-aligned block that is all zero (preallocated space).
+uint64_t WrittenBytesAfter(Bytes data, uint64_t pos);
+
 class Segment {
  public:
   // "<dir>/00000000000000001234.log" for base 1234.

@@ -9,11 +9,8 @@
 namespace sluice::segment {
 namespace {
 
-// One past the last non-zero byte of `data` (0 if every byte is zero).
-uint64_t WrittenEnd(Bytes data) {
-  auto last =
-      std::find_if(data.rbegin(), data.rend(), [](std::byte b) { return b != std::byte{0}; });
-  return static_cast<uint64_t>(data.rend() - last);
+bool AllZero(Bytes b) {
+  return std::all_of(b.begin(), b.end(), [](std::byte x) { return x == std::byte{0}; });
 }
 
 }  // namespace
@@ -52,12 +49,14 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
     Bytes data = map->data().first(size);
     report.bytes += size;
     seg.size_bytes = size;
-    seg.written_end = WrittenEnd(data);
-    seg.header_zeroed = size >= format::kSegmentHeaderSize &&
-                        WrittenEnd(data.first(format::kSegmentHeaderSize)) == 0;
+    const uint64_t head = std::min<uint64_t>(size, format::kSegmentHeaderSize);
+    seg.header_zeroed =
+        size >= format::kSegmentHeaderSize && AllZero(data.first(format::kSegmentHeaderSize));
     if (Status header = ValidateSegmentHeader(data, base, path); !header) {
       seg.header_error = header.error();
       seg.valid.end = FilePos(0);
+      const uint64_t after = WrittenBytesAfter(data, head);
+      seg.written_end = after > 0 ? head + after : (AllZero(data.first(head)) ? 0 : head);
       problem(0, base.value(), header.error().context);
       continue;
     }
@@ -104,6 +103,7 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
     }
     report.next_offset = next;
     seg.valid = {pos, next, max_ts};
+    seg.written_end = pos.value() + WrittenBytesAfter(data, pos.value());
 
     // The index: derived data, but if present it must agree with the log.
     const std::string index_path = Segment::IndexPath(dir, base);

@@ -43,11 +43,12 @@ struct SegmentVerifyReport {
   // Why the frame at `valid.end` is not valid; empty when the frames end there cleanly (zeroed
   // space or the end of the file).
   std::string bad_frame;
-  // One past the file's last non-zero byte: when larger than `valid.end`, bytes were written after
-  // the valid frames (damage, a torn write, or frames behind zeroed space).
+  // Where the bytes written after the valid frames end, as recovery estimates it
+  // (WrittenBytesAfter): larger than `valid.end` when something follows them (damage, a torn
+  // write, frames behind zeroed space). Preallocated zeros are not read past the first zero block.
   uint64_t written_end = 0;
-  // The header's bytes are all zero (with nothing after them: a segment whose creation did not
-  // finish, which opening creates afresh).
+  // The header's bytes are all zero (with nothing written after them: a segment whose creation
+  // did not finish, which opening creates afresh).
   bool header_zeroed = false;
   // Its index decodes and covers exactly the whole file: opening trusts it and scans nothing.
   bool index_covers_file = false;
