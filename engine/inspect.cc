@@ -175,17 +175,15 @@ void ClassifyLog(PartitionInspection& part, const std::string& name,
       const uint64_t p = s.valid.end.value();
       const Offset at = s.valid.next_offset;
       const std::string why = s.bad_frame.empty() ? "the log ends there" : s.bad_frame;
+      // A segment closed cleanly (its index covers the whole file) is not scanned by open: the
+      // damage shows when it is read.
+      const std::string trusted = "open trusts the segment's index, so " + name +
+                                  " opens but reads from offset " + Num(at.value()) + " on fail";
       if (durable && p < durable->end.value()) {
-        bad = BadPoint{i, false, true, s.path, p, why + below, offline};
+        bad = BadPoint{
+            i, false, true, s.path, p, why + below, s.index_covers_file ? trusted : offline};
       } else if (!s.bad_frame.empty() && s.index_covers_file) {
-        bad = BadPoint{i,
-                       false,
-                       true,
-                       s.path,
-                       p,
-                       why,
-                       "open trusts the segment's index, so " + name +
-                           " opens but reads from offset " + Num(at.value()) + " on fail"};
+        bad = BadPoint{i, false, true, s.path, p, why, trusted};
       } else if (!s.bad_frame.empty() && !rp) {
         bad = BadPoint{
             i,      false,

@@ -159,6 +159,51 @@ TEST_F(InspectTest, ShortFileBelowRecoveryPointIsOfflineWithTheOffsetsOpenNames)
   EXPECT_LT(part.cut->lost_from, Offset(500));
 }
 
+// A cleanly closed segment is not scanned at open (its index covers it): the damage shows only
+// when read. The inspection finds it all the same, and repair cuts there.
+TEST_F(InspectTest, DamageInACleanlyClosedSegmentIsFoundAndCut) {
+  ASSERT_OK(engine_->CreateTopic("ev", 1, {}));
+  Fill("ev", 0, 6);
+  Close();
+  std::string bytes = testing::ReadWholeFile(Segment0("ev", 0));
+  bytes[bytes.size() / 2] ^= 0x02;
+  testing::WriteWholeFile(Segment0("ev", 0), bytes);
+
+  const auto in = Inspect();
+  const auto& part = Part(in, "ev", 0);
+  EXPECT_EQ(part.verdict, Verdict::kOffline);
+  ASSERT_TRUE(part.cut.has_value());
+  const Offset lost_from = part.cut->lost_from;
+  EXPECT_EQ(part.cut->lost_to, Offset(60));
+  const Finding* found = FindingOf(part, Verdict::kOffline);
+  ASSERT_NE(found, nullptr);
+  EXPECT_NE(
+      found->action.find("reads from offset " + std::to_string(lost_from.value()) + " on fail"),
+      std::string::npos)
+      << found->action;
+
+  Reopen();
+  auto read = engine_->Read("ev", 0, lost_from, 1 << 20);
+  ASSERT_FALSE(read.has_value());
+  EXPECT_EQ(read.error().code, ErrorCode::kCorruption);
+  Close();
+
+  RepairOptions o;
+  o.data_dir = dir_.path();
+  o.fs = &fs_;
+  o.clock = &clock_;
+  o.mode = RepairMode::kExecute;
+  ASSERT_OK_AND_ASSIGN(auto repaired, Repair(o));
+  ASSERT_EQ(repaired.actions.size(), 1u);
+  ASSERT_TRUE(repaired.actions[0].lost.has_value());
+  EXPECT_EQ(repaired.actions[0].lost->first, lost_from);
+  EXPECT_EQ(repaired.actions[0].lost->second, Offset(60));
+  ASSERT_TRUE(repaired.after.has_value());
+  EXPECT_TRUE(repaired.after->healthy()) << VerdictName(repaired.after->verdict);
+  Reopen();
+  EXPECT_EQ(testing::ReadValues(*engine_, "ev", 0).size(), static_cast<size_t>(lost_from.value()));
+}
+
 // Without a recovery point an invalid frame cannot be told from a torn write: offline, as open.
 TEST_F(InspectTest, InvalidFrameWithoutRecoveryPointIsOffline) {
   ASSERT_OK(engine_->CreateTopic("ev", 1, {}));
