@@ -28,11 +28,6 @@ struct SnapshotInfo {
   std::string path;
 };
 
-// The directory of every snapshot, under the data directory, and the sequence number in a snapshot
-// file's name ("<20 digits>.snap"; nullopt for any other name).
-inline constexpr char kSnapshotsDir[] = "snapshots";
-std::optional<uint64_t> ParseSnapshotFileName(const std::string& name);
-
 // The file image of a snapshot (`info`'s topic, offsets and created_ms; name, sequence, blob_bytes
 // and path are not stored). Layout: segment/FORMAT.md, "Snapshot files".
 std::string EncodeSnapshotFile(const SnapshotInfo& info, Bytes blob);
@@ -73,5 +68,10 @@ struct RebuildResult {
 Result<RebuildResult> Rebuild(const Engine& engine, const std::string& name, ReplayOptions options,
                               const std::function<Status(Bytes blob)>& restore,
                               const ReplayFold& fold);
+
+// The directory of every snapshot, under the data directory, and the sequence number in a snapshot
+// file's name ("<20 digits>.snap"; nullopt for any other name).
+inline constexpr char kSnapshotsDir[] = "snapshots";
+std::optional<uint64_t> ParseSnapshotFileName(const std::string& name);
 
 }  // namespace sluice::engine
