@@ -174,7 +174,14 @@ void ClassifyLog(PartitionInspection& part, const std::string& name,
     } else {
       const uint64_t p = s.valid.end.value();
       const Offset at = s.valid.next_offset;
-      const std::string why = s.bad_frame.empty() ? "the log ends there" : s.bad_frame;
+      // Written bytes after the zeroed space that ends the frames are a write that reached the
+      // disk out of order: recovery treats them as an invalid frame there (Segment::OpenActive).
+      std::string invalid = s.bad_frame;
+      if (invalid.empty() && s.written_end > p && !s.index_covers_file) {
+        invalid = "zeroed space followed by written bytes (up to byte " +
+                  Num(static_cast<int64_t>(s.written_end)) + ")";
+      }
+      const std::string why = invalid.empty() ? "the log ends there" : invalid;
       // A segment closed cleanly (its index covers the whole file) is not scanned by open: the
       // damage shows when it is read.
       const std::string trusted = "open trusts the segment's index, so " + name +
@@ -182,27 +189,20 @@ void ClassifyLog(PartitionInspection& part, const std::string& name,
       if (durable && p < durable->end.value()) {
         bad = BadPoint{
             i, false, true, s.path, p, why + below, s.index_covers_file ? trusted : offline};
-      } else if (!s.bad_frame.empty() && s.index_covers_file) {
+      } else if (!invalid.empty() && s.index_covers_file) {
         bad = BadPoint{i, false, true, s.path, p, why, trusted};
-      } else if (!s.bad_frame.empty() && !rp) {
+      } else if (!invalid.empty() && !rp) {
         bad = BadPoint{
             i,      false,
             true,   s.path,
             p,      why + "; without a valid recovery point it cannot be told from a torn write",
             offline};
-      } else if (!s.bad_frame.empty()) {
+      } else if (!invalid.empty()) {
         Add(part, Verdict::kOpenRepairs, s.path, p,
-            "invalid frame (" + why + ") above the recovery point at byte " +
-                Num(rp->tail.end.value()),
+            why + ", above the recovery point at byte " + Num(rp->tail.end.value()),
             "a torn write of a crash: open truncates the log there, dropping offset " +
                 Num(at.value()) + " on (" + Num(static_cast<int64_t>(s.written_end - p)) +
                 " bytes), and says so");
-      } else if (s.written_end > p && !s.index_covers_file) {
-        Add(part, Verdict::kOpenRepairs, s.path, p,
-            "bytes written after zeroed space (up to byte " +
-                Num(static_cast<int64_t>(s.written_end)) + "), above the recovery point",
-            "open ends the log at byte " + Num(static_cast<int64_t>(p)) +
-                "; the next appends overwrite them");
       }
     }
   }
