@@ -16,6 +16,7 @@ void AddConsumeCommand(CLI::App& app, Context& ctx);
 void AddGroupCommands(CLI::App& app, Context& ctx);
 void AddReplayCommand(CLI::App& app, Context& ctx);
 void AddVerifyCommands(CLI::App& app, Context& ctx);  // verify, dump
+void AddRepairCommand(CLI::App& app, Context& ctx);
 void AddBenchCommand(CLI::App& app, Context& ctx);
 void AddServeCommand(CLI::App& app, Context& ctx);
 

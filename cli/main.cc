@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
     AddGroupCommands(app, ctx);
     AddReplayCommand(app, ctx);
     AddVerifyCommands(app, ctx);
+    AddRepairCommand(app, ctx);
     AddBenchCommand(app, ctx);
     AddServeCommand(app, ctx);
 

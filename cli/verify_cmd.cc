@@ -3,7 +3,8 @@
 #include <cinttypes>
 
 #include "cli/commands.h"
-#include "engine/catalog.h"
+#include "cli/inspection_output.h"
+#include "engine/inspect.h"
 #include "segment/frame.h"
 #include "segment/io/posix_fs.h"
 #include "segment/segment.h"
@@ -14,60 +15,45 @@ namespace {
 
 using nlohmann::json;
 
-// Verify works on the files directly (not through an engine, whose open would recover and
-// truncate exactly what verify is meant to report).
+// Verify inspects the files directly (engine/inspect.h), not through an engine, whose open would
+// recover, rebuild and truncate exactly what verify is meant to report. It exits 0 only for a
+// healthy data directory: anything open would refuse, take offline or repair by itself is 1.
 int Verify(Context& ctx, const std::string& only_topic) {
   // A mistyped path must not pass as an empty, healthy data directory.
   if (!ctx.DataDirExists()) return kExitFailure;
   io::PosixFs fs;
-  auto catalog = engine::LoadCatalog(fs, ctx.data_dir);
-  if (!catalog) return ctx.Fail(catalog.error());
-  if (!only_topic.empty() && catalog->count(only_topic) == 0) {
-    return ctx.Fail("topic '" + only_topic + "' does not exist in " + ctx.data_dir);
-  }
-  json out = json::array();
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> problems;
-  for (const auto& [name, info] : *catalog) {
-    if (!only_topic.empty() && name != only_topic) continue;
-    for (int32_t p = 0; p < info.partitions; ++p) {
-      const std::string dir = io::JoinPath(ctx.data_dir, name + "-" + std::to_string(p));
-      auto report = segment::VerifyPartition(fs, dir);
-      if (!report) return ctx.Fail(report.error());
-      json jp = json::array();
-      for (const auto& pr : report->problems) {
-        jp.push_back({{"file", pr.file},
-                      {"position", pr.position},
-                      {"offset", pr.offset},
-                      {"problem", pr.what}});
-        problems.push_back(pr.file + " at position " + std::to_string(pr.position) +
-                           (pr.offset >= 0 ? " (offset " + std::to_string(pr.offset) + ")" : "") +
-                           ": " + pr.what);
-      }
-      out.push_back({{"topic", name},
-                     {"partition", p},
-                     {"segments", report->segments},
-                     {"batches", report->frames},
-                     {"records", report->records},
-                     {"start_offset", report->start_offset.value()},
-                     {"end_offset", report->next_offset.value()},
-                     {"ok", report->problems.empty()},
-                     {"problems", jp}});
-      rows.push_back({name, std::to_string(p), std::to_string(report->segments),
-                      std::to_string(report->frames), std::to_string(report->start_offset.value()),
-                      std::to_string(report->next_offset.value()),
-                      report->problems.empty() ? "ok" : "DAMAGED"});
-    }
-  }
+  auto inspected = engine::InspectDataDir(fs, ctx.data_dir, only_topic);
+  if (!inspected) return ctx.Fail(inspected.error());
+  const engine::DataDirInspection& in = *inspected;
   if (ctx.format() == OutputFormat::kJson) {
-    PrintJson({{"ok", problems.empty()}, {"partitions", out}});
-  } else {
-    PrintTable({"TOPIC", "PARTITION", "SEGMENTS", "BATCHES", "START", "END", "STATUS"}, rows);
-    for (const auto& p : problems) std::printf("damage: %s\n", p.c_str());
-    std::printf("%s\n", problems.empty() ? "verify: every checksum, offset and index is consistent"
-                                         : "verify: damage found");
+    PrintJson(InspectionJson(in));
+    return in.healthy() ? kExitOk : kExitFailure;
   }
-  return problems.empty() ? kExitOk : kExitFailure;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& part : in.partitions) {
+    std::vector<std::string> row{part.topic, std::to_string(part.partition)};
+    if (part.segments) {
+      const auto& r = *part.segments;
+      row.insert(row.end(),
+                 {std::to_string(r.segments), std::to_string(r.frames),
+                  std::to_string(r.start_offset.value()), std::to_string(r.next_offset.value())});
+    } else {
+      row.insert(row.end(), {"-", "-", "-", "-"});
+    }
+    row.emplace_back(engine::VerdictName(part.verdict));
+    rows.push_back(std::move(row));
+  }
+  PrintTable({"TOPIC", "PARTITION", "SEGMENTS", "BATCHES", "START", "END", "STATE"}, rows);
+  for (const engine::Finding* f : FindingsFrom(in, engine::Verdict::kNote)) {
+    std::fputs(FindingText(*f).c_str(), stdout);
+  }
+  if (in.healthy()) {
+    std::printf("verify: healthy: every checksum, offset, index and small file is consistent\n");
+  } else {
+    std::printf("verify: not healthy (worst: %s); `sluice repair` shows what it would do\n",
+                std::string(engine::VerdictName(in.verdict)).c_str());
+  }
+  return in.healthy() ? kExitOk : kExitFailure;
 }
 
 std::string Printable(std::optional<std::string_view> s) {
@@ -174,7 +160,9 @@ int Dump(Context& ctx, const std::string& path, bool records) {
 void AddVerifyCommands(CLI::App& app, Context& ctx) {
   auto topic = std::make_shared<std::string>();
   CLI::App* verify = app.add_subcommand(
-      "verify", "Check every frame checksum, offset contiguity and index; exit 1 on damage");
+      "verify",
+      "Check every file sluice writes as opening would; exit 1 unless the data directory is "
+      "healthy");
   verify->add_option("topic", *topic, "Only this topic (default: all)");
   verify->callback([&ctx, topic] {
     if (ctx.RejectRemote("verify", "it reads segment files; run it on the server's --data-dir")) {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "segment/segment.h"
 #include "segment/small_file.h"
 
 namespace sluice::engine {
@@ -221,6 +222,143 @@ std::string NewTopicId() {
   std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(gen()),
                 static_cast<unsigned long long>(gen()));
   return buf;
+}
+
+Result<CatalogPlan> PlanCatalog(io::FileSystem& fs, const std::string& dir,
+                                const TopicConfig& default_config) {
+  using Fate = CatalogPlan::Fate;
+  using Source = CatalogPlan::Source;
+  CatalogPlan plan;
+  TopicMap& catalog = plan.catalog;
+  if (auto loaded = LoadCatalog(fs, dir)) {
+    catalog = std::move(*loaded);
+    ASSIGN_OR_RETURN(bool has_new, fs.Exists(io::JoinPath(dir, kCatalogFile)));
+    plan.source = has_new ? Source::kCurrent : Source::kLegacy;
+  } else if (loaded.error().code == ErrorCode::kCorruption) {
+    // LoadCatalog reads catalog.json only when there is no catalog: whichever exists is damaged.
+    ASSIGN_OR_RETURN(bool has_new, fs.Exists(io::JoinPath(dir, kCatalogFile)));
+    plan.source = Source::kDamaged;
+    plan.damaged_file = has_new ? kCatalogFile : kLegacyCatalogFile;
+    plan.damage = loaded.error();
+  } else if (loaded.error().code == ErrorCode::kUnsupportedVersion) {
+    plan.source = Source::kNewer;
+    plan.damage = loaded.error();
+  } else if (loaded.error().code != ErrorCode::kNotFound) {
+    return std::move(loaded).error();
+  }
+
+  // What the directories say. A directory the catalog does not list is adopted: its data is the
+  // truth, whatever happened to the catalog. A "<dir>.<ms>.deleted" directory is one an asked-for
+  // topic deletion renamed before it could remove it: that deletion is finished.
+  ASSIGN_OR_RETURN(auto names, fs.ListDir(dir));
+  std::map<std::string, std::map<int32_t, std::optional<PartitionMeta>>> found;
+  std::vector<std::pair<std::string, std::string>> deleted;  // (topic, directory name)
+  for (const std::string& name : names) {
+    auto parsed = ParsePartitionDirName(name);
+    if (!parsed) continue;
+    const std::string path = io::JoinPath(dir, name);
+    if (parsed->deleted) {
+      deleted.emplace_back(parsed->topic, name);
+      continue;
+    }
+    auto it = catalog.find(parsed->topic);
+    if (it != catalog.end() && parsed->partition < it->second.partitions) {
+      plan.dirs.push_back({name, Fate::kListed, ""});
+      continue;
+    }
+    auto meta = LoadPartitionMeta(fs, path);
+    if (meta && (meta->topic != parsed->topic || meta->partition != parsed->partition)) {
+      std::string why = path + " says it is partition " + std::to_string(meta->partition) +
+                        " of topic '" + meta->topic + "'; left alone (sluice verify)";
+      plan.changes.push_back(why);
+      plan.dirs.push_back({name, Fate::kForeign, std::move(why)});
+      continue;
+    }
+    std::string adopted_why = "not in the catalog: adopted as partition " +
+                              std::to_string(parsed->partition) + " of topic '" + parsed->topic +
+                              "'";
+    if (!meta) {
+      // Format version 1 directories have no metadata file; adopt those that hold a log.
+      auto entries = fs.ListDir(path);
+      bool has_log = false;
+      if (entries) {
+        for (const auto& e : *entries) has_log |= segment::Segment::ParseLogName(e).has_value();
+      }
+      if (!has_log) {
+        plan.dirs.push_back(
+            {name, Fate::kIgnored,
+             "not in the catalog, and holds no segment file and no readable partition file "
+             "(" +
+                 meta.error().ToString() + "); left alone"});
+        continue;
+      }
+      adopted_why +=
+          meta.error().code == ErrorCode::kNotFound
+              ? " from its log (no partition file)"
+              : " from its log; its partition file is unreadable (" + meta.error().ToString() + ")";
+    }
+    found[parsed->topic][parsed->partition] =
+        meta ? std::optional<PartitionMeta>(*meta) : std::nullopt;
+    plan.dirs.push_back({name, Fate::kAdopted, std::move(adopted_why)});
+  }
+  bool changed = plan.source == Source::kLegacy;
+  for (const auto& [topic, dir_name] : deleted) {
+    auto it = catalog.find(topic);
+    if (it != catalog.end()) {
+      // The deletion renamed some directories and crashed before the catalog changed. It was
+      // asked for: finish it, unless every partition of the topic is still in place (then the
+      // renamed directory belonged to an earlier topic of this name).
+      bool all_present = true;
+      for (int32_t p = 0; p < it->second.partitions; ++p) {
+        ASSIGN_OR_RETURN(bool present, fs.Exists(io::JoinPath(dir, PartitionDirFor(topic, p))));
+        all_present &= present;
+      }
+      if (!all_present) {
+        for (auto& d : plan.dirs) {
+          auto parsed = ParsePartitionDirName(d.name);
+          if (d.fate == Fate::kListed && parsed && parsed->topic == topic) {
+            d.fate = Fate::kRemoved;
+            d.why = "a partition of topic '" + topic + "', whose deletion was interrupted: removed";
+          }
+        }
+        catalog.erase(it);
+        changed = true;
+        plan.changes.push_back("finished the deletion of topic '" + topic +
+                               "' that was interrupted");
+      }
+    }
+    plan.dirs.push_back(
+        {dir_name, Fate::kRemoved,
+         "renamed by a deletion of topic '" + topic + "' that did not finish: removed"});
+  }
+  for (auto& [topic, partitions] : found) {
+    auto [it, added] = catalog.try_emplace(topic);
+    TopicInfo& info = it->second;
+    if (added) {
+      info.name = topic;
+      info.config = default_config;
+      for (const auto& [p, meta] : partitions) {
+        if (meta) {
+          info.config = meta->config;
+          info.id = meta->topic_id;
+          break;
+        }
+      }
+      if (info.id.empty()) info.id = NewTopicId();
+    }
+    const int32_t before = added ? 0 : info.partitions;
+    info.partitions = std::max(info.partitions, partitions.rbegin()->first + 1);
+    std::string missing;
+    for (int32_t p = before; p < info.partitions; ++p) {
+      if (partitions.count(p) == 0) missing += " " + std::to_string(p);
+    }
+    plan.changes.push_back((added ? "adopted topic '" : "extended topic '") + topic + "' to " +
+                           std::to_string(info.partitions) + " partition(s) from its directories" +
+                           (missing.empty() ? "" : "; partitions missing (offline):" + missing));
+    changed = true;
+  }
+  plan.save = changed;
+  return plan;
 }
 
 }  // namespace sluice::engine

@@ -70,6 +70,49 @@ std::string PartitionDirFor(const std::string& topic, int32_t partition);
 // A new random topic id.
 std::string NewTopicId();
 
+// What the catalog and the partition directories say together: the catalog Engine::Open ends up
+// with and what it changes on disk to get there. Planned without writing anything, so that
+// `sluice verify` shows exactly what an open would do; Engine::Open carries it out.
+struct CatalogPlan {
+  enum class Source : uint8_t {
+    kCurrent,  // <data>/catalog was read
+    kLegacy,   // <data>/catalog.json (format version 1) was read: open converts it
+    kMissing,  // neither exists
+    kDamaged,  // the file in `damaged_file` is damaged (`damage` says how): open keeps it aside
+    kNewer,    // written by a newer sluice (`damage` says so): open refuses the data directory,
+               // since rebuilding it from the directories could lose what it knows
+  };
+  Source source = Source::kMissing;
+  std::string damaged_file;
+  std::optional<base::Error> damage;
+
+  // What becomes of each entry of the data directory that is named like a partition directory.
+  enum class Fate : uint8_t {
+    kListed,   // a partition of a topic in the catalog
+    kAdopted,  // not in the catalog: its topic or partition is added from it
+    kRemoved,  // a `.deleted` directory, or a partition of a topic whose deletion is finished
+    kForeign,  // its `partition` file names another topic or partition: left alone
+    kIgnored,  // holds neither a log nor a readable `partition` file: left alone
+  };
+  struct Dir {
+    std::string name;  // in the data directory
+    Fate fate = Fate::kListed;
+    std::string why;  // for kAdopted, kRemoved, kForeign, kIgnored: a sentence
+  };
+  std::vector<Dir> dirs;
+
+  TopicMap catalog;                  // the reconciled catalog
+  std::vector<std::string> changes;  // sentences, in the order open makes them
+  bool save = false;                 // open writes the reconciled catalog
+};
+
+// Plans the reconciliation of the catalog in `data_dir` with its partition directories; topics
+// adopted from directories that do not say their configuration get `default_config`. With a
+// catalog of a newer sluice (kNewer), the plan is what the directories alone say. Errors are I/O
+// errors.
+Result<CatalogPlan> PlanCatalog(io::FileSystem& fs, const std::string& data_dir,
+                                const TopicConfig& default_config);
+
 // Topics whose names start with "__" are the engine's own (e.g. __consumer_offsets).
 inline bool IsInternalTopic(const std::string& name) { return name.rfind("__", 0) == 0; }
 

@@ -16,9 +16,6 @@ using base::MakeError;
 
 namespace {
 
-constexpr char kCleanShutdownMarker[] = ".clean-shutdown";
-constexpr char kLockFile[] = ".lock";
-
 Error Invalid(const std::string& what) { return MakeError(ErrorCode::kInvalidArgument, what); }
 
 }  // namespace
@@ -62,7 +59,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   ASSIGN_OR_RETURN(engine->lock_, fs.Lock(io::JoinPath(dir, kLockFile)));
 
   // The marker must be gone, durably, before anything is written: a crash from here on is unclean.
-  const std::string marker = io::JoinPath(dir, kCleanShutdownMarker);
+  const std::string marker = io::JoinPath(dir, kCleanShutdownFile);
   ASSIGN_OR_RETURN(engine->clean_open_, fs.Exists(marker));
   if (engine->clean_open_) {
     RETURN_IF_ERROR(fs.Remove(marker));
@@ -94,122 +91,33 @@ Result<TopicMap> Engine::LoadAndReconcileCatalog() {
     base::LogWarning(dir + ": " + change);
     catalog_changes_.push_back(change);
   };
-
-  TopicMap catalog;
-  bool from_legacy = false;
-  if (auto loaded = LoadCatalog(fs, dir)) {
-    catalog = std::move(*loaded);
-    ASSIGN_OR_RETURN(bool has_new, fs.Exists(io::JoinPath(dir, kCatalogFile)));
-    from_legacy = !has_new;
-  } else if (loaded.error().code == ErrorCode::kUnsupportedVersion) {
-    // Written by a newer sluice: rebuilding it from the directories could lose what it knows.
-    return std::move(loaded).error();
-  } else if (loaded.error().code == ErrorCode::kCorruption) {
+  // Planned first without writing (PlanCatalog, which `sluice verify` shows), then carried out.
+  ASSIGN_OR_RETURN(CatalogPlan plan, PlanCatalog(fs, dir, options_.default_topic_config));
+  // Written by a newer sluice: rebuilding it from the directories could lose what it knows.
+  if (plan.source == CatalogPlan::Source::kNewer) return *plan.damage;
+  if (plan.source == CatalogPlan::Source::kDamaged) {
     // Keep the damaged bytes for whoever wants to look at them; the directories are the truth.
     const std::string aside = io::JoinPath(
         dir, std::string(kCatalogFile) + ".damaged-" + std::to_string(clock_->NowMs()));
-    const bool legacy = loaded.error().context.find(kLegacyCatalogFile) != std::string::npos;
-    RETURN_IF_ERROR(
-        fs.Rename(io::JoinPath(dir, legacy ? kLegacyCatalogFile : kCatalogFile), aside));
-    note("the catalog is damaged (" + loaded.error().ToString() + "); kept as " + aside +
+    RETURN_IF_ERROR(fs.Rename(io::JoinPath(dir, plan.damaged_file), aside));
+    note("the catalog is damaged (" + plan.damage->ToString() + "); kept as " + aside +
          " and rebuilt from the partition directories");
-  } else if (loaded.error().code != ErrorCode::kNotFound) {
-    return std::move(loaded).error();
   }
-
-  // What the directories say. A directory the catalog does not list is adopted: its data is the
-  // truth, whatever happened to the catalog. A "<dir>.<ms>.deleted" directory is one an asked-for
-  // topic deletion renamed before it could remove it: that deletion is finished now.
-  ASSIGN_OR_RETURN(auto names, fs.ListDir(dir));
-  std::map<std::string, std::map<int32_t, std::optional<PartitionMeta>>> found;
-  std::vector<std::pair<std::string, std::string>> deleted;  // (topic, directory name)
-  for (const std::string& name : names) {
-    auto parsed = ParsePartitionDirName(name);
-    if (!parsed) continue;
-    const std::string path = io::JoinPath(dir, name);
-    if (parsed->deleted) {
-      deleted.emplace_back(parsed->topic, name);
-      continue;
-    }
-    auto it = catalog.find(parsed->topic);
-    if (it != catalog.end() && parsed->partition < it->second.partitions) continue;
-    auto meta = LoadPartitionMeta(fs, path);
-    if (meta && (meta->topic != parsed->topic || meta->partition != parsed->partition)) {
-      note(path + " says it is partition " + std::to_string(meta->partition) + " of topic '" +
-           meta->topic + "'; left alone (sluice verify)");
-      continue;
-    }
-    if (!meta) {
-      // Format version 1 directories have no metadata file; adopt those that hold a log.
-      ASSIGN_OR_RETURN(auto entries, fs.ListDir(path));
-      bool has_log = false;
-      for (const auto& e : entries) has_log |= segment::Segment::ParseLogName(e).has_value();
-      if (!has_log) continue;
-    }
-    found[parsed->topic][parsed->partition] =
-        meta ? std::optional<PartitionMeta>(*meta) : std::nullopt;
+  for (const auto& d : plan.dirs) {
+    if (d.fate == CatalogPlan::Fate::kRemoved)
+      RETURN_IF_ERROR(fs.RemoveAll(io::JoinPath(dir, d.name)));
   }
-  bool changed = from_legacy;
-  for (const auto& [topic, dir_name] : deleted) {
-    auto it = catalog.find(topic);
-    if (it != catalog.end()) {
-      // The deletion renamed some directories and crashed before the catalog changed. It was
-      // asked for: finish it, unless every partition of the topic is still in place (then the
-      // renamed directory belonged to an earlier topic of this name).
-      bool all_present = true;
-      for (int32_t p = 0; p < it->second.partitions; ++p) {
-        ASSIGN_OR_RETURN(bool present, fs.Exists(io::JoinPath(dir, PartitionDirFor(topic, p))));
-        all_present &= present;
-      }
-      if (!all_present) {
-        for (int32_t p = 0; p < it->second.partitions; ++p) {
-          const std::string pdir = io::JoinPath(dir, PartitionDirFor(topic, p));
-          ASSIGN_OR_RETURN(bool present, fs.Exists(pdir));
-          if (present) RETURN_IF_ERROR(fs.RemoveAll(pdir));
-        }
-        catalog.erase(it);
-        changed = true;
-        note("finished the deletion of topic '" + topic + "' that was interrupted");
-      }
-    }
-    RETURN_IF_ERROR(fs.RemoveAll(io::JoinPath(dir, dir_name)));
-  }
-  for (auto& [topic, partitions] : found) {
-    auto [it, added] = catalog.try_emplace(topic);
-    TopicInfo& info = it->second;
-    if (added) {
-      info.name = topic;
-      info.config = options_.default_topic_config;
-      for (const auto& [p, meta] : partitions) {
-        if (meta) {
-          info.config = meta->config;
-          info.id = meta->topic_id;
-          break;
-        }
-      }
-      if (info.id.empty()) info.id = NewTopicId();
-    }
-    const int32_t before = added ? 0 : info.partitions;
-    info.partitions = std::max(info.partitions, partitions.rbegin()->first + 1);
-    std::string missing;
-    for (int32_t p = before; p < info.partitions; ++p) {
-      if (partitions.count(p) == 0) missing += " " + std::to_string(p);
-    }
-    note((added ? "adopted topic '" : "extended topic '") + topic + "' to " +
-         std::to_string(info.partitions) + " partition(s) from its directories" +
-         (missing.empty() ? "" : "; partitions missing (offline):" + missing));
-    changed = true;
-  }
-  if (changed) {
-    RETURN_IF_ERROR(SaveCatalog(fs, dir, catalog));
-    if (from_legacy) {
+  for (const auto& change : plan.changes) note(change);
+  if (plan.save) {
+    RETURN_IF_ERROR(SaveCatalog(fs, dir, plan.catalog));
+    if (plan.source == CatalogPlan::Source::kLegacy) {
       // Kept under another name: an older sluice must not read it as current.
       const std::string legacy = io::JoinPath(dir, kLegacyCatalogFile);
       RETURN_IF_ERROR(fs.Rename(legacy, legacy + ".v1"));
       RETURN_IF_ERROR(fs.SyncDir(dir));
     }
   }
-  return catalog;
+  return std::move(plan.catalog);
 }
 
 std::shared_ptr<Engine::Topic> Engine::MakeTopic(const TopicInfo& info) const {
@@ -332,7 +240,7 @@ Status Engine::Close() {
   }
   // Every partition is synced and trimmed: say so, so that the next open knows.
   std::string text = "clean\n";
-  Status marked = io::WriteFileAtomic(*fs_, io::JoinPath(options_.data_dir, kCleanShutdownMarker),
+  Status marked = io::WriteFileAtomic(*fs_, io::JoinPath(options_.data_dir, kCleanShutdownFile),
                                       base::AsBytes(text));
   lock_.reset();
   return marked;

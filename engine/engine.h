@@ -35,6 +35,11 @@ enum class BackgroundWork : uint8_t {
   kManual,   // the caller calls FlushDue() and EnforceRetention() (tests)
 };
 
+// Files the engine keeps in the data directory (FORMAT.md): its lock, held while an engine has the
+// directory open (one process at a time), and the marker of a clean shutdown.
+inline constexpr char kLockFile[] = ".lock";
+inline constexpr char kCleanShutdownFile[] = ".clean-shutdown";
+
 // Whether Open may create a missing data directory. Commands that only read pass kNo, so that a
 // mistyped path is an error naming it rather than a new, empty data directory.
 enum class CreateIfMissing : bool { kNo, kYes };

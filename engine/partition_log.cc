@@ -20,17 +20,11 @@ using segment::SegmentTail;
 
 namespace {
 
-constexpr char kRecoveryPointFile[] = "recovery-point";
 // The batch bytes that sluice rewrites on append: baseOffset, batchLength, partitionLeaderEpoch,
 // magic. None of them is covered by the batch's CRC-32C.
 constexpr size_t kPatchedHead = segment::batch_field::kCrc;
 // sluice is a single node; it stamps leader epoch 0 in every stored batch.
 constexpr int32_t kLeaderEpoch = 0;
-
-struct RecoveryPoint {
-  Offset segment_base;
-  SegmentTail tail;
-};
 
 const segment::SmallFileKind& RecoveryPointKind() {
   namespace f = segment::format;
@@ -38,6 +32,13 @@ const segment::SmallFileKind& RecoveryPointKind() {
       f::kRecoveryPointMagic, f::kRecoveryPointMinReadableVersion, f::kRecoveryPointCurrentVersion};
   return kind;
 }
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
 
 std::string EncodeRecoveryPoint(const RecoveryPoint& rp) {
   std::array<std::byte, segment::format::kRecoveryPointPayloadSize> p;
@@ -69,12 +70,23 @@ Result<RecoveryPoint> DecodeRecoveryPoint(Bytes b, const std::string& path) {
   return rp;
 }
 
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+Result<std::optional<RecoveryPoint>> ReadRecoveryPointFile(io::FileSystem& fs,
+                                                           const std::string& dir) {
+  const std::string path = io::JoinPath(dir, kRecoveryPointFile);
+  auto text = fs.ReadFile(path);
+  if (!text) {
+    if (text.error().code == ErrorCode::kNotFound) return std::optional<RecoveryPoint>();
+    return std::move(text).error();
+  }
+  ASSIGN_OR_RETURN(RecoveryPoint rp, DecodeRecoveryPoint(base::AsBytes(*text), path));
+  return std::optional<RecoveryPoint>(rp);
 }
 
-}  // namespace
+Status WriteRecoveryPointFile(io::FileSystem& fs, const std::string& dir, const RecoveryPoint& rp) {
+  const std::string image = EncodeRecoveryPoint(rp);
+  return io::WriteFileAtomic(fs, io::JoinPath(dir, kRecoveryPointFile), base::AsBytes(image),
+                             io::Durability::kDurable);
+}
 
 // One batch of an append, prepared for writing.
 struct PartitionLog::PendingFrame {
@@ -546,9 +558,7 @@ Status PartitionLog::WriteRecoveryPoint(Offset segment_base, const SegmentTail& 
   std::lock_guard lock(rp_mu_);
   std::pair<Offset, uint64_t> at{segment_base, tail.end.value()};
   if (rp_written_ && at <= *rp_written_) return {};
-  std::string image = EncodeRecoveryPoint({segment_base, tail});
-  RETURN_IF_ERROR(io::WriteFileAtomic(fs_, io::JoinPath(dir_, kRecoveryPointFile),
-                                      base::AsBytes(image), io::Durability::kDurable));
+  RETURN_IF_ERROR(WriteRecoveryPointFile(fs_, dir_, {segment_base, tail}));
   rp_written_ = at;
   return {};
 }

@@ -120,6 +120,23 @@ struct PartitionStats {
 // kCreate: the directory may be created (a new partition); kExisting: it must exist.
 enum class PartitionOpen : bool { kExisting, kCreate };
 
+// The recovery point (`<partition dir>/recovery-point`, FORMAT.md): how far the log is known to be
+// durable and valid. Opening never cuts below it.
+inline constexpr char kRecoveryPointFile[] = "recovery-point";
+struct RecoveryPoint {
+  Offset segment_base;        // the segment the point is in
+  segment::SegmentTail tail;  // the position in it, the offset there, the segment's max timestamp
+};
+std::string EncodeRecoveryPoint(const RecoveryPoint& rp);
+// The one parser of the file (PartitionLog::Open, sluice verify): kCorruption naming `path` for a
+// damaged file, kUnsupportedVersion for a newer one.
+Result<RecoveryPoint> DecodeRecoveryPoint(Bytes file, const std::string& path);
+// Reads `dir`'s recovery point; nullopt when it has none. Decoding errors as above.
+Result<std::optional<RecoveryPoint>> ReadRecoveryPointFile(io::FileSystem& fs,
+                                                           const std::string& dir);
+// Replaces `dir`'s recovery point atomically and durably.
+Status WriteRecoveryPointFile(io::FileSystem& fs, const std::string& dir, const RecoveryPoint& rp);
+
 class PartitionLog {
  public:
   // Opens (or creates) the log in `dir`. Recovery of the last segment is reported in `reports`.

@@ -17,7 +17,7 @@ constexpr char kMagic[9] = "SLUICESN";
 constexpr uint16_t kVersion1 = 1;
 
 std::string SnapshotDir(const Engine& engine, const std::string& name) {
-  return io::JoinPath(io::JoinPath(engine.data_dir(), "snapshots"), name);
+  return io::JoinPath(io::JoinPath(engine.data_dir(), kSnapshotsDir), name);
 }
 
 std::string FileName(uint64_t sequence) {
@@ -26,7 +26,9 @@ std::string FileName(uint64_t sequence) {
   return buf;
 }
 
-std::optional<uint64_t> ParseFileName(const std::string& name) {
+}  // namespace
+
+std::optional<uint64_t> ParseSnapshotFileName(const std::string& name) {
   if (name.size() != 25 || name.compare(20, 5, ".snap") != 0) return std::nullopt;
   uint64_t v = 0;
   for (size_t i = 0; i < 20; ++i) {
@@ -35,6 +37,8 @@ std::optional<uint64_t> ParseFileName(const std::string& name) {
   }
   return v;
 }
+
+namespace {
 
 template <typename T>
 void Put(std::string& out, T v) {
@@ -126,7 +130,7 @@ Result<SnapshotInfo> SaveSnapshot(const Engine& engine, const std::string& name,
   uint64_t sequence = 0;
   std::vector<uint64_t> existing;
   for (const auto& n : names) {
-    if (auto seq = ParseFileName(n)) {
+    if (auto seq = ParseSnapshotFileName(n)) {
       existing.push_back(*seq);
       sequence = std::max(sequence, *seq + 1);
     }
@@ -160,7 +164,7 @@ Result<std::vector<SnapshotInfo>> ListSnapshots(const Engine& engine, const std:
   if (!exists) return out;
   ASSIGN_OR_RETURN(auto names, fs.ListDir(dir));
   for (auto it = names.rbegin(); it != names.rend(); ++it) {
-    auto seq = ParseFileName(*it);
+    auto seq = ParseSnapshotFileName(*it);
     if (!seq) continue;
     const std::string path = io::JoinPath(dir, *it);
     auto file = fs.ReadFile(path);

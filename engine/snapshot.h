@@ -69,4 +69,9 @@ Result<RebuildResult> Rebuild(const Engine& engine, const std::string& name, Rep
                               const std::function<Status(Bytes blob)>& restore,
                               const ReplayFold& fold);
 
+// The directory of every snapshot, under the data directory, and the sequence number in a snapshot
+// file's name ("<20 digits>.snap"; nullopt for any other name).
+inline constexpr char kSnapshotsDir[] = "snapshots";
+std::optional<uint64_t> ParseSnapshotFileName(const std::string& name);
+
 }  // namespace sluice::engine

@@ -327,6 +327,12 @@ Result<std::unique_ptr<Segment>> Segment::OpenActive(io::FileSystem& fs, const s
   return seg;
 }
 
+Status ValidateSegmentHeader(Bytes data, Offset base, const std::string& path) {
+  return ValidateHeader(data, base, path);
+}
+
+uint64_t WrittenBytesAfter(Bytes data, uint64_t pos) { return NonZeroExtent(data, pos); }
+
 Error BelowRecoveryPoint(const std::string& path, FilePos at, std::optional<Offset> first_at_risk,
                          const SegmentTail& durable, const std::string& why) {
   std::string risk = first_at_risk ? std::to_string(first_at_risk->value()) : "?";

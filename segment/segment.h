@@ -66,6 +66,15 @@ enum class TornTail : bool { kTruncate, kRefuse };
 Error BelowRecoveryPoint(const std::string& path, FilePos at, std::optional<Offset> first_at_risk,
                          const SegmentTail& durable, const std::string& why);
 
+// Checks a segment file's header (its first bytes `data`, FORMAT.md) for the segment of base
+// offset `base`: kCorruption naming `path` when it is damaged, kUnsupportedVersion when a newer
+// sluice wrote it. The one parser of the header, for opening and for verification.
+Status ValidateSegmentHeader(Bytes data, Offset base, const std::string& path);
+
+// How many bytes from `pos` on were written, as recovery estimates a torn tail: up to the last
+// non-zero byte before the first 4 KiB-aligned block that is all zero (preallocated space).
+uint64_t WrittenBytesAfter(Bytes data, uint64_t pos);
+
 class Segment {
  public:
   // "<dir>/00000000000000001234.log" for base 1234.

@@ -1,9 +1,7 @@
 #include "segment/verify.h"
 
 #include <algorithm>
-#include <cstring>
 
-#include "segment/base/checksum.h"
 #include "segment/format.h"
 #include "segment/frame.h"
 #include "segment/segment.h"
@@ -11,24 +9,8 @@
 namespace sluice::segment {
 namespace {
 
-Bytes Header(Bytes data) {
-  return data.first(std::min<size_t>(data.size(), format::kSegmentHeaderSize));
-}
-
-std::string CheckHeader(Bytes data, Offset base) {
-  if (data.size() < format::kSegmentHeaderSize) return "file is shorter than a segment header";
-  if (std::memcmp(data.data(), format::kSegmentMagic.data(), 8) != 0) return "bad segment magic";
-  const auto version = base::LoadLE<uint16_t>(data.data() + 8);
-  if (version < format::kSegmentMinReadableVersion || version > format::kSegmentCurrentVersion) {
-    return "unsupported segment format version " + std::to_string(version);
-  }
-  if (base::Xxh3(data.first(24)) != base::LoadLE<uint64_t>(data.data() + 24)) {
-    return "segment header checksum mismatch";
-  }
-  if (base::LoadLE<int64_t>(data.data() + 16) != base.value()) {
-    return "segment header base offset does not match the file name";
-  }
-  return {};
+bool AllZero(Bytes b) {
+  return std::all_of(b.begin(), b.end(), [](std::byte x) { return x == std::byte{0}; });
 }
 
 }  // namespace
@@ -46,10 +28,15 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
   for (size_t i = 0; i < bases.size(); ++i) {
     const Offset base = bases[i];
     const std::string path = Segment::LogPath(dir, base);
-    auto problem = [&](uint64_t pos, int64_t offset, std::string what) {
-      report.problems.push_back({path, pos, offset, std::move(what)});
+    auto problem = [&](uint64_t pos, int64_t offset, std::string what,
+                       VerifyProblem::Kind kind = VerifyProblem::Kind::kLog) {
+      report.problems.push_back({kind, path, pos, offset, std::move(what)});
     };
     ++report.segments;
+    SegmentVerifyReport& seg = report.segment_reports.emplace_back();
+    seg.base = base;
+    seg.path = path;
+    seg.valid = {FilePos(format::kSegmentHeaderSize), base, -1};
     if (base != report.next_offset) {
       problem(0, base.value(),
               "segment starts at offset " + std::to_string(base.value()) +
@@ -59,16 +46,25 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
     }
     ASSIGN_OR_RETURN(uint64_t size, fs.FileSize(path));
     ASSIGN_OR_RETURN(auto map, fs.Map(path, size));
-    Bytes data = map->data();
+    Bytes data = map->data().first(size);
     report.bytes += size;
-    if (std::string why = CheckHeader(Header(data), base); !why.empty()) {
-      problem(0, base.value(), why);
+    seg.size_bytes = size;
+    const uint64_t head = std::min<uint64_t>(size, format::kSegmentHeaderSize);
+    seg.header_zeroed =
+        size >= format::kSegmentHeaderSize && AllZero(data.first(format::kSegmentHeaderSize));
+    if (Status header = ValidateSegmentHeader(data, base, path); !header) {
+      seg.header_error = header.error();
+      seg.valid.end = FilePos(0);
+      const uint64_t after = WrittenBytesAfter(data, head);
+      seg.written_end = after > 0 ? head + after : (AllZero(data.first(head)) ? 0 : head);
+      problem(0, base.value(), header.error().context);
       continue;
     }
     // Frames, with positions remembered for the index check.
     std::vector<std::pair<uint64_t, int64_t>> frames;  // (position, base offset)
     FilePos pos(format::kSegmentHeaderSize);
     Offset next = base;
+    int64_t max_ts = -1;
     bool log_damaged = false;
     for (;;) {
       FrameRead r = ReadFrame(data, pos, FrameVerify::kChecksum);
@@ -81,42 +77,51 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
       }
       if (r.kind == FrameRead::Kind::kBad) {
         problem(pos.value(), next.value(), r.error);
+        seg.bad_frame = r.error;
         log_damaged = true;
         break;
       }
       const BatchHeader& h = r.frame.header;
       if (Offset(h.base_offset) != next) {
-        problem(pos.value(), h.base_offset,
-                "frame has offset " + std::to_string(h.base_offset) + " where " +
-                    std::to_string(next.value()) + " was expected");
+        std::string why = "frame has offset " + std::to_string(h.base_offset) + " where " +
+                          std::to_string(next.value()) + " was expected";
+        problem(pos.value(), h.base_offset, why);
+        seg.bad_frame = std::move(why);
         log_damaged = true;
         break;
       }
       if (auto crc = VerifyBatchCrc(r.frame.batch, h); !crc) {
-        problem(pos.value(), h.base_offset, crc.error().context);
+        problem(pos.value(), h.base_offset, crc.error().context, VerifyProblem::Kind::kBatchCrc);
       }
       frames.emplace_back(pos.value(), h.base_offset);
       ++report.frames;
       report.records += h.record_count;
+      report.max_producer_id = std::max(report.max_producer_id, h.producer_id);
       next = Offset(h.last_offset() + 1);
+      max_ts = std::max(max_ts, h.max_timestamp);
       pos = r.frame.end();
     }
     report.next_offset = next;
+    seg.valid = {pos, next, max_ts};
+    seg.written_end = pos.value() + WrittenBytesAfter(data, pos.value());
 
     // The index: derived data, but if present it must agree with the log.
     const std::string index_path = Segment::IndexPath(dir, base);
     auto file = fs.ReadFile(index_path);
     if (!file) {
       if (file.error().code != base::ErrorCode::kNotFound) {
-        report.problems.push_back({index_path, 0, -1, file.error().ToString()});
+        report.problems.push_back(
+            {VerifyProblem::Kind::kIndexUnreadable, index_path, 0, -1, file.error().ToString()});
       }
       continue;
     }
     auto decoded = SegmentIndex::Decode(base::AsBytes(*file), base, 0);
     if (!decoded) {
-      report.problems.push_back({index_path, 0, -1, decoded.error().context});
+      report.problems.push_back(
+          {VerifyProblem::Kind::kIndexUnreadable, index_path, 0, -1, decoded.error().context});
       continue;
     }
+    seg.index_covers_file = decoded->tail.end.value() == size;
     const SegmentIndex& index = *decoded->index;
     // Past damage in the log the index has nothing valid to point at: check only up to it.
     for (size_t e = 0; e < index.size(); ++e) {
@@ -126,15 +131,16 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
       auto it = std::lower_bound(frames.begin(), frames.end(),
                                  std::pair<uint64_t, int64_t>{entry.position, INT64_MIN});
       if (it == frames.end() || it->first != entry.position || it->second != want) {
-        report.problems.push_back({index_path, entry.position, want,
-                                   "index entry " + std::to_string(e) +
-                                       " does not point at the frame of offset " +
-                                       std::to_string(want)});
+        report.problems.push_back(
+            {VerifyProblem::Kind::kIndexMismatch, index_path, entry.position, want,
+             "index entry " + std::to_string(e) + " does not point at the frame of offset " +
+                 std::to_string(want)});
         break;
       }
     }
     if (!log_damaged && decoded->tail.end.value() > pos.value()) {
-      report.problems.push_back({index_path, decoded->tail.end.value(), -1,
+      report.problems.push_back({VerifyProblem::Kind::kIndexMismatch, index_path,
+                                 decoded->tail.end.value(), -1,
                                  "index covers bytes past the last valid frame"});
     }
   }

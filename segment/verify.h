@@ -5,6 +5,7 @@
 // each index file against the log it describes. Never writes: unlike opening a log, it does not
 // recover or truncate anything.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,10 +15,43 @@
 namespace sluice::segment {
 
 struct VerifyProblem {
+  enum class Kind : uint8_t {
+    kLog,              // a segment header or frame is invalid, or segments do not join up
+    kBatchCrc,         // a valid frame holds a batch whose CRC-32C does not match
+    kIndexUnreadable,  // the index cannot be read or decoded
+    kIndexMismatch,    // the index decodes but does not describe its log
+  };
+  Kind kind = Kind::kLog;
   std::string file;
   uint64_t position = 0;  // byte position in `file`
   int64_t offset = -1;    // the record offset concerned, -1 if none
   std::string what;
+};
+
+// What VerifyPartition found in one segment file: enough to tell, as opening would, whether its
+// damage lies below or above a recovery point, and where the log could be cut (sluice repair).
+struct SegmentVerifyReport {
+  Offset base;
+  std::string path;
+  uint64_t size_bytes = 0;
+  // Why the segment header is not valid (then nothing else of the file was read); kCorruption or
+  // kUnsupportedVersion (ValidateSegmentHeader).
+  std::optional<base::Error> header_error;
+  // The valid frames from the start of the file: they end at `valid.end`, before
+  // `valid.next_offset`.
+  SegmentTail valid;
+  // Why the frame at `valid.end` is not valid; empty when the frames end there cleanly (zeroed
+  // space or the end of the file).
+  std::string bad_frame;
+  // Where the bytes written after the valid frames end, as recovery estimates it
+  // (WrittenBytesAfter): larger than `valid.end` when something follows them (damage, a torn
+  // write, frames behind zeroed space). Preallocated zeros are not read past the first zero block.
+  uint64_t written_end = 0;
+  // The header's bytes are all zero (with nothing written after them: a segment whose creation
+  // did not finish, which opening creates afresh).
+  bool header_zeroed = false;
+  // Its index decodes and covers exactly the whole file: opening trusts it and scans nothing.
+  bool index_covers_file = false;
 };
 
 struct PartitionVerifyReport {
@@ -28,7 +62,9 @@ struct PartitionVerifyReport {
   uint64_t bytes = 0;
   Offset start_offset;
   Offset next_offset;
-  std::vector<VerifyProblem> problems;  // empty: healthy
+  std::vector<VerifyProblem> problems;               // empty: healthy
+  std::vector<SegmentVerifyReport> segment_reports;  // one per segment file, in offset order
+  int64_t max_producer_id = -1;  // the largest producer id of any valid batch, -1 if none
 };
 
 // Verifies every segment in `dir`. An I/O error reading the directory is an Error; damage is
