@@ -91,10 +91,15 @@ class FaultFs::File final : public WritableFile {
   File(FaultFs& fs, std::unique_ptr<WritableFile> base) : fs_(fs), base_(std::move(base)) {}
 
   Status WriteAt(FilePos pos, std::span<const Bytes> pieces) override {
-    std::optional<Hit> hit = fs_.Check(OpKind::kWrite, path());
-    if (!hit.has_value()) return base_->WriteAt(pos, pieces);
+    uint64_t op_number = 0;
+    std::optional<Hit> hit = fs_.Check(OpKind::kWrite, path(), {}, &op_number);
     uint64_t total = 0;
     for (Bytes p : pieces) total += p.size();
+    if (!hit.has_value()) {
+      RETURN_IF_ERROR(base_->WriteAt(pos, pieces));
+      fs_.NoteWrite({path(), pos, total, op_number});
+      return {};
+    }
     switch (hit->fault.action) {
       case FaultAction::kFail:
         break;
@@ -178,15 +183,54 @@ uint64_t FaultFs::OpCount(OpKind kind) const {
   return counts_[static_cast<size_t>(kind)];
 }
 
+uint64_t FaultFs::TotalOpCount() const {
+  std::lock_guard lock(mu_);
+  return total_;
+}
+
+void FaultFs::CrashAfterOps(uint64_t ops) {
+  std::lock_guard lock(mu_);
+  crash_after_ = ops;
+}
+
+void FaultFs::ClearCrash() {
+  std::lock_guard lock(mu_);
+  crash_after_.reset();
+  crashed_ = false;
+}
+
+bool FaultFs::crashed() const {
+  std::lock_guard lock(mu_);
+  return crashed_;
+}
+
+std::optional<FaultFs::WriteRecord> FaultFs::LastWrite() const {
+  std::lock_guard lock(mu_);
+  return last_write_;
+}
+
+void FaultFs::NoteWrite(WriteRecord write) {
+  std::lock_guard lock(mu_);
+  last_write_ = std::move(write);
+}
+
 uint64_t FaultFs::InjectedCount() const {
   std::lock_guard lock(mu_);
   return injected_;
 }
 
 std::optional<FaultFs::Hit> FaultFs::Check(OpKind kind, std::string_view path,
-                                           std::string_view other_path) {
+                                           std::string_view other_path, uint64_t* op_number) {
   std::lock_guard lock(mu_);
   ++counts_[static_cast<size_t>(kind)];
+  ++total_;
+  if (op_number != nullptr) *op_number = total_;
+  if (crash_after_.has_value() && total_ > *crash_after_) {
+    // The machine is down: nothing reaches the disk any more. Armed faults are not consulted.
+    crashed_ = true;
+    Fault down = Fault::Nth(kind, 1);
+    return Hit{down, 0};
+  }
   std::optional<Hit> hit;
   for (size_t i = 0; i < faults_.size();) {
     const Fault& fault = faults_[i];

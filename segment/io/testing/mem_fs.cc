@@ -457,6 +457,17 @@ void MemFs::RevertDirLocked(Node& dir, std::unordered_set<const Node*>& seen) {
   dir.entries = dir.durable_entries;
 }
 
+Status MemFs::WriteBack(const std::string& path, uint64_t pos, uint64_t length_bytes) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(std::shared_ptr<Node> node, LookupLocked("open", path));
+  if (node->is_dir()) return base::ErrnoError(EISDIR, "write back", path);
+  if (pos >= node->size) return {};
+  const uint64_t end = pos + std::min(length_bytes, node->size - pos);
+  if (node->synced.size() < end) node->synced.resize(end, '\0');
+  std::memcpy(node->synced.data() + pos, node->buffer->data() + pos, end - pos);
+  return {};
+}
+
 Result<std::string> MemFs::SyncedContents(const std::string& path) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(std::shared_ptr<Node> node, LookupLocked("open", path));

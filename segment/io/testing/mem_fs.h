@@ -80,6 +80,13 @@ class MemFs final : public FileSystem {
   // every file opened so far stale. Existing mappings see the reverted contents.
   void DropUnsynced();
 
+  // Partial writeback before a power loss: makes bytes [pos, pos + length_bytes) of the file's
+  // current contents durable (clamped to its length), as the kernel writing back some dirty pages
+  // of a write would, while the rest of the file stays as of its last Sync. The durable length
+  // grows to cover the range (the gap, if any, reads as zero). With it a crash test models a torn
+  // write: a prefix of the last write survives. kNotFound if there is no such file.
+  Status WriteBack(const std::string& path, uint64_t pos, uint64_t length_bytes);
+
   // The bytes of the file at `path` that would survive DropUnsynced() now, as far as its
   // contents go (its directory entry may still be lost). kNotFound if there is no such file.
   // ReadFile gives the current contents.

@@ -658,6 +658,20 @@ TEST_F(MemFsTest, DropUnsyncedRevertsToLastSync) {
   EXPECT_EQ(Read("/d/f"), "synced");
 }
 
+TEST_F(MemFsTest, WriteBackMakesOnlyTheGivenRangeDurable) {
+  ASSERT_OK(Write("/d/f", "synced", 0, OpenMode::kCreateNew));
+  ASSERT_OK(fs_.SyncDir("/d"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<WritableFile> file,
+                       fs_.OpenWritable("/d/f", OpenMode::kOpenExisting));
+  ScopedFile closer(std::move(file));
+  ASSERT_OK(WriteStrings(*closer, 0, {"S"}));
+  ASSERT_OK(WriteStrings(*closer, 8, {"torn write"}));
+  ASSERT_OK(fs_.WriteBack("/d/f", 8, 4));  // the first 4 bytes of the second write
+  fs_.DropUnsynced();
+  EXPECT_EQ(Read("/d/f"), "synced" + Zeros(2) + "torn");
+  EXPECT_EQ(CodeOf(fs_.WriteBack("/d/missing", 0, 1)), ErrorCode::kNotFound);
+}
+
 TEST_F(MemFsTest, DropUnsyncedEmptiesFileNeverSynced) {
   ASSERT_OK(Write("/d/f", "never synced", 0, OpenMode::kCreateNew, Durability::kVolatile));
   ASSERT_OK(fs_.SyncDir("/d"));
@@ -1019,6 +1033,30 @@ TEST_F(FaultFsTest, EveryKindOfOperationCanFail) {
   EXPECT_EQ(names, (std::vector<std::string>{"existing", "f", "sub"}));
   EXPECT_EQ(Read("/d/existing"), "data");
   EXPECT_EQ(Read("/d/f"), "");
+}
+
+TEST_F(FaultFsTest, CrashAfterOpsFailsEveryLaterOperationAndRecordsLastWrite) {
+  fs_.CrashAfterOps(4);  // open, write, sync, write
+  ASSERT_OK_AND_ASSIGN(ScopedFile file, Open("/d/f"));
+  ASSERT_OK(WriteStrings(*file, 0, {"durable "}));
+  ASSERT_OK(file->Sync());
+  EXPECT_FALSE(fs_.crashed());
+  ASSERT_OK(WriteStrings(*file, 8, {"lost"}));
+  EXPECT_EQ(CodeOf(file->Sync()), ErrorCode::kIoError);
+  EXPECT_TRUE(fs_.crashed());
+  EXPECT_EQ(CodeOf(WriteStrings(*file, 12, {"x"})), ErrorCode::kIoError);
+  EXPECT_EQ(CodeOf(fs_.SyncDir("/d")), ErrorCode::kIoError);
+  EXPECT_EQ(CodeOf(fs_.ListDir("/d")), ErrorCode::kIoError);
+  EXPECT_EQ(fs_.TotalOpCount(), 8u);
+  ASSERT_TRUE(fs_.LastWrite().has_value());
+  EXPECT_EQ(fs_.LastWrite()->path, "/d/f");
+  EXPECT_EQ(fs_.LastWrite()->pos, FilePos(8));
+  EXPECT_EQ(fs_.LastWrite()->size_bytes, 4u);
+  EXPECT_EQ(fs_.LastWrite()->op_number, 4u);
+  EXPECT_EQ(Read("/d/f"), "durable lost");  // the refused write did nothing
+  fs_.ClearCrash();
+  EXPECT_FALSE(fs_.crashed());
+  ASSERT_OK(file->Sync());
 }
 
 TEST_F(FaultFsTest, CountsOperationsWithoutFaults) {
