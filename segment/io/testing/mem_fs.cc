@@ -98,7 +98,9 @@ struct MemFs::Node {
     if (needed <= cap) return true;
     std::shared_ptr<Buffer> fresh = Buffer::Make(std::max(needed, cap * 2));
     if (fresh == nullptr) return false;
-    if (size > 0) std::memcpy(fresh->data(), buffer->data(), size);
+    // The fresh buffer is zero: only bytes that may be non-zero need copying.
+    const uint64_t live = std::min(size, written_end);
+    if (live > 0) std::memcpy(fresh->data(), buffer->data(), live);
     if (buffer != nullptr && buffer.use_count() > 1) retired.push_back(buffer);
     buffer = std::move(fresh);
     return true;
@@ -108,16 +110,24 @@ struct MemFs::Node {
   // reaches. The buffer must hold pos + src.size() bytes.
   void CopyIn(uint64_t pos, Bytes src) {
     if (src.empty()) return;
+    MarkDirty(pos, src.size());
+    written_end = std::max(written_end, pos + src.size());
     std::memcpy(buffer->data() + pos, src.data(), src.size());
     ForEachRetired(pos, src.size(),
                    [&](std::byte* dst, uint64_t n) { std::memcpy(dst, src.data(), n); });
   }
 
-  // Zeroes `len` bytes at `pos`, like CopyIn.
+  // Zeroes `len` bytes at `pos`, like CopyIn. Bytes from written_end on are zero already (in the
+  // retired buffers too, which are kept in step), so truncating a large preallocated file touches
+  // only what was written.
   void Zero(uint64_t pos, uint64_t len) {
     if (len == 0) return;
-    std::memset(buffer->data() + pos, 0, len);
-    ForEachRetired(pos, len, [](std::byte* dst, uint64_t n) { std::memset(dst, 0, n); });
+    MarkDirty(pos, len);
+    const uint64_t stop = std::min(pos + len, written_end);
+    if (pos + len >= written_end) written_end = std::min(written_end, pos);
+    if (pos >= stop) return;
+    std::memset(buffer->data() + pos, 0, stop - pos);
+    ForEachRetired(pos, stop - pos, [](std::byte* dst, uint64_t n) { std::memset(dst, 0, n); });
   }
 
   template <typename F>
@@ -135,13 +145,73 @@ struct MemFs::Node {
     return std::string(reinterpret_cast<const char*>(buffer->data()), size);
   }
 
+  // The durable contents, zeros included.
+  std::string SyncedContents() const {
+    std::string out = synced;
+    out.resize(synced_size, '\0');
+    return out;
+  }
+
+  void MarkDirty(uint64_t pos, uint64_t len) {
+    dirty_begin = std::min(dirty_begin, pos);
+    dirty_end = std::max(dirty_end, pos + len);
+  }
+
+  // Sync: the current contents become the durable ones. Copies only what changed since the last
+  // Sync and what the file grew by, up to the last byte that may be non-zero, so that syncing a
+  // large preallocated file after a small append stays cheap.
+  void SyncFile() {
+    const uint64_t explicit_end = std::min(size, written_end);
+    const uint64_t old_explicit = synced.size();
+    synced.resize(explicit_end);
+    auto copy = [&](uint64_t from, uint64_t to) {
+      to = std::min(to, explicit_end);
+      if (from < to) std::memcpy(synced.data() + from, buffer->data() + from, to - from);
+    };
+    copy(dirty_begin, dirty_end);
+    copy(old_explicit, explicit_end);
+    synced_size = size;
+    dirty_begin = UINT64_MAX;
+    dirty_end = 0;
+  }
+
   // Power loss: back to the contents of the last Sync.
   void RevertFile() {
-    const uint64_t n = synced.size();
+    const uint64_t n = synced_size;
+    const uint64_t e = synced.size();
     SLUICE_CHECK(Reserve(n), "MemFs: out of memory restoring a file");
-    CopyIn(0, base::AsBytes(synced));
+    const uint64_t begin = dirty_begin;
+    const uint64_t end = dirty_end;
+    auto restore = [&](uint64_t from, uint64_t to) {
+      to = std::min(to, n);
+      if (from >= to) return;
+      if (from < e) {
+        const uint64_t mid = std::min(to, e);
+        CopyIn(from, base::AsBytes(synced).subspan(from, mid - from));
+        from = mid;
+      }
+      if (from < to) Zero(from, to - from);
+    };
+    restore(begin, end);
+    restore(size, n);  // bytes past the current length: zero now, but durable before
     if (size > n) Zero(n, size - n);
     size = n;
+    written_end = std::min(written_end, e);
+    dirty_begin = UINT64_MAX;
+    dirty_end = 0;
+  }
+
+  // Makes bytes [pos, end) of the current contents durable (end <= size).
+  void WriteBackRange(uint64_t pos, uint64_t end) {
+    if (synced.size() < end) synced.resize(end, '\0');
+    std::memcpy(synced.data() + pos, buffer->data() + pos, end - pos);
+    synced_size = std::max(synced_size, end);
+  }
+
+  // XORs byte `pos` of the durable contents (pos < synced_size).
+  void FlipSynced(uint64_t pos, uint8_t xor_mask) {
+    if (synced.size() <= pos) synced.resize(pos + 1, '\0');
+    synced[pos] = static_cast<char>(synced[pos] ^ static_cast<char>(xor_mask));
   }
 
   // A fresh node with this one's durable state only (used where power loss would otherwise leave
@@ -149,17 +219,26 @@ struct MemFs::Node {
   std::shared_ptr<Node> CloneDurable() const {
     auto clone = std::make_shared<Node>(kind);
     clone->synced = synced;
+    clone->synced_size = synced_size;
     clone->durable_entries = durable_entries;
     return clone;
   }
 
   const NodeKind kind;
 
-  // Files. Invariant: capacity() >= size, and bytes [size, capacity()) of `buffer` are zero.
+  // Files. Invariant: capacity() >= size, and bytes [min(size, written_end), capacity()) of
+  // `buffer` are zero.
   std::shared_ptr<Buffer> buffer;              // null while capacity is 0
   uint64_t size = 0;                           // the file's length in bytes
+  uint64_t written_end = 0;                    // no byte at or after this is non-zero
   std::vector<std::weak_ptr<Buffer>> retired;  // earlier buffers, possibly still mapped
-  std::string synced;                          // the contents as of the last successful Sync
+  // The contents as of the last successful Sync: `synced_size` bytes, of which those past
+  // `synced` are zero (a preallocated tail costs nothing).
+  std::string synced;
+  uint64_t synced_size = 0;
+  // Outside [dirty_begin, dirty_end) the contents equal the durable ones (where both reach).
+  uint64_t dirty_begin = UINT64_MAX;
+  uint64_t dirty_end = 0;
 
   // Directories: entry name -> node, now and as of the last SyncDir.
   std::map<std::string, std::shared_ptr<Node>> entries;
@@ -202,7 +281,7 @@ class MemFs::File final : public WritableFile {
   Status Sync() override {
     std::lock_guard lock(fs_.mu_);
     RETURN_IF_ERROR(CheckUsableLocked("fdatasync"));
-    node_->synced = node_->Contents();
+    node_->SyncFile();
     return {};
   }
 
@@ -462,9 +541,7 @@ Status MemFs::WriteBack(const std::string& path, uint64_t pos, uint64_t length_b
   ASSIGN_OR_RETURN(std::shared_ptr<Node> node, LookupLocked("open", path));
   if (node->is_dir()) return base::ErrnoError(EISDIR, "write back", path);
   if (pos >= node->size) return {};
-  const uint64_t end = pos + std::min(length_bytes, node->size - pos);
-  if (node->synced.size() < end) node->synced.resize(end, '\0');
-  std::memcpy(node->synced.data() + pos, node->buffer->data() + pos, end - pos);
+  node->WriteBackRange(pos, pos + std::min(length_bytes, node->size - pos));
   return {};
 }
 
@@ -472,7 +549,7 @@ Result<std::string> MemFs::SyncedContents(const std::string& path) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(std::shared_ptr<Node> node, LookupLocked("open", path));
   if (node->is_dir()) return base::ErrnoError(EISDIR, "read", path);
-  return node->synced;
+  return node->SyncedContents();
 }
 
 Status MemFs::CorruptByte(const std::string& path, uint64_t pos, uint8_t xor_mask) {
@@ -486,9 +563,7 @@ Status MemFs::CorruptByte(const std::string& path, uint64_t pos, uint8_t xor_mas
   }
   const std::byte flipped = node->buffer->data()[pos] ^ std::byte{xor_mask};
   node->CopyIn(pos, Bytes(&flipped, 1));
-  if (pos < node->synced.size()) {
-    node->synced[pos] = static_cast<char>(node->synced[pos] ^ static_cast<char>(xor_mask));
-  }
+  if (pos < node->synced_size) node->FlipSynced(pos, xor_mask);
   return {};
 }
 
