@@ -8,7 +8,8 @@
 //     Flush/Close returned OK after its Append) is there exactly once, in order, at its offset;
 //     every record there is one the workload appended, at the offset it was given;
 //   - no offset is reused: an append after the reopen gets an offset past every durable record;
-//   - committed group offsets never go back behind an acknowledged commit;
+//   - committed group offsets are those of the last acknowledged commit (or of the commit the
+//     crash interrupted): they never go back, and an acknowledged group deletion holds;
 //   - nothing outside the workload's own deletes is removed: topics whose creation was
 //     acknowledged exist (unless their deletion was acknowledged, then they are gone), the log
 //     start is not above what the workload's deletes (retention, DeleteSegmentsBefore) asked for,
@@ -50,6 +51,7 @@ using io::testing::MemFs;
 
 constexpr char kDataDir[] = "/data";
 constexpr char kGroup[] = "sweep-group";
+constexpr char kOtherGroup[] = "sweep-other";  // committed, reset and deleted
 constexpr char kSnapshotName[] = "sweep";
 constexpr int kRounds = 72;
 
@@ -80,15 +82,27 @@ struct TopicLedger {
 };
 
 using TopicPartition = std::pair<std::string, int32_t>;
+using GroupKey = std::tuple<std::string, std::string, int32_t>;  // group, topic, partition
+// A group's committed offset, or nullopt once the group was deleted.
+using GroupValue = std::optional<int64_t>;
+
+std::string GroupKeyName(const GroupKey& key) {
+  return std::get<0>(key) + "/" + std::get<1>(key) + "-" + std::to_string(std::get<2>(key));
+}
 
 struct Ledger {
   std::map<std::string, TopicLedger> topics;
-  std::map<TopicPartition, int64_t> committed;         // acknowledged commits of kGroup
-  std::map<TopicPartition, int64_t> commit_in_flight;  // the commit the crash interrupted
-  std::map<uint64_t, std::string> snapshots;           // acknowledged saves: sequence -> blob
-  std::optional<std::string> snapshot_in_flight;       // blob of the save the crash interrupted
-  int64_t max_producer_id = -1;                        // highest id handed out
-  std::string op;                                      // the operation running (for reports)
+  std::map<GroupKey, GroupValue> committed;         // as of the last acknowledged change
+  std::map<GroupKey, GroupValue> commit_in_flight;  // the change the crash interrupted
+  std::map<uint64_t, std::string> snapshots;        // acknowledged saves: sequence -> blob
+  std::optional<std::string> snapshot_in_flight;    // blob of the save the crash interrupted
+  int64_t max_producer_id = -1;                     // highest id handed out
+  // The idempotent producer's last acknowledged batch (its bytes, as sent) and where it landed:
+  // after a crash a retry of it must be recognised, not appended again.
+  std::string idempotent_batch;
+  TopicPartition idempotent_partition;
+  int64_t idempotent_offset = -1;
+  std::string op;  // the operation running (for reports)
 };
 
 // --- the workload
@@ -107,7 +121,7 @@ class Workload {
 
   Status Run() {
     RETURN_IF_ERROR(OpenEngine());
-    RETURN_IF_ERROR(Create("sync", 2, FlushMode::kSync, {}));
+    RETURN_IF_ERROR(Create("sync", 2, FlushMode::kSync, {{"segment.ms", "1000"}}));
     RETURN_IF_ERROR(Create("none", 1, FlushMode::kNone, {{"retention.bytes", "8192"}}));
     RETURN_IF_ERROR(Create("doomed", 1, FlushMode::kSync, {}));
     for (int round = 0; round < kRounds; ++round) {
@@ -118,13 +132,21 @@ class Workload {
       if (Live("doomed")) RETURN_IF_ERROR(Produce("doomed", round % Partitions("doomed"), 2));
       if (round % 4 == 3) RETURN_IF_ERROR(FlushAll());
       if (round % 5 == 4) {
-        RETURN_IF_ERROR(CommitAtHighWatermark("sync", round % 2));
-        RETURN_IF_ERROR(CommitAtHighWatermark("none", 0));
+        RETURN_IF_ERROR(CommitAtHighWatermark(kGroup, "sync", round % 2));
+        RETURN_IF_ERROR(CommitAtHighWatermark(kGroup, "none", 0));
       }
+      if (round % 16 == 5) RETURN_IF_ERROR(CommitAtHighWatermark(kOtherGroup, "sync", 0));
+      if (round % 16 == 9) RETURN_IF_ERROR(ResetToEarliest(kOtherGroup, "sync"));
+      if (round % 16 == 13) RETURN_IF_ERROR(DeleteGroup(kOtherGroup));
+      // Time passes: segment.ms rolls the active segments of "sync" now and then.
+      if (round % 10 == 5) clock_.AdvanceMs(1500);
+      if (round == kRounds / 4) RETURN_IF_ERROR(Alter("none", {{"retention.bytes", "6000"}}));
       if (round % 10 == 9) RETURN_IF_ERROR(Snapshot(round));
       if (round % 12 == 11) RETURN_IF_ERROR(DeleteBeforeHalf("sync", 0));
       if (round % 8 == 7) RETURN_IF_ERROR(Retention());
       if (round % 15 == 14) RETURN_IF_ERROR(AllocateProducerId());
+      if (round % 3 == 0) RETURN_IF_ERROR(ProduceIdempotent("sync", 1, round / 3));
+      if (round % 20 == 19) RETURN_IF_ERROR(CompactGroupOffsets());
       if (round == kRounds / 3) RETURN_IF_ERROR(Delete("doomed"));
       // The same name again, with another partition count: none of the old data may show.
       if (round == kRounds / 3 + 4) {
@@ -186,6 +208,11 @@ class Workload {
     return {};
   }
 
+  Status Alter(const std::string& name, const std::map<std::string, std::string>& changes) {
+    ledger_.op = "alter topic " + name;
+    return engine_->AlterTopicConfig(name, changes);
+  }
+
   Status Delete(const std::string& name) {
     ledger_.op = "delete topic " + name;
     TopicLedger& t = ledger_.topics.at(name);
@@ -222,6 +249,49 @@ class Workload {
     return {};
   }
 
+  // One batch of 2 records from an idempotent producer (id from AllocateProducerId at its first
+  // batch, epoch 0, sequence 2 * n).
+  Status ProduceIdempotent(const std::string& topic, int32_t partition, int n) {
+    if (producer_id_ < 0) {
+      RETURN_IF_ERROR(AllocateProducerId());
+      producer_id_ = ledger_.max_producer_id;
+    }
+    PartitionLedger& p = ledger_.topics.at(topic).partitions.at(static_cast<size_t>(partition));
+    ledger_.op = "idempotent append to " + topic + "-" + std::to_string(partition) + " at offset " +
+                 std::to_string(p.acked.size());
+    segment::BatchBuilder builder;
+    std::vector<std::string> values;
+    for (int i = 0; i < 2; ++i) {
+      std::string v = topic + "/" + std::to_string(partition) + "/" + std::to_string(serial_++);
+      v.resize(120, '.');
+      builder.Add(std::nullopt, v, clock_.NowMs());
+      values.push_back(std::move(v));
+    }
+    ASSIGN_OR_RETURN(
+        std::string batch,
+        builder.Build(base::Codec::kNone, 0, segment::ProducerInfo{producer_id_, 0, 2 * n}));
+    p.in_flight = values;
+    ASSIGN_OR_RETURN(AppendResult r, engine_->Append(topic, partition, base::AsBytes(batch)));
+    p.in_flight.clear();
+    if (r.duplicate || r.base_offset.value() != static_cast<int64_t>(p.acked.size())) {
+      return base::MakeError(base::ErrorCode::kInternal, ledger_.op + ": appended at offset " +
+                                                             std::to_string(r.base_offset.value()));
+    }
+    for (auto& v : values) p.acked.push_back(std::move(v));
+    if (ledger_.topics.at(topic).flush == FlushMode::kSync) p.durable = p.acked.size();
+    ledger_.idempotent_batch = std::move(batch);
+    ledger_.idempotent_partition = {topic, partition};
+    ledger_.idempotent_offset = r.base_offset.value();
+    return {};
+  }
+
+  // Rewrites the live group offsets at the end of __consumer_offsets and deletes the segments
+  // before them.
+  Status CompactGroupOffsets() {
+    ledger_.op = "compact group offsets";
+    return engine_->group_offsets().Compact();
+  }
+
   Status FlushAll() {
     ledger_.op = "flush";
     RETURN_IF_ERROR(engine_->Flush());
@@ -235,14 +305,41 @@ class Workload {
     }
   }
 
-  Status CommitAtHighWatermark(const std::string& topic, int32_t partition) {
-    ledger_.op = "commit " + topic + "-" + std::to_string(partition);
+  Status CommitAtHighWatermark(const std::string& group, const std::string& topic,
+                               int32_t partition) {
+    ledger_.op = "commit " + group + " " + topic + "-" + std::to_string(partition);
     ASSIGN_OR_RETURN(PartitionStats stats, engine_->GetPartitionStats(topic, partition));
-    const TopicPartition tp{topic, partition};
-    ledger_.commit_in_flight = {{tp, stats.high_watermark.value()}};
+    ledger_.commit_in_flight = {{{group, topic, partition}, stats.high_watermark.value()}};
     const OffsetCommit commit{topic, partition, stats.high_watermark, "m"};
-    RETURN_IF_ERROR(engine_->group_offsets().Commit(kGroup, std::span(&commit, 1)));
-    ledger_.committed[tp] = stats.high_watermark.value();
+    RETURN_IF_ERROR(engine_->group_offsets().Commit(group, std::span(&commit, 1)));
+    return AckGroupChange();
+  }
+
+  // Moves the group's offsets of every partition of `topic` back to the log start.
+  Status ResetToEarliest(const std::string& group, const std::string& topic) {
+    ledger_.op = "reset offsets of " + group + " on " + topic;
+    ledger_.commit_in_flight.clear();
+    for (int32_t p = 0; p < Partitions(topic); ++p) {
+      ASSIGN_OR_RETURN(PartitionStats stats, engine_->GetPartitionStats(topic, p));
+      ledger_.commit_in_flight[{group, topic, p}] = stats.log_start_offset.value();
+    }
+    RETURN_IF_ERROR(
+        engine_->group_offsets().ResetOffsets(group, topic, ResetTarget::Earliest(), DryRun::kNo));
+    return AckGroupChange();
+  }
+
+  Status DeleteGroup(const std::string& group) {
+    ledger_.op = "delete group " + group;
+    ledger_.commit_in_flight.clear();
+    for (const auto& [key, value] : ledger_.committed) {
+      if (std::get<0>(key) == group && value) ledger_.commit_in_flight[key] = std::nullopt;
+    }
+    RETURN_IF_ERROR(engine_->group_offsets().DeleteGroup(group));
+    return AckGroupChange();
+  }
+
+  Status AckGroupChange() {
+    for (const auto& [key, value] : ledger_.commit_in_flight) ledger_.committed[key] = value;
     ledger_.commit_in_flight.clear();
     return {};
   }
@@ -315,6 +412,7 @@ class Workload {
   Ledger& ledger_;
   std::unique_ptr<Engine> engine_;
   int64_t serial_ = 0;  // makes every record value unique
+  int64_t producer_id_ = -1;
 };
 
 // --- the checks after a crash
@@ -358,7 +456,8 @@ std::vector<std::pair<int64_t, std::string>> ReadAll(const Engine& engine, const
 }
 
 void CheckPartition(Engine& engine, const std::string& topic, int32_t partition,
-                    const PartitionLedger& p, bool strict, std::vector<std::string>& violations) {
+                    const PartitionLedger& p, bool strict, std::mt19937_64& rng,
+                    std::vector<std::string>& violations) {
   const std::string where = topic + "-" + std::to_string(partition);
   const size_t violations_before = violations.size();
   auto stats = engine.GetPartitionStats(topic, partition);
@@ -404,6 +503,29 @@ void CheckPartition(Engine& engine, const std::string& topic, int32_t partition,
     violations.push_back(where + ": read " + std::to_string(records.size()) + " records in [" +
                          std::to_string(start) + ", " + std::to_string(hw) + ")");
   }
+  // Reads from a few offsets inside the log find their record (through the indexes, which
+  // recovery may have rebuilt).
+  for (int i = 0; i < 3 && !records.empty(); ++i) {
+    const auto& [offset, value] = records[rng() % records.size()];
+    auto r = engine.Read(topic, partition, Offset(offset), 1);
+    std::optional<std::string> found;
+    segment::RecordDecoder decoder;
+    if (r && !r->batches.empty()) {
+      segment::ForEachRecord(r->batches.front().bytes, decoder,
+                             [&](const segment::RecordView& rec) {
+                               if (rec.offset == offset)
+                                 found = std::string(rec.value.value_or(""));
+                               return Status();
+                             })
+          .IgnoreError();
+    }
+    if (found != value) {
+      violations.push_back(where + ": a read from offset " + std::to_string(offset) +
+                           " did not return its record" +
+                           (r ? std::string() : ": " + r.error().ToString()));
+      break;
+    }
+  }
   // No offset is reused: the next append lands past everything acknowledged as durable.
   auto batch = testing::MakeBatch(1, "after-crash");
   auto appended = engine.Append(topic, partition, base::AsBytes(batch));
@@ -417,12 +539,45 @@ void CheckPartition(Engine& engine, const std::string& topic, int32_t partition,
   }
 }
 
-// Reopens the engine on `fs` and checks it against `ledger`; returns the violations found.
-std::vector<std::string> Verify(io::FileSystem& fs, base::ManualClock& clock,
-                                const Ledger& ledger) {
-  std::vector<std::string> violations;
+// Directories in the data directory that look like a partition's ("<topic>-<n>") but belong to
+// no topic of the catalog.
+std::vector<std::string> OrphanPartitionDirectories(io::FileSystem& fs, const Engine& engine) {
+  std::map<std::string, int32_t> partitions;
+  for (const TopicInfo& info : engine.ListTopics()) partitions[info.name] = info.partitions;
+  std::vector<std::string> orphans;
+  auto names = fs.ListDir(kDataDir);
+  if (!names) return {"list " + std::string(kDataDir) + ": " + names.error().ToString()};
+  for (const std::string& name : *names) {
+    const size_t dash = name.rfind('-');
+    if (dash == std::string::npos || dash + 1 == name.size() ||
+        name.find_first_not_of("0123456789", dash + 1) != std::string::npos) {
+      continue;
+    }
+    auto it = partitions.find(name.substr(0, dash));
+    if (it == partitions.end() || std::stoi(name.substr(dash + 1)) >= it->second) {
+      orphans.push_back(name);
+    }
+  }
+  return orphans;
+}
+
+// What a reopen after a crash found.
+struct Outcome {
+  std::vector<std::string> violations;  // acknowledged data or state lost (fails the test)
+  // Known limitations, reported but not failing the test: each "<kind>: <details>".
+  std::vector<std::string> notes;
+};
+
+// Reopens the engine on `fs` and checks it against `ledger`.
+Outcome Verify(io::FileSystem& fs, base::ManualClock& clock, const Ledger& ledger, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Outcome outcome;
+  std::vector<std::string>& violations = outcome.violations;
   auto opened = Engine::Open(testing::TestEngineOptions(kDataDir, &fs, &clock));
-  if (!opened) return {"reopen failed: " + opened.error().ToString()};
+  if (!opened) {
+    violations.push_back("reopen failed: " + opened.error().ToString());
+    return outcome;
+  }
   Engine& engine = **opened;
 
   std::set<std::string> names;
@@ -457,30 +612,63 @@ std::vector<std::string> Verify(io::FileSystem& fs, base::ManualClock& clock,
     // nothing (no append to it was acknowledged, and a former topic's records must not show).
     const bool strict = t.state != TopicState::kCreating;
     for (size_t i = 0; i < t.partitions.size(); ++i) {
-      CheckPartition(engine, name, static_cast<int32_t>(i), t.partitions[i], strict, violations);
+      CheckPartition(engine, name, static_cast<int32_t>(i), t.partitions[i], strict, rng,
+                     violations);
     }
   }
 
-  const GroupOffsetStore& offsets = engine.group_offsets();
-  for (const auto& [tp, acked] : ledger.committed) {
-    auto fetched = offsets.Fetch(kGroup, tp.first, tp.second);
-    if (!fetched || fetched->offset.value() < acked) {
-      violations.push_back("committed offset of " + tp.first + "-" + std::to_string(tp.second) +
-                           " is " +
-                           (fetched ? std::to_string(fetched->offset.value()) : "missing") +
-                           ", acknowledged " + std::to_string(acked));
+  // A retry of the idempotent producer's last acknowledged batch should be recognised as a
+  // duplicate. PartitionLog rebuilds producer state from the active segment only (documented in
+  // partition_log.h), so a producer whose last batch is in a sealed segment is forgotten and its
+  // retry appended again: a known limitation, reported as a note until producer state is
+  // persisted (Kafka's producer snapshots).
+  if (ledger.idempotent_offset >= 0) {
+    const auto& [topic, partition] = ledger.idempotent_partition;
+    auto retried = engine.Append(topic, partition, base::AsBytes(ledger.idempotent_batch));
+    if (!retried && retried.error().code == base::ErrorCode::kOutOfOrderSequence) {
+      // The same limitation: the producer's later batch (the one the crash interrupted, which
+      // survived) is remembered, the acknowledged one before it (in a sealed segment) is not.
+      outcome.notes.push_back(
+          "idempotent retry refused as out of order: the batch acknowledged "
+          "at " +
+          topic + "-" + std::to_string(partition) + " offset " +
+          std::to_string(ledger.idempotent_offset) + ": " + retried.error().ToString());
+    } else if (!retried) {
+      violations.push_back("retry of the idempotent batch at " + topic + "-" +
+                           std::to_string(partition) + " offset " +
+                           std::to_string(ledger.idempotent_offset) + ": " +
+                           retried.error().ToString());
+    } else if (!retried->duplicate || retried->base_offset.value() != ledger.idempotent_offset) {
+      outcome.notes.push_back("idempotent retry appended again: the batch acknowledged at " +
+                              topic + "-" + std::to_string(partition) + " offset " +
+                              std::to_string(ledger.idempotent_offset) + " was appended again at " +
+                              std::to_string(retried->base_offset.value()));
     }
   }
-  for (const auto& [tp, value] : ledger.commit_in_flight) {
-    auto fetched = offsets.Fetch(kGroup, tp.first, tp.second);
-    auto acked = ledger.committed.find(tp);
-    const bool ok = !fetched || fetched->offset.value() == value ||
-                    (acked != ledger.committed.end() && fetched->offset.value() == acked->second);
-    if (!ok) {
-      violations.push_back("committed offset of " + tp.first + "-" + std::to_string(tp.second) +
-                           " is " + std::to_string(fetched->offset.value()) +
-                           ", which no commit asked for");
+
+  // Group offsets: as of the last acknowledged change, or of the change the crash interrupted.
+  const GroupOffsetStore& offsets = engine.group_offsets();
+  std::set<GroupKey> keys;
+  for (const auto& [key, value] : ledger.committed) keys.insert(key);
+  for (const auto& [key, value] : ledger.commit_in_flight) keys.insert(key);
+  auto show = [](const GroupValue& v) { return v ? std::to_string(*v) : std::string("none"); };
+  for (const GroupKey& key : keys) {
+    const auto& [group, topic, partition] = key;
+    GroupValue fetched;
+    if (auto c = offsets.Fetch(group, topic, partition)) fetched = c->offset.value();
+    auto acked = ledger.committed.find(key);
+    GroupValue expected;
+    if (acked != ledger.committed.end()) expected = acked->second;
+    auto in_flight = ledger.commit_in_flight.find(key);
+    if (fetched == expected ||
+        (in_flight != ledger.commit_in_flight.end() && fetched == in_flight->second)) {
+      continue;
     }
+    violations.push_back("committed offset of " + GroupKeyName(key) + " is " + show(fetched) +
+                         ", acknowledged " + show(expected) +
+                         (in_flight != ledger.commit_in_flight.end()
+                              ? " (in flight: " + show(in_flight->second) + ")"
+                              : std::string()));
   }
 
   if (!ledger.snapshots.empty()) {
@@ -512,21 +700,52 @@ std::vector<std::string> Verify(io::FileSystem& fs, base::ManualClock& clock,
                          std::to_string(ledger.max_producer_id) + " were before the crash)");
   }
 
+  // Partition directories no topic owns (a deleted topic's whose removal was not made durable, or
+  // one whose creation was cut short) lose nothing acknowledged; but a catalog rebuilt from the
+  // directories (issue 10) must not take them for topics.
+  for (const std::string& dir : OrphanPartitionDirectories(fs, engine)) {
+    outcome.notes.push_back("partition directory no topic owns: " + dir);
+  }
   if (Status s = engine.Close(); !s) {
     violations.push_back("close after the checks: " + s.error().ToString());
   }
-  return violations;
+  return outcome;
 }
 
 // --- the sweep
 // ------------------------------------------------------------------------------------
 
-enum class CrashMode : uint8_t { kDropUnsynced, kTornLastWrite };
+enum class CrashMode : uint8_t {
+  kDropUnsynced,     // crash after operation k; what was not synced is lost
+  kTornLastWrite,    // the same, and a prefix of operation k (a write) reached the disk
+  kCrashInRecovery,  // crash after operation k, then again part way through the reopen
+  kProcessKill,      // the process dies after operation k; everything it wrote survives
+};
+
+const char* ModeName(CrashMode mode) {
+  switch (mode) {
+    case CrashMode::kDropUnsynced:
+      return "drop unsynced";
+    case CrashMode::kTornLastWrite:
+      return "torn last write";
+    case CrashMode::kCrashInRecovery:
+      return "crash again during recovery";
+    case CrashMode::kProcessKill:
+      return "process killed";
+  }
+  return "?";
+}
+
+// Operations of a reopen after a crash are fewer than this (a reopen of the workload's data
+// directory after a crash issues about 100; the second crash point is drawn below this bound, so
+// some draws let the reopen finish and crash right after it).
+constexpr uint64_t kRecoveryOpsBound = 160;
 
 struct CrashPointResult {
   bool checked = false;  // false: a torn-write run at a k whose last operation was no write
-  std::vector<std::string> violations;
-  std::string op;  // the workload operation the crash interrupted
+  Outcome outcome;
+  std::string op;                     // the workload operation the crash interrupted
+  bool recovery_interrupted = false;  // kCrashInRecovery: the second crash hit the reopen
 };
 
 // Runs the workload with a crash after operation `k`, then reopens and checks.
@@ -545,7 +764,8 @@ CrashPointResult RunCrashPoint(uint64_t k, CrashMode mode, std::mt19937_64& rng)
   result.op = ran ? "nothing (the workload had finished)" : ledger.op;
   if (!ran && !fs.crashed()) {
     result.checked = true;
-    result.violations.push_back("the workload failed before the crash: " + ran.error().ToString());
+    result.outcome.violations.push_back("the workload failed before the crash: " +
+                                        ran.error().ToString());
     return result;
   }
   if (mode == CrashMode::kTornLastWrite) {
@@ -554,15 +774,39 @@ CrashPointResult RunCrashPoint(uint64_t k, CrashMode mode, std::mt19937_64& rng)
     const uint64_t prefix = 1 + rng() % (last->size_bytes - 1);
     if (Status s = mem.WriteBack(last->path, last->pos.value(), prefix); !s) {
       result.checked = true;
-      result.violations.push_back("write back: " + s.error().ToString());
+      result.outcome.violations.push_back("write back: " + s.error().ToString());
       return result;
     }
     result.op += " (torn write of " + std::to_string(prefix) + " of " +
                  std::to_string(last->size_bytes) + " bytes to " + last->path + ")";
   }
-  mem.DropUnsynced();
+  if (mode == CrashMode::kProcessKill) {
+    // The page cache outlives the process: every acknowledged append survives, flush=none too.
+    for (auto& [name, t] : ledger.topics) {
+      for (auto& p : t.partitions) p.durable = p.acked.size();
+    }
+  } else {
+    mem.DropUnsynced();
+  }
+  if (mode == CrashMode::kCrashInRecovery) {
+    const uint64_t j = rng() % kRecoveryOpsBound;
+    FaultFs again(mem);
+    again.CrashAfterOps(j);
+    auto engine = Engine::Open(testing::TestEngineOptions(kDataDir, &again, &clock));
+    if (engine) (*engine)->SimulateCrashForTesting();
+    result.recovery_interrupted = again.crashed();
+    if (!engine && !again.crashed()) {
+      result.checked = true;
+      result.outcome.violations.push_back("reopen failed: " + engine.error().ToString());
+      return result;
+    }
+    result.op += " (then a crash after operation " + std::to_string(j) + " of the reopen" +
+                 (again.crashed() ? "" : ", which had finished") + ")";
+    engine = base::MakeError(base::ErrorCode::kClosed, "crashed");
+    mem.DropUnsynced();
+  }
   result.checked = true;
-  result.violations = Verify(mem, clock, ledger);
+  result.outcome = Verify(mem, clock, ledger, k);
   return result;
 }
 
@@ -571,6 +815,29 @@ uint64_t StrideFromEnvironment() {
   if (text == nullptr) return 1;
   const long long v = std::atoll(text);
   return v >= 1 ? static_cast<uint64_t>(v) : 1;
+}
+
+// Findings grouped by a key (the interrupted workload operation, and for notes their kind).
+struct Findings {
+  size_t points = 0;
+  std::map<std::string, std::pair<size_t, std::string>> by_key;  // key -> (count, first report)
+
+  void Add(const std::string& key, const std::string& first_report) {
+    auto& entry = by_key[key];
+    if (entry.first++ == 0) entry.second = first_report;
+  }
+  void Print() const {
+    for (const auto& [key, entry] : by_key) {
+      std::printf("  %zu crash point(s): %s; first: %s\n", entry.first, key.c_str(),
+                  entry.second.c_str());
+    }
+  }
+};
+
+// "append to sync-0 at offset 12 (torn ...)" -> "append to sync-0".
+std::string OpKey(const std::string& op) {
+  std::string key = op.substr(0, op.find(" at offset"));
+  return "during '" + key.substr(0, key.find(" (")) + "'";
 }
 
 class CrashSweepTest : public ::testing::Test {
@@ -594,33 +861,43 @@ class CrashSweepTest : public ::testing::Test {
       EXPECT_TRUE(s.has_value()) << s.error().ToString();
     }
     const uint64_t n = fs.TotalOpCount();
-    for (const std::string& v : Verify(mem, clock, ledger)) ADD_FAILURE() << "no crash: " << v;
+    const Outcome outcome = Verify(mem, clock, ledger, 0);
+    for (const std::string& v : outcome.violations) ADD_FAILURE() << "no crash: " << v;
+    for (const std::string& v : outcome.notes) ADD_FAILURE() << "no crash: " << v;
     return n;
   }
 
-  void Sweep(CrashMode mode) {
+  void Sweep(CrashMode mode, uint64_t stride) {
     const uint64_t n = CountOperations();
     ASSERT_GT(n, 1000u) << "the workload is too small to sweep";
-    const uint64_t stride = StrideFromEnvironment();
     auto rng = testing::SeededRng(static_cast<uint64_t>(mode));
     const auto started = std::chrono::steady_clock::now();
     uint64_t checked = 0;
-    size_t failed_points = 0;
-    std::map<std::string, std::pair<size_t, std::string>> by_op;  // op -> (count, first report)
+    uint64_t interrupted = 0;
+    Findings violations;
+    Findings notes;
+    std::set<std::string> note_kinds;
     for (uint64_t k = 0; k <= n; k += stride) {
       CrashPointResult r = RunCrashPoint(k, mode, rng);
       if (!r.checked) continue;
       ++checked;
-      if (r.violations.empty()) continue;
-      ++failed_points;
-      std::string key = r.op.substr(0, r.op.find(" at offset"));
-      key = key.substr(0, key.find(" (torn"));
-      auto& entry = by_op[key];
-      if (entry.first++ == 0) {
-        entry.second = "k=" + std::to_string(k) + " during " + r.op + ":";
-        for (size_t i = 0; i < r.violations.size() && i < 4; ++i) {
-          entry.second += "\n      " + r.violations[i];
+      if (r.recovery_interrupted) ++interrupted;
+      const std::string where = "k=" + std::to_string(k) + " during " + r.op;
+      if (!r.outcome.violations.empty()) {
+        ++violations.points;
+        std::string report = where + ":";
+        for (size_t i = 0; i < r.outcome.violations.size() && i < 4; ++i) {
+          report += "\n      " + r.outcome.violations[i];
         }
+        violations.Add(OpKey(r.op), report);
+      }
+      if (!r.outcome.notes.empty()) ++notes.points;
+      std::set<std::string> kinds;  // each kind once per crash point
+      for (const std::string& note : r.outcome.notes) {
+        const std::string kind = note.substr(0, note.find(':'));
+        if (!kinds.insert(kind).second) continue;
+        note_kinds.insert(kind);
+        notes.Add(kind, where + ":\n      " + note);
       }
     }
     const double seconds =
@@ -628,20 +905,38 @@ class CrashSweepTest : public ::testing::Test {
     std::printf(
         "crash sweep (%s): %llu operations, %llu crash points checked (k-stride %llu), "
         "%zu with violations, %.1f s\n",
-        mode == CrashMode::kDropUnsynced ? "drop unsynced" : "torn last write",
-        static_cast<unsigned long long>(n), static_cast<unsigned long long>(checked),
-        static_cast<unsigned long long>(stride), failed_points, seconds);
-    for (const auto& [op, entry] : by_op) {
-      std::printf("  %zu crash point(s) during '%s'; first: %s\n", entry.first, op.c_str(),
-                  entry.second.c_str());
+        ModeName(mode), static_cast<unsigned long long>(n),
+        static_cast<unsigned long long>(checked), static_cast<unsigned long long>(stride),
+        violations.points, seconds);
+    if (mode == CrashMode::kCrashInRecovery) {
+      std::printf("  the second crash interrupted the reopen at %llu of them\n",
+                  static_cast<unsigned long long>(interrupted));
     }
-    EXPECT_EQ(failed_points, 0u) << "acknowledged data or state was lost; see the report above";
+    violations.Print();
+    if (notes.points > 0) {
+      std::printf("  known limitations (not failing the test) at %zu crash point(s):\n",
+                  notes.points);
+      notes.Print();
+    }
+    EXPECT_EQ(violations.points, 0u) << "acknowledged data or state was lost; see the report above";
   }
 };
 
-TEST_F(CrashSweepTest, EveryCrashPointKeepsWhatWasAcknowledged) { Sweep(CrashMode::kDropUnsynced); }
+TEST_F(CrashSweepTest, EveryCrashPointKeepsWhatWasAcknowledged) {
+  Sweep(CrashMode::kDropUnsynced, StrideFromEnvironment());
+}
 
-TEST_F(CrashSweepTest, TornLastWriteKeepsWhatWasAcknowledged) { Sweep(CrashMode::kTornLastWrite); }
+TEST_F(CrashSweepTest, TornLastWriteKeepsWhatWasAcknowledged) {
+  Sweep(CrashMode::kTornLastWrite, StrideFromEnvironment());
+}
+
+TEST_F(CrashSweepTest, ProcessKillKeepsEveryAcknowledgedAppend) {
+  Sweep(CrashMode::kProcessKill, StrideFromEnvironment());
+}
+
+TEST_F(CrashSweepTest, CrashDuringRecoveryKeepsWhatWasAcknowledged) {
+  Sweep(CrashMode::kCrashInRecovery, StrideFromEnvironment());
+}
 
 }  // namespace
 }  // namespace sluice::engine
