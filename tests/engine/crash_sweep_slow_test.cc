@@ -1,9 +1,8 @@
 // Crash sweep (LevelDB's fault-injection test, RocksDB's crash test): a scripted workload runs
-// through the engine's public API on MemFs behind FaultFs. It is run once to count its file-system
-// operations N; then, for every k in [0, N], it is run again with the "machine" crashing after
-// operation k (FaultFs::CrashAfterOps: every later operation fails and does nothing), what was not
-// synced is dropped (MemFs::DropUnsynced), the engine is reopened on what survived, and the
-// survivors are checked against what the workload was told (the ledger):
+// through the engine's public API on MemFs behind FaultFs, issuing N file-system operations. For
+// every k in [0, N] the "machine" crashes after operation k: what was not synced is dropped
+// (MemFs::DropUnsynced), the engine is reopened on what survived, and the survivors are checked
+// against what the workload was told (the ledger):
 //   - every record acknowledged as durable (an Append to a flush=sync topic returned OK, or a
 //     Flush/Close returned OK after its Append) is there exactly once, in order, at its offset;
 //     every record there is one the workload appended, at the offset it was given;
@@ -15,11 +14,18 @@
 //     start is not above what the workload's deletes (retention, DeleteSegmentsBefore) asked for,
 //     the newest acknowledged snapshot (or a newer one) is there, and producer ids are not handed
 //     out twice.
-// A second mode tears the last write: when operation k is a write, a seeded-random prefix of it
-// reaches the disk (MemFs::WriteBack) before the unsynced rest is dropped.
+// Modes: drop what was not synced; tear the last write (when operation k is a write, a
+// seeded-random prefix of it reaches the disk, MemFs::WriteBack, before the unsynced rest is
+// dropped); crash again part way through the reopen; kill the process (nothing is lost, so every
+// acknowledged append must be there, flush=none too).
 //
-// The test prints the number of crash points it checked. Under AddressSanitizer it checks every
-// crash point too unless SLUICE_CRASH_SWEEP_STRIDE says otherwise (the stride is printed).
+// The state after operation k is taken from a single run: before each operation FaultFs calls an
+// observer, which copies the MemFs (MemFs::Clone) and checks the copy. A last test runs the
+// workload again per crash point with every operation after the kth failing
+// (FaultFs::CrashAfterOps), so that the engine's error paths run as well.
+//
+// Each test prints the number of crash points it checked and the k-stride: 1 (every point) in
+// normal builds, larger under AddressSanitizer, and SLUICE_CRASH_SWEEP_STRIDE overrides it.
 
 #include <gtest/gtest.h>
 
@@ -737,48 +743,36 @@ const char* ModeName(CrashMode mode) {
 }
 
 // Operations of a reopen after a crash are fewer than this (a reopen of the workload's data
-// directory after a crash issues about 100; the second crash point is drawn below this bound, so
-// some draws let the reopen finish and crash right after it).
+// directory after a crash issues about 100); the second crash point is drawn below this bound,
+// so some draws let the reopen finish and crash right after it.
 constexpr uint64_t kRecoveryOpsBound = 160;
 
 struct CrashPointResult {
-  bool checked = false;  // false: a torn-write run at a k whose last operation was no write
+  bool checked = false;  // false: a torn-write point whose last operation was no write
   Outcome outcome;
   std::string op;                     // the workload operation the crash interrupted
   bool recovery_interrupted = false;  // kCrashInRecovery: the second crash hit the reopen
 };
 
-// Runs the workload with a crash after operation `k`, then reopens and checks.
-CrashPointResult RunCrashPoint(uint64_t k, CrashMode mode, std::mt19937_64& rng) {
+// The state a crash after operation k leaves, from `disk`: the file system as it was after
+// operation k (its own copy, which this changes), `last_write` the last write so far, `ledger`
+// what the workload had been told by then. Reopens the engine on it and checks.
+CrashPointResult CheckCrashPoint(uint64_t k, CrashMode mode, MemFs& disk,
+                                 const std::optional<FaultFs::WriteRecord>& last_write,
+                                 Ledger ledger, int64_t now_ms, std::mt19937_64& rng) {
   CrashPointResult result;
-  MemFs mem;
-  FaultFs fs(mem);
-  base::ManualClock clock;
-  Ledger ledger;
-  fs.CrashAfterOps(k);
-  Status ran;
-  {
-    Workload workload(fs, clock, ledger);
-    ran = workload.Run();
-  }
-  result.op = ran ? "nothing (the workload had finished)" : ledger.op;
-  if (!ran && !fs.crashed()) {
-    result.checked = true;
-    result.outcome.violations.push_back("the workload failed before the crash: " +
-                                        ran.error().ToString());
-    return result;
-  }
+  result.op = ledger.op;
+  base::ManualClock clock(now_ms);
   if (mode == CrashMode::kTornLastWrite) {
-    auto last = fs.LastWrite();
-    if (!last || last->op_number != k || last->size_bytes < 2) return result;
-    const uint64_t prefix = 1 + rng() % (last->size_bytes - 1);
-    if (Status s = mem.WriteBack(last->path, last->pos.value(), prefix); !s) {
+    if (!last_write || last_write->op_number != k || last_write->size_bytes < 2) return result;
+    const uint64_t prefix = 1 + rng() % (last_write->size_bytes - 1);
+    if (Status s = disk.WriteBack(last_write->path, last_write->pos.value(), prefix); !s) {
       result.checked = true;
       result.outcome.violations.push_back("write back: " + s.error().ToString());
       return result;
     }
     result.op += " (torn write of " + std::to_string(prefix) + " of " +
-                 std::to_string(last->size_bytes) + " bytes to " + last->path + ")";
+                 std::to_string(last_write->size_bytes) + " bytes to " + last_write->path + ")";
   }
   if (mode == CrashMode::kProcessKill) {
     // The page cache outlives the process: every acknowledged append survives, flush=none too.
@@ -786,11 +780,11 @@ CrashPointResult RunCrashPoint(uint64_t k, CrashMode mode, std::mt19937_64& rng)
       for (auto& p : t.partitions) p.durable = p.acked.size();
     }
   } else {
-    mem.DropUnsynced();
+    disk.DropUnsynced();
   }
   if (mode == CrashMode::kCrashInRecovery) {
     const uint64_t j = rng() % kRecoveryOpsBound;
-    FaultFs again(mem);
+    FaultFs again(disk);
     again.CrashAfterOps(j);
     auto engine = Engine::Open(testing::TestEngineOptions(kDataDir, &again, &clock));
     if (engine) (*engine)->SimulateCrashForTesting();
@@ -803,18 +797,59 @@ CrashPointResult RunCrashPoint(uint64_t k, CrashMode mode, std::mt19937_64& rng)
     result.op += " (then a crash after operation " + std::to_string(j) + " of the reopen" +
                  (again.crashed() ? "" : ", which had finished") + ")";
     engine = base::MakeError(base::ErrorCode::kClosed, "crashed");
-    mem.DropUnsynced();
+    disk.DropUnsynced();
   }
   result.checked = true;
+  result.outcome = Verify(disk, clock, ledger, k);
+  return result;
+}
+
+// Runs the workload with the machine crashing after operation `k` (every later operation fails
+// and does nothing), drops what was not synced, then reopens and checks. Unlike CheckCrashPoint
+// this also runs the engine's error paths: the operation that fails and everything after it.
+CrashPointResult RunUntilCrash(uint64_t k) {
+  CrashPointResult result;
+  MemFs mem;
+  FaultFs fs(mem);
+  base::ManualClock clock;
+  Ledger ledger;
+  fs.CrashAfterOps(k);
+  Status ran;
+  {
+    Workload workload(fs, clock, ledger);
+    ran = workload.Run();
+  }
+  result.op = ran ? "nothing (the workload had finished)" : ledger.op;
+  result.checked = true;
+  if (!ran && !fs.crashed()) {
+    result.outcome.violations.push_back("the workload failed before the crash: " +
+                                        ran.error().ToString());
+    return result;
+  }
+  mem.DropUnsynced();
   result.outcome = Verify(mem, clock, ledger, k);
   return result;
 }
 
-uint64_t StrideFromEnvironment() {
+// Crash points checked: every one, except under AddressSanitizer (its -O0 build runs the engine
+// about 20 times slower), where every 5th is, and every 15th for the test that runs the workload
+// again per point; SLUICE_CRASH_SWEEP_STRIDE overrides both.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
+uint64_t Stride(uint64_t under_asan) {
   const char* text = std::getenv("SLUICE_CRASH_SWEEP_STRIDE");
-  if (text == nullptr) return 1;
-  const long long v = std::atoll(text);
-  return v >= 1 ? static_cast<uint64_t>(v) : 1;
+  if (text != nullptr && std::atoll(text) >= 1) return static_cast<uint64_t>(std::atoll(text));
+  return kAddressSanitizer ? under_asan : 1;
 }
 
 // Findings grouped by a key (the interrupted workload operation, and for notes their kind).
@@ -834,11 +869,69 @@ struct Findings {
   }
 };
 
-// "append to sync-0 at offset 12 (torn ...)" -> "append to sync-0".
+// "append to sync-0 at offset 12 (torn ...)" -> "during 'append to sync-0'".
 std::string OpKey(const std::string& op) {
   std::string key = op.substr(0, op.find(" at offset"));
   return "during '" + key.substr(0, key.find(" (")) + "'";
 }
+
+// Collects the results of one sweep and reports them.
+class SweepReport {
+ public:
+  void Add(uint64_t k, const CrashPointResult& r) {
+    if (!r.checked) return;
+    ++checked_;
+    if (r.recovery_interrupted) ++interrupted_;
+    const std::string where = "k=" + std::to_string(k) + " during " + r.op;
+    if (!r.outcome.violations.empty()) {
+      ++violations_.points;
+      std::string report = where + ":";
+      for (size_t i = 0; i < r.outcome.violations.size() && i < 4; ++i) {
+        report += "\n      " + r.outcome.violations[i];
+      }
+      violations_.Add(OpKey(r.op), report);
+    }
+    if (!r.outcome.notes.empty()) ++notes_.points;
+    std::set<std::string> kinds;  // each kind once per crash point
+    for (const std::string& note : r.outcome.notes) {
+      const std::string kind = note.substr(0, note.find(':'));
+      if (kinds.insert(kind).second) notes_.Add(kind, where + ":\n      " + note);
+    }
+  }
+
+  // Prints the summary and fails the test on any violation.
+  void Finish(const std::string& name, uint64_t operations, uint64_t stride,
+              std::chrono::steady_clock::time_point started) const {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::printf(
+        "crash sweep (%s): %llu operations, %llu crash points checked (k-stride %llu%s), "
+        "%zu with violations, %.1f s\n",
+        name.c_str(), static_cast<unsigned long long>(operations),
+        static_cast<unsigned long long>(checked_), static_cast<unsigned long long>(stride),
+        stride == 1 ? "" : ": every k not checked in this build", violations_.points, seconds);
+    if (interrupted_ > 0) {
+      std::printf("  the second crash interrupted the reopen at %llu of them\n",
+                  static_cast<unsigned long long>(interrupted_));
+    }
+    violations_.Print();
+    if (notes_.points > 0) {
+      std::printf("  known limitations (not failing the test) at %zu crash point(s):\n",
+                  notes_.points);
+      notes_.Print();
+    }
+    std::fflush(stdout);
+    EXPECT_GT(checked_, 0u);
+    EXPECT_EQ(violations_.points, 0u)
+        << "acknowledged data or state was lost; see the report above";
+  }
+
+ private:
+  uint64_t checked_ = 0;
+  uint64_t interrupted_ = 0;
+  Findings violations_;
+  Findings notes_;
+};
 
 class CrashSweepTest : public ::testing::Test {
  protected:
@@ -848,94 +941,77 @@ class CrashSweepTest : public ::testing::Test {
   }
   void TearDown() override { base::SetLogSink(nullptr); }
 
-  // Counts the operations of an uninterrupted run, checking that it succeeds and that its end
-  // state passes the checks.
-  uint64_t CountOperations() {
+  // Runs the workload once; before each of its operations, and after the last, the state a crash
+  // right then would leave is copied (MemFs::Clone) and checked in `mode`.
+  void Sweep(CrashMode mode) {
+    const uint64_t stride = Stride(5);
+    auto rng = testing::SeededRng(static_cast<uint64_t>(mode));
+    const auto started = std::chrono::steady_clock::now();
     MemFs mem;
     FaultFs fs(mem);
     base::ManualClock clock;
     Ledger ledger;
+    SweepReport report;
+    uint64_t writes = 0;  // torn-write points so far
+    auto check = [&](uint64_t k) {
+      std::optional<FaultFs::WriteRecord> last = fs.LastWrite();
+      if (mode == CrashMode::kTornLastWrite) {
+        // Only where operation k is a write; under a stride, every stride-th such point.
+        if (!last || last->op_number != k || writes++ % stride != 0) return;
+      } else if (k % stride != 0) {
+        return;
+      }
+      std::unique_ptr<MemFs> disk = mem.Clone();
+      report.Add(k, CheckCrashPoint(k, mode, *disk, last, ledger, clock.NowMs(), rng));
+    };
+    fs.SetObserver([&](uint64_t next) { check(next - 1); });
     {
       Workload workload(fs, clock, ledger);
       Status s = workload.Run();
-      EXPECT_TRUE(s.has_value()) << s.error().ToString();
+      ASSERT_TRUE(s.has_value()) << "the workload failed without a crash: " << s.error().ToString();
     }
+    fs.SetObserver(nullptr);
     const uint64_t n = fs.TotalOpCount();
-    const Outcome outcome = Verify(mem, clock, ledger, 0);
-    for (const std::string& v : outcome.violations) ADD_FAILURE() << "no crash: " << v;
-    for (const std::string& v : outcome.notes) ADD_FAILURE() << "no crash: " << v;
-    return n;
-  }
-
-  void Sweep(CrashMode mode, uint64_t stride) {
-    const uint64_t n = CountOperations();
     ASSERT_GT(n, 1000u) << "the workload is too small to sweep";
-    auto rng = testing::SeededRng(static_cast<uint64_t>(mode));
-    const auto started = std::chrono::steady_clock::now();
-    uint64_t checked = 0;
-    uint64_t interrupted = 0;
-    Findings violations;
-    Findings notes;
-    std::set<std::string> note_kinds;
-    for (uint64_t k = 0; k <= n; k += stride) {
-      CrashPointResult r = RunCrashPoint(k, mode, rng);
-      if (!r.checked) continue;
-      ++checked;
-      if (r.recovery_interrupted) ++interrupted;
-      const std::string where = "k=" + std::to_string(k) + " during " + r.op;
-      if (!r.outcome.violations.empty()) {
-        ++violations.points;
-        std::string report = where + ":";
-        for (size_t i = 0; i < r.outcome.violations.size() && i < 4; ++i) {
-          report += "\n      " + r.outcome.violations[i];
-        }
-        violations.Add(OpKey(r.op), report);
-      }
-      if (!r.outcome.notes.empty()) ++notes.points;
-      std::set<std::string> kinds;  // each kind once per crash point
-      for (const std::string& note : r.outcome.notes) {
-        const std::string kind = note.substr(0, note.find(':'));
-        if (!kinds.insert(kind).second) continue;
-        note_kinds.insert(kind);
-        notes.Add(kind, where + ":\n      " + note);
-      }
-    }
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    std::printf(
-        "crash sweep (%s): %llu operations, %llu crash points checked (k-stride %llu), "
-        "%zu with violations, %.1f s\n",
-        ModeName(mode), static_cast<unsigned long long>(n),
-        static_cast<unsigned long long>(checked), static_cast<unsigned long long>(stride),
-        violations.points, seconds);
-    if (mode == CrashMode::kCrashInRecovery) {
-      std::printf("  the second crash interrupted the reopen at %llu of them\n",
-                  static_cast<unsigned long long>(interrupted));
-    }
-    violations.Print();
-    if (notes.points > 0) {
-      std::printf("  known limitations (not failing the test) at %zu crash point(s):\n",
-                  notes.points);
-      notes.Print();
-    }
-    EXPECT_EQ(violations.points, 0u) << "acknowledged data or state was lost; see the report above";
+    ledger.op = "nothing (the workload had finished)";
+    check(n);
+    // The end state, with nothing lost: no notes either.
+    const Outcome end = Verify(mem, clock, ledger, 0);
+    for (const std::string& v : end.violations) ADD_FAILURE() << "no crash: " << v;
+    for (const std::string& v : end.notes) ADD_FAILURE() << "no crash: " << v;
+    report.Finish(ModeName(mode), n, stride, started);
   }
 };
 
-TEST_F(CrashSweepTest, EveryCrashPointKeepsWhatWasAcknowledged) {
-  Sweep(CrashMode::kDropUnsynced, StrideFromEnvironment());
-}
+TEST_F(CrashSweepTest, EveryCrashPointKeepsWhatWasAcknowledged) { Sweep(CrashMode::kDropUnsynced); }
 
-TEST_F(CrashSweepTest, TornLastWriteKeepsWhatWasAcknowledged) {
-  Sweep(CrashMode::kTornLastWrite, StrideFromEnvironment());
-}
+TEST_F(CrashSweepTest, TornLastWriteKeepsWhatWasAcknowledged) { Sweep(CrashMode::kTornLastWrite); }
 
-TEST_F(CrashSweepTest, ProcessKillKeepsEveryAcknowledgedAppend) {
-  Sweep(CrashMode::kProcessKill, StrideFromEnvironment());
-}
+TEST_F(CrashSweepTest, ProcessKillKeepsEveryAcknowledgedAppend) { Sweep(CrashMode::kProcessKill); }
 
 TEST_F(CrashSweepTest, CrashDuringRecoveryKeepsWhatWasAcknowledged) {
-  Sweep(CrashMode::kCrashInRecovery, StrideFromEnvironment());
+  Sweep(CrashMode::kCrashInRecovery);
+}
+
+// The literal crash: the workload runs again for each crash point and every operation after the
+// kth fails (FaultFs::CrashAfterOps), so the engine's error paths run too; the sweeps above give
+// the same states from one run.
+TEST_F(CrashSweepTest, FailingEveryOperationAfterTheCrashKeepsWhatWasAcknowledged) {
+  const uint64_t stride = Stride(15);
+  const auto started = std::chrono::steady_clock::now();
+  uint64_t n = 0;
+  {
+    MemFs mem;
+    FaultFs fs(mem);
+    base::ManualClock clock;
+    Ledger ledger;
+    Workload workload(fs, clock, ledger);
+    ASSERT_TRUE(workload.Run().has_value());
+    n = fs.TotalOpCount();
+  }
+  SweepReport report;
+  for (uint64_t k = 0; k <= n; k += stride) report.Add(k, RunUntilCrash(k));
+  report.Finish("every operation after the crash fails", n, stride, started);
 }
 
 }  // namespace

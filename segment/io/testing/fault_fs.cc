@@ -204,6 +204,11 @@ bool FaultFs::crashed() const {
   return crashed_;
 }
 
+void FaultFs::SetObserver(std::function<void(uint64_t op_number)> observer) {
+  std::lock_guard lock(mu_);
+  observer_ = std::move(observer);
+}
+
 std::optional<FaultFs::WriteRecord> FaultFs::LastWrite() const {
   std::lock_guard lock(mu_);
   return last_write_;
@@ -221,6 +226,14 @@ uint64_t FaultFs::InjectedCount() const {
 
 std::optional<FaultFs::Hit> FaultFs::Check(OpKind kind, std::string_view path,
                                            std::string_view other_path, uint64_t* op_number) {
+  std::function<void(uint64_t)> observer;
+  uint64_t next = 0;
+  {
+    std::lock_guard lock(mu_);
+    observer = observer_;
+    next = total_ + 1;
+  }
+  if (observer) observer(next);
   std::lock_guard lock(mu_);
   ++counts_[static_cast<size_t>(kind)];
   ++total_;

@@ -35,6 +35,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -144,6 +145,12 @@ class FaultFs final : public FileSystem {
   // True once an operation was refused by CrashAfterOps.
   bool crashed() const;
 
+  // Calls `observer(n)` before operation n is counted or carried out, so that the wrapped file
+  // system then holds the effects of operations 1..n-1 exactly: a crash sweep copies it there
+  // (MemFs::Clone) to get every crash point from one run. Called on the operating thread without
+  // FaultFs's lock; meant for single-threaded workloads. Null removes it.
+  void SetObserver(std::function<void(uint64_t op_number)> observer);
+
   // The last WriteAt that reached the wrapped FileSystem in full and succeeded there.
   struct WriteRecord {
     std::string path;  // as passed to OpenWritable
@@ -182,6 +189,7 @@ class FaultFs final : public FileSystem {
   std::optional<uint64_t> crash_after_;         // CrashAfterOps; guarded by mu_
   bool crashed_ = false;                        // guarded by mu_
   std::optional<WriteRecord> last_write_;       // guarded by mu_
+  std::function<void(uint64_t)> observer_;      // guarded by mu_
 };
 
 }  // namespace sluice::io::testing

@@ -1,11 +1,15 @@
 #include "segment/io/testing/mem_fs.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 namespace sluice::io::testing {
@@ -58,17 +62,35 @@ class MemMappedFile final : public MappedFile {
 }  // namespace
 
 // A zero-initialized byte array of fixed size. It never moves or resizes, so views into it stay
-// valid for as long as someone holds the shared_ptr. calloc leaves untouched pages unbacked, so
-// files preallocated far beyond what the test writes cost little memory.
+// valid for as long as someone holds the shared_ptr. Untouched pages stay unbacked, so files
+// preallocated (or mapped) far beyond what the test writes cost little memory. Large buffers come
+// from mmap rather than calloc: an active segment's mapping spans 4 GiB, and AddressSanitizer's
+// allocator would set up shadow memory for every byte of such a calloc, page by page.
 class MemFs::Buffer {
  public:
+  static constexpr uint64_t kMmapFromBytes = 1ull << 20;
+
   // nullptr if the memory cannot be had.
   static std::shared_ptr<Buffer> Make(uint64_t size_bytes) {
-    void* data = std::calloc(std::max<uint64_t>(size_bytes, 1), 1);
-    if (data == nullptr) return nullptr;
-    return std::shared_ptr<Buffer>(new Buffer(static_cast<std::byte*>(data), size_bytes));
+    void* data = nullptr;
+    const bool mapped = size_bytes >= kMmapFromBytes;
+    if (mapped) {
+      data = mmap(nullptr, size_bytes, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (data == MAP_FAILED) return nullptr;
+    } else {
+      data = std::calloc(std::max<uint64_t>(size_bytes, 1), 1);
+      if (data == nullptr) return nullptr;
+    }
+    return std::shared_ptr<Buffer>(new Buffer(static_cast<std::byte*>(data), size_bytes, mapped));
   }
-  ~Buffer() { std::free(data_); }
+  ~Buffer() {
+    if (mapped_) {
+      munmap(data_, size_);
+    } else {
+      std::free(data_);
+    }
+  }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
 
@@ -76,10 +98,12 @@ class MemFs::Buffer {
   uint64_t size() const { return size_; }
 
  private:
-  Buffer(std::byte* data, uint64_t size_bytes) : data_(data), size_(size_bytes) {}
+  Buffer(std::byte* data, uint64_t size_bytes, bool mapped)
+      : data_(data), size_(size_bytes), mapped_(mapped) {}
 
   std::byte* data_;
   uint64_t size_;
+  bool mapped_;  // from mmap (else calloc)
 };
 
 // A file or directory ("inode"). Directory entries hold nodes, so a rename moves the node and
@@ -212,6 +236,22 @@ struct MemFs::Node {
   void FlipSynced(uint64_t pos, uint8_t xor_mask) {
     if (synced.size() <= pos) synced.resize(pos + 1, '\0');
     synced[pos] = static_cast<char>(synced[pos] ^ static_cast<char>(xor_mask));
+  }
+
+  // A copy of this file's state (its current contents in a buffer of their own, its durable
+  // contents, what changed between them). Directories are copied by the caller.
+  std::shared_ptr<Node> CloneFile() const {
+    auto clone = std::make_shared<Node>(kind);
+    const uint64_t live = std::min(size, written_end);
+    SLUICE_CHECK(clone->Reserve(size), "MemFs: out of memory cloning a file");
+    if (live > 0) std::memcpy(clone->buffer->data(), buffer->data(), live);
+    clone->size = size;
+    clone->written_end = live;
+    clone->synced = synced;
+    clone->synced_size = synced_size;
+    clone->dirty_begin = dirty_begin;
+    clone->dirty_end = dirty_end;
+    return clone;
   }
 
   // A fresh node with this one's durable state only (used where power loss would otherwise leave
@@ -511,6 +551,32 @@ Result<std::vector<std::string>> MemFs::ListDir(const std::string& path) {
   names.reserve(node->entries.size());
   for (const auto& entry : node->entries) names.push_back(entry.first);
   return names;  // std::map keeps them sorted
+}
+
+std::unique_ptr<MemFs> MemFs::Clone() const {
+  std::lock_guard lock(mu_);
+  auto copy = std::make_unique<MemFs>(metadata_);
+  // A node reachable under several names (current and durable entries, or a rename synced in
+  // one directory only) is copied once, so the copy shares it the same way.
+  std::unordered_map<const Node*, std::shared_ptr<Node>> copies;
+  std::function<std::shared_ptr<Node>(const std::shared_ptr<Node>&)> clone =
+      [&](const std::shared_ptr<Node>& node) -> std::shared_ptr<Node> {
+    auto found = copies.find(node.get());
+    if (found != copies.end()) return found->second;
+    std::shared_ptr<Node> c =
+        node->is_dir() ? std::make_shared<Node>(NodeKind::kDir) : node->CloneFile();
+    copies.emplace(node.get(), c);
+    if (node->is_dir()) {
+      for (const auto& [name, child] : node->entries) c->entries.emplace(name, clone(child));
+      for (const auto& [name, child] : node->durable_entries) {
+        c->durable_entries.emplace(name, clone(child));
+      }
+    }
+    return c;
+  };
+  copy->absolute_root_ = clone(absolute_root_);
+  copy->relative_root_ = clone(relative_root_);
+  return copy;
 }
 
 void MemFs::DropUnsynced() {

@@ -76,6 +76,13 @@ class MemFs final : public FileSystem {
   Status SyncDir(const std::string& path) override;
   Result<std::vector<std::string>> ListDir(const std::string& path) override;
 
+  // A separate MemFs holding a copy of this one's whole state: current and durable contents and
+  // directory entries alike, so that DropUnsynced() on the copy gives what a power loss here
+  // would leave, while this one goes on. Files and mappings open here are not carried over. A
+  // crash sweep takes one copy per operation of a single run instead of running the workload
+  // again for every crash point.
+  std::unique_ptr<MemFs> Clone() const;
+
   // Power loss: reverts the whole tree to its durable state (see the class comment) and makes
   // every file opened so far stale. Existing mappings see the reverted contents.
   void DropUnsynced();

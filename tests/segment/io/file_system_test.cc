@@ -672,6 +672,26 @@ TEST_F(MemFsTest, WriteBackMakesOnlyTheGivenRangeDurable) {
   EXPECT_EQ(CodeOf(fs_.WriteBack("/d/missing", 0, 1)), ErrorCode::kNotFound);
 }
 
+TEST_F(MemFsTest, CloneCopiesCurrentAndDurableStateIndependently) {
+  ASSERT_OK(Write("/d/f", "synced", 0, OpenMode::kCreateNew));
+  ASSERT_OK(fs_.SyncDir("/d"));
+  ASSERT_OK(Write("/d/f", "S", 0, OpenMode::kOpenExisting, Durability::kVolatile));
+  ASSERT_OK(Write("/d/new", "unsynced entry", 0, OpenMode::kCreateNew, Durability::kVolatile));
+  std::unique_ptr<MemFs> copy = fs_.Clone();
+  ASSERT_OK(Write("/d/f", "after the clone", 0, OpenMode::kCreateOrTruncate));
+  Result<std::string> copied = copy->ReadFile("/d/f");
+  ASSERT_OK(copied);
+  EXPECT_EQ(*copied, "Synced");
+  copy->DropUnsynced();
+  copied = copy->ReadFile("/d/f");
+  ASSERT_OK(copied);
+  EXPECT_EQ(*copied, "synced");
+  ASSERT_OK_AND_ASSIGN(bool exists, copy->Exists("/d/new"));
+  EXPECT_FALSE(exists);
+  EXPECT_EQ(Read("/d/f"), "after the clone");  // the original went on
+  EXPECT_TRUE(Exists("/d/new"));
+}
+
 TEST_F(MemFsTest, DropUnsyncedEmptiesFileNeverSynced) {
   ASSERT_OK(Write("/d/f", "never synced", 0, OpenMode::kCreateNew, Durability::kVolatile));
   ASSERT_OK(fs_.SyncDir("/d"));
@@ -1057,6 +1077,21 @@ TEST_F(FaultFsTest, CrashAfterOpsFailsEveryLaterOperationAndRecordsLastWrite) {
   fs_.ClearCrash();
   EXPECT_FALSE(fs_.crashed());
   ASSERT_OK(file->Sync());
+}
+
+TEST_F(FaultFsTest, ObserverSeesEachOperationBeforeItRuns) {
+  std::vector<std::pair<uint64_t, std::string>> seen;
+  fs_.SetObserver([&](uint64_t n) { seen.emplace_back(n, Read("/d/f")); });
+  ASSERT_OK_AND_ASSIGN(ScopedFile file, Open("/d/f"));
+  ASSERT_OK(WriteStrings(*file, 0, {"a"}));
+  ASSERT_OK(WriteStrings(*file, 1, {"b"}));
+  fs_.SetObserver(nullptr);
+  ASSERT_OK(file->Sync());
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].first, 1u);
+  EXPECT_NE(seen[0].second.find("not found"), std::string::npos) << seen[0].second;
+  EXPECT_EQ(seen[1], (std::pair<uint64_t, std::string>{2, ""}));
+  EXPECT_EQ(seen[2], (std::pair<uint64_t, std::string>{3, "a"}));
 }
 
 TEST_F(FaultFsTest, CountsOperationsWithoutFaults) {
