@@ -16,8 +16,9 @@
 //     out twice.
 // Modes: drop what was not synced; tear the last write (when operation k is a write, a
 // seeded-random prefix of it reaches the disk, MemFs::WriteBack, before the unsynced rest is
-// dropped); crash again part way through the reopen; kill the process (nothing is lost, so every
-// acknowledged append must be there, flush=none too).
+// dropped); keep a random part of what was not synced (MemFs::DropUnsyncedPartially: some pages
+// of some files, some directories' entry changes); crash again part way through the reopen; kill
+// the process (nothing is lost, so every acknowledged append must be there, flush=none too).
 //
 // The state after operation k is taken from a single run: before each operation FaultFs calls an
 // observer, which copies the MemFs (MemFs::Clone) and checks the copy. A last test runs the
@@ -733,10 +734,11 @@ Outcome Verify(io::FileSystem& fs, base::ManualClock& clock, const Ledger& ledge
 // ------------------------------------------------------------------------------------
 
 enum class CrashMode : uint8_t {
-  kDropUnsynced,     // crash after operation k; what was not synced is lost
-  kTornLastWrite,    // the same, and a prefix of operation k (a write) reached the disk
-  kCrashInRecovery,  // crash after operation k, then again part way through the reopen
-  kProcessKill,      // the process dies after operation k; everything it wrote survives
+  kDropUnsynced,      // crash after operation k; what was not synced is lost
+  kTornLastWrite,     // the same, and a prefix of operation k (a write) reached the disk
+  kCrashInRecovery,   // crash after operation k, then again part way through the reopen
+  kProcessKill,       // the process dies after operation k; everything it wrote survives
+  kPartialWriteback,  // crash after operation k; some of what was not synced survives
 };
 
 const char* ModeName(CrashMode mode) {
@@ -749,6 +751,8 @@ const char* ModeName(CrashMode mode) {
       return "crash again during recovery";
     case CrashMode::kProcessKill:
       return "process killed";
+    case CrashMode::kPartialWriteback:
+      return "part of the unsynced writes survive";
   }
   return "?";
 }
@@ -790,6 +794,8 @@ CrashPointResult CheckCrashPoint(uint64_t k, CrashMode mode, MemFs& disk,
     for (auto& [name, t] : ledger.topics) {
       for (auto& p : t.partitions) p.durable = p.acked.size();
     }
+  } else if (mode == CrashMode::kPartialWriteback) {
+    disk.DropUnsyncedPartially(rng());
   } else {
     disk.DropUnsynced();
   }
@@ -999,6 +1005,10 @@ TEST_F(CrashSweepTest, EveryCrashPointKeepsWhatWasAcknowledged) { Sweep(CrashMod
 TEST_F(CrashSweepTest, TornLastWriteKeepsWhatWasAcknowledged) { Sweep(CrashMode::kTornLastWrite); }
 
 TEST_F(CrashSweepTest, ProcessKillKeepsEveryAcknowledgedAppend) { Sweep(CrashMode::kProcessKill); }
+
+TEST_F(CrashSweepTest, PartialWritebackKeepsWhatWasAcknowledged) {
+  Sweep(CrashMode::kPartialWriteback);
+}
 
 TEST_F(CrashSweepTest, CrashDuringRecoveryKeepsWhatWasAcknowledged) {
   Sweep(CrashMode::kCrashInRecovery);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <random>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -577,6 +578,44 @@ std::unique_ptr<MemFs> MemFs::Clone() const {
   copy->absolute_root_ = clone(absolute_root_);
   copy->relative_root_ = clone(relative_root_);
   return copy;
+}
+
+void MemFs::DropUnsyncedPartially(uint64_t seed) {
+  std::lock_guard lock(mu_);
+  std::mt19937_64 rng(seed);
+  constexpr uint64_t kPage = 4096;
+  // Every node reachable now or durably, each once, in a deterministic order (maps are sorted).
+  std::unordered_set<const Node*> visited;
+  std::vector<Node*> stack{absolute_root_.get(), relative_root_.get()};
+  while (!stack.empty()) {
+    Node* node = stack.back();
+    stack.pop_back();
+    if (!visited.insert(node).second) continue;
+    if (node->is_dir()) {
+      if (rng() % 3 == 0) node->durable_entries = node->entries;
+      for (const auto& entry : node->entries) stack.push_back(entry.second.get());
+      for (const auto& entry : node->durable_entries) stack.push_back(entry.second.get());
+      continue;
+    }
+    // What changed since the last Sync: the dirty range, and what the file grew by.
+    uint64_t lo = node->dirty_begin;
+    uint64_t hi = node->dirty_end;
+    if (node->size > node->synced_size) {
+      lo = std::min(lo, node->synced_size);
+      hi = std::max(hi, node->size);
+    }
+    hi = std::min(hi, node->size);
+    if (lo >= hi || rng() % 2 == 0) continue;
+    const uint64_t first = lo / kPage;
+    const uint64_t last = (hi - 1) / kPage;
+    const uint64_t a = first + rng() % (last - first + 1);
+    const uint64_t b = a + rng() % (last - a + 1);
+    node->WriteBackRange(std::max(lo, a * kPage), std::min(hi, (b + 1) * kPage));
+  }
+  ++epoch_;
+  std::unordered_set<const Node*> seen;
+  RevertDirLocked(*absolute_root_, seen);
+  RevertDirLocked(*relative_root_, seen);
 }
 
 void MemFs::DropUnsynced() {

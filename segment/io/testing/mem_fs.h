@@ -87,6 +87,14 @@ class MemFs final : public FileSystem {
   // every file opened so far stale. Existing mappings see the reverted contents.
   void DropUnsynced();
 
+  // Power loss after the kernel had written back part of what was pending: like DropUnsynced,
+  // but first, chosen by a generator seeded with `seed`, about half the files keep one random
+  // page-aligned run of the bytes they changed since their last Sync, and about a third of the
+  // directories keep their pending entry changes (creations, renames, removals). Models the
+  // orders real disks commit in: a later write durable while an earlier one is lost, a rename
+  // durable before the renamed file's data.
+  void DropUnsyncedPartially(uint64_t seed);
+
   // Partial writeback before a power loss: makes bytes [pos, pos + length_bytes) of the file's
   // current contents durable (clamped to its length), as the kernel writing back some dirty pages
   // of a write would, while the rest of the file stays as of its last Sync. The durable length
