@@ -87,6 +87,10 @@ struct TopicLedger {
   FlushMode flush = FlushMode::kNone;
   bool retention = false;  // retention.bytes is set: EnforceRetention may delete its segments
   std::vector<PartitionLedger> partitions;
+  // Configuration set at creation and by acknowledged alterations; and an alteration the crash
+  // interrupted (its keys may hold either value).
+  std::map<std::string, std::string> config;
+  std::map<std::string, std::string> config_in_flight;
 };
 
 using TopicPartition = std::pair<std::string, int32_t>;
@@ -210,6 +214,7 @@ class Workload {
     t = TopicLedger{};
     t.flush = flush;
     t.retention = changes.count("retention.bytes") != 0;
+    t.config = changes;
     t.partitions.resize(static_cast<size_t>(partitions));
     RETURN_IF_ERROR(engine_->CreateTopic(name, partitions, changes));
     t.state = TopicState::kLive;
@@ -218,7 +223,12 @@ class Workload {
 
   Status Alter(const std::string& name, const std::map<std::string, std::string>& changes) {
     ledger_.op = "alter topic " + name;
-    return engine_->AlterTopicConfig(name, changes);
+    TopicLedger& t = ledger_.topics.at(name);
+    t.config_in_flight = changes;
+    RETURN_IF_ERROR(engine_->AlterTopicConfig(name, changes));
+    for (const auto& [key, value] : changes) t.config[key] = value;
+    t.config_in_flight.clear();
+    return {};
   }
 
   Status Delete(const std::string& name) {
@@ -624,6 +634,16 @@ Outcome Verify(io::FileSystem& fs, base::ManualClock& clock, const Ledger& ledge
       violations.push_back("topic " + name + " has " + std::to_string(described->info.partitions) +
                            " partitions, created with " + std::to_string(t.partitions.size()));
       continue;
+    }
+    const auto config = ConfigToMap(described->info.config);
+    for (const auto& [key, value] : t.config) {
+      auto in_flight = t.config_in_flight.find(key);
+      const bool ok = config.at(key) == value || (in_flight != t.config_in_flight.end() &&
+                                                  config.at(key) == in_flight->second);
+      if (!ok) {
+        violations.push_back("topic " + name + " has " + key + "=" + config.at(key) + ", set to " +
+                             value);
+      }
     }
     // A topic whose deletion was interrupted but which still exists keeps all of its data: the
     // catalog names it, so nothing of it may be gone. One whose creation was interrupted holds
