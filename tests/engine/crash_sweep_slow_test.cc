@@ -958,6 +958,8 @@ class SweepReport {
       notes_.Print();
     }
     std::fflush(stdout);
+    ::testing::Test::RecordProperty("crash_points_checked", std::to_string(checked_));
+    ::testing::Test::RecordProperty("k_stride", std::to_string(stride));
     EXPECT_GT(checked_, 0u);
     EXPECT_EQ(violations_.points, 0u)
         << "acknowledged data or state was lost; see the report above";
