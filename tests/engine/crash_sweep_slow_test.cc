@@ -943,10 +943,11 @@ class SweepReport {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::printf(
         "crash sweep (%s): %llu operations, %llu crash points checked (k-stride %llu%s), "
-        "%zu with violations, %.1f s\n",
+        "%zu with violations, %.1f s, --gtest_random_seed=%d\n",
         name.c_str(), static_cast<unsigned long long>(operations),
         static_cast<unsigned long long>(checked_), static_cast<unsigned long long>(stride),
-        stride == 1 ? "" : ": every k not checked in this build", violations_.points, seconds);
+        stride == 1 ? "" : ": every k not checked in this build", violations_.points, seconds,
+        ::testing::UnitTest::GetInstance()->random_seed());
     if (interrupted_ > 0) {
       std::printf("  the second crash interrupted the reopen at %llu of them\n",
                   static_cast<unsigned long long>(interrupted_));

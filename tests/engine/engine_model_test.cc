@@ -110,7 +110,9 @@ class ModelRun {
 
   // What to print when a check fails: the seed and the operations that led there.
   std::string Trace() const {
-    std::string out = "model run seed " + std::to_string(seed_) + "; last operations:";
+    std::string out =
+        "model run seed " + std::to_string(seed_) + " (rerun with --gtest_random_seed=" +
+        std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "); last operations:";
     for (const std::string& op : history_) out += "\n  " + op;
     return out;
   }
