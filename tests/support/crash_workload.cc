@@ -17,6 +17,7 @@ constexpr int kRounds = 72;
 
 }  // namespace
 
+// The script itself; Workload forwards to it.
 class Workload::Script {
  public:
   Script(io::FileSystem& fs, base::ManualClock& clock, Ledger& ledger)
