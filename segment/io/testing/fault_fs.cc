@@ -80,6 +80,11 @@ Fault& Fault::Torn(std::optional<uint64_t> prefix_bytes) {
   return *this;
 }
 
+Fault& Fault::Ignore() {
+  action = FaultAction::kIgnore;
+  return *this;
+}
+
 Fault& Fault::FlipBit() {
   action = FaultAction::kFlipBit;
   return *this;
@@ -130,12 +135,17 @@ class FaultFs::File final : public WritableFile {
         const Bytes whole[] = {base::AsBytes(copy)};
         return base_->WriteAt(pos, whole);
       }
+      case FaultAction::kIgnore:
+        return {};
     }
     return Injected(hit->fault, path());
   }
 
   Status Sync() override {
-    if (auto hit = fs_.Check(OpKind::kSync, path())) return Injected(hit->fault, path());
+    if (auto hit = fs_.Check(OpKind::kSync, path())) {
+      if (hit->fault.action == FaultAction::kIgnore) return {};
+      return Injected(hit->fault, path());
+    }
     return base_->Sync();
   }
 
@@ -167,6 +177,9 @@ FaultFs::FaultFs(FileSystem& base, uint64_t seed) : base_(base), rng_(seed) {}
 
 void FaultFs::Arm(Fault fault) {
   SLUICE_CHECK(fault.nth >= 1, "Fault::nth counts from 1");
+  SLUICE_CHECK(fault.action != FaultAction::kIgnore || fault.op == OpKind::kWrite ||
+                   fault.op == OpKind::kSync || fault.op == OpKind::kSyncDir,
+               "Fault::Ignore applies to writes, syncs and directory syncs only");
   std::lock_guard lock(mu_);
   faults_.push_back(std::move(fault));
   matched_.push_back(0);
@@ -317,7 +330,10 @@ Status FaultFs::RemoveAll(const std::string& path) {
 }
 
 Status FaultFs::SyncDir(const std::string& path) {
-  if (auto hit = Check(OpKind::kSyncDir, path)) return Injected(hit->fault, path);
+  if (auto hit = Check(OpKind::kSyncDir, path)) {
+    if (hit->fault.action == FaultAction::kIgnore) return {};
+    return Injected(hit->fault, path);
+  }
   return base_.SyncDir(path);
 }
 

@@ -75,6 +75,9 @@ enum class FaultAction : uint8_t {
   kFail,       // nothing is done; the operation reports the fault's errno
   kTornWrite,  // kWrite only: a prefix of the data is written, then the errno is reported
   kFlipBit,    // kWrite only: the data is written with one bit flipped; success is reported
+  // kWrite, kSync and kSyncDir only: nothing is done and success is reported (a disk that drops
+  // a write, or acknowledges a flush it did not do).
+  kIgnore,
 };
 
 // One armed fault. Build with Nth or FromNth and refine with the setters:
@@ -95,6 +98,8 @@ struct Fault {
   Fault& Torn(std::optional<uint64_t> prefix_bytes = std::nullopt);
   // kFlipBit: flips one seeded-random bit of the written data and reports success.
   Fault& FlipBit();
+  // kIgnore: does nothing and reports success.
+  Fault& Ignore();
 
   OpKind op = OpKind::kWrite;
   uint64_t nth = 1;

@@ -1127,6 +1127,19 @@ TEST_F(FaultFsTest, ObserverSeesEachOperationBeforeItRuns) {
   EXPECT_EQ(seen[2], (std::pair<uint64_t, std::string>{3, "a"}));
 }
 
+TEST_F(FaultFsTest, IgnoredSyncReportsSuccessButPersistsNothing) {
+  fs_.Arm(Fault::FromNth(OpKind::kSync, 1).Ignore());
+  fs_.Arm(Fault::FromNth(OpKind::kSyncDir, 1).Ignore());
+  ASSERT_OK_AND_ASSIGN(ScopedFile file, Open("/d/f"));
+  ASSERT_OK(WriteStrings(*file, 0, {"acknowledged"}));
+  ASSERT_OK(file->Sync());
+  ASSERT_OK(fs_.SyncDir("/d"));
+  EXPECT_EQ(fs_.InjectedCount(), 2u);
+  mem_.DropUnsynced();
+  ASSERT_OK_AND_ASSIGN(bool exists, mem_.Exists("/d/f"));
+  EXPECT_FALSE(exists);
+}
+
 TEST_F(FaultFsTest, CountsOperationsWithoutFaults) {
   ASSERT_OK_AND_ASSIGN(ScopedFile file, Open("/d/f"));
   ASSERT_OK(WriteStrings(*file, 0, {"a"}));
