@@ -1,9 +1,10 @@
 // Model test (redpanda's storage/opfuzz): random sequences of operations run against the engine
 // (on MemFs) and against a plain in-memory model (topics, partitions, the records of each
-// partition, the log start, committed group offsets), compared after every step and, in full,
-// after every reopen: a clean Close + Open, or a crash (MemFs::DropUnsynced) after which what was
-// acknowledged as durable (flush=sync appends, everything before a Flush) must be there and the
-// rest may be lost from the end only.
+// partition, the log start, committed group offsets), compared after every step (topics, log
+// starts, high watermarks, and what the step read; every record and offset every tenth step) and
+// in full after every reopen: a clean Close + Open, or a crash (MemFs::DropUnsynced) after which
+// what was acknowledged as durable (flush=sync appends, everything before a Flush) must be there
+// and the rest may be lost from the end only.
 //
 // The operations: create and delete topics, append (batch sizes 1..12, flush=sync and
 // flush=none topics, three compression types), read from random offsets, offset for timestamp,
@@ -102,7 +103,12 @@ class ModelRun {
     Open();
     for (int step = 0; step < steps && !::testing::Test::HasFatalFailure(); ++step) {
       Step();
-      CompareStats();
+      // Topics and offsets after every step; every record every tenth step (and at each reopen).
+      if (step % 10 == 9) {
+        CompareAll();
+      } else {
+        CompareStats();
+      }
       if (::testing::Test::HasFailure()) return;
     }
     CompareAll();
