@@ -80,6 +80,11 @@ Fault& Fault::Torn(std::optional<uint64_t> prefix_bytes) {
   return *this;
 }
 
+Fault& Fault::Ignore() {
+  action = FaultAction::kIgnore;
+  return *this;
+}
+
 Fault& Fault::FlipBit() {
   action = FaultAction::kFlipBit;
   return *this;
@@ -91,10 +96,15 @@ class FaultFs::File final : public WritableFile {
   File(FaultFs& fs, std::unique_ptr<WritableFile> base) : fs_(fs), base_(std::move(base)) {}
 
   Status WriteAt(FilePos pos, std::span<const Bytes> pieces) override {
-    std::optional<Hit> hit = fs_.Check(OpKind::kWrite, path());
-    if (!hit.has_value()) return base_->WriteAt(pos, pieces);
+    uint64_t op_number = 0;
+    std::optional<Hit> hit = fs_.Check(OpKind::kWrite, path(), {}, &op_number);
     uint64_t total = 0;
     for (Bytes p : pieces) total += p.size();
+    if (!hit.has_value()) {
+      RETURN_IF_ERROR(base_->WriteAt(pos, pieces));
+      fs_.NoteWrite({path(), pos, total, op_number});
+      return {};
+    }
     switch (hit->fault.action) {
       case FaultAction::kFail:
         break;
@@ -125,12 +135,17 @@ class FaultFs::File final : public WritableFile {
         const Bytes whole[] = {base::AsBytes(copy)};
         return base_->WriteAt(pos, whole);
       }
+      case FaultAction::kIgnore:
+        return {};
     }
     return Injected(hit->fault, path());
   }
 
   Status Sync() override {
-    if (auto hit = fs_.Check(OpKind::kSync, path())) return Injected(hit->fault, path());
+    if (auto hit = fs_.Check(OpKind::kSync, path())) {
+      if (hit->fault.action == FaultAction::kIgnore) return {};
+      return Injected(hit->fault, path());
+    }
     return base_->Sync();
   }
 
@@ -162,6 +177,9 @@ FaultFs::FaultFs(FileSystem& base, uint64_t seed) : base_(base), rng_(seed) {}
 
 void FaultFs::Arm(Fault fault) {
   SLUICE_CHECK(fault.nth >= 1, "Fault::nth counts from 1");
+  SLUICE_CHECK(fault.action != FaultAction::kIgnore || fault.op == OpKind::kWrite ||
+                   fault.op == OpKind::kSync || fault.op == OpKind::kSyncDir,
+               "Fault::Ignore applies to writes, syncs and directory syncs only");
   std::lock_guard lock(mu_);
   faults_.push_back(std::move(fault));
   matched_.push_back(0);
@@ -178,15 +196,67 @@ uint64_t FaultFs::OpCount(OpKind kind) const {
   return counts_[static_cast<size_t>(kind)];
 }
 
+uint64_t FaultFs::TotalOpCount() const {
+  std::lock_guard lock(mu_);
+  return total_;
+}
+
+void FaultFs::CrashAfterOps(uint64_t ops) {
+  std::lock_guard lock(mu_);
+  crash_after_ = ops;
+}
+
+void FaultFs::ClearCrash() {
+  std::lock_guard lock(mu_);
+  crash_after_.reset();
+  crashed_ = false;
+}
+
+bool FaultFs::crashed() const {
+  std::lock_guard lock(mu_);
+  return crashed_;
+}
+
+void FaultFs::SetObserver(std::function<void(uint64_t op_number)> observer) {
+  std::lock_guard lock(mu_);
+  observer_ = std::move(observer);
+}
+
+std::optional<FaultFs::WriteRecord> FaultFs::LastWrite() const {
+  std::lock_guard lock(mu_);
+  return last_write_;
+}
+
+void FaultFs::NoteWrite(WriteRecord write) {
+  std::lock_guard lock(mu_);
+  last_write_ = std::move(write);
+}
+
 uint64_t FaultFs::InjectedCount() const {
   std::lock_guard lock(mu_);
   return injected_;
 }
 
 std::optional<FaultFs::Hit> FaultFs::Check(OpKind kind, std::string_view path,
-                                           std::string_view other_path) {
+                                           std::string_view other_path, uint64_t* op_number) {
+  std::function<void(uint64_t)> observer;
+  uint64_t next = 0;
+  {
+    std::lock_guard lock(mu_);
+    observer = observer_;
+    next = total_ + 1;
+  }
+  if (observer) observer(next);
   std::lock_guard lock(mu_);
   ++counts_[static_cast<size_t>(kind)];
+  ++total_;
+  if (op_number != nullptr) *op_number = total_;
+  if (crash_after_.has_value() && total_ > *crash_after_) {
+    // The machine is down: nothing reaches the disk any more. Armed faults are not consulted.
+    crashed_ = true;
+    Fault down = Fault::Nth(kind, 1);
+    return Hit{down, 0};
+  }
   std::optional<Hit> hit;
   for (size_t i = 0; i < faults_.size();) {
     const Fault& fault = faults_[i];
@@ -260,7 +330,10 @@ Status FaultFs::RemoveAll(const std::string& path) {
 }
 
 Status FaultFs::SyncDir(const std::string& path) {
-  if (auto hit = Check(OpKind::kSyncDir, path)) return Injected(hit->fault, path);
+  if (auto hit = Check(OpKind::kSyncDir, path)) {
+    if (hit->fault.action == FaultAction::kIgnore) return {};
+    return Injected(hit->fault, path);
+  }
   return base_.SyncDir(path);
 }
 

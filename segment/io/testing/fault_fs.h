@@ -13,6 +13,15 @@
 //
 // A failed operation (action kFail) does nothing: it does not reach the wrapped FileSystem. So a
 // failed Sync over a MemFs leaves the data unsynced, and MemFs::DropUnsynced() then loses it.
+//
+// Crash sweeps (LevelDB's fault-injection test) use CrashAfterOps: the "machine" stops after the
+// kth operation of any kind, every later one fails, and the test then drops what was not synced
+// (MemFs::DropUnsynced) and reopens on what survived:
+//
+//   fs.CrashAfterOps(k);        // operations 1..k run, k+1 on fail with EIO and do nothing
+//   RunWorkload(fs);            // stops at its first error
+//   if (fs.LastWrite() && fs.LastWrite()->op_number == k) mem.WriteBack(...);  // torn last write
+//   mem.DropUnsynced();
 // The random choices (torn prefix lengths, flipped bits) come from a generator seeded in the
 // constructor, so a run is reproducible given the seed and the order of operations.
 //
@@ -26,6 +35,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -65,6 +75,9 @@ enum class FaultAction : uint8_t {
   kFail,       // nothing is done; the operation reports the fault's errno
   kTornWrite,  // kWrite only: a prefix of the data is written, then the errno is reported
   kFlipBit,    // kWrite only: the data is written with one bit flipped; success is reported
+  // kWrite, kSync and kSyncDir only: nothing is done and success is reported (a disk that drops
+  // a write, or acknowledges a flush it did not do).
+  kIgnore,
 };
 
 // One armed fault. Build with Nth or FromNth and refine with the setters:
@@ -85,6 +98,8 @@ struct Fault {
   Fault& Torn(std::optional<uint64_t> prefix_bytes = std::nullopt);
   // kFlipBit: flips one seeded-random bit of the written data and reports success.
   Fault& FlipBit();
+  // kIgnore: does nothing and reports success.
+  Fault& Ignore();
 
   OpKind op = OpKind::kWrite;
   uint64_t nth = 1;
@@ -123,6 +138,32 @@ class FaultFs final : public FileSystem {
 
   // Operations of `kind` attempted so far, failed ones included.
   uint64_t OpCount(OpKind kind) const;
+  // Operations of every kind attempted so far, failed ones included. Operations are numbered from
+  // 1 in the order they are counted.
+  uint64_t TotalOpCount() const;
+
+  // Simulated machine crash: operations numbered above `ops` (see TotalOpCount) fail with EIO
+  // and do nothing, whatever is armed; WritableFile::Close still closes the wrapped file. 0 makes
+  // every operation fail. Stays in force until CrashAfterOps is called again or ClearCrash.
+  void CrashAfterOps(uint64_t ops);
+  void ClearCrash();
+  // True once an operation was refused by CrashAfterOps.
+  bool crashed() const;
+
+  // Calls `observer(n)` before operation n is counted or carried out, so that the wrapped file
+  // system then holds the effects of operations 1..n-1 exactly: a crash sweep copies it there
+  // (MemFs::Clone) to get every crash point from one run. Called on the operating thread without
+  // FaultFs's lock; meant for single-threaded workloads. Null removes it.
+  void SetObserver(std::function<void(uint64_t op_number)> observer);
+
+  // The last WriteAt that reached the wrapped FileSystem in full and succeeded there.
+  struct WriteRecord {
+    std::string path;  // as passed to OpenWritable
+    FilePos pos;       // where the write started
+    uint64_t size_bytes = 0;
+    uint64_t op_number = 0;  // its number among all operations (TotalOpCount when it was counted)
+  };
+  std::optional<WriteRecord> LastWrite() const;
   // Faults that have hit so far.
   uint64_t InjectedCount() const;
 
@@ -137,7 +178,10 @@ class FaultFs final : public FileSystem {
   };
 
   // Counts an operation of `kind` on `path` (and `other_path`, for renames) and decides its fate.
-  std::optional<Hit> Check(OpKind kind, std::string_view path, std::string_view other_path = {});
+  // `op_number`, if given, receives the operation's number.
+  std::optional<Hit> Check(OpKind kind, std::string_view path, std::string_view other_path = {},
+                           uint64_t* op_number = nullptr);
+  void NoteWrite(WriteRecord write);
 
   FileSystem& base_;
   mutable std::mutex mu_;
@@ -146,6 +190,11 @@ class FaultFs final : public FileSystem {
   std::vector<uint64_t> matched_;               // matching ops seen per fault; guarded by mu_
   std::array<uint64_t, kNumOpKinds> counts_{};  // per OpKind; guarded by mu_
   uint64_t injected_ = 0;                       // guarded by mu_
+  uint64_t total_ = 0;                          // operations counted; guarded by mu_
+  std::optional<uint64_t> crash_after_;         // CrashAfterOps; guarded by mu_
+  bool crashed_ = false;                        // guarded by mu_
+  std::optional<WriteRecord> last_write_;       // guarded by mu_
+  std::function<void(uint64_t)> observer_;      // guarded by mu_
 };
 
 }  // namespace sluice::io::testing

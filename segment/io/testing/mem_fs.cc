@@ -6,8 +6,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <random>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 namespace sluice::io::testing {
@@ -60,21 +63,35 @@ class MemMappedFile final : public MappedFile {
 }  // namespace
 
 // A zero-initialized byte array of fixed size. It never moves or resizes, so views into it stay
-// valid for as long as someone holds the shared_ptr. Anonymous pages (mmap, not calloc) are zero
-// and unbacked until written, so files preallocated or mapped far beyond what a test writes (an
-// active segment maps 4 GiB) cost neither memory nor time, under sanitizers too (their allocators
-// would poison or fill whole blocks on every allocation and free).
+// valid for as long as someone holds the shared_ptr. Untouched pages stay unbacked, so files
+// preallocated (or mapped) far beyond what the test writes cost little memory. Large buffers come
+// from mmap rather than calloc: an active segment's mapping spans 4 GiB, and AddressSanitizer's
+// allocator would set up shadow memory for every byte of such a calloc, page by page.
 class MemFs::Buffer {
  public:
+  static constexpr uint64_t kMmapFromBytes = 1ull << 20;
+
   // nullptr if the memory cannot be had.
   static std::shared_ptr<Buffer> Make(uint64_t size_bytes) {
-    const size_t length = std::max<uint64_t>(size_bytes, 1);
-    void* data = mmap(nullptr, length, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (data == MAP_FAILED) return nullptr;
-    return std::shared_ptr<Buffer>(new Buffer(static_cast<std::byte*>(data), size_bytes));
+    void* data = nullptr;
+    const bool mapped = size_bytes >= kMmapFromBytes;
+    if (mapped) {
+      data = mmap(nullptr, size_bytes, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (data == MAP_FAILED) return nullptr;
+    } else {
+      data = std::calloc(std::max<uint64_t>(size_bytes, 1), 1);
+      if (data == nullptr) return nullptr;
+    }
+    return std::shared_ptr<Buffer>(new Buffer(static_cast<std::byte*>(data), size_bytes, mapped));
   }
-  ~Buffer() { munmap(data_, std::max<uint64_t>(size_, 1)); }
+  ~Buffer() {
+    if (mapped_) {
+      munmap(data_, size_);
+    } else {
+      std::free(data_);
+    }
+  }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
 
@@ -82,10 +99,12 @@ class MemFs::Buffer {
   uint64_t size() const { return size_; }
 
  private:
-  Buffer(std::byte* data, uint64_t size_bytes) : data_(data), size_(size_bytes) {}
+  Buffer(std::byte* data, uint64_t size_bytes, bool mapped)
+      : data_(data), size_(size_bytes), mapped_(mapped) {}
 
   std::byte* data_;
   uint64_t size_;
+  bool mapped_;  // from mmap (else calloc)
 };
 
 // A file or directory ("inode"). Directory entries hold nodes, so a rename moves the node and
@@ -104,7 +123,9 @@ struct MemFs::Node {
     if (needed <= cap) return true;
     std::shared_ptr<Buffer> fresh = Buffer::Make(std::max(needed, cap * 2));
     if (fresh == nullptr) return false;
-    if (size > 0) std::memcpy(fresh->data(), buffer->data(), size);
+    // The fresh buffer is zero: only bytes that may be non-zero need copying.
+    const uint64_t live = std::min(size, written_end);
+    if (live > 0) std::memcpy(fresh->data(), buffer->data(), live);
     if (buffer != nullptr && buffer.use_count() > 1) retired.push_back(buffer);
     buffer = std::move(fresh);
     return true;
@@ -114,16 +135,24 @@ struct MemFs::Node {
   // reaches. The buffer must hold pos + src.size() bytes.
   void CopyIn(uint64_t pos, Bytes src) {
     if (src.empty()) return;
+    MarkDirty(pos, src.size());
+    written_end = std::max(written_end, pos + src.size());
     std::memcpy(buffer->data() + pos, src.data(), src.size());
     ForEachRetired(pos, src.size(),
                    [&](std::byte* dst, uint64_t n) { std::memcpy(dst, src.data(), n); });
   }
 
-  // Zeroes `len` bytes at `pos`, like CopyIn.
+  // Zeroes `len` bytes at `pos`, like CopyIn. Bytes from written_end on are zero already (in the
+  // retired buffers too, which are kept in step), so truncating a large preallocated file touches
+  // only what was written.
   void Zero(uint64_t pos, uint64_t len) {
     if (len == 0) return;
-    std::memset(buffer->data() + pos, 0, len);
-    ForEachRetired(pos, len, [](std::byte* dst, uint64_t n) { std::memset(dst, 0, n); });
+    MarkDirty(pos, len);
+    const uint64_t stop = std::min(pos + len, written_end);
+    if (pos + len >= written_end) written_end = std::min(written_end, pos);
+    if (pos >= stop) return;
+    std::memset(buffer->data() + pos, 0, stop - pos);
+    ForEachRetired(pos, stop - pos, [](std::byte* dst, uint64_t n) { std::memset(dst, 0, n); });
   }
 
   template <typename F>
@@ -141,13 +170,89 @@ struct MemFs::Node {
     return std::string(reinterpret_cast<const char*>(buffer->data()), size);
   }
 
+  // The durable contents, zeros included.
+  std::string SyncedContents() const {
+    std::string out = synced;
+    out.resize(synced_size, '\0');
+    return out;
+  }
+
+  void MarkDirty(uint64_t pos, uint64_t len) {
+    dirty_begin = std::min(dirty_begin, pos);
+    dirty_end = std::max(dirty_end, pos + len);
+  }
+
+  // Sync: the current contents become the durable ones. Copies only what changed since the last
+  // Sync and what the file grew by, up to the last byte that may be non-zero, so that syncing a
+  // large preallocated file after a small append stays cheap.
+  void SyncFile() {
+    const uint64_t explicit_end = std::min(size, written_end);
+    const uint64_t old_explicit = synced.size();
+    synced.resize(explicit_end);
+    auto copy = [&](uint64_t from, uint64_t to) {
+      to = std::min(to, explicit_end);
+      if (from < to) std::memcpy(synced.data() + from, buffer->data() + from, to - from);
+    };
+    copy(dirty_begin, dirty_end);
+    copy(old_explicit, explicit_end);
+    synced_size = size;
+    dirty_begin = UINT64_MAX;
+    dirty_end = 0;
+  }
+
   // Power loss: back to the contents of the last Sync.
   void RevertFile() {
-    const uint64_t n = synced.size();
+    const uint64_t n = synced_size;
+    const uint64_t e = synced.size();
     SLUICE_CHECK(Reserve(n), "MemFs: out of memory restoring a file");
-    CopyIn(0, base::AsBytes(synced));
+    const uint64_t begin = dirty_begin;
+    const uint64_t end = dirty_end;
+    auto restore = [&](uint64_t from, uint64_t to) {
+      to = std::min(to, n);
+      if (from >= to) return;
+      if (from < e) {
+        const uint64_t mid = std::min(to, e);
+        CopyIn(from, base::AsBytes(synced).subspan(from, mid - from));
+        from = mid;
+      }
+      if (from < to) Zero(from, to - from);
+    };
+    restore(begin, end);
+    restore(size, n);  // bytes past the current length: zero now, but durable before
     if (size > n) Zero(n, size - n);
     size = n;
+    written_end = std::min(written_end, e);
+    dirty_begin = UINT64_MAX;
+    dirty_end = 0;
+  }
+
+  // Makes bytes [pos, end) of the current contents durable (end <= size).
+  void WriteBackRange(uint64_t pos, uint64_t end) {
+    if (synced.size() < end) synced.resize(end, '\0');
+    std::memcpy(synced.data() + pos, buffer->data() + pos, end - pos);
+    synced_size = std::max(synced_size, end);
+  }
+
+  // XORs byte `pos` of the durable contents (pos < synced_size).
+  void FlipSynced(uint64_t pos, uint8_t xor_mask) {
+    if (synced.size() <= pos) synced.resize(pos + 1, '\0');
+    synced[pos] = static_cast<char>(synced[pos] ^ static_cast<char>(xor_mask));
+  }
+
+  // A copy of this file's state (its current contents in a buffer of their own, its durable
+  // contents, what changed between them). Directories are copied by the caller.
+  std::shared_ptr<Node> CloneFile() const {
+    auto clone = std::make_shared<Node>(kind);
+    const uint64_t live = std::min(size, written_end);
+    SLUICE_CHECK(clone->Reserve(size), "MemFs: out of memory cloning a file");
+    if (live > 0) std::memcpy(clone->buffer->data(), buffer->data(), live);
+    clone->size = size;
+    clone->written_end = live;
+    clone->synced = synced;
+    clone->synced_size = synced_size;
+    clone->dirty_begin = dirty_begin;
+    clone->dirty_end = dirty_end;
+    return clone;
   }
 
   // A fresh node with this one's durable state only (used where power loss would otherwise leave
@@ -155,17 +260,26 @@ struct MemFs::Node {
   std::shared_ptr<Node> CloneDurable() const {
     auto clone = std::make_shared<Node>(kind);
     clone->synced = synced;
+    clone->synced_size = synced_size;
     clone->durable_entries = durable_entries;
     return clone;
   }
 
   const NodeKind kind;
 
-  // Files. Invariant: capacity() >= size, and bytes [size, capacity()) of `buffer` are zero.
+  // Files. Invariant: capacity() >= size, and bytes [min(size, written_end), capacity()) of
+  // `buffer` are zero.
   std::shared_ptr<Buffer> buffer;              // null while capacity is 0
   uint64_t size = 0;                           // the file's length in bytes
+  uint64_t written_end = 0;                    // no byte at or after this is non-zero
   std::vector<std::weak_ptr<Buffer>> retired;  // earlier buffers, possibly still mapped
-  std::string synced;                          // the contents as of the last successful Sync
+  // The contents as of the last successful Sync: `synced_size` bytes, of which those past
+  // `synced` are zero (a preallocated tail costs nothing).
+  std::string synced;
+  uint64_t synced_size = 0;
+  // Outside [dirty_begin, dirty_end) the contents equal the durable ones (where both reach).
+  uint64_t dirty_begin = UINT64_MAX;
+  uint64_t dirty_end = 0;
 
   // Directories: entry name -> node, now and as of the last SyncDir.
   std::map<std::string, std::shared_ptr<Node>> entries;
@@ -208,7 +322,7 @@ class MemFs::File final : public WritableFile {
   Status Sync() override {
     std::lock_guard lock(fs_.mu_);
     RETURN_IF_ERROR(CheckUsableLocked("fdatasync"));
-    node_->synced = node_->Contents();
+    node_->SyncFile();
     return {};
   }
 
@@ -440,6 +554,70 @@ Result<std::vector<std::string>> MemFs::ListDir(const std::string& path) {
   return names;  // std::map keeps them sorted
 }
 
+std::unique_ptr<MemFs> MemFs::Clone() const {
+  std::lock_guard lock(mu_);
+  auto copy = std::make_unique<MemFs>(metadata_);
+  // A node reachable under several names (current and durable entries, or a rename synced in
+  // one directory only) is copied once, so the copy shares it the same way.
+  std::unordered_map<const Node*, std::shared_ptr<Node>> copies;
+  std::function<std::shared_ptr<Node>(const std::shared_ptr<Node>&)> clone =
+      [&](const std::shared_ptr<Node>& node) -> std::shared_ptr<Node> {
+    auto found = copies.find(node.get());
+    if (found != copies.end()) return found->second;
+    std::shared_ptr<Node> c =
+        node->is_dir() ? std::make_shared<Node>(NodeKind::kDir) : node->CloneFile();
+    copies.emplace(node.get(), c);
+    if (node->is_dir()) {
+      for (const auto& [name, child] : node->entries) c->entries.emplace(name, clone(child));
+      for (const auto& [name, child] : node->durable_entries) {
+        c->durable_entries.emplace(name, clone(child));
+      }
+    }
+    return c;
+  };
+  copy->absolute_root_ = clone(absolute_root_);
+  copy->relative_root_ = clone(relative_root_);
+  return copy;
+}
+
+void MemFs::DropUnsyncedPartially(uint64_t seed) {
+  std::lock_guard lock(mu_);
+  std::mt19937_64 rng(seed);
+  constexpr uint64_t kPage = 4096;
+  // Every node reachable now or durably, each once, in a deterministic order (maps are sorted).
+  std::unordered_set<const Node*> visited;
+  std::vector<Node*> stack{absolute_root_.get(), relative_root_.get()};
+  while (!stack.empty()) {
+    Node* node = stack.back();
+    stack.pop_back();
+    if (!visited.insert(node).second) continue;
+    if (node->is_dir()) {
+      if (rng() % 3 == 0) node->durable_entries = node->entries;
+      for (const auto& entry : node->entries) stack.push_back(entry.second.get());
+      for (const auto& entry : node->durable_entries) stack.push_back(entry.second.get());
+      continue;
+    }
+    // What changed since the last Sync: the dirty range, and what the file grew by.
+    uint64_t lo = node->dirty_begin;
+    uint64_t hi = node->dirty_end;
+    if (node->size > node->synced_size) {
+      lo = std::min(lo, node->synced_size);
+      hi = std::max(hi, node->size);
+    }
+    hi = std::min(hi, node->size);
+    if (lo >= hi || rng() % 2 == 0) continue;
+    const uint64_t first = lo / kPage;
+    const uint64_t last = (hi - 1) / kPage;
+    const uint64_t a = first + rng() % (last - first + 1);
+    const uint64_t b = a + rng() % (last - a + 1);
+    node->WriteBackRange(std::max(lo, a * kPage), std::min(hi, (b + 1) * kPage));
+  }
+  ++epoch_;
+  std::unordered_set<const Node*> seen;
+  RevertDirLocked(*absolute_root_, seen);
+  RevertDirLocked(*relative_root_, seen);
+}
+
 void MemFs::DropUnsynced() {
   std::lock_guard lock(mu_);
   ++epoch_;
@@ -463,11 +641,20 @@ void MemFs::RevertDirLocked(Node& dir, std::unordered_set<const Node*>& seen) {
   dir.entries = dir.durable_entries;
 }
 
+Status MemFs::WriteBack(const std::string& path, uint64_t pos, uint64_t length_bytes) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(std::shared_ptr<Node> node, LookupLocked("open", path));
+  if (node->is_dir()) return base::ErrnoError(EISDIR, "write back", path);
+  if (pos >= node->size) return {};
+  node->WriteBackRange(pos, pos + std::min(length_bytes, node->size - pos));
+  return {};
+}
+
 Result<std::string> MemFs::SyncedContents(const std::string& path) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(std::shared_ptr<Node> node, LookupLocked("open", path));
   if (node->is_dir()) return base::ErrnoError(EISDIR, "read", path);
-  return node->synced;
+  return node->SyncedContents();
 }
 
 Status MemFs::CorruptByte(const std::string& path, uint64_t pos, uint8_t xor_mask) {
@@ -481,9 +668,7 @@ Status MemFs::CorruptByte(const std::string& path, uint64_t pos, uint8_t xor_mas
   }
   const std::byte flipped = node->buffer->data()[pos] ^ std::byte{xor_mask};
   node->CopyIn(pos, Bytes(&flipped, 1));
-  if (pos < node->synced.size()) {
-    node->synced[pos] = static_cast<char>(node->synced[pos] ^ static_cast<char>(xor_mask));
-  }
+  if (pos < node->synced_size) node->FlipSynced(pos, xor_mask);
   return {};
 }
 

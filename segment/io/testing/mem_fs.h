@@ -76,9 +76,31 @@ class MemFs final : public FileSystem {
   Status SyncDir(const std::string& path) override;
   Result<std::vector<std::string>> ListDir(const std::string& path) override;
 
+  // A separate MemFs holding a copy of this one's whole state: current and durable contents and
+  // directory entries alike, so that DropUnsynced() on the copy gives what a power loss here
+  // would leave, while this one goes on. Files and mappings open here are not carried over. A
+  // crash sweep takes one copy per operation of a single run instead of running the workload
+  // again for every crash point.
+  std::unique_ptr<MemFs> Clone() const;
+
   // Power loss: reverts the whole tree to its durable state (see the class comment) and makes
   // every file opened so far stale. Existing mappings see the reverted contents.
   void DropUnsynced();
+
+  // Power loss after the kernel had written back part of what was pending: like DropUnsynced,
+  // but first, chosen by a generator seeded with `seed`, about half the files keep one random
+  // page-aligned run of the bytes they changed since their last Sync, and about a third of the
+  // directories keep their pending entry changes (creations, renames, removals). Models the
+  // orders real disks commit in: a later write durable while an earlier one is lost, a rename
+  // durable before the renamed file's data.
+  void DropUnsyncedPartially(uint64_t seed);
+
+  // Partial writeback before a power loss: makes bytes [pos, pos + length_bytes) of the file's
+  // current contents durable (clamped to its length), as the kernel writing back some dirty pages
+  // of a write would, while the rest of the file stays as of its last Sync. The durable length
+  // grows to cover the range (the gap, if any, reads as zero). With it a crash test models a torn
+  // write: a prefix of the last write survives. kNotFound if there is no such file.
+  Status WriteBack(const std::string& path, uint64_t pos, uint64_t length_bytes);
 
   // The bytes of the file at `path` that would survive DropUnsynced() now, as far as its
   // contents go (its directory entry may still be lost). kNotFound if there is no such file.

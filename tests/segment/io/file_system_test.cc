@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <memory>
 #include <ostream>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -658,6 +659,72 @@ TEST_F(MemFsTest, DropUnsyncedRevertsToLastSync) {
   EXPECT_EQ(Read("/d/f"), "synced");
 }
 
+TEST_F(MemFsTest, WriteBackMakesOnlyTheGivenRangeDurable) {
+  ASSERT_OK(Write("/d/f", "synced", 0, OpenMode::kCreateNew));
+  ASSERT_OK(fs_.SyncDir("/d"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<WritableFile> file,
+                       fs_.OpenWritable("/d/f", OpenMode::kOpenExisting));
+  ScopedFile closer(std::move(file));
+  ASSERT_OK(WriteStrings(*closer, 0, {"S"}));
+  ASSERT_OK(WriteStrings(*closer, 8, {"torn write"}));
+  ASSERT_OK(fs_.WriteBack("/d/f", 8, 4));  // the first 4 bytes of the second write
+  fs_.DropUnsynced();
+  EXPECT_EQ(Read("/d/f"), "synced" + Zeros(2) + "torn");
+  EXPECT_EQ(CodeOf(fs_.WriteBack("/d/missing", 0, 1)), ErrorCode::kNotFound);
+}
+
+TEST_F(MemFsTest, CloneCopiesCurrentAndDurableStateIndependently) {
+  ASSERT_OK(Write("/d/f", "synced", 0, OpenMode::kCreateNew));
+  ASSERT_OK(fs_.SyncDir("/d"));
+  ASSERT_OK(Write("/d/f", "S", 0, OpenMode::kOpenExisting, Durability::kVolatile));
+  ASSERT_OK(Write("/d/new", "unsynced entry", 0, OpenMode::kCreateNew, Durability::kVolatile));
+  std::unique_ptr<MemFs> copy = fs_.Clone();
+  ASSERT_OK(Write("/d/f", "after the clone", 0, OpenMode::kCreateOrTruncate));
+  Result<std::string> copied = copy->ReadFile("/d/f");
+  ASSERT_OK(copied);
+  EXPECT_EQ(*copied, "Synced");
+  copy->DropUnsynced();
+  copied = copy->ReadFile("/d/f");
+  ASSERT_OK(copied);
+  EXPECT_EQ(*copied, "synced");
+  ASSERT_OK_AND_ASSIGN(bool exists, copy->Exists("/d/new"));
+  EXPECT_FALSE(exists);
+  EXPECT_EQ(Read("/d/f"), "after the clone");  // the original went on
+  EXPECT_TRUE(Exists("/d/new"));
+}
+
+TEST_F(MemFsTest, DropUnsyncedPartiallyKeepsSomePendingChangesAndAllSyncedOnes) {
+  // Over many seeds, each pending change is sometimes kept and sometimes lost; synced data always
+  // survives.
+  std::set<std::string> tails;
+  bool entry_kept = false;
+  bool entry_lost = false;
+  for (uint64_t seed = 0; seed < 64; ++seed) {
+    MemFs fs;
+    ASSERT_OK(fs.CreateDir("/d"));
+    ASSERT_OK(fs.SyncDir("/"));
+    {
+      ASSERT_OK_AND_ASSIGN(std::unique_ptr<WritableFile> file,
+                           fs.OpenWritable("/d/f", OpenMode::kCreateNew));
+      ScopedFile closer(std::move(file));
+      ASSERT_OK(fs.SyncDir("/d"));
+      ASSERT_OK(WriteStrings(*closer, 0, {"synced"}));
+      ASSERT_OK(closer->Sync());
+      ASSERT_OK(WriteStrings(*closer, 6, {" pending"}));
+    }
+    ASSERT_OK(fs.CreateDir("/d/new"));
+    fs.DropUnsyncedPartially(seed);
+    ASSERT_OK_AND_ASSIGN(std::string contents, fs.ReadFile("/d/f"));
+    ASSERT_EQ(contents.substr(0, 6), "synced");
+    tails.insert(contents.substr(6));
+    ASSERT_OK_AND_ASSIGN(bool exists, fs.Exists("/d/new"));
+    (exists ? entry_kept : entry_lost) = true;
+  }
+  EXPECT_EQ(tails, (std::set<std::string>{"", " pending"}));
+  EXPECT_TRUE(entry_kept);
+  EXPECT_TRUE(entry_lost);
+}
+
 TEST_F(MemFsTest, DropUnsyncedEmptiesFileNeverSynced) {
   ASSERT_OK(Write("/d/f", "never synced", 0, OpenMode::kCreateNew, Durability::kVolatile));
   ASSERT_OK(fs_.SyncDir("/d"));
@@ -1019,6 +1086,58 @@ TEST_F(FaultFsTest, EveryKindOfOperationCanFail) {
   EXPECT_EQ(names, (std::vector<std::string>{"existing", "f", "sub"}));
   EXPECT_EQ(Read("/d/existing"), "data");
   EXPECT_EQ(Read("/d/f"), "");
+}
+
+TEST_F(FaultFsTest, CrashAfterOpsFailsEveryLaterOperationAndRecordsLastWrite) {
+  fs_.CrashAfterOps(4);  // open, write, sync, write
+  ASSERT_OK_AND_ASSIGN(ScopedFile file, Open("/d/f"));
+  ASSERT_OK(WriteStrings(*file, 0, {"durable "}));
+  ASSERT_OK(file->Sync());
+  EXPECT_FALSE(fs_.crashed());
+  ASSERT_OK(WriteStrings(*file, 8, {"lost"}));
+  EXPECT_EQ(CodeOf(file->Sync()), ErrorCode::kIoError);
+  EXPECT_TRUE(fs_.crashed());
+  EXPECT_EQ(CodeOf(WriteStrings(*file, 12, {"x"})), ErrorCode::kIoError);
+  EXPECT_EQ(CodeOf(fs_.SyncDir("/d")), ErrorCode::kIoError);
+  EXPECT_EQ(CodeOf(fs_.ListDir("/d")), ErrorCode::kIoError);
+  EXPECT_EQ(fs_.TotalOpCount(), 8u);
+  ASSERT_TRUE(fs_.LastWrite().has_value());
+  EXPECT_EQ(fs_.LastWrite()->path, "/d/f");
+  EXPECT_EQ(fs_.LastWrite()->pos, FilePos(8));
+  EXPECT_EQ(fs_.LastWrite()->size_bytes, 4u);
+  EXPECT_EQ(fs_.LastWrite()->op_number, 4u);
+  EXPECT_EQ(Read("/d/f"), "durable lost");  // the refused write did nothing
+  fs_.ClearCrash();
+  EXPECT_FALSE(fs_.crashed());
+  ASSERT_OK(file->Sync());
+}
+
+TEST_F(FaultFsTest, ObserverSeesEachOperationBeforeItRuns) {
+  std::vector<std::pair<uint64_t, std::string>> seen;
+  fs_.SetObserver([&](uint64_t n) { seen.emplace_back(n, Read("/d/f")); });
+  ASSERT_OK_AND_ASSIGN(ScopedFile file, Open("/d/f"));
+  ASSERT_OK(WriteStrings(*file, 0, {"a"}));
+  ASSERT_OK(WriteStrings(*file, 1, {"b"}));
+  fs_.SetObserver(nullptr);
+  ASSERT_OK(file->Sync());
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].first, 1u);
+  EXPECT_NE(seen[0].second.find("not found"), std::string::npos) << seen[0].second;
+  EXPECT_EQ(seen[1], (std::pair<uint64_t, std::string>{2, ""}));
+  EXPECT_EQ(seen[2], (std::pair<uint64_t, std::string>{3, "a"}));
+}
+
+TEST_F(FaultFsTest, IgnoredSyncReportsSuccessButPersistsNothing) {
+  fs_.Arm(Fault::FromNth(OpKind::kSync, 1).Ignore());
+  fs_.Arm(Fault::FromNth(OpKind::kSyncDir, 1).Ignore());
+  ASSERT_OK_AND_ASSIGN(ScopedFile file, Open("/d/f"));
+  ASSERT_OK(WriteStrings(*file, 0, {"acknowledged"}));
+  ASSERT_OK(file->Sync());
+  ASSERT_OK(fs_.SyncDir("/d"));
+  EXPECT_EQ(fs_.InjectedCount(), 2u);
+  mem_.DropUnsynced();
+  ASSERT_OK_AND_ASSIGN(bool exists, mem_.Exists("/d/f"));
+  EXPECT_FALSE(exists);
 }
 
 TEST_F(FaultFsTest, CountsOperationsWithoutFaults) {
