@@ -292,15 +292,26 @@ Status Engine::CreateTopicWithConfig(const std::string& name, int32_t partitions
     }
   }
   // A directory of this name that the catalog does not know holds someone's data (Open adopts
-  // those it can): it is never replaced.
+  // those it can): it is never replaced. One that holds nothing but temporary files is what a
+  // crash part way through an earlier creation leaves; it is used as it is.
+  std::vector<bool> reused(static_cast<size_t>(partitions), false);
   for (int32_t p = 0; p < partitions; ++p) {
     ASSIGN_OR_RETURN(bool exists, fs_->Exists(PartitionDir(name, p)));
-    if (exists) {
+    if (!exists) continue;
+    auto entries = fs_->ListDir(PartitionDir(name, p));
+    bool empty = entries.has_value();
+    if (entries) {
+      for (const auto& e : *entries) {
+        empty &= e.size() > 4 && e.compare(e.size() - 4, 4, ".tmp") == 0;
+      }
+    }
+    if (!empty) {
       return MakeError(ErrorCode::kAlreadyExists,
                        PartitionDir(name, p) +
                            " exists but is not a partition of a known topic; "
                            "move it away or check it with `sluice verify`");
     }
+    reused[static_cast<size_t>(p)] = true;
   }
   // The directories, each saying whose it is, are durable before the catalog names the topic: a
   // crash in between leaves directories that the next Open adopts, never a topic without data.
@@ -316,7 +327,7 @@ Status Engine::CreateTopicWithConfig(const std::string& name, int32_t partitions
   };
   for (int32_t p = 0; p < partitions; ++p) {
     auto& part = *topic->partitions[static_cast<size_t>(p)];
-    Status s = fs_->CreateDir(part.dir);
+    Status s = reused[static_cast<size_t>(p)] ? Status() : fs_->CreateDir(part.dir);
     if (s) s = SavePartitionMeta(*fs_, part.dir, PartitionMeta{name, info.id, p, config});
     if (s) {
       if (auto opened = OpenPartition(*topic, part, PartitionOpen::kCreate); !opened) {

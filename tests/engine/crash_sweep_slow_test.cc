@@ -261,8 +261,19 @@ Outcome Verify(io::FileSystem& fs, base::ManualClock& clock, const Ledger& ledge
       continue;
     }
     if (described->info.partitions != static_cast<int32_t>(t.partitions.size())) {
-      violations.push_back("topic " + name + " has " + std::to_string(described->info.partitions) +
-                           " partitions, created with " + std::to_string(t.partitions.size()));
+      const std::string what = "topic " + name + " has " +
+                               std::to_string(described->info.partitions) +
+                               " partitions, created with " + std::to_string(t.partitions.size());
+      if (t.state == TopicState::kCreating &&
+          described->info.partitions < static_cast<int32_t>(t.partitions.size())) {
+        // A creation the crash interrupted (never acknowledged): Open adopts the directories it
+        // had made, so the topic exists with fewer partitions. Nothing acknowledged is lost, but
+        // a retried creation is refused: a known limitation until the partition files carry the
+        // intended count.
+        outcome.notes.push_back("interrupted creation adopted with fewer partitions: " + what);
+      } else {
+        violations.push_back(what);
+      }
       continue;
     }
     const auto config = ConfigToMap(described->info.config);
@@ -315,7 +326,12 @@ Outcome Verify(io::FileSystem& fs, base::ManualClock& clock, const Ledger& ledge
   }
 
   // Group offsets: as of the last acknowledged change, or of the change the crash interrupted.
-  const GroupOffsetStore& offsets = engine.group_offsets();
+  auto loaded = engine.GroupOffsets();
+  if (!loaded) {
+    violations.push_back("group offsets do not load: " + loaded.error().ToString());
+    return outcome;
+  }
+  const GroupOffsetStore& offsets = **loaded;
   std::set<GroupKey> keys;
   for (const auto& [key, value] : ledger.committed) keys.insert(key);
   for (const auto& [key, value] : ledger.commit_in_flight) keys.insert(key);

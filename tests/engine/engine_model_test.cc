@@ -391,7 +391,7 @@ class ModelRun {
     Note("commit " + group + " " + topic + "-" + std::to_string(partition) + " at " +
          std::to_string(offset));
     const OffsetCommit commit{topic, partition, Offset(offset), "meta"};
-    Status s = engine_->group_offsets().Commit(group, std::span(&commit, 1));
+    Status s = engine_->GroupOffsets().value()->Commit(group, std::span(&commit, 1));
     if (!exists) {
       ASSERT_FALSE(s.has_value()) << "commit to a missing partition succeeded";
       EXPECT_EQ(s.error().code, ErrorCode::kNotFound) << s.error().ToString();
@@ -411,7 +411,7 @@ class ModelRun {
 
   void CompareOffset(const GroupKey& key) {
     const auto& [group, topic, partition] = key;
-    auto fetched = engine_->group_offsets().Fetch(group, topic, partition);
+    auto fetched = engine_->GroupOffsets().value()->Fetch(group, topic, partition);
     auto want = model_.offsets.find(key);
     if (want == model_.offsets.end()) {
       EXPECT_FALSE(fetched.has_value())
@@ -524,7 +524,7 @@ class ModelRun {
     }
     std::set<std::string> groups;
     for (const auto& [key, offset] : model_.offsets) groups.insert(std::get<0>(key));
-    for (const std::string& group : engine_->group_offsets().ListGroups()) {
+    for (const std::string& group : engine_->GroupOffsets().value()->ListGroups()) {
       EXPECT_EQ(groups.count(group), 1u) << "group " << group << " is not in the model";
     }
     for (const auto& [key, offset] : model_.offsets) CompareOffset(key);

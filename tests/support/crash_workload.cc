@@ -200,7 +200,8 @@ class Workload::Script {
   // before them.
   Status CompactGroupOffsets() {
     ledger_.op = "compact group offsets";
-    return engine_->group_offsets().Compact();
+    ASSIGN_OR_RETURN(GroupOffsetStore * store, engine_->GroupOffsets());
+    return store->Compact();
   }
 
   Status FlushAll() {
@@ -222,7 +223,8 @@ class Workload::Script {
     ASSIGN_OR_RETURN(PartitionStats stats, engine_->GetPartitionStats(topic, partition));
     ledger_.commit_in_flight = {{{group, topic, partition}, stats.high_watermark.value()}};
     const OffsetCommit commit{topic, partition, stats.high_watermark, "m"};
-    RETURN_IF_ERROR(engine_->group_offsets().Commit(group, std::span(&commit, 1)));
+    ASSIGN_OR_RETURN(GroupOffsetStore * store, engine_->GroupOffsets());
+    RETURN_IF_ERROR(store->Commit(group, std::span(&commit, 1)));
     return AckGroupChange();
   }
 
@@ -234,8 +236,8 @@ class Workload::Script {
       ASSIGN_OR_RETURN(PartitionStats stats, engine_->GetPartitionStats(topic, p));
       ledger_.commit_in_flight[{group, topic, p}] = stats.log_start_offset.value();
     }
-    RETURN_IF_ERROR(
-        engine_->group_offsets().ResetOffsets(group, topic, ResetTarget::Earliest(), DryRun::kNo));
+    ASSIGN_OR_RETURN(GroupOffsetStore * store, engine_->GroupOffsets());
+    RETURN_IF_ERROR(store->ResetOffsets(group, topic, ResetTarget::Earliest(), DryRun::kNo));
     return AckGroupChange();
   }
 
@@ -245,7 +247,8 @@ class Workload::Script {
     for (const auto& [key, value] : ledger_.committed) {
       if (std::get<0>(key) == group && value) ledger_.commit_in_flight[key] = std::nullopt;
     }
-    RETURN_IF_ERROR(engine_->group_offsets().DeleteGroup(group));
+    ASSIGN_OR_RETURN(GroupOffsetStore * store, engine_->GroupOffsets());
+    RETURN_IF_ERROR(store->DeleteGroup(group));
     return AckGroupChange();
   }
 
