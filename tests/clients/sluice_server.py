@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import unittest
 
 SLUICE = os.environ.get("SLUICE_BINARY", "sluice")
 
@@ -86,3 +87,15 @@ class SluiceServer:
 
     def __exit__(self, *exc):
         self.cleanup()
+
+
+class ServerTestCase(unittest.TestCase):
+    """A test whose setUp makes `self.server`: the server's log is printed when the test fails, and
+    the server and its data directory are removed after every test."""
+
+    def tearDown(self):
+        try:
+            if not getattr(self._outcome, "success", True):
+                print(self.server.log())
+        finally:
+            self.server.cleanup()

@@ -11,7 +11,7 @@ import unittest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from sluice_server import SLUICE, SluiceServer
+from sluice_server import SLUICE, SluiceServer, ServerTestCase
 
 
 def sluice(data_dir, *args):
@@ -39,7 +39,7 @@ def read_all(bootstrap, topic, partition, count):
     return values
 
 
-class DamagedStorageTest(unittest.TestCase):
+class DamagedStorageTest(ServerTestCase):
     def setUp(self):
         self.server = SluiceServer()
         self.dir = self.server.data_dir
@@ -51,13 +51,6 @@ class DamagedStorageTest(unittest.TestCase):
             out = subprocess.run([SLUICE, "--data-dir", self.dir, "produce", "ev", "--partition",
                                   str(p)], input=lines, capture_output=True, timeout=120)
             self.assertEqual(out.returncode, 0, out.stderr)
-
-    def tearDown(self):
-        try:
-            if not getattr(self._outcome, "success", True):
-                print(self.server.log())
-        finally:
-            self.server.cleanup()
 
     def segment(self, partition):
         return os.path.join(self.dir, "ev-%d" % partition, "00000000000000000000.log")

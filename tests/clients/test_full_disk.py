@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import unittest
 
-from sluice_server import SluiceServer
+from sluice_server import SluiceServer, ServerTestCase
 from test_idempotence import NONE, RawKafka, create_topic, make_batch
 
 KAFKA_STORAGE_ERROR = 56
@@ -37,7 +37,7 @@ def ignore_sigxfsz():
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-class FullDiskTest(unittest.TestCase):
+class FullDiskTest(ServerTestCase):
     def setUp(self):
         self.server = SluiceServer(preexec_fn=ignore_sigxfsz)
         # 1 MiB segments, reserved whole when created: the limit is crossed inside the first one.
@@ -45,13 +45,6 @@ class FullDiskTest(unittest.TestCase):
                      "compression.type=none")
         create_topic(self.server.data_dir, "other", 1)
         self.server.start()
-
-    def tearDown(self):
-        try:
-            if not getattr(self._outcome, "success", True):
-                print(self.server.log())
-        finally:
-            self.server.cleanup()
 
     def set_file_size_limit(self, soft):
         # Only the soft limit moves, so that raising it back needs no privilege.

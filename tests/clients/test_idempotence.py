@@ -34,7 +34,7 @@ from kafka.record import MemoryRecords
 from kafka.record.default_records import DefaultRecordBatchBuilder
 from kafka.record.util import calc_crc32c
 
-from sluice_server import SLUICE, SluiceServer
+from sluice_server import SLUICE, SluiceServer, ServerTestCase
 
 NONE = 0
 CORRUPT_MESSAGE = 2
@@ -231,18 +231,11 @@ def kcat_list(bootstrap, topic):
     return out.returncode, out.stdout.decode(errors="replace") + out.stderr.decode(errors="replace")
 
 
-class IdempotentProducerTest(unittest.TestCase):
+class IdempotentProducerTest(ServerTestCase):
     def setUp(self):
         self.server = SluiceServer()
         create_topic(self.server.data_dir, "idem", 3)
         self.server.start()
-
-    def tearDown(self):
-        try:
-            if not getattr(self._outcome, "success", True):
-                print(self.server.log())
-        finally:
-            self.server.cleanup()
 
     def test_confluent_idempotent_10k_once_in_order(self):
         n_per_partition = {0: 3334, 1: 3333, 2: 3333}

@@ -8,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from sluice_server import SLUICE, SluiceServer
+from sluice_server import SLUICE, SluiceServer, ServerTestCase
 from test_idempotence import RawKafka, create_topic
 
 CODECS = {"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
@@ -23,7 +23,7 @@ def kcat(*args, stdin=None, timeout=60):
     return out.stdout
 
 
-class KcatTest(unittest.TestCase):
+class KcatTest(ServerTestCase):
     def setUp(self):
         self.server = SluiceServer()
         create_topic(self.server.data_dir, "lines", 1)
@@ -32,13 +32,6 @@ class KcatTest(unittest.TestCase):
         for codec in CODECS:
             create_topic(self.server.data_dir, "codec-" + codec, 1)
         self.server.start()
-
-    def tearDown(self):
-        try:
-            if not getattr(self._outcome, "success", True):
-                print(self.server.log())
-        finally:
-            self.server.cleanup()
 
     def produce(self, topic, lines, *extra):
         kcat("-P", "-b", self.server.bootstrap, "-t", topic, "-p", "0", *extra,

@@ -22,7 +22,7 @@ from kafka.admin import ConfigResource as KpConfigResource
 from kafka.admin import ConfigResourceType, KafkaAdminClient
 from kafka.admin import NewTopic as KpNewTopic
 
-from sluice_server import SluiceServer
+from sluice_server import SluiceServer, ServerTestCase
 from test_idempotence import RawKafka, create_topic
 
 CODECS = {"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
@@ -132,7 +132,7 @@ def kp_produce(bootstrap, topic, records, **conf):
         producer.close(10)
 
 
-class ServerTestCase(unittest.TestCase):
+class ServerTestCase(ServerTestCase):
     server_args = ()
     topics = {}  # name -> partitions, created before the server starts
 
@@ -142,13 +142,6 @@ class ServerTestCase(unittest.TestCase):
             create_topic(self.server.data_dir, name, partitions)
         self.server.start()
         self.bootstrap = self.server.bootstrap
-
-    def tearDown(self):
-        try:
-            if not getattr(self._outcome, "success", True):
-                print(self.server.log())
-        finally:
-            self.server.cleanup()
 
 
 class RecordsTest(ServerTestCase):

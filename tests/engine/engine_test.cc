@@ -17,24 +17,11 @@ using base::Offset;
 using testing::BatchValues;
 using testing::MakeBatch;
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public testing::EngineTestBase {
  protected:
-  void SetUp() override { Reopen(); }
-
-  void Reopen() {
-    engine_.reset();
-    engine_ = testing::OpenTestEngine(testing::TestEngineOptions(dir_.path(), &fs_, &clock_));
-    ASSERT_NE(engine_, nullptr);
-  }
-
   std::vector<std::string> ReadAll(const std::string& topic, int32_t partition) {
     return testing::ReadValues(*engine_, topic, partition);
   }
-
-  testing::TempDir dir_;
-  io::PosixFs fs_;
-  base::ManualClock clock_;
-  std::unique_ptr<Engine> engine_;
 };
 
 TEST_F(EngineTest, AppendAssignsContiguousOffsets) {

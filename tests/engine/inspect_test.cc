@@ -22,15 +22,8 @@ using base::ErrorCode;
 using base::Offset;
 using testing::MakeBatch;
 
-class InspectTest : public ::testing::Test {
+class InspectTest : public testing::EngineTestBase {
  protected:
-  void SetUp() override { Reopen(); }
-
-  void Reopen() {
-    engine_.reset();
-    engine_ = testing::OpenTestEngine(testing::TestEngineOptions(dir_.path(), &fs_, &clock_));
-    ASSERT_NE(engine_, nullptr);
-  }
   void Close() {
     ASSERT_OK(engine_->Close());
     engine_.reset();
@@ -77,11 +70,6 @@ class InspectTest : public ::testing::Test {
     }
     return nullptr;
   }
-
-  testing::TempDir dir_;
-  io::PosixFs fs_;
-  base::ManualClock clock_;
-  std::unique_ptr<Engine> engine_;
 };
 
 TEST_F(InspectTest, CleanlyClosedDirectoryIsHealthy) {

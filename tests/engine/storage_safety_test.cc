@@ -20,16 +20,8 @@ using base::ErrorCode;
 using base::Offset;
 using testing::MakeBatch;
 
-class StorageSafetyTest : public ::testing::Test {
+class StorageSafetyTest : public testing::EngineTestBase {
  protected:
-  void SetUp() override { Reopen(); }
-
-  void Reopen() {
-    engine_.reset();
-    engine_ = testing::OpenTestEngine(testing::TestEngineOptions(dir_.path(), &fs_, &clock_));
-    ASSERT_NE(engine_, nullptr);
-  }
-
   // Appends `batches` batches of 10 records each; returns every value appended.
   std::vector<std::string> Fill(const std::string& topic, int32_t partition, int batches) {
     std::vector<std::string> values;
@@ -48,11 +40,6 @@ class StorageSafetyTest : public ::testing::Test {
   std::string SegmentPath(const std::string& topic, int32_t p) {
     return PartitionPath(topic, p) + "/00000000000000000000.log";
   }
-
-  testing::TempDir dir_;
-  io::PosixFs fs_;
-  base::ManualClock clock_;
-  std::unique_ptr<Engine> engine_;
 };
 
 // Finding 1: catalog missing. The topics are rebuilt from their directories, loudly; creating

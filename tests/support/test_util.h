@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "segment/base/clock.h"
 #include "segment/base/codec.h"
 #include "segment/base/result.h"
+#include "segment/io/posix_fs.h"
 
 namespace sluice::testing {
 
@@ -46,6 +48,23 @@ engine::EngineOptions TestEngineOptions(const std::string& dir, io::FileSystem* 
                                         const base::Clock* clock = nullptr);
 // Opens an engine; on an error fails the test and returns null.
 std::unique_ptr<engine::Engine> OpenTestEngine(const engine::EngineOptions& options);
+
+// A fixture with an engine on a fresh temporary data directory: real files, a manual clock, no
+// background threads. Reopen() closes the engine cleanly (by destroying it) and opens it again.
+class EngineTestBase : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+  void Reopen() {
+    engine_.reset();
+    engine_ = OpenTestEngine(TestEngineOptions(dir_.path(), &fs_, &clock_));
+    ASSERT_NE(engine_, nullptr);
+  }
+
+  TempDir dir_;
+  io::PosixFs fs_;
+  base::ManualClock clock_;
+  std::unique_ptr<engine::Engine> engine_;
+};
 
 // Every record value (null as "<null>") of a partition from `from` to its high watermark, checking
 // that offsets are contiguous.
