@@ -41,18 +41,23 @@ int RunDemo(const DemoOptions& o) {
   }
   auto& engine = **opened;
   // The demo writes only to a topic it creates in this run: an existing topic of that name holds
-  // someone's data (or an earlier demo's), and the demo never deletes what it did not create.
-  if (engine.DescribeTopic(o.topic)) {
+  // someone's data (or an earlier demo's), and the demo never deletes what it did not create. By
+  // default it takes a free name, so that the quick start can be run again.
+  std::string topic = o.topic;
+  for (int n = 2; !o.topic_given && engine.DescribeTopic(topic) && n < 10000; ++n) {
+    topic = o.topic + "-" + std::to_string(n);
+  }
+  if (engine.DescribeTopic(topic)) {
     std::fprintf(stderr,
                  "sluice demo: topic '%s' already exists in %s and the demo only writes to a "
                  "topic it creates; pick another name with --topic NAME\n",
-                 o.topic.c_str(), o.data_dir.c_str());
+                 topic.c_str(), o.data_dir.c_str());
     if (auto s = engine.Close(); !s) {
       std::fprintf(stderr, "sluice demo: close: %s\n", s.error().ToString().c_str());
     }
     return 1;
   }
-  if (auto s = engine.CreateTopic(o.topic, o.partitions,
+  if (auto s = engine.CreateTopic(topic, o.partitions,
                                   {{"compression.type", o.compression}, {"flush", o.flush}});
       !s) {
     std::fprintf(stderr, "sluice demo: %s\n", s.error().ToString().c_str());
@@ -61,7 +66,7 @@ int RunDemo(const DemoOptions& o) {
   std::printf(
       "sluice demo: %lld telemetry records into topic '%s' (%d partitions, batches of %d, "
       "compression %s, flush=%s) in %s\n",
-      static_cast<long long>(o.records), o.topic.c_str(), o.partitions, o.batch_records,
+      static_cast<long long>(o.records), topic.c_str(), o.partitions, o.batch_records,
       o.compression.c_str(), o.flush.c_str(), o.data_dir.c_str());
 
   // Produce: one producer thread per partition.
@@ -85,7 +90,7 @@ int RunDemo(const DemoOptions& o) {
         totals.checksum += base::Xxh3(base::AsBytes(value));
         if (builder.record_count() == o.batch_records || i + 1 == share) {
           auto batch = builder.Build();
-          auto r = batch ? engine.Append(o.topic, p, base::AsBytes(*batch))
+          auto r = batch ? engine.Append(topic, p, base::AsBytes(*batch))
                          : base::Result<engine::AppendResult>(batch.error());
           if (!r) {
             std::fprintf(stderr, "sluice demo: append: %s\n", r.error().ToString().c_str());
@@ -110,7 +115,7 @@ int RunDemo(const DemoOptions& o) {
   for (int32_t p = 0; p < o.partitions; ++p) {
     base::Offset next(0);
     for (;;) {
-      auto r = engine.Read(o.topic, p, next, 4 << 20);
+      auto r = engine.Read(topic, p, next, 4 << 20);
       if (!r) {
         std::fprintf(stderr, "sluice demo: read: %s\n", r.error().ToString().c_str());
         return 1;
@@ -139,7 +144,7 @@ int RunDemo(const DemoOptions& o) {
   // merged by timestamp, through the replay API an event-sourced service would use.
   std::map<std::string, std::pair<int64_t, int64_t>> per_host;
   engine::ReplayOptions replay;
-  replay.topic = o.topic;
+  replay.topic = topic;
   replay.order = engine::ReplayOrder::kByTimestamp;
   int64_t last_ts = INT64_MIN;
   bool ordered = true;
@@ -199,7 +204,7 @@ void AddDemoCommand(CLI::App& app, Context& ctx) {
       "demo", "Produce telemetry into a topic, read it all back and check it, print throughput");
   cmd->add_option("--topic", o->topic,
                   "Topic to create (must not exist: the demo never touches a topic it did not "
-                  "create)");
+                  "create); by default telemetry, or telemetry-N when that exists");
   cmd->add_option("--records", o->records, "Records to produce")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   cmd->add_option("--partitions", o->partitions, "Partitions (one producer thread each)")
@@ -208,9 +213,10 @@ void AddDemoCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--compression", o->compression, "zstd, lz4, none or producer")
       ->check(CLI::IsMember({"zstd", "lz4", "none", "producer"}));
   cmd->add_option("--flush", o->flush, "none or sync")->check(CLI::IsMember({"none", "sync"}));
-  cmd->callback([&ctx, o] {
+  cmd->callback([&ctx, o, cmd] {
     if (ctx.RejectRemote("demo", "it runs the engine on a --data-dir of its own")) return;
     o->data_dir = ctx.data_dir;
+    o->topic_given = cmd->count("--topic") > 0;
     ctx.exit_code = RunDemo(*o);
   });
 }

@@ -8,6 +8,9 @@ namespace sluice::cli {
 struct DemoOptions {
   std::string data_dir = "./sluice-data";
   std::string topic = "telemetry";
+  // Given by the user (--topic): an existing topic of that name is refused. Otherwise the demo
+  // takes the first free name of telemetry, telemetry-2, telemetry-3, ...
+  bool topic_given = false;
   int64_t records = 2'000'000;
   int32_t partitions = 2;
   int32_t batch_records = 1000;
@@ -15,7 +18,7 @@ struct DemoOptions {
   std::string flush = "none";
 };
 
-// Produces telemetry into a topic it creates (an existing one is refused, never replaced), reads
+// Produces telemetry into a topic it creates (an existing one is never touched), reads
 // every record back and checks it, and prints throughput. Returns the process exit code.
 int RunDemo(const DemoOptions& options);
 

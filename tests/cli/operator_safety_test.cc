@@ -182,11 +182,17 @@ TEST_F(OperatorSafetyTest, TopicDeleteThroughTheBrokerRefusesTheOffsetsTopic) {
 TEST_F(OperatorSafetyTest, DemoRefusesAnExistingTopicAndLeavesItsRecords) {
   Ok({"topic", "create", "telemetry", "--partitions", "3"});
   Ok({"produce", "telemetry", "--partition", "1"}, "mine-1\nmine-2\n");
-  RunResult r = Run({"demo", "--records", "1000"});
+  // Asked for by name, an existing topic is refused.
+  RunResult r = Run({"demo", "--records", "1000", "--topic", "telemetry"});
   ExpectOneLineError(r, 1, "demo on an existing telemetry");
   EXPECT_EQ(r.err, "sluice demo: topic 'telemetry' already exists in " + dir_.path() +
                        " and the demo only writes to a topic it creates; pick another name with "
                        "--topic NAME\n");
+  // By default (the quick start, run again) it takes a free name of its own.
+  RunResult again = Ok({"demo", "--records", "1000", "--partitions", "1"});
+  EXPECT_NE(again.out.find("into topic 'telemetry-2'"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("read back matches every record produced"), std::string::npos)
+      << again.out;
   EXPECT_EQ(Ok({"consume", "telemetry", "--from-beginning", "--format", "%p:%v\\n"}).out,
             "1:mine-1\n1:mine-2\n");
   EXPECT_EQ(
