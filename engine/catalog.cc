@@ -306,14 +306,13 @@ Result<CatalogPlan> PlanCatalog(io::FileSystem& fs, const std::string& dir,
     auto it = catalog.find(topic);
     if (it != catalog.end()) {
       // The deletion renamed some directories and crashed before the catalog changed. It was
-      // asked for: finish it, unless every partition of the topic is still in place (then the
-      // renamed directory belonged to an earlier topic of this name).
-      bool all_present = true;
-      for (int32_t p = 0; p < it->second.partitions; ++p) {
-        ASSIGN_OR_RETURN(bool present, fs.Exists(io::JoinPath(dir, PartitionDirFor(topic, p))));
-        all_present &= present;
-      }
-      if (!all_present) {
+      // asked for: finish it -- but only when the renamed directory's own partition file names
+      // this very topic (its id). A missing directory proves nothing: a renamed directory of an
+      // earlier topic of this name, beside a lost one, must not take the current topic with it.
+      auto renamed = LoadPartitionMeta(fs, io::JoinPath(dir, dir_name));
+      const bool same_topic = renamed && !it->second.id.empty() && renamed->topic == topic &&
+                              renamed->topic_id == it->second.id;
+      if (same_topic) {
         for (auto& d : plan.dirs) {
           auto parsed = ParsePartitionDirName(d.name);
           if (d.fate == Fate::kListed && parsed && parsed->topic == topic) {

@@ -105,7 +105,7 @@ class FullDiskTest(ServerTestCase):
         self.server.stop()
 
 
-class RealFullFilesystemTest(unittest.TestCase):
+class RealFullFilesystemTest(ServerTestCase):
     def setUp(self):
         self.mount_point = tempfile.mkdtemp(prefix="sluice-tmpfs-")
         # 80 MiB: room for the 64 MiB that the first segment of __consumer_offsets reserves when
@@ -125,10 +125,8 @@ class RealFullFilesystemTest(unittest.TestCase):
 
     def tearDown(self):
         try:
-            if not getattr(self._outcome, "success", True):
-                print(self.server.log())
+            super().tearDown()
         finally:
-            self.server.cleanup()
             subprocess.run(["umount", self.mount_point], check=True)
             os.rmdir(self.mount_point)
 

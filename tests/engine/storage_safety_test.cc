@@ -249,6 +249,25 @@ TEST_F(StorageSafetyTest, InterruptedDeletionIsFinishedAtOpen) {
   EXPECT_EQ(testing::ReadValues(*engine_, "kept", 0), want);
 }
 
+// A renamed directory of an earlier topic of the same name, beside a partition directory that
+// went missing, removes nothing of the current topic: a missing file never triggers a deletion.
+TEST_F(StorageSafetyTest, StaleDeletedDirectoryNeverTakesTheCurrentTopicWithIt) {
+  ASSERT_OK(engine_->CreateTopic("ev", 2, {}));
+  ASSERT_OK(engine_->DeleteTopic("ev"));
+  ASSERT_OK(engine_->CreateTopic("ev", 2, {}));
+  const auto want = Fill("ev", 1, 3);
+  engine_.reset();
+  // The first topic's renamed directory, as a failed removal would have left it.
+  fs::create_directories(PartitionPath("ev", 0) + ".1.deleted");
+  ASSERT_OK(SavePartitionMeta(fs_, PartitionPath("ev", 0) + ".1.deleted",
+                              PartitionMeta{"ev", NewTopicId(), 0, TopicConfig{}}));
+  fs::rename(PartitionPath("ev", 0), dir_.Join("lost"));
+  Reopen();
+  ASSERT_TRUE(engine_->DescribeTopic("ev").has_value());
+  EXPECT_EQ(testing::ReadValues(*engine_, "ev", 1), want);
+  EXPECT_EQ(engine_->Read("ev", 0, Offset(0), 1).error().code, ErrorCode::kOffline);
+}
+
 TEST(CatalogTest, RejectsOutOfRangePartitionCounts) {
   for (const char* count : {"0", "-3", "100001", "4294967297"}) {
     auto r = DecodeCatalogPayload(
