@@ -23,8 +23,7 @@ struct ServeFlags {
   int32_t min_session_timeout_ms = 6000;
   int event_loops = 2;
   int worker_threads = 8;
-  size_t max_request_bytes = 100u << 20;
-  int max_connections = 4096;
+  net::ServerOptions server;  // the connection limits and the memory budget
   std::vector<std::string> topic_configs;
 };
 
@@ -52,12 +51,11 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   auto listen = ParseHostPort(flags.listen);
   if (!listen) return ctx.Usage("--listen: " + listen.error().context);
   net::BrokerOptions options;
+  options.server = flags.server;
   options.server.listen_host = listen->first;
   options.server.listen_port = listen->second;
   options.server.event_loops = flags.event_loops;
   options.server.worker_threads = flags.worker_threads;
-  options.server.max_request_bytes = flags.max_request_bytes;
-  options.server.max_connections = flags.max_connections;
   if (!flags.advertised.empty()) {
     auto adv = ParseHostPort(flags.advertised);
     if (!adv) return ctx.Usage("--advertised-listener: " + adv.error().context);
@@ -144,12 +142,33 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--worker-threads", flags->worker_threads, "Threads that run requests")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
-  cmd->add_option("--max-request-bytes", flags->max_request_bytes,
+  net::ServerOptions& server = flags->server;
+  cmd->add_option("--max-request-bytes", server.max_request_bytes,
                   "Largest request accepted (socket.request.max.bytes)")
       ->check(CLI::Range(size_t{1024}, size_t{1} << 30))
       ->capture_default_str();
-  cmd->add_option("--max-connections", flags->max_connections, "Connections accepted at once")
+  cmd->add_option("--queued-max-request-bytes", server.queued_max_request_bytes,
+                  "Memory for requests being received or handled, decompressed batches and "
+                  "transcoded responses; when it is spent, the broker stops reading from "
+                  "clients until it frees some (queued.max.request.bytes; at least "
+                  "--max-request-bytes + 128 KiB)")
+      ->check(CLI::Range(size_t{1} << 20, size_t{1} << 40))
+      ->capture_default_str();
+  cmd->add_option("--max-connections", server.max_connections, "Connections accepted at once")
       ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--max-connections-per-ip", server.max_connections_per_ip,
+                  "Connections accepted at once from one client address")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--connections-max-idle-ms", server.connections_max_idle_ms,
+                  "Close a connection that sent and received nothing for this long")
+      ->check(CLI::Range(int64_t{1000}, int64_t{86'400'000}))
+      ->capture_default_str();
+  cmd->add_option("--request-receive-timeout-ms", server.request_receive_timeout_ms,
+                  "Close a connection whose started request is not whole after this long "
+                  "(a stalled or very slow sender)")
+      ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}))
       ->capture_default_str();
   cmd->callback([&ctx, flags] { ctx.exit_code = Serve(ctx, *flags); });
 }

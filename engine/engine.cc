@@ -449,6 +449,11 @@ Result<TopicDescription> Engine::DescribeTopic(const std::string& name) const {
   return d;
 }
 
+Result<TopicConfig> Engine::GetTopicConfig(const std::string& name) const {
+  ASSIGN_OR_RETURN(auto topic, FindTopic(name));
+  return topic->Config();
+}
+
 Result<std::shared_ptr<Engine::Topic>> Engine::FindTopic(const std::string& name) const {
   std::shared_lock lock(topics_mu_);
   auto it = topics_.find(name);

@@ -89,6 +89,8 @@ class Engine {
                           const std::map<std::string, std::string>& changes);
   std::vector<TopicInfo> ListTopics() const;
   Result<TopicDescription> DescribeTopic(const std::string& name) const;
+  // The topic's configuration; opens no partition.
+  Result<TopicConfig> GetTopicConfig(const std::string& name) const;
   const TopicConfig& default_topic_config() const { return options_.default_topic_config; }
 
   // --- data -----------------------------------------------------------------------------------

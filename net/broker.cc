@@ -75,7 +75,7 @@ Result<std::unique_ptr<Broker>> Broker::Start(engine::EngineOptions engine_optio
   group_options.max_session_timeout_ms = self->options_.group_max_session_timeout_ms;
   impl->groups_ = std::make_unique<GroupCoordinator>(group_options, impl->engine_->clock());
   impl->server_ = std::make_unique<Server>(
-      self->options_.server, [self](std::shared_ptr<const std::string> frame, Responder r) {
+      self->options_.server, [self](std::shared_ptr<const RequestFrame> frame, Responder r) {
         self->Handle(std::move(frame), std::move(r));
       });
   if (Status s = impl->server_->Start(); !s) {
@@ -123,8 +123,8 @@ bool Broker::Impl::VisibleTopic(const std::string& name) const {
 
 // --- dispatch -----------------------------------------------------------------------------------
 
-void Broker::Impl::Handle(std::shared_ptr<const std::string> frame, Responder responder) {
-  auto decoded = DecodeRequest(base::AsBytes(*frame));
+void Broker::Impl::Handle(std::shared_ptr<const RequestFrame> frame, Responder responder) {
+  auto decoded = DecodeRequest(frame->bytes());
   if (!decoded) {
     // An unknown API, an unsupported version or a malformed request: Kafka closes the connection
     // (the client cannot parse an answer in a version it did not ask for).
@@ -354,6 +354,10 @@ void Broker::Impl::Handle(const RequestHeader& h, const DescribeConfigsRequest& 
           {"auto.create.topics.enable", options_.auto_create_topics ? "true" : "false"},
           {"num.partitions", std::to_string(options_.default_partitions)},
           {"socket.request.max.bytes", std::to_string(options_.server.max_request_bytes)},
+          {"queued.max.request.bytes", std::to_string(options_.server.queued_max_request_bytes)},
+          {"max.connections", std::to_string(options_.server.max_connections)},
+          {"max.connections.per.ip", std::to_string(options_.server.max_connections_per_ip)},
+          {"connections.max.idle.ms", std::to_string(options_.server.connections_max_idle_ms)},
           {"group.initial.rebalance.delay.ms",
            std::to_string(options_.group_initial_rebalance_delay_ms)},
           {"log.dirs", engine_->data_dir()},

@@ -32,7 +32,7 @@ class Broker::Impl {
   Impl(BrokerOptions options) : options_(std::move(options)) {}
 
   // Decodes and answers one request (a worker thread; see RequestHandlerFn).
-  void Handle(std::shared_ptr<const std::string> frame, Responder responder);
+  void Handle(std::shared_ptr<const RequestFrame> frame, Responder responder);
 
   // --- per API (each answers through `responder`) -----------------------------------------
   void Handle(const RequestHeader& h, const ApiVersionsRequest& req, Responder& responder);
@@ -59,6 +59,11 @@ class Broker::Impl {
   // A fetch that may wait for data (long poll): runs, parks, runs again.
   struct PendingFetch;
   void RunFetch(std::shared_ptr<PendingFetch> fetch);
+  // A stored zstd batch decompressed for a client below Fetch v10; nullptr when it does not fit
+  // the `room` left in the response (unless it is the `first` batch) or memory is short now.
+  Result<std::shared_ptr<const struct TranscodedBatch>> TranscodeForOldClient(
+      const std::string& topic, int32_t partition, const engine::StoredBatch& batch, bool first,
+      size_t room);
 
   // Whether clients may see the topic (internal topics, "__*", are hidden from them).
   bool VisibleTopic(const std::string& name) const;

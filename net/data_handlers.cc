@@ -44,8 +44,9 @@ Status ValidateProducedBatch(Bytes batch, segment::RecordDecoder& decoder) {
 }
 
 // Splits a Produce records field into whole batches. Every batch must be a complete RecordBatch
-// v2 whose length field fits the bytes and that ValidateProducedBatch accepts.
-Result<std::vector<Bytes>> SplitBatches(Bytes records) {
+// v2 whose length field fits the bytes and that ValidateProducedBatch accepts, with `decoder`
+// (whose limit bounds the decompressed size of each batch).
+Result<std::vector<Bytes>> SplitBatches(Bytes records, segment::RecordDecoder& decoder) {
   std::vector<Bytes> batches;
   size_t pos = 0;
   while (pos < records.size()) {
@@ -73,7 +74,6 @@ Result<std::vector<Bytes>> SplitBatches(Bytes records) {
   // Kafka stores a partition's batches all or none: every batch is checked before the first is
   // appended, so a bad batch after a good one does not leave the good one stored under an error
   // answer (the client would retry it: duplicates).
-  segment::RecordDecoder decoder;
   for (Bytes batch : batches) RETURN_IF_ERROR(ValidateProducedBatch(batch, decoder));
   return batches;
 }
@@ -93,9 +93,18 @@ Result<engine::PartitionStats> Broker::Impl::ClientPartitionStats(const std::str
 void Broker::Impl::Handle(const RequestHeader& h, const ProduceRequest& req, Responder& responder) {
   ProduceResponse resp;
   const bool valid_acks = req.acks == 0 || req.acks == 1 || req.acks == -1;
+  // One decoder for the request; its buffer (decompressed records, at most max.message.bytes of
+  // the topic) is charged to the memory budget while the request holds it.
+  segment::RecordDecoder decoder;
+  MemoryBudget::Lease decoder_charge;
   for (const auto& t : req.topics) {
     ProduceResponse::Topic topic;
     topic.name = t.name;
+    // A batch decompresses to at most the topic's max.message.bytes: the limit is ours, never a
+    // size the batch declares (a frame header, a record count).
+    auto config = engine_->GetTopicConfig(t.name);
+    decoder.set_max_decompressed_bytes(static_cast<size_t>(
+        config ? config->max_message_bytes : engine_->default_topic_config().max_message_bytes));
     for (const auto& p : t.partitions) {
       ProduceResponse::Partition part;
       part.index = p.index;
@@ -117,9 +126,15 @@ void Broker::Impl::Handle(const RequestHeader& h, const ProduceRequest& req, Res
         fail(KafkaError::kInvalidTopicException, "internal topic");
       } else if (!p.records) {
         fail(KafkaError::kCorruptMessage, "null records");
-      } else if (auto batches = SplitBatches(*p.records); !batches) {
-        fail(KafkaError::kCorruptMessage, batches.error().context);
+      } else if (auto batches = SplitBatches(*p.records, decoder); !batches) {
+        decoder_charge = server_->budget().ReserveAnyway(decoder.buffer_bytes());
+        // A batch that would decompress past the limit is refused as Kafka refuses a batch over
+        // max.message.bytes; anything else that does not decode is corrupt.
+        fail(batches.error().code == ErrorCode::kTooLarge ? KafkaError::kMessageTooLarge
+                                                          : KafkaError::kCorruptMessage,
+             batches.error().context);
       } else {
+        decoder_charge = server_->budget().ReserveAnyway(decoder.buffer_bytes());
         // All or none, as in Kafka: a batch refused by the engine (a sequence gap, a size limit)
         // leaves none of the partition's batches of this request stored, so that the client's
         // retry of the whole set stores each once.
@@ -173,6 +188,47 @@ void Broker::Impl::Handle(const RequestHeader& h, const FetchRequest& req, Respo
   RunFetch(std::move(fetch));
 }
 
+// A zstd batch decompressed for a Fetch below v10, with its charge on the memory budget.
+struct TranscodedBatch {
+  std::string bytes_;
+  MemoryBudget::Lease charge;
+  Bytes bytes() const { return base::AsBytes(bytes_); }
+};
+
+Result<std::shared_ptr<const TranscodedBatch>> Broker::Impl::TranscodeForOldClient(
+    const std::string& topic, int32_t partition, const engine::StoredBatch& batch, bool first,
+    size_t room) {
+  // At most the topic's max.message.bytes, whatever the batch's frames declare; after the first
+  // batch of the response (sent whole, KIP-74), within the response's max_bytes.
+  auto config = engine_->GetTopicConfig(topic);
+  size_t limit = static_cast<size_t>(config ? config->max_message_bytes
+                                            : engine_->default_topic_config().max_message_bytes);
+  if (!first) {
+    if (room <= segment::kBatchHeaderSize) return std::shared_ptr<const TranscodedBatch>();
+    limit = std::min(limit, room - segment::kBatchHeaderSize);
+  }
+  // The memory is taken before the work: a response that cannot have it now ends here (the client
+  // fetches again); the first batch takes it anyway, so that every fetch makes progress.
+  auto charge = first ? server_->budget().ReserveAnyway(limit + segment::kBatchHeaderSize)
+                      : server_->budget().TryReserve(limit + segment::kBatchHeaderSize);
+  if (!charge) return std::shared_ptr<const TranscodedBatch>();
+  auto plain = segment::DecompressBatch(batch.bytes, batch.header, limit);
+  if (!plain) {
+    if (!first && plain.error().code == ErrorCode::kTooLarge)
+      return std::shared_ptr<const TranscodedBatch>();
+    const std::string what = topic + "-" + std::to_string(partition) +
+                             ": cannot serve a zstd batch decompressed to a Fetch below v10: " +
+                             plain.error().ToString();
+    base::LogError("serve: " + what);
+    return base::MakeError(ErrorCode::kCorruption, what);
+  }
+  auto out = std::make_shared<TranscodedBatch>();
+  out->bytes_ = std::move(*plain);
+  charge.ShrinkTo(out->bytes_.size());
+  out->charge = std::move(charge);
+  return std::shared_ptr<const TranscodedBatch>(std::move(out));
+}
+
 void Broker::Impl::RunFetch(std::shared_ptr<PendingFetch> fetch) {
   const FetchRequest& req = fetch->request;
   const int16_t version = fetch->header.api_version;
@@ -219,17 +275,17 @@ void Broker::Impl::RunFetch(std::shared_ptr<PendingFetch> fetch) {
             }
             if (b.header.codec() == base::Codec::kZstd && version < kMinZstdFetchVersion) {
               // An old client cannot read zstd: serve it the batch decompressed.
-              auto plain = segment::DecompressBatch(b.bytes, b.header);
+              auto plain =
+                  TranscodeForOldClient(t.topic, p.partition, b, part.batches.empty() && total == 0,
+                                        max_bytes > total ? max_bytes - total : 0);
               if (!plain) {
                 part.error_code = KafkaError::kCorruptMessage;
-                base::LogError("serve: " + t.topic + "-" + std::to_string(p.partition) +
-                               ": cannot transcode a batch: " + plain.error().ToString());
                 break;
               }
-              auto owned = std::make_shared<const std::string>(std::move(*plain));
-              part.batches.push_back(base::AsBytes(*owned));
-              total += owned->size();
-              pins.push_back(std::move(owned));
+              if (!*plain) break;  // does not fit this response, or memory is short: next fetch
+              part.batches.push_back((*plain)->bytes());
+              total += (*plain)->bytes().size();
+              pins.push_back(std::move(*plain));
               continue;
             }
             part.batches.push_back(b.bytes);

@@ -8,15 +8,18 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "segment/base/check.h"
@@ -32,7 +35,8 @@ using base::MakeError;
 constexpr size_t kReadChunk = 64 << 10;  // bytes asked of each recv
 constexpr size_t kFrameHeader = 4;       // the int32 size prefix
 
-std::string PeerName(const sockaddr_storage& addr) {
+// ("127.0.0.1:53422", "127.0.0.1")
+std::pair<std::string, std::string> PeerName(const sockaddr_storage& addr) {
   char host[INET6_ADDRSTRLEN] = "?";
   uint16_t port = 0;
   if (addr.ss_family == AF_INET) {
@@ -44,7 +48,27 @@ std::string PeerName(const sockaddr_storage& addr) {
     inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
     port = ntohs(a->sin6_port);
   }
-  return std::string(host) + ":" + std::to_string(port);
+  return {std::string(host) + ":" + std::to_string(port), host};
+}
+
+// Each connection is a file descriptor: lift the soft limit on open files to the hard one (1,024
+// by default, fewer than max.connections), and say so when even that is short.
+void RaiseOpenFileLimit(int max_connections) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  // Segments, indexes and the engine's own files need descriptors too.
+  constexpr rlim_t kReserved = 256;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < rlim_t(max_connections) + kReserved) {
+    base::LogWarning("serve: the open-file limit (" + std::to_string(lim.rlim_cur) +
+                     ") is below max.connections (" + std::to_string(max_connections) + ") + " +
+                     std::to_string(kReserved) +
+                     "; raise it (ulimit -n, LimitNOFILE=) or lower --max-connections");
+  }
 }
 
 void WakeFd(int fd) {
@@ -100,39 +124,101 @@ class Inbox {
   bool closed_ = false;
 };
 
+// The connection counts, total and per client address (max.connections, max.connections.per.ip).
+// The accept thread admits; event loops release when a connection goes.
+class ConnectionLimits {
+ public:
+  ConnectionLimits(int max_total, int max_per_ip)
+      : max_total_(max_total), max_per_ip_(max_per_ip) {}
+
+  // Counts a new connection from `ip`, or says why not.
+  std::optional<std::string> Admit(const std::string& ip) {
+    std::lock_guard lock(mu_);
+    if (total_ >= max_total_) {
+      return std::to_string(max_total_) + " connections open (max.connections)";
+    }
+    int& n = per_ip_[ip];
+    if (n >= max_per_ip_) {
+      return std::to_string(max_per_ip_) + " connections open from " + ip +
+             " (max.connections.per.ip)";
+    }
+    ++n;
+    ++total_;
+    return std::nullopt;
+  }
+  void Release(const std::string& ip) {
+    std::lock_guard lock(mu_);
+    --total_;
+    if (auto it = per_ip_.find(ip); it != per_ip_.end() && --it->second <= 0) per_ip_.erase(it);
+  }
+
+ private:
+  const int max_total_;
+  const int max_per_ip_;
+  std::mutex mu_;
+  int total_ = 0;                                // guarded by mu_
+  std::unordered_map<std::string, int> per_ip_;  // guarded by mu_
+};
+
 // One client connection. Everything but the constructor runs on its loop's thread; other threads
 // reach it only through Responder, which posts to the loop's Inbox.
+//
+// Received bytes not yet handed to a handler live in in_ ([in_begin_, in_end_)), and in_charge_
+// holds exactly in_.size() bytes of the budget outside ReadAvailable. An idle connection has an
+// empty in_ and holds nothing.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(EventLoop& loop, std::shared_ptr<Inbox> inbox, int fd, std::string peer)
-      : loop_(loop), inbox_(std::move(inbox)), fd_(fd), peer_(std::move(peer)) {}
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  Connection(EventLoop& loop, std::shared_ptr<Inbox> inbox, int fd, std::string peer,
+             std::string ip);
   ~Connection() {
     if (fd_ >= 0) ::close(fd_);
   }
 
   void OnEvents(uint32_t events);
   void OnResponse(std::optional<OutBuffer> body, int32_t correlation_id);
-  void CloseConnection(const std::string& why);
+  // Closes the connection. Routine closes (the client left, idle) are logged at most once a second;
+  // a client's `misbehaved` (an oversized frame, a malformed request) as a warning, on its own
+  // rate limit so that routine closes do not hide it.
+  void CloseConnection(const std::string& why, bool misbehaved = false);
+  // Reads again after waiting for memory (the loop's queue).
+  void ResumeReading();
+  // Closes the connection if it has been idle, or slow sending a request, for too long.
+  void CheckTimeouts(TimePoint now);
 
   const std::string& peer() const { return peer_; }
+  const std::string& ip() const { return ip_; }
   Inbox& inbox() { return *inbox_; }
   bool closed() const { return fd_ < 0; }
+  bool waiting_for_memory() const { return waiting_for_memory_; }
 
  private:
   void ReadAvailable();
-  void DispatchBuffered();
+  // Hands the whole frame of `frame_bytes` (size prefix included) at in_begin_ to a handler.
+  void DispatchFrame(size_t frame_bytes);
+  // Appends `n` bytes read into the loop's scratch buffer to in_.
+  void Keep(const char* bytes, size_t n);
+  // Moves the unconsumed bytes to the front of in_.
+  void Compact();
   void WritePending();
   void UpdateInterest();
 
   EventLoop& loop_;
+  MemoryBudget& budget_;
   std::shared_ptr<Inbox> inbox_;
   int fd_;
-  const std::string peer_;
+  const std::string peer_;  // "address:port"
+  const std::string ip_;    // "address"
 
-  std::string in_;  // received bytes; [in_begin_, in_end_) not yet consumed
+  std::string in_;
   size_t in_begin_ = 0;
   size_t in_end_ = 0;
-  bool busy_ = false;  // a request is with a handler
+  MemoryBudget::Lease in_charge_;
+  bool busy_ = false;                         // a request is with a handler
+  bool waiting_for_memory_ = false;           // in the loop's queue, not reading
+  TimePoint last_activity_;                   // the last byte received or sent
+  std::optional<TimePoint> request_started_;  // when the first byte of the held request came
 
   std::optional<OutBuffer> out_;  // the response being written
   char out_header_[8] = {};       // its size prefix and correlation id
@@ -145,13 +231,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
 class EventLoop {
  public:
   EventLoop(const ServerOptions& options, Server& server, const RequestHandlerFn& handler,
-            std::atomic<int>& connections)
+            ConnectionLimits& limits)
       : options_(options),
         server_(server),
         handler_(handler),
-        connections_(connections),
+        limits_(limits),
         epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
-        inbox_(std::make_shared<Inbox>()) {
+        inbox_(std::make_shared<Inbox>()),
+        scratch_(new char[kReadChunk]) {
     SLUICE_CHECK(epoll_fd_ >= 0, "epoll_create1 failed");
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -161,17 +248,17 @@ class EventLoop {
   }
   ~EventLoop() { Stop(); }
 
-  // Takes ownership of an accepted socket (from the accept thread).
-  void Adopt(int fd, std::string peer) {
-    inbox_->Post([this, fd, peer = std::move(peer)]() mutable {
-      auto conn = std::make_shared<Connection>(*this, inbox_, fd, std::move(peer));
+  // Takes ownership of an accepted socket (from the accept thread), already admitted by limits_.
+  void Adopt(int fd, std::string peer, std::string ip) {
+    inbox_->Post([this, fd, peer = std::move(peer), ip = std::move(ip)]() mutable {
+      auto conn = std::make_shared<Connection>(*this, inbox_, fd, std::move(peer), std::move(ip));
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.fd = fd;
       if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
         base::LogWarning("serve: cannot watch connection from " + conn->peer() + ": " +
                          std::strerror(errno));
-        connections_.fetch_sub(1);
+        limits_.Release(conn->ip());
         return;
       }
       conns_.emplace(fd, std::move(conn));
@@ -185,6 +272,7 @@ class EventLoop {
     inbox_->CloseInbox();
     auto conns = std::exchange(conns_, {});
     for (auto& [fd, conn] : conns) conn->CloseConnection("server stopping");
+    memory_waiters_.clear();
     ::close(epoll_fd_);
   }
 
@@ -198,20 +286,73 @@ class EventLoop {
   }
   void Forget(int fd) {
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-    if (conns_.erase(fd) > 0) connections_.fetch_sub(1);
+    auto it = conns_.find(fd);
+    if (it == conns_.end()) return;
+    limits_.Release(it->second->ip());
+    conns_.erase(it);
   }
-  void Dispatch(std::shared_ptr<const std::string> frame, Responder responder) {
+  void Dispatch(std::shared_ptr<const RequestFrame> frame, Responder responder) {
     // std::function needs a copyable target; the Responder is move-only.
     auto r = std::make_shared<Responder>(std::move(responder));
     server_.Post([this, frame = std::move(frame), r] { handler_(frame, std::move(*r)); });
   }
+
+  // `conn` stops reading until the budget releases bytes; `releases` is the budget's count read
+  // before the refused reservation.
+  void WaitForMemory(const std::shared_ptr<Connection>& conn, uint64_t releases) {
+    memory_waiters_.push_back(conn);
+    static base::RateLimitedLog log(base::LogLevel::kWarning);
+    log.Log("serve: memory budget spent (" + std::to_string(budget().used() >> 20) + " of " +
+            std::to_string(budget().capacity() >> 20) +
+            " MiB, queued.max.request.bytes): connections wait to be read, " + conn->peer() +
+            " among them");
+    if (wake_registered_) return;
+    wake_registered_ = true;
+    budget().WakeWhenReleased(releases, [inbox = inbox_, this] {
+      inbox->Post([this] {
+        wake_registered_ = false;
+        RetryMemoryWaiters();
+      });
+    });
+  }
+
+  MemoryBudget& budget() { return server_.budget(); }
+  const ServerOptions& options() const { return options_; }
+  char* scratch() { return scratch_.get(); }
   size_t max_request_bytes() const { return options_.max_request_bytes; }
 
  private:
+  // Lets the waiting connections read again, first come first served, until one is refused again
+  // (it stays first).
+  void RetryMemoryWaiters() {
+    while (!memory_waiters_.empty() && !wake_registered_) {
+      std::shared_ptr<Connection> conn = memory_waiters_.front().lock();
+      memory_waiters_.pop_front();
+      if (!conn || conn->closed()) continue;
+      conn->ResumeReading();
+      if (conn->waiting_for_memory()) {  // queued again, at the back: it goes first next time
+        memory_waiters_.pop_back();
+        memory_waiters_.push_front(conn);
+        return;
+      }
+    }
+  }
+
+  void CheckTimeouts() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_sweep_ < std::chrono::seconds(1)) return;
+    last_sweep_ = now;
+    std::vector<std::shared_ptr<Connection>> conns;
+    conns.reserve(conns_.size());
+    for (auto& [fd, conn] : conns_) conns.push_back(conn);
+    for (auto& conn : conns) conn->CheckTimeouts(now);  // may close (and forget) it
+  }
+
   void Run() {
     std::vector<epoll_event> events(256);
     while (!stopping_) {
-      const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), -1);
+      // Wakes at least once a second to close idle and stalled connections.
+      const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 1000);
       if (n < 0) {
         if (errno == EINTR) continue;
         base::LogError(std::string("serve: epoll_wait: ") + std::strerror(errno));
@@ -228,93 +369,206 @@ class EventLoop {
         std::shared_ptr<Connection> conn = it->second;  // may close (and be forgotten) in OnEvents
         conn->OnEvents(events[static_cast<size_t>(i)].events);
       }
+      CheckTimeouts();
     }
   }
 
   const ServerOptions& options_;
   Server& server_;
   const RequestHandlerFn& handler_;
-  std::atomic<int>& connections_;
+  ConnectionLimits& limits_;
   const int epoll_fd_;
   std::shared_ptr<Inbox> inbox_;
+  std::unique_ptr<char[]> scratch_;  // kReadChunk bytes: where reads land first
   std::unordered_map<int, std::shared_ptr<Connection>> conns_;  // by fd
+  std::deque<std::weak_ptr<Connection>> memory_waiters_;        // connections waiting for memory
+  bool wake_registered_ = false;  // the budget will wake this loop at its next release
+  std::chrono::steady_clock::time_point last_sweep_{};
   bool stopping_ = false;
   std::thread thread_;
 };
 
 // --- Connection ---------------------------------------------------------------------------------
 
+Connection::Connection(EventLoop& loop, std::shared_ptr<Inbox> inbox, int fd, std::string peer,
+                       std::string ip)
+    : loop_(loop),
+      budget_(loop.budget()),
+      inbox_(std::move(inbox)),
+      fd_(fd),
+      peer_(std::move(peer)),
+      ip_(std::move(ip)),
+      in_charge_(budget_.Empty()),
+      last_activity_(std::chrono::steady_clock::now()) {}
+
 void Connection::OnEvents(uint32_t events) {
   if (closed()) return;
   if (events & EPOLLOUT) WritePending();
   if (closed()) return;
+  if ((events & (EPOLLHUP | EPOLLERR)) && (busy_ || waiting_for_memory_)) {
+    // Not reading, so recv cannot see the end; and the answer has nowhere to go.
+    CloseConnection("client went away");
+    return;
+  }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) ReadAvailable();
 }
 
-void Connection::CloseConnection(const std::string& why) {
+void Connection::CloseConnection(const std::string& why, bool misbehaved) {
   if (closed()) return;
-  base::LogInfo("serve: closing connection from " + peer_ + ": " + why);
+  static base::RateLimitedLog routine(base::LogLevel::kInfo, 1000);
+  static base::RateLimitedLog problem(base::LogLevel::kWarning, 1000);
+  (misbehaved ? problem : routine).Log("serve: closing connection from " + peer_ + ": " + why);
   const int fd = fd_;
   ::close(fd_);
   fd_ = -1;
   out_.reset();
+  in_ = {};
+  in_charge_.Reset();
   loop_.Forget(fd);  // may drop the loop's reference to this connection: touch nothing after
 }
 
-void Connection::ReadAvailable() {
-  for (;;) {
-    if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-    if (in_.size() - in_end_ < kReadChunk) {
-      if (in_begin_ > 0) {  // move the unconsumed bytes to the front before growing
-        std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
-        in_end_ -= in_begin_;
-        in_begin_ = 0;
-      }
-      // Grow geometrically, and only as bytes arrive: a client announcing a large request must
-      // send it before it costs that much memory.
-      if (in_.size() - in_end_ < kReadChunk) in_.resize(in_end_ + std::max(kReadChunk, in_end_));
-    }
-    const ssize_t n = ::recv(fd_, in_.data() + in_end_, in_.size() - in_end_, 0);
-    if (n > 0) {
-      in_end_ += static_cast<size_t>(n);
-      DispatchBuffered();
-      if (closed() || busy_) return;
-      continue;
-    }
-    if (n == 0) {
-      CloseConnection(in_end_ > in_begin_ ? "client disconnected in the middle of a request"
-                                          : "client disconnected");
-      return;
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) CloseConnection(std::strerror(errno));
+void Connection::ResumeReading() {
+  waiting_for_memory_ = false;
+  // The wait was the broker's doing: the request's receive timeout starts again.
+  if (request_started_) request_started_ = std::chrono::steady_clock::now();
+  ReadAvailable();
+}
+
+void Connection::CheckTimeouts(TimePoint now) {
+  if (closed() || busy_ || waiting_for_memory_) return;  // the broker is the one taking time
+  using std::chrono::milliseconds;
+  const auto& o = loop_.options();
+  if (request_started_ && now - *request_started_ > milliseconds(o.request_receive_timeout_ms)) {
+    CloseConnection("sent " + std::to_string(in_end_ - in_begin_) +
+                        " bytes of a request and not the rest within " +
+                        std::to_string(o.request_receive_timeout_ms) + " ms",
+                    /*misbehaved=*/true);
     return;
+  }
+  if (now - last_activity_ > milliseconds(o.connections_max_idle_ms)) {
+    CloseConnection("idle for " + std::to_string(o.connections_max_idle_ms) +
+                    " ms (connections.max.idle.ms)");
   }
 }
 
-void Connection::DispatchBuffered() {
-  if (busy_ || closed()) return;
-  const size_t have = in_end_ - in_begin_;
-  if (have < kFrameHeader) return UpdateInterest();
-  const auto* p = reinterpret_cast<const std::byte*>(in_.data() + in_begin_);
-  const int32_t size = base::LoadBE<int32_t>(p);
-  if (size < 8 || static_cast<size_t>(size) > loop_.max_request_bytes()) {
-    CloseConnection("request size " + std::to_string(size) + " outside [8, " +
-                    std::to_string(loop_.max_request_bytes()) + "] (socket.request.max.bytes)");
-    return;
+void Connection::ReadAvailable() {
+  uint64_t releases = 0;  // the budget's release count before the last reservation
+  while (!closed() && !busy_ && !waiting_for_memory_) {
+    const size_t held = in_end_ - in_begin_;
+    size_t frame_bytes = 0;  // the whole frame at in_begin_, once its size prefix is here
+    if (held >= kFrameHeader) {
+      const int32_t size =
+          base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(in_.data() + in_begin_));
+      if (size < 8 || static_cast<size_t>(size) > loop_.max_request_bytes()) {
+        CloseConnection("request size " + std::to_string(size) + " outside [8, " +
+                            std::to_string(loop_.max_request_bytes()) +
+                            "] (socket.request.max.bytes)",
+                        /*misbehaved=*/true);
+        return;
+      }
+      frame_bytes = kFrameHeader + static_cast<size_t>(size);
+      if (held >= frame_bytes) {
+        DispatchFrame(frame_bytes);
+        continue;
+      }
+    }
+    releases = budget_.releases();
+    // A request larger than the scratch buffer is reserved whole, from its size prefix, before
+    // more of it is read, and read in place. Size prefixes and small requests land in the loop's
+    // scratch buffer first, for which a scratch-full of budget is taken for the read and what is
+    // not kept given back.
+    const bool in_place = frame_bytes > kReadChunk;
+    char* dst = nullptr;
+    size_t room = 0;
+    if (in_place) {
+      if (in_charge_.bytes() < frame_bytes &&
+          !in_charge_.TryGrow(frame_bytes - in_charge_.bytes())) {
+        waiting_for_memory_ = true;
+        break;
+      }
+      Compact();
+      if (in_.size() < frame_bytes) in_.resize(frame_bytes);
+      dst = in_.data() + in_end_;
+      room = frame_bytes - in_end_;
+    } else {
+      if (!in_charge_.TryGrow(kReadChunk)) {
+        waiting_for_memory_ = true;
+        break;
+      }
+      dst = loop_.scratch();
+      room = kReadChunk;
+    }
+    const ssize_t n = ::recv(fd_, dst, room, 0);
+    const int err = errno;
+    if (n > 0) {
+      const auto now = std::chrono::steady_clock::now();
+      if (held == 0) request_started_ = now;
+      last_activity_ = now;
+      if (in_place) {
+        in_end_ += static_cast<size_t>(n);
+      } else {
+        Keep(dst, static_cast<size_t>(n));
+      }
+    }
+    if (!in_place) in_charge_.ShrinkTo(in_.size());
+    if (n > 0) continue;
+    if (n == 0) {
+      CloseConnection(held > 0 ? "client disconnected in the middle of a request"
+                               : "client disconnected");
+      return;
+    }
+    if (err == EINTR) continue;
+    if (err != EAGAIN && err != EWOULDBLOCK) CloseConnection(std::strerror(err));
+    break;
   }
-  const size_t need = kFrameHeader + static_cast<size_t>(size);
-  if (have < need) return UpdateInterest();  // the buffer grows as the bytes arrive
-  auto frame = std::make_shared<const std::string>(in_.data() + in_begin_ + kFrameHeader,
-                                                   static_cast<size_t>(size));
-  in_begin_ += need;
-  if (in_begin_ == in_end_ && in_.size() > 4 * kReadChunk) {  // drop a big request's buffer
-    in_.clear();
-    in_.shrink_to_fit();
+  if (closed()) return;
+  if (waiting_for_memory_) loop_.WaitForMemory(shared_from_this(), releases);
+  UpdateInterest();
+}
+
+void Connection::Keep(const char* bytes, size_t n) {
+  Compact();
+  if (in_.size() < in_end_ + n) in_.resize(in_end_ + n);
+  std::memcpy(in_.data() + in_end_, bytes, n);
+  in_end_ += n;
+}
+
+void Connection::Compact() {
+  if (in_begin_ == 0) return;
+  std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+  in_end_ -= in_begin_;
+  in_begin_ = 0;
+}
+
+void Connection::DispatchFrame(size_t frame_bytes) {
+  auto frame = std::make_shared<RequestFrame>();
+  if (in_begin_ == 0 && in_end_ == frame_bytes) {
+    // The frame is all that is held (a large request read in place, or a request that came
+    // alone): it moves, with its charge, to the handler.
+    in_.resize(frame_bytes);
+    frame->storage = std::exchange(in_, {});
+    frame->begin = kFrameHeader;
+    frame->charge = std::exchange(in_charge_, budget_.Empty());
     in_begin_ = in_end_ = 0;
+  } else {
+    frame->storage.assign(in_.data() + in_begin_ + kFrameHeader, frame_bytes - kFrameHeader);
+    // These bytes were admitted when they were read; the copy is theirs until in_ shrinks below.
+    frame->charge = budget_.ReserveAnyway(frame->storage.size());
+    in_begin_ += frame_bytes;
+    if (in_begin_ == in_end_) {
+      in_ = {};
+      in_begin_ = in_end_ = 0;
+    } else {  // what arrived after the frame: the start of the next request
+      in_ = in_.substr(in_begin_, in_end_ - in_begin_);
+      in_end_ -= in_begin_;
+      in_begin_ = 0;
+    }
+    in_charge_.ShrinkTo(in_.size());
   }
+  request_started_.reset();
+  if (in_end_ > in_begin_) request_started_ = std::chrono::steady_clock::now();
   const int32_t correlation_id =
-      base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(frame->data()) + 4);
+      base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(frame->bytes().data()) + 4);
   busy_ = true;
   UpdateInterest();
   loop_.Dispatch(std::move(frame), Responder(shared_from_this(), correlation_id));
@@ -334,8 +588,7 @@ void Connection::OnResponse(std::optional<OutBuffer> body, int32_t correlation_i
     return;
   }
   busy_ = false;
-  DispatchBuffered();
-  if (!closed() && !busy_) ReadAvailable();
+  ReadAvailable();
 }
 
 void Connection::WritePending() {
@@ -358,12 +611,12 @@ void Connection::WritePending() {
       CloseConnection(std::string("send failed: ") + std::strerror(errno));
       return;
     }
+    last_activity_ = std::chrono::steady_clock::now();
     out_sent_ += static_cast<size_t>(n);
     if (out_sent_ == out_total_) {
       out_.reset();
       busy_ = false;
-      DispatchBuffered();
-      if (!closed() && !busy_) ReadAvailable();
+      ReadAvailable();
       return;
     }
   }
@@ -371,7 +624,7 @@ void Connection::WritePending() {
 
 void Connection::UpdateInterest() {
   if (closed()) return;
-  const uint32_t want = (out_ ? EPOLLOUT : 0u) | (busy_ ? 0u : EPOLLIN);
+  const uint32_t want = (out_ ? EPOLLOUT : 0u) | (busy_ || waiting_for_memory_ ? 0u : EPOLLIN);
   if (want != interest_) {
     interest_ = want;
     loop_.SetInterest(fd_, want);
@@ -403,7 +656,7 @@ void Responder::Close() {
   SLUICE_CHECK(conn_ != nullptr, "Responder used twice");
   auto conn = std::move(conn_);
   Inbox& inbox = conn->inbox();
-  inbox.Post([conn] { conn->CloseConnection("malformed request"); });
+  inbox.Post([conn] { conn->CloseConnection("malformed request", /*misbehaved=*/true); });
 }
 
 const std::string& Responder::peer() const {
@@ -464,12 +717,24 @@ class Server::WorkerPool {
 // --- Server -------------------------------------------------------------------------------------
 
 Server::Server(ServerOptions options, RequestHandlerFn handler)
-    : options_(std::move(options)), handler_(std::move(handler)) {}
+    : options_(std::move(options)),
+      handler_(std::move(handler)),
+      budget_(options_.queued_max_request_bytes),
+      limits_(std::make_unique<ConnectionLimits>(options_.max_connections,
+                                                 options_.max_connections_per_ip)) {}
 
 Server::~Server() { Stop(); }
 
 Status Server::Start() {
   SLUICE_CHECK(!started_, "Server started twice");
+  if (options_.queued_max_request_bytes < options_.max_request_bytes + 2 * kReadChunk) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "queued.max.request.bytes (" +
+                         std::to_string(options_.queued_max_request_bytes) +
+                         ") must be at least socket.request.max.bytes (" +
+                         std::to_string(options_.max_request_bytes) + ") + 128 KiB");
+  }
+  RaiseOpenFileLimit(options_.max_connections);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -506,7 +771,7 @@ Status Server::Start() {
 
   pool_ = std::make_unique<WorkerPool>(std::max(1, options_.worker_threads));
   for (int i = 0; i < std::max(1, options_.event_loops); ++i) {
-    loops_.push_back(std::make_unique<EventLoop>(options_, *this, handler_, connections_));
+    loops_.push_back(std::make_unique<EventLoop>(options_, *this, handler_, *limits_));
   }
   accept_thread_ = std::thread([this] { AcceptLoop(); });
   started_ = true;
@@ -536,18 +801,18 @@ void Server::AcceptLoop() {
       ::poll(fds + 1, 1, 100);
       continue;
     }
-    const std::string peer = PeerName(addr);
-    if (connections_.load() >= options_.max_connections) {
-      base::LogWarning("serve: refusing " + peer + ": " + std::to_string(options_.max_connections) +
-                       " connections open");
+    auto [peer, ip] = PeerName(addr);
+    if (auto refused = limits_->Admit(ip)) {
+      static base::RateLimitedLog log(base::LogLevel::kWarning);
+      log.Log("serve: refusing " + peer + ": " + *refused);
       ::close(fd);
       continue;
     }
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    connections_.fetch_add(1);
-    base::LogInfo("serve: connection from " + peer);
-    loops_[next_loop++ % loops_.size()]->Adopt(fd, peer);
+    static base::RateLimitedLog log(base::LogLevel::kInfo, 1000);
+    log.Log("serve: connection from " + peer);
+    loops_[next_loop++ % loops_.size()]->Adopt(fd, std::move(peer), std::move(ip));
   }
 }
 

@@ -6,12 +6,22 @@
 //
 // Each connection handles one request at a time, as Kafka's broker does: after a whole request
 // frame arrives the connection stops reading until the response has been written (or the handler
-// said there is none). That keeps responses in request order, bounds a connection's memory to one
-// request plus one response, and pushes back on a client that sends faster than we store: its
-// requests wait in its own socket buffer. A frame larger than max_request_bytes closes the
-// connection.
+// said there is none). That keeps responses in request order and pushes back on a client that
+// sends faster than we store: its requests wait in its own socket buffer.
 //
-// Thread-safety: Start and Stop from one thread; a Responder may be used from any thread.
+// Memory (net/memory_budget.h): every byte a client makes the server hold is charged to one
+// MemoryBudget of queued_max_request_bytes. An idle connection holds nothing (reads land in its
+// loop's scratch buffer first); a request larger than the scratch is reserved whole, from its size
+// prefix, before the rest of it is read. When the budget is spent, connections stop reading
+// (they wait in their loop's queue, first come first served) until bytes are released.
+//
+// Limits, with Kafka's names: a frame larger than max_request_bytes (socket.request.max.bytes)
+// closes the connection; max_connections and max_connections_per_ip refuse new connections; a
+// connection idle for connections_max_idle_ms, or whose request is not whole after
+// request_receive_timeout_ms of reading it (a slow or stalled sender), is closed.
+//
+// Thread-safety: Start and Stop from one thread; a Responder may be used from any thread; the
+// budget is thread-safe.
 
 #include <atomic>
 #include <cstdint>
@@ -21,12 +31,14 @@
 #include <thread>
 #include <vector>
 
+#include "net/memory_budget.h"
 #include "net/out_buffer.h"
 #include "segment/base/result.h"
 
 namespace sluice::net {
 
 class Connection;
+class ConnectionLimits;
 class EventLoop;
 
 // Completes one request. Exactly one of Send, NoResponse or Close must be called, once, from any
@@ -56,17 +68,33 @@ class Responder {
   int32_t correlation_id_ = 0;
 };
 
-// Handles one request frame (without its size prefix). Runs on a worker thread; may block, and
-// may complete `responder` later from another thread. `frame` lives until the handler drops it.
-using RequestHandlerFn = std::function<void(std::shared_ptr<const std::string> frame, Responder)>;
+// One request as received, without its size prefix. It holds its charge on the server's memory
+// budget until the last reference to it goes.
+struct RequestFrame {
+  std::string storage;
+  size_t begin = 0;  // the request starts at storage[begin]
+  MemoryBudget::Lease charge;
+
+  Bytes bytes() const { return base::AsBytes(storage).subspan(begin); }
+};
+
+// Handles one request frame. Runs on a worker thread; may block, and may complete `responder`
+// later from another thread. `frame` lives until the handler drops it.
+using RequestHandlerFn = std::function<void(std::shared_ptr<const RequestFrame> frame, Responder)>;
 
 struct ServerOptions {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 9092;  // 0 = any free port (see Server::port)
   int event_loops = 2;
   int worker_threads = 8;
-  size_t max_request_bytes = 100u << 20;  // Kafka socket.request.max.bytes
-  int max_connections = 4096;
+  size_t max_request_bytes = 100u << 20;  // socket.request.max.bytes
+  // queued.max.request.bytes: the memory budget (see above). At least max_request_bytes + 128 KiB,
+  // so that a connection's own largest request always fits.
+  size_t queued_max_request_bytes = 128u << 20;
+  int max_connections = 4096;                   // max.connections
+  int max_connections_per_ip = 4096;            // max.connections.per.ip
+  int64_t connections_max_idle_ms = 600'000;    // connections.max.idle.ms
+  int64_t request_receive_timeout_ms = 30'000;  // a started request must be whole within this
 };
 
 class Server {
@@ -86,6 +114,9 @@ class Server {
   uint16_t port() const { return port_; }
   // Runs `fn` on a worker thread.
   void Post(std::function<void()> fn);
+  // The memory budget: handlers charge what they allocate for a request (decompression, transcoded
+  // responses) to it.
+  MemoryBudget& budget() { return budget_; }
 
  private:
   class WorkerPool;
@@ -93,10 +124,11 @@ class Server {
 
   ServerOptions options_;
   RequestHandlerFn handler_;
+  MemoryBudget budget_;
+  std::unique_ptr<ConnectionLimits> limits_;
   int listen_fd_ = -1;
   int stop_fd_ = -1;  // eventfd that wakes the accept loop on Stop
   uint16_t port_ = 0;
-  std::atomic<int> connections_{0};
   std::unique_ptr<WorkerPool> pool_;
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::thread accept_thread_;

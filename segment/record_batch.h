@@ -4,6 +4,7 @@
 // and (re)compress the records section. The layout is Kafka's, big-endian; see FORMAT.md.
 // Everything here is pure computation on caller-owned bytes and is thread-safe.
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -119,6 +120,12 @@ class RecordDecoder {
   Result<std::optional<RecordView>> Next();
 
   const BatchHeader& header() const { return header_; }
+  // Changes the limit for the batches Reset from now on.
+  void set_max_decompressed_bytes(size_t max) {
+    max_decompressed_bytes_ = std::min(max, kMaxDecompressedBytes);
+  }
+  // Bytes the decoder holds for decompressed records (what it costs in memory).
+  size_t buffer_bytes() const { return scratch_.capacity(); }
 
  private:
   size_t max_decompressed_bytes_;

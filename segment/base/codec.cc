@@ -15,8 +15,8 @@ Error Corrupt(std::string_view codec, std::string_view detail) {
                    std::string(codec) + " data is malformed: " + std::string(detail));
 }
 Error TooBig(std::string_view codec, size_t max) {
-  return MakeError(ErrorCode::kOutOfRange, std::string(codec) + " data decompresses to more than " +
-                                               std::to_string(max) + " bytes");
+  return MakeError(ErrorCode::kTooLarge, std::string(codec) + " data decompresses to more than " +
+                                             std::to_string(max) + " bytes");
 }
 
 // --- zstd -------------------------------------------------------------------------------------

@@ -118,7 +118,7 @@ FuzzOutcome CheckBatch(Bytes batch) {
   int64_t max_ts = seg::kNoTimestamp;
   const Status decoded = RenderRecords(batch, h, records, &max_ts);
   if (!decoded) {
-    CheckCode(decoded.error(), {ErrorCode::kCorruption, ErrorCode::kOutOfRange}, "RecordDecoder");
+    CheckCode(decoded.error(), {ErrorCode::kCorruption, ErrorCode::kTooLarge}, "RecordDecoder");
   }
 
   // DecompressBatch (serving old clients) must agree with the decoder: the plain batch it makes is
@@ -143,7 +143,7 @@ FuzzOutcome CheckBatch(Bytes batch) {
                  "records decode from the compressed batch xor from its decompressed copy");
     SLUICE_CHECK(!decoded || plain_records == records, "the decompressed copy holds other records");
   } else {
-    CheckCode(plain.error(), {ErrorCode::kCorruption, ErrorCode::kOutOfRange}, "DecompressBatch");
+    CheckCode(plain.error(), {ErrorCode::kCorruption, ErrorCode::kTooLarge}, "DecompressBatch");
     SLUICE_CHECK(!decoded, "DecompressBatch failed on records the decoder accepted");
   }
   if (decoded) {
@@ -571,7 +571,7 @@ FuzzOutcome CheckOffsetsBatch(Bytes batch) {
   if (!seg::VerifyBatchCrc(batch, *header)) out.error = ErrorCode::kCorruption;
   seg::RecordDecoder decoder(kFuzzMaxDecompressedBytes);
   if (Status s = decoder.Reset(batch, *header); !s) {
-    CheckCode(s.error(), {ErrorCode::kCorruption, ErrorCode::kOutOfRange}, "RecordDecoder");
+    CheckCode(s.error(), {ErrorCode::kCorruption, ErrorCode::kTooLarge}, "RecordDecoder");
     if (!out.error) out.error = s.error().code;
     return out;
   }
@@ -579,7 +579,7 @@ FuzzOutcome CheckOffsetsBatch(Bytes batch) {
   for (;;) {
     auto more = decoder.Next(rec);
     if (!more) {
-      CheckCode(more.error(), {ErrorCode::kCorruption, ErrorCode::kOutOfRange}, "RecordDecoder");
+      CheckCode(more.error(), {ErrorCode::kCorruption, ErrorCode::kTooLarge}, "RecordDecoder");
       if (!out.error) out.error = more.error().code;
       break;
     }
