@@ -13,7 +13,7 @@
 #   topic-list     sluice --broker B topic list
 #   topic-describe sluice --broker B topic describe lat-none
 #   topic-create   sluice --broker B topic create lat-c-<binary>-<run>
-# and prints p50/p99/max in ms per command and binary (nearest rank: with 50 runs p99 is rank
+# and prints p50/p99/max in ms per command and binary, with the number of runs over 20 and 500 ms (nearest rank: with 50 runs p99 is rank
 # ceil(0.99 * 50) = 50, the max), with /proc/loadavg before and after. The binaries swap places
 # every run, so neither always runs right after the server did work. Every command must exit 0.
 #
@@ -67,11 +67,12 @@ run_one() {
   echo $(( (${end/./} - ${start/./}) ))
 }
 
-# p50 p99 max of the microsecond figures in file $1, in ms.
+# p50 p99 max of the microsecond figures in file $1, in ms, and how many runs took over 20 ms
+# (the issue's p99 target) and over 500 ms (a stall such as librdkafka's 1 s topic scan).
 stats() {
-  sort -n "$1" | awk '{ v[NR] = $1 } END {
+  sort -n "$1" | awk '{ v[NR] = $1; if ($1 > 20000) o20++; if ($1 > 500000) o500++ } END {
     p50 = v[int((NR * 50 + 99) / 100)]; p99 = v[int((NR * 99 + 99) / 100)];
-    printf "%8.1f %8.1f %8.1f", p50 / 1000, p99 / 1000, v[NR] / 1000 }'
+    printf "%8.1f %8.1f %8.1f %6d %6d", p50 / 1000, p99 / 1000, v[NR] / 1000, o20, o500 }'
 }
 
 echo "load before: $(cat /proc/loadavg)"
@@ -87,7 +88,8 @@ for cmd in "${CMDS[@]}"; do
   done
 done
 echo "load after:  $(cat /proc/loadavg)"
-printf '%-15s %-4s %8s %8s %8s   (ms, %d runs each)\n' command bin p50 p99 max "$RUNS"
+printf '%-15s %-4s %8s %8s %8s %6s %6s   (ms; runs over 20 / 500 ms, of %d)\n' command bin p50 p99 max \
+  '>20' '>500' "$RUNS"
 for cmd in "${CMDS[@]}"; do
   for entry in "${BINS[@]}"; do
     tag=${entry%%:*}
