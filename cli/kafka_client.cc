@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <mutex>
 
 #include "segment/base/log.h"
@@ -535,7 +536,22 @@ struct Producer::Impl {
   ClientConfig config;
   Callbacks callbacks;
   HandlePtr rk;
+  // Declared after rk: a topic handle is destroyed before the client handle it belongs to.
+  std::map<std::string, TopicPtr, std::less<>> topics;
   int64_t delivery_timeout_ms = 0;
+
+  // The topic handle for `name`, made on first use with rd_kafka_topic_new. Why not produce by
+  // name (RD_KAFKA_VTYPE_TOPIC): librdkafka 2.0.2 then makes the topic without asking for its
+  // metadata. If the broker connection came up before the first record (its "connected" refresh
+  // knew no topic), nothing asks for the topic's partitions until the 1 s topic scan, and the
+  // record waits for it: `sluice --broker ... produce` took ~1 s about half the time (issue 12).
+  // rd_kafka_topic_new sends the Metadata request at once (its "leader query").
+  Result<rd_kafka_topic_t*> Topic(const std::string& name) {
+    if (auto it = topics.find(name); it != topics.end()) return it->second.get();
+    TopicPtr topic(rd_kafka_topic_new(rk.get(), name.c_str(), nullptr));
+    if (!topic) return KafkaError(rd_kafka_last_error(), "produce to " + name);
+    return topics.emplace(name, std::move(topic)).first->second.get();
+  }
 
   Status FirstFailure() {
     std::lock_guard lock(callbacks.mu);
@@ -580,6 +596,7 @@ Status Producer::Send(const std::string& topic, int32_t partition,
                       std::span<const segment::RecordHeader> headers,
                       std::optional<int64_t> timestamp_ms, int64_t tag) {
   RETURN_IF_ERROR(impl_->FirstFailure());
+  ASSIGN_OR_RETURN(rd_kafka_topic_t * rkt, impl_->Topic(topic));
   // A present but empty key or value needs a non-null pointer: null means "null".
   auto data = [](const std::optional<std::string_view>& v) -> const char* {
     if (!v) return nullptr;
@@ -595,8 +612,8 @@ Status Producer::Send(const std::string& topic, int32_t partition,
       }
     }
     rd_kafka_vu_t vu[8] = {};
-    vu[0].vtype = RD_KAFKA_VTYPE_TOPIC;
-    vu[0].u.cstr = topic.c_str();
+    vu[0].vtype = RD_KAFKA_VTYPE_RKT;
+    vu[0].u.rkt = rkt;
     vu[1].vtype = RD_KAFKA_VTYPE_PARTITION;
     vu[1].u.i32 = partition;
     vu[2].vtype = RD_KAFKA_VTYPE_MSGFLAGS;

@@ -86,7 +86,7 @@ class SignalStop {
   bool stop_requested() const;
   // The signal that requested the stop, 0 if none.
   int signal_number() const;
-  // Requested (within ~20 ms) once a signal arrived.
+  // Requested once a signal arrived (by the watcher thread, woken by the handler's byte).
   std::stop_token token() const { return source_.get_token(); }
   // Becomes readable when a signal arrives; -1 if the pipe could not be made.
   int wake_fd() const { return wake_read_; }
@@ -94,6 +94,8 @@ class SignalStop {
  private:
   int wake_read_ = -1;
   int wake_write_ = -1;
+  int quit_read_ = -1;  // readable once the destructor wants the watcher to end
+  int quit_write_ = -1;
   std::stop_source source_;
   std::jthread watcher_;
 };
