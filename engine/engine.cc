@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "engine/closed_partition.h"
 #include "engine/group_offsets.h"
 #include "segment/base/log.h"
 #include "segment/format.h"
@@ -437,14 +438,7 @@ Result<TopicDescription> Engine::DescribeTopic(const std::string& name) const {
   d.info =
       TopicInfo{name, static_cast<int32_t>(topic->partitions.size()), topic->Config(), topic->id};
   for (int32_t p = 0; p < d.info.partitions; ++p) {
-    auto log = FindPartition(topic, p);
-    if (log) {
-      d.partitions.push_back((*log)->Stats());
-    } else {
-      PartitionStats offline;
-      offline.offline = log.error();
-      d.partitions.push_back(std::move(offline));
-    }
+    d.partitions.push_back(StatsWithoutOpening(*topic, *topic->partitions[static_cast<size_t>(p)]));
   }
   return d;
 }
@@ -452,6 +446,23 @@ Result<TopicDescription> Engine::DescribeTopic(const std::string& name) const {
 Result<TopicConfig> Engine::GetTopicConfig(const std::string& name) const {
   ASSIGN_OR_RETURN(auto topic, FindTopic(name));
   return topic->Config();
+}
+
+PartitionStats Engine::StatsWithoutOpening(const Topic& topic, Partition& part) const {
+  {
+    std::lock_guard lock(part.mu);
+    if (part.log) return part.log->Stats();
+    if (!part.opened) {
+      // Held under the partition's lock, so that no append opens it while its files are read.
+      if (auto closed = StatsOfClosedPartition(*fs_, part.dir)) return *closed;
+    }
+  }
+  // Offline already, or its files are not those of a clean close: opening says what they hold.
+  auto log = OpenPartition(topic, part, PartitionOpen::kExisting);
+  if (log) return (*log)->Stats();
+  PartitionStats offline;
+  offline.offline = log.error();
+  return offline;
 }
 
 Result<std::shared_ptr<Engine::Topic>> Engine::FindTopic(const std::string& name) const {
