@@ -9,6 +9,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   kcat librdkafka-dev python3-kafka python3-confluent-kafka python3-lz4 python3-snappy
+  python3-zstandard
 )
 
 missing=()
