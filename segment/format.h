@@ -74,6 +74,15 @@ inline constexpr Magic kPartitionMetaMagic = MakeMagic("SLUICEPM");
 inline constexpr uint16_t kPartitionMetaVersion1 = 1;
 inline constexpr uint16_t kPartitionMetaCurrentVersion = kPartitionMetaVersion1;
 
+// Producer-state snapshot: <topic>-<partition>/<offset, 20 digits>.snapshot (FORMAT.md).
+inline constexpr Magic kProducerSnapshotMagic = MakeMagic("SLUICEPS");
+inline constexpr uint16_t kProducerSnapshotVersion1 = 1;
+inline constexpr uint16_t kProducerSnapshotCurrentVersion = kProducerSnapshotVersion1;
+inline constexpr uint16_t kProducerSnapshotMinReadableVersion = kProducerSnapshotVersion1;
+inline constexpr size_t kProducerSnapshotHeaderSize = 12;  // offset, producer count
+inline constexpr size_t kProducerSnapshotEntrySize = 24;   // id, epoch, count, reserved, last seen
+inline constexpr size_t kProducerSnapshotBatchSize = 24;   // first/last sequence, first/last offset
+
 // Segments are addressed with 32-bit positions in the index.
 inline constexpr uint64_t kMaxSegmentBytes = 1ull << 31;
 

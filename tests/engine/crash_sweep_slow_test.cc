@@ -14,9 +14,11 @@
 //     start is not above what the workload's deletes (retention, DeleteSegmentsBefore) asked for,
 //     the newest acknowledged snapshot (or a newer one) is there, acknowledged topic
 //     configuration holds, and producer ids are not handed out twice.
-// Known limitations are reported as notes without failing the test: a retry of an idempotent
-// producer's batch that is no longer in the active segment is not recognised (PartitionLog keeps
-// producer state from the active segment only), and partition directories that no topic owns
+//   - a retry of the idempotent producer's last acknowledged batch is recognised as a duplicate
+//     (same offsets, nothing appended), even when a roll sealed it before the crash (producer
+//     snapshots).
+// Known limitations are reported as notes without failing the test: partition directories that
+// no topic owns
 // (left by an interrupted CreateTopic, or brought back by a crash after DeleteTopic).
 // Modes: drop what was not synced; tear the last write (when operation k is a write, a
 // seeded-random prefix of it reaches the disk, MemFs::WriteBack, before the unsynced rest is
@@ -296,32 +298,21 @@ Outcome Verify(io::FileSystem& fs, base::ManualClock& clock, const Ledger& ledge
     }
   }
 
-  // A retry of the idempotent producer's last acknowledged batch should be recognised as a
-  // duplicate. PartitionLog rebuilds producer state from the active segment only (documented in
-  // partition_log.h), so a producer whose last batch is in a sealed segment is forgotten and its
-  // retry appended again: a known limitation, reported as a note until producer state is
-  // persisted (Kafka's producer snapshots).
+  // A retry of the idempotent producer's last acknowledged batch is recognised as a duplicate:
+  // the producer state is rebuilt from the newest producer snapshot and the batch headers after
+  // it, so it holds even when the batch was rolled into a sealed segment before the crash.
   if (ledger.idempotent_offset >= 0) {
     const auto& [topic, partition] = ledger.idempotent_partition;
+    const std::string where = topic + "-" + std::to_string(partition) + " offset " +
+                              std::to_string(ledger.idempotent_offset);
     auto retried = engine.Append(topic, partition, base::AsBytes(ledger.idempotent_batch));
-    if (!retried && retried.error().code == base::ErrorCode::kOutOfOrderSequence) {
-      // The same limitation: the producer's later batch (the one the crash interrupted, which
-      // survived) is remembered, the acknowledged one before it (in a sealed segment) is not.
-      outcome.notes.push_back(
-          "idempotent retry refused as out of order: the batch acknowledged "
-          "at " +
-          topic + "-" + std::to_string(partition) + " offset " +
-          std::to_string(ledger.idempotent_offset) + ": " + retried.error().ToString());
-    } else if (!retried) {
-      violations.push_back("retry of the idempotent batch at " + topic + "-" +
-                           std::to_string(partition) + " offset " +
-                           std::to_string(ledger.idempotent_offset) + ": " +
+    if (!retried) {
+      violations.push_back("retry of the idempotent batch acknowledged at " + where + ": " +
                            retried.error().ToString());
     } else if (!retried->duplicate || retried->base_offset.value() != ledger.idempotent_offset) {
-      outcome.notes.push_back("idempotent retry appended again: the batch acknowledged at " +
-                              topic + "-" + std::to_string(partition) + " offset " +
-                              std::to_string(ledger.idempotent_offset) + " was appended again at " +
-                              std::to_string(retried->base_offset.value()));
+      violations.push_back("retry of the idempotent batch acknowledged at " + where +
+                           " was appended again at " +
+                           std::to_string(retried->base_offset.value()));
     }
   }
 
