@@ -168,7 +168,8 @@ Result<PartitionLog*> Engine::OpenPartition(const Topic& topic, Partition& part,
   const std::string meta_path = io::JoinPath(part.dir, kPartitionMetaFile);
   auto has_meta = fs_->Exists(meta_path);
   if (has_meta && !*has_meta) {
-    PartitionMeta meta{topic.name, topic.id, part.index, topic.Config()};
+    PartitionMeta meta{topic.name, topic.id, part.index, topic.Config(),
+                       static_cast<int32_t>(topic.partitions.size())};
     if (Status s = SavePartitionMeta(*fs_, part.dir, meta); !s) {
       base::LogWarning(s.error().ToString());
     }
@@ -328,7 +329,8 @@ Status Engine::CreateTopicWithConfig(const std::string& name, int32_t partitions
   for (int32_t p = 0; p < partitions; ++p) {
     auto& part = *topic->partitions[static_cast<size_t>(p)];
     Status s = reused[static_cast<size_t>(p)] ? Status() : fs_->CreateDir(part.dir);
-    if (s) s = SavePartitionMeta(*fs_, part.dir, PartitionMeta{name, info.id, p, config});
+    if (s)
+      s = SavePartitionMeta(*fs_, part.dir, PartitionMeta{name, info.id, p, config, partitions});
     if (s) {
       if (auto opened = OpenPartition(*topic, part, PartitionOpen::kCreate); !opened) {
         s = std::move(opened).error();
@@ -416,8 +418,9 @@ Status Engine::AlterTopicConfig(const std::string& name,
     std::lock_guard part_lock(part->mu);
     if (part->log) part->log->SetConfig(config);
     if (part->offline) continue;
-    if (Status s = SavePartitionMeta(*fs_, part->dir, {name, topic->id, part->index, config});
-        !s && result) {
+    const PartitionMeta meta{name, topic->id, part->index, config,
+                             static_cast<int32_t>(topic->partitions.size())};
+    if (Status s = SavePartitionMeta(*fs_, part->dir, meta); !s && result) {
       result = s;
     }
   }

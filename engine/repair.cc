@@ -190,8 +190,8 @@ Status RepairPartition(io::FileSystem& fs, const RepairOptions& o, const TopicMa
           }));
       RETURN_IF_ERROR(steps.Do(
           "write " + io::JoinPath(part.dir, kPartitionMetaFile) + " from the catalog", [&] {
-            return SavePartitionMeta(fs, part.dir,
-                                     {part.topic, info.id, part.partition, info.config});
+            return SavePartitionMeta(
+                fs, part.dir, {part.topic, info.id, part.partition, info.config, info.partitions});
           }));
     } else if (part.needs_recreate) {
       // Every segment is gone; the recovery point still says where the log was.
@@ -281,7 +281,8 @@ Status RewritePartitionFiles(io::FileSystem& fs, const RepairOptions& o,
     const std::string path = io::JoinPath(part.dir, kPartitionMetaFile);
     RETURN_IF_ERROR(MoveAside(steps, fs, path, ms, ""));
     RETURN_IF_ERROR(steps.Do("write " + path + " from the catalog", [&] {
-      return SavePartitionMeta(fs, part.dir, {part.topic, info.id, part.partition, info.config});
+      return SavePartitionMeta(fs, part.dir,
+                               {part.topic, info.id, part.partition, info.config, info.partitions});
     }));
   }
   return {};

@@ -72,7 +72,11 @@ inline constexpr uint16_t kCatalogCurrentVersion = kCatalogVersion2;
 // belongs to, so that the catalog can be rebuilt from the directories.
 inline constexpr Magic kPartitionMetaMagic = MakeMagic("SLUICEPM");
 inline constexpr uint16_t kPartitionMetaVersion1 = 1;
-inline constexpr uint16_t kPartitionMetaCurrentVersion = kPartitionMetaVersion1;
+// Adds "partitions": the topic's partition count, so that a topic adopted from its directories
+// (an interrupted creation, a lost catalog) gets the count it was created with.
+inline constexpr uint16_t kPartitionMetaVersion2 = 2;
+inline constexpr uint16_t kPartitionMetaCurrentVersion = kPartitionMetaVersion2;
+inline constexpr uint16_t kPartitionMetaMinReadableVersion = kPartitionMetaVersion1;
 
 // Producer-state snapshot: <topic>-<partition>/<offset, 20 digits>.snapshot (FORMAT.md).
 inline constexpr Magic kProducerSnapshotMagic = MakeMagic("SLUICEPS");
