@@ -192,6 +192,17 @@ class RemoteBackend : public Backend {
   // AlterConfigs replaces a topic's whole configuration: read it, change it, write it back.
   Status AlterTopicConfig(const std::string& name,
                           const std::map<std::string, std::string>& changes) override {
+    if (engine::IsInternalTopic(name)) {
+      // DescribeConfigs hides internal topics (unknown topic), so ask the broker itself with the
+      // changes alone: it refuses (INVALID_TOPIC_EXCEPTION, net/PROTOCOL.md), and the refusal is
+      // reported as the embedded engine's.
+      Status s = admin_->ReplaceTopicConfig(name, changes);
+      if (s || s.error().code != ErrorCode::kInvalidArgument) return s;
+      return MakeError(ErrorCode::kRefused, "topic '" + name +
+                                                "' is internal and its configuration cannot be "
+                                                "changed (" +
+                                                s.error().context + ")");
+    }
     ASSIGN_OR_RETURN(auto config, admin_->DescribeTopicConfig(name));
     for (const auto& [key, value] : changes) config[key] = value;
     return admin_->ReplaceTopicConfig(name, config);

@@ -400,6 +400,13 @@ Status Engine::DeleteTopic(const std::string& name) {
 
 Status Engine::AlterTopicConfig(const std::string& name,
                                 const std::map<std::string, std::string>& changes) {
+  if (IsInternalTopic(name)) {
+    // Its configuration is the engine's (one partition, flush=sync, no compression: FORMAT.md):
+    // retention or a segment size set by hand could delete committed offsets or break their
+    // compaction. Refused like deleting it.
+    return MakeError(ErrorCode::kRefused,
+                     "topic '" + name + "' is internal and its configuration cannot be changed");
+  }
   std::lock_guard catalog_lock(catalog_mu_);
   ASSIGN_OR_RETURN(auto topic, FindTopic(name));
   ASSIGN_OR_RETURN(TopicConfig config, ApplyConfig(topic->Config(), changes));

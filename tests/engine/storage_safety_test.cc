@@ -334,6 +334,16 @@ TEST_F(StorageSafetyTest, InternalTopicsCannotBeDeleted) {
   EXPECT_TRUE(fs::exists(PartitionPath(kConsumerOffsetsTopic, 0)));
 }
 
+TEST_F(StorageSafetyTest, InternalTopicsConfigurationCannotBeChanged) {
+  ASSERT_OK(engine_->GroupOffsets());
+  ASSERT_OK_AND_ASSIGN(auto before, engine_->DescribeTopic(kConsumerOffsetsTopic));
+  auto altered = engine_->AlterTopicConfig(kConsumerOffsetsTopic, {{"retention.ms", "1"}});
+  ASSERT_FALSE(altered.has_value());
+  EXPECT_EQ(altered.error().code, ErrorCode::kRefused);
+  ASSERT_OK_AND_ASSIGN(auto after, engine_->DescribeTopic(kConsumerOffsetsTopic));
+  EXPECT_EQ(ConfigToMap(after.info.config), ConfigToMap(before.info.config));
+}
+
 // A deletion that crashed after renaming its directories is finished by the next open; the
 // directories of other topics are never touched.
 TEST_F(StorageSafetyTest, InterruptedDeletionIsFinishedAtOpen) {
