@@ -921,7 +921,10 @@ Status PartitionLog::Close() {
   bool write_snapshot;
   {
     std::lock_guard rp_lock(rp_mu_);
-    write_snapshot = snapshot_at_ != tail.next_offset;
+    // An empty log needs none (opening it replays nothing): creating a topic of many partitions
+    // costs no snapshot fsyncs.
+    const bool empty = Snapshot()->size() == 1 && tail.next_offset == active->base_offset();
+    write_snapshot = snapshot_at_ != tail.next_offset && !empty;
     if (unusable_snapshots_.count(tail.next_offset) != 0) {
       // A damaged snapshot is never written over (nor deleted): `sluice verify` names it and
       // `sluice repair` moves it aside. The next open falls back again, which is safe.
