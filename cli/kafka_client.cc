@@ -285,7 +285,15 @@ Result<std::vector<TopicMetadata>> AdminClient::ListTopicsWithin(int64_t timeout
   for (int i = 0; i < md->topic_cnt; ++i) {
     const auto& t = md->topics[i];
     if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
-    out.push_back({t.topic, t.partition_cnt});
+    TopicMetadata topic{t.topic, t.partition_cnt, {}};
+    for (int j = 0; j < t.partition_cnt; ++j) {
+      const auto& p = t.partitions[j];
+      if (p.err != RD_KAFKA_RESP_ERR_NO_ERROR || p.leader < 0) {
+        topic.offline[p.id] =
+            p.err != RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_err2name(p.err) : "no leader";
+      }
+    }
+    out.push_back(std::move(topic));
   }
   return out;
 }

@@ -42,6 +42,9 @@ struct ClientConfig {
 struct TopicMetadata {
   std::string name;
   int32_t partitions = 0;
+  // Partitions the broker reports without a leader (LEADER_NOT_AVAILABLE, or any other
+  // partition error): sluice's broker answers so for an offline partition (net/PROTOCOL.md).
+  std::map<int32_t, std::string> offline;  // partition -> the broker's error
 };
 
 // ListOffsets queries: besides a timestamp (epoch ms), these two.

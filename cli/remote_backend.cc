@@ -157,9 +157,12 @@ class RemoteBackend : public Backend {
               [](const auto& a, const auto& b) { return a.name < b.name; });
     std::vector<TopicSummary> out;
     for (const auto& t : topics) {
-      ASSIGN_OR_RETURN(auto parts, Watermarks(t.name, t.partitions));
+      ASSIGN_OR_RETURN(auto parts, Watermarks(t));
       TopicSummary s{t.name, t.partitions, 0, std::nullopt, 0};
-      for (const auto& p : parts) s.records += p.high_watermark - p.log_start_offset;
+      for (const auto& p : parts) {
+        s.records += p.high_watermark - p.log_start_offset;
+        if (p.offline) ++s.offline_partitions;
+      }
       out.push_back(std::move(s));
     }
     return out;
@@ -192,14 +195,25 @@ class RemoteBackend : public Backend {
   // AlterConfigs replaces a topic's whole configuration: read it, change it, write it back.
   Status AlterTopicConfig(const std::string& name,
                           const std::map<std::string, std::string>& changes) override {
+    if (engine::IsInternalTopic(name)) {
+      // DescribeConfigs hides internal topics (unknown topic), so ask the broker itself with the
+      // changes alone: it refuses (INVALID_TOPIC_EXCEPTION, net/PROTOCOL.md), and the refusal is
+      // reported as the embedded engine's.
+      Status s = admin_->ReplaceTopicConfig(name, changes);
+      if (s || s.error().code != ErrorCode::kInvalidArgument) return s;
+      return MakeError(ErrorCode::kRefused, "topic '" + name +
+                                                "' is internal and its configuration cannot be "
+                                                "changed (" +
+                                                s.error().context + ")");
+    }
     ASSIGN_OR_RETURN(auto config, admin_->DescribeTopicConfig(name));
     for (const auto& [key, value] : changes) config[key] = value;
     return admin_->ReplaceTopicConfig(name, config);
   }
 
   Result<std::vector<PartitionSummary>> Partitions(const std::string& topic) override {
-    ASSIGN_OR_RETURN(int32_t partitions, PartitionCount(topic));
-    return Watermarks(topic, partitions);
+    ASSIGN_OR_RETURN(kafka::TopicMetadata meta, TopicMeta(topic));
+    return Watermarks(meta);
   }
 
   Result<std::optional<Offset>> OffsetForTimestamp(const std::string& topic, int32_t partition,
@@ -276,9 +290,15 @@ class RemoteBackend : public Backend {
       l.topic_exists = t != topics.end() && o.partition < t->partitions;
       if (l.topic_exists) {
         if (!watermarks.contains(o.topic)) {
-          ASSIGN_OR_RETURN(watermarks[o.topic], Watermarks(o.topic, t->partitions));
+          ASSIGN_OR_RETURN(watermarks[o.topic], Watermarks(*t));
         }
         const PartitionSummary& w = watermarks[o.topic][static_cast<size_t>(o.partition)];
+        if (w.offline) {
+          // Offline on the server: its offsets are unknown, so no lag is claimed.
+          l.log_start_offset = l.end_offset = l.committed;
+          out.push_back(std::move(l));
+          continue;
+        }
         l.log_start_offset = w.log_start_offset;
         l.end_offset = w.high_watermark;
         const Offset consumed_to = std::max(l.committed, w.log_start_offset);
@@ -300,6 +320,14 @@ class RemoteBackend : public Backend {
                                                            engine::DryRun dry_run) override {
     if (group.empty()) return MakeError(ErrorCode::kInvalidArgument, "empty group id");
     ASSIGN_OR_RETURN(auto parts, Partitions(topic));
+    for (const auto& p : parts) {
+      // Its offsets are unknown: no reset target can be computed (the embedded engine refuses
+      // the same way).
+      if (p.offline) {
+        return MakeError(ErrorCode::kOffline,
+                         topic + "-" + std::to_string(p.partition) + " is offline: " + *p.offline);
+      }
+    }
     ASSIGN_OR_RETURN(auto committed, FetchCommitted(group, topic));
     std::vector<int64_t> by_time;
     if (target.kind == engine::ResetTarget::Kind::kTimestamp) {
@@ -376,12 +404,16 @@ class RemoteBackend : public Backend {
   }
 
  private:
-  Result<int32_t> PartitionCount(const std::string& topic) {
+  Result<kafka::TopicMetadata> TopicMeta(const std::string& topic) {
     ASSIGN_OR_RETURN(auto topics, admin_->ListTopics());
-    for (const auto& t : topics) {
-      if (t.name == topic) return t.partitions;
+    for (auto& t : topics) {
+      if (t.name == topic) return std::move(t);
     }
     return TopicNotFound(topic);
+  }
+  Result<int32_t> PartitionCount(const std::string& topic) {
+    ASSIGN_OR_RETURN(kafka::TopicMetadata meta, TopicMeta(topic));
+    return meta.partitions;
   }
 
   // Every partition of every topic: what a group's committed offsets are asked for (a group's
@@ -396,19 +428,34 @@ class RemoteBackend : public Backend {
   }
 
   // Log start offsets and high watermarks of partitions 0..partitions-1: two ListOffsets.
-  Result<std::vector<PartitionSummary>> Watermarks(const std::string& topic, int32_t partitions) {
+  // The start and end of each partition of `topic`. Partitions the broker reports without a leader
+  // (offline: damaged or missing data on the server) are not asked for (there is no leader to
+  // answer) and are marked offline, as the embedded backend marks them.
+  Result<std::vector<PartitionSummary>> Watermarks(const kafka::TopicMetadata& topic) {
     std::vector<std::pair<int32_t, int64_t>> earliest, latest;
-    for (int32_t p = 0; p < partitions; ++p) {
+    for (int32_t p = 0; p < topic.partitions; ++p) {
+      if (topic.offline.count(p) != 0) continue;
       earliest.emplace_back(p, kafka::kEarliest);
       latest.emplace_back(p, kafka::kLatest);
     }
-    ASSIGN_OR_RETURN(auto starts, admin_->ListOffsets(topic, earliest));
-    ASSIGN_OR_RETURN(auto ends, admin_->ListOffsets(topic, latest));
+    std::vector<int64_t> starts, ends;
+    if (!earliest.empty()) {
+      ASSIGN_OR_RETURN(starts, admin_->ListOffsets(topic.name, earliest));
+      ASSIGN_OR_RETURN(ends, admin_->ListOffsets(topic.name, latest));
+    }
     std::vector<PartitionSummary> out;
-    for (int32_t p = 0; p < partitions; ++p) {
-      const auto i = static_cast<size_t>(p);
+    size_t i = 0;
+    for (int32_t p = 0; p < topic.partitions; ++p) {
+      if (auto it = topic.offline.find(p); it != topic.offline.end()) {
+        out.push_back({p, Offset(0), Offset(0), std::nullopt, std::nullopt,
+                       "the broker reports no leader (" + it->second +
+                           "): its data on the server is damaged or missing; `sluice verify` on "
+                           "the server's data directory says why"});
+        continue;
+      }
       out.push_back(
           {p, Offset(starts[i]), Offset(ends[i]), std::nullopt, std::nullopt, std::nullopt});
+      ++i;
     }
     return out;
   }

@@ -25,8 +25,8 @@ const segment::SmallFileKind& CatalogKind() {
 
 const segment::SmallFileKind& PartitionMetaKind() {
   namespace f = segment::format;
-  static const segment::SmallFileKind kind{f::kPartitionMetaMagic, f::kPartitionMetaVersion1,
-                                           f::kPartitionMetaCurrentVersion};
+  static const segment::SmallFileKind kind{
+      f::kPartitionMetaMagic, f::kPartitionMetaMinReadableVersion, f::kPartitionMetaCurrentVersion};
   return kind;
 }
 
@@ -143,7 +143,7 @@ Status SaveCatalog(io::FileSystem& fs, const std::string& dir, const TopicMap& t
 }
 
 Result<PartitionMeta> DecodePartitionMetaPayload(const std::string& json_text,
-                                                 const std::string& path) {
+                                                 const std::string& path, uint16_t version) {
   auto bad = [&](const std::string& why) {
     return MakeError(ErrorCode::kCorruption, path + ": " + why);
   };
@@ -162,20 +162,33 @@ Result<PartitionMeta> DecodePartitionMetaPayload(const std::string& json_text,
   meta.partition = static_cast<int32_t>(partition);
   meta.topic_id = doc["topic_id"].get<std::string>();
   ASSIGN_OR_RETURN(meta.config, ParseConfig(doc["config"], path));
+  if (version >= segment::format::kPartitionMetaVersion2) {
+    if (!doc.contains("partitions") || !doc["partitions"].is_number_integer()) {
+      return bad("no partition count");
+    }
+    const auto count = doc["partitions"].get<int64_t>();
+    if (count <= partition || count > kMaxPartitions) {
+      return bad("partition count " + std::to_string(count) + " does not hold partition " +
+                 std::to_string(partition) + " or exceeds " + std::to_string(kMaxPartitions));
+    }
+    meta.topic_partitions = static_cast<int32_t>(count);
+  }
   return meta;
 }
 
 Result<PartitionMeta> LoadPartitionMeta(io::FileSystem& fs, const std::string& partition_dir) {
   const std::string path = io::JoinPath(partition_dir, kPartitionMetaFile);
   ASSIGN_OR_RETURN(auto file, segment::ReadSmallFile(fs, path, PartitionMetaKind()));
-  return DecodePartitionMetaPayload(file.payload, path);
+  return DecodePartitionMetaPayload(file.payload, path, file.version);
 }
 
 Status SavePartitionMeta(io::FileSystem& fs, const std::string& partition_dir,
                          const PartitionMeta& meta) {
+  SLUICE_CHECK(meta.topic_partitions > meta.partition, "partition file without the topic's count");
   json doc = {{"topic", meta.topic},
               {"topic_id", meta.topic_id},
               {"partition", meta.partition},
+              {"partitions", meta.topic_partitions},
               {"config", ConfigJson(meta.config)}};
   const std::string text = doc.dump(2) + "\n";
   return segment::WriteSmallFile(fs, io::JoinPath(partition_dir, kPartitionMetaFile),
@@ -347,13 +360,31 @@ Result<CatalogPlan> PlanCatalog(io::FileSystem& fs, const std::string& dir,
     }
     const int32_t before = added ? 0 : info.partitions;
     info.partitions = std::max(info.partitions, partitions.rbegin()->first + 1);
+    // The partition files say how many partitions the topic was created with (partition counts
+    // only grow: the largest wins). A creation interrupted before the catalog named the topic
+    // leaves only some directories; the topic is adopted with its whole count all the same.
+    for (const auto& [p, meta] : partitions) {
+      if (meta && meta->topic_id == info.id) {
+        info.partitions = std::max(info.partitions, meta->topic_partitions);
+      }
+    }
+    // Partitions without a directory stay missing: offline, never created here. Creating them
+    // empty would be harmless after an interrupted creation (nothing was ever acknowledged in a
+    // topic the catalog never named), but the same picture -- a topic the catalog does not name,
+    // some of its directories missing -- is also what a lost or restored-from-backup catalog
+    // beside a lost directory looks like, where an empty log would silently stand in for
+    // acknowledged data. `sluice repair --execute --recreate-missing` creates them on request.
     std::string missing;
     for (int32_t p = before; p < info.partitions; ++p) {
       if (partitions.count(p) == 0) missing += " " + std::to_string(p);
     }
     plan.changes.push_back((added ? "adopted topic '" : "extended topic '") + topic + "' to " +
                            std::to_string(info.partitions) + " partition(s) from its directories" +
-                           (missing.empty() ? "" : "; partitions missing (offline):" + missing));
+                           (missing.empty()
+                                ? ""
+                                : "; partitions missing (offline; `sluice repair --execute "
+                                  "--recreate-missing` creates them empty):" +
+                                      missing));
     changed = true;
   }
   plan.save = changed;

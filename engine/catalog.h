@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/config.h"
+#include "segment/format.h"
 #include "segment/io/file_system.h"
 
 namespace sluice::engine {
@@ -46,6 +47,9 @@ struct PartitionMeta {
   std::string topic_id;
   int32_t partition = 0;
   TopicConfig config;
+  // The topic's partition count when the file was written (> partition); 0 in files of version 1,
+  // which do not say.
+  int32_t topic_partitions = 0;
 };
 
 inline constexpr char kPartitionMetaFile[] = "partition";
@@ -54,8 +58,10 @@ Status SavePartitionMeta(io::FileSystem& fs, const std::string& partition_dir,
                          const PartitionMeta& meta);
 // The payload codecs, for tests and the fuzzer (the envelope is checked by the callers above).
 Result<TopicMap> DecodeCatalogPayload(const std::string& json_text, const std::string& path);
-Result<PartitionMeta> DecodePartitionMetaPayload(const std::string& json_text,
-                                                 const std::string& path);
+// `version` is the envelope's: "partitions" is required from version 2 on.
+Result<PartitionMeta> DecodePartitionMetaPayload(
+    const std::string& json_text, const std::string& path,
+    uint16_t version = segment::format::kPartitionMetaCurrentVersion);
 
 // An entry of the data directory that looks like a partition directory: "<topic>-<n>", or
 // "<topic>-<n>.<ms>.deleted" for one that a topic deletion renamed before removing it.

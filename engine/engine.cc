@@ -169,7 +169,8 @@ Result<PartitionLog*> Engine::OpenPartition(const Topic& topic, Partition& part,
   const std::string meta_path = io::JoinPath(part.dir, kPartitionMetaFile);
   auto has_meta = fs_->Exists(meta_path);
   if (has_meta && !*has_meta) {
-    PartitionMeta meta{topic.name, topic.id, part.index, topic.Config()};
+    PartitionMeta meta{topic.name, topic.id, part.index, topic.Config(),
+                       static_cast<int32_t>(topic.partitions.size())};
     if (Status s = SavePartitionMeta(*fs_, part.dir, meta); !s) {
       base::LogWarning(s.error().ToString());
     }
@@ -329,7 +330,8 @@ Status Engine::CreateTopicWithConfig(const std::string& name, int32_t partitions
   for (int32_t p = 0; p < partitions; ++p) {
     auto& part = *topic->partitions[static_cast<size_t>(p)];
     Status s = reused[static_cast<size_t>(p)] ? Status() : fs_->CreateDir(part.dir);
-    if (s) s = SavePartitionMeta(*fs_, part.dir, PartitionMeta{name, info.id, p, config});
+    if (s)
+      s = SavePartitionMeta(*fs_, part.dir, PartitionMeta{name, info.id, p, config, partitions});
     if (s) {
       if (auto opened = OpenPartition(*topic, part, PartitionOpen::kCreate); !opened) {
         s = std::move(opened).error();
@@ -399,6 +401,13 @@ Status Engine::DeleteTopic(const std::string& name) {
 
 Status Engine::AlterTopicConfig(const std::string& name,
                                 const std::map<std::string, std::string>& changes) {
+  if (IsInternalTopic(name)) {
+    // Its configuration is the engine's (one partition, flush=sync, no compression: FORMAT.md):
+    // retention or a segment size set by hand could delete committed offsets or break their
+    // compaction. Refused like deleting it.
+    return MakeError(ErrorCode::kRefused,
+                     "topic '" + name + "' is internal and its configuration cannot be changed");
+  }
   std::lock_guard catalog_lock(catalog_mu_);
   ASSIGN_OR_RETURN(auto topic, FindTopic(name));
   ASSIGN_OR_RETURN(TopicConfig config, ApplyConfig(topic->Config(), changes));
@@ -417,8 +426,9 @@ Status Engine::AlterTopicConfig(const std::string& name,
     std::lock_guard part_lock(part->mu);
     if (part->log) part->log->SetConfig(config);
     if (part->offline) continue;
-    if (Status s = SavePartitionMeta(*fs_, part->dir, {name, topic->id, part->index, config});
-        !s && result) {
+    const PartitionMeta meta{name, topic->id, part->index, config,
+                             static_cast<int32_t>(topic->partitions.size())};
+    if (Status s = SavePartitionMeta(*fs_, part->dir, meta); !s && result) {
       result = s;
     }
   }

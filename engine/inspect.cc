@@ -282,6 +282,39 @@ void ClassifyLog(PartitionInspection& part, const std::string& name,
   Add(part, Verdict::kOffline, bad->path, bad->position, bad->what, action);
 }
 
+// Producer snapshots (`<offset>.snapshot`), as PartitionLog::LoadProducerState treats them.
+void InspectProducerSnapshots(io::FileSystem& fs, PartitionInspection& part,
+                              const std::vector<Offset>& snapshots,
+                              const PartitionVerifyReport& report) {
+  const auto& segs = report.segment_reports;
+  const bool has_log = !segs.empty();
+  const Offset start = has_log ? segs.front().base : Offset(0);
+  const Offset end = has_log ? segs.back().valid.next_offset : Offset(0);
+  for (const Offset at : snapshots) {
+    const std::string path = io::JoinPath(part.dir, ProducerSnapshotName(at));
+    auto image = fs.ReadFile(path);
+    auto decoded = image ? DecodeProducerSnapshot(base::AsBytes(*image), path, at)
+                         : Result<ProducerSnapshot>(std::move(image).error());
+    if (!decoded) {
+      part.damaged_producer_snapshots.push_back(path);
+      Add(part, Verdict::kDamaged, path, std::nullopt, decoded.error().ToString(),
+          "open does not use it (it loads an older snapshot or replays the last segments' batch "
+          "headers, so idempotent producers idle since before them may be forgotten) and keeps "
+          "it; `sluice repair --execute` moves it aside");
+    } else if (has_log && at > end) {
+      Add(part, Verdict::kOpenRepairs, path, std::nullopt,
+          "a producer snapshot at offset " + Num(at.value()) + ", past the log's end at " +
+              Num(end.value()),
+          "open moves it aside to " + ProducerSnapshotName(at) + ".stale-<ms> and does not use it");
+    } else if (has_log && at < start) {
+      Add(part, Verdict::kNote, path, std::nullopt,
+          "a producer snapshot below the log start at " + Num(start.value()) +
+              " (a deletion of segments did not finish)",
+          "open ignores it; the next retention removes it");
+    }
+  }
+}
+
 Status InspectPartition(io::FileSystem& fs, const std::string& data_dir, const TopicInfo& info,
                         int32_t p, PartitionInspection& part) {
   const std::string name = PartitionDirFor(info.name, p);
@@ -304,15 +337,21 @@ Status InspectPartition(io::FileSystem& fs, const std::string& data_dir, const T
     return {};
   }
   std::set<Offset> bases;
+  std::vector<Offset> snapshots;
   for (const auto& e : *entries) {
     if (auto base = segment::Segment::ParseLogName(e)) bases.insert(*base);
+    if (auto at = ParseProducerSnapshotName(e)) snapshots.push_back(*at);
   }
   for (const auto& e : *entries) {
     const std::string path = io::JoinPath(part.dir, e);
-    if (segment::Segment::ParseLogName(e) || e == kRecoveryPointFile || e == kPartitionMetaFile) {
+    if (segment::Segment::ParseLogName(e) || e == kRecoveryPointFile || e == kPartitionMetaFile ||
+        ParseProducerSnapshotName(e)) {
       continue;
     }
-    if (auto base = ParseIndexName(e)) {
+    if (Contains(e, ".snapshot.stale-")) {
+      Add(part, Verdict::kNote, path, std::nullopt,
+          "a producer snapshot past the log's end, moved aside by open", std::string(kKeptAside));
+    } else if (auto base = ParseIndexName(e)) {
       if (bases.count(*base) == 0) {
         Add(part, Verdict::kNote, path, std::nullopt, "an index without its segment file",
             "open ignores it");
@@ -368,6 +407,9 @@ Status InspectPartition(io::FileSystem& fs, const std::string& data_dir, const T
     return {};
   }
   ClassifyLog(part, name, rp, rp_error, *report);
+  std::sort(snapshots.begin(), snapshots.end());
+  part.producer_snapshots = snapshots;
+  InspectProducerSnapshots(fs, part, snapshots, *report);
   for (const VerifyProblem& pr : report->problems) {
     switch (pr.kind) {
       case VerifyProblem::Kind::kLog:

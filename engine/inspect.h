@@ -74,6 +74,10 @@ struct PartitionInspection {
   bool needs_recreate = false;
   // Indexes that decode but disagree with their logs (repair moves them aside).
   std::vector<std::string> mismatched_indexes;
+  // Offsets of its producer snapshots (`<offset>.snapshot`), ascending.
+  std::vector<Offset> producer_snapshots;
+  // Producer snapshots that do not decode (open skips them; repair moves them aside).
+  std::vector<std::string> damaged_producer_snapshots;
   std::vector<Finding> findings;
 };
 

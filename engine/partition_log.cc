@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "segment/base/checksum.h"
 #include "segment/base/log.h"
@@ -25,6 +26,13 @@ namespace {
 constexpr size_t kPatchedHead = segment::batch_field::kCrc;
 // sluice is a single node; it stamps leader epoch 0 in every stored batch.
 constexpr int32_t kLeaderEpoch = 0;
+
+// At most this many segments' batch headers are replayed at open to rebuild producer state: from
+// the newest usable producer snapshot among them, or from the first of them when none is usable (a
+// damaged snapshot, or a log written before snapshots existed). It bounds the cost of opening a
+// partition whose snapshots are damaged; a producer idle since before them is then forgotten, as
+// after its expiration.
+constexpr size_t kMaxProducerReplaySegments = 8;
 
 const segment::SmallFileKind& RecoveryPointKind() {
   namespace f = segment::format;
@@ -153,15 +161,19 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
   }
   ASSIGN_OR_RETURN(auto names, fs.ListDir(d));
   std::vector<Offset> bases;
+  std::vector<Offset> snapshots;
   for (const std::string& name : names) {
     if (EndsWith(name, ".tmp")) {
       // Leftover of a replacement that did not finish; the old file (if any) is intact.
       fs.Remove(io::JoinPath(d, name)).IgnoreError();
     } else if (auto base = Segment::ParseLogName(name)) {
       bases.push_back(*base);
+    } else if (auto at = ParseProducerSnapshotName(name)) {
+      snapshots.push_back(*at);
     }
   }
   std::sort(bases.begin(), bases.end());
+  std::sort(snapshots.begin(), snapshots.end());
 
   // The recovery point says how far the log was durable. Without it (missing or damaged), no
   // invalid frame can be told from a torn write, so none is cut.
@@ -234,7 +246,7 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
   log->hw_.store(tail.next_offset.value());
   log->last_flush_ms_ = log->active_created_ms_ = clock.NowMs();
   log->segments_ = list;
-  log->RebuildProducerState(*active);
+  RETURN_IF_ERROR(log->LoadProducerState(snapshots));
   if (recovered || !rp || rp->segment_base != active->base_offset()) {
     // Everything recovery accepted is now made durable, so that the recovery point can cover it.
     RETURN_IF_ERROR(active->Sync());
@@ -256,14 +268,109 @@ base::Error PartitionLog::PoisonError() const {
   return MakeError(ErrorCode::kPoisoned, dir_ + ": " + poisoned_->ToString());
 }
 
-void PartitionLog::RebuildProducerState(const Segment& active) {
+Status PartitionLog::LoadProducerState(const std::vector<Offset>& snapshots) {
+  const SegmentList& list = *segments_;
+  const Offset end = list.back()->tail().next_offset;
+  const size_t window =
+      list.size() > kMaxProducerReplaySegments ? list.size() - kMaxProducerReplaySegments : 0;
+  const Offset window_start = list[window]->base_offset();
+  const int64_t now_ms = clock_.NowMs();
+  std::optional<Offset> loaded;
+  std::vector<std::string> unusable;  // never deleted: `sluice verify` names them
+  std::set<Offset> unusable_at;
+  for (auto it = snapshots.rbegin(); it != snapshots.rend() && !loaded; ++it) {
+    const Offset at = *it;
+    const std::string path = io::JoinPath(dir_, ProducerSnapshotName(at));
+    if (at > end) {
+      // It describes batches the log no longer holds (the log lost a tail that was durable when
+      // the snapshot was written, or `sluice repair` cut it). It is not used, and it is moved
+      // aside rather than left: once the log grows past its offset again, a later open would
+      // take other batches for those producers'. Never deleted.
+      const std::string aside = path + ".stale-" + std::to_string(now_ms);
+      base::LogWarning(path + ": producer snapshot at offset " + std::to_string(at.value()) +
+                       " is past the log's end at " + std::to_string(end.value()) +
+                       "; moved aside to " + aside);
+      RETURN_IF_ERROR(fs_.Rename(path, aside));
+      RETURN_IF_ERROR(fs_.SyncDir(dir_));
+      continue;
+    }
+    if (at < window_start) break;
+    auto image = fs_.ReadFile(path);
+    auto snapshot = image ? DecodeProducerSnapshot(base::AsBytes(*image), path, at)
+                          : Result<ProducerSnapshot>(std::move(image).error());
+    std::optional<std::pair<size_t, FilePos>> start;
+    if (snapshot) {
+      auto located = LocateBatch(at);
+      if (located) {
+        start = *located;
+      } else {
+        snapshot = std::move(located).error();
+      }
+    }
+    if (!snapshot) {
+      unusable.push_back(snapshot.error().ToString());
+      unusable_at.insert(at);
+      continue;
+    }
+    producers_.Load(*snapshot, now_ms);
+    loaded = at;
+    ReplayProducerBatches(start->first, start->second, now_ms);
+  }
+  if (!loaded) {
+    producers_.Clear();
+    ReplayProducerBatches(window, FilePos(segment::format::kSegmentHeaderSize), now_ms);
+  }
+  for (const std::string& why : unusable) {
+    base::LogWarning(
+        dir_ + ": producer snapshot not used: " + why + "; producer state rebuilt " +
+        (loaded ? "from the snapshot at offset " + std::to_string(loaded->value())
+                : "from the batch headers from offset " + std::to_string(window_start.value())) +
+        " on; the damaged file is kept (`sluice verify` names it)");
+  }
+  {
+    std::lock_guard lock(rp_mu_);
+    snapshot_at_ = loaded;
+    unusable_snapshots_ = unusable_at;
+  }
+  if (!loaded) return {};
+  // Snapshots of clean closes (at an offset where no segment starts) that the loaded one
+  // supersedes: the next close writes another, so without this they would pile up. Those at a
+  // segment's base go with their segment (retention), and none that was found unusable is touched.
+  std::set<Offset> segment_bases;
+  for (const auto& seg : list) segment_bases.insert(seg->base_offset());
+  for (const Offset at : snapshots) {
+    if (at >= *loaded) break;
+    if (segment_bases.count(at) != 0 || at < window_start) continue;
+    fs_.Remove(io::JoinPath(dir_, ProducerSnapshotName(at))).IgnoreError();
+  }
+  return {};
+}
+
+Result<std::pair<size_t, FilePos>> PartitionLog::LocateBatch(Offset at) const {
+  const SegmentList& list = *segments_;
+  auto it = std::upper_bound(list.begin(), list.end(), at,
+                             [](Offset o, const auto& seg) { return o < seg->base_offset(); });
+  const size_t i = static_cast<size_t>(it - list.begin()) - 1;
+  if (at == list[i]->base_offset())
+    return std::pair{i, FilePos(segment::format::kSegmentHeaderSize)};
+  ASSIGN_OR_RETURN(std::optional<Frame> frame, list[i]->FindByOffset(at));
+  if (at == list.back()->tail().next_offset && !frame) {
+    return std::pair{list.size() - 1, list.back()->tail().end};
+  }
+  if (!frame || Offset(frame->header.base_offset) != at) {
+    return MakeError(ErrorCode::kCorruption,
+                     dir_ + ": no batch of the log starts at offset " + std::to_string(at.value()));
+  }
+  return std::pair{i, frame->pos};
+}
+
+void PartitionLog::ReplayProducerBatches(size_t segment, FilePos pos, int64_t now_ms) {
   // Batch headers only: every published frame was verified by recovery or written by this log, and
   // skipping the payload checksums keeps the walk to one page per batch. Idempotent batches are
   // recorded in log order, so each producer ends with its last kRememberedBatches batches.
-  FilePos pos(segment::format::kSegmentHeaderSize);
-  const int64_t now_ms = clock_.NowMs();
-  for (;;) {
-    auto frame = active.FrameAt(pos, segment::FrameVerify::kHeaderOnly);
+  const SegmentList& list = *segments_;
+  for (size_t i = segment; i < list.size();) {
+    auto frame = list[i]->FrameAt(pos, segment::FrameVerify::kHeaderOnly);
     if (!frame) {
       // Partial state could make a producer's next batch look out of order; no state makes it
       // look new. Reads of the damaged frame report the damage.
@@ -272,15 +379,37 @@ void PartitionLog::RebuildProducerState(const Segment& active) {
       producers_.Clear();
       return;
     }
-    if (!*frame) return;
+    if (!*frame) {
+      ++i;
+      pos = FilePos(segment::format::kSegmentHeaderSize);
+      continue;
+    }
     const BatchHeader& h = (*frame)->header;
     if (ProducerStateTable::IsIdempotent(h)) {
-      // A producer found here counts as seen now: its expiry starts at the open (the state has no
+      // A producer found here counts as seen now: its expiry starts at the open (the log has no
       // record of when it was last seen, and remembering too long is the safe side).
       producers_.Record(h, Offset(h.base_offset), Offset(h.last_offset()), now_ms);
     }
     pos = (*frame)->end();
   }
+}
+
+Status PartitionLog::WriteProducerSnapshot(Offset at) {
+  ProducerSnapshot snapshot;
+  {
+    std::lock_guard lock(mu_);
+    snapshot = producers_.SnapshotBelow(at);
+  }
+  const std::string image = EncodeProducerSnapshot(snapshot);
+  std::lock_guard lock(rp_mu_);
+  if (unusable_snapshots_.count(at) != 0) {
+    return MakeError(ErrorCode::kRefused,
+                     dir_ + ": the damaged " + ProducerSnapshotName(at) + " is not written over");
+  }
+  RETURN_IF_ERROR(io::WriteFileAtomic(fs_, io::JoinPath(dir_, ProducerSnapshotName(at)),
+                                      base::AsBytes(image), io::Durability::kDurable));
+  snapshot_at_ = at;
+  return {};
 }
 
 Result<AppendResult> PartitionLog::Append(Bytes batch, const BatchHeader& header) {
@@ -544,6 +673,13 @@ Status PartitionLog::CreateNextSegment(Offset next_base, const TopicConfig& conf
     segments_ = std::move(list);
   }
   active_created_ms_ = clock_.NowMs();
+  // The producer state as of the new segment's base (Kafka's snapshot at a roll): the batches below
+  // it are sealed and synced, so the snapshot never covers a batch a crash could take back. If it
+  // cannot be written, the next open replays from an older one (bounded), which is safe.
+  if (Status s = WriteProducerSnapshot(next_base); !s) {
+    static base::RateLimitedLog log(base::LogLevel::kWarning);
+    log.Log(dir_ + ": producer snapshot not written at a roll: " + s.error().ToString());
+  }
   // Everything before the new segment is sealed and synced: the recovery point moves past it. If
   // it cannot be written, the old one stays, which is safe (recovery then scans the whole new
   // segment); the next flush or roll writes it.
@@ -629,6 +765,21 @@ Status PartitionLog::DropOldestSegments(Pred doomed) {
   for (const auto& seg : dropped) {
     base::LogInfo("deleting segment " + seg->log_path());
     if (Status s = seg->RemoveFiles(); !s && result) result = s;
+  }
+  // Producer snapshots below the new log start go with the segments they describe (the one at the
+  // log start stays: it is the state the remaining log starts from). Removed after the segments,
+  // so a crash in between leaves a snapshot below the log start, which open ignores and the next
+  // retention removes.
+  const Offset start = dropped.back()->tail().next_offset;
+  if (auto names = fs_.ListDir(dir_)) {
+    for (const std::string& name : *names) {
+      auto at = ParseProducerSnapshotName(name);
+      if (!at || *at >= start) continue;
+      Status s = fs_.Remove(io::JoinPath(dir_, name));
+      if (!s && s.error().code != ErrorCode::kNotFound && result) result = s;
+    }
+  } else if (result) {
+    result = std::move(names).error();
   }
   return result;
 }
@@ -764,6 +915,29 @@ Status PartitionLog::Close() {
   // small files (index, recovery point, and the engine's clean-shutdown marker) have room. Until
   // the recovery point is written the one on disk is older, which is safe.
   RETURN_IF_ERROR(active->CloseClean());
+  // The producer state as of the log's end, so that the next open replays nothing (unless the
+  // snapshot loaded at open is already there: no append since). A failure costs the next open a
+  // bounded replay, not the close.
+  bool write_snapshot;
+  {
+    std::lock_guard rp_lock(rp_mu_);
+    // An empty log needs none (opening it replays nothing): creating a topic of many partitions
+    // costs no snapshot fsyncs.
+    const bool empty = Snapshot()->size() == 1 && tail.next_offset == active->base_offset();
+    write_snapshot = snapshot_at_ != tail.next_offset && !empty;
+    if (unusable_snapshots_.count(tail.next_offset) != 0) {
+      // A damaged snapshot is never written over (nor deleted): `sluice verify` names it and
+      // `sluice repair` moves it aside. The next open falls back again, which is safe.
+      base::LogWarning(dir_ + ": producer snapshot not written at close: the damaged " +
+                       ProducerSnapshotName(tail.next_offset) + " is in its place");
+      write_snapshot = false;
+    }
+  }
+  if (write_snapshot) {
+    if (Status s = WriteProducerSnapshot(tail.next_offset); !s) {
+      base::LogWarning(dir_ + ": producer snapshot not written at close: " + s.error().ToString());
+    }
+  }
   return WriteRecoveryPoint(active->base_offset(), tail);
 }
 

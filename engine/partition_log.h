@@ -48,10 +48,14 @@
 // partition's producer state (ProducerStateTable: duplicates, fencing, sequence gaps) under the
 // append lock, atomically with offset assignment, and the state is updated when the batch is
 // queued, so a batch queued behind an in-flight one of the same producer is checked against it.
-// The state is in memory only. Opening the log rebuilds it from the batch headers of the active
-// segment (not from sealed ones): a producer whose last batch is in a sealed segment is forgotten
-// across a restart, and its next batch is accepted with any sequence, as from an unknown producer
-// (so a retry of a batch from before the restart and the roll is appended again).
+// The state is kept across restarts as Kafka keeps it: a producer snapshot
+// (`<offset>.snapshot`, FORMAT.md) is written at each roll (as of the new segment's base) and at a
+// clean close (as of the log's end), and opening loads the newest usable one at or below the log's
+// end, then replays the batch headers after it, so a retry of a batch rolled into a sealed segment
+// before a restart is still a duplicate. Snapshots go with their segments (retention). A damaged
+// snapshot is never deleted: open falls back to an older one, or replays the batch headers of the
+// last kMaxProducerReplaySegments (8) segments, and says so; one past the log's end (the log lost
+// a tail, or repair cut it) is moved aside.
 
 #include <atomic>
 #include <condition_variable>
@@ -60,6 +64,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -246,8 +251,17 @@ class PartitionLog {
   template <typename Pred>
   Status DropOldestSegments(Pred doomed);
   Error PoisonError() const;
-  // Rebuilds producers_ from the batch headers of the active segment (at open).
-  void RebuildProducerState(const segment::Segment& active);
+  // At open, with segments_ set: loads producers_ from the newest usable snapshot of `snapshots`
+  // (their offsets, ascending) and replays the batch headers after it (PartitionLog above). Fails
+  // only if a snapshot past the log's end cannot be moved aside.
+  Status LoadProducerState(const std::vector<Offset>& snapshots);
+  // Where the batch starting at `at` is (segment index, frame position); the log's end is found
+  // too. kCorruption if no batch starts there.
+  Result<std::pair<size_t, base::FilePos>> LocateBatch(Offset at) const;
+  // Records the idempotent batches from `pos` in segments_[segment] to the end of the log.
+  void ReplayProducerBatches(size_t segment, base::FilePos pos, int64_t now_ms);
+  // Writes the producer snapshot as of `at` (the batches below it). Called without mu_.
+  Status WriteProducerSnapshot(Offset at);
 
   io::FileSystem& fs_;
   const std::string dir_;
@@ -275,8 +289,10 @@ class PartitionLog {
   mutable std::mutex segments_mu_;
   std::shared_ptr<const SegmentList> segments_;  // never empty; last is active
 
-  std::mutex rp_mu_;                                       // serialises recovery-point writes
+  std::mutex rp_mu_;  // serialises recovery-point and producer-snapshot writes; guards below
   std::optional<std::pair<Offset, uint64_t>> rp_written_;  // (segment base, position) last written
+  std::optional<Offset> snapshot_at_;    // the newest producer snapshot loaded or written
+  std::set<Offset> unusable_snapshots_;  // damaged snapshots found at open: never written over
 };
 
 }  // namespace sluice::engine

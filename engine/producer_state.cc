@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <set>
+#include <string_view>
 
 #include "segment/base/checksum.h"
 #include "segment/base/coding.h"
@@ -125,6 +127,34 @@ void ProducerStateTable::Restore(Saved saved) {
   }
 }
 
+ProducerSnapshot ProducerStateTable::SnapshotBelow(Offset end) const {
+  ProducerSnapshot out;
+  out.offset = end;
+  out.producers.reserve(producers_.size());
+  for (int64_t id : recency_) {
+    const Entry& e = producers_.at(id).entry;
+    ProducerSnapshotEntry s{id, e.epoch, e.last_seen_ms, {}};
+    for (size_t i = 0; i < e.count; ++i) {
+      // Batches are in offset order: the ones at or above `end` are the newest.
+      if (e.At(i).last_offset >= end) break;
+      s.batches.push_back(e.At(i));
+    }
+    if (!s.batches.empty()) out.producers.push_back(std::move(s));
+  }
+  return out;
+}
+
+void ProducerStateTable::Load(const ProducerSnapshot& snapshot, int64_t now_ms) {
+  Clear();
+  for (const ProducerSnapshotEntry& s : snapshot.producers) {
+    Entry e;
+    e.epoch = s.epoch;
+    e.last_seen_ms = std::min(s.last_seen_ms, now_ms);
+    for (const ProducerBatch& b : s.batches) e.Push(b);
+    Put(s.producer_id, e);
+  }
+}
+
 void ProducerStateTable::Clear() {
   producers_.clear();
   recency_.clear();
@@ -144,6 +174,150 @@ void ProducerStateTable::Put(int64_t producer_id, const Entry& entry) {
 void ProducerStateTable::Forget(std::unordered_map<int64_t, Node>::iterator it) {
   recency_.erase(it->second.recency);
   producers_.erase(it);
+}
+
+// --- producer-state snapshots -------------------------------------------------------------------
+
+namespace {
+
+const segment::SmallFileKind& ProducerSnapshotKind() {
+  namespace f = segment::format;
+  static const segment::SmallFileKind kind{f::kProducerSnapshotMagic,
+                                           f::kProducerSnapshotMinReadableVersion,
+                                           f::kProducerSnapshotCurrentVersion};
+  return kind;
+}
+
+constexpr std::string_view kSnapshotSuffix = ".snapshot";
+constexpr size_t kOffsetDigits = 20;
+
+}  // namespace
+
+std::string ProducerSnapshotName(Offset offset) {
+  std::string digits = std::to_string(offset.value());
+  return std::string(kOffsetDigits - std::min(kOffsetDigits, digits.size()), '0') + digits +
+         std::string(kSnapshotSuffix);
+}
+
+std::optional<Offset> ParseProducerSnapshotName(const std::string& name) {
+  if (name.size() != kOffsetDigits + kSnapshotSuffix.size() ||
+      name.compare(kOffsetDigits, kSnapshotSuffix.size(), kSnapshotSuffix) != 0) {
+    return std::nullopt;
+  }
+  int64_t v = 0;
+  for (size_t i = 0; i < kOffsetDigits; ++i) {
+    if (name[i] < '0' || name[i] > '9') return std::nullopt;
+    const int digit = name[i] - '0';
+    if (v > (std::numeric_limits<int64_t>::max() - digit) / 10) return std::nullopt;
+    v = v * 10 + digit;
+  }
+  return Offset(v);
+}
+
+std::string EncodeProducerSnapshot(const ProducerSnapshot& snapshot) {
+  namespace f = segment::format;
+  size_t size = f::kProducerSnapshotHeaderSize;
+  for (const auto& p : snapshot.producers) {
+    SLUICE_CHECK(!p.batches.empty() && p.batches.size() <= ProducerStateTable::kRememberedBatches,
+                 "snapshot entry without batches");
+    size += f::kProducerSnapshotEntrySize + p.batches.size() * f::kProducerSnapshotBatchSize;
+  }
+  std::string payload(size, '\0');
+  auto* out = reinterpret_cast<std::byte*>(payload.data());
+  base::StoreLE<int64_t>(out, snapshot.offset.value());
+  base::StoreLE<uint32_t>(out + 8, static_cast<uint32_t>(snapshot.producers.size()));
+  std::byte* q = out + f::kProducerSnapshotHeaderSize;
+  for (const auto& p : snapshot.producers) {
+    base::StoreLE<int64_t>(q, p.producer_id);
+    base::StoreLE<int16_t>(q + 8, p.epoch);
+    base::StoreLE<uint8_t>(q + 10, static_cast<uint8_t>(p.batches.size()));
+    // q + 11 (u8) and q + 12 (u32) are reserved and zero.
+    base::StoreLE<int64_t>(q + 16, p.last_seen_ms);
+    q += f::kProducerSnapshotEntrySize;
+    for (const ProducerBatch& b : p.batches) {
+      base::StoreLE<int32_t>(q, b.first_seq);
+      base::StoreLE<int32_t>(q + 4, b.last_seq);
+      base::StoreLE<int64_t>(q + 8, b.base_offset.value());
+      base::StoreLE<int64_t>(q + 16, b.last_offset.value());
+      q += f::kProducerSnapshotBatchSize;
+    }
+  }
+  return segment::EncodeSmallFile(ProducerSnapshotKind(), base::AsBytes(payload));
+}
+
+namespace {
+
+Result<ProducerSnapshot> DecodeProducerSnapshotPayload(base::Bytes payload, const std::string& path,
+                                                       Offset expected_offset) {
+  auto bad = [&](const std::string& why) {
+    return MakeError(ErrorCode::kCorruption, path + ": " + why);
+  };
+  namespace f = segment::format;
+  base::ByteReader r(payload);
+  const auto offset = r.LE<int64_t>();
+  const auto count = r.LE<uint32_t>();
+  if (!offset || !count) return bad("payload too short");
+  if (*offset != expected_offset.value()) {
+    return bad("holds the state as of offset " + std::to_string(*offset) + ", its name says " +
+               std::to_string(expected_offset.value()));
+  }
+  ProducerSnapshot out;
+  out.offset = Offset(*offset);
+  // Each entry takes at least one entry and one batch: a count the payload cannot hold is damage,
+  // caught before anything is reserved for it.
+  if (*count > r.remaining() / (f::kProducerSnapshotEntrySize + f::kProducerSnapshotBatchSize)) {
+    return bad("producer count " + std::to_string(*count) + " does not fit the payload");
+  }
+  out.producers.reserve(*count);
+  std::set<int64_t> seen;
+  for (uint32_t i = 0; i < *count; ++i) {
+    const std::string which = "producer entry " + std::to_string(i);
+    ProducerSnapshotEntry e;
+    const auto id = r.LE<int64_t>();
+    const auto epoch = r.LE<int16_t>();
+    const auto batches = r.LE<uint8_t>();
+    const auto reserved8 = r.LE<uint8_t>();
+    const auto reserved32 = r.LE<uint32_t>();
+    const auto last_seen = r.LE<int64_t>();
+    if (r.failed()) return bad(which + " is cut short");
+    if (*id < 0 || *epoch < 0 || *reserved8 != 0 || *reserved32 != 0) {
+      return bad(which + ": invalid id, epoch or reserved bytes");
+    }
+    if (*batches == 0 || *batches > ProducerStateTable::kRememberedBatches) {
+      return bad(which + ": " + std::to_string(*batches) + " batches");
+    }
+    if (!seen.insert(*id).second)
+      return bad(which + ": producer " + std::to_string(*id) + " twice");
+    e.producer_id = *id;
+    e.epoch = *epoch;
+    e.last_seen_ms = *last_seen;
+    Offset next(-1);  // the batches are in offset order, all below the snapshot's offset
+    for (uint8_t j = 0; j < *batches; ++j) {
+      const auto first_seq = r.LE<int32_t>();
+      const auto last_seq = r.LE<int32_t>();
+      const auto first = r.LE<int64_t>();
+      const auto last = r.LE<int64_t>();
+      if (r.failed()) return bad(which + " is cut short");
+      if (*first_seq < 0 || *last_seq < 0 || *first <= next.value() || *last < *first ||
+          *last >= *offset) {
+        return bad(which + ": batch " + std::to_string(j) +
+                   " is out of order or not below offset " + std::to_string(*offset));
+      }
+      next = Offset(*last);
+      e.batches.push_back({*first_seq, *last_seq, Offset(*first), Offset(*last)});
+    }
+    out.producers.push_back(std::move(e));
+  }
+  if (r.remaining() != 0) return bad(std::to_string(r.remaining()) + " bytes after the entries");
+  return out;
+}
+
+}  // namespace
+
+Result<ProducerSnapshot> DecodeProducerSnapshot(base::Bytes image, const std::string& path,
+                                                Offset expected_offset) {
+  ASSIGN_OR_RETURN(auto file, segment::DecodeSmallFile(ProducerSnapshotKind(), image, path));
+  return DecodeProducerSnapshotPayload(base::AsBytes(file.payload), path, expected_offset);
 }
 
 // --- producer ids -------------------------------------------------------------------------------

@@ -5,6 +5,11 @@
 // - ProducerStateTable: one partition's state per producer id (epoch and the last
 //   kRememberedBatches batches), against which each idempotent batch is checked before it gets
 //   offsets. It lives in PartitionLog, under the partition's append lock.
+// - Producer-state snapshots (`<partition dir>/<offset, 20 digits>.snapshot`, Kafka's files of
+//   the same name; FORMAT.md): a table's state as of an offset, written by PartitionLog at each
+//   segment roll and at a clean close, and loaded at open before the batch headers after it are
+//   replayed, so that a producer whose last batches were rolled into a sealed segment is still
+//   known after a restart.
 // - ProducerIdAllocator: hands out producer ids that are unique across restarts of a data
 //   directory, by reserving blocks of ids in `<data>/producer-ids` (FORMAT.md).
 
@@ -13,8 +18,10 @@
 #include <list>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "segment/base/result.h"
 #include "segment/base/strong_int.h"
@@ -34,6 +41,21 @@ struct ProducerBatch {
   int32_t last_seq = 0;
   Offset base_offset;
   Offset last_offset;
+};
+
+// One producer's state in a snapshot: its epoch, when it was last seen (the owner's clock, ms) and
+// its last batches, oldest first (1 to kRememberedBatches of them).
+struct ProducerSnapshotEntry {
+  int64_t producer_id = -1;
+  int16_t epoch = 0;
+  int64_t last_seen_ms = 0;
+  std::vector<ProducerBatch> batches;
+};
+
+// A partition's producer state as of `offset`: it covers exactly the batches below it.
+struct ProducerSnapshot {
+  Offset offset;
+  std::vector<ProducerSnapshotEntry> producers;  // least recently recorded first
 };
 
 // The idempotent-producer state of one partition. A batch is idempotent when its producer id and
@@ -113,6 +135,17 @@ class ProducerStateTable {
   // last-seen time for expiration.
   void Restore(Saved saved);
 
+  // The state as of `end`, for a snapshot: each producer's remembered batches below `end`, least
+  // recently recorded producer first. The table may already hold batches at or above `end` (queued
+  // behind a roll); they are left out, and so is a producer that has no remembered batch below
+  // `end` (its batches below it were pushed out of the ring, or replaced by a newer epoch's): after
+  // a replay from `end` it is known again, and if those later batches were lost in a crash it is
+  // unknown, as after its expiration.
+  ProducerSnapshot SnapshotBelow(Offset end) const;
+  // Replaces the state with a snapshot's. Last-seen times later than `now_ms` (a clock that went
+  // back) are taken as `now_ms`. The cap applies.
+  void Load(const ProducerSnapshot& snapshot, int64_t now_ms);
+
   void Clear();
   size_t producer_count() const { return producers_.size(); }
   size_t max_producers() const { return max_producers_; }
@@ -132,6 +165,16 @@ class ProducerStateTable {
   std::unordered_map<int64_t, Node> producers_;
   std::list<int64_t> recency_;  // producer ids, least recently recorded first
 };
+
+// The `<offset>.snapshot` file image of a snapshot, and its parser (FORMAT.md): kCorruption naming
+// `path` for a damaged file (including one whose batches are not below its offset, or whose offset
+// is not `expected_offset`, the one its name gives), kUnsupportedVersion for a newer one.
+std::string EncodeProducerSnapshot(const ProducerSnapshot& snapshot);
+Result<ProducerSnapshot> DecodeProducerSnapshot(base::Bytes image, const std::string& path,
+                                                Offset expected_offset);
+// "<20 digits>.snapshot" for `offset`, and its parser (nullopt for any other name).
+std::string ProducerSnapshotName(Offset offset);
+std::optional<Offset> ParseProducerSnapshotName(const std::string& name);
 
 // Hands out producer ids, unique across restarts of the data directory: before handing out any
 // id of a block of kBlockSize, it durably writes the block's end as the next free id to

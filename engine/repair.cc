@@ -145,6 +145,13 @@ Status CutLog(io::FileSystem& fs, const PartitionInspection& part, int64_t ms, S
     RETURN_IF_ERROR(MoveAside(steps, fs, index, ms, " (the next open rebuilds it)"));
     moved.insert(index);
   }
+  // Producer snapshots past the new end describe batches being cut (open would move them aside).
+  for (const Offset at : part.producer_snapshots) {
+    if (at <= cut.tail.next_offset) continue;
+    const std::string path = io::JoinPath(part.dir, ProducerSnapshotName(at));
+    RETURN_IF_ERROR(MoveAside(steps, fs, path, ms, " (it describes batches past the cut)"));
+    moved.insert(path);
+  }
   RETURN_IF_ERROR(steps.Do("fsync " + part.dir, [&] { return fs.SyncDir(part.dir); }));
   if (cs.size_bytes != cut.keep_bytes) {
     RETURN_IF_ERROR(steps.Do("cut " + cs.path + " to " + Num(cut.keep_bytes) +
@@ -183,8 +190,8 @@ Status RepairPartition(io::FileSystem& fs, const RepairOptions& o, const TopicMa
           }));
       RETURN_IF_ERROR(steps.Do(
           "write " + io::JoinPath(part.dir, kPartitionMetaFile) + " from the catalog", [&] {
-            return SavePartitionMeta(fs, part.dir,
-                                     {part.topic, info.id, part.partition, info.config});
+            return SavePartitionMeta(
+                fs, part.dir, {part.topic, info.id, part.partition, info.config, info.partitions});
           }));
     } else if (part.needs_recreate) {
       // Every segment is gone; the recovery point still says where the log was.
@@ -202,13 +209,21 @@ Status RepairPartition(io::FileSystem& fs, const RepairOptions& o, const TopicMa
   for (const auto& index : part.mismatched_indexes) {
     if (moved.count(index) == 0) indexes.push_back(index);
   }
-  if (!indexes.empty()) {
+  std::vector<std::string> snapshots;
+  for (const auto& path : part.damaged_producer_snapshots) {
+    if (moved.count(path) == 0) snapshots.push_back(path);
+  }
+  if (!indexes.empty() || !snapshots.empty()) {
     RepairAction& action = report.actions.emplace_back();
     action.target = name;
     action.problem = FirstProblem(part, Verdict::kDamaged);
     Steps steps(o.mode, action);
     for (const auto& index : indexes) {
       RETURN_IF_ERROR(MoveAside(steps, fs, index, ms, " (the next open rebuilds it)"));
+    }
+    for (const auto& path : snapshots) {
+      RETURN_IF_ERROR(MoveAside(steps, fs, path, ms,
+                                " (open loads an older producer snapshot or replays the log)"));
     }
   }
   return {};
@@ -266,7 +281,8 @@ Status RewritePartitionFiles(io::FileSystem& fs, const RepairOptions& o,
     const std::string path = io::JoinPath(part.dir, kPartitionMetaFile);
     RETURN_IF_ERROR(MoveAside(steps, fs, path, ms, ""));
     RETURN_IF_ERROR(steps.Do("write " + path + " from the catalog", [&] {
-      return SavePartitionMeta(fs, part.dir, {part.topic, info.id, part.partition, info.config});
+      return SavePartitionMeta(fs, part.dir,
+                               {part.topic, info.id, part.partition, info.config, info.partitions});
     }));
   }
   return {};

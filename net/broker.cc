@@ -396,6 +396,10 @@ void Broker::Impl::Handle(const RequestHeader& h, const AlterConfigsRequest& req
     auto config = engine::ApplyConfig(engine_->default_topic_config(), set);
     if (r.resource_type != kResourceTopic) {
       fail(KafkaError::kInvalidRequest, "only topic configs (resource type 2) can be altered");
+    } else if (engine::IsInternalTopic(r.resource_name)) {
+      // As DeleteTopics (Internal topics in PROTOCOL.md), with the reason in the message.
+      fail(KafkaError::kInvalidTopicException,
+           "topic '" + r.resource_name + "' is internal and its configuration cannot be changed");
     } else if (!VisibleTopic(r.resource_name) || !engine_->DescribeTopic(r.resource_name)) {
       fail(KafkaError::kUnknownTopicOrPartition, "unknown topic '" + r.resource_name + "'");
     } else if (!config) {

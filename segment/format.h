@@ -72,7 +72,20 @@ inline constexpr uint16_t kCatalogCurrentVersion = kCatalogVersion2;
 // belongs to, so that the catalog can be rebuilt from the directories.
 inline constexpr Magic kPartitionMetaMagic = MakeMagic("SLUICEPM");
 inline constexpr uint16_t kPartitionMetaVersion1 = 1;
-inline constexpr uint16_t kPartitionMetaCurrentVersion = kPartitionMetaVersion1;
+// Adds "partitions": the topic's partition count, so that a topic adopted from its directories
+// (an interrupted creation, a lost catalog) gets the count it was created with.
+inline constexpr uint16_t kPartitionMetaVersion2 = 2;
+inline constexpr uint16_t kPartitionMetaCurrentVersion = kPartitionMetaVersion2;
+inline constexpr uint16_t kPartitionMetaMinReadableVersion = kPartitionMetaVersion1;
+
+// Producer-state snapshot: <topic>-<partition>/<offset, 20 digits>.snapshot (FORMAT.md).
+inline constexpr Magic kProducerSnapshotMagic = MakeMagic("SLUICEPS");
+inline constexpr uint16_t kProducerSnapshotVersion1 = 1;
+inline constexpr uint16_t kProducerSnapshotCurrentVersion = kProducerSnapshotVersion1;
+inline constexpr uint16_t kProducerSnapshotMinReadableVersion = kProducerSnapshotVersion1;
+inline constexpr size_t kProducerSnapshotHeaderSize = 12;  // offset, producer count
+inline constexpr size_t kProducerSnapshotEntrySize = 24;   // id, epoch, count, reserved, last seen
+inline constexpr size_t kProducerSnapshotBatchSize = 24;   // first/last sequence, first/last offset
 
 // Segments are addressed with 32-bit positions in the index.
 inline constexpr uint64_t kMaxSegmentBytes = 1ull << 31;

@@ -177,6 +177,47 @@ TEST_F(OperatorSafetyTest, TopicDeleteThroughTheBrokerRefusesTheOffsetsTopic) {
   ExpectTopicAndOffsetsKept();
 }
 
+// topic alter: the offsets topic's configuration is the engine's (retention set by hand could
+// delete committed offsets); refused like delete, embedded and through the broker.
+TEST_F(OperatorSafetyTest, TopicAlterRefusesTheOffsetsTopicAndChangesNothing) {
+  TopicWithCommittedGroup();
+  const std::string before = Ok({"topic", "describe", "__consumer_offsets", "-o", "json"}).out;
+  RunResult r = Run({"topic", "alter", "__consumer_offsets", "--config", "retention.ms=1"});
+  ExpectOneLineError(r, 1, "alter __consumer_offsets");
+  EXPECT_EQ(r.err,
+            "sluice: refused: topic '__consumer_offsets' is internal and its configuration "
+            "cannot be changed\n");
+  EXPECT_EQ(Ok({"topic", "describe", "__consumer_offsets", "-o", "json"}).out, before);
+  ExpectTopicAndOffsetsKept();
+}
+
+TEST_F(OperatorSafetyTest, TopicAlterThroughTheBrokerRefusesTheOffsetsTopic) {
+  TopicWithCommittedGroup();
+  const std::string before = Ok({"topic", "describe", "__consumer_offsets", "-o", "json"}).out;
+  {
+    Child server({"serve", "--listen", "127.0.0.1:0", "--data-dir", dir_.path()});
+    server.Pump("", [](const std::string& out) { return out.find('\n') != std::string::npos; });
+    const std::string prefix = "listening on 127.0.0.1:";
+    ASSERT_EQ(server.out.rfind(prefix, 0), 0u) << server.out << server.err;
+    const std::string broker =
+        "127.0.0.1:" + server.out.substr(prefix.size(), server.out.find('\n') - prefix.size());
+    RunResult r = RunSluice(
+        {"--broker", broker, "topic", "alter", "__consumer_offsets", "--config", "retention.ms=1"},
+        "", kDeadline);
+    ExpectOneLineError(r, 1, "alter __consumer_offsets through the broker");
+    EXPECT_EQ(r.err.rfind("sluice: refused: topic '__consumer_offsets' is internal and its "
+                          "configuration cannot be changed (",
+                          0),
+              0u)
+        << r.err;
+    server.Signal(SIGTERM);
+    if (!server.Pump("", {}, kDeadline)) server.Signal(SIGKILL);
+    EXPECT_EQ(server.Wait(), 0) << server.err;
+  }
+  EXPECT_EQ(Ok({"topic", "describe", "__consumer_offsets", "-o", "json"}).out, before);
+  ExpectTopicAndOffsetsKept();
+}
+
 // --- demo --------------------------------------------------------------------------------------
 
 TEST_F(OperatorSafetyTest, DemoRefusesAnExistingTopicAndLeavesItsRecords) {

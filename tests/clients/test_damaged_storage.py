@@ -4,6 +4,7 @@ starts; the damaged partition answers KAFKA_STORAGE_ERROR and is reported in the
 every other partition and topic works for real clients; the catalog is rebuilt from the
 directories."""
 
+import json
 import os
 import subprocess
 import unittest
@@ -95,6 +96,45 @@ class DamagedStorageTest(ServerTestCase):
         out = sluice(self.dir, "topic", "describe", "ev")
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn(b"OFFLINE", out.stdout)
+
+    def test_remote_cli_shows_the_offline_partition(self):
+        """`sluice --broker ... topic list/describe` shows the partition the broker reports
+        without a leader (LEADER_NOT_AVAILABLE, offline replica) as OFFLINE, as the embedded CLI
+        does, and the other partition as usual."""
+        seg = self.segment(0)
+        with open(seg, "rb") as f:
+            data = f.read().rstrip(b"\0")
+        with open(seg, "wb") as f:
+            f.write(data[: len(data) // 2])
+        self.server.start()
+        remote = [SLUICE, "--broker", self.server.bootstrap]
+
+        out = subprocess.run(remote + ["topic", "describe", "ev", "-o", "json"],
+                             capture_output=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        described = json.loads(out.stdout)
+        parts = {p["partition"]: p for p in described["partitions"]}
+        self.assertIn("offline", parts[0])
+        self.assertIn("LEADER_NOT_AVAILABLE", parts[0]["offline"])
+        self.assertNotIn("offline", parts[1])
+        self.assertEqual(parts[1]["high_watermark"], 2000)
+
+        out = subprocess.run(remote + ["topic", "describe", "ev"], capture_output=True,
+                             timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        rows = [l.split() for l in out.stdout.decode().splitlines()]
+        self.assertIn(["0", "-", "-", "-", "-", "OFFLINE"], rows)
+
+        out = subprocess.run(remote + ["topic", "list", "-o", "json"], capture_output=True,
+                             timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        topics = {t["topic"]: t for t in json.loads(out.stdout)}
+        self.assertEqual(topics["ev"]["offline_partitions"], 1)
+        self.assertEqual(topics["ev"]["records"], 2000)
+        out = subprocess.run(remote + ["topic", "list"], capture_output=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn(b"1 OFFLINE", out.stdout)
+        self.server.stop()
 
 
 if __name__ == "__main__":

@@ -295,6 +295,43 @@ class IdempotentProducerTest(ServerTestCase):
             self.assertEqual(len(pids), 1, pids)
 
 
+class IdempotentRetryAcrossRestartTest(ServerTestCase):
+    """A retry, after the server restarts, of a batch that a roll sealed before the restart is
+    answered with its original offset and stored once (producer snapshots)."""
+
+    def setUp(self):
+        self.server = SluiceServer()
+        create_topic(self.server.data_dir, "sealed", 1, "segment.bytes=4096",
+                     "compression.type=none")
+        self.server.start()
+
+    def check_retry_after(self, stop):
+        with RawKafka(self.server.port) as conn:
+            pid, epoch = conn.init_producer_id()
+            first = make_batch([b"first"], pid, epoch, 0)
+            self.assertEqual(conn.produce("sealed", 0, first), (NONE, 0))
+            # Big enough batches that 4 KiB segments roll: the first batch is sealed.
+            for i in range(1, 4):
+                batch = make_batch([b"x" * 3000], pid, epoch, i)
+                self.assertEqual(conn.produce("sealed", 0, batch), (NONE, i))
+        segments = [n for n in os.listdir(os.path.join(self.server.data_dir, "sealed-0"))
+                    if n.endswith(".log")]
+        self.assertGreater(len(segments), 1, segments)
+        stop()
+        self.server.restart()
+        with RawKafka(self.server.port) as conn:
+            self.assertEqual(conn.produce("sealed", 0, first), (NONE, 0))
+            self.assertEqual(conn.high_watermark("sealed", 0), 4)
+            values = [r.value for _, recs in conn.fetch_batches("sealed", 0) for r in recs]
+            self.assertEqual(values.count(b"first"), 1)
+
+    def test_retry_after_a_clean_restart_is_a_duplicate(self):
+        self.check_retry_after(self.server.stop)
+
+    def test_retry_after_a_kill_is_a_duplicate(self):
+        self.check_retry_after(self.server.kill)
+
+
 class RawProtocolTest(unittest.TestCase):
     """One server through every case; at the end it must still serve and stop cleanly."""
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "engine/engine.h"
+#include "engine/producer_state.h"
 #include "engine/repair.h"
 #include "segment/format.h"
 #include "segment/io/posix_fs.h"
@@ -190,6 +191,60 @@ TEST_F(InspectTest, DamageInACleanlyClosedSegmentIsFoundAndCut) {
   EXPECT_TRUE(repaired.after->healthy()) << VerdictName(repaired.after->verdict);
   Reopen();
   EXPECT_EQ(testing::ReadValues(*engine_, "ev", 0).size(), static_cast<size_t>(lost_from.value()));
+}
+
+// A damaged producer snapshot: verify names it, open works around it (an older snapshot or a
+// replay) and keeps it, repair moves it aside; a snapshot past the log's end is moved aside by
+// open, and verify says so first.
+TEST_F(InspectTest, DamagedProducerSnapshotIsNamedKeptByOpenAndMovedAsideByRepair) {
+  ASSERT_OK(engine_->CreateTopic("ev", 1, {}));
+  Fill("ev", 0, 3);
+  Close();
+  const std::string snapshot = Dir("ev", 0) + "/00000000000000000030.snapshot";
+  std::string bytes = testing::ReadWholeFile(snapshot);
+  ASSERT_FALSE(bytes.empty());
+  bytes[bytes.size() / 2] ^= 0x04;
+  testing::WriteWholeFile(snapshot, bytes);
+  const std::string beyond = Dir("ev", 0) + "/00000000000000000099.snapshot";
+  testing::WriteWholeFile(beyond, EncodeProducerSnapshot(ProducerSnapshot{Offset(99), {}}));
+
+  auto in = Inspect();
+  auto part = Part(in, "ev", 0);
+  EXPECT_EQ(part.verdict, Verdict::kOpenRepairs);  // the snapshot past the end; the other damaged
+  EXPECT_FALSE(in.healthy());
+  ASSERT_EQ(part.damaged_producer_snapshots, std::vector<std::string>{snapshot});
+  bool beyond_found = false;
+  for (const auto& f : part.findings) {
+    if (f.path == beyond) beyond_found = f.verdict == Verdict::kOpenRepairs;
+  }
+  EXPECT_TRUE(beyond_found);
+
+  Reopen();
+  EXPECT_EQ(testing::ReadValues(*engine_, "ev", 0).size(), 30u);
+  Close();
+  EXPECT_EQ(testing::ReadWholeFile(snapshot), bytes);
+  EXPECT_FALSE(fs::exists(beyond));
+  part = Part(Inspect(), "ev", 0);
+  EXPECT_EQ(part.verdict, Verdict::kDamaged);
+
+  RepairOptions o;
+  o.data_dir = dir_.path();
+  o.fs = &fs_;
+  o.clock = &clock_;
+  o.mode = RepairMode::kExecute;
+  ASSERT_OK_AND_ASSIGN(auto repaired, Repair(o));
+  ASSERT_TRUE(repaired.after.has_value());
+  EXPECT_TRUE(repaired.after->healthy()) << VerdictName(repaired.after->verdict);
+  // The engine repair opens wrote a good snapshot in its place at its close.
+  EXPECT_NE(testing::ReadWholeFile(snapshot), bytes);
+  bool kept = false;
+  for (const auto& e : fs::directory_iterator(Dir("ev", 0))) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("00000000000000000030.snapshot.quarantine-", 0) == 0) {
+      kept = testing::ReadWholeFile(e.path().string()) == bytes;
+    }
+  }
+  EXPECT_TRUE(kept);
 }
 
 // Without a recovery point an invalid frame cannot be told from a torn write: offline, as open.

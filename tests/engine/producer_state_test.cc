@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <map>
@@ -207,28 +208,171 @@ TEST_F(ProducerStateTest, StateSurvivesACrash) {
   EXPECT_TRUE(IsError(Send(1, 0, 5, 1), ErrorCode::kOutOfOrderSequence));
 }
 
-// The state is rebuilt from the active segment only: a producer whose batches are all in sealed
-// segments is unknown after a restart, so its next batch is accepted whatever its sequence, and a
-// retry of its last batch is appended again.
-TEST_F(ProducerStateTest, ProducersOfSealedSegmentsAreForgottenAtReopen) {
+// Producer snapshots (Kafka's `<offset>.snapshot`): a producer whose last batch was rolled into a
+// sealed segment is still known after a restart, so a retry of that batch is a duplicate.
+TEST_F(ProducerStateTest, RetryOfABatchInASealedSegmentIsADuplicateAfterARestart) {
   ASSERT_OK(engine_->AlterTopicConfig("t", {{"segment.ms", "1000"}}));
   ASSERT_OK(Send(1, 0, 0, 2, "old"));
   clock_.AdvanceMs(1000);
   ASSERT_OK(Send(2, 0, 0, 1, "new"));  // rolls: producer 1's batch is sealed
+  ASSERT_OK(Send(2, 0, 1, 1, "new2"));
   ASSERT_OK_AND_ASSIGN(auto stats, engine_->GetPartitionStats("t", 0));
   ASSERT_EQ(stats.segment_count, 2u);
-  // Before a restart the state is in memory, whatever rolled.
-  ASSERT_OK_AND_ASSIGN(AppendResult before, Send(1, 0, 0, 2, "old"));
-  EXPECT_TRUE(before.duplicate);
   ASSERT_OK(engine_->Close());
   Reopen();
   ASSERT_OK_AND_ASSIGN(AppendResult retry, Send(1, 0, 0, 2, "old"));
-  EXPECT_FALSE(retry.duplicate);
-  EXPECT_EQ(retry.base_offset, Offset(3));
-  // Producer 2's batch is in the active segment: still known.
-  ASSERT_OK_AND_ASSIGN(AppendResult retry2, Send(2, 0, 0, 1, "new"));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.base_offset, Offset(0));
+  EXPECT_EQ(retry.last_offset, Offset(1));
+  EXPECT_TRUE(IsError(Send(1, 0, 5, 1), ErrorCode::kOutOfOrderSequence));
+  ASSERT_OK_AND_ASSIGN(AppendResult retry2, Send(2, 0, 1, 1, "new2"));
   EXPECT_TRUE(retry2.duplicate);
-  EXPECT_TRUE(IsError(Send(2, 0, 5, 1), ErrorCode::kOutOfOrderSequence));
+  EXPECT_EQ(retry2.base_offset, Offset(3));
+  EXPECT_EQ(HighWatermark(), Offset(4));
+  EXPECT_EQ(Values(), (std::vector<std::string>{"old-0", "old-1", "new-0", "new2-0"}));
+}
+
+// The same after a crash: the snapshot written at the roll is loaded and the active segment's
+// batch headers are replayed after it.
+TEST_F(ProducerStateTest, RetryOfABatchInASealedSegmentIsADuplicateAfterACrash) {
+  ASSERT_OK(engine_->AlterTopicConfig("t", {{"segment.ms", "1000"}}));
+  ASSERT_OK(Send(1, 0, 0, 2, "old"));
+  clock_.AdvanceMs(1000);
+  ASSERT_OK(Send(1, 0, 2, 1, "mid"));  // rolls
+  clock_.AdvanceMs(1000);
+  ASSERT_OK(Send(2, 0, 0, 1, "new"));  // rolls again
+  engine_->SimulateCrashForTesting();
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(AppendResult retry, Send(1, 0, 0, 2, "old"));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.base_offset, Offset(0));
+  ASSERT_OK_AND_ASSIGN(AppendResult retry2, Send(1, 0, 2, 1, "mid"));
+  EXPECT_TRUE(retry2.duplicate);
+  EXPECT_EQ(retry2.base_offset, Offset(2));
+  ASSERT_OK(Send(1, 0, 3, 1, "next"));
+  EXPECT_EQ(HighWatermark(), Offset(5));
+}
+
+class ProducerSnapshotFilesTest : public ProducerStateTest {
+ protected:
+  std::string PartitionDir() const { return dir_.path() + "/t-0"; }
+  // The producer snapshots in t-0, by name.
+  std::vector<std::string> SnapshotFiles() {
+    auto names = fs_.ListDir(PartitionDir());
+    EXPECT_TRUE(names.has_value());
+    std::vector<std::string> out;
+    if (!names) return out;
+    for (const auto& n : *names) {
+      if (n.find(".snapshot") != std::string::npos) out.push_back(n);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  void Damage(const std::string& name) {
+    const std::string path = PartitionDir() + "/" + name;
+    ASSERT_OK_AND_ASSIGN(std::string bytes, fs_.ReadFile(path));
+    bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x40);
+    ASSERT_OK(io::WriteFileAtomic(fs_, path, base::AsBytes(bytes), io::Durability::kDurable));
+  }
+  // Producer 1's batch at offsets [0, 2), a roll, producer 2's at [2, 3), a roll, producer 3's at
+  // [3, 4), and a clean close: snapshots at 2 and 3 (the rolls) and at 4 (the close).
+  void ThreeSegmentsAndClose() {
+    ASSERT_OK(engine_->AlterTopicConfig("t", {{"segment.ms", "1000"}}));
+    ASSERT_OK(Send(1, 0, 0, 2, "a"));
+    clock_.AdvanceMs(1000);
+    ASSERT_OK(Send(2, 0, 0, 1, "b"));
+    clock_.AdvanceMs(1000);
+    ASSERT_OK(Send(3, 0, 0, 1, "c"));
+    ASSERT_OK(engine_->Close());
+    ASSERT_EQ(SnapshotFiles(), (std::vector<std::string>{ProducerSnapshotName(Offset(2)),
+                                                         ProducerSnapshotName(Offset(3)),
+                                                         ProducerSnapshotName(Offset(4))}));
+  }
+};
+
+// A damaged snapshot is never deleted: open falls back to an older one and replays from there.
+TEST_F(ProducerSnapshotFilesTest, DamagedSnapshotsAreKeptAndAnOlderOneIsUsed) {
+  ThreeSegmentsAndClose();
+  Damage(ProducerSnapshotName(Offset(4)));
+  Damage(ProducerSnapshotName(Offset(3)));
+  ASSERT_OK_AND_ASSIGN(std::string damaged,
+                       fs_.ReadFile(PartitionDir() + "/" + ProducerSnapshotName(Offset(4))));
+  Reopen();
+  for (int64_t pid = 1; pid <= 3; ++pid) {
+    const int count = pid == 1 ? 2 : 1;
+    const std::string prefix(1, static_cast<char>('a' + pid - 1));
+    ASSERT_OK_AND_ASSIGN(AppendResult retry, Send(pid, 0, 0, count, prefix));
+    EXPECT_TRUE(retry.duplicate) << "producer " << pid;
+  }
+  EXPECT_EQ(HighWatermark(), Offset(4));
+  // The close does not write over the damaged snapshot at the log's end either.
+  ASSERT_OK(engine_->Close());
+  EXPECT_EQ(SnapshotFiles().size(), 3u);
+  ASSERT_OK_AND_ASSIGN(std::string after,
+                       fs_.ReadFile(PartitionDir() + "/" + ProducerSnapshotName(Offset(4))));
+  EXPECT_EQ(after, damaged);
+}
+
+// With every snapshot damaged, the batch headers of the last segments are replayed.
+TEST_F(ProducerSnapshotFilesTest, WithoutAUsableSnapshotTheLogIsReplayed) {
+  ThreeSegmentsAndClose();
+  for (const auto& name : SnapshotFiles()) Damage(name);
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(AppendResult retry, Send(1, 0, 0, 2, "a"));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.base_offset, Offset(0));
+  EXPECT_EQ(HighWatermark(), Offset(4));
+}
+
+// A snapshot past the log's end describes batches the log no longer holds: it is moved aside,
+// not used and not deleted.
+TEST_F(ProducerSnapshotFilesTest, SnapshotPastTheLogEndIsMovedAside) {
+  ThreeSegmentsAndClose();
+  const std::string beyond = ProducerSnapshotName(Offset(100));
+  ASSERT_OK(fs_.Rename(PartitionDir() + "/" + ProducerSnapshotName(Offset(4)),
+                       PartitionDir() + "/" + beyond));
+  Reopen();
+  EXPECT_EQ(HighWatermark(), Offset(4));  // opens the partition (partitions open lazily)
+  std::vector<std::string> files = SnapshotFiles();
+  EXPECT_EQ(std::count(files.begin(), files.end(), beyond), 0);
+  EXPECT_EQ(
+      std::count_if(files.begin(), files.end(),
+                    [&](const std::string& n) { return n.rfind(beyond + ".stale-", 0) == 0; }),
+      1);
+  // The snapshot at 3 and a replay of the last batch give the same state.
+  ASSERT_OK_AND_ASSIGN(AppendResult retry, Send(1, 0, 0, 2, "a"));
+  EXPECT_TRUE(retry.duplicate);
+}
+
+// Retention removes the snapshots below the new log start with their segments, and keeps the one
+// the remaining log starts from.
+TEST_F(ProducerSnapshotFilesTest, SnapshotsBelowTheLogStartGoWithTheirSegments) {
+  ThreeSegmentsAndClose();
+  Reopen();
+  ASSERT_OK(engine_->DeleteSegmentsBefore("t", 0, Offset(3)));
+  ASSERT_OK_AND_ASSIGN(auto stats, engine_->GetPartitionStats("t", 0));
+  ASSERT_EQ(stats.log_start_offset, Offset(3));
+  EXPECT_EQ(SnapshotFiles(), (std::vector<std::string>{ProducerSnapshotName(Offset(3)),
+                                                       ProducerSnapshotName(Offset(4))}));
+  // Producer 1's batch is gone with its segment, but its state came with the snapshot at 3.
+  ASSERT_OK_AND_ASSIGN(AppendResult retry, Send(1, 0, 0, 2, "a"));
+  EXPECT_TRUE(retry.duplicate);
+}
+
+// A clean close's snapshot is superseded by the next one: opens remove the older ones, so they do
+// not pile up.
+TEST_F(ProducerSnapshotFilesTest, SnapshotsOfEarlierClosesDoNotPileUp) {
+  ThreeSegmentsAndClose();
+  for (int i = 0; i < 3; ++i) {
+    Reopen();
+    ASSERT_OK(Send(4, 0, i, 1, "d"));
+    ASSERT_OK(engine_->Close());
+  }
+  Reopen();
+  EXPECT_EQ(HighWatermark(), Offset(7));  // opens the partition (partitions open lazily)
+  EXPECT_EQ(SnapshotFiles(), (std::vector<std::string>{ProducerSnapshotName(Offset(2)),
+                                                       ProducerSnapshotName(Offset(3)),
+                                                       ProducerSnapshotName(Offset(7))}));
 }
 
 TEST_F(ProducerStateTest, ConcurrentProducersEachKeepTheirOrder) {
@@ -341,15 +485,32 @@ TEST_F(ProducerStateTest, IdleProducerIsForgottenAfterTheExpiration) {
   EXPECT_EQ(Values(), (std::vector<std::string>{"a-0", "a-1", "b-0", "b-1", "b2-0", "c-0", "d-0"}));
 }
 
-TEST_F(ProducerStateTest, ProducersRebuiltAtOpenExpireCountingFromTheOpen) {
+// A producer replayed from batch headers at open (here after a crash, with no snapshot) has no
+// recorded last-seen time: its expiry counts from the open.
+TEST_F(ProducerStateTest, ProducersReplayedAtOpenExpireCountingFromTheOpen) {
   ASSERT_OK(engine_->AlterTopicConfig("t", {{"producer.id.expiration.ms", "1000"}}));
   ASSERT_OK(Send(1, 0, 0, 1));
   clock_.AdvanceMs(5000);  // long idle, but the open has no record of it
-  ASSERT_OK(engine_->Close());
+  engine_->SimulateCrashForTesting();
   Reopen();
   EXPECT_TRUE(IsError(Send(1, 0, 5, 1), ErrorCode::kOutOfOrderSequence));
   clock_.AdvanceMs(1000);
   ASSERT_OK(Send(1, 0, 5, 1));
+}
+
+// A producer loaded from a snapshot keeps the time it was last seen (as in Kafka), so a restart
+// does not make an idle producer live longer.
+TEST_F(ProducerStateTest, ProducersLoadedFromASnapshotKeepTheirLastSeenTime) {
+  ASSERT_OK(engine_->AlterTopicConfig("t", {{"producer.id.expiration.ms", "1000"}}));
+  ASSERT_OK(Send(1, 0, 0, 1));
+  ASSERT_OK(Send(2, 0, 0, 1));
+  ASSERT_OK(engine_->Close());
+  clock_.AdvanceMs(999);
+  Reopen();
+  ASSERT_OK(Send(2, 0, 1, 1));  // producer 2 seen again
+  clock_.AdvanceMs(1);
+  ASSERT_OK(Send(1, 0, 5, 1));  // producer 1 was seen 1000 ms ago: forgotten
+  EXPECT_TRUE(IsError(Send(2, 0, 5, 1), ErrorCode::kOutOfOrderSequence));
 }
 
 TEST_F(ProducerStateTest, ExpirationIsAValidatedTopicConfig) {
@@ -523,6 +684,56 @@ TEST(ProducerStateTableTest, ProducerIdsFileRoundTripsAndRejectsDamage) {
     EXPECT_FALSE(r.has_value()) << "byte " << i;
   }
   EXPECT_FALSE(DecodeProducerIds(base::AsBytes(image.substr(0, 31))).has_value());
+}
+
+TEST(ProducerStateTableTest, SnapshotBelowLeavesOutLaterBatchesAndRoundTrips) {
+  ProducerStateTable table;
+  auto header = [](int64_t pid, int16_t epoch, int32_t seq, int32_t delta, int64_t base) {
+    BatchHeader h;
+    h.producer_id = pid;
+    h.producer_epoch = epoch;
+    h.base_sequence = seq;
+    h.last_offset_delta = delta;
+    h.base_offset = base;
+    return h;
+  };
+  table.Record(header(7, 1, 0, 1, 0), Offset(0), Offset(1), 100);
+  table.Record(header(8, 0, 0, 0, 2), Offset(2), Offset(2), 200);
+  table.Record(header(7, 1, 2, 0, 3), Offset(3), Offset(3), 300);  // at the snapshot's offset
+  table.Record(header(9, 0, 0, 0, 4), Offset(4), Offset(4), 400);  // only above it
+  const ProducerSnapshot snapshot = table.SnapshotBelow(Offset(3));
+  ASSERT_EQ(snapshot.producers.size(), 2u);
+  EXPECT_EQ(snapshot.producers[0].producer_id, 8);  // least recently recorded first
+  EXPECT_EQ(snapshot.producers[1].producer_id, 7);
+  ASSERT_EQ(snapshot.producers[1].batches.size(), 1u);
+  EXPECT_EQ(snapshot.producers[1].batches[0].last_offset, Offset(1));
+  EXPECT_EQ(snapshot.producers[1].last_seen_ms, 300);
+
+  const std::string image = EncodeProducerSnapshot(snapshot);
+  ASSERT_OK_AND_ASSIGN(ProducerSnapshot decoded,
+                       DecodeProducerSnapshot(base::AsBytes(image), "s", Offset(3)));
+  ProducerStateTable loaded;
+  loaded.Load(decoded, 250);
+  EXPECT_EQ(loaded.producer_count(), 2u);
+  auto dup = loaded.Check(header(7, 1, 0, 1, 0));
+  ASSERT_TRUE(dup.has_value());
+  ASSERT_TRUE(dup->has_value());
+  EXPECT_EQ((*dup)->base_offset, Offset(0));
+  // Producer 7's last-seen time (300) was after the loader's clock (250): it counts as 250.
+  loaded.ExpireIdle(250 + 50, 100);  // producer 8, last seen at 200, is due; 7 is not
+  EXPECT_EQ(loaded.producer_count(), 1u);
+
+  // The name must agree with the content, and every damaged byte is found.
+  EXPECT_FALSE(DecodeProducerSnapshot(base::AsBytes(image), "s", Offset(4)).has_value());
+  for (size_t i = 0; i < image.size(); ++i) {
+    std::string bad = image;
+    bad[i] = static_cast<char>(bad[i] ^ 0x10);
+    EXPECT_FALSE(DecodeProducerSnapshot(base::AsBytes(bad), "s", Offset(3)).has_value())
+        << "byte " << i;
+  }
+  EXPECT_EQ(ProducerSnapshotName(Offset(42)), "00000000000000000042.snapshot");
+  EXPECT_EQ(ParseProducerSnapshotName("00000000000000000042.snapshot"), Offset(42));
+  EXPECT_FALSE(ParseProducerSnapshotName("00000000000000000042.snapshot.stale-1").has_value());
 }
 
 }  // namespace

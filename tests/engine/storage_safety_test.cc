@@ -8,8 +8,10 @@
 #include "engine/catalog.h"
 #include "engine/engine.h"
 #include "engine/group_offsets.h"
+#include "engine/repair.h"
 #include "segment/format.h"
 #include "segment/io/posix_fs.h"
+#include "segment/small_file.h"
 #include "tests/support/test_util.h"
 
 namespace sluice::engine {
@@ -226,12 +228,120 @@ TEST_F(StorageSafetyTest, MissingPartitionDirectoryIsOfflineNotRecreated) {
   EXPECT_EQ(testing::ReadValues(*engine_, "ev", 1), want1);
 }
 
+// A creation interrupted after some of its directories were made, before the catalog named the
+// topic: open adopts the topic with the partition count its partition files carry (not just the
+// directories present). The partitions it did not make are offline, never created by open (see
+// PlanCatalog); `sluice repair --recreate-missing` creates them.
+TEST_F(StorageSafetyTest, InterruptedCreationIsAdoptedWithItsWholePartitionCount) {
+  ASSERT_OK(engine_->CreateTopic("ev", 3, {{"retention.ms", "-1"}}));
+  ASSERT_OK(engine_->CreateTopic("other", 1, {}));
+  engine_.reset();
+  // As if the crash came after ev-0 and ev-1 were made: ev-2 and the catalog entry never were.
+  ASSERT_OK_AND_ASSIGN(TopicMap catalog, LoadCatalog(fs_, dir_.path()));
+  catalog.erase("ev");
+  ASSERT_OK(SaveCatalog(fs_, dir_.path(), catalog));
+  fs::remove_all(PartitionPath("ev", 2));
+
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(auto described, engine_->DescribeTopic("ev"));
+  EXPECT_EQ(described.info.partitions, 3);
+  EXPECT_EQ(described.info.config.retention_ms, -1);
+  ASSERT_EQ(described.partitions.size(), 3u);
+  EXPECT_FALSE(described.partitions[0].offline.has_value());
+  EXPECT_FALSE(described.partitions[1].offline.has_value());
+  ASSERT_TRUE(described.partitions[2].offline.has_value());
+  EXPECT_FALSE(fs::exists(PartitionPath("ev", 2)));
+  bool reported = false;
+  for (const auto& change : engine_->catalog_changes()) {
+    reported |= change.find("partitions missing") != std::string::npos &&
+                change.find(" 2") != std::string::npos;
+  }
+  EXPECT_TRUE(reported);
+  Fill("ev", 0, 1);
+  auto refused = engine_->Append("ev", 2, base::AsBytes(MakeBatch(1, "x")));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kOffline);
+  // A retried creation is refused: the topic exists.
+  EXPECT_FALSE(engine_->CreateTopic("ev", 3, {}).has_value());
+  engine_.reset();
+
+  // The catalog now names ev with 3 partitions; repair creates the missing one on request.
+  RepairOptions o;
+  o.data_dir = dir_.path();
+  o.fs = &fs_;
+  o.clock = &clock_;
+  o.mode = RepairMode::kExecute;
+  o.recreate_missing = RecreateMissing::kYes;
+  ASSERT_OK(Repair(o));
+  Reopen();
+  Fill("ev", 2, 1);
+  EXPECT_EQ(testing::ReadValues(*engine_, "ev", 2).size(), 10u);
+  ASSERT_OK_AND_ASSIGN(PartitionMeta meta, LoadPartitionMeta(fs_, PartitionPath("ev", 2)));
+  EXPECT_EQ(meta.topic_partitions, 3);
+}
+
+// Partition files of version 1 (no partition count) are still read: the count then comes from the
+// directories.
+TEST_F(StorageSafetyTest, PartitionFilesOfVersionOneAreStillRead) {
+  ASSERT_OK(engine_->CreateTopic("ev", 2, {{"retention.ms", "-1"}}));
+  const auto want = Fill("ev", 1, 1);
+  engine_.reset();
+  const segment::SmallFileKind v1{segment::format::kPartitionMetaMagic,
+                                  segment::format::kPartitionMetaVersion1,
+                                  segment::format::kPartitionMetaVersion1};
+  for (int32_t p = 0; p < 2; ++p) {
+    const std::string json = R"({"topic": "ev", "topic_id": "0123456789abcdef0123456789abcdef", )"
+                             R"("partition": )" +
+                             std::to_string(p) + R"(, "config": {"retention.ms": "-1"}})";
+    ASSERT_OK(segment::WriteSmallFile(fs_, PartitionPath("ev", p) + "/" + kPartitionMetaFile, v1,
+                                      base::AsBytes(json)));
+  }
+  ASSERT_OK_AND_ASSIGN(PartitionMeta meta, LoadPartitionMeta(fs_, PartitionPath("ev", 1)));
+  EXPECT_EQ(meta.topic, "ev");
+  EXPECT_EQ(meta.partition, 1);
+  EXPECT_EQ(meta.topic_partitions, 0);
+  ASSERT_TRUE(fs::remove(dir_.Join(kCatalogFile)));
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(auto described, engine_->DescribeTopic("ev"));
+  EXPECT_EQ(described.info.partitions, 2);
+  EXPECT_EQ(described.info.config.retention_ms, -1);
+  EXPECT_EQ(testing::ReadValues(*engine_, "ev", 1), want);
+}
+
+TEST(CatalogTest, PartitionFileOfVersionTwoMustCarryAHoldingPartitionCount) {
+  const std::string base = R"({"topic": "t", "topic_id": "x", "partition": 2, "config": {})";
+  ASSERT_OK_AND_ASSIGN(PartitionMeta meta,
+                       DecodePartitionMetaPayload(base + R"(, "partitions": 3})", "p"));
+  EXPECT_EQ(meta.topic_partitions, 3);
+  for (const std::string& bad :
+       {base + "}", base + R"(, "partitions": 2})", base + R"(, "partitions": 100001})",
+        base + R"(, "partitions": "3"})"}) {
+    auto r = DecodePartitionMetaPayload(bad, "p");
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kCorruption);
+  }
+  // Version 1 had no count.
+  ASSERT_OK_AND_ASSIGN(
+      meta, DecodePartitionMetaPayload(base + "}", "p", segment::format::kPartitionMetaVersion1));
+  EXPECT_EQ(meta.topic_partitions, 0);
+}
+
 TEST_F(StorageSafetyTest, InternalTopicsCannotBeDeleted) {
   ASSERT_OK(engine_->GroupOffsets());
   auto deleted = engine_->DeleteTopic(kConsumerOffsetsTopic);
   ASSERT_FALSE(deleted.has_value());
   EXPECT_EQ(deleted.error().code, ErrorCode::kRefused);
   EXPECT_TRUE(fs::exists(PartitionPath(kConsumerOffsetsTopic, 0)));
+}
+
+TEST_F(StorageSafetyTest, InternalTopicsConfigurationCannotBeChanged) {
+  ASSERT_OK(engine_->GroupOffsets());
+  ASSERT_OK_AND_ASSIGN(auto before, engine_->DescribeTopic(kConsumerOffsetsTopic));
+  auto altered = engine_->AlterTopicConfig(kConsumerOffsetsTopic, {{"retention.ms", "1"}});
+  ASSERT_FALSE(altered.has_value());
+  EXPECT_EQ(altered.error().code, ErrorCode::kRefused);
+  ASSERT_OK_AND_ASSIGN(auto after, engine_->DescribeTopic(kConsumerOffsetsTopic));
+  EXPECT_EQ(ConfigToMap(after.info.config), ConfigToMap(before.info.config));
 }
 
 // A deletion that crashed after renaming its directories is finished by the next open; the
@@ -260,7 +370,7 @@ TEST_F(StorageSafetyTest, StaleDeletedDirectoryNeverTakesTheCurrentTopicWithIt) 
   // The first topic's renamed directory, as a failed removal would have left it.
   fs::create_directories(PartitionPath("ev", 0) + ".1.deleted");
   ASSERT_OK(SavePartitionMeta(fs_, PartitionPath("ev", 0) + ".1.deleted",
-                              PartitionMeta{"ev", NewTopicId(), 0, TopicConfig{}}));
+                              PartitionMeta{"ev", NewTopicId(), 0, TopicConfig{}, 1}));
   fs::rename(PartitionPath("ev", 0), dir_.Join("lost"));
   Reopen();
   ASSERT_TRUE(engine_->DescribeTopic("ev").has_value());
