@@ -21,6 +21,7 @@ import resource
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -37,12 +38,16 @@ GiB = 1 << 30
 BATCH_HEADER_SIZE = 61
 
 
-def peak_rss(pid):
-    """The process's peak resident set size in bytes (VmHWM)."""
+def peak_rss(pid, what=None):
+    """The process's peak resident set size in bytes (VmHWM); printed (for bench/RESULTS.md) with
+    `what` it was measured after."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
             if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
+                peak = int(line.split()[1]) * 1024
+                if what:
+                    print("peak RSS after %s: %.1f MiB" % (what, peak / MiB), file=sys.stderr)
+                return peak
     raise AssertionError("no VmHWM for pid %d" % pid)
 
 
@@ -220,7 +225,8 @@ class DecompressionBombTest(ServerTestCase):
             for body in snappy_liars():
                 self.produce_refused(conn, body, SNAPPY)
             self.assertEqual(conn.high_watermark("bombs", 0), 0, "a bomb was stored")
-        peak = peak_rss(self.server.proc.pid)
+        peak = peak_rss(self.server.proc.pid,
+                        "8 zstd liars, 2 real 1 GiB zstd bombs, lz4 and snappy liars")
         # Before the bounds: 7.8 GB for the eight liars. Now a bomb costs at most max.message.bytes
         # (16 MiB) of output, and nothing of what a header claims.
         self.assertLess(peak, 160 * MiB, "peak RSS %d MiB" % (peak // MiB))
@@ -292,7 +298,7 @@ class MemoryBudgetTest(ServerTestCase):
         self.assertGreaterEqual(len(stalled), 30)
         # A real client is served while they hang (its small requests fit in what is left).
         self.assertEqual(kcat_round_trip(self.server.bootstrap, "other", b"served"), b"served\n")
-        peak = peak_rss(self.server.proc.pid)
+        peak = peak_rss(self.server.proc.pid, "40 half-sent 25 MiB requests (64 MiB budget)")
         # Before the budget: 1.9 GB for the same attack.
         self.assertLess(peak, self.BUDGET + 64 * MiB, "peak RSS %d MiB" % (peak // MiB))
         # The receive timeout closes the connections whose requests were being read; the others
@@ -313,7 +319,7 @@ class MemoryBudgetTest(ServerTestCase):
         n = 1000
         if raise_open_file_limit(n + 64) < n + 64:
             self.skipTest("the open-file limit is below %d and cannot be raised" % (n + 64))
-        before = peak_rss(self.server.proc.pid)
+        before = peak_rss(self.server.proc.pid, "start")
         socks = []
         try:
             for _ in range(n):
@@ -322,7 +328,7 @@ class MemoryBudgetTest(ServerTestCase):
                 socks.append(s)
             self.assertEqual(kcat_round_trip(self.server.bootstrap, "other", b"loris"),
                              b"loris\n")
-            grown = peak_rss(self.server.proc.pid) - before
+            grown = peak_rss(self.server.proc.pid, "1,000 idle connections") - before
             # A waiting connection holds its few received bytes, not a read buffer: 64 KiB each
             # would be 62 MiB.
             self.assertLess(grown, 24 * MiB, "1,000 idle connections took %d MiB" % (grown // MiB))

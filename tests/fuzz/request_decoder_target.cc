@@ -4,10 +4,13 @@
 #include <vector>
 
 #include "net/messages.h"
+#include "net/produce_validation.h"
 #include "segment/base/check.h"
 
 namespace sluice::net {
 namespace {
+// A topic's max.message.bytes for the fuzzer: small, so that memory stays small.
+constexpr size_t kFuzzMaxDecompressedBytes = 4u << 20;
 // Where the bytes of record views are summed, so reading them cannot be optimised away.
 volatile unsigned g_record_byte_sum = 0;
 }  // namespace
@@ -34,6 +37,7 @@ Result<RequestHeader> FuzzDecodeRequest(base::Bytes data) {
 
   if (const auto* produce = std::get_if<ProduceRequest>(&decoded->body)) {
     unsigned sum = 0;
+    segment::RecordDecoder decoder(kFuzzMaxDecompressedBytes);
     for (const ProduceRequest::Topic& t : produce->topics) {
       for (const ProduceRequest::Partition& p : t.partitions) {
         if (!p.records) continue;
@@ -42,6 +46,17 @@ Result<RequestHeader> FuzzDecodeRequest(base::Bytes data) {
                                    r.data() + r.size() <= frame.data() + frame.size()),
                      "produce records outside the frame");
         for (std::byte b : r) sum += static_cast<unsigned>(b);  // touch every byte for ASan
+        // The decompression path, as the Produce handler runs it, bounded as a topic's
+        // max.message.bytes bounds it: whatever the frames declare, no more than the limit.
+        auto batches = SplitBatches(r, decoder);
+        SLUICE_CHECK(decoder.buffer_bytes() <= 2 * kFuzzMaxDecompressedBytes + (1u << 20),
+                     "a produced batch decompressed past its limit");
+        if (!batches) {
+          const auto code = batches.error().code;
+          SLUICE_CHECK(code == base::ErrorCode::kCorruption || code == base::ErrorCode::kTooLarge ||
+                           code == base::ErrorCode::kInvalidArgument,
+                       "produce validation failed with an unexpected error kind");
+        }
       }
     }
     g_record_byte_sum = sum;
