@@ -64,9 +64,9 @@ TEST_P(StorageCorpusTest, EveryCorpusFileIsHandled) {
 }
 
 // Damage the seeds do not spell out: every truncation of a valid seed, and a bit flipped at every
-// position. A shortened record batch, index, snapshot or offsets batch is always rejected (each
-// carries its length or a checksum over its end); a shortened frame stream or segment yields a
-// prefix of the frames.
+// position. A shortened record batch, index, snapshot, offsets batch or small file is always
+// rejected (each carries its length or a checksum over its end, or is a JSON object that a cut
+// leaves open); a shortened frame stream or segment yields a prefix of the frames.
 TEST_P(StorageCorpusTest, TruncatedAndFlippedValidSeedsAreRejectedOrYieldAPrefix) {
   const StorageTarget& target = GetParam();
   const std::string name = target.name;
@@ -78,7 +78,10 @@ TEST_P(StorageCorpusTest, TruncatedAndFlippedValidSeedsAreRejectedOrYieldAPrefix
     const size_t step = name == "segment_open" ? 7 : 1;
     for (size_t n = 0; n < seed.bytes.size(); n += step) {
       const FuzzOutcome cut = target.run(base::AsBytes(seed.bytes).first(n));
-      if (!frames) {
+      // A JSON text (the legacy catalog) may lose its trailing newline and stay whole.
+      const bool only_whitespace_cut =
+          seed.bytes.find_first_not_of(" \t\r\n", n) == std::string::npos;
+      if (!frames && !only_whitespace_cut) {
         EXPECT_TRUE(cut.error.has_value()) << seed.name << " cut to " << n << " bytes";
       } else if (name == "frame") {
         // Every frame line but the last line (end or bad) is one of the whole stream's.

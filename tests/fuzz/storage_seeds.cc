@@ -3,8 +3,12 @@
 #include <cinttypes>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 
+#include "engine/catalog.h"
 #include "engine/group_offsets.h"
+#include "engine/partition_log.h"
+#include "engine/producer_state.h"
 #include "engine/snapshot.h"
 #include "segment/base/check.h"
 #include "segment/base/checksum.h"
@@ -15,6 +19,7 @@
 #include "segment/record_batch.h"
 #include "segment/segment.h"
 #include "segment/segment_index.h"
+#include "segment/small_file.h"
 
 namespace sluice::fuzz {
 namespace {
@@ -611,6 +616,313 @@ std::vector<StorageSeed> OffsetsBatchSeeds() {
   return seeds;
 }
 
+// --- small files ---------------------------------------------------------------------------------
+
+// A small file of `magic` at `version` around `payload`, as the envelope's encoder writes it.
+std::string Envelope(const f::Magic& magic, uint16_t version, const std::string& payload) {
+  return seg::EncodeSmallFile({magic, version, version}, base::AsBytes(payload));
+}
+
+// Recomputes a small file's checksum (after a field was changed on purpose).
+std::string FixEnvelopeChecksum(std::string file) {
+  base::StoreLE<uint64_t>(Data(file) + file.size() - 8,
+                          base::Xxh3(base::AsBytes(file).first(file.size() - 8)));
+  return file;
+}
+
+std::string WithU16(std::string file, size_t at, uint16_t v) {
+  base::StoreLE<uint16_t>(Data(file) + at, v);
+  return FixEnvelopeChecksum(std::move(file));
+}
+
+std::string SmallInput(SmallFileType type, const std::string& file) {
+  return SmallFileInput(type, file);
+}
+
+constexpr char kSeedTopicId[] = "0123456789abcdef0123456789abcdef";
+
+engine::TopicConfig LoudConfig() {
+  return engine::ApplyConfig(
+             {}, {{"compression.type", "lz4"}, {"retention.ms", "60000"}, {"flush", "sync"}})
+      .value();
+}
+const char kLoudConfigText[] = "config=[compression.type=lz4 flush=sync retention.ms=60000]";
+
+// The file SaveCatalog writes for `topics`.
+std::string SavedCatalog(const engine::TopicMap& topics) {
+  io::testing::MemFs fs(io::testing::MetadataDurability::kImmediate);
+  SLUICE_CHECK(fs.CreateDir("/d").has_value() && engine::SaveCatalog(fs, "/d", topics).has_value(),
+               "SaveCatalog");
+  return fs.ReadFile("/d/catalog").value();
+}
+
+std::string CatalogEnvelope(const std::string& json_text) {
+  return Envelope(f::kCatalogMagic, f::kCatalogCurrentVersion, json_text);
+}
+
+std::vector<StorageSeed> CatalogSeeds() {
+  using T = SmallFileType;
+  std::vector<StorageSeed> seeds;
+  engine::TopicMap topics;
+  topics["orders"] = {"orders", 3, LoudConfig(), kSeedTopicId};
+  topics["__consumer_offsets"] = {"__consumer_offsets", 50, {}, std::string(32, 'e')};
+  const std::string catalog = SavedCatalog(topics);
+  const std::string two = "topic name=__consumer_offsets partitions=50 id='" +
+                          std::string(32, 'e') +
+                          "' config=[]\ntopic name=orders partitions=3 id='" + kSeedTopicId + "' " +
+                          kLoudConfigText + "\n";
+  seeds.push_back(Valid("catalog-valid-two-topics", SmallInput(T::kCatalog, catalog),
+                        "catalog topics=2\n" + two));
+  seeds.push_back(Valid("catalog-valid-empty", SmallInput(T::kCatalog, SavedCatalog({})),
+                        "catalog topics=0\n"));
+  seeds.push_back(
+      Valid("catalog-valid-no-id-written-by-hand",
+            SmallInput(T::kCatalog,
+                       CatalogEnvelope(R"({ "topics" : { "t" : { "config" : { "compression.type" :)"
+                                       R"( "uncompressed" } , "partitions" : 1 } } })")),
+            "catalog topics=1\ntopic name=t partitions=1 id='' config=[compression.type=none]\n"));
+  seeds.push_back(Rejected("catalog-truncated", SmallInput(T::kCatalog, catalog.substr(0, 40)),
+                           ErrorCode::kCorruption));
+  seeds.push_back(Rejected("catalog-flipped-payload", SmallInput(T::kCatalog, Flip(catalog, 30)),
+                           ErrorCode::kCorruption));
+  seeds.push_back(Rejected("catalog-flipped-magic", SmallInput(T::kCatalog, Flip(catalog, 3)),
+                           ErrorCode::kCorruption));
+  seeds.push_back(
+      Rejected("catalog-future-version",
+               SmallInput(T::kCatalog, WithU16(catalog, 8, f::kCatalogCurrentVersion + 1)),
+               ErrorCode::kUnsupportedVersion));
+  seeds.push_back(Rejected("catalog-version-1-in-envelope",
+                           SmallInput(T::kCatalog, WithU16(catalog, 8, 1)),
+                           ErrorCode::kUnsupportedVersion));
+  seeds.push_back(Rejected("catalog-unknown-flag", SmallInput(T::kCatalog, WithU16(catalog, 10, 1)),
+                           ErrorCode::kUnsupportedVersion));
+  auto bad_json = [&](const char* name, const std::string& text) {
+    seeds.push_back(
+        Rejected(name, SmallInput(T::kCatalog, CatalogEnvelope(text)), ErrorCode::kCorruption));
+  };
+  bad_json("catalog-not-json", R"({"topics": {"t": )");
+  bad_json("catalog-topics-not-object", R"({"topics": []})");
+  bad_json("catalog-zero-partitions", R"({"topics": {"t": {"partitions": 0, "config": {}}}})");
+  bad_json("catalog-too-many-partitions",
+           R"({"topics": {"t": {"partitions": 100001, "config": {}}}})");
+  bad_json("catalog-bad-topic-name", R"({"topics": {"a/b": {"partitions": 1, "config": {}}}})");
+  bad_json("catalog-unknown-config-key",
+           R"({"topics": {"t": {"partitions": 1, "config": {"colour": "red"}}}})");
+  bad_json("catalog-config-value-not-string",
+           R"({"topics": {"t": {"partitions": 1, "config": {"flush.ms": 5}}}})");
+  bad_json("catalog-id-not-string",
+           R"({"topics": {"t": {"partitions": 1, "id": 7, "config": {}}}})");
+
+  // Format version 1: <data>/catalog.json, as sluice wrote it then (dump(2) and a newline).
+  nlohmann::json v1;
+  v1["version"] = 1;
+  v1["topics"]["orders"] = {{"partitions", 2}, {"config", engine::ConfigToMap(LoudConfig())}};
+  const std::string legacy = v1.dump(2) + "\n";
+  seeds.push_back(
+      Valid("catalog-json-valid", SmallInput(T::kLegacyCatalog, legacy),
+            std::string("catalog.json topics=1\ntopic name=orders partitions=2 id='' ") +
+                kLoudConfigText + "\n"));
+  seeds.push_back(Valid("catalog-json-valid-empty",
+                        SmallInput(T::kLegacyCatalog, R"({"version":1,"topics":{}})"),
+                        "catalog.json topics=0\n"));
+  seeds.push_back(Rejected("catalog-json-truncated",
+                           SmallInput(T::kLegacyCatalog, legacy.substr(0, legacy.size() / 2)),
+                           ErrorCode::kCorruption));
+  seeds.push_back(Rejected("catalog-json-version-2",
+                           SmallInput(T::kLegacyCatalog, R"({"version":2,"topics":{}})"),
+                           ErrorCode::kUnsupportedVersion));
+  seeds.push_back(Rejected("catalog-json-no-version",
+                           SmallInput(T::kLegacyCatalog, R"({"topics":{}})"),
+                           ErrorCode::kCorruption));
+  seeds.push_back(Rejected("catalog-json-array", SmallInput(T::kLegacyCatalog, "[1, 2]"),
+                           ErrorCode::kCorruption));
+  seeds.push_back(Rejected(
+      "catalog-json-bad-zstd-level",
+      SmallInput(
+          T::kLegacyCatalog,
+          R"({"version":1,"topics":{"t":{"partitions":1,"config":{"compression.zstd.level":"20"}}}})"),
+      ErrorCode::kCorruption));
+  return seeds;
+}
+
+std::string SavedPartitionMeta(const engine::PartitionMeta& meta) {
+  io::testing::MemFs fs(io::testing::MetadataDurability::kImmediate);
+  SLUICE_CHECK(
+      fs.CreateDir("/p").has_value() && engine::SavePartitionMeta(fs, "/p", meta).has_value(),
+      "SavePartitionMeta");
+  return fs.ReadFile("/p/partition").value();
+}
+
+std::vector<StorageSeed> PartitionMetaSeeds() {
+  using T = SmallFileType;
+  std::vector<StorageSeed> seeds;
+  const std::string own = SavedPartitionMeta({"t", kSeedTopicId, 0, LoudConfig()});
+  seeds.push_back(Valid("partition-valid", SmallInput(T::kPartitionMeta, own),
+                        std::string("partition topic=t id='") + kSeedTopicId + "' partition=0 " +
+                            kLoudConfigText + "\n"));
+  seeds.push_back(Valid("partition-valid-another-partition",
+                        SmallInput(T::kPartitionMeta, SavedPartitionMeta({"orders", "", 7, {}})),
+                        "partition topic=orders id='' partition=7 config=[]\n"));
+  auto envelope = [](const std::string& text) {
+    return Envelope(f::kPartitionMetaMagic, f::kPartitionMetaCurrentVersion, text);
+  };
+  seeds.push_back(Rejected("partition-truncated", SmallInput(T::kPartitionMeta, own.substr(0, 60)),
+                           ErrorCode::kCorruption));
+  seeds.push_back(Rejected("partition-flipped", SmallInput(T::kPartitionMeta, Flip(own, 40)),
+                           ErrorCode::kCorruption));
+  seeds.push_back(
+      Rejected("partition-future-version",
+               SmallInput(T::kPartitionMeta, WithU16(own, 8, f::kPartitionMetaCurrentVersion + 1)),
+               ErrorCode::kUnsupportedVersion));
+  seeds.push_back(
+      Rejected("partition-catalog-magic",
+               SmallInput(T::kPartitionMeta, Envelope(f::kCatalogMagic, 1, R"({"topics":{}})")),
+               ErrorCode::kCorruption));
+  auto bad_json = [&](const char* name, const std::string& text) {
+    seeds.push_back(
+        Rejected(name, SmallInput(T::kPartitionMeta, envelope(text)), ErrorCode::kCorruption));
+  };
+  bad_json("partition-negative",
+           R"({"topic": "t", "topic_id": "", "partition": -1, "config": {}})");
+  bad_json("partition-too-large",
+           R"({"topic": "t", "topic_id": "", "partition": 100000, "config": {}})");
+  bad_json("partition-no-topic-id", R"({"topic": "t", "partition": 0, "config": {}})");
+  bad_json("partition-bad-topic-name",
+           R"({"topic": "..", "topic_id": "", "partition": 0, "config": {}})");
+  bad_json("partition-config-not-object",
+           R"({"topic": "t", "topic_id": "", "partition": 0, "config": "zstd"})");
+  return seeds;
+}
+
+// The 32-byte payload of a recovery point.
+std::string RecoveryPointPayload(int64_t base, uint64_t end, int64_t next, int64_t max_ts) {
+  std::string p(f::kRecoveryPointPayloadSize, '\0');
+  base::StoreLE<int64_t>(Data(p) + 0, base);
+  base::StoreLE<uint64_t>(Data(p) + 8, end);
+  base::StoreLE<int64_t>(Data(p) + 16, next);
+  base::StoreLE<int64_t>(Data(p) + 24, max_ts);
+  return p;
+}
+
+// A version-1 file (before the envelope): the same layout with the length field zero.
+std::string LegacySmallFile(const f::Magic& magic, const std::string& payload) {
+  std::string file = Envelope(magic, 1, payload);
+  base::StoreLE<uint32_t>(Data(file) + 12, 0);
+  return FixEnvelopeChecksum(std::move(file));
+}
+
+std::vector<StorageSeed> RecoveryPointSeeds() {
+  using T = SmallFileType;
+  std::vector<StorageSeed> seeds;
+  const std::string v2 =
+      engine::EncodeRecoveryPoint({Offset(1000), {FilePos(4128), Offset(1040), 1039}});
+  seeds.push_back(Valid("recovery-point-valid", SmallInput(T::kRecoveryPoint, v2),
+                        "recovery-point version=2 base=1000 end=4128 next=1040 maxts=1039\n"));
+  seeds.push_back(
+      Valid("recovery-point-valid-empty-segment",
+            SmallInput(T::kRecoveryPoint,
+                       engine::EncodeRecoveryPoint({Offset(0), {FilePos(32), Offset(0), -1}})),
+            "recovery-point version=2 base=0 end=32 next=0 maxts=-1\n"));
+  const std::string v1 =
+      LegacySmallFile(f::kRecoveryPointMagic, RecoveryPointPayload(1000, 4128, 1040, 1039));
+  seeds.push_back(Valid("recovery-point-valid-v1", SmallInput(T::kRecoveryPoint, v1),
+                        "recovery-point version=1 base=1000 end=4128 next=1040 maxts=1039\n"));
+  seeds.push_back(Rejected("recovery-point-truncated",
+                           SmallInput(T::kRecoveryPoint, v2.substr(0, v2.size() - 1)),
+                           ErrorCode::kCorruption));
+  seeds.push_back(Rejected("recovery-point-flipped", SmallInput(T::kRecoveryPoint, Flip(v2, 20)),
+                           ErrorCode::kCorruption));
+  seeds.push_back(Rejected("recovery-point-v1-flipped", SmallInput(T::kRecoveryPoint, Flip(v1, 30)),
+                           ErrorCode::kCorruption));
+  seeds.push_back(Rejected("recovery-point-future-version",
+                           SmallInput(T::kRecoveryPoint, WithU16(v2, 8, 3)),
+                           ErrorCode::kUnsupportedVersion));
+  seeds.push_back(Rejected("recovery-point-version-0",
+                           SmallInput(T::kRecoveryPoint, WithU16(v2, 8, 0)),
+                           ErrorCode::kUnsupportedVersion));
+  seeds.push_back(Rejected("recovery-point-unknown-flag",
+                           SmallInput(T::kRecoveryPoint, WithU16(v2, 10, 4)),
+                           ErrorCode::kUnsupportedVersion));
+  {
+    // Version 2 with the length zero: only version 1 takes its size from the kind.
+    std::string x = v2;
+    base::StoreLE<uint32_t>(Data(x) + 12, 0);
+    seeds.push_back(Rejected("recovery-point-v2-length-zero",
+                             SmallInput(T::kRecoveryPoint, FixEnvelopeChecksum(x)),
+                             ErrorCode::kCorruption));
+  }
+  auto inconsistent = [&](const char* name, int64_t b, uint64_t end, int64_t next) {
+    seeds.push_back(Rejected(
+        name,
+        SmallInput(T::kRecoveryPoint,
+                   Envelope(f::kRecoveryPointMagic, 2, RecoveryPointPayload(b, end, next, -1))),
+        ErrorCode::kCorruption));
+  };
+  inconsistent("recovery-point-negative-base", -1, 32, 0);
+  inconsistent("recovery-point-next-below-base", 100, 32, 99);
+  inconsistent("recovery-point-inside-header", 0, 31, 0);
+  seeds.push_back(Rejected(
+      "recovery-point-short-payload",
+      SmallInput(T::kRecoveryPoint, Envelope(f::kRecoveryPointMagic, 2,
+                                             RecoveryPointPayload(0, 32, 0, -1).substr(0, 24))),
+      ErrorCode::kCorruption));
+  return seeds;
+}
+
+std::string ProducerIdsPayload(int64_t next) {
+  std::string p(f::kProducerIdsPayloadSize, '\0');
+  base::StoreLE<int64_t>(Data(p), next);
+  return p;
+}
+
+std::vector<StorageSeed> ProducerIdsSeeds() {
+  using T = SmallFileType;
+  std::vector<StorageSeed> seeds;
+  const std::string v2 = engine::EncodeProducerIds(5000);
+  seeds.push_back(Valid("producer-ids-valid", SmallInput(T::kProducerIds, v2),
+                        "producer-ids version=2 next=5000 allocated=5000\n"));
+  seeds.push_back(Valid("producer-ids-valid-zero",
+                        SmallInput(T::kProducerIds, engine::EncodeProducerIds(0)),
+                        "producer-ids version=2 next=0 allocated=0\n"));
+  const std::string v1 = LegacySmallFile(f::kProducerIdsMagic, ProducerIdsPayload(3000));
+  seeds.push_back(Valid("producer-ids-valid-v1", SmallInput(T::kProducerIds, v1),
+                        "producer-ids version=1 next=3000 allocated=3000\n"));
+  seeds.push_back(Valid(
+      "producer-ids-valid-exhausted",
+      SmallInput(T::kProducerIds, engine::EncodeProducerIds(INT64_MAX - 5)),
+      Format("producer-ids version=2 next=%" PRId64 " allocated=exhausted\n", INT64_MAX - 5)));
+  seeds.push_back(Rejected("producer-ids-truncated", SmallInput(T::kProducerIds, v2.substr(0, 20)),
+                           ErrorCode::kCorruption));
+  seeds.push_back(Rejected("producer-ids-flipped", SmallInput(T::kProducerIds, Flip(v2, 17)),
+                           ErrorCode::kCorruption));
+  seeds.push_back(Rejected("producer-ids-future-version",
+                           SmallInput(T::kProducerIds, WithU16(v2, 8, 3)),
+                           ErrorCode::kUnsupportedVersion));
+  seeds.push_back(Rejected(
+      "producer-ids-negative",
+      SmallInput(T::kProducerIds, Envelope(f::kProducerIdsMagic, 2, ProducerIdsPayload(-1))),
+      ErrorCode::kCorruption));
+  seeds.push_back(Rejected(
+      "producer-ids-long-payload",
+      SmallInput(T::kProducerIds,
+                 Envelope(f::kProducerIdsMagic, 2, ProducerIdsPayload(1) + ProducerIdsPayload(2))),
+      ErrorCode::kCorruption));
+  seeds.push_back(Rejected(
+      "producer-ids-recovery-point-magic",
+      SmallInput(T::kProducerIds, Envelope(f::kRecoveryPointMagic, 2, ProducerIdsPayload(1))),
+      ErrorCode::kCorruption));
+  return seeds;
+}
+
+std::vector<StorageSeed> SmallFileSeeds() {
+  std::vector<StorageSeed> seeds;
+  for (auto* kind : {CatalogSeeds, PartitionMetaSeeds, RecoveryPointSeeds, ProducerIdsSeeds}) {
+    for (StorageSeed& s : kind()) seeds.push_back(std::move(s));
+  }
+  seeds.push_back(Rejected("empty", "", ErrorCode::kCorruption, ""));
+  return seeds;
+}
+
 constexpr StorageTarget kTargets[] = {
     {"record_batch", FuzzRecordBatch, RecordBatchSeeds},
     {"frame", FuzzFrames, FrameSeeds},
@@ -618,6 +930,7 @@ constexpr StorageTarget kTargets[] = {
     {"segment_open", FuzzSegmentOpen, SegmentOpenSeeds},
     {"snapshot", FuzzSnapshotFile, SnapshotSeeds},
     {"offsets_record", FuzzOffsetsBatch, OffsetsBatchSeeds},
+    {"small_files", FuzzSmallFile, SmallFileSeeds},
 };
 
 }  // namespace

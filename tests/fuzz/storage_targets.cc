@@ -5,9 +5,13 @@
 #include <climits>
 #include <cstdio>
 #include <initializer_list>
+#include <map>
 #include <vector>
 
+#include "engine/catalog.h"
 #include "engine/group_offsets.h"
+#include "engine/partition_log.h"
+#include "engine/producer_state.h"
 #include "engine/snapshot.h"
 #include "segment/base/check.h"
 #include "segment/base/checksum.h"
@@ -611,6 +615,257 @@ FuzzOutcome CheckOffsetsBatch(Bytes batch) {
   return out;
 }
 
+// --- small files ---------------------------------------------------------------------------------
+
+constexpr char kDataDir[] = "/d";
+constexpr char kPartitionDirName[] = "t-0";
+
+io::testing::MemFs& WithDir(io::testing::MemFs& fs, const std::string& dir) {
+  SLUICE_CHECK(fs.CreateDir(dir).has_value(), "MemFs mkdir");
+  return fs;
+}
+
+// A loaded config must print and parse back to itself (the catalog and partition files store it
+// as ConfigToMap's strings).
+std::string ConfigText(const engine::TopicConfig& config) {
+  const std::map<std::string, std::string> printed = engine::ConfigToMap(config);
+  auto parsed = engine::ApplyConfig(engine::TopicConfig{}, printed);
+  SLUICE_CHECK(parsed.has_value() && engine::ConfigToMap(*parsed) == printed,
+               "a loaded topic config does not parse back from its printed form");
+  // Only what differs from the defaults, so that a summary reads as what the file says.
+  const std::map<std::string, std::string> defaults = engine::ConfigToMap(engine::TopicConfig{});
+  std::string out;
+  for (const auto& [k, v] : printed) {
+    if (defaults.at(k) != v) out += (out.empty() ? "" : " ") + k + "=" + Escape(v);
+  }
+  return "config=[" + out + "]";
+}
+
+// Checks what a loaded catalog must satisfy whatever the file said, and renders it.
+std::string CatalogText(const engine::TopicMap& topics) {
+  std::string out;
+  for (const auto& [name, info] : topics) {
+    SLUICE_CHECK(name == info.name && engine::ValidateTopicName(name).has_value() &&
+                     info.partitions >= 1 && info.partitions <= engine::kMaxPartitions,
+                 "a loaded catalog holds a topic the format does not allow");
+    out += "topic name=" + Escape(name) + Format(" partitions=%" PRId32, info.partitions) +
+           " id='" + Escape(info.id) + "' " + ConfigText(info.config) + "\n";
+  }
+  return out;
+}
+
+// <data>/catalog, or <data>/catalog.json (format version 1, read only when there is no catalog).
+FuzzOutcome CheckCatalog(Bytes file, bool legacy) {
+  using Source = engine::CatalogPlan::Source;
+  FuzzOutcome out;
+  const std::string name = legacy ? engine::kLegacyCatalogFile : engine::kCatalogFile;
+  io::testing::MemFs fs(io::testing::MetadataDurability::kImmediate);
+  PutFile(WithDir(fs, kDataDir), io::JoinPath(kDataDir, name), file);
+  auto loaded = engine::LoadCatalog(fs, kDataDir);
+  // What Engine::Open and `sluice verify` make of the same file: they use the catalog, keep a
+  // damaged one aside, or refuse a newer one; never fail on it.
+  auto plan = engine::PlanCatalog(fs, kDataDir, engine::TopicConfig{});
+  SLUICE_CHECK(plan.has_value(), "PlanCatalog failed over a catalog file: " +
+                                     (plan ? std::string() : plan.error().ToString()));
+  if (!loaded) {
+    CheckCode(loaded.error(), {ErrorCode::kCorruption, ErrorCode::kUnsupportedVersion},
+              "LoadCatalog");
+    out.error = loaded.error().code;
+    const bool damaged = loaded.error().code == ErrorCode::kCorruption;
+    SLUICE_CHECK(plan->source == (damaged ? Source::kDamaged : Source::kNewer) &&
+                     (!damaged || plan->damaged_file == name) && plan->catalog.empty() &&
+                     !plan->save,
+                 "PlanCatalog classifies a catalog LoadCatalog rejects otherwise");
+    return out;
+  }
+  const std::string text = CatalogText(*loaded);
+  SLUICE_CHECK(plan->source == (legacy ? Source::kLegacy : Source::kCurrent) &&
+                   CatalogText(plan->catalog) == text && plan->save == legacy,
+               "PlanCatalog takes another catalog from the file LoadCatalog accepts");
+  // Saved and loaded again, it is the same catalog; and saving is deterministic.
+  io::testing::MemFs again(io::testing::MetadataDurability::kImmediate);
+  WithDir(again, kDataDir);
+  const std::string saved_path = io::JoinPath(kDataDir, engine::kCatalogFile);
+  SLUICE_CHECK(engine::SaveCatalog(again, kDataDir, *loaded).has_value(), "SaveCatalog");
+  const std::string saved = again.ReadFile(saved_path).value();
+  auto reloaded = engine::LoadCatalog(again, kDataDir);
+  SLUICE_CHECK(reloaded.has_value() && CatalogText(*reloaded) == text,
+               "a catalog does not save and load back to itself");
+  SLUICE_CHECK(engine::SaveCatalog(again, kDataDir, *reloaded).has_value() &&
+                   again.ReadFile(saved_path).value() == saved,
+               "a catalog saved again gives another file");
+  out.summary = name + Format(" topics=%zu\n", loaded->size()) + text;
+  return out;
+}
+
+std::string PartitionMetaText(const engine::PartitionMeta& meta) {
+  SLUICE_CHECK(engine::ValidateTopicName(meta.topic).has_value() && meta.partition >= 0 &&
+                   meta.partition < engine::kMaxPartitions,
+               "a loaded partition file names a topic or partition the format does not allow");
+  return "partition topic=" + Escape(meta.topic) + " id='" + Escape(meta.topic_id) + "'" +
+         Format(" partition=%" PRId32 " ", meta.partition) + ConfigText(meta.config) + "\n";
+}
+
+// <data>/t-0/partition.
+FuzzOutcome CheckPartitionMeta(Bytes file) {
+  using Fate = engine::CatalogPlan::Fate;
+  FuzzOutcome out;
+  const std::string dir = io::JoinPath(kDataDir, kPartitionDirName);
+  io::testing::MemFs fs(io::testing::MetadataDurability::kImmediate);
+  PutFile(WithDir(WithDir(fs, kDataDir), dir), io::JoinPath(dir, engine::kPartitionMetaFile), file);
+  auto meta = engine::LoadPartitionMeta(fs, dir);
+  // With no catalog, the directory is adopted when the file names it, left alone when it names
+  // another partition, and ignored when unreadable (it holds no log either).
+  auto plan = engine::PlanCatalog(fs, kDataDir, engine::TopicConfig{});
+  SLUICE_CHECK(
+      plan.has_value() && plan->dirs.size() == 1 && plan->dirs[0].name == kPartitionDirName,
+      "PlanCatalog did not plan the one partition directory");
+  const Fate fate = plan->dirs[0].fate;
+  if (!meta) {
+    CheckCode(meta.error(), {ErrorCode::kCorruption, ErrorCode::kUnsupportedVersion},
+              "LoadPartitionMeta");
+    out.error = meta.error().code;
+    SLUICE_CHECK(fate == Fate::kIgnored && plan->catalog.empty(),
+                 "PlanCatalog used a partition file LoadPartitionMeta rejects");
+    return out;
+  }
+  const std::string text = PartitionMetaText(*meta);
+  if (meta->topic == "t" && meta->partition == 0) {
+    const auto it = plan->catalog.find("t");
+    SLUICE_CHECK(fate == Fate::kAdopted && it != plan->catalog.end() &&
+                     it->second.partitions == 1 &&
+                     (meta->topic_id.empty() || it->second.id == meta->topic_id) &&
+                     engine::ConfigToMap(it->second.config) == engine::ConfigToMap(meta->config),
+                 "PlanCatalog adopted the partition otherwise than its file says");
+  } else {
+    SLUICE_CHECK(fate == Fate::kForeign && plan->catalog.empty(),
+                 "PlanCatalog adopted a directory whose file names another partition");
+  }
+  io::testing::MemFs again(io::testing::MetadataDurability::kImmediate);
+  WithDir(WithDir(again, kDataDir), dir);
+  const std::string saved_path = io::JoinPath(dir, engine::kPartitionMetaFile);
+  SLUICE_CHECK(engine::SavePartitionMeta(again, dir, *meta).has_value(), "SavePartitionMeta");
+  const std::string saved = again.ReadFile(saved_path).value();
+  auto reloaded = engine::LoadPartitionMeta(again, dir);
+  SLUICE_CHECK(reloaded.has_value() && PartitionMetaText(*reloaded) == text,
+               "a partition file does not save and load back to itself");
+  SLUICE_CHECK(engine::SavePartitionMeta(again, dir, *reloaded).has_value() &&
+                   again.ReadFile(saved_path).value() == saved,
+               "a partition file saved again gives another file");
+  out.summary = text;
+  return out;
+}
+
+// A fixed-size small file (recovery point, producer ids) decodes to its payload: encoded again at
+// the current version, it must be the same payload; at the current version, the same file.
+void CheckReencoded(Bytes file, const std::string& again, size_t payload_size,
+                    uint16_t current_version, const char* what) {
+  constexpr size_t kPayloadAt = 16;
+  const Bytes a = base::AsBytes(again);
+  SLUICE_CHECK(file.size() == f::kSmallFileOverhead + payload_size && a.size() == file.size() &&
+                   std::equal(a.begin() + kPayloadAt, a.begin() + kPayloadAt + payload_size,
+                              file.begin() + kPayloadAt),
+               std::string(what) + " does not re-encode to its payload");
+  if (base::LoadLE<uint16_t>(file.data() + 8) == current_version) {
+    SLUICE_CHECK(std::equal(a.begin(), a.end(), file.begin()),
+                 std::string(what) + " of the current version does not re-encode to its file");
+  }
+}
+
+FuzzOutcome CheckRecoveryPoint(Bytes file) {
+  FuzzOutcome out;
+  auto rp = engine::DecodeRecoveryPoint(file, "fuzz/recovery-point");
+  if (!rp) {
+    CheckCode(rp.error(), {ErrorCode::kCorruption, ErrorCode::kUnsupportedVersion},
+              "DecodeRecoveryPoint");
+    out.error = rp.error().code;
+    return out;
+  }
+  SLUICE_CHECK(rp->segment_base.value() >= 0 && rp->tail.next_offset >= rp->segment_base &&
+                   rp->tail.end.value() >= f::kSegmentHeaderSize,
+               "a decoded recovery point breaks the format's rules");
+  const std::string again = engine::EncodeRecoveryPoint(*rp);
+  CheckReencoded(file, again, f::kRecoveryPointPayloadSize, f::kRecoveryPointCurrentVersion,
+                 "a recovery point");
+  out.summary = Format("recovery-point version=%" PRIu16 " base=%" PRId64 " end=%" PRIu64
+                       " next=%" PRId64 " maxts=%" PRId64 "\n",
+                       base::LoadLE<uint16_t>(file.data() + 8), rp->segment_base.value(),
+                       rp->tail.end.value(), rp->tail.next_offset.value(), rp->tail.max_timestamp);
+  return out;
+}
+
+// <data>/producer-ids, decoded and then used by the allocator as the engine does.
+FuzzOutcome CheckProducerIds(Bytes file) {
+  using engine::ProducerIdAllocator;
+  FuzzOutcome out;
+  auto next = engine::DecodeProducerIds(file);
+  io::testing::MemFs fs(io::testing::MetadataDurability::kImmediate);
+  const std::string path = io::JoinPath(kDataDir, ProducerIdAllocator::kFileName);
+  PutFile(WithDir(fs, kDataDir), path, file);
+  ProducerIdAllocator allocator(fs, kDataDir);
+  auto id = allocator.Allocate();
+  if (!next) {
+    CheckCode(next.error(), {ErrorCode::kCorruption, ErrorCode::kUnsupportedVersion},
+              "DecodeProducerIds");
+    out.error = next.error().code;
+    SLUICE_CHECK(!id && id.error().code == next.error().code,
+                 "the allocator takes a producer-ids file DecodeProducerIds rejects");
+    return out;
+  }
+  SLUICE_CHECK(*next >= 0, "a decoded producer-ids file holds a negative id");
+  CheckReencoded(file, engine::EncodeProducerIds(*next), f::kProducerIdsPayloadSize,
+                 f::kProducerIdsCurrentVersion, "a producer-ids file");
+  out.summary = Format("producer-ids version=%" PRIu16 " next=%" PRId64,
+                       base::LoadLE<uint16_t>(file.data() + 8), *next);
+  if (*next > INT64_MAX - ProducerIdAllocator::kBlockSize) {
+    SLUICE_CHECK(!id && id.error().code == ErrorCode::kOutOfRange,
+                 "the allocator hands out an id past the last block");
+    out.summary += " allocated=exhausted\n";
+    return out;
+  }
+  // The first id is the stored one, and the next block is reserved on disk before it is used.
+  SLUICE_CHECK(id.has_value() && *id == *next, "the allocator does not resume at the stored id");
+  auto stored = engine::DecodeProducerIds(base::AsBytes(fs.ReadFile(path).value()));
+  SLUICE_CHECK(stored.has_value() && *stored == *next + ProducerIdAllocator::kBlockSize,
+               "the allocator did not reserve the next block");
+  out.summary += Format(" allocated=%" PRId64 "\n", *id);
+  return out;
+}
+
+FuzzOutcome CheckSmallFile(Bytes data) {
+  if (data.empty()) return {ErrorCode::kCorruption, ""};
+  const Bytes file = data.subspan(1);
+  switch (static_cast<SmallFileType>(static_cast<uint8_t>(data[0]) % kSmallFileTypes)) {
+    case SmallFileType::kCatalog:
+      return CheckCatalog(file, /*legacy=*/false);
+    case SmallFileType::kLegacyCatalog:
+      return CheckCatalog(file, /*legacy=*/true);
+    case SmallFileType::kPartitionMeta:
+      return CheckPartitionMeta(file);
+    case SmallFileType::kRecoveryPoint:
+      return CheckRecoveryPoint(file);
+    case SmallFileType::kProducerIds:
+      return CheckProducerIds(file);
+  }
+  SLUICE_CHECK(false, "unreachable");
+  return {};
+}
+
+// Sets the envelope's payload length from the size and recomputes its checksum (not for the
+// legacy catalog, which has no envelope).
+bool RepairSmallFile(Buffer& b) {
+  if (b.size() < 1 + f::kSmallFileOverhead ||
+      static_cast<uint8_t>(b[0]) % kSmallFileTypes ==
+          static_cast<uint8_t>(SmallFileType::kLegacyCatalog)) {
+    return false;
+  }
+  std::byte* p = b.data() + 1;
+  const size_t size = b.size() - 1;
+  base::StoreLE<uint32_t>(p + 12, static_cast<uint32_t>(size - f::kSmallFileOverhead));
+  base::StoreLE<uint64_t>(p + size - 8, base::Xxh3(Bytes(p, size - 8)));
+  return true;
+}
+
 // Runs `check` on a copy of `data` and, if `repair` changes that copy, on the repaired bytes too.
 template <typename Check, typename Repair>
 FuzzOutcome CheckWithRepair(Bytes data, Check check, Repair repair) {
@@ -634,6 +889,10 @@ std::string Escape(std::string_view s) {
     }
   }
   return out;
+}
+
+std::string SmallFileInput(SmallFileType type, std::string_view file) {
+  return std::string(1, static_cast<char>(type)) + std::string(file);
 }
 
 std::string SegmentOpenInput(std::string_view log, std::string_view index) {
@@ -666,6 +925,10 @@ FuzzOutcome FuzzSnapshotFile(Bytes data) {
 
 FuzzOutcome FuzzOffsetsBatch(Bytes data) {
   return CheckWithRepair(data, CheckOffsetsBatch, RepairBatch);
+}
+
+FuzzOutcome FuzzSmallFile(Bytes data) {
+  return CheckWithRepair(data, CheckSmallFile, RepairSmallFile);
 }
 
 }  // namespace sluice::fuzz

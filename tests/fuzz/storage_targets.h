@@ -14,6 +14,7 @@
 // Each returns what it made of the bytes as given, for the corpus test's per-seed checks.
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -57,10 +58,27 @@ FuzzOutcome FuzzSnapshotFile(base::Bytes data);
 // (engine/group_offsets.h).
 FuzzOutcome FuzzOffsetsBatch(base::Bytes data);
 
+// The small files (segment/small_file.h; FORMAT.md "Small files"): input = one byte choosing the
+// kind of file (its value modulo kSmallFileTypes, so that every byte chooses one), then the file's
+// bytes. Each is loaded through the engine's own reader (on MemFs where it reads a file); what it
+// accepts must satisfy the format's rules and save and load back to the same contents.
+enum class SmallFileType : uint8_t {
+  kCatalog = 0,        // <data>/catalog (SLUICECT, JSON payload)
+  kLegacyCatalog = 1,  // <data>/catalog.json (format version 1, plain JSON)
+  kPartitionMeta = 2,  // <topic>-<n>/partition (SLUICEPM, JSON payload)
+  kRecoveryPoint = 3,  // <topic>-<n>/recovery-point (SLUICERP, versions 1 and 2)
+  kProducerIds = 4,    // <data>/producer-ids (SLUICEPI, versions 1 and 2)
+};
+inline constexpr uint8_t kSmallFileTypes = 5;
+FuzzOutcome FuzzSmallFile(base::Bytes data);
+
 // Text of `s` for a summary: printable ASCII as is, other bytes as \xNN.
 std::string Escape(std::string_view s);
 
 // Builds the container FuzzSegmentOpen reads.
 std::string SegmentOpenInput(std::string_view log, std::string_view index);
+
+// Builds the input FuzzSmallFile reads.
+std::string SmallFileInput(SmallFileType type, std::string_view file);
 
 }  // namespace sluice::fuzz
