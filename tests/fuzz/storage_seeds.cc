@@ -756,16 +756,23 @@ std::string SavedPartitionMeta(const engine::PartitionMeta& meta) {
 std::vector<StorageSeed> PartitionMetaSeeds() {
   using T = SmallFileType;
   std::vector<StorageSeed> seeds;
-  const std::string own = SavedPartitionMeta({"t", kSeedTopicId, 0, LoudConfig()});
+  const std::string own = SavedPartitionMeta({"t", kSeedTopicId, 0, LoudConfig(), 1});
   seeds.push_back(Valid("partition-valid", SmallInput(T::kPartitionMeta, own),
-                        std::string("partition topic=t id='") + kSeedTopicId + "' partition=0 " +
-                            kLoudConfigText + "\n"));
+                        std::string("partition topic=t id='") + kSeedTopicId +
+                            "' partition=0 partitions=1 " + kLoudConfigText + "\n"));
   seeds.push_back(Valid("partition-valid-another-partition",
-                        SmallInput(T::kPartitionMeta, SavedPartitionMeta({"orders", "", 7, {}})),
-                        "partition topic=orders id='' partition=7 config=[]\n"));
+                        SmallInput(T::kPartitionMeta, SavedPartitionMeta({"orders", "", 7, {}, 8})),
+                        "partition topic=orders id='' partition=7 partitions=8 config=[]\n"));
   auto envelope = [](const std::string& text) {
     return Envelope(f::kPartitionMetaMagic, f::kPartitionMetaCurrentVersion, text);
   };
+  // Version 1 carries no partition count; it is still read.
+  seeds.push_back(Valid(
+      "partition-valid-v1",
+      SmallInput(T::kPartitionMeta, Envelope(f::kPartitionMetaMagic, 1,
+                                             R"({"topic": "t", "topic_id": "", "partition": 0, )"
+                                             R"("config": {}})")),
+      "partition topic=t id='' partition=0 config=[]\n"));
   seeds.push_back(Rejected("partition-truncated", SmallInput(T::kPartitionMeta, own.substr(0, 60)),
                            ErrorCode::kCorruption));
   seeds.push_back(Rejected("partition-flipped", SmallInput(T::kPartitionMeta, Flip(own, 40)),
@@ -789,6 +796,10 @@ std::vector<StorageSeed> PartitionMetaSeeds() {
   bad_json("partition-no-topic-id", R"({"topic": "t", "partition": 0, "config": {}})");
   bad_json("partition-bad-topic-name",
            R"({"topic": "..", "topic_id": "", "partition": 0, "config": {}})");
+  bad_json("partition-v2-without-count",
+           R"({"topic": "t", "topic_id": "", "partition": 0, "config": {}})");
+  bad_json("partition-count-below-partition",
+           R"({"topic": "t", "topic_id": "", "partition": 3, "partitions": 3, "config": {}})");
   bad_json("partition-config-not-object",
            R"({"topic": "t", "topic_id": "", "partition": 0, "config": "zstd"})");
   return seeds;
