@@ -692,6 +692,22 @@ void CheckLoadedProducerState(const engine::ProducerSnapshot& s) {
         "a loaded producer's next sequence is refused");
   }
 
+  // Expiry counts from each loaded last-seen time, whatever it is (a snapshot may hold any i64):
+  // the least recently recorded producers idle that long are forgotten, up to the first that is
+  // not (loaded last-seen times are at most now: none is idle for a negative time).
+  for (const int64_t expiration_ms : {int64_t{INT64_MAX}, int64_t{86'400'000}}) {
+    table.ExpireIdle(kNowMs, expiration_ms);
+    size_t due = 0;
+    for (; due < s.producers.size(); ++due) {
+      int64_t idle_ms = 0;
+      const bool beyond_i64 =
+          __builtin_sub_overflow(kNowMs, std::min(s.producers[due].last_seen_ms, kNowMs), &idle_ms);
+      if (!beyond_i64 && idle_ms < expiration_ms) break;
+    }
+    SLUICE_CHECK(table.producer_count() == s.producers.size() - due,
+                 "ExpireIdle forgets other producers than those idle that long");
+  }
+
   // Under a cap, the most recently recorded producers are the ones kept.
   constexpr size_t kCap = 2;
   ProducerStateTable capped(kCap);
