@@ -25,6 +25,17 @@ bool InSequence(int32_t last_seq, int32_t next_seq) {
          (last_seq == kMaxSeq && next_seq == 0);
 }
 
+// How long before `now_ms` a batch recorded at `last_seen_ms` was, saturating at the ends of i64:
+// a last-seen time loaded from a snapshot may be any i64, and so may the owner's clock.
+int64_t IdleMs(int64_t now_ms, int64_t last_seen_ms) {
+  int64_t idle_ms = 0;
+  if (__builtin_sub_overflow(now_ms, last_seen_ms, &idle_ms)) {
+    return now_ms < last_seen_ms ? std::numeric_limits<int64_t>::min()
+                                 : std::numeric_limits<int64_t>::max();
+  }
+  return idle_ms;
+}
+
 std::string Describe(const BatchHeader& h) {
   return "producer " + std::to_string(h.producer_id) + " epoch " +
          std::to_string(h.producer_epoch) + " sequence " + std::to_string(h.base_sequence);
@@ -105,7 +116,7 @@ void ProducerStateTable::ExpireIdle(int64_t now_ms, int64_t expiration_ms) {
   // only delays its expiry.
   while (!recency_.empty()) {
     auto it = producers_.find(recency_.front());
-    if (now_ms - it->second.entry.last_seen_ms < expiration_ms) return;
+    if (IdleMs(now_ms, it->second.entry.last_seen_ms) < expiration_ms) return;
     Forget(it);
   }
 }

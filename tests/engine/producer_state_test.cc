@@ -650,6 +650,30 @@ TEST(ProducerStateTableTest, ExpireIdleForgetsExactlyTheProducersIdleThatLong) {
   EXPECT_EQ(table.producer_count(), 1u);
 }
 
+// A snapshot may hold any i64 as a last-seen time (found writing the producer_snapshot fuzz
+// target): now minus INT64_MIN overflowed (undefined; in practice it wrapped negative), so that a
+// producer idle for longer than any expiration was never forgotten.
+TEST(ProducerStateTableTest, ProducerLastSeenAtTheEarliestTimeExpires) {
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  ProducerSnapshot snapshot;
+  snapshot.offset = Offset(10);
+  snapshot.producers.push_back({1, 0, kMin, {{0, 0, Offset(0), Offset(0)}}});
+  snapshot.producers.push_back({2, 0, 1000, {{0, 0, Offset(1), Offset(1)}}});
+  const std::string image = EncodeProducerSnapshot(snapshot);
+  ASSERT_OK_AND_ASSIGN(ProducerSnapshot decoded,
+                       DecodeProducerSnapshot(base::AsBytes(image), "s", Offset(10)));
+  ProducerStateTable table;
+  table.Load(decoded, /*now_ms=*/2000);
+  table.ExpireIdle(2000, std::numeric_limits<int64_t>::max());  // 1 idle for more than that
+  EXPECT_EQ(table.producer_count(), 1u);
+  EXPECT_FALSE(Knows(table, 1, 0));
+  EXPECT_TRUE(Knows(table, 2, 0));
+  // A clock far behind a last-seen time (Record takes the clock as it is) forgets nothing.
+  table.Record(Header(3, 0), Offset(2), Offset(2), std::numeric_limits<int64_t>::max());
+  table.ExpireIdle(kMin, 1);
+  EXPECT_TRUE(Knows(table, 3, 0));
+}
+
 TEST(ProducerStateTableTest, RestoreUndoesRecordsInReverse) {
   ProducerStateTable table;
   table.Record(Header(1, 0, 2), Offset(0), Offset(1), 10);

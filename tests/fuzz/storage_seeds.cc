@@ -934,6 +934,151 @@ std::vector<StorageSeed> SmallFileSeeds() {
   return seeds;
 }
 
+// --- producer snapshots --------------------------------------------------------------------------
+
+struct RawProducer {
+  int64_t id;
+  int16_t epoch;
+  int64_t seen_ms;
+  std::vector<engine::ProducerBatch> batches;
+  uint8_t reserved = 0;  // the byte after the batch count
+};
+
+// A producer-snapshot payload laid out by hand (FORMAT.md), so that damaged ones can be built;
+// `count` overrides the producer count.
+std::string ProducerSnapshotPayload(int64_t offset, const std::vector<RawProducer>& producers,
+                                    std::optional<uint32_t> count = std::nullopt) {
+  std::string p(f::kProducerSnapshotHeaderSize, '\0');
+  base::StoreLE<int64_t>(Data(p), offset);
+  base::StoreLE<uint32_t>(Data(p) + 8, count.value_or(static_cast<uint32_t>(producers.size())));
+  for (const RawProducer& r : producers) {
+    std::string e(f::kProducerSnapshotEntrySize, '\0');
+    base::StoreLE<int64_t>(Data(e), r.id);
+    base::StoreLE<int16_t>(Data(e) + 8, r.epoch);
+    base::StoreLE<uint8_t>(Data(e) + 10, static_cast<uint8_t>(r.batches.size()));
+    base::StoreLE<uint8_t>(Data(e) + 11, r.reserved);
+    base::StoreLE<int64_t>(Data(e) + 16, r.seen_ms);
+    for (const engine::ProducerBatch& b : r.batches) {
+      std::string x(f::kProducerSnapshotBatchSize, '\0');
+      base::StoreLE<int32_t>(Data(x), b.first_seq);
+      base::StoreLE<int32_t>(Data(x) + 4, b.last_seq);
+      base::StoreLE<int64_t>(Data(x) + 8, b.base_offset.value());
+      base::StoreLE<int64_t>(Data(x) + 16, b.last_offset.value());
+      e += x;
+    }
+    p += e;
+  }
+  return p;
+}
+
+std::string RawProducerSnapshot(int64_t offset, const std::vector<RawProducer>& producers,
+                                std::optional<uint32_t> count = std::nullopt) {
+  return Envelope(f::kProducerSnapshotMagic, f::kProducerSnapshotCurrentVersion,
+                  ProducerSnapshotPayload(offset, producers, count));
+}
+
+engine::ProducerSnapshot ToSnapshot(int64_t offset, const std::vector<RawProducer>& producers) {
+  engine::ProducerSnapshot s;
+  s.offset = Offset(offset);
+  for (const RawProducer& r : producers) {
+    s.producers.push_back({r.id, r.epoch, r.seen_ms, r.batches});
+  }
+  return s;
+}
+
+std::string ProducerSnapshotSummary(int64_t offset, const std::vector<RawProducer>& producers) {
+  std::string out =
+      Format("producer-snapshot offset=%" PRId64 " producers=%zu\n", offset, producers.size());
+  for (const RawProducer& p : producers) {
+    out += Format("producer id=%" PRId64 " epoch=%d seen=%" PRId64 "\n", p.id,
+                  static_cast<int>(p.epoch), p.seen_ms);
+    for (const engine::ProducerBatch& b : p.batches) {
+      out += Format("batch seq=%" PRId32 "-%" PRId32 " offsets=%" PRId64 "-%" PRId64 "\n",
+                    b.first_seq, b.last_seq, b.base_offset.value(), b.last_offset.value());
+    }
+  }
+  return out;
+}
+
+// A valid seed, written by the engine's encoder (and checked to match the layout above).
+StorageSeed ValidProducerSnapshot(std::string name, int64_t offset,
+                                  const std::vector<RawProducer>& producers) {
+  std::string file = engine::EncodeProducerSnapshot(ToSnapshot(offset, producers));
+  SLUICE_CHECK(file == RawProducerSnapshot(offset, producers),
+               "the seeds' producer-snapshot layout differs from the encoder's");
+  return Valid(std::move(name), std::move(file), ProducerSnapshotSummary(offset, producers));
+}
+
+std::vector<StorageSeed> ProducerSnapshotSeeds() {
+  using B = engine::ProducerBatch;
+  std::vector<StorageSeed> seeds;
+  // Least recently recorded first; producer 42 was last seen after the target's clock (loaded as
+  // seen now), producer 0's batch wraps its sequence past INT32_MAX, producer 9 remembers 5.
+  const std::vector<RawProducer> three = {
+      {7, 0, 1'600'000'000'000, {B{0, 4, Offset(10), Offset(14)}, B{5, 9, Offset(15), Offset(19)}}},
+      {0, 2, 1'650'000'000'000, {B{INT32_MAX - 1, 1, Offset(900), Offset(903)}}},
+      {42,
+       3,
+       1'800'000'000'000,
+       {B{0, 0, Offset(20), Offset(20)}, B{1, 1, Offset(30), Offset(30)},
+        B{2, 5, Offset(40), Offset(43)}, B{6, 6, Offset(50), Offset(50)},
+        B{7, 9, Offset(998), Offset(999)}}},
+  };
+  const std::string valid = RawProducerSnapshot(1000, three);
+  seeds.push_back(ValidProducerSnapshot("valid-three-producers", 1000, three));
+  seeds.push_back(ValidProducerSnapshot("valid-empty", 0, {}));
+  seeds.push_back(ValidProducerSnapshot("valid-empty-at-offset", 500, {}));
+  seeds.push_back(ValidProducerSnapshot(
+      "valid-extremes", INT64_MAX,
+      {{INT64_MAX,
+        INT16_MAX,
+        INT64_MIN,
+        {B{INT32_MAX, INT32_MAX, Offset(INT64_MAX - 2), Offset(INT64_MAX - 1)}}},
+       {0, 0, INT64_MAX, {B{0, 0, Offset(0), Offset(0)}}}}));
+
+  seeds.push_back(Rejected("truncated", valid.substr(0, valid.size() - 5), ErrorCode::kCorruption));
+  seeds.push_back(Rejected("truncated-to-header", valid.substr(0, 20), ErrorCode::kCorruption));
+  seeds.push_back(Rejected("flipped", Flip(valid, 60), ErrorCode::kCorruption));
+  seeds.push_back(Rejected("future-version", WithU16(valid, 8, 2), ErrorCode::kUnsupportedVersion));
+  seeds.push_back(Rejected("unknown-flags", WithU16(valid, 10, 1), ErrorCode::kUnsupportedVersion));
+  seeds.push_back(
+      Rejected("recovery-point-magic",
+               Envelope(f::kRecoveryPointMagic, 1, ProducerSnapshotPayload(1000, three)),
+               ErrorCode::kCorruption));
+  auto bad = [&](const char* name, int64_t offset, const std::vector<RawProducer>& producers,
+                 std::optional<uint32_t> count = std::nullopt) {
+    seeds.push_back(
+        Rejected(name, RawProducerSnapshot(offset, producers, count), ErrorCode::kCorruption));
+  };
+  bad("count-too-large", 1000, three, 4);
+  bad("count-beyond-payload", 1000, three, 1000000);
+  bad("bytes-after-entries", 1000, three, 2);
+  // Named after offset 0 (names give no negative offsets), which the file does not hold.
+  bad("negative-offset", -1, {});
+  const B one{0, 0, Offset(1), Offset(1)};
+  bad("negative-id", 10, {{-1, 0, 0, {one}}});
+  bad("negative-epoch", 10, {{1, -1, 0, {one}}});
+  bad("reserved-byte-set", 10, {{1, 0, 0, {one}, /*reserved=*/1}});
+  bad("no-batches", 10, {{1, 0, 0, {}}});
+  bad("six-batches", 100,
+      {{1,
+        0,
+        0,
+        {B{0, 0, Offset(1), Offset(1)}, B{1, 1, Offset(2), Offset(2)},
+         B{2, 2, Offset(3), Offset(3)}, B{3, 3, Offset(4), Offset(4)},
+         B{4, 4, Offset(5), Offset(5)}, B{5, 5, Offset(6), Offset(6)}}}});
+  bad("producer-twice", 10, {{1, 0, 0, {one}}, {1, 0, 0, {one}}});
+  bad("batch-at-offset", 10, {{1, 0, 0, {B{0, 0, Offset(9), Offset(10)}}}});
+  bad("batches-out-of-order", 10,
+      {{1, 0, 0, {B{0, 0, Offset(5), Offset(5)}, B{1, 1, Offset(3), Offset(3)}}}});
+  bad("batches-overlap", 10,
+      {{1, 0, 0, {B{0, 1, Offset(2), Offset(3)}, B{2, 2, Offset(3), Offset(3)}}}});
+  bad("batch-ends-before-it-starts", 10, {{1, 0, 0, {B{0, 0, Offset(5), Offset(4)}}}});
+  bad("negative-offsets", 10, {{1, 0, 0, {B{0, 0, Offset(-3), Offset(-2)}}}});
+  bad("negative-sequence", 10, {{1, 0, 0, {B{-1, 0, Offset(1), Offset(1)}}}});
+  return seeds;
+}
+
 constexpr StorageTarget kTargets[] = {
     {"record_batch", FuzzRecordBatch, RecordBatchSeeds},
     {"frame", FuzzFrames, FrameSeeds},
@@ -942,6 +1087,7 @@ constexpr StorageTarget kTargets[] = {
     {"snapshot", FuzzSnapshotFile, SnapshotSeeds},
     {"offsets_record", FuzzOffsetsBatch, OffsetsBatchSeeds},
     {"small_files", FuzzSmallFile, SmallFileSeeds},
+    {"producer_snapshot", FuzzProducerSnapshot, ProducerSnapshotSeeds},
 };
 
 }  // namespace

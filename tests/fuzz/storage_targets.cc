@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <initializer_list>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "engine/catalog.h"
@@ -562,6 +563,193 @@ bool RepairSnapshot(Buffer& b) {
   return true;
 }
 
+// --- producer snapshots --------------------------------------------------------------------------
+
+// The offset the file says it holds, which names it: never negative, as with IndexBase.
+Offset ProducerSnapshotOffset(Bytes file) {
+  constexpr size_t kOffsetAt = 16;  // the payload's first field, after the envelope's header
+  return Offset(file.size() >= kOffsetAt + 8
+                    ? std::max<int64_t>(0, base::LoadLE<int64_t>(file.data() + kOffsetAt))
+                    : 0);
+}
+
+std::string ProducerSnapshotText(const engine::ProducerSnapshot& s) {
+  std::string out = Format("producer-snapshot offset=%" PRId64 " producers=%zu\n", s.offset.value(),
+                           s.producers.size());
+  for (const engine::ProducerSnapshotEntry& p : s.producers) {
+    out += Format("producer id=%" PRId64 " epoch=%d seen=%" PRId64 "\n", p.producer_id,
+                  static_cast<int>(p.epoch), p.last_seen_ms);
+    for (const engine::ProducerBatch& b : p.batches) {
+      out += Format("batch seq=%" PRId32 "-%" PRId32 " offsets=%" PRId64 "-%" PRId64 "\n",
+                    b.first_seq, b.last_seq, b.base_offset.value(), b.last_offset.value());
+    }
+  }
+  return out;
+}
+
+// The decoder's promises (FORMAT.md, "Producer snapshots").
+void CheckProducerSnapshotRules(const engine::ProducerSnapshot& s, Offset named) {
+  SLUICE_CHECK(s.offset == named, "a producer snapshot holds another offset than its name");
+  std::set<int64_t> ids;
+  for (const engine::ProducerSnapshotEntry& p : s.producers) {
+    SLUICE_CHECK(p.producer_id >= 0 && p.epoch >= 0 && ids.insert(p.producer_id).second &&
+                     !p.batches.empty() &&
+                     p.batches.size() <= engine::ProducerStateTable::kRememberedBatches,
+                 "a producer snapshot entry breaks the format's rules");
+    Offset after(-1);
+    for (const engine::ProducerBatch& b : p.batches) {
+      SLUICE_CHECK(b.first_seq >= 0 && b.last_seq >= 0 && b.base_offset > after &&
+                       b.last_offset >= b.base_offset && b.last_offset < s.offset,
+                   "a producer snapshot's batches are out of order or not below its offset");
+      after = b.last_offset;
+    }
+  }
+}
+
+// The state a table that remembers at most `cap` producers holds after loading `s` at `now_ms`,
+// as SnapshotBelow(end) gives it: the `cap` most recently recorded producers, each with its batches
+// below `end` (left out when it has none), last seen no later than `now_ms`.
+engine::ProducerSnapshot LoadedBelow(const engine::ProducerSnapshot& s, Offset end, size_t cap,
+                                     int64_t now_ms) {
+  engine::ProducerSnapshot out;
+  out.offset = end;
+  const size_t first = s.producers.size() > cap ? s.producers.size() - cap : 0;
+  for (size_t i = first; i < s.producers.size(); ++i) {
+    engine::ProducerSnapshotEntry e = s.producers[i];
+    e.last_seen_ms = std::min(e.last_seen_ms, now_ms);
+    std::erase_if(e.batches, [&](const engine::ProducerBatch& b) { return b.last_offset >= end; });
+    if (!e.batches.empty()) out.producers.push_back(std::move(e));
+  }
+  return out;
+}
+
+// A batch header of producer `id` at `epoch` with sequences first..last (wrapping past INT32_MAX
+// to 0, as LastSequence reads them).
+seg::BatchHeader ProducerHeader(int64_t id, int16_t epoch, int32_t first_seq, int32_t last_seq) {
+  seg::BatchHeader h;
+  h.producer_id = id;
+  h.producer_epoch = epoch;
+  h.base_sequence = first_seq;
+  h.last_offset_delta =
+      last_seq >= first_seq ? last_seq - first_seq : INT32_MAX - first_seq + last_seq + 1;
+  SLUICE_CHECK(engine::ProducerStateTable::LastSequence(h) == last_seq, "ProducerHeader");
+  return h;
+}
+
+// Loads a decoded snapshot as PartitionLog does at open, and checks the table holds its state.
+void CheckLoadedProducerState(const engine::ProducerSnapshot& s) {
+  using engine::ProducerStateTable;
+  constexpr int64_t kNowMs = 1'700'000'000'000;  // earlier last-seen times than some seeds'
+  const std::string whole = ProducerSnapshotText(LoadedBelow(s, s.offset, SIZE_MAX, kNowMs));
+  ProducerStateTable table;
+  table.Load(s, kNowMs);
+  SLUICE_CHECK(table.producer_count() == s.producers.size(),
+               "a loaded producer snapshot lost or gained producers");
+  SLUICE_CHECK(ProducerSnapshotText(table.SnapshotBelow(s.offset)) == whole,
+               "a loaded producer snapshot does not give its state back");
+
+  // Below lower offsets (those a roll would snapshot at while later batches are queued), and
+  // written and read back there.
+  std::vector<Offset> ends = {Offset(0), s.offset};
+  if (!s.producers.empty()) {
+    for (const engine::ProducerBatch& b : s.producers.front().batches) {
+      ends.push_back(b.last_offset);
+      ends.push_back(b.last_offset + 1);
+    }
+  }
+  for (const Offset end : ends) {
+    const engine::ProducerSnapshot below = table.SnapshotBelow(end);
+    const std::string text = ProducerSnapshotText(below);
+    SLUICE_CHECK(text == ProducerSnapshotText(LoadedBelow(s, end, SIZE_MAX, kNowMs)),
+                 "a loaded producer snapshot gives other state below a lower offset");
+    const std::string image = engine::EncodeProducerSnapshot(below);
+    auto again = engine::DecodeProducerSnapshot(base::AsBytes(image), "fuzz/below", end);
+    SLUICE_CHECK(again.has_value() && ProducerSnapshotText(*again) == text,
+                 "a producer snapshot taken below an offset does not read back there");
+  }
+
+  // A retry of each remembered batch is a duplicate of it; an older epoch is fenced; the next
+  // sequence is accepted (or is itself a remembered batch's).
+  for (const engine::ProducerSnapshotEntry& p : s.producers) {
+    for (const engine::ProducerBatch& b : p.batches) {
+      auto r = table.Check(ProducerHeader(p.producer_id, p.epoch, b.first_seq, b.last_seq));
+      SLUICE_CHECK(r.has_value() && r->has_value() && (*r)->first_seq == b.first_seq &&
+                       (*r)->last_seq == b.last_seq,
+                   "a retry of a loaded producer's batch is not found as a duplicate");
+    }
+    if (p.epoch > 0) {
+      const engine::ProducerBatch& b = p.batches.back();
+      auto r = table.Check(ProducerHeader(p.producer_id, static_cast<int16_t>(p.epoch - 1),
+                                          b.first_seq, b.last_seq));
+      SLUICE_CHECK(!r && r.error().code == ErrorCode::kProducerFenced,
+                   "a loaded producer's older epoch is not fenced");
+    }
+    const int32_t last = p.batches.back().last_seq;
+    const int32_t next = last == INT32_MAX ? 0 : last + 1;
+    auto r = table.Check(ProducerHeader(p.producer_id, p.epoch, next, next));
+    SLUICE_CHECK(
+        r.has_value() && (!r->has_value() || ((*r)->first_seq == next && (*r)->last_seq == next)),
+        "a loaded producer's next sequence is refused");
+  }
+
+  // Expiry counts from each loaded last-seen time, whatever it is (a snapshot may hold any i64):
+  // the least recently recorded producers idle that long are forgotten, up to the first that is
+  // not (loaded last-seen times are at most now: none is idle for a negative time).
+  for (const int64_t expiration_ms : {int64_t{INT64_MAX}, int64_t{86'400'000}}) {
+    table.ExpireIdle(kNowMs, expiration_ms);
+    size_t due = 0;
+    for (; due < s.producers.size(); ++due) {
+      int64_t idle_ms = 0;
+      const bool beyond_i64 =
+          __builtin_sub_overflow(kNowMs, std::min(s.producers[due].last_seen_ms, kNowMs), &idle_ms);
+      if (!beyond_i64 && idle_ms < expiration_ms) break;
+    }
+    SLUICE_CHECK(table.producer_count() == s.producers.size() - due,
+                 "ExpireIdle forgets other producers than those idle that long");
+  }
+
+  // Under a cap, the most recently recorded producers are the ones kept.
+  constexpr size_t kCap = 2;
+  ProducerStateTable capped(kCap);
+  capped.Load(s, kNowMs);
+  SLUICE_CHECK(ProducerSnapshotText(capped.SnapshotBelow(s.offset)) ==
+                   ProducerSnapshotText(LoadedBelow(s, s.offset, kCap, kNowMs)),
+               "a producer snapshot loaded under a cap keeps other producers");
+}
+
+FuzzOutcome CheckProducerSnapshot(Bytes file) {
+  FuzzOutcome out;
+  const Offset named = ProducerSnapshotOffset(file);
+  const std::string name = engine::ProducerSnapshotName(named);
+  const std::optional<Offset> parsed = engine::ParseProducerSnapshotName(name);
+  SLUICE_CHECK(parsed.has_value() && *parsed == named,
+               "a producer snapshot's name does not parse back to its offset");
+  auto decoded = engine::DecodeProducerSnapshot(file, "fuzz/" + name, named);
+  if (!decoded) {
+    CheckCode(decoded.error(), {ErrorCode::kCorruption, ErrorCode::kUnsupportedVersion},
+              "DecodeProducerSnapshot");
+    out.error = decoded.error().code;
+    return out;
+  }
+  CheckProducerSnapshotRules(*decoded, named);
+  // One version, no flags, reserved bytes zero: the format is canonical.
+  const std::string again = engine::EncodeProducerSnapshot(*decoded);
+  SLUICE_CHECK(again.size() == file.size() &&
+                   std::equal(file.begin(), file.end(), base::AsBytes(again).begin()),
+               "a producer snapshot does not re-encode to its file");
+  CheckLoadedProducerState(*decoded);
+  out.summary = ProducerSnapshotText(*decoded);
+  return out;
+}
+
+// Sets the envelope's payload length from the size and recomputes its checksum.
+bool RepairProducerSnapshot(Buffer& b) {
+  if (b.size() < f::kSmallFileOverhead) return false;
+  base::StoreLE<uint32_t>(b.data() + 12, static_cast<uint32_t>(b.size() - f::kSmallFileOverhead));
+  base::StoreLE<uint64_t>(b.data() + b.size() - 8, base::Xxh3(Bytes(b.data(), b.size() - 8)));
+  return true;
+}
+
 // --- __consumer_offsets --------------------------------------------------------------------------
 
 FuzzOutcome CheckOffsetsBatch(Bytes batch) {
@@ -929,6 +1117,10 @@ FuzzOutcome FuzzSegmentOpen(Bytes data) {
 
 FuzzOutcome FuzzSnapshotFile(Bytes data) {
   return CheckWithRepair(data, CheckSnapshot, RepairSnapshot);
+}
+
+FuzzOutcome FuzzProducerSnapshot(Bytes data) {
+  return CheckWithRepair(data, CheckProducerSnapshot, RepairProducerSnapshot);
 }
 
 FuzzOutcome FuzzOffsetsBatch(Bytes data) {

@@ -58,6 +58,14 @@ FuzzOutcome FuzzSnapshotFile(base::Bytes data);
 // (engine/group_offsets.h).
 FuzzOutcome FuzzOffsetsBatch(base::Bytes data);
 
+// A producer-state snapshot (`<offset, 20 digits>.snapshot`, engine/producer_state.h), read as
+// the file named after the offset it holds (a negative one as 0, which the file then does not
+// match, as file names give no negative offsets). What it accepts must keep the decoder's promises
+// (offset as named, ids once, 1 to 5 batches in offset order below the offset), re-encode to its
+// file, and load into a ProducerStateTable that gives the same state back (SnapshotBelow, also
+// below lower offsets and under a small cap) and judges retries of its batches as duplicates.
+FuzzOutcome FuzzProducerSnapshot(base::Bytes data);
+
 // The small files (segment/small_file.h; FORMAT.md "Small files"): input = one byte choosing the
 // kind of file (its value modulo kSmallFileTypes, so that every byte chooses one), then the file's
 // bytes. Each is loaded through the engine's own reader (on MemFs where it reads a file); what it
