@@ -2,9 +2,11 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <map>
+#include <tuple>
 
 #include "cli/commands.h"
 #include "net/broker.h"
@@ -14,7 +16,9 @@ namespace sluice::cli {
 namespace {
 
 struct ServeFlags {
-  std::string listen = "127.0.0.1:9092";
+  std::string listen;  // HOST:PORT, a PLAINTEXT listener (the default: 127.0.0.1:9092)
+  std::string listeners;
+  std::string protocol_map;
   std::string advertised;
   int32_t node_id = 0;
   bool auto_create = true;
@@ -27,41 +31,56 @@ struct ServeFlags {
   std::vector<std::string> topic_configs;
 };
 
-// "host:port" -> (host, port); the host may be empty (all interfaces) or a [v6] literal.
-Result<std::pair<std::string, uint16_t>> ParseHostPort(const std::string& text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos) {
-    return base::MakeError(base::ErrorCode::kInvalidArgument, "'" + text + "' is not HOST:PORT");
+// --listen / --listeners -> the listeners; --advertised-listeners -> what each advertises.
+int ParseListenerFlags(Context& ctx, const ServeFlags& flags, net::BrokerOptions& options) {
+  if (!flags.listen.empty() && !flags.listeners.empty()) {
+    return ctx.Usage("give --listen HOST:PORT or --listeners NAME://HOST:PORT,..., not both");
   }
-  std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
+  auto listeners = net::ParseListeners(
+      flags.listeners.empty()
+          ? "PLAINTEXT://" + (flags.listen.empty() ? "127.0.0.1:9092" : flags.listen)
+          : flags.listeners,
+      flags.protocol_map);
+  if (!listeners) {
+    return ctx.Usage((flags.listeners.empty() ? "--listen: " : "--listeners: ") +
+                     listeners.error().context);
   }
-  const std::string port = text.substr(colon + 1);
-  char* end = nullptr;
-  const long v = std::strtol(port.c_str(), &end, 10);
-  if (port.empty() || *end != '\0' || v < 0 || v > 65535) {
-    return base::MakeError(base::ErrorCode::kInvalidArgument, "'" + text + "' has no valid port");
+  options.server.listeners = *listeners;
+  if (flags.advertised.empty()) return kExitOk;
+  // HOST:PORT alone advertises the only listener.
+  if (flags.advertised.find("://") == std::string::npos) {
+    if (listeners->size() != 1) {
+      return ctx.Usage(
+          "--advertised-listeners: with several listeners, name each one "
+          "(NAME://HOST:PORT,...)");
+    }
+    auto adv = net::ParseHostPort(flags.advertised);
+    if (!adv) return ctx.Usage("--advertised-listeners: " + adv.error().context);
+    net::Listener l = listeners->front();
+    std::tie(l.host, l.port) = *adv;
+    options.advertised = {l};
+    return kExitOk;
   }
-  return std::pair{host.empty() ? std::string("0.0.0.0") : host, static_cast<uint16_t>(v)};
+  auto adv = net::ParseListeners(flags.advertised, flags.protocol_map);
+  if (!adv) return ctx.Usage("--advertised-listeners: " + adv.error().context);
+  for (const net::Listener& a : *adv) {
+    const bool known = std::any_of(listeners->begin(), listeners->end(),
+                                   [&](const net::Listener& l) { return l.name == a.name; });
+    if (!known) {
+      return ctx.Usage("--advertised-listeners: '" + a.name + "' is not in --listeners");
+    }
+  }
+  options.advertised = *adv;
+  return kExitOk;
 }
 
 int Serve(Context& ctx, const ServeFlags& flags) {
   if (!ctx.broker.empty()) return ctx.Usage("serve: --broker does not apply; use --listen");
-  auto listen = ParseHostPort(flags.listen);
-  if (!listen) return ctx.Usage("--listen: " + listen.error().context);
   net::BrokerOptions options;
   options.server = flags.server;
-  options.server.listen_host = listen->first;
-  options.server.listen_port = listen->second;
+  if (int rc = ParseListenerFlags(ctx, flags, options); rc != kExitOk) return rc;
   options.server.event_loops = flags.event_loops;
   options.server.worker_threads = flags.worker_threads;
-  if (!flags.advertised.empty()) {
-    auto adv = ParseHostPort(flags.advertised);
-    if (!adv) return ctx.Usage("--advertised-listener: " + adv.error().context);
-    options.advertised_host = adv->first;
-    options.advertised_port = adv->second;
-  }
   options.node_id = flags.node_id;
   options.auto_create_topics = flags.auto_create;
   options.default_partitions = flags.num_partitions;
@@ -90,10 +109,17 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   base::SetLogLevel(base::LogLevel::kInfo);
   auto broker = net::Broker::Start(engine_options, options);
   if (!broker) return ctx.Fail(broker.error());
-  base::LogInfo("serve: listening on " + listen->first + ":" + std::to_string((*broker)->port()) +
-                ", data in " + ctx.data_dir);
-  // Tests and scripts read the port from this line (useful with --listen HOST:0).
-  std::fprintf(stdout, "listening on %s:%u\n", listen->first.c_str(), (*broker)->port());
+  const auto& listeners = options.server.listeners;
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    net::Listener bound = listeners[i];
+    bound.port = (*broker)->port(i);
+    base::LogInfo("serve: listening on " + bound.ToString());
+    // Tests and scripts read the first listener's port from this line (useful with port 0);
+    // every listener has a `listener NAME://HOST:PORT` line.
+    if (i == 0) std::fprintf(stdout, "listening on %s:%u\n", bound.host.c_str(), bound.port);
+    std::fprintf(stdout, "listener %s\n", bound.ToString().c_str());
+  }
+  base::LogInfo("serve: data in " + ctx.data_dir);
   std::fflush(stdout);
 
   int sig = 0;
@@ -113,10 +139,18 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
       "serve", "Run a Kafka-protocol broker on the data directory (foreground; SIGTERM stops it)");
   // A config file is the app's (CLI11 reads subcommand flags from its [serve] section).
   app.set_config("--config", "", "Read flags from a TOML/INI file ([serve] section: key = value)");
-  cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on (port 0 = any free port)")
-      ->capture_default_str();
-  cmd->add_option("--advertised-listener", flags->advertised,
-                  "HOST:PORT clients are told to connect to (default: the listener)");
+  cmd->add_option("--listen", flags->listen,
+                  "HOST:PORT of a PLAINTEXT listener (port 0 = any free port; default "
+                  "127.0.0.1:9092)");
+  cmd->add_option("--listeners", flags->listeners,
+                  "Listeners, Kafka-style: NAME://HOST:PORT,... where NAME is PLAINTEXT, SSL, "
+                  "SASL_PLAINTEXT, SASL_SSL or a name in --listener-security-protocol-map");
+  cmd->add_option("--listener-security-protocol-map", flags->protocol_map,
+                  "NAME:PROTOCOL,... for listeners with names of their own "
+                  "(listener.security.protocol.map)");
+  cmd->add_option("--advertised-listeners,--advertised-listener", flags->advertised,
+                  "Where clients are told to connect, NAME://HOST:PORT,... (or HOST:PORT with "
+                  "one listener; default: each listener's own address)");
   cmd->add_option("--node-id", flags->node_id, "Broker id reported to clients")
       ->capture_default_str();
   cmd->add_option("--auto-create-topics", flags->auto_create,

@@ -47,6 +47,12 @@ KafkaError ToKafkaError(const base::Error& error) {
 
 Result<std::unique_ptr<Broker>> Broker::Start(engine::EngineOptions engine_options,
                                               BrokerOptions options) {
+  for (const Listener& l : options.server.listeners) {
+    if (UsesSasl(l.protocol)) {
+      return base::MakeError(ErrorCode::kInvalidArgument,
+                             "listener " + l.ToString() + ": SASL is not available yet");
+    }
+  }
   auto impl = std::make_unique<Impl>(std::move(options));
   Impl* self = impl.get();
   impl->waiters_ = std::make_unique<FetchWaiters>();
@@ -104,17 +110,25 @@ Status Broker::Stop() {
   return impl_->engine_->Close();
 }
 
-uint16_t Broker::port() const { return impl_->server_->port(); }
+uint16_t Broker::port(size_t listener) const { return impl_->server_->port(listener); }
 engine::Engine& Broker::engine() { return *impl_->engine_; }
 
-std::string Broker::Impl::AdvertisedHost() const {
-  if (!options_.advertised_host.empty()) return options_.advertised_host;
-  const std::string& host = options_.server.listen_host;
+const Listener* Broker::Impl::AdvertisedListener(const Session& session) const {
+  for (const Listener& l : options_.advertised) {
+    if (l.name == session.listener->name) return &l;
+  }
+  return nullptr;
+}
+
+std::string Broker::Impl::AdvertisedHost(const Session& session) const {
+  if (const Listener* adv = AdvertisedListener(session)) return adv->host;
+  const std::string& host = session.listener->host;
   return host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host;
 }
 
-int32_t Broker::Impl::AdvertisedPort() const {
-  return options_.advertised_port != 0 ? options_.advertised_port : server_->port();
+int32_t Broker::Impl::AdvertisedPort(const Session& session) const {
+  if (const Listener* adv = AdvertisedListener(session)) return adv->port;
+  return server_->port(session.listener_index);
 }
 
 bool Broker::Impl::VisibleTopic(const std::string& name) const {
@@ -154,7 +168,8 @@ void Broker::Impl::Handle(const RequestHeader& h, const ApiVersionsRequest&, Res
 void Broker::Impl::Handle(const RequestHeader& h, const MetadataRequest& req,
                           Responder& responder) {
   MetadataResponse resp;
-  resp.brokers.push_back({options_.node_id, AdvertisedHost(), AdvertisedPort(), std::nullopt});
+  resp.brokers.push_back({options_.node_id, AdvertisedHost(responder.session()),
+                          AdvertisedPort(responder.session()), std::nullopt});
   resp.cluster_id = options_.cluster_id;
   resp.controller_id = options_.node_id;
 

@@ -17,9 +17,10 @@ namespace sluice::net {
 
 struct BrokerOptions {
   ServerOptions server;
-  // Host and port clients are told to connect to (Metadata); empty/0 = the listener's.
-  std::string advertised_host;
-  uint16_t advertised_port = 0;
+  // Where clients are told to connect (Metadata, FindCoordinator), by listener name
+  // (advertised.listeners): a client is told the address of the listener it came in on. A
+  // listener not named here advertises its own host and bound port (0.0.0.0 as 127.0.0.1).
+  std::vector<Listener> advertised;
   int32_t node_id = 0;
   std::string cluster_id = "sluice";
   bool auto_create_topics = true;  // auto.create.topics.enable
@@ -42,7 +43,8 @@ class Broker {
   // the engine cleanly. Idempotent.
   base::Status Stop();
 
-  uint16_t port() const;
+  // The port listeners[i] is bound to.
+  uint16_t port(size_t listener = 0) const;
   engine::Engine& engine();
 
   class Impl;

@@ -70,8 +70,10 @@ class Broker::Impl {
   // A partition's offsets for a client: kNotFound for internal topics too.
   Result<engine::PartitionStats> ClientPartitionStats(const std::string& topic,
                                                       int32_t partition) const;
-  std::string AdvertisedHost() const;
-  int32_t AdvertisedPort() const;
+  // The address advertised to a client of `session`'s listener.
+  std::string AdvertisedHost(const Session& session) const;
+  int32_t AdvertisedPort(const Session& session) const;
+  const Listener* AdvertisedListener(const Session& session) const;
 
   BrokerOptions options_;
   std::unique_ptr<engine::Engine> engine_;

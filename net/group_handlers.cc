@@ -45,8 +45,8 @@ void Broker::Impl::Handle(const RequestHeader& h, const FindCoordinatorRequest& 
     resp.error_message = store.error().ToString();
   } else {
     resp.node_id = options_.node_id;
-    resp.host = AdvertisedHost();
-    resp.port = AdvertisedPort();
+    resp.host = AdvertisedHost(responder.session());
+    resp.port = AdvertisedPort(responder.session());
   }
   Reply(responder, h.api_version, resp);
 }

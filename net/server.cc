@@ -20,6 +20,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <tuple>
 #include <unordered_map>
 
 #include "segment/base/check.h"
@@ -170,8 +171,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
 
-  Connection(EventLoop& loop, std::shared_ptr<Inbox> inbox, int fd, std::string peer,
-             std::string ip);
+  Connection(EventLoop& loop, std::shared_ptr<Inbox> inbox, int fd, Session session);
   ~Connection() {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -187,8 +187,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Closes the connection if it has been idle, or slow sending a request, for too long.
   void CheckTimeouts(TimePoint now);
 
-  const std::string& peer() const { return peer_; }
-  const std::string& ip() const { return ip_; }
+  const std::string& peer() const { return session_.peer; }
+  const std::string& ip() const { return session_.ip; }
+  Session& session() { return session_; }
   Inbox& inbox() { return *inbox_; }
   bool closed() const { return fd_ < 0; }
   bool waiting_for_memory() const { return waiting_for_memory_; }
@@ -208,8 +209,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   MemoryBudget& budget_;
   std::shared_ptr<Inbox> inbox_;
   int fd_;
-  const std::string peer_;  // "address:port"
-  const std::string ip_;    // "address"
+  Session session_;  // see net/session.h for who touches it when
 
   std::string in_;
   size_t in_begin_ = 0;
@@ -249,9 +249,9 @@ class EventLoop {
   ~EventLoop() { Stop(); }
 
   // Takes ownership of an accepted socket (from the accept thread), already admitted by limits_.
-  void Adopt(int fd, std::string peer, std::string ip) {
-    inbox_->Post([this, fd, peer = std::move(peer), ip = std::move(ip)]() mutable {
-      auto conn = std::make_shared<Connection>(*this, inbox_, fd, std::move(peer), std::move(ip));
+  void Adopt(int fd, Session session) {
+    inbox_->Post([this, fd, session = std::move(session)]() mutable {
+      auto conn = std::make_shared<Connection>(*this, inbox_, fd, std::move(session));
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.fd = fd;
@@ -390,14 +390,12 @@ class EventLoop {
 
 // --- Connection ---------------------------------------------------------------------------------
 
-Connection::Connection(EventLoop& loop, std::shared_ptr<Inbox> inbox, int fd, std::string peer,
-                       std::string ip)
+Connection::Connection(EventLoop& loop, std::shared_ptr<Inbox> inbox, int fd, Session session)
     : loop_(loop),
       budget_(loop.budget()),
       inbox_(std::move(inbox)),
       fd_(fd),
-      peer_(std::move(peer)),
-      ip_(std::move(ip)),
+      session_(std::move(session)),
       in_charge_(budget_.Empty()),
       last_activity_(std::chrono::steady_clock::now()) {}
 
@@ -417,7 +415,7 @@ void Connection::CloseConnection(const std::string& why, bool misbehaved) {
   if (closed()) return;
   static base::RateLimitedLog routine(base::LogLevel::kInfo, 1000);
   static base::RateLimitedLog problem(base::LogLevel::kWarning, 1000);
-  (misbehaved ? problem : routine).Log("serve: closing connection from " + peer_ + ": " + why);
+  (misbehaved ? problem : routine).Log("serve: closing connection from " + peer() + ": " + why);
   const int fd = fd_;
   ::close(fd_);
   fd_ = -1;
@@ -664,6 +662,11 @@ const std::string& Responder::peer() const {
   return conn_ ? conn_->peer() : kNone;
 }
 
+Session& Responder::session() const {
+  SLUICE_CHECK(conn_ != nullptr, "Responder::session after the response");
+  return conn_->session();
+}
+
 // --- WorkerPool ---------------------------------------------------------------------------------
 
 class Server::WorkerPool {
@@ -734,15 +737,48 @@ Status Server::Start() {
                          ") must be at least socket.request.max.bytes (" +
                          std::to_string(options_.max_request_bytes) + ") + 128 KiB");
   }
+  if (options_.listeners.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "no listeners");
+  }
+  for (const Listener& l : options_.listeners) {
+    if (UsesTls(l.protocol)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "listener " + l.ToString() + ": TLS listeners are not available yet");
+    }
+  }
   RaiseOpenFileLimit(options_.max_connections);
+  listen_fds_.assign(options_.listeners.size(), -1);
+  ports_.assign(options_.listeners.size(), 0);
+  for (size_t i = 0; i < options_.listeners.size(); ++i) {
+    if (Status s = Listen(i); !s) {
+      for (int fd : listen_fds_) {
+        if (fd >= 0) ::close(fd);
+      }
+      return s;
+    }
+  }
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd_ < 0) return base::ErrnoError(errno, "eventfd", "the accept loop");
+
+  pool_ = std::make_unique<WorkerPool>(std::max(1, options_.worker_threads));
+  for (int i = 0; i < std::max(1, options_.event_loops); ++i) {
+    loops_.push_back(std::make_unique<EventLoop>(options_, *this, handler_, *limits_));
+  }
+  accept_thread_ = std::thread([this] { AcceptLoop(); });
+  started_ = true;
+  return {};
+}
+
+Status Server::Listen(size_t i) {
+  const Listener& l = options_.listeners[i];
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* res = nullptr;
-  const std::string port = std::to_string(options_.listen_port);
-  const std::string where = options_.listen_host + ":" + port;
-  if (int rc = ::getaddrinfo(options_.listen_host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+  const std::string port = std::to_string(l.port);
+  const std::string where = l.ToString();
+  if (int rc = ::getaddrinfo(l.host.c_str(), port.c_str(), &hints, &res); rc != 0) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "cannot resolve listener " + where + ": " + ::gai_strerror(rc));
   }
@@ -763,18 +799,9 @@ Status Server::Start() {
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  listen_fd_ = fd;
-  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (stop_fd_ < 0) return base::ErrnoError(errno, "eventfd", where);
-
-  pool_ = std::make_unique<WorkerPool>(std::max(1, options_.worker_threads));
-  for (int i = 0; i < std::max(1, options_.event_loops); ++i) {
-    loops_.push_back(std::make_unique<EventLoop>(options_, *this, handler_, *limits_));
-  }
-  accept_thread_ = std::thread([this] { AcceptLoop(); });
-  started_ = true;
+  ports_[i] = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                                : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  listen_fds_[i] = fd;
   return {};
 }
 
@@ -782,37 +809,47 @@ void Server::Post(std::function<void()> fn) { pool_->Post(std::move(fn)); }
 
 void Server::AcceptLoop() {
   size_t next_loop = 0;
+  // The listening sockets, then the stop eventfd.
+  std::vector<pollfd> fds;
+  for (int fd : listen_fds_) fds.push_back({fd, POLLIN, 0});
+  fds.push_back({stop_fd_, POLLIN, 0});
   for (;;) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
       base::LogError(std::string("serve: poll: ") + std::strerror(errno));
       return;
     }
-    if (fds[1].revents != 0) return;
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) continue;
-      // EMFILE and friends: log, and back off until a connection closes.
-      base::LogWarning(std::string("serve: accept: ") + std::strerror(errno));
-      ::poll(fds + 1, 1, 100);
-      continue;
+    if (fds.back().revents != 0) return;
+    for (size_t i = 0; i + 1 < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      sockaddr_storage addr{};
+      socklen_t len = sizeof addr;
+      const int fd = ::accept4(fds[i].fd, reinterpret_cast<sockaddr*>(&addr), &len,
+                               SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) continue;
+        // EMFILE and friends: log, and back off until a connection closes.
+        base::LogWarning(std::string("serve: accept: ") + std::strerror(errno));
+        ::poll(&fds.back(), 1, 100);
+        continue;
+      }
+      Session session;
+      session.listener = &options_.listeners[i];
+      session.listener_index = i;
+      session.authenticated = !UsesSasl(session.listener->protocol);
+      std::tie(session.peer, session.ip) = PeerName(addr);
+      if (auto refused = limits_->Admit(session.ip)) {
+        static base::RateLimitedLog log(base::LogLevel::kWarning);
+        log.Log("serve: refusing " + session.peer + ": " + *refused);
+        ::close(fd);
+        continue;
+      }
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      static base::RateLimitedLog log(base::LogLevel::kInfo, 1000);
+      log.Log("serve: connection from " + session.peer + " on " + session.listener->name);
+      loops_[next_loop++ % loops_.size()]->Adopt(fd, std::move(session));
     }
-    auto [peer, ip] = PeerName(addr);
-    if (auto refused = limits_->Admit(ip)) {
-      static base::RateLimitedLog log(base::LogLevel::kWarning);
-      log.Log("serve: refusing " + peer + ": " + *refused);
-      ::close(fd);
-      continue;
-    }
-    const int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    static base::RateLimitedLog log(base::LogLevel::kInfo, 1000);
-    log.Log("serve: connection from " + peer);
-    loops_[next_loop++ % loops_.size()]->Adopt(fd, std::move(peer), std::move(ip));
   }
 }
 
@@ -821,7 +858,7 @@ void Server::Stop() {
   stopped_ = true;
   WakeFd(stop_fd_);
   accept_thread_.join();
-  ::close(listen_fd_);
+  for (int fd : listen_fds_) ::close(fd);
   ::close(stop_fd_);
   pool_->Stop();
   for (auto& loop : loops_) loop->Stop();

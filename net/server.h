@@ -1,8 +1,9 @@
 #pragma once
 
-// Server: the connection side of `sluice serve`. A listening socket, a few epoll event loops that
-// own the connections (no thread per connection), and a pool of worker threads that run request
-// handlers, which may block (a flush=sync append waits for its fsync).
+// Server: the connection side of `sluice serve`. Listening sockets (one per listener,
+// net/listener.h), a few epoll event loops that own the connections (no thread per connection), and
+// a pool of worker threads that run request handlers, which may block (a flush=sync append waits
+// for its fsync).
 //
 // Each connection handles one request at a time, as Kafka's broker does: after a whole request
 // frame arrives the connection stops reading until the response has been written (or the handler
@@ -31,8 +32,10 @@
 #include <thread>
 #include <vector>
 
+#include "net/listener.h"
 #include "net/memory_budget.h"
 #include "net/out_buffer.h"
+#include "net/session.h"
 #include "segment/base/result.h"
 
 namespace sluice::net {
@@ -62,6 +65,8 @@ class Responder {
   int32_t correlation_id() const { return correlation_id_; }
   // "127.0.0.1:53422", for logs and group member hosts.
   const std::string& peer() const;
+  // The connection's session (net/session.h). Only before Send, NoResponse or Close.
+  Session& session() const;
 
  private:
   std::shared_ptr<Connection> conn_;
@@ -83,8 +88,8 @@ struct RequestFrame {
 using RequestHandlerFn = std::function<void(std::shared_ptr<const RequestFrame> frame, Responder)>;
 
 struct ServerOptions {
-  std::string listen_host = "127.0.0.1";
-  uint16_t listen_port = 9092;  // 0 = any free port (see Server::port)
+  // Where to listen (a port 0 takes any free port: see Server::port). At least one.
+  std::vector<Listener> listeners = {Listener{}};
   int event_loops = 2;
   int worker_threads = 8;
   size_t max_request_bytes = 100u << 20;  // socket.request.max.bytes
@@ -110,8 +115,8 @@ class Server {
   // first; their responses are dropped. Idempotent.
   void Stop();
 
-  // The bound port (useful with listen_port 0).
-  uint16_t port() const { return port_; }
+  // The port listeners[i] is bound to (useful with port 0).
+  uint16_t port(size_t listener = 0) const { return ports_.at(listener); }
   // Runs `fn` on a worker thread.
   void Post(std::function<void()> fn);
   // The memory budget: handlers charge what they allocate for a request (decompression, transcoded
@@ -126,9 +131,12 @@ class Server {
   RequestHandlerFn handler_;
   MemoryBudget budget_;
   std::unique_ptr<ConnectionLimits> limits_;
-  int listen_fd_ = -1;
-  int stop_fd_ = -1;  // eventfd that wakes the accept loop on Stop
-  uint16_t port_ = 0;
+  // Binds and listens on listeners[i]; on success, listen_fds_[i] and ports_[i] are set.
+  Status Listen(size_t i);
+
+  std::vector<int> listen_fds_;  // one per listener
+  std::vector<uint16_t> ports_;  // one per listener
+  int stop_fd_ = -1;             // eventfd that wakes the accept loop on Stop
   std::unique_ptr<WorkerPool> pool_;
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::thread accept_thread_;

@@ -215,7 +215,7 @@ class HeldRequests {
 class ServerTest : public ::testing::Test {
  protected:
   void Start(ServerOptions options, bool hold = false) {
-    options.listen_port = 0;
+    for (Listener& l : options.listeners) l.port = 0;
     server_ = std::make_unique<Server>(
         options, [this, hold](std::shared_ptr<const RequestFrame> frame, Responder r) {
           if (hold) {
@@ -311,6 +311,59 @@ TEST_F(ServerTest, ABudgetSmallerThanTheLargestRequestIsRefusedAtStart) {
   auto s = server.Start();
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().context.find("queued.max.request.bytes"), std::string::npos);
+}
+
+TEST(ListenersTest, ParseKafkaStyleListenerLists) {
+  auto ls = ParseListeners("PLAINTEXT://:9092, SASL_SSL://127.0.0.1:9093,SSL://[::1]:0");
+  ASSERT_TRUE(ls) << ls.error().ToString();
+  ASSERT_EQ(ls->size(), 3u);
+  EXPECT_EQ((*ls)[0].host, "0.0.0.0");
+  EXPECT_EQ((*ls)[0].port, 9092);
+  EXPECT_EQ((*ls)[0].protocol, SecurityProtocol::kPlaintext);
+  EXPECT_EQ((*ls)[1].protocol, SecurityProtocol::kSaslSsl);
+  EXPECT_EQ((*ls)[1].ToString(), "SASL_SSL://127.0.0.1:9093");
+  EXPECT_EQ((*ls)[2].host, "::1");
+  EXPECT_EQ((*ls)[2].ToString(), "SSL://[::1]:0");
+
+  auto mapped =
+      ParseListeners("INTERNAL://:9092,EXTERNAL://:9093", "INTERNAL:PLAINTEXT,EXTERNAL:SASL_SSL");
+  ASSERT_TRUE(mapped) << mapped.error().ToString();
+  EXPECT_EQ((*mapped)[0].name, "INTERNAL");
+  EXPECT_EQ((*mapped)[1].protocol, SecurityProtocol::kSaslSsl);
+
+  for (const char* bad : {"", "9092", "PLAINTEXT://9092", "TLS://:9092", "PLAINTEXT://:99999",
+                          "PLAINTEXT://:1,PLAINTEXT://:2", "INTERNAL://:9092"}) {
+    EXPECT_FALSE(ParseListeners(bad)) << bad;
+  }
+  EXPECT_FALSE(ParseListeners("A://:1", "A:KERBEROS"));
+}
+
+TEST(ListenersTest, EachConnectionKnowsTheListenerItCameInOn) {
+  ServerOptions o;
+  auto ls = ParseListeners("PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:0", "INTERNAL:PLAINTEXT");
+  ASSERT_TRUE(ls);
+  o.listeners = *ls;
+  std::mutex mu;
+  std::vector<std::string> seen;  // listener name and principal, per request
+  Server server(o, [&](std::shared_ptr<const RequestFrame>, Responder r) {
+    {
+      std::lock_guard lock(mu);
+      seen.push_back(r.session().listener->name + " " + r.session().principal);
+    }
+    r.Send(OutBuffer());
+  });
+  ASSERT_TRUE(server.Start());
+  ASSERT_NE(server.port(0), server.port(1));
+  Client a(server.port(0));
+  Client b(server.port(1));
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(a.SendRequest(1, 10));
+  EXPECT_EQ(a.ReadResponse(), 1);
+  ASSERT_TRUE(b.SendRequest(2, 10));
+  EXPECT_EQ(b.ReadResponse(), 2);
+  server.Stop();
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"PLAINTEXT User:ANONYMOUS", "INTERNAL User:ANONYMOUS"}));
 }
 
 }  // namespace
