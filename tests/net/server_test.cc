@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -259,9 +260,15 @@ TEST_F(ServerTest, ASpentBudgetStopsReadingUntilAFrameIsLetGoAndForgetsNoConnect
     senders.emplace_back([&, i] { clients[i]->SendRequest(i + 1, (1 << 20) - 8); });
   }
   ASSERT_TRUE(held_.WaitFor(3));
-  // The budget holds three; the other five wait, unread, and nothing more is charged.
-  EXPECT_LE(server_->budget().used(), o.queued_max_request_bytes + kClients * (64u << 10));
+  // The budget holds three; the other five wait, unread, and nothing more is charged. Their
+  // bytes may still be on the way when the third frame is held: wait for the first refusal
+  // (polling a counter the server exposes; nothing else signals it).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (server_->budget().refusals() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
   EXPECT_GT(server_->budget().refusals(), 0u);
+  EXPECT_LE(server_->budget().used(), o.queued_max_request_bytes + kClients * (64u << 10));
   EXPECT_EQ(held_.count(), 3u);
   // Each frame let go lets a waiting connection in, until all eight were read.
   for (int answered = 0; answered < kClients; ++answered) {
