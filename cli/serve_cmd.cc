@@ -25,6 +25,8 @@ struct ServeFlags {
   int32_t num_partitions = 1;
   int64_t rebalance_delay_ms = 3000;
   int32_t min_session_timeout_ms = 6000;
+  int32_t group_max_size = 1000;
+  size_t group_max_state_bytes = 64u << 20;
   int event_loops = 2;
   int worker_threads = 8;
   net::ServerOptions server;  // the connection limits and the memory budget
@@ -86,6 +88,8 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   options.default_partitions = flags.num_partitions;
   options.group_initial_rebalance_delay_ms = flags.rebalance_delay_ms;
   options.group_min_session_timeout_ms = flags.min_session_timeout_ms;
+  options.group_max_size = flags.group_max_size;
+  options.group_max_state_bytes = flags.group_max_state_bytes;
 
   engine::EngineOptions engine_options;
   engine_options.data_dir = ctx.data_dir;
@@ -169,6 +173,16 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--group-min-session-timeout-ms", flags->min_session_timeout_ms,
                   "Smallest session timeout a consumer may ask for")
       ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
+  cmd->add_option("--group-max-size", flags->group_max_size,
+                  "Members one consumer group may have (group.max.size)")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--group-max-state-bytes", flags->group_max_state_bytes,
+                  "Memory all consumer groups' membership state may hold (members' metadata and "
+                  "assignments); a join or sync beyond it gets COORDINATOR_NOT_AVAILABLE and "
+                  "retries")
+      ->check(CLI::Range(size_t{1} << 20, size_t{1} << 40))
       ->capture_default_str();
   cmd->add_option("--event-loops", flags->event_loops, "Threads that own connections")
       ->check(CLI::Range(1, 64))

@@ -79,6 +79,8 @@ Result<std::unique_ptr<Broker>> Broker::Start(engine::EngineOptions engine_optio
   group_options.initial_rebalance_delay_ms = self->options_.group_initial_rebalance_delay_ms;
   group_options.min_session_timeout_ms = self->options_.group_min_session_timeout_ms;
   group_options.max_session_timeout_ms = self->options_.group_max_session_timeout_ms;
+  group_options.max_group_size = self->options_.group_max_size;
+  group_options.max_state_bytes = self->options_.group_max_state_bytes;
   impl->groups_ = std::make_unique<GroupCoordinator>(group_options, impl->engine_->clock());
   impl->server_ = std::make_unique<Server>(
       self->options_.server, [self](std::shared_ptr<const RequestFrame> frame, Responder r) {
@@ -324,6 +326,12 @@ int8_t ConfigType(const std::string& value) {
   return kTypeLong;
 }
 
+std::string ListenersText(const std::vector<Listener>& listeners) {
+  std::string out;
+  for (const Listener& l : listeners) out += (out.empty() ? "" : ",") + l.ToString();
+  return out;
+}
+
 }  // namespace
 
 void Broker::Impl::Handle(const RequestHeader& h, const DescribeConfigsRequest& req,
@@ -375,6 +383,8 @@ void Broker::Impl::Handle(const RequestHeader& h, const DescribeConfigsRequest& 
           {"connections.max.idle.ms", std::to_string(options_.server.connections_max_idle_ms)},
           {"group.initial.rebalance.delay.ms",
            std::to_string(options_.group_initial_rebalance_delay_ms)},
+          {"group.max.size", std::to_string(options_.group_max_size)},
+          {"listeners", ListenersText(options_.server.listeners)},
           {"log.dirs", engine_->data_dir()},
       };
       for (const auto& [name, value] : broker_configs) {

@@ -28,6 +28,8 @@ struct BrokerOptions {
   int64_t group_initial_rebalance_delay_ms = 3000;  // group.initial.rebalance.delay.ms
   int32_t group_min_session_timeout_ms = 6000;
   int32_t group_max_session_timeout_ms = 1800000;
+  int32_t group_max_size = 1000;             // group.max.size
+  size_t group_max_state_bytes = 64u << 20;  // see GroupCoordinatorOptions::max_state_bytes
 };
 
 class Broker {

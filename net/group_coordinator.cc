@@ -5,6 +5,8 @@
 #include <limits>
 #include <utility>
 
+#include "segment/base/log.h"
+
 namespace sluice::net {
 
 namespace {
@@ -40,6 +42,25 @@ void RunAll(Deferred& deferred) {
 bool HasProtocol(const GroupProtocols& protocols, const std::string& name) {
   return std::any_of(protocols.begin(), protocols.end(),
                      [&](const auto& p) { return p.first == name; });
+}
+
+// Fixed costs in the state count, roughly what the containers and strings around the counted
+// bytes take.
+constexpr size_t kGroupOverheadBytes = 512;
+constexpr size_t kMemberOverheadBytes = 256;
+constexpr size_t kPendingOverheadBytes = 96;
+
+size_t ProtocolsBytes(const GroupProtocols& protocols) {
+  size_t n = 0;
+  for (const auto& [name, metadata] : protocols) n += 64 + name.size() + metadata.size();
+  return n;
+}
+
+// A member's bytes as a JoinGroup asks for them (the member id is not known yet: its prefix is).
+size_t JoinBytes(const JoinParams& p) {
+  return kMemberOverheadBytes + 2 * p.group_instance_id.value_or(p.client_id).size() + 64 +
+         p.client_id.size() + p.client_host.size() + p.protocol_type.size() +
+         ProtocolsBytes(p.protocols);
 }
 
 const std::string* ProtocolMetadata(const GroupProtocols& protocols, const std::string& name) {
@@ -150,7 +171,10 @@ void GroupCoordinator::ExpireDue() {
       ExpireGroupLocked(g, now_ms, deferred);
       ids.push_back(id);
     }
-    for (const auto& id : ids) MaybeEraseGroupLocked(id);
+    for (const auto& id : ids) {
+      MaybeEraseGroupLocked(id);
+      RecountLocked(id);
+    }
   }
   RunAll(deferred);
 }
@@ -197,8 +221,48 @@ void GroupCoordinator::Join(JoinParams params, std::function<void(JoinResult)> d
     std::lock_guard lock(mu_);
     JoinLocked(params, done, deferred);
     MaybeEraseGroupLocked(params.group_id);
+    RecountLocked(params.group_id);
   }
   RunAll(deferred);
+}
+
+size_t GroupCoordinator::GroupBytes(const Group& g) {
+  size_t n = kGroupOverheadBytes + g.group_id.size() + g.protocol_type.size() + g.protocol.size() +
+             g.leader_id.size();
+  for (const auto& [id, m] : g.members) {
+    n += kMemberOverheadBytes + 2 * id.size() + m.group_instance_id.value_or("").size() +
+         m.client_id.size() + m.client_host.size() + m.protocol_type.size() +
+         ProtocolsBytes(m.protocols) + m.assignment.size();
+  }
+  for (const auto& [id, deadline] : g.pending_members) n += kPendingOverheadBytes + id.size();
+  for (const auto& [instance, id] : g.static_members) {
+    n += kPendingOverheadBytes + instance.size() + id.size();
+  }
+  return n;
+}
+
+void GroupCoordinator::RecountLocked(const std::string& group_id) {
+  auto it = groups_.find(group_id);
+  if (it == groups_.end()) return;  // erasing a group subtracts its count (MaybeEraseGroupLocked)
+  Group& g = it->second;
+  state_bytes_ -= g.counted_bytes;
+  g.counted_bytes = GroupBytes(g);
+  state_bytes_ += g.counted_bytes;
+}
+
+bool GroupCoordinator::StateFitsLocked(size_t incoming, const std::string& group_id) {
+  if (state_bytes_ + incoming <= options_.max_state_bytes) return true;
+  static base::RateLimitedLog log(base::LogLevel::kWarning);
+  log.Log("groups: state memory spent (" + std::to_string(state_bytes_ >> 10) + " KiB held, " +
+          std::to_string(incoming >> 10) + " KiB more asked for group '" + group_id + "', limit " +
+          std::to_string(options_.max_state_bytes >> 10) +
+          " KiB, --group-max-state-bytes): answering COORDINATOR_NOT_AVAILABLE");
+  return false;
+}
+
+size_t GroupCoordinator::state_bytes() {
+  std::lock_guard lock(mu_);
+  return state_bytes_;
 }
 
 void GroupCoordinator::JoinLocked(JoinParams& params, std::function<void(JoinResult)>& done,
@@ -216,6 +280,13 @@ void GroupCoordinator::JoinLocked(JoinParams& params, std::function<void(JoinRes
   const bool unknown_member = params.member_id.empty();
 
   auto it = groups_.find(params.group_id);
+  // A new member, or a member whose protocols change, holds this much more (an estimate that
+  // counts a known member's old protocols twice, which errs on the side of refusing).
+  const size_t incoming =
+      JoinBytes(params) + (it == groups_.end() ? kGroupOverheadBytes + params.group_id.size() : 0);
+  if (!StateFitsLocked(incoming, params.group_id)) {
+    return fail(params.member_id, group_error::kCoordinatorNotAvailable);
+  }
   if (it == groups_.end()) {
     // A group is created only by a member without an id (Kafka).
     if (!unknown_member) return fail(params.member_id, group_error::kUnknownMemberId);
@@ -535,6 +606,17 @@ void GroupCoordinator::Sync(SyncParams params, std::function<void(SyncResult)> d
           m.sync_done = std::move(done);
           m.synced = true;
           if (g.leader_id == m.member_id) {
+            size_t incoming = 0;
+            for (const auto& [member_id, assignment] : params.assignments) {
+              incoming += assignment.size();
+            }
+            if (!StateFitsLocked(incoming, g.group_id)) {
+              // The leader retries (or the group rebalances after the sync timeout).
+              DeferSync(deferred, std::exchange(m.sync_done, nullptr),
+                        group_error::kCoordinatorNotAvailable);
+              m.synced = false;
+              break;
+            }
             std::map<std::string, std::string> by_member;
             for (auto& [member_id, assignment] : params.assignments) {
               by_member[member_id] = std::move(assignment);
@@ -558,6 +640,7 @@ void GroupCoordinator::Sync(SyncParams params, std::function<void(SyncResult)> d
                       [](const auto& entry) { return entry.second.synced; })) {
         g.sync_deadline_ms.reset();
       }
+      RecountLocked(params.group_id);
     }
   }
   RunAll(deferred);
@@ -642,6 +725,7 @@ std::vector<int16_t> GroupCoordinator::Leave(const std::string& group_id,
         MaybeCompleteJoinLocked(g, NowMs(), deferred);  // a pending id that left may unblock it
       }
       MaybeEraseGroupLocked(group_id);
+      RecountLocked(group_id);
     }
   }
   RunAll(deferred);
@@ -735,6 +819,7 @@ int16_t GroupCoordinator::Delete(const std::string& group_id) {
   auto it = groups_.find(group_id);
   if (it == groups_.end()) return group_error::kGroupIdNotFound;
   if (it->second.state != State::kEmpty) return group_error::kNonEmptyGroup;
+  state_bytes_ -= it->second.counted_bytes;
   groups_.erase(it);
   return group_error::kNone;
 }
@@ -756,6 +841,7 @@ void GroupCoordinator::Shutdown() {
         }
       }
       groups_.clear();
+      state_bytes_ = 0;
       cv_.notify_all();
     }
   }
@@ -865,6 +951,7 @@ void GroupCoordinator::MaybeEraseGroupLocked(const std::string& group_id) {
   const Group& g = it->second;
   if (g.state == State::kEmpty && g.generation_id == 0 && g.members.empty() &&
       g.pending_members.empty()) {
+    state_bytes_ -= g.counted_bytes;
     groups_.erase(it);
   }
 }

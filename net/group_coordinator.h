@@ -14,6 +14,12 @@
 // -> Stable (the leader's SyncGroup delivered the assignments). A group without members is Empty;
 // an unknown or deleted group describes as Dead.
 //
+// Memory: what groups hold (ids, client names, members' protocol metadata and assignments, a
+// fixed overhead per group, member and pending id) is counted, and a JoinGroup or SyncGroup that
+// would take the count past max_state_bytes is answered COORDINATOR_NOT_AVAILABLE (the client
+// backs off and retries) instead of being held, so that clients cannot make the broker grow
+// without bound by creating groups and members. state_bytes() tells the count.
+//
 // Thread-safety: every method may be called from any thread concurrently; one mutex guards all
 // groups. Join and Sync answer through a callback that runs with no coordinator lock held, either
 // on the calling thread before Join/Sync returns or later on the thread of the call (or timer
@@ -71,6 +77,8 @@ struct GroupCoordinatorOptions {
   int32_t max_session_timeout_ms = 1'800'000;
   // Kafka group.max.size: a new member joining a group this large gets GROUP_MAX_SIZE_REACHED.
   int32_t max_group_size = 1000;
+  // The memory all groups' state may hold (see above).
+  size_t max_state_bytes = 64u << 20;
   TimerMode timer = TimerMode::kThread;
 };
 
@@ -193,6 +201,9 @@ class GroupCoordinator {
   // The timer thread calls it; tests with TimerMode::kManual call it after advancing the clock.
   void ExpireDue();
 
+  // The bytes group state holds now (see Memory above).
+  size_t state_bytes();
+
   // Stops the timer thread and answers every waiting Join with COORDINATOR_NOT_AVAILABLE and every
   // waiting Sync with REBALANCE_IN_PROGRESS; later calls answer COORDINATOR_NOT_AVAILABLE.
   // Idempotent. Must not be called from a Join/Sync callback.
@@ -242,6 +253,8 @@ class GroupCoordinator {
     int64_t initial_join_remaining_ms = 0;
     // CompletingRebalance/Stable: members that have not sent SyncGroup by then are removed.
     std::optional<int64_t> sync_deadline_ms;
+    // What this group added to state_bytes_ when it was last counted (RecountLocked).
+    size_t counted_bytes = 0;
   };
 
   // Callbacks collected under the lock, run after it is released.
@@ -286,6 +299,13 @@ class GroupCoordinator {
   static const char* StateName(State state);
   // Drops a group that never formed (only MEMBER_ID_REQUIRED ids that expired or left).
   void MaybeEraseGroupLocked(const std::string& group_id);
+  // Group state memory: what a group holds, by the same measure as a JoinGroup's estimate.
+  static size_t GroupBytes(const Group& group);
+  // Brings state_bytes_ up to date with `group_id`'s state, after a change to it (a group that
+  // is gone was subtracted when it was erased).
+  void RecountLocked(const std::string& group_id);
+  // Whether `incoming` more bytes of state fit under max_state_bytes (logs when they do not).
+  bool StateFitsLocked(size_t incoming, const std::string& group_id);
 
   const GroupCoordinatorOptions options_;
   const base::Clock& clock_;
@@ -297,6 +317,7 @@ class GroupCoordinator {
   // earlier deadline is set.
   int64_t wake_at_ms_;
   std::map<std::string, Group> groups_;
+  size_t state_bytes_ = 0;  // the sum of groups_' counted_bytes
   std::mt19937_64 rng_;
   std::thread timer_thread_;
 };

@@ -13,7 +13,9 @@ memory (VmHWM in /proc/<pid>/status, which only ever grows) is read after it:
 - 1,000 idle connections that sent one byte each (a slow loris): they cost nothing measurable, and
   the receive timeout closes them;
 - size prefixes of 2 GiB and of -1;
-- a Fetch below v10 of zstd batches (transcoded for the old client) answers within max_bytes.
+- a Fetch below v10 of zstd batches (transcoded for the old client) answers within max_bytes;
+- 100 JoinGroups, each into a group of its own with 1 MiB of member metadata: group state stops at
+  --group-max-state-bytes and the rest are answered COORDINATOR_NOT_AVAILABLE.
 """
 
 import os
@@ -27,12 +29,14 @@ import time
 import unittest
 
 from kafka.protocol.fetch import FetchRequest_v4
+from kafka.protocol.group import JoinGroupRequest_v0
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
 from sluice_server import SluiceServer, ServerTestCase
 from test_idempotence import (CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, NONE, RawKafka, create_topic,
                               make_batch, parse_batches, with_crc)
 
+COORDINATOR_NOT_AVAILABLE = 15
 MiB = 1 << 20
 GiB = 1 << 30
 BATCH_HEADER_SIZE = 61
@@ -385,6 +389,49 @@ class TranscodedFetchTest(ServerTestCase):
                                     topics=[("z", [(0, 1, max_bytes)])])
             batches = parse_batches(conn.request(fetch).topics[0][1][0][-1])
             self.assertEqual([b[1][0].value[:1] for b in batches], [b"B"])
+
+
+class GroupStateTest(ServerTestCase):
+    """Group membership state is bounded: a 16 MiB limit against 100 MiB of members."""
+
+    LIMIT = 16 * MiB
+
+    def setUp(self):
+        # The join phase of each new group waits 4 s for more members; its members then wait
+        # for the leader's SyncGroup for the rebalance timeout (6 s, the session timeout in
+        # JoinGroup v0). Their state is held all that time.
+        self.server = SluiceServer("--group-max-state-bytes", str(self.LIMIT),
+                                   "--group-initial-rebalance-delay-ms", "4000")
+        create_topic(self.server.data_dir, "other", 1)
+        self.server.start()
+        self.baseline = peak_rss(self.server.proc.pid, "start")
+
+    def test_members_metadata_stops_at_the_limit_and_the_rest_is_refused(self):
+        metadata = b"m" * MiB
+        conns = [RawKafka(self.server.port, timeout=30) for _ in range(100)]
+        try:
+            # One connection per member: a JoinGroup is answered when its join phase ends.
+            for i, conn in enumerate(conns):
+                join = JoinGroupRequest_v0(group="hostile-%d" % i, session_timeout=6000,
+                                           member_id="", protocol_type="consumer",
+                                           group_protocols=[("range", metadata)])
+                conn.send_frame(conn.request_bytes(join))
+            errors = [conn.read_response(JoinGroupRequest_v0).error_code for conn in conns]
+        finally:
+            for conn in conns:
+                conn.close()
+        admitted = errors.count(NONE)
+        refused = errors.count(COORDINATOR_NOT_AVAILABLE)
+        self.assertEqual(admitted + refused, 100, errors)
+        # 16 MiB holds fifteen 1 MiB members (and their overhead), never more.
+        self.assertGreaterEqual(admitted, 1)
+        self.assertLessEqual(admitted, 16)
+        self.assertIn("groups: state memory spent", self.server.log())
+        grown = peak_rss(self.server.proc.pid, "100 JoinGroups of 1 MiB (16 MiB group limit)")
+        grown -= self.baseline
+        # Unbounded, the members alone would hold 100 MiB.
+        self.assertLess(grown, self.LIMIT + 40 * MiB, "peak RSS grew by %d MiB" % (grown // MiB))
+        self.assertEqual(kcat_round_trip(self.server.bootstrap, "other", b"ok"), b"ok\n")
 
 
 if __name__ == "__main__":

@@ -92,6 +92,10 @@ class RawKafka:
 
     def request(self, request):
         self.send_frame(self.request_bytes(request))
+        return self.read_response(request)
+
+    def read_response(self, request):
+        """The answer to the last request sent, of `request`'s type (or class)."""
         (size,) = struct.unpack(">i", self._recv_exact(4))
         body = self._recv_exact(size)
         (correlation_id,) = struct.unpack(">i", body[:4])

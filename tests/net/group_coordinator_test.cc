@@ -541,6 +541,44 @@ TEST_F(GroupCoordinatorTest, GroupMaxSizeIsEnforced) {
   EXPECT_EQ(coord_->Describe("g").members.size(), 2u);
 }
 
+TEST_F(GroupCoordinatorTest, GroupStateMemoryIsBoundedAndGivenBackWhenMembersGo) {
+  GroupCoordinatorOptions o = DefaultOptions();
+  o.max_state_bytes = 1 << 20;
+  Restart(o);
+  const std::string big(250 << 10, 'm');  // 250 KiB of protocol metadata per member
+  auto big_join = [&](const std::string& group, const std::string& client) {
+    JoinParams p = Params("", client, {{"range", big}});
+    p.group_id = group;
+    return Join(std::move(p));
+  };
+  // Four members fit in 1 MiB, in one group or several; the fifth is refused, unheld.
+  std::vector<JoinSlot> joined;
+  for (int i = 0; i < 4; ++i) joined.push_back(big_join("g" + std::to_string(i % 2), "c"));
+  EXPECT_GT(coord_->state_bytes(), 4 * big.size());
+  EXPECT_LE(coord_->state_bytes(), o.max_state_bytes);
+  auto refused = big_join("g9", "c");
+  ASSERT_TRUE(refused->has_value());
+  EXPECT_EQ((*refused)->error_code, err::kCoordinatorNotAvailable);
+  EXPECT_EQ(coord_->Describe("g9").state, "Dead");
+  // Members with small metadata still join.
+  auto small = Join("", "small");
+  Advance(2 * kInitialDelayMs);
+  ASSERT_TRUE(small->has_value());
+  EXPECT_EQ((*small)->error_code, err::kNone);
+  // The big members time out; their bytes are given back and a big member fits again.
+  for (auto& j : joined) ASSERT_TRUE(j->has_value());
+  Advance(kSessionMs + 1);
+  EXPECT_LT(coord_->state_bytes(), big.size());
+  auto again = big_join("g9", "c");
+  Advance(2 * kInitialDelayMs);
+  ASSERT_TRUE(again->has_value());
+  EXPECT_EQ((*again)->error_code, err::kNone);
+  // Deleting what is left leaves nothing counted.
+  Advance(kSessionMs + 1);
+  for (const char* g : {"g", "g0", "g1", "g9"}) coord_->Delete(g);
+  EXPECT_EQ(coord_->state_bytes(), 0u);
+}
+
 TEST_F(GroupCoordinatorTest, MemberIdRequiredFlow) {
   JoinParams p = Params("", "kafkajs");
   p.require_known_member_id = true;
