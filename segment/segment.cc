@@ -399,8 +399,11 @@ Status Segment::Reserve(uint64_t end) {
     return {};
   }
   modified_ = true;
-  // One step ahead of what is needed, but not past the capacity unless a frame needs it.
-  const uint64_t step = std::max<uint64_t>(options_.preallocate_bytes, 4096);
+  // One step ahead of what is needed, but not past the capacity unless a frame needs it. The
+  // step doubles with the reservation, from 1 MiB up to preallocate_bytes.
+  constexpr uint64_t kFirstStep = 1 << 20;
+  const uint64_t step = std::max<uint64_t>(
+      std::min(options_.preallocate_bytes, std::max(allocated_bytes_, kFirstStep)), 4096);
   const uint64_t target = RoomAfter(
       end, std::max(end, std::min(capacity_bytes_, std::max(end, allocated_bytes_) + step)));
   RETURN_IF_ERROR(file_->Allocate(target));

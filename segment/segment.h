@@ -32,8 +32,10 @@ struct SegmentOptions {
   // Size of a segment: it rolls when the next frame would not fit. A segment without frames
   // accepts one frame of any size.
   uint64_t capacity_bytes = 1ull << 30;
-  // Disk blocks are reserved (fallocate) ahead of the writes in steps of this size, up to the
-  // capacity, so that a topic of many partitions does not reserve a whole segment for each.
+  // Disk blocks are reserved (fallocate) ahead of the writes, up to the capacity, in steps that
+  // start at 1 MiB and double with what the segment holds up to this size: a busy partition
+  // reserves 64 MiB at a time, and a topic of a thousand quiet partitions takes 1 GiB of disk,
+  // not a whole step (64 GiB) or segment (1 TiB) for each.
   uint64_t preallocate_bytes = 64ull << 20;
   // A frame gets an index entry when this many bytes were written since the previous entry.
   uint32_t index_interval_bytes = 4096;
@@ -83,7 +85,8 @@ class Segment {
   // Parses a segment file name; nullopt if `name` is not "<20 digits>.log".
   static std::optional<Offset> ParseLogName(const std::string& name);
 
-  // Creates a new empty active segment: header written and fsynced, `capacity_bytes` preallocated.
+  // Creates a new empty active segment: header written and fsynced, its first step (1 MiB, see
+  // SegmentOptions::preallocate_bytes) reserved.
   static Result<std::unique_ptr<Segment>> Create(io::FileSystem& fs, const std::string& dir,
                                                  Offset base, const SegmentOptions& options);
 

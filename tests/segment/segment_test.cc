@@ -246,6 +246,29 @@ TEST_F(SegmentTest, CreateWritesAnEmptySegment) {
   ASSERT_OK(seg->CloseAbandoned());
 }
 
+TEST_F(SegmentTest, ReservationStartsAtOneMebibyteAndDoublesUpToThePreallocationStep) {
+  SegmentOptions o;  // 1 GiB segments, 64 MiB steps
+  ASSERT_OK_AND_ASSIGN(auto seg, Create(o));
+  ASSERT_OK_AND_ASSIGN(uint64_t size, fs().FileSize(log_path()));
+  // A new, quiet partition's whole reservation: the header and a 1 MiB step.
+  EXPECT_GE(size, kMiB);
+  EXPECT_LE(size, kMiB + 4096);
+  // Write 40 MiB in 1 MiB batches: the reservation stays ahead of the data, by no more than
+  // what is written (doubling) or 64 MiB, and it grows in few steps.
+  std::vector<uint64_t> sizes = {size};
+  const std::string value(kMiB - 200, 'v');
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_OK(AppendBatch(*seg, MakeBatch(1, value)));
+    ASSERT_OK_AND_ASSIGN(size, fs().FileSize(log_path()));
+    const uint64_t end = seg->tail().end.value();
+    EXPECT_GE(size, end);
+    EXPECT_LE(size, std::max(2 * end, end + o.preallocate_bytes) + kMiB);
+    if (size != sizes.back()) sizes.push_back(size);
+  }
+  EXPECT_LE(sizes.size(), 8u);  // 1, 2, 4, ... 64 MiB: not a fallocate per batch
+  ASSERT_OK(seg->CloseAbandoned());
+}
+
 TEST_F(SegmentTest, HasRoomForRespectsCapacityAndOffsetRange) {
   ASSERT_OK_AND_ASSIGN(auto seg, Create(Options(4096, 64 * kKiB)));
   AppendBatches(*seg, 1);
