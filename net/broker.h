@@ -8,9 +8,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/engine.h"
+#include "net/authorizer.h"
 #include "net/server.h"
 
 namespace sluice::net {
@@ -28,6 +30,10 @@ struct BrokerOptions {
   int64_t group_initial_rebalance_delay_ms = 3000;  // group.initial.rebalance.delay.ms
   int32_t group_min_session_timeout_ms = 6000;
   int32_t group_max_session_timeout_ms = 1800000;
+  // The ACL authorizer (Kafka's authorizer.class.name; `sluice serve --authorizer acl`): every
+  // request is checked against the engine's ACLs (net/authorizer.h). nullopt = no authorizer:
+  // everything is allowed and the ACL APIs answer SECURITY_DISABLED, as Kafka without one.
+  std::optional<AuthorizerOptions> authorizer;
 };
 
 class Broker {

@@ -1,7 +1,7 @@
 #pragma once
 
 // The one envelope every small file of sluice is written in: catalog, partition metadata, recovery
-// points, producer-id blocks, producer-state snapshots (layout in FORMAT.md, "Small files"; replay
+// points, producer-id blocks, producer-state snapshots, ACLs (layout in FORMAT.md, "Small files"; replay
 // snapshots, which can be large, keep their own checksummed format). A file is a magic
 // that names its kind, a version, flags, the payload's length, the payload, and an XXH3-64 over all
 // of it, so that a torn, truncated, foreign or bit-flipped file is always detected, never
