@@ -597,8 +597,7 @@ Status AdminClient::CreateAcls(const std::vector<engine::AclBinding>& bindings) 
     owned.push_back(std::move(acl));
   }
   ASSIGN_OR_RETURN(OptionsPtr options, impl_->Options(RD_KAFKA_ADMIN_OP_CREATEACLS));
-  rd_kafka_CreateAcls(impl_->rk.get(), acls.data(), acls.size(), options.get(),
-                      impl_->queue.get());
+  rd_kafka_CreateAcls(impl_->rk.get(), acls.data(), acls.size(), options.get(), impl_->queue.get());
   const std::string what = "create ACLs";
   ASSIGN_OR_RETURN(EventPtr ev, impl_->Await(what));
   size_t n = 0;
@@ -636,8 +635,7 @@ Result<std::vector<std::vector<engine::AclBinding>>> AdminClient::DeleteAcls(
     owned.push_back(std::move(acl));
   }
   ASSIGN_OR_RETURN(OptionsPtr options, impl_->Options(RD_KAFKA_ADMIN_OP_DELETEACLS));
-  rd_kafka_DeleteAcls(impl_->rk.get(), acls.data(), acls.size(), options.get(),
-                      impl_->queue.get());
+  rd_kafka_DeleteAcls(impl_->rk.get(), acls.data(), acls.size(), options.get(), impl_->queue.get());
   const std::string what = "delete ACLs";
   ASSIGN_OR_RETURN(EventPtr ev, impl_->Await(what));
   size_t n = 0;

@@ -8,9 +8,10 @@
 // Errors are values. Their context names the operation and carries the broker's or librdkafka's
 // message; their code says what went wrong: kNotFound (unknown topic, partition or group),
 // kInvalidArgument (bad topic name, partition count or config), kAlreadyExists, kBusy (a group
-// with active members), kRefused (the broker's authorizer denied it), kTimeout, kIoError (the broker cannot be reached), kInternal (the rest).
-// librdkafka's own log lines go to base::LogInfo (shown with --verbose); SLUICE_RDKAFKA_DEBUG sets
-// its `debug` contexts (e.g. SLUICE_RDKAFKA_DEBUG=protocol,admin sluice -v --broker ...).
+// with active members), kRefused (the broker's authorizer denied it), kTimeout, kIoError (the
+// broker cannot be reached), kInternal (the rest). librdkafka's own log lines go to base::LogInfo
+// (shown with --verbose); SLUICE_RDKAFKA_DEBUG sets its `debug` contexts (e.g.
+// SLUICE_RDKAFKA_DEBUG=protocol,admin sluice -v --broker ...).
 //
 // Thread-safety: each object is used by one thread at a time (librdkafka's threads are internal).
 

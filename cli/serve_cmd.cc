@@ -92,8 +92,7 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   if (flags.authorizer == "acl") {
     auto supers = net::ParseSuperUsers(flags.super_users);
     if (!supers) return ctx.Usage("--super-users: " + supers.error().context);
-    options.authorizer =
-        net::AuthorizerOptions{*supers, flags.allow_everyone_if_no_acl_found};
+    options.authorizer = net::AuthorizerOptions{*supers, flags.allow_everyone_if_no_acl_found};
   } else if (!flags.authorizer.empty() && flags.authorizer != "none") {
     return ctx.Usage("--authorizer: '" + flags.authorizer + "' (known: acl, none)");
   } else if (!flags.super_users.empty() || flags.allow_everyone_if_no_acl_found) {

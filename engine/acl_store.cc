@@ -70,15 +70,23 @@ const char* NameOf(const Named<E> (&table)[N], E v) {
 
 template <typename E, size_t N>
 bool Known(const Named<E> (&table)[N], E v) {
-  return std::any_of(std::begin(table), std::end(table), [v](const auto& n) { return n.value == v; });
+  return std::any_of(std::begin(table), std::end(table),
+                     [v](const auto& n) { return n.value == v; });
 }
 
 template <typename E, size_t N>
 std::optional<E> Parse(const Named<E> (&table)[N], std::string_view text) {
-  std::string upper(text);
-  for (char& c : upper) c = c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  // "DescribeConfigs", "describe-configs" and "DESCRIBE_CONFIGS" name the same value.
+  auto squash = [](std::string_view s) {
+    std::string out;
+    for (char c : s) {
+      if (c != '_' && c != '-') out.push_back(static_cast<char>(std::toupper(c)));
+    }
+    return out;
+  };
+  const std::string wanted = squash(text);
   for (const auto& n : table) {
-    if (upper == n.name) return n.value;
+    if (wanted == squash(n.name)) return n.value;
   }
   return std::nullopt;
 }
@@ -132,9 +140,9 @@ bool IsKnown(AclOperation v) { return Known(kOperations, v); }
 bool IsKnown(AclPermission v) { return Known(kPermissions, v); }
 
 std::string AclBinding::ToString() const {
-  return principal + " has " + AclName(permission) + " permission for operations: " +
-         AclName(operation) + " from hosts: " + host + " on " + AclName(resource_type) + ":" +
-         AclName(pattern_type) + ":" + resource_name;
+  return principal + " has " + AclName(permission) +
+         " permission for operations: " + AclName(operation) + " from hosts: " + host + " on " +
+         AclName(resource_type) + ":" + AclName(pattern_type) + ":" + resource_name;
 }
 
 Status ValidateAclBinding(const AclBinding& b) {

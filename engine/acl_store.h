@@ -84,7 +84,8 @@ const char* AclName(AclResourceType v);
 const char* AclName(AclPatternType v);
 const char* AclName(AclOperation v);
 const char* AclName(AclPermission v);
-// The value named `name` (case-insensitive; "-" may stand for "_"); nullopt if none.
+// The value named `name`, case-insensitive, "_" and "-" ignored ("DescribeConfigs",
+// "describe-configs"); nullopt if none.
 std::optional<AclResourceType> ParseAclResourceType(std::string_view name);
 std::optional<AclPatternType> ParseAclPatternType(std::string_view name);
 std::optional<AclOperation> ParseAclOperation(std::string_view name);
@@ -165,7 +166,7 @@ class AclStore {
 
   io::FileSystem& fs_;  // borrowed from the engine, which outlives the store
   const std::string path_;
-  std::mutex mu_;  // serialises changes (read-modify-write of the file)
+  std::mutex mu_;                // serialises changes (read-modify-write of the file)
   std::optional<Error> failed_;  // set at Open when the file could not be read; never cleared
   std::atomic<std::shared_ptr<const AclSet>> current_;
 };

@@ -49,8 +49,9 @@ void Broker::Impl::Handle(const RequestHeader& h, const DescribeAclsRequest& req
     resp.error_code = KafkaError::kClusterAuthorizationFailed;
   } else if (filter.HasUnknown()) {
     resp.error_code = KafkaError::kInvalidRequest;
-    resp.error_message = "the filter has an unknown resource type, pattern type, operation or "
-                         "permission";
+    resp.error_message =
+        "the filter has an unknown resource type, pattern type, operation or "
+        "permission";
   } else if (!acls) {
     resp.error_code = KafkaError::kUnknownServerError;
     resp.error_message = acls.error().ToString();
@@ -65,8 +66,8 @@ void Broker::Impl::Handle(const RequestHeader& h, const DescribeAclsRequest& req
           {b.principal, b.host, Code(b.operation), Code(b.permission)});
     }
     for (auto& [key, descriptions] : by_resource) {
-      resp.resources.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key),
-                                std::move(descriptions)});
+      resp.resources.push_back(
+          {std::get<0>(key), std::get<1>(key), std::get<2>(key), std::move(descriptions)});
     }
   }
   Reply(responder, h.api_version, resp);
@@ -154,8 +155,8 @@ void Broker::Impl::Handle(const RequestHeader& h, const DeleteAclsRequest& req,
         base::LogError("serve: " + responder.peer() +
                        ": cannot delete ACLs: " + deleted.error().ToString());
         for (size_t i : valid_index) {
-          resp.filter_results[i] = {KafkaError::kUnknownServerError, deleted.error().ToString(),
-                                    {}};
+          resp.filter_results[i] = {
+              KafkaError::kUnknownServerError, deleted.error().ToString(), {}};
         }
       } else {
         for (size_t k = 0; k < valid.size(); ++k) {

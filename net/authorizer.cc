@@ -1,6 +1,8 @@
 #include "net/authorizer.h"
 
 #include <algorithm>
+#include <functional>
+#include <utility>
 
 namespace sluice::net {
 
@@ -109,8 +111,8 @@ RequestAuth::RequestAuth(const Authorizer* authorizer, const Session& session)
   if (auto acls = authorizer_->engine_.Acls()) {
     acls_ = std::move(*acls);
   } else {
-    authorizer_->LogDenied("serve: denying every request but the super users': " +
-                           acls.error().ToString());
+    authorizer_->LogDenied(
+        "", "serve: denying every request but the super users': " + acls.error().ToString());
   }
 }
 
@@ -122,9 +124,11 @@ bool RequestAuth::Allowed(AclOperation operation, AclResourceType type, const st
                              : authorizer_->IsSuperUser(principal_);
   if (!allowed && log == LogDenial::kYes) {
     // Kafka's authorizer log line, with the client's port too.
-    authorizer_->LogDenied("serve: Principal = " + principal_ + " is Denied Operation = " +
-                           engine::AclName(operation) + " from host = " + peer_ +
-                           " on resource = " + engine::AclName(type) + ":" + name);
+    const std::string resource = std::string(engine::AclName(type)) + ":" + name;
+    authorizer_->LogDenied(principal_ + " " + engine::AclName(operation) + " " + resource,
+                           "serve: Principal = " + principal_ +
+                               " is Denied Operation = " + engine::AclName(operation) +
+                               " from host = " + peer_ + " on resource = " + resource);
   }
   return allowed;
 }
@@ -135,15 +139,26 @@ bool RequestAuth::AllowedOnAny(AclOperation operation, AclResourceType type) con
       acls_ ? DecideAnyResource(*acls_, authorizer_->options(), principal_, ip_, operation, type)
             : authorizer_->IsSuperUser(principal_);
   if (!allowed) {
-    authorizer_->LogDenied("serve: Principal = " + principal_ + " is Denied Operation = " +
-                           engine::AclName(operation) + " from host = " + peer_ +
-                           " on any resource of type " + engine::AclName(type));
+    authorizer_->LogDenied(principal_ + " " + engine::AclName(operation) + " any",
+                           "serve: Principal = " + principal_ + " is Denied Operation = " +
+                               engine::AclName(operation) + " from host = " + peer_ +
+                               " on any resource of type " + engine::AclName(type));
   }
   return allowed;
 }
 
 Authorizer::Authorizer(const engine::Engine& engine, AuthorizerOptions options)
-    : engine_(engine), options_(std::move(options)) {}
+    : engine_(engine),
+      options_(std::move(options)),
+      denials_([]<size_t... I>(std::index_sequence<I...>) {
+        // RateLimitedLog is neither copyable nor movable: built in place.
+        return std::array<base::RateLimitedLog, kDenialLogBuckets>{
+            ((void)I, base::RateLimitedLog(base::LogLevel::kWarning))...};
+      }(std::make_index_sequence<kDenialLogBuckets>())) {}
+
+void Authorizer::LogDenied(const std::string& key, const std::string& message) const {
+  denials_[std::hash<std::string>()(key) % kDenialLogBuckets].Log(message);
+}
 
 bool Authorizer::IsSuperUser(const std::string& principal) const {
   return IsSuper(options_, principal);

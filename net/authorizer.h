@@ -22,6 +22,7 @@
 // a request is decided against one version of them. ACL changes are visible to requests that
 // start after the change returned.
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -102,11 +103,14 @@ class Authorizer {
  private:
   friend class RequestAuth;
   bool IsSuperUser(const std::string& principal) const;
-  void LogDenied(const std::string& message) const { denials_.Log(message); }
+  // Logs a denial rate-limited per bucket of `key` (principal, operation, resource): a client
+  // denied one thing again and again does not hide that another was denied something else.
+  void LogDenied(const std::string& key, const std::string& message) const;
 
   const engine::Engine& engine_;
   const AuthorizerOptions options_;
-  mutable base::RateLimitedLog denials_{base::LogLevel::kWarning};  // thread-safe
+  static constexpr size_t kDenialLogBuckets = 64;
+  mutable std::array<base::RateLimitedLog, kDenialLogBuckets> denials_;  // each thread-safe
 };
 
 }  // namespace sluice::net

@@ -40,8 +40,8 @@ void Broker::Impl::Handle(const RequestHeader& h, const ProduceRequest& req, Res
   for (const auto& t : req.topics) {
     ProduceResponse::Topic topic;
     topic.name = t.name;
-    const bool may_write =
-        !VisibleTopic(t.name) || auth.Allowed(AclOperation::kWrite, AclResourceType::kTopic, t.name);
+    const bool may_write = !VisibleTopic(t.name) ||
+                           auth.Allowed(AclOperation::kWrite, AclResourceType::kTopic, t.name);
     // A batch decompresses to at most the topic's max.message.bytes: the limit is ours, never a
     // size the batch declares (a frame header, a record count).
     auto config = engine_->GetTopicConfig(t.name);
@@ -118,7 +118,7 @@ struct Broker::Impl::PendingFetch {
   FetchRequest request;
   Responder responder;
   FetchWaiters::Clock::time_point deadline;
-  bool final_attempt = false;  // the deadline passed: answer with whatever there is
+  bool final_attempt = false;           // the deadline passed: answer with whatever there is
   std::set<std::string> denied_topics;  // not READable by the client (decided once, at arrival)
 };
 

@@ -231,8 +231,7 @@ void Broker::Impl::Handle(const RequestHeader& h, const OffsetFetchRequest& req,
     const KafkaError code = !may_describe_group ? KafkaError::kGroupAuthorizationFailed
                                                 : KafkaError::kCoordinatorNotAvailable;
     if (may_describe_group) {
-      base::LogError("serve: offsets of group " + req.group_id + ": " +
-                     opened.error().ToString());
+      base::LogError("serve: offsets of group " + req.group_id + ": " + opened.error().ToString());
     }
     resp.error_code = code;
     if (req.topics) {
@@ -341,8 +340,8 @@ void Broker::Impl::Handle(const RequestHeader& h, const ListGroupsRequest&, Resp
   const RequestAuth auth = Auth(responder);
   const bool all = auth.AllowedOnCluster(AclOperation::kDescribe, LogDenial::kNo);
   auto visible = [&](const std::string& id) {
-    return all || auth.Allowed(AclOperation::kDescribe, AclResourceType::kGroup, id,
-                               LogDenial::kNo);
+    return all ||
+           auth.Allowed(AclOperation::kDescribe, AclResourceType::kGroup, id, LogDenial::kNo);
   };
   std::set<std::string> listed;
   for (const ListedGroup& g : groups_->List()) {

@@ -32,18 +32,17 @@ DescribeAclsRequest DecodeDescribeAclsRequest(int16_t v, WireReader& r) {
 
 CreateAclsRequest DecodeCreateAclsRequest(int16_t v, WireReader& r) {
   CreateAclsRequest req;
-  req.creations =
-      ReadArray<CreateAclsRequest::Creation>(r, kCreationMinBytes, [v](WireReader& in) {
-        CreateAclsRequest::Creation c;
-        c.resource_type = in.Int8();
-        c.resource_name = in.String();
-        if (v >= 1) c.resource_pattern_type = in.Int8();
-        c.principal = in.String();
-        c.host = in.String();
-        c.operation = in.Int8();
-        c.permission_type = in.Int8();
-        return c;
-      });
+  req.creations = ReadArray<CreateAclsRequest::Creation>(r, kCreationMinBytes, [v](WireReader& in) {
+    CreateAclsRequest::Creation c;
+    c.resource_type = in.Int8();
+    c.resource_name = in.String();
+    if (v >= 1) c.resource_pattern_type = in.Int8();
+    c.principal = in.String();
+    c.host = in.String();
+    c.operation = in.Int8();
+    c.permission_type = in.Int8();
+    return c;
+  });
   return req;
 }
 

@@ -32,6 +32,10 @@ from sluice_server import SLUICE, SluiceServer, ServerTestCase
 from test_idempotence import create_topic
 
 ANON = "User:ANONYMOUS"
+ANY_FILTER = ACLFilter(principal=None, host=None, operation=ACLOperation.ANY,
+                       permission_type=ACLPermissionType.ANY,
+                       resource_pattern=ResourcePatternFilter(ResourceType.ANY, None,
+                                                              ACLResourcePatternType.ANY))
 
 
 def sluice(*args, check=True):
@@ -239,9 +243,19 @@ class AclTest(ServerTestCase):
                check=False)  # refused: no ALTER any more
         self.server.stop()
         sluice(*self.embedded, "acl", "remove", "--cluster")
-        self.server.start()
-        out = sluice(*self.remote, "acl", "list", check=False)
-        self.assertEqual(out.returncode, 1)
+        self.server.restart()
+        # Without DESCRIBE on the cluster, DescribeAcls answers CLUSTER_AUTHORIZATION_FAILED:
+        # kafka-python raises it. librdkafka 2.0.2 drops DescribeAcls' top-level error, so
+        # `sluice acl list` can only warn (it probes with a DeleteAcls that matches nothing).
+        admin = KafkaAdminClient(bootstrap_servers=self.server.bootstrap)
+        try:
+            with self.assertRaises(kafka.errors.ClusterAuthorizationFailedError):
+                admin.describe_acls(ANY_FILTER)
+        finally:
+            admin.close()
+        out = sluice(*self.remote, "acl", "list")
+        self.assertIn("warning: no ACL listed, but the broker may have refused DescribeAcls",
+                      out.stderr.decode())
         self.assertIn("Cluster authorization failed", out.stderr.decode())
 
     def test_damaged_acl_file_refuses_to_start_and_keeps_its_bytes(self):
@@ -277,12 +291,8 @@ class NoAuthorizerTest(ServerTestCase):
         self.assertIn("No Authorizer is configured", out.stderr.decode())
         admin = KafkaAdminClient(bootstrap_servers=self.server.bootstrap)
         try:
-            flt = ACLFilter(principal=None, host=None, operation=ACLOperation.ANY,
-                            permission_type=ACLPermissionType.ANY,
-                            resource_pattern=ResourcePatternFilter(
-                                ResourceType.ANY, None, ACLResourcePatternType.ANY))
             with self.assertRaises(kafka.errors.SecurityDisabledError):
-                admin.describe_acls(flt)
+                admin.describe_acls(ANY_FILTER)
         finally:
             admin.close()
         # And everything else is allowed, as before ACLs existed.

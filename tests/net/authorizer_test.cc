@@ -44,8 +44,12 @@ TEST(AuthorizerTest, DecidesAsKafka) {
   using Op = AclOperation;
   const std::vector<Case> cases = {
       {"no ACL at all: denied", {}, Op::kRead, kTopic, "t", false},
-      {"literal allow", {B(kTopic, "t", kLiteral, "User:alice", Op::kRead, kAllow)}, Op::kRead,
-       kTopic, "t", true},
+      {"literal allow",
+       {B(kTopic, "t", kLiteral, "User:alice", Op::kRead, kAllow)},
+       Op::kRead,
+       kTopic,
+       "t",
+       true},
       {"literal allow, other topic",
        {B(kTopic, "t", kLiteral, "User:alice", Op::kRead, kAllow)},
        Op::kRead,
@@ -70,12 +74,24 @@ TEST(AuthorizerTest, DecidesAsKafka) {
        kTopic,
        "t",
        false},
-      {"wildcard resource", {B(kTopic, "*", kLiteral, "User:alice", Op::kRead, kAllow)},
-       Op::kRead, kTopic, "anything", true},
-      {"wildcard principal", {B(kTopic, "t", kLiteral, "User:*", Op::kRead, kAllow)}, Op::kRead,
-       kTopic, "t", true},
-      {"prefixed match", {B(kTopic, "orders-", kPrefixed, "User:alice", Op::kWrite, kAllow)},
-       Op::kWrite, kTopic, "orders-eu", true},
+      {"wildcard resource",
+       {B(kTopic, "*", kLiteral, "User:alice", Op::kRead, kAllow)},
+       Op::kRead,
+       kTopic,
+       "anything",
+       true},
+      {"wildcard principal",
+       {B(kTopic, "t", kLiteral, "User:*", Op::kRead, kAllow)},
+       Op::kRead,
+       kTopic,
+       "t",
+       true},
+      {"prefixed match",
+       {B(kTopic, "orders-", kPrefixed, "User:alice", Op::kWrite, kAllow)},
+       Op::kWrite,
+       kTopic,
+       "orders-eu",
+       true},
       {"prefixed, name shorter than prefix",
        {B(kTopic, "orders-", kPrefixed, "User:alice", Op::kWrite, kAllow)},
        Op::kWrite,
@@ -130,16 +146,36 @@ TEST(AuthorizerTest, DecidesAsKafka) {
        kTopic,
        "t",
        true},
-      {"allow ALL", {B(kTopic, "t", kLiteral, "User:alice", Op::kAll, kAllow)}, Op::kDelete,
-       kTopic, "t", true},
-      {"READ implies DESCRIBE", {B(kTopic, "t", kLiteral, "User:alice", Op::kRead, kAllow)},
-       Op::kDescribe, kTopic, "t", true},
-      {"WRITE implies DESCRIBE", {B(kTopic, "t", kLiteral, "User:alice", Op::kWrite, kAllow)},
-       Op::kDescribe, kTopic, "t", true},
-      {"DELETE implies DESCRIBE", {B(kTopic, "t", kLiteral, "User:alice", Op::kDelete, kAllow)},
-       Op::kDescribe, kTopic, "t", true},
-      {"ALTER implies DESCRIBE", {B(kTopic, "t", kLiteral, "User:alice", Op::kAlter, kAllow)},
-       Op::kDescribe, kTopic, "t", true},
+      {"allow ALL",
+       {B(kTopic, "t", kLiteral, "User:alice", Op::kAll, kAllow)},
+       Op::kDelete,
+       kTopic,
+       "t",
+       true},
+      {"READ implies DESCRIBE",
+       {B(kTopic, "t", kLiteral, "User:alice", Op::kRead, kAllow)},
+       Op::kDescribe,
+       kTopic,
+       "t",
+       true},
+      {"WRITE implies DESCRIBE",
+       {B(kTopic, "t", kLiteral, "User:alice", Op::kWrite, kAllow)},
+       Op::kDescribe,
+       kTopic,
+       "t",
+       true},
+      {"DELETE implies DESCRIBE",
+       {B(kTopic, "t", kLiteral, "User:alice", Op::kDelete, kAllow)},
+       Op::kDescribe,
+       kTopic,
+       "t",
+       true},
+      {"ALTER implies DESCRIBE",
+       {B(kTopic, "t", kLiteral, "User:alice", Op::kAlter, kAllow)},
+       Op::kDescribe,
+       kTopic,
+       "t",
+       true},
       {"CREATE does not imply DESCRIBE",
        {B(kTopic, "t", kLiteral, "User:alice", Op::kCreate, kAllow)},
        Op::kDescribe,
@@ -182,8 +218,12 @@ TEST(AuthorizerTest, DecidesAsKafka) {
        kTopic,
        "t",
        false},
-      {"cluster", {B(kCluster, "kafka-cluster", kLiteral, "User:alice", Op::kAlter, kAllow)},
-       Op::kAlter, kCluster, "kafka-cluster", true},
+      {"cluster",
+       {B(kCluster, "kafka-cluster", kLiteral, "User:alice", Op::kAlter, kAllow)},
+       Op::kAlter,
+       kCluster,
+       "kafka-cluster",
+       true},
   };
   const AuthorizerOptions options;
   for (const Case& c : cases) {
@@ -196,10 +236,10 @@ TEST(AuthorizerTest, SuperUsersMayDoEverything) {
   AuthorizerOptions options;
   options.super_users = {"User:admin"};
   const AclSet deny_all{{B(kTopic, "*", kLiteral, "User:*", AclOperation::kAll, kDeny)}};
-  EXPECT_TRUE(Decide(deny_all, options, "User:admin", "1.2.3.4", AclOperation::kDelete, kTopic,
-                     "t"));
-  EXPECT_FALSE(Decide(deny_all, options, "User:alice", "1.2.3.4", AclOperation::kDelete, kTopic,
-                      "t"));
+  EXPECT_TRUE(
+      Decide(deny_all, options, "User:admin", "1.2.3.4", AclOperation::kDelete, kTopic, "t"));
+  EXPECT_FALSE(
+      Decide(deny_all, options, "User:alice", "1.2.3.4", AclOperation::kDelete, kTopic, "t"));
   EXPECT_TRUE(Decide(AclSet{}, options, "User:admin", "1.2.3.4", AclOperation::kAlter, kCluster,
                      "kafka-cluster"));
 }
@@ -251,12 +291,12 @@ TEST_F(RequestAuthTest, SeesChangesFromTheNextRequestOn) {
   const Session alice = SessionOf("User:alice");
   const RequestAuth before = authorizer.ForRequest(alice);
   EXPECT_FALSE(before.Allowed(AclOperation::kRead, kTopic, "t"));
-  ASSERT_OK(engine_->CreateAcls({B(kTopic, "t", kLiteral, "User:alice", AclOperation::kRead,
-                                   kAllow, "127.0.0.1")}));
+  ASSERT_OK(engine_->CreateAcls(
+      {B(kTopic, "t", kLiteral, "User:alice", AclOperation::kRead, kAllow, "127.0.0.1")}));
   EXPECT_FALSE(before.Allowed(AclOperation::kRead, kTopic, "t"));  // its own snapshot
   EXPECT_TRUE(authorizer.ForRequest(alice).Allowed(AclOperation::kRead, kTopic, "t"));
-  EXPECT_FALSE(authorizer.ForRequest(SessionOf("User:bob")).Allowed(AclOperation::kRead, kTopic,
-                                                                    "t"));
+  EXPECT_FALSE(
+      authorizer.ForRequest(SessionOf("User:bob")).Allowed(AclOperation::kRead, kTopic, "t"));
   EXPECT_TRUE(RequestAuth().Allowed(AclOperation::kRead, kTopic, "t"));  // no authorizer
 }
 
@@ -272,10 +312,10 @@ TEST_F(RequestAuthTest, DamagedAclFileDeniesAllButSuperUsers) {
   options.super_users = {"User:admin"};
   options.allow_everyone_if_no_acl_found = true;
   Authorizer authorizer(*engine_, options);
-  EXPECT_FALSE(authorizer.ForRequest(SessionOf("User:alice"))
-                   .Allowed(AclOperation::kRead, kTopic, "t"));
-  EXPECT_TRUE(authorizer.ForRequest(SessionOf("User:admin"))
-                  .Allowed(AclOperation::kRead, kTopic, "t"));
+  EXPECT_FALSE(
+      authorizer.ForRequest(SessionOf("User:alice")).Allowed(AclOperation::kRead, kTopic, "t"));
+  EXPECT_TRUE(
+      authorizer.ForRequest(SessionOf("User:admin")).Allowed(AclOperation::kRead, kTopic, "t"));
 }
 
 }  // namespace

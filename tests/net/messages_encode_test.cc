@@ -639,5 +639,66 @@ TEST(DescribeConfigsResponseTest, EncodesV3) {
   EXPECT_EQ(Hex(Encode(1, resp)), Hex(Expected(config_v1)));
 }
 
+TEST(AclResponsesTest, EncodeV0AndV1) {
+  DescribeAclsResponse describe;
+  describe.error_code = KafkaError::kSecurityDisabled;
+  describe.error_message = "no";
+  describe.resources.push_back({2, "t", 4, {{"User:a", "*", 3, 3}}});
+  for (int16_t v : {0, 1}) {
+    EXPECT_EQ(Hex(Encode(v, describe)), Hex(Expected([v](WireWriter& w) {
+                w.Int32(0);
+                w.Int16(54);
+                w.NullableString(std::string("no"));
+                w.ArrayCount(1);
+                w.Int8(2);
+                w.String("t");
+                if (v >= 1) w.Int8(4);
+                w.ArrayCount(1);
+                w.String("User:a");
+                w.String("*");
+                w.Int8(3);
+                w.Int8(3);
+              })));
+  }
+  CreateAclsResponse create;
+  create.results = {{KafkaError::kNone, std::nullopt}, {KafkaError::kInvalidRequest, "bad"}};
+  EXPECT_EQ(Hex(Encode(1, create)), Hex(Expected([](WireWriter& w) {
+              w.Int32(0);
+              w.ArrayCount(2);
+              w.Int16(0);
+              w.NullableString(std::nullopt);
+              w.Int16(42);
+              w.NullableString(std::string("bad"));
+            })));
+  DeleteAclsResponse del;
+  DeleteAclsResponse::MatchingAcl m;
+  m.resource_type = 3;
+  m.resource_name = "g";
+  m.pattern_type = 3;
+  m.principal = "User:b";
+  m.host = "1.2.3.4";
+  m.operation = 2;
+  m.permission_type = 2;
+  del.filter_results.push_back({KafkaError::kNone, std::nullopt, {m}});
+  for (int16_t v : {0, 1}) {
+    EXPECT_EQ(Hex(Encode(v, del)), Hex(Expected([v](WireWriter& w) {
+                w.Int32(0);
+                w.ArrayCount(1);
+                w.Int16(0);
+                w.NullableString(std::nullopt);
+                w.ArrayCount(1);
+                w.Int16(0);
+                w.NullableString(std::nullopt);
+                w.Int8(3);
+                w.String("g");
+                if (v >= 1) w.Int8(3);
+                w.String("User:b");
+                w.String("1.2.3.4");
+                w.Int8(2);
+                w.Int8(2);
+              })));
+  }
+}
+
 }  // namespace
 }  // namespace sluice::net::codec_test
