@@ -281,6 +281,36 @@ class AclTest(ServerTestCase):
         self.assertIn("orders", out.stdout.decode())
 
 
+class SuperUsersAndDefaultsTest(ServerTestCase):
+    """--super-users and --allow-everyone-if-no-acl-found, on a data directory whose only ACL
+    gives User:bob topic `secret`."""
+
+    def make_server(self, *args):
+        self.server = SluiceServer("--authorizer", "acl", *args)
+        create_topic(self.server.data_dir, "secret", 1)
+        sluice("--data-dir", self.server.data_dir, "acl", "add", "--allow-principal", "User:bob",
+               "--topic", "secret")
+        return self.server.start()
+
+    def test_allow_everyone_if_no_acl_found_opens_only_unnamed_resources(self):
+        self.make_server("--allow-everyone-if-no-acl-found")
+        # No ACL names topic `open` or the cluster: auto-creation and the write are allowed.
+        self.assertEqual(produce(self.server.bootstrap, "open", [b"x"]), (0, []))
+        remaining, errors = produce(self.server.bootstrap, "secret", [b"x"])
+        self.assertEqual([e.code() for e in errors], [KafkaError.TOPIC_AUTHORIZATION_FAILED])
+
+    def test_super_user_may_do_everything(self):
+        self.make_server("--super-users", "User:admin;" + ANON)
+        self.assertEqual(produce(self.server.bootstrap, "secret", [b"x"]), (0, []))
+        self.assertEqual(produce(self.server.bootstrap, "new-topic", [b"y"]), (0, []))
+        self.assertEqual(len(acl_list(["--broker", self.server.bootstrap])), 1)
+
+    def test_default_denies_what_no_acl_allows(self):
+        self.make_server()
+        remaining, errors = produce(self.server.bootstrap, "open", [b"x"])
+        self.assertEqual([e.code() for e in errors], [KafkaError.TOPIC_AUTHORIZATION_FAILED])
+
+
 class NoAuthorizerTest(ServerTestCase):
     def setUp(self):
         self.server = SluiceServer().start()
