@@ -353,9 +353,9 @@ TEST(SupportedApisTest, TableMatchesTheAdvertisedRanges) {
   EXPECT_EQ(range(22), std::make_pair(0, 1));
   EXPECT_EQ(range(32), std::make_pair(1, 3));
   EXPECT_EQ(range(42), std::make_pair(0, 1));
-  EXPECT_EQ(range(29), std::make_pair(0, 1));  // DescribeAcls
-  EXPECT_EQ(range(30), std::make_pair(0, 1));  // CreateAcls
-  EXPECT_EQ(range(31), std::make_pair(0, 1));  // DeleteAcls
+  EXPECT_EQ(range(29), std::make_pair(0, 1));        // DescribeAcls
+  EXPECT_EQ(range(30), std::make_pair(0, 1));        // CreateAcls
+  EXPECT_EQ(range(31), std::make_pair(0, 1));        // DeleteAcls
   EXPECT_EQ(range(23), std::make_pair(-100, -100));  // no OffsetForLeaderEpoch
   EXPECT_TRUE(IsSupportedVersion(0, 0));
   EXPECT_FALSE(IsSupportedVersion(1, 3));
