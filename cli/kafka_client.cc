@@ -54,6 +54,7 @@ using MessagePtr = Owned<rd_kafka_message_t, rd_kafka_message_destroy>;
 using TopicPtr = Owned<rd_kafka_topic_t, rd_kafka_topic_destroy>;
 using MetadataPtr = Owned<const struct rd_kafka_metadata, rd_kafka_metadata_destroy>;
 using ErrorPtr = Owned<rd_kafka_error_t, rd_kafka_error_destroy>;
+using AclPtr = Owned<rd_kafka_AclBinding_t, rd_kafka_AclBinding_destroy>;
 
 // --- errors --------------------------------------------------------------------------------------
 
@@ -75,7 +76,13 @@ ErrorCode CodeOf(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_INVALID_COMMIT_OFFSET_SIZE:
     case RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE:
     case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUEST:
+    case RD_KAFKA_RESP_ERR_SECURITY_DISABLED:
       return ErrorCode::kInvalidArgument;
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+      return ErrorCode::kRefused;
     case RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP:
     case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
     case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
@@ -536,6 +543,116 @@ Status AdminClient::DeleteGroup(const std::string& group) {
     }
   }
   return {};
+}
+
+// --- ACLs ----------------------------------------------------------------------------------------
+// librdkafka's ACL enums carry Kafka's wire codes, as engine/acl_store.h's do.
+
+namespace {
+
+Result<AclPtr> ToRdkafka(const engine::AclBinding& b) {
+  char errstr[256] = "";
+  AclPtr acl(rd_kafka_AclBinding_new(
+      static_cast<rd_kafka_ResourceType_t>(b.resource_type), b.resource_name.c_str(),
+      static_cast<rd_kafka_ResourcePatternType_t>(b.pattern_type), b.principal.c_str(),
+      b.host.c_str(), static_cast<rd_kafka_AclOperation_t>(b.operation),
+      static_cast<rd_kafka_AclPermissionType_t>(b.permission), errstr, sizeof(errstr)));
+  if (!acl) return MakeError(ErrorCode::kInvalidArgument, "ACL " + b.ToString() + ": " + errstr);
+  return acl;
+}
+
+Result<AclPtr> ToRdkafka(const engine::AclBindingFilter& f) {
+  char errstr[256] = "";
+  auto c_str = [](const std::optional<std::string>& s) { return s ? s->c_str() : nullptr; };
+  AclPtr acl(rd_kafka_AclBindingFilter_new(
+      static_cast<rd_kafka_ResourceType_t>(f.resource_type), c_str(f.resource_name),
+      static_cast<rd_kafka_ResourcePatternType_t>(f.pattern_type), c_str(f.principal),
+      c_str(f.host), static_cast<rd_kafka_AclOperation_t>(f.operation),
+      static_cast<rd_kafka_AclPermissionType_t>(f.permission), errstr, sizeof(errstr)));
+  if (!acl) return MakeError(ErrorCode::kInvalidArgument, std::string("ACL filter: ") + errstr);
+  return acl;
+}
+
+engine::AclBinding FromRdkafka(const rd_kafka_AclBinding_t* acl) {
+  engine::AclBinding b;
+  b.resource_type = static_cast<engine::AclResourceType>(rd_kafka_AclBinding_restype(acl));
+  b.resource_name = rd_kafka_AclBinding_name(acl);
+  b.pattern_type =
+      static_cast<engine::AclPatternType>(rd_kafka_AclBinding_resource_pattern_type(acl));
+  b.principal = rd_kafka_AclBinding_principal(acl);
+  b.host = rd_kafka_AclBinding_host(acl);
+  b.operation = static_cast<engine::AclOperation>(rd_kafka_AclBinding_operation(acl));
+  b.permission = static_cast<engine::AclPermission>(rd_kafka_AclBinding_permission_type(acl));
+  return b;
+}
+
+}  // namespace
+
+Status AdminClient::CreateAcls(const std::vector<engine::AclBinding>& bindings) {
+  std::vector<AclPtr> owned;
+  std::vector<rd_kafka_AclBinding_t*> acls;
+  for (const auto& b : bindings) {
+    ASSIGN_OR_RETURN(AclPtr acl, ToRdkafka(b));
+    acls.push_back(acl.get());
+    owned.push_back(std::move(acl));
+  }
+  ASSIGN_OR_RETURN(OptionsPtr options, impl_->Options(RD_KAFKA_ADMIN_OP_CREATEACLS));
+  rd_kafka_CreateAcls(impl_->rk.get(), acls.data(), acls.size(), options.get(), impl_->queue.get());
+  const std::string what = "create ACLs";
+  ASSIGN_OR_RETURN(EventPtr ev, impl_->Await(what));
+  size_t n = 0;
+  const rd_kafka_acl_result_t** results =
+      rd_kafka_CreateAcls_result_acls(rd_kafka_event_CreateAcls_result(ev.get()), &n);
+  for (size_t i = 0; i < n; ++i) {
+    if (const rd_kafka_error_t* e = rd_kafka_acl_result_error(results[i])) {
+      return KafkaError(e, what);
+    }
+  }
+  return {};
+}
+
+Result<std::vector<engine::AclBinding>> AdminClient::DescribeAcls(
+    const engine::AclBindingFilter& filter) {
+  ASSIGN_OR_RETURN(AclPtr acl, ToRdkafka(filter));
+  ASSIGN_OR_RETURN(OptionsPtr options, impl_->Options(RD_KAFKA_ADMIN_OP_DESCRIBEACLS));
+  rd_kafka_DescribeAcls(impl_->rk.get(), acl.get(), options.get(), impl_->queue.get());
+  ASSIGN_OR_RETURN(EventPtr ev, impl_->Await("describe ACLs"));
+  size_t n = 0;
+  const rd_kafka_AclBinding_t** acls =
+      rd_kafka_DescribeAcls_result_acls(rd_kafka_event_DescribeAcls_result(ev.get()), &n);
+  std::vector<engine::AclBinding> out;
+  for (size_t i = 0; i < n; ++i) out.push_back(FromRdkafka(acls[i]));
+  return out;
+}
+
+Result<std::vector<std::vector<engine::AclBinding>>> AdminClient::DeleteAcls(
+    const std::vector<engine::AclBindingFilter>& filters) {
+  std::vector<AclPtr> owned;
+  std::vector<rd_kafka_AclBindingFilter_t*> acls;
+  for (const auto& f : filters) {
+    ASSIGN_OR_RETURN(AclPtr acl, ToRdkafka(f));
+    acls.push_back(acl.get());
+    owned.push_back(std::move(acl));
+  }
+  ASSIGN_OR_RETURN(OptionsPtr options, impl_->Options(RD_KAFKA_ADMIN_OP_DELETEACLS));
+  rd_kafka_DeleteAcls(impl_->rk.get(), acls.data(), acls.size(), options.get(), impl_->queue.get());
+  const std::string what = "delete ACLs";
+  ASSIGN_OR_RETURN(EventPtr ev, impl_->Await(what));
+  size_t n = 0;
+  const rd_kafka_DeleteAcls_result_response_t** responses =
+      rd_kafka_DeleteAcls_result_responses(rd_kafka_event_DeleteAcls_result(ev.get()), &n);
+  std::vector<std::vector<engine::AclBinding>> out;
+  for (size_t i = 0; i < n; ++i) {
+    if (const rd_kafka_error_t* e = rd_kafka_DeleteAcls_result_response_error(responses[i])) {
+      return KafkaError(e, what);
+    }
+    size_t m = 0;
+    const rd_kafka_AclBinding_t** matching =
+        rd_kafka_DeleteAcls_result_response_matching_acls(responses[i], &m);
+    auto& removed = out.emplace_back();
+    for (size_t j = 0; j < m; ++j) removed.push_back(FromRdkafka(matching[j]));
+  }
+  return out;
 }
 
 // --- Producer ------------------------------------------------------------------------------------

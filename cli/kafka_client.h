@@ -8,9 +8,10 @@
 // Errors are values. Their context names the operation and carries the broker's or librdkafka's
 // message; their code says what went wrong: kNotFound (unknown topic, partition or group),
 // kInvalidArgument (bad topic name, partition count or config), kAlreadyExists, kBusy (a group
-// with active members), kTimeout, kIoError (the broker cannot be reached), kInternal (the rest).
-// librdkafka's own log lines go to base::LogInfo (shown with --verbose); SLUICE_RDKAFKA_DEBUG sets
-// its `debug` contexts (e.g. SLUICE_RDKAFKA_DEBUG=protocol,admin sluice -v --broker ...).
+// with active members), kRefused (the broker's authorizer denied it), kTimeout, kIoError (the
+// broker cannot be reached), kInternal (the rest). librdkafka's own log lines go to base::LogInfo
+// (shown with --verbose); SLUICE_RDKAFKA_DEBUG sets its `debug` contexts (e.g.
+// SLUICE_RDKAFKA_DEBUG=protocol,admin sluice -v --broker ...).
 //
 // Thread-safety: each object is used by one thread at a time (librdkafka's threads are internal).
 
@@ -24,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/acl_store.h"
 #include "segment/base/result.h"
 #include "segment/record_batch.h"
 
@@ -95,6 +97,15 @@ class AdminClient {
   // (AlterConsumerGroupOffsets): refused with kBusy while the group has active members.
   Status AlterGroupOffsets(const std::string& group, const std::vector<GroupOffset>& offsets);
   Status DeleteGroup(const std::string& group);
+
+  // ACLs (CreateAcls, DescribeAcls, DeleteAcls). A broker without an authorizer answers
+  // SECURITY_DISABLED (kInvalidArgument here), one that refuses the caller
+  // CLUSTER_AUTHORIZATION_FAILED (kRefused).
+  Status CreateAcls(const std::vector<engine::AclBinding>& bindings);
+  Result<std::vector<engine::AclBinding>> DescribeAcls(const engine::AclBindingFilter& filter);
+  // Per filter, the bindings it removed.
+  Result<std::vector<std::vector<engine::AclBinding>>> DeleteAcls(
+      const std::vector<engine::AclBindingFilter>& filters);
 
  private:
   struct Impl;

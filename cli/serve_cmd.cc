@@ -31,6 +31,9 @@ struct ServeFlags {
   int worker_threads = 8;
   net::ServerOptions server;  // the connection limits and the memory budget
   std::vector<std::string> topic_configs;
+  std::string authorizer;   // "" (none) or "acl"
+  std::string super_users;  // super.users: "User:a;User:b"
+  bool allow_everyone_if_no_acl_found = false;
 };
 
 // --listen / --listeners -> the listeners; --advertised-listeners -> what each advertises.
@@ -90,6 +93,15 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   options.group_min_session_timeout_ms = flags.min_session_timeout_ms;
   options.group_max_size = flags.group_max_size;
   options.group_max_state_bytes = flags.group_max_state_bytes;
+  if (flags.authorizer == "acl") {
+    auto supers = net::ParseSuperUsers(flags.super_users);
+    if (!supers) return ctx.Usage("--super-users: " + supers.error().context);
+    options.authorizer = net::AuthorizerOptions{*supers, flags.allow_everyone_if_no_acl_found};
+  } else if (!flags.authorizer.empty() && flags.authorizer != "none") {
+    return ctx.Usage("--authorizer: '" + flags.authorizer + "' (known: acl, none)");
+  } else if (!flags.super_users.empty() || flags.allow_everyone_if_no_acl_found) {
+    return ctx.Usage("--super-users and --allow-everyone-if-no-acl-found need --authorizer acl");
+  }
 
   engine::EngineOptions engine_options;
   engine_options.data_dir = ctx.data_dir;
@@ -166,6 +178,15 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   cmd->add_option("--topic-config", flags->topic_configs,
                   "Default config of new topics, key=value (repeatable)");
+  cmd->add_option("--authorizer", flags->authorizer,
+                  "acl: check every request against the ACLs of the data directory (`sluice "
+                  "acl`); none (default): everything allowed");
+  cmd->add_option("--super-users", flags->super_users,
+                  "With --authorizer acl: principals allowed everything, ';'-separated "
+                  "(super.users, e.g. User:admin;User:ops)");
+  cmd->add_flag("--allow-everyone-if-no-acl-found", flags->allow_everyone_if_no_acl_found,
+                "With --authorizer acl: a resource no ACL names is open to everyone "
+                "(allow.everyone.if.no.acl.found; default: denied)");
   cmd->add_option("--group-initial-rebalance-delay-ms", flags->rebalance_delay_ms,
                   "Wait for more members before the first rebalance of an empty group")
       ->check(CLI::Range(0, 300000))

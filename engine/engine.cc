@@ -69,6 +69,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
 
   ASSIGN_OR_RETURN(TopicMap catalog, engine->LoadAndReconcileCatalog());
   for (const auto& [name, info] : catalog) engine->topics_.emplace(name, engine->MakeTopic(info));
+  // A damaged ACL file does not stop the engine (verify, repair and the data need none): the
+  // store keeps the error, and whoever authorises with it fails closed (AclStore::Open).
+  engine->acls_ = AclStore::Open(fs, dir);
+  if (auto acls = engine->acls_->Snapshot(); !acls) base::LogError(acls.error().ToString());
   if (!engine->clean_open_) {
     // After a crash every partition recovers now, so that the engine is ready when Open returns
     // and recovery_reports() is complete. After a clean shutdown there is nothing to recover, and
@@ -583,6 +587,19 @@ Result<AppendResult> Engine::AppendBatches(const std::string& topic_name, int32_
 }
 
 Result<int64_t> Engine::AllocateProducerId() { return producer_ids_->Allocate(); }
+
+Result<std::shared_ptr<const AclSet>> Engine::Acls() const { return acls_->Snapshot(); }
+
+Result<size_t> Engine::CreateAcls(const std::vector<AclBinding>& bindings) {
+  if (closed_) return MakeError(ErrorCode::kClosed, "the engine is closed");
+  return acls_->Create(bindings);
+}
+
+Result<std::vector<std::vector<AclBinding>>> Engine::DeleteAcls(
+    const std::vector<AclBindingFilter>& filters) {
+  if (closed_) return MakeError(ErrorCode::kClosed, "the engine is closed");
+  return acls_->Delete(filters);
+}
 
 Result<ReadResult> Engine::Read(const std::string& topic_name, int32_t partition, Offset from,
                                 size_t max_bytes) const {

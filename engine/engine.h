@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/acl_store.h"
 #include "engine/catalog.h"
 #include "engine/config.h"
 #include "engine/partition_log.h"
@@ -141,6 +142,17 @@ class Engine {
   // is handed out. Fails on an I/O error or a damaged file, and with kClosed after Close.
   Result<int64_t> AllocateProducerId();
 
+  // --- access control lists (engine/acl_store.h; decided in net/authorizer.h) ------------------
+  // The current bindings: an immutable snapshot, cheap to take (every request takes one). Fails,
+  // naming `<data>/acls`, when that file could not be read at Open: an authorizer must then deny.
+  Result<std::shared_ptr<const AclSet>> Acls() const;
+  // Adds bindings (validated; duplicates of stored ones are skipped), durably before returning;
+  // returns how many were new. Refused while the ACL file is damaged (it is never overwritten).
+  Result<size_t> CreateAcls(const std::vector<AclBinding>& bindings);
+  // Removes the bindings any filter matches, durably; per filter, what it matched.
+  Result<std::vector<std::vector<AclBinding>>> DeleteAcls(
+      const std::vector<AclBindingFilter>& filters);
+
   // --- maintenance ----------------------------------------------------------------------------
   Status Flush();     // every partition, now
   Status FlushDue();  // the partitions whose flush.ms or flush.bytes is due
@@ -223,7 +235,8 @@ class Engine {
   std::mutex group_offsets_mu_;  // guards group_offsets_ (loaded at first use)
   std::unique_ptr<GroupOffsetStore> group_offsets_;
   std::unique_ptr<ProducerIdAllocator> producer_ids_;
-  mutable std::mutex reports_mu_;  // guards reports_ (partitions open on any thread)
+  std::unique_ptr<AclStore> acls_;  // set by Open; thread-safe on its own
+  mutable std::mutex reports_mu_;   // guards reports_ (partitions open on any thread)
   mutable std::vector<segment::RecoveryReport> reports_;
   std::vector<std::string> catalog_changes_;
   bool clean_open_ = false;

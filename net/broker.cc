@@ -75,6 +75,15 @@ Result<std::unique_ptr<Broker>> Broker::Start(engine::EngineOptions engine_optio
                      " partition(s) offline, answering KAFKA_STORAGE_ERROR; `sluice verify` "
                      "shows the damage");
   }
+  if (self->options_.authorizer) {
+    // Fail closed: ACLs that cannot be read would leave every decision a guess.
+    if (auto acls = impl->engine_->Acls(); !acls) {
+      impl->engine_->Close().IgnoreError();
+      return base::MakeError(acls.error().code,
+                             "the ACL authorizer is on but " + acls.error().context);
+    }
+    impl->authorizer_ = std::make_unique<Authorizer>(*impl->engine_, *self->options_.authorizer);
+  }
   GroupCoordinatorOptions group_options;
   group_options.initial_rebalance_delay_ms = self->options_.group_initial_rebalance_delay_ms;
   group_options.min_session_timeout_ms = self->options_.group_min_session_timeout_ms;
@@ -175,10 +184,15 @@ void Broker::Impl::Handle(const RequestHeader& h, const MetadataRequest& req,
   resp.cluster_id = options_.cluster_id;
   resp.controller_id = options_.node_id;
 
+  const RequestAuth auth = Auth(responder);
   std::vector<std::string> names;
   if (!req.topics) {
+    // All topics: those the client may not DESCRIBE are left out, as in Kafka.
     for (const auto& t : engine_->ListTopics()) {
-      if (VisibleTopic(t.name)) names.push_back(t.name);
+      if (VisibleTopic(t.name) &&
+          auth.Allowed(AclOperation::kDescribe, AclResourceType::kTopic, t.name, LogDenial::kNo)) {
+        names.push_back(t.name);
+      }
     }
   } else {
     names = *req.topics;
@@ -187,9 +201,22 @@ void Broker::Impl::Handle(const RequestHeader& h, const MetadataRequest& req,
   for (const std::string& name : names) {
     MetadataResponse::Topic topic;
     topic.name = name;
+    if (VisibleTopic(name) && engine::ValidateTopicName(name) &&
+        !auth.Allowed(AclOperation::kDescribe, AclResourceType::kTopic, name)) {
+      topic.error_code = KafkaError::kTopicAuthorizationFailed;
+      resp.topics.push_back(std::move(topic));
+      continue;
+    }
     auto described = engine_->DescribeTopic(name);
     if (!described && described.error().code == ErrorCode::kNotFound && may_create &&
         VisibleTopic(name) && engine::ValidateTopicName(name)) {
+      // Auto-creation needs CREATE on the cluster or on the topic.
+      if (!auth.AllowedOnCluster(AclOperation::kCreate, LogDenial::kNo) &&
+          !auth.Allowed(AclOperation::kCreate, AclResourceType::kTopic, name)) {
+        topic.error_code = KafkaError::kTopicAuthorizationFailed;
+        resp.topics.push_back(std::move(topic));
+        continue;
+      }
       Status s = engine_->CreateTopic(name, options_.default_partitions, {});
       if (s) {
         base::LogInfo("serve: auto-created topic " + name + " with " +
@@ -229,6 +256,8 @@ void Broker::Impl::Handle(const RequestHeader& h, const MetadataRequest& req,
 void Broker::Impl::Handle(const RequestHeader& h, const CreateTopicsRequest& req,
                           Responder& responder) {
   CreateTopicsResponse resp;
+  const RequestAuth auth = Auth(responder);
+  const bool create_any = auth.AllowedOnCluster(AclOperation::kCreate, LogDenial::kNo);
   std::set<std::string> seen;
   for (const auto& t : req.topics) {
     CreateTopicsResponse::Topic result;
@@ -251,6 +280,10 @@ void Broker::Impl::Handle(const RequestHeader& h, const CreateTopicsRequest& req
     } else if (Status s = engine::ValidateTopicName(t.name); !s || !VisibleTopic(t.name)) {
       fail(KafkaError::kInvalidTopicException,
            s ? "names starting with __ are reserved" : s.error().context);
+    } else if (!create_any &&
+               !auth.Allowed(AclOperation::kCreate, AclResourceType::kTopic, t.name)) {
+      fail(KafkaError::kTopicAuthorizationFailed,
+           "not authorized to CREATE topic '" + t.name + "' (nor the cluster)");
     } else if (partitions <= 0) {
       fail(KafkaError::kInvalidPartitions, "partitions must be positive");
     } else if (t.replication_factor != -1 && t.replication_factor != 1 && t.assignments.empty()) {
@@ -283,11 +316,14 @@ void Broker::Impl::Handle(const RequestHeader& h, const CreateTopicsRequest& req
 void Broker::Impl::Handle(const RequestHeader& h, const DeleteTopicsRequest& req,
                           Responder& responder) {
   DeleteTopicsResponse resp;
+  const RequestAuth auth = Auth(responder);
   for (const std::string& name : req.topic_names) {
     DeleteTopicsResponse::TopicResult result;
     result.name = name;
     if (!VisibleTopic(name)) {
       result.error_code = KafkaError::kInvalidTopicException;
+    } else if (!auth.Allowed(AclOperation::kDelete, AclResourceType::kTopic, name)) {
+      result.error_code = KafkaError::kTopicAuthorizationFailed;
     } else if (Status s = engine_->DeleteTopic(name); !s) {
       result.error_code = ToKafkaError(s.error());
     } else {
@@ -337,6 +373,7 @@ std::string ListenersText(const std::vector<Listener>& listeners) {
 void Broker::Impl::Handle(const RequestHeader& h, const DescribeConfigsRequest& req,
                           Responder& responder) {
   DescribeConfigsResponse resp;
+  const RequestAuth auth = Auth(responder);
   const auto defaults = engine::ConfigToMap(engine_->default_topic_config());
   auto entry = [&](const std::string& name, const std::string& value, int8_t source,
                    bool is_default) {
@@ -354,7 +391,13 @@ void Broker::Impl::Handle(const RequestHeader& h, const DescribeConfigsRequest& 
     DescribeConfigsResponse::ResourceResult result;
     result.resource_type = r.resource_type;
     result.resource_name = r.resource_name;
-    if (r.resource_type == kResourceTopic) {
+    if (r.resource_type == kResourceTopic &&
+        !auth.Allowed(AclOperation::kDescribeConfigs, AclResourceType::kTopic, r.resource_name)) {
+      result.error_code = KafkaError::kTopicAuthorizationFailed;
+    } else if (r.resource_type == kResourceBroker &&
+               !auth.AllowedOnCluster(AclOperation::kDescribeConfigs)) {
+      result.error_code = KafkaError::kClusterAuthorizationFailed;
+    } else if (r.resource_type == kResourceTopic) {
       auto described = VisibleTopic(r.resource_name)
                            ? engine_->DescribeTopic(r.resource_name)
                            : Result<engine::TopicDescription>(base::MakeError(
@@ -405,6 +448,7 @@ void Broker::Impl::Handle(const RequestHeader& h, const DescribeConfigsRequest& 
 void Broker::Impl::Handle(const RequestHeader& h, const AlterConfigsRequest& req,
                           Responder& responder) {
   AlterConfigsResponse resp;
+  const RequestAuth auth = Auth(responder);
   for (const auto& r : req.resources) {
     AlterConfigsResponse::Resource result;
     result.resource_type = r.resource_type;
@@ -419,7 +463,14 @@ void Broker::Impl::Handle(const RequestHeader& h, const AlterConfigsRequest& req
     };
     // Non-incremental: the topic's configuration becomes the defaults plus exactly these keys.
     auto config = engine::ApplyConfig(engine_->default_topic_config(), set);
-    if (r.resource_type != kResourceTopic) {
+    if (r.resource_type == kResourceBroker && !auth.AllowedOnCluster(AclOperation::kAlterConfigs)) {
+      fail(KafkaError::kClusterAuthorizationFailed, "not authorized to ALTER_CONFIGS the cluster");
+    } else if (r.resource_type == kResourceTopic &&
+               !auth.Allowed(AclOperation::kAlterConfigs, AclResourceType::kTopic,
+                             r.resource_name)) {
+      fail(KafkaError::kTopicAuthorizationFailed,
+           "not authorized to ALTER_CONFIGS topic '" + r.resource_name + "'");
+    } else if (r.resource_type != kResourceTopic) {
       fail(KafkaError::kInvalidRequest, "only topic configs (resource type 2) can be altered");
     } else if (engine::IsInternalTopic(r.resource_name)) {
       // As DeleteTopics (Internal topics in PROTOCOL.md), with the reason in the message.
@@ -448,8 +499,14 @@ void Broker::Impl::Handle(const RequestHeader& h, const AlterConfigsRequest& req
 void Broker::Impl::Handle(const RequestHeader& h, const InitProducerIdRequest& req,
                           Responder& responder) {
   InitProducerIdResponse resp;
+  const RequestAuth auth = Auth(responder);
   if (req.transactional_id) {
     resp.error_code = KafkaError::kInvalidRequest;  // transactions are not supported
+  } else if (!auth.AllowedOnCluster(AclOperation::kIdempotentWrite, LogDenial::kNo) &&
+             !auth.AllowedOnAny(AclOperation::kWrite, AclResourceType::kTopic)) {
+    // An idempotent producer needs IDEMPOTENT_WRITE on the cluster or WRITE on some topic
+    // (KIP-679).
+    resp.error_code = KafkaError::kClusterAuthorizationFailed;
   } else if (auto id = engine_->AllocateProducerId(); !id) {
     base::LogError("serve: cannot allocate a producer id: " + id.error().ToString());
     resp.error_code = KafkaError::kKafkaStorageError;

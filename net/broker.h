@@ -8,9 +8,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/engine.h"
+#include "net/authorizer.h"
 #include "net/server.h"
 
 namespace sluice::net {
@@ -30,6 +32,10 @@ struct BrokerOptions {
   int32_t group_max_session_timeout_ms = 1800000;
   int32_t group_max_size = 1000;             // group.max.size
   size_t group_max_state_bytes = 64u << 20;  // see GroupCoordinatorOptions::max_state_bytes
+  // The ACL authorizer (Kafka's authorizer.class.name; `sluice serve --authorizer acl`): every
+  // request is checked against the engine's ACLs (net/authorizer.h). nullopt = no authorizer:
+  // everything is allowed and the ACL APIs answer SECURITY_DISABLED, as Kafka without one.
+  std::optional<AuthorizerOptions> authorizer;
 };
 
 class Broker {

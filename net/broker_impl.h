@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/engine.h"
+#include "net/authorizer.h"
 #include "net/broker.h"
 #include "net/fetch_waiters.h"
 #include "net/group_coordinator.h"
@@ -55,6 +56,14 @@ class Broker::Impl {
   void Handle(const RequestHeader& h, const DescribeGroupsRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const ListGroupsRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const DeleteGroupsRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const DescribeAclsRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const CreateAclsRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const DeleteAclsRequest& req, Responder& responder);
+
+  // The request's authorisation (allows everything without an authorizer). Before the response.
+  RequestAuth Auth(const Responder& responder) const {
+    return authorizer_ ? authorizer_->ForRequest(responder.session()) : RequestAuth();
+  }
 
   // A fetch that may wait for data (long poll): runs, parks, runs again.
   struct PendingFetch;
@@ -79,6 +88,7 @@ class Broker::Impl {
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<FetchWaiters> waiters_;
   std::unique_ptr<GroupCoordinator> groups_;
+  std::unique_ptr<Authorizer> authorizer_;  // null without an authorizer; borrows engine_
   std::unique_ptr<Server> server_;
   bool stopped_ = false;
 };

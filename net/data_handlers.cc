@@ -1,6 +1,7 @@
 // Produce, Fetch (with long polling) and ListOffsets.
 
 #include <chrono>
+#include <set>
 
 #include "net/broker_impl.h"
 #include "net/produce_validation.h"
@@ -35,9 +36,12 @@ void Broker::Impl::Handle(const RequestHeader& h, const ProduceRequest& req, Res
   // the topic) is charged to the memory budget while the request holds it.
   segment::RecordDecoder decoder;
   MemoryBudget::Lease decoder_charge;
+  const RequestAuth auth = Auth(responder);
   for (const auto& t : req.topics) {
     ProduceResponse::Topic topic;
     topic.name = t.name;
+    const bool may_write = !VisibleTopic(t.name) ||
+                           auth.Allowed(AclOperation::kWrite, AclResourceType::kTopic, t.name);
     // A batch decompresses to at most the topic's max.message.bytes: the limit is ours, never a
     // size the batch declares (a frame header, a record count).
     auto config = engine_->GetTopicConfig(t.name);
@@ -62,6 +66,8 @@ void Broker::Impl::Handle(const RequestHeader& h, const ProduceRequest& req, Res
         fail(KafkaError::kInvalidRequest, "transactions are not supported");
       } else if (!VisibleTopic(t.name)) {
         fail(KafkaError::kInvalidTopicException, "internal topic");
+      } else if (!may_write) {
+        part.error_code = KafkaError::kTopicAuthorizationFailed;  // the authorizer logged it
       } else if (!p.records) {
         fail(KafkaError::kCorruptMessage, "null records");
       } else if (auto batches = SplitBatches(*p.records, decoder); !batches) {
@@ -112,11 +118,19 @@ struct Broker::Impl::PendingFetch {
   FetchRequest request;
   Responder responder;
   FetchWaiters::Clock::time_point deadline;
-  bool final_attempt = false;  // the deadline passed: answer with whatever there is
+  bool final_attempt = false;           // the deadline passed: answer with whatever there is
+  std::set<std::string> denied_topics;  // not READable by the client (decided once, at arrival)
 };
 
 void Broker::Impl::Handle(const RequestHeader& h, const FetchRequest& req, Responder& responder) {
   auto fetch = std::make_shared<PendingFetch>();
+  const RequestAuth auth = Auth(responder);
+  for (const auto& t : req.topics) {
+    if (!fetch->denied_topics.contains(t.topic) &&
+        !auth.Allowed(AclOperation::kRead, AclResourceType::kTopic, t.topic)) {
+      fetch->denied_topics.insert(t.topic);
+    }
+  }
   fetch->header = h;
   fetch->request = req;
   fetch->responder = std::move(responder);
@@ -184,6 +198,11 @@ void Broker::Impl::RunFetch(std::shared_ptr<PendingFetch> fetch) {
       FetchResponse::Partition part;
       part.partition_index = p.partition;
       part.aborted_transactions.emplace();
+      if (fetch->denied_topics.contains(t.topic)) {
+        part.error_code = KafkaError::kTopicAuthorizationFailed;
+        topic.partitions.push_back(std::move(part));
+        continue;
+      }
       auto stats = ClientPartitionStats(t.topic, p.partition);
       if (!stats) {
         part.error_code = ToKafkaError(stats.error());
@@ -266,14 +285,19 @@ void Broker::Impl::Handle(const RequestHeader& h, const ListOffsetsRequest& req,
   constexpr int64_t kLatest = -1;
   constexpr int64_t kEarliest = -2;
   ListOffsetsResponse resp;
+  const RequestAuth auth = Auth(responder);
   for (const auto& t : req.topics) {
     ListOffsetsResponse::Topic topic;
     topic.name = t.name;
+    const bool may_describe =
+        auth.Allowed(AclOperation::kDescribe, AclResourceType::kTopic, t.name);
     for (const auto& p : t.partitions) {
       ListOffsetsResponse::Partition part;
       part.partition_index = p.partition_index;
       auto stats = ClientPartitionStats(t.name, p.partition_index);
-      if (!stats) {
+      if (!may_describe) {
+        part.error_code = KafkaError::kTopicAuthorizationFailed;
+      } else if (!stats) {
         part.error_code = ToKafkaError(stats.error());
       } else if (p.timestamp == kLatest) {
         part.offset = stats->high_watermark.value();

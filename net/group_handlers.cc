@@ -38,6 +38,8 @@ void Broker::Impl::Handle(const RequestHeader& h, const FindCoordinatorRequest& 
   if (req.key_type != 0) {
     resp.error_code = KafkaError::kCoordinatorNotAvailable;
     resp.error_message = "transactions are not supported";
+  } else if (!Auth(responder).Allowed(AclOperation::kDescribe, AclResourceType::kGroup, req.key)) {
+    resp.error_code = KafkaError::kGroupAuthorizationFailed;
   } else if (!store) {
     // Committed offsets cannot be read (__consumer_offsets is offline): no group can be
     // coordinated without them. Everything that needs no group keeps working.
@@ -53,6 +55,13 @@ void Broker::Impl::Handle(const RequestHeader& h, const FindCoordinatorRequest& 
 
 void Broker::Impl::Handle(const RequestHeader& h, const JoinGroupRequest& req,
                           Responder& responder) {
+  if (!Auth(responder).Allowed(AclOperation::kRead, AclResourceType::kGroup, req.group_id)) {
+    JoinGroupResponse resp;
+    resp.error_code = KafkaError::kGroupAuthorizationFailed;
+    resp.member_id = req.member_id;
+    Reply(responder, h.api_version, resp);
+    return;
+  }
   JoinParams params;
   params.group_id = req.group_id;
   params.session_timeout_ms = req.session_timeout_ms;
@@ -85,6 +94,12 @@ void Broker::Impl::Handle(const RequestHeader& h, const JoinGroupRequest& req,
 
 void Broker::Impl::Handle(const RequestHeader& h, const SyncGroupRequest& req,
                           Responder& responder) {
+  if (!Auth(responder).Allowed(AclOperation::kRead, AclResourceType::kGroup, req.group_id)) {
+    SyncGroupResponse resp;
+    resp.error_code = KafkaError::kGroupAuthorizationFailed;
+    Reply(responder, h.api_version, resp);
+    return;
+  }
   SyncParams params;
   params.group_id = req.group_id;
   params.generation_id = req.generation_id;
@@ -104,13 +119,23 @@ void Broker::Impl::Handle(const RequestHeader& h, const SyncGroupRequest& req,
 void Broker::Impl::Handle(const RequestHeader& h, const HeartbeatRequest& req,
                           Responder& responder) {
   HeartbeatResponse resp;
-  resp.error_code = FromGroupError(
-      groups_->Heartbeat(req.group_id, req.generation_id, req.member_id, req.group_instance_id));
+  if (!Auth(responder).Allowed(AclOperation::kRead, AclResourceType::kGroup, req.group_id)) {
+    resp.error_code = KafkaError::kGroupAuthorizationFailed;
+  } else {
+    resp.error_code = FromGroupError(
+        groups_->Heartbeat(req.group_id, req.generation_id, req.member_id, req.group_instance_id));
+  }
   Reply(responder, h.api_version, resp);
 }
 
 void Broker::Impl::Handle(const RequestHeader& h, const LeaveGroupRequest& req,
                           Responder& responder) {
+  if (!Auth(responder).Allowed(AclOperation::kRead, AclResourceType::kGroup, req.group_id)) {
+    LeaveGroupResponse resp;
+    resp.error_code = KafkaError::kGroupAuthorizationFailed;
+    Reply(responder, h.api_version, resp);
+    return;
+  }
   std::vector<LeavingMember> leaving;
   if (h.api_version >= 3) {
     for (const auto& m : req.members) leaving.push_back({m.member_id, m.group_instance_id});
@@ -138,8 +163,11 @@ void Broker::Impl::Handle(const RequestHeader& h, const LeaveGroupRequest& req,
 void Broker::Impl::Handle(const RequestHeader& h, const OffsetCommitRequest& req,
                           Responder& responder) {
   OffsetCommitResponse resp;
+  const RequestAuth auth = Auth(responder);
   int16_t group_error = group_error::kNone;
-  if (req.group_id.empty()) {
+  if (!auth.Allowed(AclOperation::kRead, AclResourceType::kGroup, req.group_id)) {
+    group_error = static_cast<int16_t>(KafkaError::kGroupAuthorizationFailed);
+  } else if (req.group_id.empty()) {
     group_error = group_error::kInvalidGroupId;
   } else {
     group_error =
@@ -151,12 +179,16 @@ void Broker::Impl::Handle(const RequestHeader& h, const OffsetCommitRequest& req
     OffsetCommitResponse::Topic topic;
     topic.name = t.name;
     topic.partitions.reserve(t.partitions.size());
+    const bool may_read = group_error != group_error::kNone ||
+                          auth.Allowed(AclOperation::kRead, AclResourceType::kTopic, t.name);
     for (const auto& p : t.partitions) {
       OffsetCommitResponse::Partition& part = topic.partitions.emplace_back();
       part.partition_index = p.partition_index;
       const std::string metadata = p.committed_metadata.value_or("");
       if (group_error != group_error::kNone) {
         part.error_code = FromGroupError(group_error);
+      } else if (!may_read) {
+        part.error_code = KafkaError::kTopicAuthorizationFailed;
       } else if (!VisibleTopic(t.name) || !engine_->GetPartitionStats(t.name, p.partition_index)) {
         part.error_code = KafkaError::kUnknownTopicOrPartition;
       } else if (metadata.size() > kMaxOffsetMetadataBytes) {
@@ -190,10 +222,18 @@ void Broker::Impl::Handle(const RequestHeader& h, const OffsetCommitRequest& req
 void Broker::Impl::Handle(const RequestHeader& h, const OffsetFetchRequest& req,
                           Responder& responder) {
   OffsetFetchResponse resp;
+  const RequestAuth auth = Auth(responder);
+  const bool may_describe_group =
+      auth.Allowed(AclOperation::kDescribe, AclResourceType::kGroup, req.group_id);
   auto opened = engine_->GroupOffsets();
-  if (!opened) {
-    base::LogError("serve: offsets of group " + req.group_id + ": " + opened.error().ToString());
-    resp.error_code = KafkaError::kCoordinatorNotAvailable;
+  if (!may_describe_group || !opened) {
+    // One error for the whole request: at the top (v2+) and on every partition asked for.
+    const KafkaError code = !may_describe_group ? KafkaError::kGroupAuthorizationFailed
+                                                : KafkaError::kCoordinatorNotAvailable;
+    if (may_describe_group) {
+      base::LogError("serve: offsets of group " + req.group_id + ": " + opened.error().ToString());
+    }
+    resp.error_code = code;
     if (req.topics) {
       for (const auto& t : *req.topics) {
         OffsetFetchResponse::Topic topic;
@@ -202,7 +242,7 @@ void Broker::Impl::Handle(const RequestHeader& h, const OffsetFetchRequest& req,
           OffsetFetchResponse::Partition p;
           p.partition_index = index;
           p.metadata = "";
-          p.error_code = KafkaError::kCoordinatorNotAvailable;
+          p.error_code = code;
           topic.partitions.push_back(std::move(p));
         }
         resp.topics.push_back(std::move(topic));
@@ -225,6 +265,11 @@ void Broker::Impl::Handle(const RequestHeader& h, const OffsetFetchRequest& req,
   if (!req.topics) {  // v2+: every committed offset of the group
     std::map<std::string, OffsetFetchResponse::Topic> by_topic;
     for (const auto& [key, committed] : store.FetchAll(req.group_id)) {
+      // Topics the client may not DESCRIBE are left out, as in Kafka.
+      if (!auth.Allowed(AclOperation::kDescribe, AclResourceType::kTopic, key.first,
+                        LogDenial::kNo)) {
+        continue;
+      }
       auto& topic = by_topic[key.first];
       topic.name = key.first;
       topic.partitions.push_back(partition(key.second, committed));
@@ -234,7 +279,15 @@ void Broker::Impl::Handle(const RequestHeader& h, const OffsetFetchRequest& req,
     for (const auto& t : *req.topics) {
       OffsetFetchResponse::Topic topic;
       topic.name = t.name;
+      const bool may_describe =
+          auth.Allowed(AclOperation::kDescribe, AclResourceType::kTopic, t.name);
       for (int32_t index : t.partition_indexes) {
+        if (!may_describe) {
+          OffsetFetchResponse::Partition p = partition(index, std::nullopt);
+          p.error_code = KafkaError::kTopicAuthorizationFailed;
+          topic.partitions.push_back(std::move(p));
+          continue;
+        }
         topic.partitions.push_back(partition(index, store.Fetch(req.group_id, t.name, index)));
       }
       resp.topics.push_back(std::move(topic));
@@ -248,7 +301,15 @@ void Broker::Impl::Handle(const RequestHeader& h, const DescribeGroupsRequest& r
   DescribeGroupsResponse resp;
   auto store = engine_->GroupOffsets();
   const auto with_offsets = store ? (*store)->ListGroups() : std::vector<std::string>();
+  const RequestAuth auth = Auth(responder);
   for (const std::string& id : req.groups) {
+    if (!auth.Allowed(AclOperation::kDescribe, AclResourceType::kGroup, id)) {
+      DescribeGroupsResponse::Group g;
+      g.error_code = KafkaError::kGroupAuthorizationFailed;
+      g.group_id = id;
+      resp.groups.push_back(std::move(g));
+      continue;
+    }
     DescribedGroup d = groups_->Describe(id);
     DescribeGroupsResponse::Group g;
     g.error_code = FromGroupError(d.error_code);
@@ -275,16 +336,23 @@ void Broker::Impl::Handle(const RequestHeader& h, const DescribeGroupsRequest& r
 
 void Broker::Impl::Handle(const RequestHeader& h, const ListGroupsRequest&, Responder& responder) {
   ListGroupsResponse resp;
+  // DESCRIBE on the cluster lists every group; otherwise those the client may DESCRIBE.
+  const RequestAuth auth = Auth(responder);
+  const bool all = auth.AllowedOnCluster(AclOperation::kDescribe, LogDenial::kNo);
+  auto visible = [&](const std::string& id) {
+    return all ||
+           auth.Allowed(AclOperation::kDescribe, AclResourceType::kGroup, id, LogDenial::kNo);
+  };
   std::set<std::string> listed;
   for (const ListedGroup& g : groups_->List()) {
     if (g.state == "Dead") continue;
     listed.insert(g.group_id);
-    resp.groups.push_back({g.group_id, g.protocol_type});
+    if (visible(g.group_id)) resp.groups.push_back({g.group_id, g.protocol_type});
   }
   auto store = engine_->GroupOffsets();
   if (!store) resp.error_code = KafkaError::kCoordinatorNotAvailable;
   for (const std::string& id : store ? (*store)->ListGroups() : std::vector<std::string>()) {
-    if (listed.insert(id).second) resp.groups.push_back({id, "consumer"});
+    if (listed.insert(id).second && visible(id)) resp.groups.push_back({id, "consumer"});
   }
   Reply(responder, h.api_version, resp);
 }
@@ -292,9 +360,15 @@ void Broker::Impl::Handle(const RequestHeader& h, const ListGroupsRequest&, Resp
 void Broker::Impl::Handle(const RequestHeader& h, const DeleteGroupsRequest& req,
                           Responder& responder) {
   DeleteGroupsResponse resp;
+  const RequestAuth auth = Auth(responder);
   for (const std::string& id : req.groups_names) {
     DeleteGroupsResponse::GroupResult r;
     r.group_id = id;
+    if (!auth.Allowed(AclOperation::kDelete, AclResourceType::kGroup, id)) {
+      r.error_code = KafkaError::kGroupAuthorizationFailed;
+      resp.results.push_back(std::move(r));
+      continue;
+    }
     const int16_t code = groups_->Delete(id);
     if (code == group_error::kNone || code == group_error::kGroupIdNotFound) {
       Status s = engine_->GroupOffsets().and_then(

@@ -98,6 +98,8 @@ const char* KafkaErrorName(KafkaError error) {
       return "INVALID_PRODUCER_EPOCH";
     case KafkaError::kInvalidTxnState:
       return "INVALID_TXN_STATE";
+    case KafkaError::kSecurityDisabled:
+      return "SECURITY_DISABLED";
     case KafkaError::kKafkaStorageError:
       return "KAFKA_STORAGE_ERROR";
     case KafkaError::kUnknownProducerId:
@@ -174,6 +176,12 @@ const char* ApiKeyName(ApiKey key) {
       return "DeleteTopics";
     case ApiKey::kInitProducerId:
       return "InitProducerId";
+    case ApiKey::kDescribeAcls:
+      return "DescribeAcls";
+    case ApiKey::kCreateAcls:
+      return "CreateAcls";
+    case ApiKey::kDeleteAcls:
+      return "DeleteAcls";
     case ApiKey::kDescribeConfigs:
       return "DescribeConfigs";
     case ApiKey::kDeleteGroups:

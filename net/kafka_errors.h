@@ -60,6 +60,7 @@ enum class KafkaError : int16_t {
   kDuplicateSequenceNumber = 46,
   kInvalidProducerEpoch = 47,
   kInvalidTxnState = 48,
+  kSecurityDisabled = 54,
   kKafkaStorageError = 56,
   kUnknownProducerId = 59,
   kNonEmptyGroup = 68,
@@ -101,6 +102,9 @@ enum class ApiKey : int16_t {
   kCreateTopics = 19,
   kDeleteTopics = 20,
   kInitProducerId = 22,
+  kDescribeAcls = 29,
+  kCreateAcls = 30,
+  kDeleteAcls = 31,
   kDescribeConfigs = 32,
   kAlterConfigs = 33,
   kDeleteGroups = 42,
@@ -129,8 +133,10 @@ inline constexpr SupportedApi kSupportedApis[] = {
     {ApiKey::kSyncGroup, 0, 3},       {ApiKey::kDescribeGroups, 0, 4},
     {ApiKey::kListGroups, 0, 2},      {ApiKey::kApiVersions, 0, 2},
     {ApiKey::kCreateTopics, 2, 4},    {ApiKey::kDeleteTopics, 1, 3},
-    {ApiKey::kInitProducerId, 0, 1},  {ApiKey::kDescribeConfigs, 1, 3},
-    {ApiKey::kDeleteGroups, 0, 1},    {ApiKey::kAlterConfigs, 0, 1},
+    {ApiKey::kInitProducerId, 0, 1},  {ApiKey::kDescribeAcls, 0, 1},
+    {ApiKey::kCreateAcls, 0, 1},      {ApiKey::kDeleteAcls, 0, 1},
+    {ApiKey::kDescribeConfigs, 1, 3}, {ApiKey::kAlterConfigs, 0, 1},
+    {ApiKey::kDeleteGroups, 0, 1},
 };
 
 // The row for the raw wire value `api_key`, or nullopt when we do not serve it.

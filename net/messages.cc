@@ -146,6 +146,12 @@ Request DecodeBody(ApiKey key, int16_t v, WireReader& r) {
       return internal::DecodeDeleteGroupsRequest(v, r);
     case ApiKey::kAlterConfigs:
       return internal::DecodeAlterConfigsRequest(v, r);
+    case ApiKey::kDescribeAcls:
+      return internal::DecodeDescribeAclsRequest(v, r);
+    case ApiKey::kCreateAcls:
+      return internal::DecodeCreateAclsRequest(v, r);
+    case ApiKey::kDeleteAcls:
+      return internal::DecodeDeleteAclsRequest(v, r);
   }
   // Unreachable: DecodeRequest only dispatches keys of kSupportedApis.
   SLUICE_CHECK(false, "no decoder for a supported api key");

@@ -588,6 +588,91 @@ struct DeleteGroupsResponse {
   std::vector<GroupResult> results;
 };
 
+// --- DescribeAcls (29), CreateAcls (30), DeleteAcls (31) ---------------------------------------
+// Enum fields carry the wire codes of engine/acl_store.h (resource type, pattern type, operation,
+// permission), unchecked: the handler refuses unknown values. v0 has no pattern type: LITERAL.
+
+struct AclFilterFields {
+  int8_t resource_type_filter = 0;
+  std::optional<std::string> resource_name_filter;
+  int8_t pattern_type_filter = 3;  // v1+
+  std::optional<std::string> principal_filter;
+  std::optional<std::string> host_filter;
+  int8_t operation = 0;
+  int8_t permission_type = 0;
+};
+
+struct DescribeAclsRequest {
+  AclFilterFields filter;
+};
+
+struct AclDescription {
+  std::string principal;
+  std::string host;
+  int8_t operation = 0;
+  int8_t permission_type = 0;
+};
+
+struct DescribeAclsResponse {
+  struct Resource {
+    int8_t resource_type = 0;
+    std::string resource_name;
+    int8_t pattern_type = 3;  // v1+
+    std::vector<AclDescription> acls;
+  };
+  int32_t throttle_time_ms = 0;
+  KafkaError error_code = KafkaError::kNone;
+  std::optional<std::string> error_message;
+  std::vector<Resource> resources;
+};
+
+struct CreateAclsRequest {
+  struct Creation {
+    int8_t resource_type = 0;
+    std::string resource_name;
+    int8_t resource_pattern_type = 3;  // v1+
+    std::string principal;
+    std::string host;
+    int8_t operation = 0;
+    int8_t permission_type = 0;
+  };
+  std::vector<Creation> creations;
+};
+
+struct CreateAclsResponse {
+  struct Result {
+    KafkaError error_code = KafkaError::kNone;
+    std::optional<std::string> error_message;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<Result> results;
+};
+
+struct DeleteAclsRequest {
+  std::vector<AclFilterFields> filters;
+};
+
+struct DeleteAclsResponse {
+  struct MatchingAcl {
+    KafkaError error_code = KafkaError::kNone;
+    std::optional<std::string> error_message;
+    int8_t resource_type = 0;
+    std::string resource_name;
+    int8_t pattern_type = 3;  // v1+
+    std::string principal;
+    std::string host;
+    int8_t operation = 0;
+    int8_t permission_type = 0;
+  };
+  struct FilterResult {
+    KafkaError error_code = KafkaError::kNone;
+    std::optional<std::string> error_message;
+    std::vector<MatchingAcl> matching_acls;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<FilterResult> filter_results;
+};
+
 // --- Decoding ----------------------------------------------------------------------------------
 
 using Request =
@@ -596,7 +681,7 @@ using Request =
                  HeartbeatRequest, LeaveGroupRequest, SyncGroupRequest, DescribeGroupsRequest,
                  ListGroupsRequest, ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
                  InitProducerIdRequest, DescribeConfigsRequest, DeleteGroupsRequest,
-                 AlterConfigsRequest>;
+                 AlterConfigsRequest, DescribeAclsRequest, CreateAclsRequest, DeleteAclsRequest>;
 
 struct DecodedRequest {
   RequestHeader header;
@@ -645,6 +730,9 @@ void EncodeResponse(int16_t api_version, const InitProducerIdResponse& response,
 void EncodeResponse(int16_t api_version, const DescribeConfigsResponse& response, OutBuffer& out);
 void EncodeResponse(int16_t api_version, const DeleteGroupsResponse& response, OutBuffer& out);
 void EncodeResponse(int16_t api_version, const AlterConfigsResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const DescribeAclsResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const CreateAclsResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const DeleteAclsResponse& response, OutBuffer& out);
 
 // The KIP-511 answer to an ApiVersions request above our maximum: a v0-format body with
 // UNSUPPORTED_VERSION and the full api_keys array, so the client retries at a version we serve.

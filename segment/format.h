@@ -87,6 +87,12 @@ inline constexpr size_t kProducerSnapshotHeaderSize = 12;  // offset, producer c
 inline constexpr size_t kProducerSnapshotEntrySize = 24;   // id, epoch, count, reserved, last seen
 inline constexpr size_t kProducerSnapshotBatchSize = 24;   // first/last sequence, first/last offset
 
+// ACLs: <data>/acls (JSON payload; FORMAT.md "ACLs"): the authorizer's bindings.
+inline constexpr Magic kAclMagic = MakeMagic("SLUICEAC");
+inline constexpr uint16_t kAclVersion1 = 1;
+inline constexpr uint16_t kAclCurrentVersion = kAclVersion1;
+inline constexpr uint16_t kAclMinReadableVersion = kAclVersion1;
+
 // Segments are addressed with 32-bit positions in the index.
 inline constexpr uint64_t kMaxSegmentBytes = 1ull << 31;
 

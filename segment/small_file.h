@@ -1,11 +1,10 @@
 #pragma once
 
 // The one envelope every small file of sluice is written in: catalog, partition metadata, recovery
-// points, producer-id blocks, producer-state snapshots (layout in FORMAT.md, "Small files"; replay
-// snapshots, which can be large, keep their own checksummed format). A file is a magic
-// that names its kind, a version, flags, the payload's length, the payload, and an XXH3-64 over all
-// of it, so that a torn, truncated, foreign or bit-flipped file is always detected, never
-// half-read.
+// points, producer-id blocks, producer-state snapshots, ACLs (layout in FORMAT.md, "Small files";
+// replay snapshots, which can be large, keep their own checksummed format). A file is a magic that
+// names its kind, a version, flags, the payload's length, the payload, and an XXH3-64 over all of
+// it, so that a torn, truncated, foreign or bit-flipped file is always detected, never half-read.
 //
 // Files are replaced atomically and durably (temporary file, fdatasync, rename, fsync of the
 // directory): a reader sees the old file or the new one, whole.

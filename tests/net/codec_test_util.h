@@ -335,6 +335,42 @@ inline std::string AlterConfigsFrame(int16_t v) {
   });
 }
 
+// An ACL filter: TOPIC, name "orders", (v1: PREFIXED), principal null, host "*", READ, ALLOW.
+inline void WriteAclFilter(WireWriter& w, int16_t v) {
+  w.Int8(2);
+  w.NullableString(std::string("orders"));
+  if (v >= 1) w.Int8(4);
+  w.NullableString(std::nullopt);
+  w.NullableString(std::string("*"));
+  w.Int8(3);
+  w.Int8(3);
+}
+
+inline std::string DescribeAclsFrame(int16_t v) {
+  return Frame(ApiKey::kDescribeAcls, v, [v](WireWriter& w) { WriteAclFilter(w, v); });
+}
+
+inline std::string CreateAclsFrame(int16_t v) {
+  return Frame(ApiKey::kCreateAcls, v, [v](WireWriter& w) {
+    w.ArrayCount(1);
+    w.Int8(3);  // GROUP
+    w.String("app-");
+    if (v >= 1) w.Int8(4);  // PREFIXED
+    w.String("User:alice");
+    w.String("10.0.0.1");
+    w.Int8(8);  // DESCRIBE
+    w.Int8(2);  // DENY
+  });
+}
+
+inline std::string DeleteAclsFrame(int16_t v) {
+  return Frame(ApiKey::kDeleteAcls, v, [v](WireWriter& w) {
+    w.ArrayCount(2);
+    WriteAclFilter(w, v);
+    WriteAclFilter(w, v);
+  });
+}
+
 struct FrameCase {
   std::string name;
   std::string frame;
@@ -365,6 +401,9 @@ inline std::vector<FrameCase> AllFrames() {
       {ApiKey::kDescribeConfigs, DescribeConfigsFrame},
       {ApiKey::kDeleteGroups, DeleteGroupsFrame},
       {ApiKey::kAlterConfigs, AlterConfigsFrame},
+      {ApiKey::kDescribeAcls, DescribeAclsFrame},
+      {ApiKey::kCreateAcls, CreateAclsFrame},
+      {ApiKey::kDeleteAcls, DeleteAclsFrame},
   };
   EXPECT_EQ(builders.size(), std::size(kSupportedApis));
   for (const auto& [key, build] : builders) {

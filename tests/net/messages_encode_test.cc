@@ -319,14 +319,14 @@ TEST(ApiVersionsResponseTest, FallbackIsV0FormatWithEveryApi) {
   });
   const std::string body = Flatten(out);
   EXPECT_EQ(Hex(body), Hex(expected));
-  EXPECT_EQ(body.size(), 2u + 4u + 6u * 20u);
+  EXPECT_EQ(body.size(), 2u + 4u + 6u * 23u);
   EXPECT_NE(Hex(body).find("001200000002"), std::string::npos);  // ApiVersions 0-2
-  EXPECT_EQ(Hex(body).substr(0, 20), H("0023 00000014 0000 0000"));
+  EXPECT_EQ(Hex(body).substr(0, 20), H("0023 00000017 0000 0000"));
 }
 
 TEST(SupportedApisTest, TableMatchesTheAdvertisedRanges) {
   const std::vector<ApiVersionsResponse::ApiVersion> keys = SupportedApiVersions();
-  ASSERT_EQ(keys.size(), 20u);
+  ASSERT_EQ(keys.size(), 23u);
   auto range = [&](int16_t key) {
     for (const auto& k : keys) {
       if (k.api_key == key) return std::pair<int, int>(k.min_version, k.max_version);
@@ -353,6 +353,9 @@ TEST(SupportedApisTest, TableMatchesTheAdvertisedRanges) {
   EXPECT_EQ(range(22), std::make_pair(0, 1));
   EXPECT_EQ(range(32), std::make_pair(1, 3));
   EXPECT_EQ(range(42), std::make_pair(0, 1));
+  EXPECT_EQ(range(29), std::make_pair(0, 1));        // DescribeAcls
+  EXPECT_EQ(range(30), std::make_pair(0, 1));        // CreateAcls
+  EXPECT_EQ(range(31), std::make_pair(0, 1));        // DeleteAcls
   EXPECT_EQ(range(23), std::make_pair(-100, -100));  // no OffsetForLeaderEpoch
   EXPECT_TRUE(IsSupportedVersion(0, 0));
   EXPECT_FALSE(IsSupportedVersion(1, 3));
@@ -637,6 +640,67 @@ TEST(DescribeConfigsResponseTest, EncodesV3) {
               w.NullableString("How long to keep a segment.");
             })));
   EXPECT_EQ(Hex(Encode(1, resp)), Hex(Expected(config_v1)));
+}
+
+TEST(AclResponsesTest, EncodeV0AndV1) {
+  DescribeAclsResponse describe;
+  describe.error_code = KafkaError::kSecurityDisabled;
+  describe.error_message = "no";
+  describe.resources.push_back({2, "t", 4, {{"User:a", "*", 3, 3}}});
+  for (int16_t v : {0, 1}) {
+    EXPECT_EQ(Hex(Encode(v, describe)), Hex(Expected([v](WireWriter& w) {
+                w.Int32(0);
+                w.Int16(54);
+                w.NullableString(std::string("no"));
+                w.ArrayCount(1);
+                w.Int8(2);
+                w.String("t");
+                if (v >= 1) w.Int8(4);
+                w.ArrayCount(1);
+                w.String("User:a");
+                w.String("*");
+                w.Int8(3);
+                w.Int8(3);
+              })));
+  }
+  CreateAclsResponse create;
+  create.results = {{KafkaError::kNone, std::nullopt}, {KafkaError::kInvalidRequest, "bad"}};
+  EXPECT_EQ(Hex(Encode(1, create)), Hex(Expected([](WireWriter& w) {
+              w.Int32(0);
+              w.ArrayCount(2);
+              w.Int16(0);
+              w.NullableString(std::nullopt);
+              w.Int16(42);
+              w.NullableString(std::string("bad"));
+            })));
+  DeleteAclsResponse del;
+  DeleteAclsResponse::MatchingAcl m;
+  m.resource_type = 3;
+  m.resource_name = "g";
+  m.pattern_type = 3;
+  m.principal = "User:b";
+  m.host = "1.2.3.4";
+  m.operation = 2;
+  m.permission_type = 2;
+  del.filter_results.push_back({KafkaError::kNone, std::nullopt, {m}});
+  for (int16_t v : {0, 1}) {
+    EXPECT_EQ(Hex(Encode(v, del)), Hex(Expected([v](WireWriter& w) {
+                w.Int32(0);
+                w.ArrayCount(1);
+                w.Int16(0);
+                w.NullableString(std::nullopt);
+                w.ArrayCount(1);
+                w.Int16(0);
+                w.NullableString(std::nullopt);
+                w.Int8(3);
+                w.String("g");
+                if (v >= 1) w.Int8(3);
+                w.String("User:b");
+                w.String("1.2.3.4");
+                w.Int8(2);
+                w.Int8(2);
+              })));
+  }
 }
 
 }  // namespace

@@ -644,6 +644,38 @@ TEST(DeleteGroupsRequestTest, DecodesV0AndV1) {
   }
 }
 
+TEST(AclRequestsTest, DecodeV0AndV1) {
+  for (int16_t v : {0, 1}) {
+    auto describe = DecodeAs<DescribeAclsRequest>(DescribeAclsFrame(v));
+    ASSERT_TRUE(describe.has_value());
+    const AclFilterFields& f = describe->filter;
+    EXPECT_EQ(f.resource_type_filter, 2);
+    EXPECT_EQ(f.resource_name_filter, "orders");
+    EXPECT_EQ(f.pattern_type_filter, v >= 1 ? 4 : 3) << "v0 is LITERAL";
+    EXPECT_FALSE(f.principal_filter.has_value());
+    EXPECT_EQ(f.host_filter, "*");
+    EXPECT_EQ(f.operation, 3);
+    EXPECT_EQ(f.permission_type, 3);
+
+    auto create = DecodeAs<CreateAclsRequest>(CreateAclsFrame(v));
+    ASSERT_TRUE(create.has_value());
+    ASSERT_EQ(create->creations.size(), 1u);
+    const auto& c = create->creations[0];
+    EXPECT_EQ(c.resource_type, 3);
+    EXPECT_EQ(c.resource_name, "app-");
+    EXPECT_EQ(c.resource_pattern_type, v >= 1 ? 4 : 3);
+    EXPECT_EQ(c.principal, "User:alice");
+    EXPECT_EQ(c.host, "10.0.0.1");
+    EXPECT_EQ(c.operation, 8);
+    EXPECT_EQ(c.permission_type, 2);
+
+    auto del = DecodeAs<DeleteAclsRequest>(DeleteAclsFrame(v));
+    ASSERT_TRUE(del.has_value());
+    ASSERT_EQ(del->filters.size(), 2u);
+    EXPECT_EQ(del->filters[1].resource_name_filter, "orders");
+  }
+}
+
 // The seed corpus of tests/fuzz/request_decoder_fuzz.cc holds every frame above (and a few more),
 // byte for byte. With SLUICE_WRITE_REQUEST_CORPUS=<dir> the frames are written there first (to
 // regenerate the seeds after a codec change).
