@@ -22,8 +22,9 @@
 // request_receive_timeout_ms of reading it (a slow or stalled sender), is closed.
 //
 // TLS (listeners whose protocol is SSL or SASL_SSL; net/tls.h, net/transport.h): a connection
-// does its handshake in its event loop, non-blocking, on the socket itself (SSL_set_fd: OpenSSL
-// reads and writes the socket directly, with no memory BIOs to copy through), within
+// does its handshake in its event loop, non-blocking, on the socket itself (a socket BIO: OpenSSL
+// reads and writes the socket directly, with send(MSG_NOSIGNAL), and no memory BIOs to copy
+// through), within
 // request_receive_timeout_ms; then requests are read and responses written through the same
 // transport, under the same memory rules: reads are decrypted into the loop's scratch or in place,
 // and an idle connection holds only OpenSSL's session state (SSL_MODE_RELEASE_BUFFERS frees its

@@ -7,7 +7,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <sys/socket.h>
+
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace sluice::net {
@@ -55,6 +58,61 @@ EVP_PKEY* ReadKey(const std::string& file, const std::string& password) {
   EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, pass);
   BIO_free(bio);
   return key;
+}
+
+// A socket BIO that sends with MSG_NOSIGNAL: OpenSSL's own writes with write(2), and a client that
+// has gone away would kill the process with SIGPIPE.
+int SocketOf(BIO* bio) {
+  return static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio)));
+}
+int SocketWrite(BIO* bio, const char* data, int n) {
+  BIO_clear_retry_flags(bio);
+  const ssize_t w = ::send(SocketOf(bio), data, static_cast<size_t>(n), MSG_NOSIGNAL);
+  if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    BIO_set_retry_write(bio);
+  }
+  return static_cast<int>(w);
+}
+int SocketRead(BIO* bio, char* data, int n) {
+  BIO_clear_retry_flags(bio);
+  const ssize_t r = ::recv(SocketOf(bio), data, static_cast<size_t>(n), 0);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    BIO_set_retry_read(bio);
+  }
+  return static_cast<int>(r);
+}
+long SocketCtrl(BIO* /*bio*/, int cmd, long /*num*/, void* /*ptr*/) {
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;  // writes are not buffered here
+}
+int SocketCreate(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+const BIO_METHOD* SocketMethod() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m =
+        BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                     "sluice socket");
+    if (m == nullptr) return m;
+    BIO_meth_set_write(m, SocketWrite);
+    BIO_meth_set_read(m, SocketRead);
+    BIO_meth_set_ctrl(m, SocketCtrl);
+    BIO_meth_set_create(m, SocketCreate);
+    return m;
+  }();
+  return method;
+}
+
+// Attaches `fd` to `ssl` for reading and writing (the socket stays the caller's to close).
+bool SetSocket(SSL* ssl, int fd) {
+  const BIO_METHOD* method = SocketMethod();
+  if (method == nullptr) return false;
+  BIO* bio = BIO_new(method);
+  if (bio == nullptr) return false;
+  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
+  SSL_set_bio(ssl, bio, bio);  // the SSL owns the one reference
+  return true;
 }
 
 }  // namespace
@@ -216,7 +274,7 @@ base::Result<std::unique_ptr<TlsSession>> TlsSession::Accept(
   ERR_clear_error();
   auto ssl = std::make_unique<Ssl>();
   ssl->ssl = SSL_new(context->ctx_->ctx);
-  if (ssl->ssl == nullptr || SSL_set_fd(ssl->ssl, fd) != 1) {
+  if (ssl->ssl == nullptr || !SetSocket(ssl->ssl, fd)) {
     return MakeError(ErrorCode::kIoError, "SSL_new: " + DrainErrors());
   }
   SSL_set_accept_state(ssl->ssl);
@@ -228,7 +286,7 @@ base::Result<std::unique_ptr<TlsSession>> TlsSession::Connect(
   ERR_clear_error();
   auto ssl = std::make_unique<Ssl>();
   ssl->ssl = SSL_new(context->ctx_->ctx);
-  if (ssl->ssl == nullptr || SSL_set_fd(ssl->ssl, fd) != 1) {
+  if (ssl->ssl == nullptr || !SetSocket(ssl->ssl, fd)) {
     return MakeError(ErrorCode::kIoError, "SSL_new: " + DrainErrors());
   }
   // The server's certificate must name `server_name` (an IP address or a DNS name).

@@ -233,6 +233,19 @@ TEST_F(TlsServerTest, AnswersRequestsSmallAndLargeOverTls) {
   }
 }
 
+TEST_F(TlsServerTest, AClientThatLeavesBeforeItsAnswerDoesNotHurtTheServer) {
+  Start(ServerTls());
+  for (int i = 0; i < 5; ++i) {
+    TlsClient c(tls_port(), ClientTls());
+    ASSERT_TRUE(c.ok()) << c.error();
+    // A 3 MiB answer to a socket closed behind it (EPIPE / ECONNRESET, never SIGPIPE).
+    ASSERT_TRUE(c.SendAll(Frame(1, std::string(3 << 20, 'q'))));
+  }
+  TlsClient c(tls_port(), ClientTls());
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c.Call(1, "after"), "User:ANONYMOUS\nafter");
+}
+
 TEST_F(TlsServerTest, TheClientCertificateSubjectIsThePrincipal) {
   Start(ServerTls(ClientAuth::kRequired));
   TlsClient c(tls_port(), ClientTls("client"));
