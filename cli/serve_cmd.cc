@@ -1,5 +1,5 @@
-// sluice serve: the Kafka-protocol broker, in the foreground until SIGTERM or SIGINT (SIGHUP reloads
-// the TLS certificate and key).
+// sluice serve: the Kafka-protocol broker, in the foreground until SIGTERM or SIGINT (SIGHUP
+// reloads the TLS certificate and key).
 
 #include <pthread.h>
 

@@ -471,7 +471,11 @@ void Connection::ContinueHandshake() {
       // read it away first, as much as has arrived.
       for (int i = 0; i < 16 && ::recv(fd_, loop_.scratch(), kReadChunk, 0) > 0; ++i) {
       }
-      CloseConnection("TLS handshake failed: " + r.error, /*misbehaved=*/true);
+      const bool plaintext = r.error.find("wrong version number") != std::string::npos ||
+                             r.error.find("http request") != std::string::npos;
+      CloseConnection("TLS handshake failed: " + r.error +
+                          (plaintext ? " (a plaintext client on a TLS listener?)" : ""),
+                      /*misbehaved=*/true);
       return;
     }
   }
@@ -513,9 +517,9 @@ void Connection::CheckTimeouts(TimePoint now) {
   const auto& o = loop_.options();
   if (handshaking_) {
     if (now - accepted_ > milliseconds(o.request_receive_timeout_ms)) {
-      CloseConnection("TLS handshake not done within " +
-                          std::to_string(o.request_receive_timeout_ms) + " ms",
-                      /*misbehaved=*/true);
+      CloseConnection(
+          "TLS handshake not done within " + std::to_string(o.request_receive_timeout_ms) + " ms",
+          /*misbehaved=*/true);
     }
     return;
   }
@@ -916,8 +920,7 @@ Status Server::ReloadTls() {
     return MakeError(ErrorCode::kInvalidArgument, "no TLS listener: nothing to reload");
   }
   ASSIGN_OR_RETURN(std::shared_ptr<const TlsContext> fresh, TlsContext::CreateServer(options_.tls));
-  base::LogInfo("serve: TLS certificate reloaded: " + fresh->subject() +
-                " for new connections");
+  base::LogInfo("serve: TLS certificate reloaded: " + fresh->subject() + " for new connections");
   std::lock_guard lock(tls_mu_);
   tls_ = std::move(fresh);
   return {};

@@ -6,7 +6,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -62,9 +61,7 @@ EVP_PKEY* ReadKey(const std::string& file, const std::string& password) {
 
 // A socket BIO that sends with MSG_NOSIGNAL: OpenSSL's own writes with write(2), and a client that
 // has gone away would kill the process with SIGPIPE.
-int SocketOf(BIO* bio) {
-  return static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio)));
-}
+int SocketOf(BIO* bio) { return static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio))); }
 int SocketWrite(BIO* bio, const char* data, int n) {
   BIO_clear_retry_flags(bio);
   const ssize_t w = ::send(SocketOf(bio), data, static_cast<size_t>(n), MSG_NOSIGNAL);
@@ -91,9 +88,8 @@ int SocketCreate(BIO* bio) {
 
 const BIO_METHOD* SocketMethod() {
   static BIO_METHOD* method = [] {
-    BIO_METHOD* m =
-        BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
-                     "sluice socket");
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                                 "sluice socket");
     if (m == nullptr) return m;
     BIO_meth_set_write(m, SocketWrite);
     BIO_meth_set_read(m, SocketRead);
@@ -121,9 +117,8 @@ base::Result<ClientAuth> ParseClientAuth(std::string_view text) {
   if (text == "none") return ClientAuth::kNone;
   if (text == "requested") return ClientAuth::kRequested;
   if (text == "required") return ClientAuth::kRequired;
-  return MakeError(ErrorCode::kInvalidArgument,
-                   "ssl.client.auth '" + std::string(text) +
-                       "' is not one of none, requested, required");
+  return MakeError(ErrorCode::kInvalidArgument, "ssl.client.auth '" + std::string(text) +
+                                                    "' is not one of none, requested, required");
 }
 
 std::string_view ClientAuthName(ClientAuth auth) {
@@ -178,9 +173,9 @@ base::Status LoadCertificateAndKey(SSL_CTX* ctx, const std::string& cert_file,
   const int used = SSL_CTX_use_PrivateKey(ctx, key);
   EVP_PKEY_free(key);
   if (used != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-    return MakeError(ErrorCode::kInvalidArgument, "key file " + key_file +
-                                                      " does not match certificate " +
-                                                      cert_file + ": " + DrainErrors());
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "key file " + key_file + " does not match certificate " + cert_file + ": " + DrainErrors());
   }
   return {};
 }

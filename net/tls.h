@@ -87,8 +87,8 @@ class TlsSession {
 
   // A server-side (accepting) or client-side (connecting) session on `fd`, which must outlive it.
   // `context` is kept alive by the session.
-  static base::Result<std::unique_ptr<TlsSession>> Accept(
-      std::shared_ptr<const TlsContext> context, int fd);
+  static base::Result<std::unique_ptr<TlsSession>> Accept(std::shared_ptr<const TlsContext> context,
+                                                          int fd);
   static base::Result<std::unique_ptr<TlsSession>> Connect(
       std::shared_ptr<const TlsContext> context, int fd, const std::string& server_name);
   ~TlsSession();

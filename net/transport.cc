@@ -87,9 +87,7 @@ class TlsTransport final : public Transport {
     if (!failed_) session_->Shutdown();
   }
   std::string PeerPrincipal() const override { return session_->PeerPrincipal(); }
-  std::string Describe() const override {
-    return session_->Protocol() + " " + session_->Cipher();
-  }
+  std::string Describe() const override { return session_->Protocol() + " " + session_->Cipher(); }
 
  private:
   IoResult Check(IoResult r) {

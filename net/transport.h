@@ -25,7 +25,8 @@ class Transport {
   using Status = TlsSession::Status;
   using IoResult = TlsSession::IoResult;
 
-  // Scratch that Write may use to gather small pieces into one TLS record: at least this many bytes.
+  // Scratch that Write may use to gather small pieces into one TLS record: at least this many
+  // bytes.
   static constexpr size_t kStagingBytes = 16 << 10;
 
   virtual ~Transport() = default;

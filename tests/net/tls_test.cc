@@ -225,8 +225,7 @@ TEST_F(TlsServerTest, AnswersRequestsSmallAndLargeOverTls) {
     ASSERT_TRUE(c.RecvAll(header, 8)) << c.error();
     EXPECT_EQ(base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(header + 4)), id);
     std::string rest(
-        static_cast<size_t>(base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(header))) -
-            4,
+        static_cast<size_t>(base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(header))) - 4,
         '\0');
     ASSERT_TRUE(c.RecvAll(rest.data(), rest.size()));
     EXPECT_EQ(rest, "User:ANONYMOUS\n" + std::to_string(id));
@@ -450,9 +449,10 @@ TEST_F(TlsServerTest, AThousandIdleTlsConnectionsHoldLittleMemory) {
   for (int i = 0; i < kConnections; ++i) ASSERT_TRUE(connect_one()) << "connection " << i;
   const size_t after = ResidentBytes();
   const double per_connection = static_cast<double>(after - std::min(after, before)) / kConnections;
-  std::printf("resident memory: %zu KiB before, %zu KiB after %d idle TLS connections: %.1f KiB "
-              "each\n",
-              before >> 10, after >> 10, kConnections, per_connection / 1024);
+  std::printf(
+      "resident memory: %zu KiB before, %zu KiB after %d idle TLS connections: %.1f KiB "
+      "each\n",
+      before >> 10, after >> 10, kConnections, per_connection / 1024);
   // OpenSSL's record buffers alone would be about 34 KiB a connection.
   EXPECT_LT(per_connection, 16 * 1024.0);
   // Idle connections hold nothing of the memory budget either.
