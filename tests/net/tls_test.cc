@@ -443,7 +443,7 @@ TEST_F(TlsServerTest, AThousandIdleTlsConnectionsHoldLittleMemory) {
     fds.push_back(fd);
     return true;
   };
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(connect_one());
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(connect_one());
   const size_t before = ResidentBytes();
   constexpr int kConnections = 1000;
   for (int i = 0; i < kConnections; ++i) ASSERT_TRUE(connect_one()) << "connection " << i;
