@@ -610,7 +610,8 @@ void Connection::ReadAvailable() {
       case Transport::Status::kWantWrite:
         // The socket is drained; with TLS, epoll would not wake for bytes OpenSSL already holds,
         // but a read only wants more once those are gone.
-        SLUICE_DCHECK(!transport_->HasBufferedData(), "TLS read stopped with data buffered");
+        SLUICE_DCHECK(r.status != Transport::Status::kWantRead || !transport_->HasBufferedData(),
+                      "a TLS read wants more with decrypted bytes held");
         read_waits_for_ = r.status == Transport::Status::kWantRead ? EPOLLIN : EPOLLOUT;
         break;
     }

@@ -453,8 +453,9 @@ TEST_F(TlsServerTest, AThousandIdleTlsConnectionsHoldLittleMemory) {
       "resident memory: %zu KiB before, %zu KiB after %d idle TLS connections: %.1f KiB "
       "each\n",
       before >> 10, after >> 10, kConnections, per_connection / 1024);
-  // OpenSSL's record buffers alone would be about 34 KiB a connection.
-  EXPECT_LT(per_connection, 16 * 1024.0);
+  // Measured here: about 10 KiB after the other tests, 15 KiB alone; 24 KiB alone without
+  // SSL_MODE_RELEASE_BUFFERS (OpenSSL's read buffer, kept while idle).
+  EXPECT_LT(per_connection, 20 * 1024.0);
   // Idle connections hold nothing of the memory budget either.
   EXPECT_EQ(server_->budget().used(), 0u);
   for (int fd : fds) ::close(fd);
