@@ -9,7 +9,9 @@
 # rounds; each round produces RECORDS records of VALUE_BYTES bytes (acks=1, one producer, a fresh
 # 1-partition topic, no compression, so the cost of TLS is not hidden behind zstd's) and consumes
 # them back, once through each listener; the order of the two alternates between rounds. Prints
-# each figure (MB/s of values) as the median over rounds [min, max], and TLS / plaintext per round.
+# each figure (MB/s of values; the server's and the client's CPU seconds for it) as the median over
+# rounds [min, max], and TLS / plaintext per round (the server's CPU comes from kafka_bench's
+# /proc/PID/task sampling; on a 2-core machine the client's TLS work competes with the server's).
 # Env: ROUNDS (5), RECORDS (1000000), VALUE_BYTES (1000), CLIENT_AUTH (none; `required` makes the
 # clients show a certificate), JSON (a file that receives every kafka_bench line, appended).
 set -euo pipefail
@@ -77,7 +79,7 @@ one() {  # one PROTO ROUND: produce then consume through that listener
     --topic "$proto-$round" --create-topic --partitions 1 --records "$RECORDS" \
     --value-bytes "$VALUE_BYTES" --acks 1 --label "produce/$proto/$round" | tee -a "$JSON"
   "$KBENCH" --broker "$broker" --server-pid "$SERVER_PID" "${extra[@]}" --mode consume \
-    --topic "$proto-$round" --records "$RECORDS" --label "consume/$proto/$round" | tee -a "$JSON"
+    --topic "$proto-$round" --records "$RECORDS" --value-bytes "$VALUE_BYTES" --label "consume/$proto/$round" | tee -a "$JSON"
 }
 : >>"$JSON"
 start_line=$(wc -l <"$JSON")
@@ -97,13 +99,17 @@ runs = {}
 for line in sys.stdin:
     d = json.loads(line)
     mode, proto, rnd = d["label"].split("/")
+    cpu = d["server_cpu"]
     runs[(mode, proto, int(rnd))] = d["MBps"]
+    runs[(mode + " server CPU s", proto, int(rnd))] = cpu["user_s"] + cpu["sys_s"]
+    runs[(mode + " client CPU s", proto, int(rnd))] = d["client_cpu_s"]
 def fmt(v):
     return "%.1f [%.1f, %.1f]" % (statistics.median(v), min(v), max(v))
 rounds = sorted({r for (_, _, r) in runs})
-print("| | plaintext MB/s | TLS MB/s | TLS / plaintext (per round) |")
+print("| | plaintext | TLS | TLS / plaintext (per round) |")
 print("|---|---|---|---|")
-for mode in ("produce", "consume"):
+for mode in ("produce", "consume", "produce server CPU s", "consume server CPU s",
+             "produce client CPU s", "consume client CPU s"):
     p = [runs[(mode, "plain", r)] for r in rounds]
     t = [runs[(mode, "tls", r)] for r in rounds]
     ratio = [b / a for a, b in zip(p, t)]
