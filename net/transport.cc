@@ -49,7 +49,6 @@ class PlainTransport final : public Transport {
   bool HasBufferedData() const override { return false; }
   void Shutdown() override {}
   std::string PeerPrincipal() const override { return kAnonymousPrincipal; }
-  std::string Describe() const override { return ""; }
 
  private:
   const int fd_;
@@ -87,7 +86,6 @@ class TlsTransport final : public Transport {
     if (!failed_) session_->Shutdown();
   }
   std::string PeerPrincipal() const override { return session_->PeerPrincipal(); }
-  std::string Describe() const override { return session_->Protocol() + " " + session_->Cipher(); }
 
  private:
   IoResult Check(IoResult r) {

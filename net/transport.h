@@ -45,8 +45,6 @@ class Transport {
   virtual void Shutdown() = 0;
   // The principal the transport proves ("User:ANONYMOUS" in clear or without a client certificate).
   virtual std::string PeerPrincipal() const = 0;
-  // "TLSv1.3 TLS_AES_256_GCM_SHA384", or "" in clear.
-  virtual std::string Describe() const = 0;
 };
 
 // Plain TCP on `fd`.
