@@ -112,6 +112,17 @@ class TlsClientsTest(ServerTestCase):
         self.assertTrue(any(e in err for e in expect), "unexpected error:\n" + err)
         self.assertTrue(self.server.alive())
 
+    def assert_confluent_fails_cleanly(self, conf, expect):
+        """confluent_kafka: metadata fails with a KafkaException, and error_cb hears `expect`."""
+        errors = []
+        producer = Producer(dict({"bootstrap.servers": self.ssl,
+                                  "error_cb": lambda e: errors.append(str(e))}, **conf))
+        with self.assertRaises(KafkaException):
+            producer.list_topics(timeout=5)
+        producer.poll(1.0)  # serves error_cb
+        self.assertTrue(any(expect in e for e in errors), errors)
+        self.assertTrue(self.server.alive())
+
     def test_kcat_produces_and_consumes_over_ssl(self):
         self.start()
         self.kcat_round_trip(ssl_conf())
@@ -151,6 +162,8 @@ class TlsClientsTest(ServerTestCase):
         # The client does not trust the server's CA.
         self.assert_fails_cleanly(ssl_conf(ca="other-ca.pem", client="client"),
                                   expect=("certificate verify failed",))
+        self.assert_confluent_fails_cleanly(ssl_conf(ca="other-ca.pem", client="client"),
+                                            "certificate verify failed")
         # No client certificate, one from another CA, an expired one: the broker refuses them.
         # librdkafka reports the broker's TLS alert.
         for client, alert, reason in (
@@ -159,6 +172,7 @@ class TlsClientsTest(ServerTestCase):
                 ("expired", "alert certificate expired", "certificate has expired")):
             with self.subTest(client=client):
                 self.assert_fails_cleanly(ssl_conf(client=client), expect=(alert,))
+                self.assert_confluent_fails_cleanly(ssl_conf(client=client), alert)
                 wait_for_log(self.server, reason)
         # A plaintext client on the SSL port: closed at once, and librdkafka says why it may be.
         self.assert_fails_cleanly({}, expect=("Disconnected while requesting ApiVersion",))
