@@ -411,6 +411,12 @@ TEST_F(TlsServerTest, AnEncryptedKeyNeedsItsPassword) {
   EXPECT_EQ((*ctx)->subject(), "CN=localhost");
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 // The resident memory of this process, from /proc/self/statm.
 size_t ResidentBytes() {
   std::ifstream statm("/proc/self/statm");
@@ -456,8 +462,10 @@ TEST_F(TlsServerTest, AThousandIdleTlsConnectionsHoldLittleMemory) {
       "each\n",
       before >> 10, after >> 10, kConnections, per_connection / 1024);
   // Measured here: about 10 KiB after the other tests, 15 KiB alone; 24 KiB alone without
-  // SSL_MODE_RELEASE_BUFFERS (OpenSSL's read buffer, kept while idle).
-  EXPECT_LT(per_connection, 20 * 1024.0);
+  // SSL_MODE_RELEASE_BUFFERS (OpenSSL's read buffer, kept while idle). Under AddressSanitizer
+  // every allocation has redzones and freed memory (the handshakes') waits in its quarantine:
+  // 48 KiB measured, and the bound there only catches gross growth.
+  EXPECT_LT(per_connection, kSanitized ? 96 * 1024.0 : 20 * 1024.0);
   // Idle connections hold nothing of the memory budget either.
   EXPECT_EQ(server_->budget().used(), 0u);
   for (int fd : fds) ::close(fd);
