@@ -317,8 +317,11 @@ class EventLoop {
       base::LogWarning(std::string("serve: epoll_ctl: ") + std::strerror(errno));
     }
   }
+  // Stops watching `fd`: before it is closed, since the accept thread may get the same number
+  // for a new connection as soon as it is.
+  void Unwatch(int fd) { ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+  // Drops the connection of the (closed) `fd`.
   void Forget(int fd) {
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     auto it = conns_.find(fd);
     if (it == conns_.end()) return;
     limits_.Release(it->second->ip());
@@ -496,6 +499,7 @@ void Connection::CloseConnection(const std::string& why, bool misbehaved) {
   const int fd = fd_;
   if (!handshaking_) transport_->Shutdown();
   transport_.reset();
+  loop_.Unwatch(fd_);
   ::close(fd_);
   fd_ = -1;
   out_.reset();
