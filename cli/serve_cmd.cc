@@ -1,4 +1,5 @@
-// sluice serve: the Kafka-protocol broker, in the foreground until SIGTERM or SIGINT.
+// sluice serve: the Kafka-protocol broker, in the foreground until SIGTERM or SIGINT (SIGHUP
+// reloads the TLS certificate and key).
 
 #include <pthread.h>
 
@@ -29,7 +30,8 @@ struct ServeFlags {
   size_t group_max_state_bytes = 64u << 20;
   int event_loops = 2;
   int worker_threads = 8;
-  net::ServerOptions server;  // the connection limits and the memory budget
+  net::ServerOptions server;  // the connection limits, the memory budget, the TLS files
+  std::string ssl_client_auth = "none";
   std::vector<std::string> topic_configs;
   std::string authorizer;   // "" (none) or "acl"
   std::string super_users;  // super.users: "User:a;User:b"
@@ -84,6 +86,9 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   net::BrokerOptions options;
   options.server = flags.server;
   if (int rc = ParseListenerFlags(ctx, flags, options); rc != kExitOk) return rc;
+  auto client_auth = net::ParseClientAuth(flags.ssl_client_auth);
+  if (!client_auth) return ctx.Usage("--ssl-client-auth: " + client_auth.error().context);
+  options.server.tls.client_auth = *client_auth;
   options.server.event_loops = flags.event_loops;
   options.server.worker_threads = flags.worker_threads;
   options.node_id = flags.node_id;
@@ -120,6 +125,7 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // reloads the TLS certificate and key
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   base::SetLogLevel(base::LogLevel::kInfo);
@@ -139,7 +145,15 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   std::fflush(stdout);
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    base::LogInfo("serve: SIGHUP, reloading the TLS certificate and key");
+    if (auto s = (*broker)->ReloadTls(); !s) {
+      base::LogError("serve: TLS reload failed, the previous certificate stays in use: " +
+                     s.error().context);
+    }
+  }
   base::LogInfo(std::string("serve: ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
                 ", shutting down");
   if (auto s = (*broker)->Stop(); !s) return ctx.Fail(s.error());
@@ -238,6 +252,19 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
                   "Close a connection whose started request is not whole after this long "
                   "(a stalled or very slow sender)")
       ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}))
+      ->capture_default_str();
+  cmd->add_option("--ssl-certificate-file", server.tls.certificate_file,
+                  "PEM file with the TLS listeners' certificate and its chain (reread on SIGHUP)");
+  cmd->add_option("--ssl-key-file", server.tls.key_file,
+                  "PEM file with the certificate's private key (reread on SIGHUP)");
+  cmd->add_option("--ssl-key-password", server.tls.key_password,
+                  "Password of an encrypted private key (ssl.key.password)");
+  cmd->add_option("--ssl-ca-file", server.tls.ca_file,
+                  "PEM file with the CAs that sign client certificates (for --ssl-client-auth)");
+  cmd->add_option("--ssl-client-auth", flags->ssl_client_auth,
+                  "Client certificates on TLS listeners: none, requested (verified if sent) or "
+                  "required (ssl.client.auth)")
+      ->check(CLI::IsMember({"none", "requested", "required"}))
       ->capture_default_str();
   cmd->callback([&ctx, flags] { ctx.exit_code = Serve(ctx, *flags); });
 }

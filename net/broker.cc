@@ -122,6 +122,8 @@ Status Broker::Stop() {
 }
 
 uint16_t Broker::port(size_t listener) const { return impl_->server_->port(listener); }
+
+Status Broker::ReloadTls() { return impl_->server_->ReloadTls(); }
 engine::Engine& Broker::engine() { return *impl_->engine_; }
 
 const Listener* Broker::Impl::AdvertisedListener(const Session& session) const {

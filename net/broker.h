@@ -53,6 +53,9 @@ class Broker {
 
   // The port listeners[i] is bound to.
   uint16_t port(size_t listener = 0) const;
+  // Reads the TLS certificate and key files again (SIGHUP): new connections get them; existing
+  // ones keep theirs. On an error (a missing or bad file) the old ones stay in use.
+  base::Status ReloadTls();
   engine::Engine& engine();
 
   class Impl;

@@ -23,6 +23,8 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "net/tls.h"
+#include "net/transport.h"
 #include "segment/base/check.h"
 #include "segment/base/log.h"
 
@@ -166,12 +168,19 @@ class ConnectionLimits {
 //
 // Received bytes not yet handed to a handler live in in_ ([in_begin_, in_end_)), and in_charge_
 // holds exactly in_.size() bytes of the budget outside ReadAvailable. An idle connection has an
-// empty in_ and holds nothing.
+// empty in_ and holds nothing (on TLS, OpenSSL's per-connection state only: its buffers are
+// released when empty).
+//
+// Bytes cross the socket through transport_ (net/transport.h), in clear or TLS. A TLS connection
+// first does its handshake (handshaking_), within request_receive_timeout_ms. Each direction
+// remembers which socket event it waits for: a TLS read can wait for the socket to be writable and
+// a write for it to be readable (read_waits_for_, write_waits_for_).
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
 
-  Connection(EventLoop& loop, std::shared_ptr<Inbox> inbox, int fd, Session session);
+  Connection(EventLoop& loop, std::shared_ptr<Inbox> inbox, int fd, Session session,
+             std::unique_ptr<Transport> transport, bool handshake);
   ~Connection() {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -196,6 +205,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void ReadAvailable();
+  // Steps the TLS handshake; once done, takes the client certificate's principal and reads.
+  void ContinueHandshake();
   // Hands the whole frame of `frame_bytes` (size prefix included) at in_begin_ to a handler.
   void DispatchFrame(size_t frame_bytes);
   // Appends `n` bytes read into the loop's scratch buffer to in_.
@@ -210,6 +221,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<Inbox> inbox_;
   int fd_;
   Session session_;  // see net/session.h for who touches it when
+  std::unique_ptr<Transport> transport_;
+  bool handshaking_ = false;                // a TLS handshake is under way
+  uint32_t handshake_waits_for_ = EPOLLIN;  // the event the handshake's next step needs
+  uint32_t read_waits_for_ = EPOLLIN;       // the event the next read needs
+  uint32_t write_waits_for_ = EPOLLOUT;     // the event the next write needs
+  TimePoint accepted_;
 
   std::string in_;
   size_t in_begin_ = 0;
@@ -249,9 +266,25 @@ class EventLoop {
   ~EventLoop() { Stop(); }
 
   // Takes ownership of an accepted socket (from the accept thread), already admitted by limits_.
-  void Adopt(int fd, Session session) {
-    inbox_->Post([this, fd, session = std::move(session)]() mutable {
-      auto conn = std::make_shared<Connection>(*this, inbox_, fd, std::move(session));
+  // `tls` is the context of a TLS listener's connection (null in clear).
+  void Adopt(int fd, Session session, std::shared_ptr<const TlsContext> tls) {
+    inbox_->Post([this, fd, session = std::move(session), tls = std::move(tls)]() mutable {
+      const bool is_tls = tls != nullptr;
+      std::unique_ptr<Transport> transport;
+      if (is_tls) {
+        auto t = MakeTlsServerTransport(std::move(tls), fd);
+        if (!t) {
+          base::LogWarning("serve: TLS for " + session.peer + ": " + t.error().context);
+          limits_.Release(session.ip);
+          ::close(fd);
+          return;
+        }
+        transport = std::move(*t);
+      } else {
+        transport = MakePlainTransport(fd);
+      }
+      auto conn = std::make_shared<Connection>(*this, inbox_, fd, std::move(session),
+                                               std::move(transport), is_tls);
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.fd = fd;
@@ -284,8 +317,11 @@ class EventLoop {
       base::LogWarning(std::string("serve: epoll_ctl: ") + std::strerror(errno));
     }
   }
+  // Stops watching `fd`: before it is closed, since the accept thread may get the same number
+  // for a new connection as soon as it is.
+  void Unwatch(int fd) { ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+  // Drops the connection of the (closed) `fd`.
   void Forget(int fd) {
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     auto it = conns_.find(fd);
     if (it == conns_.end()) return;
     limits_.Release(it->second->ip());
@@ -390,25 +426,69 @@ class EventLoop {
 
 // --- Connection ---------------------------------------------------------------------------------
 
-Connection::Connection(EventLoop& loop, std::shared_ptr<Inbox> inbox, int fd, Session session)
+Connection::Connection(EventLoop& loop, std::shared_ptr<Inbox> inbox, int fd, Session session,
+                       std::unique_ptr<Transport> transport, bool handshake)
     : loop_(loop),
       budget_(loop.budget()),
       inbox_(std::move(inbox)),
       fd_(fd),
       session_(std::move(session)),
+      transport_(std::move(transport)),
+      handshaking_(handshake),
+      accepted_(std::chrono::steady_clock::now()),
       in_charge_(budget_.Empty()),
-      last_activity_(std::chrono::steady_clock::now()) {}
+      last_activity_(accepted_) {}
 
 void Connection::OnEvents(uint32_t events) {
   if (closed()) return;
-  if (events & EPOLLOUT) WritePending();
+  if (handshaking_) {
+    if (events & (handshake_waits_for_ | EPOLLHUP | EPOLLERR)) ContinueHandshake();
+    return;
+  }
+  if (out_ && (events & write_waits_for_)) WritePending();
   if (closed()) return;
   if ((events & (EPOLLHUP | EPOLLERR)) && (busy_ || waiting_for_memory_)) {
     // Not reading, so recv cannot see the end; and the answer has nowhere to go.
     CloseConnection("client went away");
     return;
   }
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) ReadAvailable();
+  if (events & (read_waits_for_ | EPOLLHUP | EPOLLERR)) ReadAvailable();
+}
+
+void Connection::ContinueHandshake() {
+  const Transport::IoResult r = transport_->Handshake();
+  switch (r.status) {
+    case Transport::Status::kOk:
+      break;
+    case Transport::Status::kWantRead:
+    case Transport::Status::kWantWrite:
+      handshake_waits_for_ = r.status == Transport::Status::kWantRead ? EPOLLIN : EPOLLOUT;
+      UpdateInterest();
+      return;
+    case Transport::Status::kClosed:
+      CloseConnection("client disconnected during the TLS handshake");
+      return;
+    case Transport::Status::kError: {
+      // What the client sent that OpenSSL did not read (a plaintext request, say) would make the
+      // close a reset, and the client see "connection reset" instead of the end of the stream:
+      // read it away first, as much as has arrived.
+      for (int i = 0; i < 16 && ::recv(fd_, loop_.scratch(), kReadChunk, 0) > 0; ++i) {
+      }
+      const bool plaintext = r.error.find("wrong version number") != std::string::npos ||
+                             r.error.find("http request") != std::string::npos;
+      CloseConnection("TLS handshake failed: " + r.error +
+                          (plaintext ? " (a plaintext client on a TLS listener?)" : ""),
+                      /*misbehaved=*/true);
+      return;
+    }
+  }
+  handshaking_ = false;
+  last_activity_ = std::chrono::steady_clock::now();
+  // On SASL_SSL the principal is SASL's to set; on SSL it is the client certificate's subject.
+  if (session_.listener != nullptr && session_.listener->protocol == SecurityProtocol::kSsl) {
+    session_.principal = transport_->PeerPrincipal();
+  }
+  ReadAvailable();  // the client's first request may have come with its last handshake message
 }
 
 void Connection::CloseConnection(const std::string& why, bool misbehaved) {
@@ -417,6 +497,9 @@ void Connection::CloseConnection(const std::string& why, bool misbehaved) {
   static base::RateLimitedLog problem(base::LogLevel::kWarning, 1000);
   (misbehaved ? problem : routine).Log("serve: closing connection from " + peer() + ": " + why);
   const int fd = fd_;
+  if (!handshaking_) transport_->Shutdown();
+  transport_.reset();
+  loop_.Unwatch(fd_);
   ::close(fd_);
   fd_ = -1;
   out_.reset();
@@ -436,6 +519,14 @@ void Connection::CheckTimeouts(TimePoint now) {
   if (closed() || busy_ || waiting_for_memory_) return;  // the broker is the one taking time
   using std::chrono::milliseconds;
   const auto& o = loop_.options();
+  if (handshaking_) {
+    if (now - accepted_ > milliseconds(o.request_receive_timeout_ms)) {
+      CloseConnection(
+          "TLS handshake not done within " + std::to_string(o.request_receive_timeout_ms) + " ms",
+          /*misbehaved=*/true);
+    }
+    return;
+  }
   if (request_started_ && now - *request_started_ > milliseconds(o.request_receive_timeout_ms)) {
     CloseConnection("sent " + std::to_string(in_end_ - in_begin_) +
                         " bytes of a request and not the rest within " +
@@ -496,27 +587,38 @@ void Connection::ReadAvailable() {
       dst = loop_.scratch();
       room = kReadChunk;
     }
-    const ssize_t n = ::recv(fd_, dst, room, 0);
-    const int err = errno;
-    if (n > 0) {
+    const Transport::IoResult r = transport_->Read(dst, room);
+    if (r.status == Transport::Status::kOk) {
       const auto now = std::chrono::steady_clock::now();
       if (held == 0) request_started_ = now;
       last_activity_ = now;
+      read_waits_for_ = EPOLLIN;
       if (in_place) {
-        in_end_ += static_cast<size_t>(n);
+        in_end_ += r.bytes;
       } else {
-        Keep(dst, static_cast<size_t>(n));
+        Keep(dst, r.bytes);
       }
     }
     if (!in_place) in_charge_.ShrinkTo(in_.size());
-    if (n > 0) continue;
-    if (n == 0) {
-      CloseConnection(held > 0 ? "client disconnected in the middle of a request"
-                               : "client disconnected");
-      return;
+    switch (r.status) {
+      case Transport::Status::kOk:
+        continue;
+      case Transport::Status::kClosed:
+        CloseConnection(held > 0 ? "client disconnected in the middle of a request"
+                                 : "client disconnected");
+        return;
+      case Transport::Status::kError:
+        CloseConnection(r.error);
+        return;
+      case Transport::Status::kWantRead:
+      case Transport::Status::kWantWrite:
+        // The socket is drained; with TLS, epoll would not wake for bytes OpenSSL already holds,
+        // but a read only wants more once those are gone.
+        SLUICE_DCHECK(r.status != Transport::Status::kWantRead || !transport_->HasBufferedData(),
+                      "a TLS read wants more with decrypted bytes held");
+        read_waits_for_ = r.status == Transport::Status::kWantRead ? EPOLLIN : EPOLLOUT;
+        break;
     }
-    if (err == EINTR) continue;
-    if (err != EAGAIN && err != EWOULDBLOCK) CloseConnection(std::strerror(err));
     break;
   }
   if (closed()) return;
@@ -599,18 +701,19 @@ void Connection::WritePending() {
     out_->Iovecs(out_sent_ > sizeof out_header_ ? out_sent_ - sizeof out_header_ : 0, body);
     iov_.insert(iov_.end(), body.begin(), body.end());
     if (iov_.size() > IOV_MAX) iov_.resize(IOV_MAX);
-    msghdr msg{};
-    msg.msg_iov = iov_.data();
-    msg.msg_iovlen = iov_.size();
-    const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return UpdateInterest();
-      CloseConnection(std::string("send failed: ") + std::strerror(errno));
+    // The loop's scratch is free while writing: reads copy out of it before they return.
+    const Transport::IoResult r = transport_->Write(iov_, loop_.scratch());
+    if (r.status == Transport::Status::kWantRead || r.status == Transport::Status::kWantWrite) {
+      write_waits_for_ = r.status == Transport::Status::kWantRead ? EPOLLIN : EPOLLOUT;
+      return UpdateInterest();
+    }
+    if (r.status != Transport::Status::kOk) {
+      CloseConnection(r.status == Transport::Status::kClosed ? "client went away" : r.error);
       return;
     }
+    write_waits_for_ = EPOLLOUT;
     last_activity_ = std::chrono::steady_clock::now();
-    out_sent_ += static_cast<size_t>(n);
+    out_sent_ += r.bytes;
     if (out_sent_ == out_total_) {
       out_.reset();
       busy_ = false;
@@ -622,7 +725,13 @@ void Connection::WritePending() {
 
 void Connection::UpdateInterest() {
   if (closed()) return;
-  const uint32_t want = (out_ ? EPOLLOUT : 0u) | (busy_ || waiting_for_memory_ ? 0u : EPOLLIN);
+  uint32_t want = 0;
+  if (handshaking_) {
+    want = handshake_waits_for_;
+  } else {
+    if (out_) want |= write_waits_for_;
+    if (!busy_ && !waiting_for_memory_) want |= read_waits_for_;
+  }
   if (want != interest_) {
     interest_ = want;
     loop_.SetInterest(fd_, want);
@@ -741,10 +850,14 @@ Status Server::Start() {
     return MakeError(ErrorCode::kInvalidArgument, "no listeners");
   }
   for (const Listener& l : options_.listeners) {
-    if (UsesTls(l.protocol)) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "listener " + l.ToString() + ": TLS listeners are not available yet");
+    if (!UsesTls(l.protocol) || tls_) continue;
+    auto tls = TlsContext::CreateServer(options_.tls);
+    if (!tls) {
+      return MakeError(tls.error().code, "listener " + l.ToString() + ": " + tls.error().context);
     }
+    tls_ = std::move(*tls);
+    base::LogInfo("serve: TLS certificate " + tls_->subject() + ", client certificates " +
+                  std::string(ClientAuthName(options_.tls.client_auth)));
   }
   RaiseOpenFileLimit(options_.max_connections);
   listen_fds_.assign(options_.listeners.size(), -1);
@@ -807,6 +920,22 @@ Status Server::Listen(size_t i) {
 
 void Server::Post(std::function<void()> fn) { pool_->Post(std::move(fn)); }
 
+Status Server::ReloadTls() {
+  if (!CurrentTls()) {
+    return MakeError(ErrorCode::kInvalidArgument, "no TLS listener: nothing to reload");
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const TlsContext> fresh, TlsContext::CreateServer(options_.tls));
+  base::LogInfo("serve: TLS certificate reloaded: " + fresh->subject() + " for new connections");
+  std::lock_guard lock(tls_mu_);
+  tls_ = std::move(fresh);
+  return {};
+}
+
+std::shared_ptr<const TlsContext> Server::CurrentTls() const {
+  std::lock_guard lock(tls_mu_);
+  return tls_;
+}
+
 void Server::AcceptLoop() {
   size_t next_loop = 0;
   // The listening sockets, then the stop eventfd.
@@ -848,7 +977,9 @@ void Server::AcceptLoop() {
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       static base::RateLimitedLog log(base::LogLevel::kInfo, 1000);
       log.Log("serve: connection from " + session.peer + " on " + session.listener->name);
-      loops_[next_loop++ % loops_.size()]->Adopt(fd, std::move(session));
+      std::shared_ptr<const TlsContext> tls;
+      if (UsesTls(session.listener->protocol)) tls = CurrentTls();
+      loops_[next_loop++ % loops_.size()]->Adopt(fd, std::move(session), std::move(tls));
     }
   }
 }

@@ -21,13 +21,28 @@
 // connection idle for connections_max_idle_ms, or whose request is not whole after
 // request_receive_timeout_ms of reading it (a slow or stalled sender), is closed.
 //
+// TLS (listeners whose protocol is SSL or SASL_SSL; net/tls.h, net/transport.h): a connection
+// does its handshake in its event loop, non-blocking, on the socket itself (a socket BIO: OpenSSL
+// reads and writes the socket directly, with send(MSG_NOSIGNAL), and no memory BIOs to copy
+// through), within
+// request_receive_timeout_ms; then requests are read and responses written through the same
+// transport, under the same memory rules: reads are decrypted into the loop's scratch or in place,
+// and an idle connection holds only OpenSSL's session state (SSL_MODE_RELEASE_BUFFERS frees its
+// record buffers whenever they are empty). Responses are encrypted from where they lie when a
+// piece is a record or larger; smaller pieces are gathered into one record. All TLS listeners
+// share one certificate (ServerOptions::tls). ReloadTls builds a new context from the same files;
+// new connections get it, existing ones keep theirs; a bad file leaves the old one in place. With
+// a client certificate (ssl.client.auth requested/required) an SSL listener's session principal
+// is "User:" + the certificate subject in RFC 2253 form.
+//
 // Thread-safety: Start and Stop from one thread; a Responder may be used from any thread; the
-// budget is thread-safe.
+// budget is thread-safe; ReloadTls from any thread (tls_ is guarded by tls_mu_).
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +51,7 @@
 #include "net/memory_budget.h"
 #include "net/out_buffer.h"
 #include "net/session.h"
+#include "net/tls.h"
 #include "segment/base/result.h"
 
 namespace sluice::net {
@@ -100,6 +116,9 @@ struct ServerOptions {
   int max_connections_per_ip = 4096;            // max.connections.per.ip
   int64_t connections_max_idle_ms = 600'000;    // connections.max.idle.ms
   int64_t request_receive_timeout_ms = 30'000;  // a started request must be whole within this
+  // (and a TLS handshake done within this)
+  // The certificate, key and client-certificate policy of every TLS listener.
+  TlsOptions tls;
 };
 
 class Server {
@@ -122,8 +141,12 @@ class Server {
   // The memory budget: handlers charge what they allocate for a request (decompression, transcoded
   // responses) to it.
   MemoryBudget& budget() { return budget_; }
+  // Reads the TLS files again (ServerOptions::tls): new connections get the new certificate. On
+  // an error the old context stays.
+  Status ReloadTls();
 
  private:
+  std::shared_ptr<const TlsContext> CurrentTls() const;
   class WorkerPool;
   void AcceptLoop();
 
@@ -133,6 +156,9 @@ class Server {
   std::unique_ptr<ConnectionLimits> limits_;
   // Binds and listens on listeners[i]; on success, listen_fds_[i] and ports_[i] are set.
   Status Listen(size_t i);
+
+  mutable std::mutex tls_mu_;
+  std::shared_ptr<const TlsContext> tls_;  // guarded by tls_mu_; null without TLS listeners
 
   std::vector<int> listen_fds_;  // one per listener
   std::vector<uint16_t> ports_;  // one per listener

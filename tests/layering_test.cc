@@ -64,4 +64,28 @@ TEST(LayeringTest, NoFileIncludesAHeaderOfAHigherLayer) {
   for (const auto& v : violations) ADD_FAILURE() << v;
 }
 
+// STYLE.md: each third-party library is included from exactly one wrapper. OpenSSL's is
+// net/tls.cc (tests included: they use net/tls.h).
+TEST(LayeringTest, OnlyTheTlsWrapperIncludesOpenSsl) {
+  const fs::path root = SLUICE_SOURCE_DIR;
+  const std::regex include_re(R"re(^\s*#\s*include\s+<openssl/)re");
+  std::vector<std::string> includers;
+  for (const char* top : {"segment", "engine", "net", "cli", "tests", "bench"}) {
+    if (!fs::exists(root / top)) continue;
+    for (const auto& entry : fs::recursive_directory_iterator(root / top)) {
+      const std::string ext = entry.path().extension().string();
+      if (ext != ".h" && ext != ".cc") continue;
+      std::ifstream in(entry.path());
+      std::string line;
+      while (std::getline(in, line)) {
+        if (std::regex_search(line, include_re)) {
+          includers.push_back(fs::relative(entry.path(), root).string());
+          break;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(includers, std::vector<std::string>{"net/tls.cc"});
+}
+
 }  // namespace

@@ -14,8 +14,12 @@ SLUICE = os.environ.get("SLUICE_BINARY", "sluice")
 
 
 class SluiceServer:
-    def __init__(self, *extra_args, data_dir=None, preexec_fn=None):
+    def __init__(self, *extra_args, data_dir=None, preexec_fn=None, listeners=None):
+        """`listeners` ("SSL://127.0.0.1:0,PLAINTEXT://127.0.0.1:0") replaces --listen; each
+        listener's bound port is then in self.ports by name, and self.port is the first's."""
         self._own_dir = data_dir is None
+        self.listeners = listeners
+        self.ports = {}
         self.preexec_fn = preexec_fn  # run in the child before exec (e.g. to set a signal's disposition)
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sluice-clients-")
         self.extra_args = list(extra_args)
@@ -30,9 +34,11 @@ class SluiceServer:
     def start(self, port=0):
         """Starts the server (on `port`, or any free port) and waits until it listens."""
         self._log = open(self.log_path, "ab")
+        where = (["--listeners", self.listeners] if self.listeners
+                 else ["--listen", "127.0.0.1:%d" % port])
         self.proc = subprocess.Popen(
-            [SLUICE, "--data-dir", self.data_dir, "serve", "--listen", "127.0.0.1:%d" % port,
-             "--group-min-session-timeout-ms", "100"] + self.extra_args,
+            [SLUICE, "--data-dir", self.data_dir, "serve"] + where +
+            ["--group-min-session-timeout-ms", "100"] + self.extra_args,
             stdout=subprocess.PIPE, stderr=self._log, preexec_fn=self.preexec_fn)
         line = self.proc.stdout.readline().decode()
         m = re.match(r"listening on [^:]+:(\d+)", line)
@@ -43,7 +49,15 @@ class SluiceServer:
             self._log.close()
             raise RuntimeError("sluice serve did not start: %r\n%s" % (line, self.log()))
         self.port = int(m.group(1))
+        # Then one `listener NAME://HOST:PORT` line per listener.
+        for _ in range(len(self.listeners.split(",")) if self.listeners else 1):
+            lm = re.match(r"listener (\w+)://.*:(\d+)$", self.proc.stdout.readline().decode().strip())
+            if lm:
+                self.ports[lm.group(1)] = int(lm.group(2))
         return self
+
+    def address(self, listener):
+        return "127.0.0.1:%d" % self.ports[listener]
 
     def stop(self):
         """SIGTERM; the server must exit 0 (clean shutdown)."""
