@@ -19,5 +19,6 @@ void AddVerifyCommands(CLI::App& app, Context& ctx);  // verify, dump
 void AddRepairCommand(CLI::App& app, Context& ctx);
 void AddBenchCommand(CLI::App& app, Context& ctx);
 void AddServeCommand(CLI::App& app, Context& ctx);
+void AddUserCommands(CLI::App& app, Context& ctx);  // user create, delete, list
 
 }  // namespace sluice::cli

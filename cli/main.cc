@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
     AddRepairCommand(app, ctx);
     AddBenchCommand(app, ctx);
     AddServeCommand(app, ctx);
+    AddUserCommands(app, ctx);
 
     try {
       app.parse(argc, argv);

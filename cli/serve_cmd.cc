@@ -29,6 +29,7 @@ struct ServeFlags {
   int worker_threads = 8;
   net::ServerOptions server;  // the connection limits and the memory budget
   std::vector<std::string> topic_configs;
+  std::vector<std::string> sasl_mechanisms = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
 };
 
 // --listen / --listeners -> the listeners; --advertised-listeners -> what each advertises.
@@ -86,6 +87,7 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   options.default_partitions = flags.num_partitions;
   options.group_initial_rebalance_delay_ms = flags.rebalance_delay_ms;
   options.group_min_session_timeout_ms = flags.min_session_timeout_ms;
+  options.sasl_enabled_mechanisms = flags.sasl_mechanisms;
 
   engine::EngineOptions engine_options;
   engine_options.data_dir = ctx.data_dir;
@@ -151,6 +153,12 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--advertised-listeners,--advertised-listener", flags->advertised,
                   "Where clients are told to connect, NAME://HOST:PORT,... (or HOST:PORT with "
                   "one listener; default: each listener's own address)");
+  cmd->add_option("--sasl-enabled-mechanisms", flags->sasl_mechanisms,
+                  "SASL mechanisms offered on SASL_PLAINTEXT and SASL_SSL listeners, of PLAIN, "
+                  "SCRAM-SHA-256, SCRAM-SHA-512 (sasl.enabled.mechanisms; PLAIN sends the "
+                  "password itself: use it over SASL_SSL)")
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("--node-id", flags->node_id, "Broker id reported to clients")
       ->capture_default_str();
   cmd->add_option("--auto-create-topics", flags->auto_create,

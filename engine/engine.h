@@ -23,6 +23,7 @@
 #include "engine/catalog.h"
 #include "engine/config.h"
 #include "engine/partition_log.h"
+#include "engine/scram_users.h"
 #include "segment/base/clock.h"
 #include "segment/io/file_system.h"
 
@@ -141,6 +142,19 @@ class Engine {
   // is handed out. Fails on an I/O error or a damaged file, and with kClosed after Close.
   Result<int64_t> AllocateProducerId();
 
+  // --- SCRAM users (engine/scram_users.h; <data>/scram-users) ----------------------------------
+  // Loaded at Open. While the file is damaged (or of a newer version) each of these returns that
+  // error (kCorruption naming the file, kUnsupportedVersion): logins are refused, the file is
+  // kept as found and never overwritten. Changes are durable when they return.
+  Status ScramUsersStatus() const;
+  Result<std::optional<ScramCredential>> FindScramCredential(const std::string& user,
+                                                             ScramMechanism mechanism) const;
+  Result<ScramUserMap> ListScramUsers() const;
+  Status UpsertScramCredential(const std::string& user, ScramMechanism mechanism,
+                               const ScramCredential& credential);
+  // kNotFound when the user has no credential for `mechanism`.
+  Status DeleteScramCredential(const std::string& user, ScramMechanism mechanism);
+
   // --- maintenance ----------------------------------------------------------------------------
   Status Flush();     // every partition, now
   Status FlushDue();  // the partitions whose flush.ms or flush.bytes is due
@@ -223,6 +237,7 @@ class Engine {
   std::mutex group_offsets_mu_;  // guards group_offsets_ (loaded at first use)
   std::unique_ptr<GroupOffsetStore> group_offsets_;
   std::unique_ptr<ProducerIdAllocator> producer_ids_;
+  std::unique_ptr<ScramUserStore> scram_users_;  // set by Open; internally locked
   mutable std::mutex reports_mu_;  // guards reports_ (partitions open on any thread)
   mutable std::vector<segment::RecoveryReport> reports_;
   std::vector<std::string> catalog_changes_;

@@ -55,6 +55,18 @@ class Broker::Impl {
   void Handle(const RequestHeader& h, const DescribeGroupsRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const ListGroupsRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const DeleteGroupsRequest& req, Responder& responder);
+  // sasl_handlers.cc:
+  void Handle(const RequestHeader& h, const SaslHandshakeRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const SaslAuthenticateRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const DescribeUserScramCredentialsRequest& req,
+              Responder& responder);
+  void Handle(const RequestHeader& h, const AlterUserScramCredentialsRequest& req,
+              Responder& responder);
+  // Whether a connection that has not authenticated yet may send this request (ApiVersions and the
+  // SASL APIs); anything else closes it, as Kafka does.
+  static bool AllowedBeforeAuthentication(int16_t api_key);
+  // Checks sasl.enabled.mechanisms (Start).
+  static Status ValidateSaslMechanisms(const std::vector<std::string>& mechanisms);
 
   // A fetch that may wait for data (long poll): runs, parks, runs again.
   struct PendingFetch;

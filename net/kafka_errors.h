@@ -46,6 +46,8 @@ enum class KafkaError : int16_t {
   kGroupAuthorizationFailed = 30,
   kClusterAuthorizationFailed = 31,
   kInvalidTimestamp = 32,
+  kUnsupportedSaslMechanism = 33,
+  kIllegalSaslState = 34,
   kUnsupportedVersion = 35,
   kTopicAlreadyExists = 36,
   kInvalidPartitions = 37,
@@ -61,6 +63,7 @@ enum class KafkaError : int16_t {
   kInvalidProducerEpoch = 47,
   kInvalidTxnState = 48,
   kKafkaStorageError = 56,
+  kSaslAuthenticationFailed = 58,
   kUnknownProducerId = 59,
   kNonEmptyGroup = 68,
   kGroupIdNotFound = 69,
@@ -78,6 +81,9 @@ enum class KafkaError : int16_t {
   kUnstableOffsetCommit = 88,
   kThrottlingQuotaExceeded = 89,
   kProducerFenced = 90,
+  kResourceNotFound = 91,
+  kDuplicateResource = 92,
+  kUnacceptableCredential = 93,
 };
 
 // Kafka's name for `error` ("UNKNOWN_TOPIC_OR_PARTITION"), or "UNKNOWN" for an unnamed code.
@@ -97,13 +103,17 @@ enum class ApiKey : int16_t {
   kSyncGroup = 14,
   kDescribeGroups = 15,
   kListGroups = 16,
+  kSaslHandshake = 17,
   kApiVersions = 18,
   kCreateTopics = 19,
   kDeleteTopics = 20,
   kInitProducerId = 22,
   kDescribeConfigs = 32,
   kAlterConfigs = 33,
+  kSaslAuthenticate = 36,
   kDeleteGroups = 42,
+  kDescribeUserScramCredentials = 50,
+  kAlterUserScramCredentials = 51,
 };
 
 // Kafka's name for `key` ("Produce"), or "Unknown".
@@ -116,7 +126,9 @@ struct SupportedApi {
   int16_t max_version;
 };
 
-// Every API we serve, in ApiKey order. All maxima are the highest non-flexible version; there is
+// Every API we serve, in ApiKey order. All maxima are the highest non-flexible version (but for the
+// two SCRAM-credential APIs, which exist only in flexible versions); SaslHandshake starts at v1
+// (v0 is followed by raw SASL tokens without Kafka framing: see PROTOCOL.md); there is
 // no OffsetForLeaderEpoch (leader epochs are -1 everywhere, see KAFKA_PROTOCOL.md gotcha 9).
 // Produce starts at 0 for librdkafka's exact version checks (gotcha 1); v0-2 get
 // UNSUPPORTED_VERSION per partition, as from Kafka 4.0.
@@ -127,10 +139,13 @@ inline constexpr SupportedApi kSupportedApis[] = {
     {ApiKey::kFindCoordinator, 0, 2}, {ApiKey::kJoinGroup, 0, 5},
     {ApiKey::kHeartbeat, 0, 3},       {ApiKey::kLeaveGroup, 0, 3},
     {ApiKey::kSyncGroup, 0, 3},       {ApiKey::kDescribeGroups, 0, 4},
-    {ApiKey::kListGroups, 0, 2},      {ApiKey::kApiVersions, 0, 2},
-    {ApiKey::kCreateTopics, 2, 4},    {ApiKey::kDeleteTopics, 1, 3},
-    {ApiKey::kInitProducerId, 0, 1},  {ApiKey::kDescribeConfigs, 1, 3},
-    {ApiKey::kDeleteGroups, 0, 1},    {ApiKey::kAlterConfigs, 0, 1},
+    {ApiKey::kListGroups, 0, 2},      {ApiKey::kSaslHandshake, 1, 1},
+    {ApiKey::kApiVersions, 0, 2},     {ApiKey::kCreateTopics, 2, 4},
+    {ApiKey::kDeleteTopics, 1, 3},    {ApiKey::kInitProducerId, 0, 1},
+    {ApiKey::kDescribeConfigs, 1, 3}, {ApiKey::kAlterConfigs, 0, 1},
+    {ApiKey::kSaslAuthenticate, 0, 1}, {ApiKey::kDeleteGroups, 0, 1},
+    {ApiKey::kDescribeUserScramCredentials, 0, 0},
+    {ApiKey::kAlterUserScramCredentials, 0, 0},
 };
 
 // The row for the raw wire value `api_key`, or nullopt when we do not serve it.

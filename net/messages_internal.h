@@ -90,5 +90,11 @@ CreateTopicsRequest DecodeCreateTopicsRequest(int16_t v, WireReader& r);
 DeleteTopicsRequest DecodeDeleteTopicsRequest(int16_t v, WireReader& r);
 DescribeConfigsRequest DecodeDescribeConfigsRequest(int16_t v, WireReader& r);
 AlterConfigsRequest DecodeAlterConfigsRequest(int16_t v, WireReader& r);
+// messages_sasl.cc:
+SaslHandshakeRequest DecodeSaslHandshakeRequest(int16_t v, WireReader& r);
+SaslAuthenticateRequest DecodeSaslAuthenticateRequest(int16_t v, WireReader& r);
+DescribeUserScramCredentialsRequest DecodeDescribeUserScramCredentialsRequest(int16_t v,
+                                                                            WireReader& r);
+AlterUserScramCredentialsRequest DecodeAlterUserScramCredentialsRequest(int16_t v, WireReader& r);
 
 }  // namespace sluice::net::internal

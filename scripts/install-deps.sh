@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config clang-format git
   liburing-dev libxxhash-dev libzstd-dev liblz4-dev libsnappy-dev zlib1g-dev
-  libcli11-dev nlohmann-json3-dev
+  libcli11-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   kcat librdkafka-dev python3-kafka python3-confluent-kafka python3-lz4 python3-snappy
   python3-zstandard

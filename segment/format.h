@@ -87,6 +87,12 @@ inline constexpr size_t kProducerSnapshotHeaderSize = 12;  // offset, producer c
 inline constexpr size_t kProducerSnapshotEntrySize = 24;   // id, epoch, count, reserved, last seen
 inline constexpr size_t kProducerSnapshotBatchSize = 24;   // first/last sequence, first/last offset
 
+// SCRAM users: <data>/scram-users (JSON payload; engine/scram_users.h).
+inline constexpr Magic kScramUsersMagic = MakeMagic("SLUICESU");
+inline constexpr uint16_t kScramUsersVersion1 = 1;
+inline constexpr uint16_t kScramUsersCurrentVersion = kScramUsersVersion1;
+inline constexpr uint16_t kScramUsersMinReadableVersion = kScramUsersVersion1;
+
 // Segments are addressed with 32-bit positions in the index.
 inline constexpr uint64_t kMaxSegmentBytes = 1ull << 31;
 
