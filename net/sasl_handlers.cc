@@ -271,11 +271,11 @@ void Broker::Impl::Handle(const RequestHeader& h, const DescribeUserScramCredent
 void Broker::Impl::Handle(const RequestHeader& h, const AlterUserScramCredentialsRequest& req,
                           Responder& responder) {
   AlterUserScramCredentialsResponse resp;
-  // Kafka: a user named more than once in one request (deletions and upsertions together) gets
-  // DUPLICATE_RESOURCE and none of its changes are made.
-  std::map<std::string, int> counts;
-  for (const auto& d : req.deletions) ++counts[d.name];
-  for (const auto& u : req.upsertions) ++counts[u.name];
+  // Kafka: a (user, mechanism) pair named more than once in one request (deletions and
+  // upsertions together) gets DUPLICATE_RESOURCE for the user, and none of its changes are made.
+  std::map<std::pair<std::string, int8_t>, int> counts;
+  for (const auto& d : req.deletions) ++counts[{d.name, d.mechanism}];
+  for (const auto& u : req.upsertions) ++counts[{u.name, u.mechanism}];
   std::map<std::string, AlterUserScramCredentialsResponse::UserResult> results;
   auto set_error = [&](const std::string& user, KafkaError error, std::string message) {
     auto& r = results[user];
@@ -285,7 +285,8 @@ void Broker::Impl::Handle(const RequestHeader& h, const AlterUserScramCredential
       r.error_message = std::move(message);
     }
   };
-  for (const auto& [user, n] : counts) {
+  for (const auto& [key, n] : counts) {
+    const std::string& user = key.first;
     results[user].user = user;
     if (n > 1) {
       set_error(user, KafkaError::kDuplicateResource,

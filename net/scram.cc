@@ -206,7 +206,9 @@ Result<std::string> ScramServer::First(std::string_view message) {
   }
   credential_ = std::move(*credential);
   std::string suffix = nonce_suffix_;
-  if (suffix.empty()) ASSIGN_OR_RETURN(suffix, RandomNonce());
+  if (suffix.empty()) {
+    ASSIGN_OR_RETURN(suffix, RandomNonce());
+  }
   nonce_ = first.nonce + suffix;
   client_first_bare_ = std::move(first.bare);
   gs2_header_ = std::move(first.gs2_header);

