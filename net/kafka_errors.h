@@ -127,8 +127,9 @@ struct SupportedApi {
 };
 
 // Every API we serve, in ApiKey order. All maxima are the highest non-flexible version (but for the
-// two SCRAM-credential APIs, which exist only in flexible versions); SaslHandshake starts at v1
-// (v0 is followed by raw SASL tokens without Kafka framing: see PROTOCOL.md); there is
+// two SCRAM-credential APIs, which exist only in flexible versions); SaslHandshake v0 is listed
+// because librdkafka requires it to see SASL support at all, but a v0 handshake (raw SASL tokens
+// after it, clients before Kafka 1.0) is answered UNSUPPORTED_VERSION (PROTOCOL.md); there is
 // no OffsetForLeaderEpoch (leader epochs are -1 everywhere, see KAFKA_PROTOCOL.md gotcha 9).
 // Produce starts at 0 for librdkafka's exact version checks (gotcha 1); v0-2 get
 // UNSUPPORTED_VERSION per partition, as from Kafka 4.0.
@@ -139,7 +140,7 @@ inline constexpr SupportedApi kSupportedApis[] = {
     {ApiKey::kFindCoordinator, 0, 2}, {ApiKey::kJoinGroup, 0, 5},
     {ApiKey::kHeartbeat, 0, 3},       {ApiKey::kLeaveGroup, 0, 3},
     {ApiKey::kSyncGroup, 0, 3},       {ApiKey::kDescribeGroups, 0, 4},
-    {ApiKey::kListGroups, 0, 2},      {ApiKey::kSaslHandshake, 1, 1},
+    {ApiKey::kListGroups, 0, 2},      {ApiKey::kSaslHandshake, 0, 1},
     {ApiKey::kApiVersions, 0, 2},     {ApiKey::kCreateTopics, 2, 4},
     {ApiKey::kDeleteTopics, 1, 3},    {ApiKey::kInitProducerId, 0, 1},
     {ApiKey::kDescribeConfigs, 1, 3}, {ApiKey::kAlterConfigs, 0, 1},

@@ -121,6 +121,13 @@ void Broker::Impl::Handle(const RequestHeader& h, const SaslHandshakeRequest& re
     Reply(responder, h.api_version, resp);
     return;
   }
+  if (h.api_version == 0) {
+    // v0 is followed by raw SASL tokens without Kafka framing: not spoken here (PROTOCOL.md).
+    resp.error_code = KafkaError::kUnsupportedVersion;
+    LogFailure(session, req.mechanism, "", "SaslHandshake v0 (raw SASL tokens) is not supported");
+    ReplyThenClose(responder, h.api_version, resp, "SaslHandshake v0 is not supported");
+    return;
+  }
   const auto& enabled = options_.sasl_enabled_mechanisms;
   if (std::find(enabled.begin(), enabled.end(), req.mechanism) == enabled.end()) {
     resp.error_code = KafkaError::kUnsupportedSaslMechanism;

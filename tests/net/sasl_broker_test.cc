@@ -212,7 +212,7 @@ TEST_F(SaslBrokerTest, ApiVersionsIsAnsweredBeforeAuthenticationAndListsTheSaslA
   Conn c(sasl_port_);
   auto body = c.RoundTrip(Header(ApiKey::kApiVersions, 1));
   ASSERT_TRUE(body.has_value());
-  EXPECT_NE(body->find(std::string("\x00\x11\x00\x01\x00\x01", 6)), std::string::npos);
+  EXPECT_NE(body->find(std::string("\x00\x11\x00\x00\x00\x01", 6)), std::string::npos);
   EXPECT_NE(body->find(std::string("\x00\x24\x00\x00\x00\x01", 6)), std::string::npos);
 }
 
@@ -285,6 +285,16 @@ TEST_F(SaslBrokerTest, BadMechanismAndOutOfOrderRequestsAnswerThenClose) {
     auto auth = c.RoundTrip(AuthenticateFrame("n,,n=alice,r=abc"));
     ASSERT_TRUE(auth.has_value());
     EXPECT_EQ(ParseAuthenticate(*auth).error, KafkaError::kIllegalSaslState);
+    EXPECT_TRUE(c.ClosedByServer());
+  }
+  {
+    // v0 (raw SASL tokens after it) is refused cleanly.
+    Conn c(sasl_port_);
+    std::string v0 = Header(ApiKey::kSaslHandshake, 0);
+    WireWriter(v0).String("PLAIN");
+    auto hs = c.RoundTrip(v0);
+    ASSERT_TRUE(hs.has_value());
+    EXPECT_EQ(HandshakeError(*hs), KafkaError::kUnsupportedVersion);
     EXPECT_TRUE(c.ClosedByServer());
   }
   {
