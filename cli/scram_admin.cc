@@ -84,7 +84,8 @@ class Connection {
     while (sent < data.size()) {
       const ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return MakeError(ErrorCode::kIoError, std::string("send: ") + std::strerror(errno));
+      if (n <= 0)
+        return MakeError(ErrorCode::kIoError, std::string("send: ") + std::strerror(errno));
       sent += static_cast<size_t>(n);
     }
     return {};
@@ -100,7 +101,8 @@ class Connection {
                          "the broker closed the connection (a SASL listener needs "
                          "SLUICE_SASL_USERNAME and SLUICE_SASL_PASSWORD; see README)");
       }
-      if (r < 0) return MakeError(ErrorCode::kIoError, std::string("recv: ") + std::strerror(errno));
+      if (r < 0)
+        return MakeError(ErrorCode::kIoError, std::string("recv: ") + std::strerror(errno));
       got += static_cast<size_t>(r);
     }
     return out;
@@ -176,8 +178,8 @@ Result<std::string> Call(const std::string& broker, const std::string& frame) {
 
 Result<engine::ScramUserMap> DescribeScramCredentials(const std::string& broker) {
   ASSIGN_OR_RETURN(std::string body,
-                   Call(broker, net::EncodeRequestFrame(10, kClientId,
-                                                        net::DescribeUserScramCredentialsRequest{})));
+                   Call(broker, net::EncodeRequestFrame(
+                                    10, kClientId, net::DescribeUserScramCredentialsRequest{})));
   ASSIGN_OR_RETURN(auto resp, net::DecodeDescribeUserScramCredentialsResponse(base::AsBytes(body)));
   if (resp.error_code != net::KafkaError::kNone) {
     return MakeError(ErrorCode::kRefused, std::string("DescribeUserScramCredentials: ") +

@@ -27,8 +27,9 @@ struct UserFlags {
 };
 
 Result<std::vector<ScramMechanism>> Mechanisms(const std::string& text) {
-  if (text == "both") return std::vector<ScramMechanism>(std::begin(engine::kScramMechanisms),
-                                                         std::end(engine::kScramMechanisms));
+  if (text == "both")
+    return std::vector<ScramMechanism>(std::begin(engine::kScramMechanisms),
+                                       std::end(engine::kScramMechanisms));
   if (auto m = engine::ParseScramMechanism(text)) return std::vector<ScramMechanism>{*m};
   return base::MakeError(base::ErrorCode::kInvalidArgument,
                          "--mechanism: '" + text + "' is not SCRAM-SHA-256, SCRAM-SHA-512 or both");
@@ -36,8 +37,8 @@ Result<std::vector<ScramMechanism>> Mechanisms(const std::string& text) {
 
 // The password from exactly one of --password, --password-stdin, --password-env.
 Result<std::string> Password(const UserFlags& f) {
-  const int given = (f.password.empty() ? 0 : 1) + (f.password_stdin ? 1 : 0) +
-                    (f.password_env.empty() ? 0 : 1);
+  const int given =
+      (f.password.empty() ? 0 : 1) + (f.password_stdin ? 1 : 0) + (f.password_env.empty() ? 0 : 1);
   auto invalid = [](const std::string& why) {
     return base::MakeError(base::ErrorCode::kInvalidArgument, why);
   };
@@ -179,8 +180,9 @@ int List(Context& ctx) {
 
 void AddUserCommands(CLI::App& app, Context& ctx) {
   CLI::App* user = app.add_subcommand(
-      "user", "SCRAM users for SASL logins (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512): on the data "
-              "directory of a stopped broker, or on a running one with --broker");
+      "user",
+      "SCRAM users for SASL logins (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512): on the data "
+      "directory of a stopped broker, or on a running one with --broker");
   user->require_subcommand(1);
 
   auto create_flags = std::make_shared<UserFlags>();
@@ -193,19 +195,18 @@ void AddUserCommands(CLI::App& app, Context& ctx) {
                    "Read the password from the first line of stdin");
   create->add_option("--password-env", create_flags->password_env,
                      "Read the password from this environment variable");
-  create->add_option("--mechanism", create_flags->mechanism,
-                     "SCRAM-SHA-256, SCRAM-SHA-512 or both (PLAIN logins work with either)")
+  create
+      ->add_option("--mechanism", create_flags->mechanism,
+                   "SCRAM-SHA-256, SCRAM-SHA-512 or both (PLAIN logins work with either)")
       ->capture_default_str();
-  create->add_option("--iterations", create_flags->iterations,
-                     "PBKDF2 iterations (4096..16384)")
+  create->add_option("--iterations", create_flags->iterations, "PBKDF2 iterations (4096..16384)")
       ->capture_default_str();
   create->callback([&ctx, create_flags] { ctx.exit_code = Create(ctx, *create_flags); });
 
   auto delete_flags = std::make_shared<UserFlags>();
   CLI::App* del = user->add_subcommand("delete", "Delete a user's SCRAM credentials");
   del->add_option("name", delete_flags->name, "User name")->required();
-  del->add_option("--mechanism", delete_flags->mechanism,
-                  "SCRAM-SHA-256, SCRAM-SHA-512 or both")
+  del->add_option("--mechanism", delete_flags->mechanism, "SCRAM-SHA-256, SCRAM-SHA-512 or both")
       ->capture_default_str();
   del->callback([&ctx, delete_flags] { ctx.exit_code = Delete(ctx, *delete_flags); });
 

@@ -215,8 +215,8 @@ std::vector<std::pair<std::string, Error>> Engine::OfflinePartitions() const {
 
 Status Engine::ScramUsersStatus() const { return scram_users_->status(); }
 
-Result<std::optional<ScramCredential>> Engine::FindScramCredential(
-    const std::string& user, ScramMechanism mechanism) const {
+Result<std::optional<ScramCredential>> Engine::FindScramCredential(const std::string& user,
+                                                                   ScramMechanism mechanism) const {
   return scram_users_->Find(user, mechanism);
 }
 

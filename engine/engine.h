@@ -238,7 +238,7 @@ class Engine {
   std::unique_ptr<GroupOffsetStore> group_offsets_;
   std::unique_ptr<ProducerIdAllocator> producer_ids_;
   std::unique_ptr<ScramUserStore> scram_users_;  // set by Open; internally locked
-  mutable std::mutex reports_mu_;  // guards reports_ (partitions open on any thread)
+  mutable std::mutex reports_mu_;                // guards reports_ (partitions open on any thread)
   mutable std::vector<segment::RecoveryReport> reports_;
   std::vector<std::string> catalog_changes_;
   bool clean_open_ = false;

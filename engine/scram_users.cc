@@ -65,8 +65,8 @@ bool ScramPasswordMatches(ScramMechanism mechanism, const ScramCredential& crede
   if (credential.iterations <= 0) return false;
   const std::string salted =
       base::Pbkdf2(ScramHash(mechanism), password, credential.salt, credential.iterations);
-  const ScramCredential derived = ScramCredentialFromSaltedPassword(
-      mechanism, salted, credential.salt, credential.iterations);
+  const ScramCredential derived =
+      ScramCredentialFromSaltedPassword(mechanism, salted, credential.salt, credential.iterations);
   // Both compared whatever the first gives, so the time does not say which differed.
   const bool stored_ok = base::ConstantTimeEqual(derived.stored_key, credential.stored_key);
   const bool server_ok = base::ConstantTimeEqual(derived.server_key, credential.server_key);
@@ -76,9 +76,9 @@ bool ScramPasswordMatches(ScramMechanism mechanism, const ScramCredential& crede
 Status ValidateScramUserName(std::string_view name) {
   if (name.empty()) return MakeError(ErrorCode::kInvalidArgument, "the user name is empty");
   if (name.size() > kMaxScramUserNameBytes) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "the user name is longer than " + std::to_string(kMaxScramUserNameBytes) +
-                         " bytes");
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "the user name is longer than " + std::to_string(kMaxScramUserNameBytes) + " bytes");
   }
   if (name.find('\0') != std::string_view::npos) {
     return MakeError(ErrorCode::kInvalidArgument, "the user name holds a NUL byte");
@@ -88,10 +88,10 @@ Status ValidateScramUserName(std::string_view name) {
 
 Status ValidateScramIterations(int32_t iterations) {
   if (iterations < kMinScramIterations || iterations > kMaxScramIterations) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "iterations " + std::to_string(iterations) + " outside [" +
-                         std::to_string(kMinScramIterations) + ", " +
-                         std::to_string(kMaxScramIterations) + "]");
+    return MakeError(ErrorCode::kInvalidArgument, "iterations " + std::to_string(iterations) +
+                                                      " outside [" +
+                                                      std::to_string(kMinScramIterations) + ", " +
+                                                      std::to_string(kMaxScramIterations) + "]");
   }
   return {};
 }
@@ -134,9 +134,8 @@ Result<ScramUserMap> DecodeScramUsersPayload(std::string_view payload, const std
       const auto field = [&](const char* key) {
         return c.is_object() && c.contains(key) && c[key].is_string();
       };
-      if (!field("mechanism") || !field("salt") || !field("stored_key") ||
-          !field("server_key") || !c.contains("iterations") ||
-          !c["iterations"].is_number_integer()) {
+      if (!field("mechanism") || !field("salt") || !field("stored_key") || !field("server_key") ||
+          !c.contains("iterations") || !c["iterations"].is_number_integer()) {
         return bad("a credential of user '" + name + "' is malformed");
       }
       const auto mechanism = ParseScramMechanism(c["mechanism"].get<std::string>());
@@ -166,8 +165,7 @@ Result<ScramUserMap> DecodeScramUsersPayload(std::string_view payload, const std
   return users;
 }
 
-Result<std::unique_ptr<ScramUserStore>> ScramUserStore::Open(io::FileSystem& fs,
-                                                             std::string dir) {
+Result<std::unique_ptr<ScramUserStore>> ScramUserStore::Open(io::FileSystem& fs, std::string dir) {
   std::unique_ptr<ScramUserStore> store(new ScramUserStore(fs, std::move(dir)));
   const std::string path = io::JoinPath(store->dir_, kScramUsersFile);
   auto file = segment::ReadSmallFile(fs, path, ScramUsersKind());
@@ -235,9 +233,9 @@ Status ScramUserStore::Delete(const std::string& user, ScramMechanism mechanism)
   if (damage_) return *damage_;
   auto u = users_.find(user);
   if (u == users_.end() || u->second.count(mechanism) == 0) {
-    return MakeError(ErrorCode::kNotFound, "user '" + user + "' has no " +
-                                               std::string(ScramMechanismName(mechanism)) +
-                                               " credential");
+    return MakeError(
+        ErrorCode::kNotFound,
+        "user '" + user + "' has no " + std::string(ScramMechanismName(mechanism)) + " credential");
   }
   ScramUserMap next = users_;
   next[user].erase(mechanism);

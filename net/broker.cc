@@ -146,8 +146,7 @@ void Broker::Impl::Handle(std::shared_ptr<const RequestFrame> frame, Responder r
   if (!responder.session().authenticated && !AllowedBeforeAuthentication(header.api_key)) {
     // Kafka closes a connection on a SASL listener whose first requests are not the SASL ones.
     static base::RateLimitedLog log(base::LogLevel::kWarning, 1000);
-    log.Log("serve: " + responder.peer() + ": " +
-            ApiKeyName(static_cast<ApiKey>(header.api_key)) +
+    log.Log("serve: " + responder.peer() + ": " + ApiKeyName(static_cast<ApiKey>(header.api_key)) +
             " request before SASL authentication on listener " +
             responder.session().listener->name + "; closing the connection");
     responder.Close();

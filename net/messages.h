@@ -3,9 +3,9 @@
 // The Kafka requests and responses `sluice serve` handles, as plain structs, with the request
 // decoder and the response encoders. Non-flexible versions (kSupportedApis), but for the two
 // SCRAM-credential APIs, which exist only in flexible versions (net/wire.h's compact fields);
-// ApiVersions v3+ is recognised for the KIP-511 fallback. Field names are the snake_case of Apache Kafka's message
-// specs (clients/src/main/resources/common/message/*.json); a comment "vN+" marks a field that
-// exists on the wire only from version N (and keeps its default below that).
+// ApiVersions v3+ is recognised for the KIP-511 fallback. Field names are the snake_case of Apache
+// Kafka's message specs (clients/src/main/resources/common/message/*.json); a comment "vN+" marks a
+// field that exists on the wire only from version N (and keeps its default below that).
 //
 // Decoding never trusts the bytes: a short, malformed or oversized field is an Error, never a crash
 // or an allocation beyond O(frame size). Values are not validated (acks = 5 or a negative timeout
@@ -744,8 +744,7 @@ std::string EncodeRequestFrame(int32_t correlation_id, const std::string& client
                                const AlterUserScramCredentialsRequest& request);
 // Response decoders for the same (the body after the correlation id, header tagged fields
 // included).
-Result<DescribeUserScramCredentialsResponse> DecodeDescribeUserScramCredentialsResponse(
-    Bytes body);
+Result<DescribeUserScramCredentialsResponse> DecodeDescribeUserScramCredentialsResponse(Bytes body);
 Result<AlterUserScramCredentialsResponse> DecodeAlterUserScramCredentialsResponse(Bytes body);
 
 // The KIP-511 answer to an ApiVersions request above our maximum: a v0-format body with

@@ -94,7 +94,7 @@ AlterConfigsRequest DecodeAlterConfigsRequest(int16_t v, WireReader& r);
 SaslHandshakeRequest DecodeSaslHandshakeRequest(int16_t v, WireReader& r);
 SaslAuthenticateRequest DecodeSaslAuthenticateRequest(int16_t v, WireReader& r);
 DescribeUserScramCredentialsRequest DecodeDescribeUserScramCredentialsRequest(int16_t v,
-                                                                            WireReader& r);
+                                                                              WireReader& r);
 AlterUserScramCredentialsRequest DecodeAlterUserScramCredentialsRequest(int16_t v, WireReader& r);
 
 }  // namespace sluice::net::internal

@@ -56,7 +56,7 @@ SaslAuthenticateRequest DecodeSaslAuthenticateRequest(int16_t /*v*/, WireReader&
 }
 
 DescribeUserScramCredentialsRequest DecodeDescribeUserScramCredentialsRequest(int16_t /*v*/,
-                                                                            WireReader& r) {
+                                                                              WireReader& r) {
   DescribeUserScramCredentialsRequest req;
   const std::optional<int32_t> n = r.CompactNullableArrayCount(kCompactMinBytes + kTagsMinBytes);
   if (n) {
@@ -72,7 +72,7 @@ DescribeUserScramCredentialsRequest DecodeDescribeUserScramCredentialsRequest(in
 }
 
 AlterUserScramCredentialsRequest DecodeAlterUserScramCredentialsRequest(int16_t /*v*/,
-                                                                      WireReader& r) {
+                                                                        WireReader& r) {
   AlterUserScramCredentialsRequest req;
   req.deletions = ReadCompactArray<AlterUserScramCredentialsRequest::Deletion>(
       r, kCompactMinBytes + 1 + kTagsMinBytes, [](WireReader& r1) {
@@ -120,23 +120,23 @@ void EncodeResponse(int16_t /*v*/, const DescribeUserScramCredentialsResponse& r
   w.Int32(resp.throttle_time_ms);
   WriteError(w, resp.error_code);
   w.CompactNullableString(resp.error_message);
-  WriteCompactArray(w, resp.results, [&](const DescribeUserScramCredentialsResponse::UserResult& res) {
-    w.CompactString(res.user);
-    WriteError(w, res.error_code);
-    w.CompactNullableString(res.error_message);
-    WriteCompactArray(w, res.credential_infos,
-                      [&](const DescribeUserScramCredentialsResponse::CredentialInfo& c) {
-                        w.Int8(c.mechanism);
-                        w.Int32(c.iterations);
-                        w.EmptyTaggedFields();
-                      });
-    w.EmptyTaggedFields();
-  });
+  WriteCompactArray(
+      w, resp.results, [&](const DescribeUserScramCredentialsResponse::UserResult& res) {
+        w.CompactString(res.user);
+        WriteError(w, res.error_code);
+        w.CompactNullableString(res.error_message);
+        WriteCompactArray(w, res.credential_infos,
+                          [&](const DescribeUserScramCredentialsResponse::CredentialInfo& c) {
+                            w.Int8(c.mechanism);
+                            w.Int32(c.iterations);
+                            w.EmptyTaggedFields();
+                          });
+        w.EmptyTaggedFields();
+      });
   w.EmptyTaggedFields();
 }
 
-void EncodeResponse(int16_t /*v*/, const AlterUserScramCredentialsResponse& resp,
-                    OutBuffer& out) {
+void EncodeResponse(int16_t /*v*/, const AlterUserScramCredentialsResponse& resp, OutBuffer& out) {
   WireWriter w = out.writer();
   w.EmptyTaggedFields();  // response header v1
   w.Int32(resp.throttle_time_ms);
@@ -216,14 +216,15 @@ Result<DescribeUserScramCredentialsResponse> DecodeDescribeUserScramCredentialsR
         res.user = r1.CompactString();
         res.error_code = static_cast<KafkaError>(r1.Int16());
         res.error_message = r1.CompactNullableString();
-        res.credential_infos = ReadCompactArray<DescribeUserScramCredentialsResponse::CredentialInfo>(
-            r1, 1 + 4 + kTagsMinBytes, [](WireReader& r2) {
-              DescribeUserScramCredentialsResponse::CredentialInfo c;
-              c.mechanism = r2.Int8();
-              c.iterations = r2.Int32();
-              r2.SkipTaggedFields();
-              return c;
-            });
+        res.credential_infos =
+            ReadCompactArray<DescribeUserScramCredentialsResponse::CredentialInfo>(
+                r1, 1 + 4 + kTagsMinBytes, [](WireReader& r2) {
+                  DescribeUserScramCredentialsResponse::CredentialInfo c;
+                  c.mechanism = r2.Int8();
+                  c.iterations = r2.Int32();
+                  r2.SkipTaggedFields();
+                  return c;
+                });
         r1.SkipTaggedFields();
         return res;
       });

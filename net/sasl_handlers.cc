@@ -93,9 +93,9 @@ Status Broker::Impl::ValidateSaslMechanisms(const std::vector<std::string>& mech
   std::set<std::string> seen;
   for (const std::string& m : mechanisms) {
     if (m != kPlain && !engine::ParseScramMechanism(m)) {
-      return base::MakeError(ErrorCode::kInvalidArgument,
-                             "sasl.enabled.mechanisms: '" + m +
-                                 "' is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512");
+      return base::MakeError(
+          ErrorCode::kInvalidArgument,
+          "sasl.enabled.mechanisms: '" + m + "' is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512");
     }
     if (!seen.insert(m).second) {
       return base::MakeError(ErrorCode::kInvalidArgument,
@@ -141,8 +141,8 @@ void Broker::Impl::Handle(const RequestHeader& h, const SaslHandshakeRequest& re
   if (const auto scram = engine::ParseScramMechanism(req.mechanism)) {
     engine::Engine* engine = engine_.get();
     const ScramMechanism mechanism = *scram;
-    exchange->scram = std::make_unique<ScramServer>(
-        mechanism, [engine, mechanism](const std::string& user) {
+    exchange->scram =
+        std::make_unique<ScramServer>(mechanism, [engine, mechanism](const std::string& user) {
           return engine->FindScramCredential(user, mechanism);
         });
   }
@@ -260,8 +260,10 @@ void Broker::Impl::Handle(const RequestHeader& h, const DescribeUserScramCredent
       if (counts[name] > 1) {
         r.user = name;
         r.error_code = KafkaError::kDuplicateResource;
-        r.error_message = "Cannot describe SCRAM credentials for the same user twice in a single "
-                          "request: " + name;
+        r.error_message =
+            "Cannot describe SCRAM credentials for the same user twice in a single "
+            "request: " +
+            name;
       } else if (auto it = users->find(name); it == users->end()) {
         r.user = name;
         r.error_code = KafkaError::kResourceNotFound;
@@ -318,8 +320,7 @@ void Broker::Impl::Handle(const RequestHeader& h, const AlterUserScramCredential
     } else {
       base::LogInfo("serve: SCRAM credential " +
                     std::string(engine::ScramMechanismName(*mechanism)) + " of user '" + d.name +
-                    "' deleted by " + responder.session().principal + " from " +
-                    responder.peer());
+                    "' deleted by " + responder.session().principal + " from " + responder.peer());
     }
   }
   for (const auto& u : req.upsertions) {

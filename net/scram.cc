@@ -179,8 +179,8 @@ ScramServer::ScramServer(ScramMechanism mechanism, ScramCredentialLookup lookup,
     : mechanism_(mechanism), lookup_(std::move(lookup)), nonce_suffix_(std::move(nonce_suffix)) {}
 
 Result<std::string> ScramServer::Step(std::string_view client_message) {
-  Result<std::string> out = MakeError(ErrorCode::kInvalidArgument,
-                                      "a SCRAM message after the exchange ended");
+  Result<std::string> out =
+      MakeError(ErrorCode::kInvalidArgument, "a SCRAM message after the exchange ended");
   if (state_ == State::kFirst) {
     out = First(client_message);
   } else if (state_ == State::kFinal) {

@@ -222,9 +222,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   TimePoint last_activity_;                   // the last byte received or sent
   std::optional<TimePoint> request_started_;  // when the first byte of the held request came
 
-  std::optional<OutBuffer> out_;  // the response being written
+  std::optional<OutBuffer> out_;                     // the response being written
   std::optional<std::string> close_after_response_;  // why, if it is the last one
-  char out_header_[8] = {};       // its size prefix and correlation id
+  char out_header_[8] = {};                          // its size prefix and correlation id
   size_t out_total_ = 0;
   size_t out_sent_ = 0;
   std::vector<iovec> iov_;

@@ -55,9 +55,9 @@ std::string Hash(HashAlgorithm algorithm, std::string_view data) {
 std::string Hmac(HashAlgorithm algorithm, std::string_view key, std::string_view data) {
   std::string out(DigestBytes(algorithm), '\0');
   unsigned int n = 0;
-  const unsigned char* ok = HMAC(Md(algorithm), key.data(), static_cast<int>(key.size()),
-                                 Uchars(data), data.size(),
-                                 reinterpret_cast<unsigned char*>(out.data()), &n);
+  const unsigned char* ok =
+      HMAC(Md(algorithm), key.data(), static_cast<int>(key.size()), Uchars(data), data.size(),
+           reinterpret_cast<unsigned char*>(out.data()), &n);
   SLUICE_CHECK(ok != nullptr && n == out.size(), "HMAC failed");
   return out;
 }
@@ -66,10 +66,10 @@ std::string Pbkdf2(HashAlgorithm algorithm, std::string_view password, std::stri
                    int iterations) {
   SLUICE_CHECK(iterations > 0, "PBKDF2 needs a positive iteration count");
   std::string out(DigestBytes(algorithm), '\0');
-  const int ok = PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
-                                   Uchars(salt), static_cast<int>(salt.size()), iterations,
-                                   Md(algorithm), static_cast<int>(out.size()),
-                                   reinterpret_cast<unsigned char*>(out.data()));
+  const int ok =
+      PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), Uchars(salt),
+                        static_cast<int>(salt.size()), iterations, Md(algorithm),
+                        static_cast<int>(out.size()), reinterpret_cast<unsigned char*>(out.data()));
   SLUICE_CHECK(ok == 1, "PKCS5_PBKDF2_HMAC failed");
   return out;
 }

@@ -57,7 +57,8 @@ TEST_F(ScramUsersTest, CredentialsPersistAcrossReopenWithoutThePassword) {
   EXPECT_EQ(users.begin()->first, "alice");
   ASSERT_OK_AND_ASSIGN(auto gone, engine_->FindScramCredential("alice", ScramMechanism::kSha256));
   EXPECT_FALSE(gone.has_value());
-  ASSERT_OK_AND_ASSIGN(auto unknown, engine_->FindScramCredential("carol", ScramMechanism::kSha256));
+  ASSERT_OK_AND_ASSIGN(auto unknown,
+                       engine_->FindScramCredential("carol", ScramMechanism::kSha256));
   EXPECT_FALSE(unknown.has_value());
 }
 
@@ -108,8 +109,8 @@ TEST_F(ScramUsersTest, AValidEnvelopeWithABadPayloadIsDamageToo) {
   engine_.reset();
   const std::string payload = R"({"users":[{"name":"a","credentials":[{"mechanism":"MD5"}]}]})";
   testing::WriteWholeFile(
-      UsersPath(), segment::EncodeSmallFile({segment::format::kScramUsersMagic, 1, 1},
-                                            base::AsBytes(payload)));
+      UsersPath(),
+      segment::EncodeSmallFile({segment::format::kScramUsersMagic, 1, 1}, base::AsBytes(payload)));
   Reopen();
   auto status = engine_->ScramUsersStatus();
   ASSERT_FALSE(status.has_value());

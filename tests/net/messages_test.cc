@@ -704,7 +704,10 @@ TEST(FlexibleWireTest, HostileLengthsCountsAndVarintsAreErrors) {
     EXPECT_FALSE(r.ok());
   }
   {
-    WireReader r(AsBytes(std::string("\x0a" "abc", 4)));  // a 9-byte string, 3 bytes left
+    WireReader r(
+        AsBytes(std::string("\x0a"
+                            "abc",
+                            4)));  // a 9-byte string, 3 bytes left
     r.CompactString();
     EXPECT_FALSE(r.ok());
   }
@@ -714,7 +717,10 @@ TEST(FlexibleWireTest, HostileLengthsCountsAndVarintsAreErrors) {
     EXPECT_FALSE(r.ok());
   }
   {
-    WireReader r(AsBytes(std::string("\x01\x05\x09" "ab", 5)));  // a tagged field of 9 bytes
+    WireReader r(
+        AsBytes(std::string("\x01\x05\x09"
+                            "ab",
+                            5)));  // a tagged field of 9 bytes
     r.SkipTaggedFields();
     EXPECT_FALSE(r.ok());
   }

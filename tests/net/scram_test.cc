@@ -51,8 +51,8 @@ TEST(CryptoTest, KnownAnswers) {
 }
 
 TEST(CryptoTest, Base64AndHexRoundTripAndRejectGarbage) {
-  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd",
-                                                      std::string("\0\xff\x10", 3)}) {
+  for (const std::string& s :
+       std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
     ASSERT_OK_AND_ASSIGN(std::string back, base::Base64Decode(base::Base64Encode(s)));
     EXPECT_EQ(back, s);
     ASSERT_OK_AND_ASSIGN(std::string hex_back, base::HexDecode(base::HexEncode(s)));
@@ -81,8 +81,8 @@ ScramCredential RfcCredential() {
 
 // A lookup over a map of users.
 ScramCredentialLookup Lookup(std::map<std::string, ScramCredential> users) {
-  return [users = std::move(users)](const std::string& user)
-             -> base::Result<std::optional<ScramCredential>> {
+  return [users = std::move(users)](
+             const std::string& user) -> base::Result<std::optional<ScramCredential>> {
     auto it = users.find(user);
     if (it == users.end()) return std::optional<ScramCredential>();
     return std::optional<ScramCredential>(it->second);
@@ -90,8 +90,7 @@ ScramCredentialLookup Lookup(std::map<std::string, ScramCredential> users) {
 }
 
 TEST(ScramServerTest, Rfc7677ExchangeGivesTheRfcMessages) {
-  ScramServer server(ScramMechanism::kSha256, Lookup({{"user", RfcCredential()}}),
-                     kRfcServerNonce);
+  ScramServer server(ScramMechanism::kSha256, Lookup({{"user", RfcCredential()}}), kRfcServerNonce);
   ASSERT_OK_AND_ASSIGN(std::string server_first, server.Step(kRfcClientFirst));
   EXPECT_EQ(server_first, kRfcServerFirst);
   EXPECT_FALSE(server.done());
@@ -139,9 +138,9 @@ TEST(ScramServerTest, FullExchangesWithBothMechanisms) {
 
 TEST(ScramServerTest, TamperedProofNonceAndChannelBindingAreRefused) {
   const std::string good = kRfcClientFinal;
-  const std::string tampered_proof =
-      good.substr(0, good.size() - 5) + (good[good.size() - 5] == 'A' ? "B" : "A") +
-      good.substr(good.size() - 4);
+  const std::string tampered_proof = good.substr(0, good.size() - 5) +
+                                     (good[good.size() - 5] == 'A' ? "B" : "A") +
+                                     good.substr(good.size() - 4);
   const std::string other_nonce =
       "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k1,"
       "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
@@ -177,9 +176,11 @@ TEST(ScramServerTest, AuthorizationIdOtherThanTheUserAndDelegationTokensAreRefus
 
 TEST(ScramServerTest, MalformedMessagesAreInvalidArguments) {
   for (const char* first :
-       {"", "n", "n,", "x,,n=user,r=abc", "n,,r=abc", "n,,n=user", "n,,n=user,r=",
-        "n,,n=,r=abc", "n,,n=us=ZZer,r=abc", "n,,m=ext,n=user,r=abc", "n,b,n=user,r=abc",
-        "n,,n=user,r=a\x01" "bc", "n,,n=user,r=abc,junk"}) {
+       {"", "n", "n,", "x,,n=user,r=abc", "n,,r=abc", "n,,n=user", "n,,n=user,r=", "n,,n=,r=abc",
+        "n,,n=us=ZZer,r=abc", "n,,m=ext,n=user,r=abc", "n,b,n=user,r=abc",
+        "n,,n=user,r=a\x01"
+        "bc",
+        "n,,n=user,r=abc,junk"}) {
     ScramServer server(ScramMechanism::kSha256, Lookup({{"user", RfcCredential()}}));
     auto r = server.Step(first);
     ASSERT_FALSE(r.has_value()) << first;
@@ -196,8 +197,7 @@ TEST(ScramServerTest, MalformedMessagesAreInvalidArguments) {
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << final_message;
   }
   // Channel binding ("p=") is refused, not misread.
-  EXPECT_EQ(ParseScramClientFirst("p=tls-unique,,n=user,r=abc").error().code,
-            ErrorCode::kRefused);
+  EXPECT_EQ(ParseScramClientFirst("p=tls-unique,,n=user,r=abc").error().code, ErrorCode::kRefused);
 }
 
 TEST(ScramServerTest, SaslNamesAreUnescaped) {
@@ -208,10 +208,10 @@ TEST(ScramServerTest, SaslNamesAreUnescaped) {
 }
 
 TEST(ScramServerTest, ALookupErrorFailsTheExchangeWithThatError) {
-  ScramServer server(ScramMechanism::kSha512, [](const std::string&)
-                                                  -> base::Result<std::optional<ScramCredential>> {
-    return base::MakeError(ErrorCode::kCorruption, "scram-users: damaged");
-  });
+  ScramServer server(ScramMechanism::kSha512,
+                     [](const std::string&) -> base::Result<std::optional<ScramCredential>> {
+                       return base::MakeError(ErrorCode::kCorruption, "scram-users: damaged");
+                     });
   auto r = server.Step("n,,n=user,r=abc");
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, ErrorCode::kCorruption);
