@@ -176,7 +176,9 @@ Result<RequestHeader> DecodeRequestHeader(WireReader& reader) {
     // Header v2 ends in tagged fields. Skip them when well formed; otherwise leave them (the body
     // of a flexible ApiVersions request is not parsed) rather than refuse the request.
     if (const std::optional<size_t> n = TaggedFieldsSize(reader.rest())) reader.Skip(*n);
-  } else if (IsFlexibleVersion(h.api_key, h.api_version)) {
+  } else if (IsFlexibleVersion(h.api_key, h.api_version) &&
+             IsSupportedVersion(h.api_key, h.api_version)) {
+    // Header v2 of a flexible version we serve (one we do not is refused on its header v1 part).
     reader.SkipTaggedFields();
     RETURN_IF_ERROR(reader.status("request header tagged fields"));
   }

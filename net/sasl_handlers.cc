@@ -176,7 +176,7 @@ void Broker::Impl::Handle(const RequestHeader& h, const SaslAuthenticateRequest&
                    Failure(KafkaError::kSaslAuthenticationFailed, ClientMessage(mechanism, error)),
                    "SASL authentication failed");
   };
-  auto succeed = [&](const std::string& user, std::string auth_bytes) {
+  auto succeed = [&](std::string user, std::string auth_bytes) {
     session.principal = "User:" + user;
     session.authenticated = true;
     session.sasl.reset();
