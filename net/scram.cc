@@ -220,7 +220,10 @@ Result<std::string> ScramServer::First(std::string_view message) {
 
 Result<std::string> ScramServer::Final(std::string_view message) {
   ASSIGN_OR_RETURN(ScramClientFinal final_message, ParseScramClientFinal(message));
-  if (final_message.nonce != nonce_) {
+  // Kafka's rule (ScramSaslServer): the nonce must END with the server's nonce. librdkafka sends
+  // its client nonce again in front of it, and Kafka accepts that; the AuthMessage below uses
+  // the message as sent, so the proof still covers it.
+  if (!final_message.nonce.ends_with(nonce_)) {
     return MakeError(ErrorCode::kRefused, "Invalid client nonce in the final client message.");
   }
   if (final_message.channel_binding != gs2_header_) {

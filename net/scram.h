@@ -2,7 +2,9 @@
 
 // SASL mechanisms' messages and the server side of their exchanges: PLAIN (RFC 4616) and SCRAM
 // (RFC 5802; SCRAM-SHA-256 and SCRAM-SHA-512 of RFC 7677) as Kafka speaks them: no channel
-// binding (gs2 flag "n" or "y"), an authorization id only if it equals the user, the `tokenauth`
+// binding (gs2 flag "n" or "y"), a client-final nonce that ends with the server's nonce (Kafka
+// accepts librdkafka's client nonce + server nonce), an authorization id only if it equals the
+// user, the `tokenauth`
 // extension (delegation tokens) refused, other extensions ignored. Users and their credentials come
 // from the engine's store (engine/scram_users.h); PLAIN passwords are checked against the same
 // SCRAM credentials.

@@ -163,6 +163,35 @@ TEST(ScramServerTest, TamperedProofNonceAndChannelBindingAreRefused) {
   }
 }
 
+// librdkafka 2.0 sends "r=" + its client nonce + the server's whole nonce; Kafka checks only that
+// the nonce ends with the server's, and so does sluice. The proof covers the message as sent.
+TEST(ScramServerTest, AcceptsAClientFinalNonceThatEndsWithTheServerNonce) {
+  ScramServer server(ScramMechanism::kSha256, Lookup({{"user", RfcCredential()}}), kRfcServerNonce);
+  ASSERT_OK(server.Step(kRfcClientFirst));
+  const std::string without_proof =
+      std::string("c=biws,r=") + kRfcClientNonce + kRfcClientNonce + kRfcServerNonce;
+  const std::string auth_message =
+      std::string(kRfcClientFirst).substr(3) + "," + kRfcServerFirst + "," + without_proof;
+  const std::string salted =
+      base::Pbkdf2(HashAlgorithm::kSha256, "pencil", base::Base64Decode(kRfcSalt).value(), 4096);
+  const std::string client_key = base::Hmac(HashAlgorithm::kSha256, salted, "Client Key");
+  const std::string signature = base::Hmac(
+      HashAlgorithm::kSha256, base::Hash(HashAlgorithm::kSha256, client_key), auth_message);
+  std::string proof = client_key;
+  for (size_t i = 0; i < proof.size(); ++i) proof[i] = static_cast<char>(proof[i] ^ signature[i]);
+  ASSERT_OK_AND_ASSIGN(std::string server_final,
+                       server.Step(without_proof + ",p=" + base::Base64Encode(proof)));
+  EXPECT_TRUE(server.done());
+  EXPECT_EQ(server_final.substr(0, 2), "v=");
+  // A nonce that merely starts with the server's is not accepted.
+  ScramServer other(ScramMechanism::kSha256, Lookup({{"user", RfcCredential()}}), kRfcServerNonce);
+  ASSERT_OK(other.Step(kRfcClientFirst));
+  const std::string longer = std::string("c=biws,r=") + kRfcClientNonce + kRfcServerNonce + "x";
+  auto r = other.Step(longer + ",p=" + base::Base64Encode(proof));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kRefused);
+}
+
 TEST(ScramServerTest, AuthorizationIdOtherThanTheUserAndDelegationTokensAreRefused) {
   for (const char* first : {"n,a=admin,n=user,r=abc", "n,,n=user,r=abc,tokenauth=true"}) {
     ScramServer server(ScramMechanism::kSha256, Lookup({{"user", RfcCredential()}}));
