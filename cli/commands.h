@@ -19,6 +19,7 @@ void AddVerifyCommands(CLI::App& app, Context& ctx);  // verify, dump
 void AddRepairCommand(CLI::App& app, Context& ctx);
 void AddBenchCommand(CLI::App& app, Context& ctx);
 void AddServeCommand(CLI::App& app, Context& ctx);
-void AddAclCommands(CLI::App& app, Context& ctx);  // acl add, remove, list
+void AddAclCommands(CLI::App& app, Context& ctx);   // acl add, remove, list
+void AddUserCommands(CLI::App& app, Context& ctx);  // user create, delete, list
 
 }  // namespace sluice::cli

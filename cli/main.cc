@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
     AddBenchCommand(app, ctx);
     AddServeCommand(app, ctx);
     AddAclCommands(app, ctx);
+    AddUserCommands(app, ctx);
 
     try {
       app.parse(argc, argv);

@@ -36,6 +36,7 @@ struct ServeFlags {
   std::string authorizer;   // "" (none) or "acl"
   std::string super_users;  // super.users: "User:a;User:b"
   bool allow_everyone_if_no_acl_found = false;
+  std::vector<std::string> sasl_mechanisms = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
 };
 
 // --listen / --listeners -> the listeners; --advertised-listeners -> what each advertises.
@@ -107,6 +108,7 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   } else if (!flags.super_users.empty() || flags.allow_everyone_if_no_acl_found) {
     return ctx.Usage("--super-users and --allow-everyone-if-no-acl-found need --authorizer acl");
   }
+  options.sasl_enabled_mechanisms = flags.sasl_mechanisms;
 
   engine::EngineOptions engine_options;
   engine_options.data_dir = ctx.data_dir;
@@ -181,6 +183,12 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--advertised-listeners,--advertised-listener", flags->advertised,
                   "Where clients are told to connect, NAME://HOST:PORT,... (or HOST:PORT with "
                   "one listener; default: each listener's own address)");
+  cmd->add_option("--sasl-enabled-mechanisms", flags->sasl_mechanisms,
+                  "SASL mechanisms offered on SASL_PLAINTEXT and SASL_SSL listeners, of PLAIN, "
+                  "SCRAM-SHA-256, SCRAM-SHA-512 (sasl.enabled.mechanisms; PLAIN sends the "
+                  "password itself: use it over SASL_SSL)")
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("--node-id", flags->node_id, "Broker id reported to clients")
       ->capture_default_str();
   cmd->add_option("--auto-create-topics", flags->auto_create,

@@ -68,6 +68,12 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   }
 
   ASSIGN_OR_RETURN(TopicMap catalog, engine->LoadAndReconcileCatalog());
+  // A damaged users file does not stop the engine: it refuses SASL logins and keeps the file.
+  ASSIGN_OR_RETURN(engine->scram_users_, ScramUserStore::Open(fs, dir));
+  if (Status s = engine->scram_users_->status(); !s) {
+    base::LogError(dir + ": SASL/SCRAM logins are refused until the users file is restored: " +
+                   s.error().ToString());
+  }
   for (const auto& [name, info] : catalog) engine->topics_.emplace(name, engine->MakeTopic(info));
   // A damaged ACL file does not stop the engine (verify, repair and the data need none): the
   // store keeps the error, and whoever authorises with it fails closed (AclStore::Open).
@@ -209,6 +215,26 @@ std::vector<std::pair<std::string, Error>> Engine::OfflinePartitions() const {
     }
   }
   return out;
+}
+
+Status Engine::ScramUsersStatus() const { return scram_users_->status(); }
+
+Result<std::optional<ScramCredential>> Engine::FindScramCredential(const std::string& user,
+                                                                   ScramMechanism mechanism) const {
+  return scram_users_->Find(user, mechanism);
+}
+
+Result<ScramUserMap> Engine::ListScramUsers() const { return scram_users_->List(); }
+
+Status Engine::UpsertScramCredential(const std::string& user, ScramMechanism mechanism,
+                                     const ScramCredential& credential) {
+  if (closed_) return MakeError(ErrorCode::kClosed, "the engine is closed");
+  return scram_users_->Upsert(user, mechanism, credential);
+}
+
+Status Engine::DeleteScramCredential(const std::string& user, ScramMechanism mechanism) {
+  if (closed_) return MakeError(ErrorCode::kClosed, "the engine is closed");
+  return scram_users_->Delete(user, mechanism);
 }
 
 Result<GroupOffsetStore*> Engine::GroupOffsets() {

@@ -24,6 +24,7 @@
 #include "engine/catalog.h"
 #include "engine/config.h"
 #include "engine/partition_log.h"
+#include "engine/scram_users.h"
 #include "segment/base/clock.h"
 #include "segment/io/file_system.h"
 
@@ -153,6 +154,19 @@ class Engine {
   Result<std::vector<std::vector<AclBinding>>> DeleteAcls(
       const std::vector<AclBindingFilter>& filters);
 
+  // --- SCRAM users (engine/scram_users.h; <data>/scram-users) ----------------------------------
+  // Loaded at Open. While the file is damaged (or of a newer version) each of these returns that
+  // error (kCorruption naming the file, kUnsupportedVersion): logins are refused, the file is
+  // kept as found and never overwritten. Changes are durable when they return.
+  Status ScramUsersStatus() const;
+  Result<std::optional<ScramCredential>> FindScramCredential(const std::string& user,
+                                                             ScramMechanism mechanism) const;
+  Result<ScramUserMap> ListScramUsers() const;
+  Status UpsertScramCredential(const std::string& user, ScramMechanism mechanism,
+                               const ScramCredential& credential);
+  // kNotFound when the user has no credential for `mechanism`.
+  Status DeleteScramCredential(const std::string& user, ScramMechanism mechanism);
+
   // --- maintenance ----------------------------------------------------------------------------
   Status Flush();     // every partition, now
   Status FlushDue();  // the partitions whose flush.ms or flush.bytes is due
@@ -235,8 +249,9 @@ class Engine {
   std::mutex group_offsets_mu_;  // guards group_offsets_ (loaded at first use)
   std::unique_ptr<GroupOffsetStore> group_offsets_;
   std::unique_ptr<ProducerIdAllocator> producer_ids_;
-  std::unique_ptr<AclStore> acls_;  // set by Open; thread-safe on its own
-  mutable std::mutex reports_mu_;   // guards reports_ (partitions open on any thread)
+  std::unique_ptr<AclStore> acls_;               // set by Open; thread-safe on its own
+  std::unique_ptr<ScramUserStore> scram_users_;  // set by Open; internally locked
+  mutable std::mutex reports_mu_;                // guards reports_ (partitions open on any thread)
   mutable std::vector<segment::RecoveryReport> reports_;
   std::vector<std::string> catalog_changes_;
   bool clean_open_ = false;

@@ -600,6 +600,16 @@ Status InspectOtherFiles(io::FileSystem& fs, DataDirInspection& out) {
       continue;
     }
     const std::string path = io::JoinPath(out.data_dir, name);
+    if (name == kScramUsersFile) {
+      auto store = ScramUserStore::Open(fs, out.data_dir);
+      if (!store) return std::move(store).error();
+      if (Status s = (*store)->status(); !s) {
+        Add(out, Verdict::kDamaged, path, std::nullopt, s.error().context,
+            "SASL/SCRAM logins are refused and the file is kept; restore it from a backup, or "
+            "move it aside and recreate the users (sluice user create)");
+      }
+      continue;
+    }
     if (name == kLegacyCatalogFile) {
       if (out.catalog.source == CatalogPlan::Source::kCurrent) {
         Add(out, Verdict::kNote, path, std::nullopt, "the catalog of format version 1",

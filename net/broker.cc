@@ -47,12 +47,7 @@ KafkaError ToKafkaError(const base::Error& error) {
 
 Result<std::unique_ptr<Broker>> Broker::Start(engine::EngineOptions engine_options,
                                               BrokerOptions options) {
-  for (const Listener& l : options.server.listeners) {
-    if (UsesSasl(l.protocol)) {
-      return base::MakeError(ErrorCode::kInvalidArgument,
-                             "listener " + l.ToString() + ": SASL is not available yet");
-    }
-  }
+  RETURN_IF_ERROR(Impl::ValidateSaslMechanisms(options.sasl_enabled_mechanisms));
   auto impl = std::make_unique<Impl>(std::move(options));
   Impl* self = impl.get();
   impl->waiters_ = std::make_unique<FetchWaiters>();
@@ -161,6 +156,15 @@ void Broker::Impl::Handle(std::shared_ptr<const RequestFrame> frame, Responder r
     return;
   }
   const RequestHeader& header = decoded->header;
+  if (!responder.session().authenticated && !AllowedBeforeAuthentication(header.api_key)) {
+    // Kafka closes a connection on a SASL listener whose first requests are not the SASL ones.
+    static base::RateLimitedLog log(base::LogLevel::kWarning, 1000);
+    log.Log("serve: " + responder.peer() + ": " + ApiKeyName(static_cast<ApiKey>(header.api_key)) +
+            " request before SASL authentication on listener " +
+            responder.session().listener->name + "; closing the connection");
+    responder.Close();
+    return;
+  }
   std::visit([&](const auto& request) { Handle(header, request, responder); }, decoded->body);
 }
 

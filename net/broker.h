@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/engine.h"
 #include "net/authorizer.h"
@@ -23,6 +24,8 @@ struct BrokerOptions {
   // (advertised.listeners): a client is told the address of the listener it came in on. A
   // listener not named here advertises its own host and bound port (0.0.0.0 as 127.0.0.1).
   std::vector<Listener> advertised;
+  // sasl.enabled.mechanisms: what SASL listeners offer (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512).
+  std::vector<std::string> sasl_enabled_mechanisms = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
   int32_t node_id = 0;
   std::string cluster_id = "sluice";
   bool auto_create_topics = true;  // auto.create.topics.enable

@@ -65,6 +65,19 @@ class Broker::Impl {
     return authorizer_ ? authorizer_->ForRequest(responder.session()) : RequestAuth();
   }
 
+  // sasl_handlers.cc:
+  void Handle(const RequestHeader& h, const SaslHandshakeRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const SaslAuthenticateRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const DescribeUserScramCredentialsRequest& req,
+              Responder& responder);
+  void Handle(const RequestHeader& h, const AlterUserScramCredentialsRequest& req,
+              Responder& responder);
+  // Whether a connection that has not authenticated yet may send this request (ApiVersions and the
+  // SASL APIs); anything else closes it, as Kafka does.
+  static bool AllowedBeforeAuthentication(int16_t api_key);
+  // Checks sasl.enabled.mechanisms (Start).
+  static Status ValidateSaslMechanisms(const std::vector<std::string>& mechanisms);
+
   // A fetch that may wait for data (long poll): runs, parks, runs again.
   struct PendingFetch;
   void RunFetch(std::shared_ptr<PendingFetch> fetch);

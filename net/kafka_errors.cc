@@ -136,6 +136,18 @@ const char* KafkaErrorName(KafkaError error) {
       return "THROTTLING_QUOTA_EXCEEDED";
     case KafkaError::kProducerFenced:
       return "PRODUCER_FENCED";
+    case KafkaError::kUnsupportedSaslMechanism:
+      return "UNSUPPORTED_SASL_MECHANISM";
+    case KafkaError::kIllegalSaslState:
+      return "ILLEGAL_SASL_STATE";
+    case KafkaError::kSaslAuthenticationFailed:
+      return "SASL_AUTHENTICATION_FAILED";
+    case KafkaError::kResourceNotFound:
+      return "RESOURCE_NOT_FOUND";
+    case KafkaError::kDuplicateResource:
+      return "DUPLICATE_RESOURCE";
+    case KafkaError::kUnacceptableCredential:
+      return "UNACCEPTABLE_CREDENTIAL";
   }
   return "UNKNOWN";
 }
@@ -188,6 +200,14 @@ const char* ApiKeyName(ApiKey key) {
       return "DeleteGroups";
     case ApiKey::kAlterConfigs:
       return "AlterConfigs";
+    case ApiKey::kSaslHandshake:
+      return "SaslHandshake";
+    case ApiKey::kSaslAuthenticate:
+      return "SaslAuthenticate";
+    case ApiKey::kDescribeUserScramCredentials:
+      return "DescribeUserScramCredentials";
+    case ApiKey::kAlterUserScramCredentials:
+      return "AlterUserScramCredentials";
   }
   return "Unknown";
 }

@@ -46,6 +46,8 @@ enum class KafkaError : int16_t {
   kGroupAuthorizationFailed = 30,
   kClusterAuthorizationFailed = 31,
   kInvalidTimestamp = 32,
+  kUnsupportedSaslMechanism = 33,
+  kIllegalSaslState = 34,
   kUnsupportedVersion = 35,
   kTopicAlreadyExists = 36,
   kInvalidPartitions = 37,
@@ -62,6 +64,7 @@ enum class KafkaError : int16_t {
   kInvalidTxnState = 48,
   kSecurityDisabled = 54,
   kKafkaStorageError = 56,
+  kSaslAuthenticationFailed = 58,
   kUnknownProducerId = 59,
   kNonEmptyGroup = 68,
   kGroupIdNotFound = 69,
@@ -79,6 +82,9 @@ enum class KafkaError : int16_t {
   kUnstableOffsetCommit = 88,
   kThrottlingQuotaExceeded = 89,
   kProducerFenced = 90,
+  kResourceNotFound = 91,
+  kDuplicateResource = 92,
+  kUnacceptableCredential = 93,
 };
 
 // Kafka's name for `error` ("UNKNOWN_TOPIC_OR_PARTITION"), or "UNKNOWN" for an unnamed code.
@@ -98,6 +104,7 @@ enum class ApiKey : int16_t {
   kSyncGroup = 14,
   kDescribeGroups = 15,
   kListGroups = 16,
+  kSaslHandshake = 17,
   kApiVersions = 18,
   kCreateTopics = 19,
   kDeleteTopics = 20,
@@ -107,7 +114,10 @@ enum class ApiKey : int16_t {
   kDeleteAcls = 31,
   kDescribeConfigs = 32,
   kAlterConfigs = 33,
+  kSaslAuthenticate = 36,
   kDeleteGroups = 42,
+  kDescribeUserScramCredentials = 50,
+  kAlterUserScramCredentials = 51,
 };
 
 // Kafka's name for `key` ("Produce"), or "Unknown".
@@ -120,23 +130,41 @@ struct SupportedApi {
   int16_t max_version;
 };
 
-// Every API we serve, in ApiKey order. All maxima are the highest non-flexible version; there is
+// Every API we serve, in ApiKey order. All maxima are the highest non-flexible version (but for the
+// two SCRAM-credential APIs, which exist only in flexible versions); SaslHandshake v0 is listed
+// because librdkafka requires it to see SASL support at all, but a v0 handshake (raw SASL tokens
+// after it, clients before Kafka 1.0) is answered UNSUPPORTED_VERSION (PROTOCOL.md); there is
 // no OffsetForLeaderEpoch (leader epochs are -1 everywhere, see KAFKA_PROTOCOL.md gotcha 9).
 // Produce starts at 0 for librdkafka's exact version checks (gotcha 1); v0-2 get
 // UNSUPPORTED_VERSION per partition, as from Kafka 4.0.
 inline constexpr SupportedApi kSupportedApis[] = {
-    {ApiKey::kProduce, 0, 8},         {ApiKey::kFetch, 4, 11},
-    {ApiKey::kListOffsets, 1, 5},     {ApiKey::kMetadata, 0, 8},
-    {ApiKey::kOffsetCommit, 0, 7},    {ApiKey::kOffsetFetch, 1, 5},
-    {ApiKey::kFindCoordinator, 0, 2}, {ApiKey::kJoinGroup, 0, 5},
-    {ApiKey::kHeartbeat, 0, 3},       {ApiKey::kLeaveGroup, 0, 3},
-    {ApiKey::kSyncGroup, 0, 3},       {ApiKey::kDescribeGroups, 0, 4},
-    {ApiKey::kListGroups, 0, 2},      {ApiKey::kApiVersions, 0, 2},
-    {ApiKey::kCreateTopics, 2, 4},    {ApiKey::kDeleteTopics, 1, 3},
-    {ApiKey::kInitProducerId, 0, 1},  {ApiKey::kDescribeAcls, 0, 1},
-    {ApiKey::kCreateAcls, 0, 1},      {ApiKey::kDeleteAcls, 0, 1},
-    {ApiKey::kDescribeConfigs, 1, 3}, {ApiKey::kAlterConfigs, 0, 1},
+    {ApiKey::kProduce, 0, 8},
+    {ApiKey::kFetch, 4, 11},
+    {ApiKey::kListOffsets, 1, 5},
+    {ApiKey::kMetadata, 0, 8},
+    {ApiKey::kOffsetCommit, 0, 7},
+    {ApiKey::kOffsetFetch, 1, 5},
+    {ApiKey::kFindCoordinator, 0, 2},
+    {ApiKey::kJoinGroup, 0, 5},
+    {ApiKey::kHeartbeat, 0, 3},
+    {ApiKey::kLeaveGroup, 0, 3},
+    {ApiKey::kSyncGroup, 0, 3},
+    {ApiKey::kDescribeGroups, 0, 4},
+    {ApiKey::kListGroups, 0, 2},
+    {ApiKey::kSaslHandshake, 0, 1},
+    {ApiKey::kApiVersions, 0, 2},
+    {ApiKey::kCreateTopics, 2, 4},
+    {ApiKey::kDeleteTopics, 1, 3},
+    {ApiKey::kInitProducerId, 0, 1},
+    {ApiKey::kDescribeAcls, 0, 1},
+    {ApiKey::kCreateAcls, 0, 1},
+    {ApiKey::kDeleteAcls, 0, 1},
+    {ApiKey::kDescribeConfigs, 1, 3},
+    {ApiKey::kAlterConfigs, 0, 1},
+    {ApiKey::kSaslAuthenticate, 0, 1},
     {ApiKey::kDeleteGroups, 0, 1},
+    {ApiKey::kDescribeUserScramCredentials, 0, 0},
+    {ApiKey::kAlterUserScramCredentials, 0, 0},
 };
 
 // The row for the raw wire value `api_key`, or nullopt when we do not serve it.

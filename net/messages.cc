@@ -152,6 +152,14 @@ Request DecodeBody(ApiKey key, int16_t v, WireReader& r) {
       return internal::DecodeCreateAclsRequest(v, r);
     case ApiKey::kDeleteAcls:
       return internal::DecodeDeleteAclsRequest(v, r);
+    case ApiKey::kSaslHandshake:
+      return internal::DecodeSaslHandshakeRequest(v, r);
+    case ApiKey::kSaslAuthenticate:
+      return internal::DecodeSaslAuthenticateRequest(v, r);
+    case ApiKey::kDescribeUserScramCredentials:
+      return internal::DecodeDescribeUserScramCredentialsRequest(v, r);
+    case ApiKey::kAlterUserScramCredentials:
+      return internal::DecodeAlterUserScramCredentialsRequest(v, r);
   }
   // Unreachable: DecodeRequest only dispatches keys of kSupportedApis.
   SLUICE_CHECK(false, "no decoder for a supported api key");
@@ -174,8 +182,27 @@ Result<RequestHeader> DecodeRequestHeader(WireReader& reader) {
     // Header v2 ends in tagged fields. Skip them when well formed; otherwise leave them (the body
     // of a flexible ApiVersions request is not parsed) rather than refuse the request.
     if (const std::optional<size_t> n = TaggedFieldsSize(reader.rest())) reader.Skip(*n);
+  } else if (IsFlexibleVersion(h.api_key, h.api_version) &&
+             IsSupportedVersion(h.api_key, h.api_version)) {
+    // Header v2 of a flexible version we serve (one we do not is refused on its header v1 part).
+    reader.SkipTaggedFields();
+    RETURN_IF_ERROR(reader.status("request header tagged fields"));
   }
   return h;
+}
+
+bool IsFlexibleVersion(int16_t api_key, int16_t api_version) {
+  switch (static_cast<ApiKey>(api_key)) {
+    case ApiKey::kApiVersions:
+      return api_version >= kApiVersionsFirstFlexible;
+    case ApiKey::kSaslAuthenticate:
+      return api_version >= 2;
+    case ApiKey::kDescribeUserScramCredentials:
+    case ApiKey::kAlterUserScramCredentials:
+      return true;
+    default:
+      return false;  // every other version we serve is below its API's first flexible one
+  }
 }
 
 Result<RequestHeader> PeekRequestHeader(Bytes frame) {

@@ -1,10 +1,11 @@
 #pragma once
 
 // The Kafka requests and responses `sluice serve` handles, as plain structs, with the request
-// decoder and the response encoders. Non-flexible versions only (kSupportedApis); ApiVersions v3+
-// is recognised for the KIP-511 fallback. Field names are the snake_case of Apache Kafka's message
-// specs (clients/src/main/resources/common/message/*.json); a comment "vN+" marks a field that
-// exists on the wire only from version N (and keeps its default below that).
+// decoder and the response encoders. Non-flexible versions (kSupportedApis), but for the two
+// SCRAM-credential APIs, which exist only in flexible versions (net/wire.h's compact fields);
+// ApiVersions v3+ is recognised for the KIP-511 fallback. Field names are the snake_case of Apache
+// Kafka's message specs (clients/src/main/resources/common/message/*.json); a comment "vN+" marks a
+// field that exists on the wire only from version N (and keeps its default below that).
 //
 // Decoding never trusts the bytes: a short, malformed or oversized field is an Error, never a crash
 // or an allocation beyond O(frame size). Values are not validated (acks = 5 or a negative timeout
@@ -673,6 +674,81 @@ struct DeleteAclsResponse {
   std::vector<FilterResult> filter_results;
 };
 
+// --- SaslHandshake (17) -----------------------------------------------------------------------
+
+struct SaslHandshakeRequest {
+  std::string mechanism;
+};
+
+struct SaslHandshakeResponse {
+  KafkaError error_code = KafkaError::kNone;
+  std::vector<std::string> mechanisms;  // the enabled ones
+};
+
+// --- SaslAuthenticate (36) ---------------------------------------------------------------------
+
+struct SaslAuthenticateRequest {
+  std::string auth_bytes;  // one SASL token
+};
+
+struct SaslAuthenticateResponse {
+  KafkaError error_code = KafkaError::kNone;
+  std::optional<std::string> error_message;
+  std::string auth_bytes;
+  int64_t session_lifetime_ms = 0;  // v1+; 0 = no re-authentication (KIP-368)
+};
+
+// --- DescribeUserScramCredentials (50), flexible only -------------------------------------------
+
+struct DescribeUserScramCredentialsRequest {
+  std::optional<std::vector<std::string>> users;  // null or empty = every user
+};
+
+struct DescribeUserScramCredentialsResponse {
+  struct CredentialInfo {
+    int8_t mechanism = 0;  // 1 SCRAM-SHA-256, 2 SCRAM-SHA-512
+    int32_t iterations = 0;
+  };
+  struct UserResult {
+    std::string user;
+    KafkaError error_code = KafkaError::kNone;
+    std::optional<std::string> error_message;
+    std::vector<CredentialInfo> credential_infos;
+  };
+  int32_t throttle_time_ms = 0;
+  KafkaError error_code = KafkaError::kNone;
+  std::optional<std::string> error_message;
+  std::vector<UserResult> results;
+};
+
+// --- AlterUserScramCredentials (51), flexible only ----------------------------------------------
+
+struct AlterUserScramCredentialsRequest {
+  struct Deletion {
+    std::string name;
+    int8_t mechanism = 0;
+  };
+  struct Upsertion {
+    std::string name;
+    int8_t mechanism = 0;
+    int32_t iterations = 0;
+    std::string salt;
+    std::string salted_password;
+  };
+  std::vector<Deletion> deletions;
+  std::vector<Upsertion> upsertions;
+};
+
+struct AlterUserScramCredentialsResponse {
+  struct UserResult {
+    std::string user;
+    KafkaError error_code = KafkaError::kNone;
+    std::optional<std::string> error_message;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<UserResult> results;
+};
+
 // --- Decoding ----------------------------------------------------------------------------------
 
 using Request =
@@ -681,15 +757,18 @@ using Request =
                  HeartbeatRequest, LeaveGroupRequest, SyncGroupRequest, DescribeGroupsRequest,
                  ListGroupsRequest, ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
                  InitProducerIdRequest, DescribeConfigsRequest, DeleteGroupsRequest,
-                 AlterConfigsRequest, DescribeAclsRequest, CreateAclsRequest, DeleteAclsRequest>;
+                 AlterConfigsRequest, DescribeAclsRequest, CreateAclsRequest, DeleteAclsRequest,
+                 SaslHandshakeRequest, SaslAuthenticateRequest, DescribeUserScramCredentialsRequest,
+                 AlterUserScramCredentialsRequest>;
 
 struct DecodedRequest {
   RequestHeader header;
   Request body;
 };
 
-// Reads a request header from `reader` (positioned at the start of a frame): v1, or v2 for
-// ApiVersions v3+, whose tagged fields are skipped and never fail the decode. Does not check that
+// Reads a request header from `reader` (positioned at the start of a frame): v1, or v2 for the
+// flexible versions (IsFlexibleVersion), whose tagged fields are skipped (for ApiVersions v3+ they
+// never fail the decode). Does not check that
 // the API or version is supported. kInvalidArgument when the header itself is cut short.
 Result<RequestHeader> DecodeRequestHeader(WireReader& reader);
 
@@ -733,6 +812,29 @@ void EncodeResponse(int16_t api_version, const AlterConfigsResponse& response, O
 void EncodeResponse(int16_t api_version, const DescribeAclsResponse& response, OutBuffer& out);
 void EncodeResponse(int16_t api_version, const CreateAclsResponse& response, OutBuffer& out);
 void EncodeResponse(int16_t api_version, const DeleteAclsResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const SaslHandshakeResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const SaslAuthenticateResponse& response, OutBuffer& out);
+// Flexible: these bodies start with response header v1's tagged fields (empty), the part of the
+// header after the correlation id that the server writes.
+void EncodeResponse(int16_t api_version, const DescribeUserScramCredentialsResponse& response,
+                    OutBuffer& out);
+void EncodeResponse(int16_t api_version, const AlterUserScramCredentialsResponse& response,
+                    OutBuffer& out);
+
+// Whether `api_key` at `api_version` uses a flexible version (request header v2, response header
+// v1 but for ApiVersions, compact fields, tagged fields).
+bool IsFlexibleVersion(int16_t api_key, int16_t api_version);
+
+// Request encoders for the SCRAM-credential APIs, for the CLI's --broker mode and tests: the whole
+// frame without its size prefix (request header v2 with `correlation_id` and `client_id`).
+std::string EncodeRequestFrame(int32_t correlation_id, const std::string& client_id,
+                               const DescribeUserScramCredentialsRequest& request);
+std::string EncodeRequestFrame(int32_t correlation_id, const std::string& client_id,
+                               const AlterUserScramCredentialsRequest& request);
+// Response decoders for the same (the body after the correlation id, header tagged fields
+// included).
+Result<DescribeUserScramCredentialsResponse> DecodeDescribeUserScramCredentialsResponse(Bytes body);
+Result<AlterUserScramCredentialsResponse> DecodeAlterUserScramCredentialsResponse(Bytes body);
 
 // The KIP-511 answer to an ApiVersions request above our maximum: a v0-format body with
 // UNSUPPORTED_VERSION and the full api_keys array, so the client retries at a version we serve.

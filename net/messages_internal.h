@@ -94,5 +94,11 @@ AlterConfigsRequest DecodeAlterConfigsRequest(int16_t v, WireReader& r);
 DescribeAclsRequest DecodeDescribeAclsRequest(int16_t v, WireReader& r);
 CreateAclsRequest DecodeCreateAclsRequest(int16_t v, WireReader& r);
 DeleteAclsRequest DecodeDeleteAclsRequest(int16_t v, WireReader& r);
+// messages_sasl.cc:
+SaslHandshakeRequest DecodeSaslHandshakeRequest(int16_t v, WireReader& r);
+SaslAuthenticateRequest DecodeSaslAuthenticateRequest(int16_t v, WireReader& r);
+DescribeUserScramCredentialsRequest DecodeDescribeUserScramCredentialsRequest(int16_t v,
+                                                                              WireReader& r);
+AlterUserScramCredentialsRequest DecodeAlterUserScramCredentialsRequest(int16_t v, WireReader& r);
 
 }  // namespace sluice::net::internal

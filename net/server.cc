@@ -187,6 +187,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnEvents(uint32_t events);
   void OnResponse(std::optional<OutBuffer> body, int32_t correlation_id);
+  // The next response is the last: the connection closes, saying `why`, once it is written.
+  void CloseAfterResponse(std::string why) { close_after_response_ = std::move(why); }
   // Closes the connection. Routine closes (the client left, idle) are logged at most once a second;
   // a client's `misbehaved` (an oversized frame, a malformed request) as a warning, on its own
   // rate limit so that routine closes do not hide it.
@@ -237,8 +239,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   TimePoint last_activity_;                   // the last byte received or sent
   std::optional<TimePoint> request_started_;  // when the first byte of the held request came
 
-  std::optional<OutBuffer> out_;  // the response being written
-  char out_header_[8] = {};       // its size prefix and correlation id
+  std::optional<OutBuffer> out_;                     // the response being written
+  std::optional<std::string> close_after_response_;  // why, if it is the last one
+  char out_header_[8] = {};                          // its size prefix and correlation id
   size_t out_total_ = 0;
   size_t out_sent_ = 0;
   std::vector<iovec> iov_;
@@ -716,6 +719,10 @@ void Connection::WritePending() {
     out_sent_ += r.bytes;
     if (out_sent_ == out_total_) {
       out_.reset();
+      if (close_after_response_) {
+        CloseConnection(*close_after_response_);
+        return;
+      }
       busy_ = false;
       ReadAvailable();
       return;
@@ -748,6 +755,17 @@ void Responder::Send(OutBuffer body) {
   auto conn = std::move(conn_);
   Inbox& inbox = conn->inbox();
   inbox.Post([conn, id = correlation_id_, b = std::make_shared<OutBuffer>(std::move(body))] {
+    conn->OnResponse(std::move(*b), id);
+  });
+}
+
+void Responder::SendThenClose(OutBuffer body, std::string why) {
+  SLUICE_CHECK(conn_ != nullptr, "Responder used twice");
+  auto conn = std::move(conn_);
+  Inbox& inbox = conn->inbox();
+  inbox.Post([conn, id = correlation_id_, b = std::make_shared<OutBuffer>(std::move(body)),
+              why = std::move(why)]() mutable {
+    conn->CloseAfterResponse(std::move(why));
     conn->OnResponse(std::move(*b), id);
   });
 }

@@ -77,6 +77,9 @@ class Responder {
   void NoResponse();
   // Closes the connection (a malformed request, after logging why).
   void Close();
+  // Sends `body` like Send, then closes the connection once it is written (a failed SASL
+  // authentication: Kafka answers, then closes). `why` is logged with the close.
+  void SendThenClose(OutBuffer body, std::string why);
 
   int32_t correlation_id() const { return correlation_id_; }
   // "127.0.0.1:53422", for logs and group member hosts.

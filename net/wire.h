@@ -1,7 +1,10 @@
 #pragma once
 
 // Kafka wire primitives (https://kafka.apache.org/protocol#protocol_types): big-endian integers,
-// int16-length strings, int32-length bytes and int32-count arrays, for non-flexible versions.
+// int16-length strings, int32-length bytes and int32-count arrays, for non-flexible versions; and
+// for flexible versions (KIP-482) unsigned varints, COMPACT_ strings, bytes and arrays (length or
+// count + 1 as an unsigned varint, 0 = null) and tagged-field sections (a varint count of
+// (varint tag, varint size, bytes)). We send no tagged fields and skip the ones we receive.
 //
 // WireReader never reads past its span and never trusts a length: a short or malformed field sets
 // a sticky error (the first one wins) and every later read returns a zero value. Decoders read
@@ -44,6 +47,23 @@ class WireReader {
   // at least `min_element_bytes` per element, is an error.
   int32_t ArrayCount(size_t min_element_bytes = 1);
 
+  // --- flexible versions ---
+  uint32_t UnsignedVarint();  // at most 5 bytes, 32 bits
+  // COMPACT_STRING (null is an error here) and COMPACT_NULLABLE_STRING.
+  std::string CompactString() { return CompactNullableString().value_or(std::string()); }
+  std::optional<std::string> CompactNullableString();
+  // COMPACT_BYTES / COMPACT_NULLABLE_BYTES; the view points into the reader's span.
+  std::optional<Bytes> CompactNullableBytes();
+  Bytes CompactBytes() { return CompactNullableBytes().value_or(Bytes()); }
+  // A COMPACT_ARRAY's count (null reads as 0), bounded as ArrayCount bounds it.
+  int32_t CompactArrayCount(size_t min_element_bytes = 1) {
+    return CompactNullableArrayCount(min_element_bytes).value_or(0);
+  }
+  // Likewise, nullopt for the null array.
+  std::optional<int32_t> CompactNullableArrayCount(size_t min_element_bytes = 1);
+  // Reads a tagged-field section and drops it (no tag is known to us).
+  void SkipTaggedFields();
+
   // Skips `n` bytes (tagged fields of a flexible header are not needed: see DecodeRequestHeader).
   void Skip(size_t n);
 
@@ -85,6 +105,13 @@ class WireWriter {
   void BytesField(Bytes b);
   void NullableBytes(const std::optional<std::string>& b);
   void ArrayCount(size_t n) { Int32(static_cast<int32_t>(n)); }
+  // --- flexible versions ---
+  void UnsignedVarint(uint32_t v);
+  void CompactString(std::string_view s);
+  void CompactNullableString(const std::optional<std::string>& s);
+  void CompactBytes(Bytes b);
+  void CompactArrayCount(size_t n) { UnsignedVarint(static_cast<uint32_t>(n + 1)); }
+  void EmptyTaggedFields() { UnsignedVarint(0); }
   void Raw(std::string_view s) { out_.append(s); }
 
   size_t size() const { return out_.size(); }

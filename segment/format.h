@@ -92,6 +92,11 @@ inline constexpr Magic kAclMagic = MakeMagic("SLUICEAC");
 inline constexpr uint16_t kAclVersion1 = 1;
 inline constexpr uint16_t kAclCurrentVersion = kAclVersion1;
 inline constexpr uint16_t kAclMinReadableVersion = kAclVersion1;
+// SCRAM users: <data>/scram-users (JSON payload; engine/scram_users.h).
+inline constexpr Magic kScramUsersMagic = MakeMagic("SLUICESU");
+inline constexpr uint16_t kScramUsersVersion1 = 1;
+inline constexpr uint16_t kScramUsersCurrentVersion = kScramUsersVersion1;
+inline constexpr uint16_t kScramUsersMinReadableVersion = kScramUsersVersion1;
 
 // Segments are addressed with 32-bit positions in the index.
 inline constexpr uint64_t kMaxSegmentBytes = 1ull << 31;

@@ -44,6 +44,17 @@ inline std::string Frame(ApiKey key, int16_t v, const std::function<void(WireWri
   return out;
 }
 
+// A flexible request (header v2): the header's tagged fields, then the body.
+inline std::string FlexibleFrame(ApiKey key, int16_t v,
+                                 const std::function<void(WireWriter&)>& body) {
+  std::string out;
+  WireWriter w(out);
+  WriteHeader(w, key, v);
+  w.EmptyTaggedFields();
+  body(w);
+  return out;
+}
+
 // A real RecordBatch v2, stable for the whole test binary (frames hold copies).
 inline const std::string& TestBatch() {
   static const std::string batch = testing::MakeBatch(2, "produced");
@@ -321,6 +332,47 @@ inline std::string DeleteGroupsFrame(int16_t v) {
   });
 }
 
+inline std::string SaslHandshakeFrame(int16_t v) {
+  return Frame(ApiKey::kSaslHandshake, v, [](WireWriter& w) { w.String("SCRAM-SHA-512"); });
+}
+
+// v0 carries a SCRAM client-final message, v1 a client-first (seeds for the fuzzer's SCRAM
+// parsers).
+inline std::string SaslAuthenticateFrame(int16_t v) {
+  return Frame(ApiKey::kSaslAuthenticate, v, [v](WireWriter& w) {
+    const std::string token =
+        v == 0 ? "c=biws,r=abcfuzz,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+               : "n,,n=user,r=abc";
+    w.BytesField(base::AsBytes(token));
+  });
+}
+
+inline std::string DescribeUserScramCredentialsFrame(int16_t v) {
+  return FlexibleFrame(ApiKey::kDescribeUserScramCredentials, v, [](WireWriter& w) {
+    w.CompactArrayCount(1);
+    w.CompactString("alice");
+    w.EmptyTaggedFields();
+    w.EmptyTaggedFields();
+  });
+}
+
+inline std::string AlterUserScramCredentialsFrame(int16_t v) {
+  return FlexibleFrame(ApiKey::kAlterUserScramCredentials, v, [](WireWriter& w) {
+    w.CompactArrayCount(1);  // deletions
+    w.CompactString("old");
+    w.Int8(1);
+    w.EmptyTaggedFields();
+    w.CompactArrayCount(1);  // upsertions
+    w.CompactString("new");
+    w.Int8(2);
+    w.Int32(4096);
+    w.CompactBytes(base::AsBytes(std::string("salt")));
+    w.CompactBytes(base::AsBytes(std::string(64, 'p')));
+    w.EmptyTaggedFields();
+    w.EmptyTaggedFields();
+  });
+}
+
 inline std::string AlterConfigsFrame(int16_t v) {
   return Frame(ApiKey::kAlterConfigs, v, [](WireWriter& w) {
     w.ArrayCount(1);
@@ -404,6 +456,10 @@ inline std::vector<FrameCase> AllFrames() {
       {ApiKey::kDescribeAcls, DescribeAclsFrame},
       {ApiKey::kCreateAcls, CreateAclsFrame},
       {ApiKey::kDeleteAcls, DeleteAclsFrame},
+      {ApiKey::kSaslHandshake, SaslHandshakeFrame},
+      {ApiKey::kSaslAuthenticate, SaslAuthenticateFrame},
+      {ApiKey::kDescribeUserScramCredentials, DescribeUserScramCredentialsFrame},
+      {ApiKey::kAlterUserScramCredentials, AlterUserScramCredentialsFrame},
   };
   EXPECT_EQ(builders.size(), std::size(kSupportedApis));
   for (const auto& [key, build] : builders) {

@@ -319,14 +319,14 @@ TEST(ApiVersionsResponseTest, FallbackIsV0FormatWithEveryApi) {
   });
   const std::string body = Flatten(out);
   EXPECT_EQ(Hex(body), Hex(expected));
-  EXPECT_EQ(body.size(), 2u + 4u + 6u * 23u);
+  EXPECT_EQ(body.size(), 2u + 4u + 6u * 27u);
   EXPECT_NE(Hex(body).find("001200000002"), std::string::npos);  // ApiVersions 0-2
-  EXPECT_EQ(Hex(body).substr(0, 20), H("0023 00000017 0000 0000"));
+  EXPECT_EQ(Hex(body).substr(0, 20), H("0023 0000001b 0000 0000"));
 }
 
 TEST(SupportedApisTest, TableMatchesTheAdvertisedRanges) {
   const std::vector<ApiVersionsResponse::ApiVersion> keys = SupportedApiVersions();
-  ASSERT_EQ(keys.size(), 23u);
+  ASSERT_EQ(keys.size(), 27u);
   auto range = [&](int16_t key) {
     for (const auto& k : keys) {
       if (k.api_key == key) return std::pair<int, int>(k.min_version, k.max_version);
@@ -353,9 +353,13 @@ TEST(SupportedApisTest, TableMatchesTheAdvertisedRanges) {
   EXPECT_EQ(range(22), std::make_pair(0, 1));
   EXPECT_EQ(range(32), std::make_pair(1, 3));
   EXPECT_EQ(range(42), std::make_pair(0, 1));
-  EXPECT_EQ(range(29), std::make_pair(0, 1));        // DescribeAcls
-  EXPECT_EQ(range(30), std::make_pair(0, 1));        // CreateAcls
-  EXPECT_EQ(range(31), std::make_pair(0, 1));        // DeleteAcls
+  EXPECT_EQ(range(29), std::make_pair(0, 1));  // DescribeAcls
+  EXPECT_EQ(range(30), std::make_pair(0, 1));  // CreateAcls
+  EXPECT_EQ(range(31), std::make_pair(0, 1));  // DeleteAcls
+  EXPECT_EQ(range(17), std::make_pair(0, 1));  // SaslHandshake (v0 answered UNSUPPORTED_VERSION)
+  EXPECT_EQ(range(36), std::make_pair(0, 1));  // SaslAuthenticate
+  EXPECT_EQ(range(50), std::make_pair(0, 0));  // DescribeUserScramCredentials (flexible)
+  EXPECT_EQ(range(51), std::make_pair(0, 0));  // AlterUserScramCredentials (flexible)
   EXPECT_EQ(range(23), std::make_pair(-100, -100));  // no OffsetForLeaderEpoch
   EXPECT_TRUE(IsSupportedVersion(0, 0));
   EXPECT_FALSE(IsSupportedVersion(1, 3));

@@ -122,7 +122,7 @@ TEST(DecodeRequestTest, VersionsOutsideTheTableAreUnsupported) {
 }
 
 TEST(DecodeRequestTest, UnknownApiKeyIsUnsupported) {
-  for (int16_t key : {int16_t{4}, int16_t{17}, int16_t{23}, int16_t{99}, int16_t{-3}}) {
+  for (int16_t key : {int16_t{4}, int16_t{21}, int16_t{23}, int16_t{99}, int16_t{-3}}) {
     std::string frame;
     WireWriter w(frame);
     w.Int16(key);
@@ -698,6 +698,111 @@ TEST(SeedCorpusTest, CorpusHoldsEveryFrame) {
     ASSERT_TRUE(std::filesystem::exists(dir + "/" + c.name)) << "seed missing: " << c.name;
     EXPECT_EQ(testing::ReadWholeFile(dir + "/" + c.name), c.frame) << "seed differs: " << c.name;
   }
+}
+
+// --- Flexible versions (compact fields, tagged fields) and the SASL APIs -----------------------
+
+TEST(FlexibleWireTest, VarintsAndCompactFieldsRoundTrip) {
+  std::string buf;
+  WireWriter w(buf);
+  for (uint32_t v : {0u, 1u, 127u, 128u, 16383u, 16384u, 0xffffffffu}) w.UnsignedVarint(v);
+  w.CompactString("héllo");
+  w.CompactNullableString(std::nullopt);
+  w.CompactBytes(base::AsBytes(std::string("\0\1", 2)));
+  w.CompactArrayCount(1);
+  w.EmptyTaggedFields();
+  WireReader r(AsBytes(buf));
+  for (uint32_t v : {0u, 1u, 127u, 128u, 16383u, 16384u, 0xffffffffu}) {
+    EXPECT_EQ(r.UnsignedVarint(), v);
+  }
+  EXPECT_EQ(r.CompactString(), "héllo");
+  EXPECT_EQ(r.CompactNullableString(), std::nullopt);
+  EXPECT_EQ(base::AsString(r.CompactBytes()), std::string("\0\1", 2));
+  // 1 element of at least 1 byte: the count is checked against what is left (1 byte).
+  EXPECT_EQ(r.CompactArrayCount(1), 1);
+  r.SkipTaggedFields();
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.remaining(), 0u);
+}
+
+TEST(FlexibleWireTest, HostileLengthsCountsAndVarintsAreErrors) {
+  const std::vector<std::string> bad = {
+      std::string("\xff\xff\xff\xff\x7f", 5),  // a varint over 32 bits
+      std::string("\x80\x80", 2),              // a varint cut short
+  };
+  for (const std::string& b : bad) {
+    WireReader r(AsBytes(b));
+    r.UnsignedVarint();
+    EXPECT_FALSE(r.ok());
+  }
+  {
+    WireReader r(
+        AsBytes(std::string("\x0a"
+                            "abc",
+                            4)));  // a 9-byte string, 3 bytes left
+    r.CompactString();
+    EXPECT_FALSE(r.ok());
+  }
+  {
+    WireReader r(AsBytes(std::string("\xe8\x07", 2)));  // 999 elements, no bytes left
+    EXPECT_EQ(r.CompactArrayCount(1), 0);
+    EXPECT_FALSE(r.ok());
+  }
+  {
+    WireReader r(
+        AsBytes(std::string("\x01\x05\x09"
+                            "ab",
+                            5)));  // a tagged field of 9 bytes
+    r.SkipTaggedFields();
+    EXPECT_FALSE(r.ok());
+  }
+}
+
+TEST(SaslCodecTest, AlterAndDescribeRequestsDecodeAsTheirEncodersWroteThem) {
+  AlterUserScramCredentialsRequest alter;
+  alter.deletions.push_back({"old", 1});
+  alter.upsertions.push_back({"new", 2, 8192, "salt", std::string(64, '\x7f')});
+  const std::string frame = EncodeRequestFrame(77, "cli", alter);
+  ASSERT_OK_AND_ASSIGN(DecodedRequest d, DecodeRequest(AsBytes(frame)));
+  EXPECT_EQ(d.header.correlation_id, 77);
+  EXPECT_EQ(d.header.client_id, "cli");
+  const auto& a = std::get<AlterUserScramCredentialsRequest>(d.body);
+  ASSERT_EQ(a.deletions.size(), 1u);
+  EXPECT_EQ(a.deletions[0].name, "old");
+  ASSERT_EQ(a.upsertions.size(), 1u);
+  EXPECT_EQ(a.upsertions[0].iterations, 8192);
+  EXPECT_EQ(a.upsertions[0].salt, "salt");
+  EXPECT_EQ(a.upsertions[0].salted_password, std::string(64, '\x7f'));
+
+  DescribeUserScramCredentialsRequest all;
+  ASSERT_OK_AND_ASSIGN(DecodedRequest d2, DecodeRequest(AsBytes(EncodeRequestFrame(1, "c", all))));
+  EXPECT_FALSE(std::get<DescribeUserScramCredentialsRequest>(d2.body).users.has_value());
+  // A truncated flexible request is malformed, not a crash.
+  for (size_t cut = 0; cut < frame.size(); ++cut) {
+    EXPECT_FALSE(DecodeRequest(AsBytes(frame.substr(0, cut))).has_value()) << cut;
+  }
+}
+
+TEST(SaslCodecTest, ResponsesStartWithTheFlexibleHeaderAndDecodeBack) {
+  DescribeUserScramCredentialsResponse resp;
+  resp.results.push_back({"u", KafkaError::kNone, std::nullopt, {{2, 4096}}});
+  OutBuffer out;
+  EncodeResponse(0, resp, out);
+  const std::string body = Flatten(out);
+  ASSERT_FALSE(body.empty());
+  EXPECT_EQ(body[0], '\0');  // response header v1: no tagged fields
+  ASSERT_OK_AND_ASSIGN(auto back, DecodeDescribeUserScramCredentialsResponse(AsBytes(body)));
+  ASSERT_EQ(back.results.size(), 1u);
+  EXPECT_EQ(back.results[0].user, "u");
+  EXPECT_EQ(back.results[0].credential_infos[0].iterations, 4096);
+
+  SaslAuthenticateResponse auth;
+  auth.error_code = KafkaError::kSaslAuthenticationFailed;
+  auth.error_message = "no";
+  OutBuffer a0, a1;
+  EncodeResponse(0, auth, a0);
+  EncodeResponse(1, auth, a1);
+  EXPECT_EQ(Flatten(a1).size(), Flatten(a0).size() + 8);  // session_lifetime_ms from v1
 }
 
 }  // namespace

@@ -1,0 +1,368 @@
+// SASL on a real broker over real sockets on 127.0.0.1 (net/broker.h, net/sasl_handlers.cc): a
+// SASL_PLAINTEXT listener answers only ApiVersions and the SASL APIs before authentication and
+// closes the connection on anything else; PLAIN and SCRAM-SHA-256/512 logins with users made
+// through AlterUserScramCredentials (hand-made flexible requests on a PLAINTEXT listener);
+// failures answer SASL_AUTHENTICATION_FAILED, UNSUPPORTED_SASL_MECHANISM or ILLEGAL_SASL_STATE and
+// then close the connection; DescribeUserScramCredentials and its errors.
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <optional>
+#include <string>
+
+#include "net/broker.h"
+#include "net/messages.h"
+#include "net/scram.h"
+#include "segment/base/coding.h"
+#include "segment/base/crypto.h"
+#include "tests/support/test_util.h"
+
+namespace sluice::net {
+namespace {
+
+using engine::ScramMechanism;
+
+// A blocking Kafka client connection.
+class Conn {
+ public:
+  explicit Conn(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    timeval tv{20, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~Conn() { ::close(fd_); }
+  bool ok() const { return ok_; }
+
+  // Sends `frame` (no size prefix); the response body after the correlation id, or nullopt when
+  // the broker closed the connection instead.
+  std::optional<std::string> RoundTrip(const std::string& frame) {
+    std::string out(4, '\0');
+    base::StoreBE<int32_t>(reinterpret_cast<std::byte*>(out.data()),
+                           static_cast<int32_t>(frame.size()));
+    out += frame;
+    if (::send(fd_, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) {
+      return std::nullopt;
+    }
+    std::string header(8, '\0');
+    if (!RecvAll(header.data(), 8)) return std::nullopt;
+    const auto size = base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(header.data()));
+    std::string body(static_cast<size_t>(size - 4), '\0');
+    if (!RecvAll(body.data(), body.size())) return std::nullopt;
+    return body;
+  }
+  // True when the broker closed the connection (EOF or reset) within the receive timeout.
+  bool ClosedByServer() {
+    char buf[256];
+    for (;;) {
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n == 0) return true;
+      if (n < 0) return errno == ECONNRESET;
+    }
+  }
+
+ private:
+  bool RecvAll(char* out, size_t n) {
+    while (n > 0) {
+      const ssize_t r = ::recv(fd_, out, n, 0);
+      if (r <= 0) return false;
+      out += r;
+      n -= static_cast<size_t>(r);
+    }
+    return true;
+  }
+  int fd_;
+  bool ok_ = false;
+};
+
+std::string Header(ApiKey key, int16_t version, int32_t correlation_id = 7) {
+  std::string f;
+  WireWriter w(f);
+  w.Int16(static_cast<int16_t>(key));
+  w.Int16(version);
+  w.Int32(correlation_id);
+  w.String("sasl-test");
+  return f;
+}
+
+std::string HandshakeFrame(const std::string& mechanism) {
+  std::string f = Header(ApiKey::kSaslHandshake, 1);
+  WireWriter(f).String(mechanism);
+  return f;
+}
+
+std::string AuthenticateFrame(const std::string& token) {
+  std::string f = Header(ApiKey::kSaslAuthenticate, 1);
+  WireWriter(f).BytesField(base::AsBytes(token));
+  return f;
+}
+
+std::string MetadataFrame() {
+  std::string f = Header(ApiKey::kMetadata, 1);
+  WireWriter(f).Int32(-1);  // all topics
+  return f;
+}
+
+struct AuthAnswer {
+  KafkaError error = KafkaError::kNone;
+  std::string message;
+  std::string bytes;
+};
+
+AuthAnswer ParseAuthenticate(const std::string& body) {
+  WireReader r(base::AsBytes(body));
+  AuthAnswer a;
+  a.error = static_cast<KafkaError>(r.Int16());
+  a.message = r.NullableString().value_or("");
+  a.bytes = std::string(base::AsString(r.BytesField()));
+  r.Int64();
+  EXPECT_TRUE(r.ok() && r.remaining() == 0);
+  return a;
+}
+
+KafkaError HandshakeError(const std::string& body) {
+  WireReader r(base::AsBytes(body));
+  return static_cast<KafkaError>(r.Int16());
+}
+
+class SaslBrokerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    BrokerOptions options;
+    auto ls = ParseListeners("PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0");
+    ASSERT_TRUE(ls.has_value());
+    options.server.listeners = *ls;
+    options.server.event_loops = 1;
+    options.server.worker_threads = 2;
+    auto broker = Broker::Start(testing::TestEngineOptions(dir_.path()), options);
+    ASSERT_TRUE(broker.has_value()) << broker.error().ToString();
+    broker_ = std::move(*broker);
+    plain_port_ = broker_->port(0);
+    sasl_port_ = broker_->port(1);
+    // Users made as Kafka's admin client makes them: AlterUserScramCredentials with salted
+    // passwords, on the PLAINTEXT listener.
+    AlterUserScramCredentialsRequest alter;
+    for (ScramMechanism m : engine::kScramMechanisms) {
+      const std::string salt = "salt-of-alice-" + std::to_string(static_cast<int>(m));
+      alter.upsertions.push_back({"alice", static_cast<int8_t>(m), 4096, salt,
+                                  base::Pbkdf2(engine::ScramHash(m), "alice-secret", salt, 4096)});
+    }
+    const std::string salt = "bob-salt";
+    alter.upsertions.push_back(
+        {"bob", 1, 4096, salt, base::Pbkdf2(base::HashAlgorithm::kSha256, "bob-pw", salt, 4096)});
+    Conn admin(plain_port_);
+    auto body = admin.RoundTrip(EncodeRequestFrame(1, "test", alter));
+    ASSERT_TRUE(body.has_value());
+    auto resp = DecodeAlterUserScramCredentialsResponse(base::AsBytes(*body));
+    ASSERT_TRUE(resp.has_value()) << resp.error().ToString();
+    ASSERT_EQ(resp->results.size(), 2u);
+    for (const auto& r : resp->results) EXPECT_EQ(r.error_code, KafkaError::kNone) << r.user;
+  }
+  void TearDown() override {
+    if (broker_) {
+      EXPECT_TRUE(broker_->Stop().has_value());
+    }
+  }
+
+  // A SCRAM login on `conn`; the SaslAuthenticate error (kNone on success).
+  KafkaError ScramLogin(Conn& conn, ScramMechanism m, const std::string& user,
+                        const std::string& password) {
+    auto hs = conn.RoundTrip(HandshakeFrame(std::string(engine::ScramMechanismName(m))));
+    if (!hs || HandshakeError(*hs) != KafkaError::kNone) return KafkaError::kUnknownServerError;
+    ScramClient client(m, user, password);
+    auto first = conn.RoundTrip(AuthenticateFrame(client.First()));
+    if (!first) return KafkaError::kUnknownServerError;
+    AuthAnswer a = ParseAuthenticate(*first);
+    if (a.error != KafkaError::kNone) return a.error;
+    auto final_message = client.Final(a.bytes);
+    if (!final_message) return KafkaError::kUnknownServerError;
+    auto second = conn.RoundTrip(AuthenticateFrame(*final_message));
+    if (!second) return KafkaError::kUnknownServerError;
+    AuthAnswer b = ParseAuthenticate(*second);
+    if (b.error == KafkaError::kNone) {
+      EXPECT_TRUE(client.Verify(b.bytes).has_value());
+    }
+    return b.error;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Broker> broker_;
+  uint16_t plain_port_ = 0;
+  uint16_t sasl_port_ = 0;
+};
+
+TEST_F(SaslBrokerTest, ARequestBeforeAuthenticationClosesTheConnection) {
+  Conn c(sasl_port_);
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c.RoundTrip(MetadataFrame()).has_value());
+  EXPECT_TRUE(c.ClosedByServer());
+  // The PLAINTEXT listener still answers without authentication.
+  Conn p(plain_port_);
+  EXPECT_TRUE(p.RoundTrip(MetadataFrame()).has_value());
+}
+
+TEST_F(SaslBrokerTest, ApiVersionsIsAnsweredBeforeAuthenticationAndListsTheSaslApis) {
+  Conn c(sasl_port_);
+  auto body = c.RoundTrip(Header(ApiKey::kApiVersions, 1));
+  ASSERT_TRUE(body.has_value());
+  EXPECT_NE(body->find(std::string("\x00\x11\x00\x00\x00\x01", 6)), std::string::npos);
+  EXPECT_NE(body->find(std::string("\x00\x24\x00\x00\x00\x01", 6)), std::string::npos);
+}
+
+TEST_F(SaslBrokerTest, ScramLoginsWithBothMechanismsThenRequestsAreServed) {
+  for (ScramMechanism m : engine::kScramMechanisms) {
+    Conn c(sasl_port_);
+    ASSERT_EQ(ScramLogin(c, m, "alice", "alice-secret"), KafkaError::kNone)
+        << engine::ScramMechanismName(m);
+    EXPECT_TRUE(c.RoundTrip(MetadataFrame()).has_value());
+    // A second authentication on the same connection is ILLEGAL_SASL_STATE, answered.
+    auto again = c.RoundTrip(AuthenticateFrame("n,,n=alice,r=abc"));
+    ASSERT_TRUE(again.has_value());
+    EXPECT_EQ(ParseAuthenticate(*again).error, KafkaError::kIllegalSaslState);
+    EXPECT_TRUE(c.RoundTrip(MetadataFrame()).has_value());
+  }
+}
+
+TEST_F(SaslBrokerTest, ScramWrongPasswordOrUnknownUserFailsAndCloses) {
+  struct Case {
+    ScramMechanism m;
+    std::string user;
+    std::string password;
+  };
+  for (const Case& k : {Case{ScramMechanism::kSha512, "alice", "wrong"},
+                        Case{ScramMechanism::kSha256, "nobody", "alice-secret"},
+                        Case{ScramMechanism::kSha512, "bob", "bob-pw"}}) {  // bob: SHA-256 only
+    Conn c(sasl_port_);
+    EXPECT_EQ(ScramLogin(c, k.m, k.user, k.password), KafkaError::kSaslAuthenticationFailed)
+        << k.user;
+    EXPECT_TRUE(c.ClosedByServer()) << k.user;
+  }
+}
+
+TEST_F(SaslBrokerTest, PlainChecksThePasswordAgainstTheScramCredential) {
+  {
+    Conn c(sasl_port_);
+    auto hs = c.RoundTrip(HandshakeFrame("PLAIN"));
+    ASSERT_TRUE(hs.has_value());
+    ASSERT_EQ(HandshakeError(*hs), KafkaError::kNone);
+    auto ok = c.RoundTrip(AuthenticateFrame(std::string("\0bob\0bob-pw", 11)));
+    ASSERT_TRUE(ok.has_value());
+    EXPECT_EQ(ParseAuthenticate(*ok).error, KafkaError::kNone);
+    EXPECT_TRUE(c.RoundTrip(MetadataFrame()).has_value());
+  }
+  for (const std::string& token :
+       {std::string("\0bob\0bob-PW", 11), std::string("\0eve\0bob-pw", 11),
+        std::string("alice\0bob\0bob-pw", 16), std::string("garbage")}) {
+    Conn c(sasl_port_);
+    ASSERT_TRUE(c.RoundTrip(HandshakeFrame("PLAIN")).has_value());
+    auto bad = c.RoundTrip(AuthenticateFrame(token));
+    ASSERT_TRUE(bad.has_value());
+    AuthAnswer a = ParseAuthenticate(*bad);
+    EXPECT_EQ(a.error, KafkaError::kSaslAuthenticationFailed);
+    EXPECT_FALSE(a.message.empty());
+    EXPECT_TRUE(c.ClosedByServer());
+  }
+}
+
+TEST_F(SaslBrokerTest, BadMechanismAndOutOfOrderRequestsAnswerThenClose) {
+  {
+    Conn c(sasl_port_);
+    auto hs = c.RoundTrip(HandshakeFrame("GSSAPI"));
+    ASSERT_TRUE(hs.has_value());
+    EXPECT_EQ(HandshakeError(*hs), KafkaError::kUnsupportedSaslMechanism);
+    EXPECT_NE(hs->find("SCRAM-SHA-512"), std::string::npos);  // the enabled ones are listed
+    EXPECT_TRUE(c.ClosedByServer());
+  }
+  {
+    Conn c(sasl_port_);
+    auto auth = c.RoundTrip(AuthenticateFrame("n,,n=alice,r=abc"));
+    ASSERT_TRUE(auth.has_value());
+    EXPECT_EQ(ParseAuthenticate(*auth).error, KafkaError::kIllegalSaslState);
+    EXPECT_TRUE(c.ClosedByServer());
+  }
+  {
+    // v0 (raw SASL tokens after it) is refused cleanly.
+    Conn c(sasl_port_);
+    std::string v0 = Header(ApiKey::kSaslHandshake, 0);
+    WireWriter(v0).String("PLAIN");
+    auto hs = c.RoundTrip(v0);
+    ASSERT_TRUE(hs.has_value());
+    EXPECT_EQ(HandshakeError(*hs), KafkaError::kUnsupportedVersion);
+    EXPECT_TRUE(c.ClosedByServer());
+  }
+  {
+    Conn c(plain_port_);  // not a SASL listener: answered, not closed
+    auto hs = c.RoundTrip(HandshakeFrame("PLAIN"));
+    ASSERT_TRUE(hs.has_value());
+    EXPECT_EQ(HandshakeError(*hs), KafkaError::kIllegalSaslState);
+    EXPECT_TRUE(c.RoundTrip(MetadataFrame()).has_value());
+  }
+}
+
+TEST_F(SaslBrokerTest, DescribeAndAlterScramCredentialsFollowKafka) {
+  Conn c(plain_port_);
+  auto body = c.RoundTrip(EncodeRequestFrame(2, "t", DescribeUserScramCredentialsRequest{}));
+  ASSERT_TRUE(body.has_value());
+  auto all = DecodeDescribeUserScramCredentialsResponse(base::AsBytes(*body));
+  ASSERT_TRUE(all.has_value()) << all.error().ToString();
+  ASSERT_EQ(all->results.size(), 2u);
+  EXPECT_EQ(all->results[0].user, "alice");
+  ASSERT_EQ(all->results[0].credential_infos.size(), 2u);
+  EXPECT_EQ(all->results[0].credential_infos[1].mechanism, 2);
+  EXPECT_EQ(all->results[0].credential_infos[1].iterations, 4096);
+
+  DescribeUserScramCredentialsRequest some;
+  some.users = std::vector<std::string>{"bob", "nobody", "bob"};
+  body = c.RoundTrip(EncodeRequestFrame(3, "t", some));
+  ASSERT_TRUE(body.has_value());
+  auto named = DecodeDescribeUserScramCredentialsResponse(base::AsBytes(*body));
+  ASSERT_TRUE(named.has_value());
+  ASSERT_EQ(named->results.size(), 2u);
+  EXPECT_EQ(named->results[0].error_code, KafkaError::kDuplicateResource);
+  EXPECT_EQ(named->results[1].error_code, KafkaError::kResourceNotFound);
+
+  AlterUserScramCredentialsRequest alter;
+  alter.upsertions.push_back({"carol", 2, 100, "s", std::string(64, 'x')});  // too few iterations
+  alter.upsertions.push_back({"dave", 3, 4096, "s", std::string(64, 'x')});  // unknown mechanism
+  alter.upsertions.push_back({"erin", 1, 4096, "s", std::string(12, 'x')});  // short password
+  alter.deletions.push_back({"bob", 2});                                     // bob has no SHA-512
+  alter.deletions.push_back({"alice", 1});
+  alter.upsertions.push_back({"alice", 1, 4096, "s", std::string(32, 'x')});  // twice: duplicate
+  body = c.RoundTrip(EncodeRequestFrame(4, "t", alter));
+  ASSERT_TRUE(body.has_value());
+  auto altered = DecodeAlterUserScramCredentialsResponse(base::AsBytes(*body));
+  ASSERT_TRUE(altered.has_value());
+  std::map<std::string, KafkaError> errors;
+  for (const auto& r : altered->results) errors[r.user] = r.error_code;
+  EXPECT_EQ(errors["carol"], KafkaError::kUnacceptableCredential);
+  EXPECT_EQ(errors["dave"], KafkaError::kUnsupportedSaslMechanism);
+  EXPECT_EQ(errors["erin"], KafkaError::kUnacceptableCredential);
+  EXPECT_EQ(errors["bob"], KafkaError::kResourceNotFound);
+  EXPECT_EQ(errors["alice"], KafkaError::kDuplicateResource);
+  // alice's credentials were not touched.
+  Conn s(sasl_port_);
+  EXPECT_EQ(ScramLogin(s, ScramMechanism::kSha256, "alice", "alice-secret"), KafkaError::kNone);
+
+  // Deleting bob's only credential removes bob: his login fails afterwards.
+  AlterUserScramCredentialsRequest del;
+  del.deletions.push_back({"bob", 1});
+  body = c.RoundTrip(EncodeRequestFrame(5, "t", del));
+  ASSERT_TRUE(body.has_value());
+  auto deleted = DecodeAlterUserScramCredentialsResponse(base::AsBytes(*body));
+  ASSERT_TRUE(deleted.has_value());
+  ASSERT_EQ(deleted->results.size(), 1u);
+  EXPECT_EQ(deleted->results[0].error_code, KafkaError::kNone);
+  Conn b(sasl_port_);
+  EXPECT_EQ(ScramLogin(b, ScramMechanism::kSha256, "bob", "bob-pw"),
+            KafkaError::kSaslAuthenticationFailed);
+}
+
+}  // namespace
+}  // namespace sluice::net
