@@ -735,24 +735,28 @@ TEST(FlexibleWireTest, HostileLengthsCountsAndVarintsAreErrors) {
     r.UnsignedVarint();
     EXPECT_FALSE(r.ok());
   }
+  // (The inputs are named: a reader views its bytes, which must outlive it.)
   {
-    WireReader r(
-        AsBytes(std::string("\x0a"
-                            "abc",
-                            4)));  // a 9-byte string, 3 bytes left
+    const std::string b(
+        "\x0a"
+        "abc",
+        4);  // a 9-byte string, 3 bytes left
+    WireReader r(AsBytes(b));
     r.CompactString();
     EXPECT_FALSE(r.ok());
   }
   {
-    WireReader r(AsBytes(std::string("\xe8\x07", 2)));  // 999 elements, no bytes left
+    const std::string b("\xe8\x07", 2);  // 999 elements, no bytes left
+    WireReader r(AsBytes(b));
     EXPECT_EQ(r.CompactArrayCount(1), 0);
     EXPECT_FALSE(r.ok());
   }
   {
-    WireReader r(
-        AsBytes(std::string("\x01\x05\x09"
-                            "ab",
-                            5)));  // a tagged field of 9 bytes
+    const std::string b(
+        "\x01\x05\x09"
+        "ab",
+        5);  // a tagged field of 9 bytes
+    WireReader r(AsBytes(b));
     r.SkipTaggedFields();
     EXPECT_FALSE(r.ok());
   }
