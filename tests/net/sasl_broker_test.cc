@@ -5,11 +5,7 @@
 // failures answer SASL_AUTHENTICATION_FAILED, UNSUPPORTED_SASL_MECHANISM or ILLEGAL_SASL_STATE and
 // then close the connection; DescribeUserScramCredentials and its errors.
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <optional>
 #include <string>
@@ -19,6 +15,7 @@
 #include "net/scram.h"
 #include "segment/base/coding.h"
 #include "segment/base/crypto.h"
+#include "tests/support/loopback_socket.h"
 #include "tests/support/test_util.h"
 
 namespace sluice::net {
@@ -27,59 +24,18 @@ namespace {
 using engine::ScramMechanism;
 
 // A blocking Kafka client connection.
-class Conn {
+class Conn : public sluice::testing::LoopbackSocket {
  public:
-  explicit Conn(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    timeval tv{20, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  ~Conn() { ::close(fd_); }
-  bool ok() const { return ok_; }
+  using LoopbackSocket::LoopbackSocket;
 
   // Sends `frame` (no size prefix); the response body after the correlation id, or nullopt when
   // the broker closed the connection instead.
   std::optional<std::string> RoundTrip(const std::string& frame) {
-    std::string out(4, '\0');
-    base::StoreBE<int32_t>(reinterpret_cast<std::byte*>(out.data()),
-                           static_cast<int32_t>(frame.size()));
-    out += frame;
-    if (::send(fd_, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) {
-      return std::nullopt;
-    }
-    std::string header(8, '\0');
-    if (!RecvAll(header.data(), 8)) return std::nullopt;
-    const auto size = base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(header.data()));
-    std::string body(static_cast<size_t>(size - 4), '\0');
-    if (!RecvAll(body.data(), body.size())) return std::nullopt;
-    return body;
+    if (!SendFrame(frame)) return std::nullopt;
+    std::optional<std::string> response = ReadFrame();
+    if (!response || response->size() < 4) return std::nullopt;
+    return response->substr(4);
   }
-  // True when the broker closed the connection (EOF or reset) within the receive timeout.
-  bool ClosedByServer() {
-    char buf[256];
-    for (;;) {
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n == 0) return true;
-      if (n < 0) return errno == ECONNRESET;
-    }
-  }
-
- private:
-  bool RecvAll(char* out, size_t n) {
-    while (n > 0) {
-      const ssize_t r = ::recv(fd_, out, n, 0);
-      if (r <= 0) return false;
-      out += r;
-      n -= static_cast<size_t>(r);
-    }
-    return true;
-  }
-  int fd_;
-  bool ok_ = false;
 };
 
 std::string Header(ApiKey key, int16_t version, int32_t correlation_id = 7) {

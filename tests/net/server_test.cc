@@ -6,11 +6,7 @@
 
 #include "net/server.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -23,6 +19,7 @@
 #include <vector>
 
 #include "segment/base/coding.h"
+#include "tests/support/loopback_socket.h"
 
 namespace sluice::net {
 namespace {
@@ -109,19 +106,9 @@ TEST(MemoryBudgetTest, ConcurrentLeasesBalance) {
 // --- Server over real sockets -------------------------------------------------------------------
 
 // A blocking client socket on the server's port.
-class Client {
+class Client : public sluice::testing::LoopbackSocket {
  public:
-  explicit Client(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    timeval tv{20, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  ~Client() { ::close(fd_); }
-  bool ok() const { return ok_; }
+  using LoopbackSocket::LoopbackSocket;
 
   // Sends a frame: size prefix, then an 8-byte header whose bytes 4..7 are the correlation id,
   // then `body_bytes` of payload; the last `hold_back` bytes are not sent.
@@ -132,46 +119,12 @@ class Client {
     base::StoreBE<int32_t>(p + 8, correlation_id);
     return SendAll(frame.data(), frame.size() - hold_back);
   }
-  bool SendAll(const char* data, size_t n) {
-    while (n > 0) {
-      const ssize_t w = ::send(fd_, data, n, MSG_NOSIGNAL);
-      if (w <= 0) return false;
-      data += w;
-      n -= static_cast<size_t>(w);
-    }
-    return true;
-  }
   // The correlation id of the next response, or -1 when the connection ends.
   int32_t ReadResponse() {
-    char header[8];
-    if (!RecvAll(header, 8)) return -1;
-    const int32_t size = base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(header));
-    std::string rest(static_cast<size_t>(size - 4), '\0');
-    if (!RecvAll(rest.data(), rest.size())) return -1;
-    return base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(header + 4));
+    const std::optional<std::string> frame = ReadFrame();
+    if (!frame || frame->size() < 4) return -1;
+    return base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(frame->data()));
   }
-  // True when the server closed the connection (EOF or reset) within the receive timeout.
-  bool ClosedByServer() {
-    char buf[4096];
-    for (;;) {
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n == 0) return true;
-      if (n < 0) return errno == ECONNRESET;
-    }
-  }
-
- private:
-  bool RecvAll(char* out, size_t n) {
-    while (n > 0) {
-      const ssize_t r = ::recv(fd_, out, n, 0);
-      if (r <= 0) return false;
-      out += r;
-      n -= static_cast<size_t>(r);
-    }
-    return true;
-  }
-  int fd_;
-  bool ok_ = false;
 };
 
 // Frames the handler has not answered yet, released by the test.
