@@ -21,7 +21,8 @@ Error Invalid(const std::string& what) { return MakeError(ErrorCode::kInvalidArg
 
 }  // namespace
 
-Engine::Engine(const EngineOptions& options) : options_(options) {}
+Engine::Engine(const EngineOptions& options)
+    : options_(options), writers_(std::make_unique<WriterPool>(options.writer_threads)) {}
 
 Engine::~Engine() { Close().IgnoreError(); }
 
@@ -153,13 +154,16 @@ Result<PartitionLog*> Engine::OpenPartition(const Topic& topic, Partition& part,
     return *part.offline;
   }
   if (closed_.load()) return MakeError(ErrorCode::kClosed, "engine is closed");
-  std::function<void()> on_data;
+  PartitionLogHooks hooks;
   if (options_.on_data) {
-    on_data = [cb = options_.on_data, name = topic.name, p = part.index] { cb(name, p); };
+    hooks.on_data = [cb = options_.on_data, name = topic.name, p = part.index] { cb(name, p); };
   }
+  hooks.run_writer = [writers = writers_.get()](std::function<void()> task) {
+    writers->Post(std::move(task));
+  };
   std::vector<segment::RecoveryReport> reports;
   auto log = PartitionLog::Open(*fs_, part.dir, topic.Config(), *clock_, &reports,
-                                std::move(on_data), mode);
+                                std::move(hooks), mode);
   if (!log) {
     if (mode == PartitionOpen::kCreate) return std::move(log).error();
     part.opened = true;
@@ -266,6 +270,7 @@ Status Engine::Close() {
     }
   }
   topics_.clear();
+  writers_->Stop();  // every log is closed: no writer role is left to run
   if (!result) {
     lock_.reset();
     return result;
@@ -296,6 +301,7 @@ void Engine::SimulateCrashForTesting() {
     }
   }
   topics_.clear();
+  writers_->Stop();
   lock_.reset();  // a dead process holds no lock
 }
 
@@ -575,20 +581,21 @@ Result<AppendResult> Engine::Append(const std::string& topic_name, int32_t parti
   return AppendBatches(topic_name, partition, std::span<const Bytes>(&batch, 1));
 }
 
-Result<AppendResult> Engine::AppendBatches(const std::string& topic_name, int32_t partition,
-                                           std::span<const Bytes> batches) {
+Result<Engine::PreparedAppend> Engine::PrepareAppend(const std::string& topic_name,
+                                                     int32_t partition,
+                                                     std::span<const Bytes> batches) {
   ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
-  ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
+  PreparedAppend out;
+  ASSIGN_OR_RETURN(out.log, FindPartition(topic, partition));
   if (batches.empty()) return Invalid("no batch to append");
   const TopicConfig config = topic->Config();
   // Every batch is checked (and prepared) before any is queued: a bad one refuses them all.
   // `owned` is sized up front so that the views into its strings stay put.
-  std::vector<std::string> owned(batches.size());
-  std::vector<BatchToAppend> prepared;
-  prepared.reserve(batches.size());
+  out.owned.resize(batches.size());
+  out.batches.reserve(batches.size());
   uint64_t frame_bytes = 0;
   for (size_t i = 0; i < batches.size(); ++i) {
-    auto batch = PrepareBatch(batches[i], config, owned[i]);
+    auto batch = PrepareBatch(batches[i], config, out.owned[i]);
     if (!batch) {
       Error e = std::move(batch).error();
       if (batches.size() > 1) {
@@ -598,7 +605,7 @@ Result<AppendResult> Engine::AppendBatches(const std::string& topic_name, int32_
       return e;
     }
     frame_bytes += segment::format::kFramePrefixSize + batch->bytes.size();
-    prepared.push_back(*batch);
+    out.batches.push_back(*batch);
   }
   // The batches of one call go into one segment (so that the HW moves over all or none of them),
   // so together they must fit one; as in Kafka, which refuses a produce larger than segment.bytes.
@@ -609,7 +616,29 @@ Result<AppendResult> Engine::AppendBatches(const std::string& topic_name, int32_
                          std::to_string(frame_bytes) + " bytes (framed) do not fit segment.bytes " +
                          std::to_string(config.segment_bytes));
   }
-  return log->AppendBatches(prepared);
+  return out;
+}
+
+Result<AppendResult> Engine::AppendBatches(const std::string& topic_name, int32_t partition,
+                                           std::span<const Bytes> batches) {
+  ASSIGN_OR_RETURN(PreparedAppend prepared, PrepareAppend(topic_name, partition, batches));
+  return prepared.log->AppendBatches(prepared.batches);
+}
+
+void Engine::AppendBatchesAsync(const std::string& topic_name, int32_t partition,
+                                std::span<const Bytes> batches, AppendCallback done) {
+  auto prepared = PrepareAppend(topic_name, partition, batches);
+  if (!prepared) return done(std::move(prepared).error());
+  const bool owns_bytes = std::any_of(prepared->owned.begin(), prepared->owned.end(),
+                                      [](const std::string& s) { return !s.empty(); });
+  if (!owns_bytes) return prepared->log->AppendBatchesAsync(prepared->batches, std::move(done));
+  // The prepared copies live until the log is done with them.
+  auto owned = std::make_shared<std::vector<std::string>>(std::move(prepared->owned));
+  prepared->log->AppendBatchesAsync(
+      prepared->batches, [owned, done = std::move(done)](Result<AppendResult> r) mutable {
+        done(std::move(r));
+        owned.reset();
+      });
 }
 
 Result<int64_t> Engine::AllocateProducerId() { return producer_ids_->Allocate(); }

@@ -25,6 +25,7 @@
 #include "engine/config.h"
 #include "engine/partition_log.h"
 #include "engine/scram_users.h"
+#include "engine/writer_pool.h"
 #include "segment/base/clock.h"
 #include "segment/io/file_system.h"
 
@@ -63,6 +64,9 @@ struct EngineOptions {
   // cheap and must not throw. An appender whose batch another thread wrote may see Append return
   // before the call. Null = none.
   std::function<void(const std::string& topic, int32_t partition)> on_data;
+  // Threads that write asynchronous appends (AppendBatchesAsync; engine/writer_pool.h), started
+  // with the first such append.
+  int writer_threads = 4;
 };
 
 struct TopicDescription {
@@ -119,6 +123,15 @@ class Engine {
   // one-batch case of this.
   Result<AppendResult> AppendBatches(const std::string& topic, int32_t partition,
                                      std::span<const Bytes> batches);
+  // AppendBatches without waiting for the write (PartitionLog::AppendBatchesAsync): the batches
+  // are validated, prepared (compressed) on this thread and given their offsets before this
+  // returns, so a later append to the partition is ordered after them; `done` gets the result
+  // once they are readable (flush=none) or durable (flush=sync), on one of the engine's writer
+  // threads, or on this thread before returning if they are refused. The bytes are borrowed until
+  // `done` is called. `done` must be quick and must not call the engine or wait for anything
+  // (it runs in the partition's writer role: its next group waits for it).
+  void AppendBatchesAsync(const std::string& topic, int32_t partition,
+                          std::span<const Bytes> batches, AppendCallback done);
 
   Result<ReadResult> Read(const std::string& topic, int32_t partition, Offset from,
                           size_t max_bytes) const;
@@ -235,11 +248,24 @@ class Engine {
   Status ForEachPartition(const std::function<Status(PartitionLog&)>& fn, OpenAll open_all);
   TopicMap CatalogLocked() const;
   void BackgroundLoop();
+  // Validates and prepares `batches` for the partition's log (AppendBatches). What preparing
+  // made (timestamps filled in, compressed copies) is kept in `owned`, which the result's views
+  // may point into.
+  struct PreparedAppend {
+    PartitionLog* log = nullptr;
+    std::vector<BatchToAppend> batches;
+    std::vector<std::string> owned;
+  };
+  Result<PreparedAppend> PrepareAppend(const std::string& topic, int32_t partition,
+                                       std::span<const Bytes> batches);
 
   EngineOptions options_;
   std::unique_ptr<io::FileSystem> owned_fs_;
   io::FileSystem* fs_ = nullptr;
   std::unique_ptr<io::FileLock> lock_;  // <data>/.lock: one engine per data directory
+  // Writes asynchronous appends; stopped by Close after the logs are closed. Declared before the
+  // topics so that it outlives them.
+  std::unique_ptr<WriterPool> writers_;
   const base::Clock* clock_ = nullptr;
 
   mutable std::shared_mutex topics_mu_;

@@ -105,16 +105,21 @@ struct PartitionLog::PendingFrame {
   FrameMeta meta;
 };
 
-// One AppendBatches call waiting in the queue: its frames go into one group and one segment, and
-// the HW moves over all of them or none. Lives on the appender's stack until `done`.
+// One append waiting in the queue: its frames go into one group and one segment, and the HW
+// moves over all of them or none. A blocked appender's (AppendBatches) lives on its stack until
+// `done`, and the appender learns the outcome from `done`/`result` (woken through `cv`, which
+// also hands it the writer role: `lead`). An asynchronous one's (AppendBatchesAsync) is owned by
+// the queue and then by the writer that finishes it, which calls `callback` and deletes it.
 struct PartitionLog::Pending {
-  std::span<PendingFrame> frames;  // not empty; owned by the appender
-  uint64_t size_bytes = 0;         // of all frames
+  std::span<PendingFrame> frames;           // not empty
+  std::vector<PendingFrame> owned_frames;   // where `frames` are, unless the appender holds them
+  uint64_t size_bytes = 0;                  // of all frames
   // The state of each producer this append recorded, saved before the Record, in Record order
   // (UndoLocked restores them in reverse).
   std::vector<ProducerStateTable::Saved> saved;
+  AppendCallback callback;  // set for an asynchronous append
   bool done = false;
-  bool lead = false;  // this appender is to act as the writer
+  bool lead = false;  // this (blocked) appender is to act as the writer
   Status result;
   std::condition_variable cv;  // signalled when `done` or `lead` is set
 
@@ -145,10 +150,9 @@ segment::SegmentOptions PartitionLog::SegmentOptionsFor(const TopicConfig& confi
 
 Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
     io::FileSystem& fs, std::string dir, const TopicConfig& config, const base::Clock& clock,
-    std::vector<segment::RecoveryReport>* reports, std::function<void()> on_data,
-    PartitionOpen mode) {
+    std::vector<segment::RecoveryReport>* reports, PartitionLogHooks hooks, PartitionOpen mode) {
   std::unique_ptr<PartitionLog> log(new PartitionLog(fs, std::move(dir), config, clock));
-  log->on_data_ = std::move(on_data);
+  log->hooks_ = std::move(hooks);
   const std::string& d = log->dir_;
   ASSIGN_OR_RETURN(bool existed, fs.Exists(d));
   if (!existed) {
@@ -417,15 +421,9 @@ Result<AppendResult> PartitionLog::Append(Bytes batch, const BatchHeader& header
   return AppendBatches(one);
 }
 
-Result<AppendResult> PartitionLog::AppendBatches(std::span<const BatchToAppend> batches) {
+void PartitionLog::PrepareFrames(std::span<const BatchToAppend> batches, Pending& w) {
   namespace f = segment::format;
   SLUICE_CHECK(!batches.empty(), "AppendBatches of no batch");
-  // The frames live here until the write is done; one batch (the common case) needs no vector.
-  PendingFrame one;
-  std::vector<PendingFrame> many;
-  if (batches.size() > 1) many.resize(batches.size());
-  Pending w;
-  w.frames = batches.size() == 1 ? std::span<PendingFrame>(&one, 1) : std::span(many);
   for (size_t i = 0; i < batches.size(); ++i) {
     const Bytes batch = batches[i].bytes;
     SLUICE_CHECK(batch.size() >= segment::kBatchHeaderSize, "Append of an unparsed batch");
@@ -439,9 +437,12 @@ Result<AppendResult> PartitionLog::AppendBatches(std::span<const BatchToAppend> 
     fr.meta.size_bytes = f::kFramePrefixSize + batch.size();
     w.size_bytes += fr.meta.size_bytes;
   }
-  const int64_t now_ms = clock_.NowMs();
+}
 
-  std::unique_lock lock(mu_);
+Result<std::optional<AppendResult>> PartitionLog::AdmitLocked(
+    std::unique_lock<std::mutex>& lock, std::span<const BatchToAppend> batches, Pending& w) {
+  namespace f = segment::format;
+  const int64_t now_ms = clock_.NowMs();
   for (;;) {
     if (closed_) return MakeError(ErrorCode::kClosed, dir_ + " is closed");
     if (poisoned_) return PoisonError();
@@ -483,7 +484,7 @@ Result<AppendResult> PartitionLog::AppendBatches(std::span<const BatchToAppend> 
     });
     if (undo_count_ != undo_count) continue;
     if (hw_.load() > dup->last_offset.value()) {
-      return AppendResult{dup->base_offset, dup->last_offset, /*duplicate=*/true};
+      return std::optional(AppendResult{dup->base_offset, dup->last_offset, /*duplicate=*/true});
     }
     if (poisoned_) return PoisonError();
     return MakeError(ErrorCode::kClosed, dir_ + " is closed");
@@ -491,88 +492,193 @@ Result<AppendResult> PartitionLog::AppendBatches(std::span<const BatchToAppend> 
   // The producer state moved above, not when the write completes, so that a producer's next
   // batch, queued behind these, is checked against them. If the write fails, UndoLocked puts it
   // back (or the log is poisoned, and reopening rebuilds it from what is on disk).
-  for (PendingFrame& fr : w.frames) {
-    const BatchHeader& h = batches[static_cast<size_t>(&fr - w.frames.data())].header;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    PendingFrame& fr = w.frames[i];
     fr.meta.base_offset = next_offset_;
-    fr.meta.last_offset = next_offset_ + h.last_offset_delta;
+    fr.meta.last_offset = next_offset_ + batches[i].header.last_offset_delta;
     next_offset_ = fr.meta.last_offset + 1;
     base::StoreBE<int64_t>(fr.head.data() + f::kFramePrefixSize, fr.meta.base_offset.value());
   }
+  return std::optional<AppendResult>();
+}
 
+Result<AppendResult> PartitionLog::AppendBatches(std::span<const BatchToAppend> batches) {
+  // The frames live here until the write is done; one batch (the common case) needs no vector.
+  PendingFrame one;
+  Pending w;
+  if (batches.size() > 1) w.owned_frames.resize(batches.size());
+  w.frames = batches.size() == 1 ? std::span<PendingFrame>(&one, 1) : std::span(w.owned_frames);
+  PrepareFrames(batches, w);
+
+  std::unique_lock lock(mu_);
+  ASSIGN_OR_RETURN(std::optional<AppendResult> dup, AdmitLocked(lock, batches, w));
+  if (dup) return *dup;
   queue_.push_back(&w);
   if (!writer_active_) {
     writer_active_ = true;
     w.lead = true;
   }
   w.cv.wait(lock, [&] { return w.done || w.lead; });
-  bool advanced = false;  // this thread wrote a group and moved the HW over it
-  while (!w.done) {
-    // This appender is the writer: take everything queued and write it as one group.
-    std::vector<Pending*> group(queue_.begin(), queue_.end());
-    queue_.clear();
-    const TopicConfig config = config_;
+  if (w.done) {
     lock.unlock();
-    GroupOutcome out = WriteGroup(group, config);
-    lock.lock();
-    if (out.written > 0) {
-      uint64_t bytes = 0;
-      for (size_t i = 0; i < out.written; ++i) bytes += group[i]->size_bytes;
-      hw_.store(group[out.written - 1]->last_offset().value() + 1, std::memory_order_release);
-      unflushed_bytes_ += bytes;
-      advanced = true;
-    }
-    for (size_t i = 0; i < out.written; ++i) {
-      group[i]->done = true;
-      group[i]->cv.notify_one();
-    }
-    if (!out.status) {
-      const Error& error = out.status.error();
-      std::vector<Pending*> failed(group.begin() + static_cast<ptrdiff_t>(out.written),
-                                   group.end());
-      if (out.retryable && !poisoned_) {
-        static base::RateLimitedLog log(base::LogLevel::kWarning);
-        log.Log(dir_ + ": write failed and was undone; appends fail until it succeeds: " +
-                error.ToString());
-        failed.insert(failed.end(), queue_.begin(), queue_.end());
-        queue_.clear();
-        UndoLocked(failed, error);
-      } else {
-        if (!poisoned_) {
-          base::LogError(dir_ + ": write failed, refusing writes until the partition is reopened " +
-                         "(restart): " + error.ToString());
-          poisoned_ = error;
-        }
-        for (Pending* p : failed) {
-          p->done = true;
-          p->result = error;
-          p->cv.notify_one();
-        }
-        for (Pending* p : queue_) {
-          p->done = true;
-          p->result = PoisonError();
-          p->cv.notify_one();
-        }
-        queue_.clear();
-      }
-    }
+  } else {
+    // This appender has the writer role: its own append is queued, so the group it writes (or
+    // the failure of it) finishes it.
+    WriterRound round;
+    WriteQueuedGroupLocked(lock, round);
+    SLUICE_CHECK(w.done, "the writer's own append was not in its group");
     w.lead = false;
-    if (queue_.empty()) {
-      writer_active_ = false;
-    } else {
-      queue_.front()->lead = true;
-      queue_.front()->cv.notify_one();
-    }
-    // Readers waiting for data, duplicates waiting for their original, and Close waiting for the
-    // writer.
-    cv_.notify_all();
+    PassWriterRoleLocked(round);
+    lock.unlock();
+    FinishRound(round);
   }
-  lock.unlock();
-  if (advanced && on_data_) on_data_();
   if (!w.result) return std::move(w.result).error();
   return AppendResult{w.base_offset(), w.last_offset()};
 }
 
-void PartitionLog::UndoLocked(std::span<Pending* const> failed, const Error& error) {
+void PartitionLog::AppendBatchesAsync(std::span<const BatchToAppend> batches,
+                                      AppendCallback done) {
+  auto w = std::make_unique<Pending>();
+  w->owned_frames.resize(batches.size());
+  w->frames = std::span(w->owned_frames);
+  PrepareFrames(batches, *w);
+
+  std::unique_lock lock(mu_);
+  auto admitted = AdmitLocked(lock, batches, *w);
+  if (!admitted || admitted->has_value()) {
+    lock.unlock();
+    if (!admitted) {
+      done(std::move(admitted).error());
+    } else {
+      done(**admitted);
+    }
+    return;
+  }
+  w->callback = std::move(done);
+  queue_.push_back(w.release());
+  if (writer_active_) return;  // the writer takes it with its next group
+  writer_active_ = true;
+  lock.unlock();
+  StartWriter();
+}
+
+void PartitionLog::StartWriter() {
+  if (hooks_.run_writer) {
+    hooks_.run_writer([this] { RunWriter(); });
+  } else {
+    RunWriter();
+  }
+}
+
+void PartitionLog::RunWriter() {
+  for (;;) {
+    WriterRound round;
+    {
+      std::unique_lock lock(mu_);
+      WriteQueuedGroupLocked(lock, round);
+      PassWriterRoleLocked(round);
+    }
+    // With no writer threads this thread keeps the role: a loop, not a call per group.
+    const bool again = round.start_writer && !hooks_.run_writer;
+    if (again) round.start_writer = false;
+    FinishRound(round);
+    if (!again) return;
+  }
+}
+
+void PartitionLog::FinishLocked(Pending* p, Status result, WriterRound& round) {
+  p->done = true;
+  p->result = std::move(result);
+  if (p->callback) {
+    round.finished.push_back(p);  // called by FinishRound, without mu_
+  } else {
+    p->cv.notify_one();
+  }
+}
+
+void PartitionLog::FinishRound(WriterRound& round) {
+  // The next group first, so that it is being written while these appends are told.
+  const bool write_here = round.start_writer && !hooks_.run_writer;
+  if (round.start_writer && hooks_.run_writer) hooks_.run_writer([this] { RunWriter(); });
+  round.start_writer = false;
+  // Acknowledgements before the readers' wake-up: they are what producers wait for.
+  for (Pending* p : round.finished) {
+    std::unique_ptr<Pending> owned(p);
+    if (!p->result) {
+      p->callback(std::move(p->result).error());
+    } else {
+      p->callback(AppendResult{p->base_offset(), p->last_offset()});
+    }
+  }
+  round.finished.clear();
+  if (round.advanced && hooks_.on_data) hooks_.on_data();
+  round.advanced = false;
+  {
+    std::lock_guard lock(mu_);
+    if (--finishing_ == 0) cv_.notify_all();  // Close may destroy the log now
+  }
+  if (write_here) RunWriter();  // no writer threads: this thread takes the role
+}
+
+void PartitionLog::WriteQueuedGroupLocked(std::unique_lock<std::mutex>& lock,
+                                          WriterRound& round) {
+  // Everything queued is one group: one gathered write and, with flush=sync, one fdatasync.
+  std::vector<Pending*> group(queue_.begin(), queue_.end());
+  queue_.clear();
+  const TopicConfig config = config_;
+  lock.unlock();
+  GroupOutcome out = WriteGroup(group, config);
+  lock.lock();
+  if (out.written > 0) {
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < out.written; ++i) bytes += group[i]->size_bytes;
+    hw_.store(group[out.written - 1]->last_offset().value() + 1, std::memory_order_release);
+    unflushed_bytes_ += bytes;
+    round.advanced = true;
+  }
+  for (size_t i = 0; i < out.written; ++i) FinishLocked(group[i], {}, round);
+  if (!out.status) {
+    const Error& error = out.status.error();
+    std::vector<Pending*> failed(group.begin() + static_cast<ptrdiff_t>(out.written), group.end());
+    if (out.retryable && !poisoned_) {
+      static base::RateLimitedLog log(base::LogLevel::kWarning);
+      log.Log(dir_ + ": write failed and was undone; appends fail until it succeeds: " +
+              error.ToString());
+      failed.insert(failed.end(), queue_.begin(), queue_.end());
+      queue_.clear();
+      UndoLocked(failed, error, round);
+    } else {
+      if (!poisoned_) {
+        base::LogError(dir_ + ": write failed, refusing writes until the partition is reopened " +
+                       "(restart): " + error.ToString());
+        poisoned_ = error;
+      }
+      for (Pending* p : failed) FinishLocked(p, error, round);
+      for (Pending* p : queue_) FinishLocked(p, PoisonError(), round);
+      queue_.clear();
+    }
+  }
+  // Readers waiting for data, duplicates waiting for their original, and Close waiting for the
+  // writer.
+  cv_.notify_all();
+}
+
+void PartitionLog::PassWriterRoleLocked(WriterRound& round) {
+  ++finishing_;  // until FinishRound is done with this log
+  if (queue_.empty()) {
+    writer_active_ = false;
+    cv_.notify_all();  // Close waits for the writer to go idle
+  } else if (!queue_.front()->callback) {
+    // A blocked appender is next: it writes the next group on its own thread.
+    queue_.front()->lead = true;
+    queue_.front()->cv.notify_one();
+  } else {
+    round.start_writer = true;  // a writer thread takes the next group (FinishRound)
+  }
+}
+
+void PartitionLog::UndoLocked(std::span<Pending* const> failed, const Error& error,
+                              WriterRound& round) {
   // Later Records first, so that each producer ends with the state it had before the first failed
   // append: the state as of the HW.
   for (auto p = failed.rbegin(); p != failed.rend(); ++p) {
@@ -581,11 +687,7 @@ void PartitionLog::UndoLocked(std::span<Pending* const> failed, const Error& err
   // No offset at or above the HW was acknowledged: they are handed out again.
   next_offset_ = Offset(hw_.load());
   ++undo_count_;
-  for (Pending* p : failed) {
-    p->done = true;
-    p->result = error;
-    p->cv.notify_one();
-  }
+  for (Pending* p : failed) FinishLocked(p, error, round);
 }
 
 PartitionLog::GroupOutcome PartitionLog::WriteGroup(std::vector<Pending*>& group,
@@ -899,7 +1001,7 @@ Status PartitionLog::Close() {
   std::unique_lock lock(mu_);
   if (closed_) return {};
   closed_ = true;
-  cv_.wait(lock, [&] { return !writer_active_; });
+  cv_.wait(lock, [&] { return !writer_active_ && finishing_ == 0; });
   cv_.notify_all();
   const bool poisoned = poisoned_.has_value();
   Error poison = poisoned ? PoisonError() : Error{};
@@ -950,7 +1052,7 @@ void PartitionLog::AbandonForTesting() {
     std::unique_lock lock(mu_);
     if (closed_) return;
     closed_ = true;
-    cv_.wait(lock, [&] { return !writer_active_; });
+    cv_.wait(lock, [&] { return !writer_active_ && finishing_ == 0; });
     cv_.notify_all();
   }
   Snapshot()->back()->CloseAbandoned().IgnoreError();

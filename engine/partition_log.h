@@ -2,12 +2,22 @@
 
 // PartitionLog: one partition's log: sealed segments plus one active segment, in one directory.
 //
-// Writes: appenders queue their frames; the first appender to find the log idle becomes the
-// *writer* and writes every queued frame with one gathered write (and, with flush=sync, one
-// fdatasync covering all of them: group commit), then hands the role to the next waiting appender.
-// No lock is held across I/O. Offsets are assigned in queue order, and the high watermark (HW)
-// advances over whole groups, so it is always the end of a contiguous, written prefix (and, with
-// flush=sync, a durable one).
+// Writes: appenders queue their frames (offsets are assigned and idempotent producers checked as
+// they are queued, under mu_, with no I/O). One thread at a time holds the *writer role*: it takes
+// everything queued as one group and writes it with one gathered write (and, with flush=sync, one
+// fdatasync covering all of it: group commit, whichever threads or connections the appends came
+// from), then passes the role on. The role goes to whoever makes the log busy: a blocked appender
+// (AppendBatches) writes on its own thread; an asynchronous one (AppendBatchesAsync) has a writer
+// thread (PartitionLogHooks::run_writer) do it. After a group the role passes to the next queued
+// blocked appender if it is first in the queue, else to a writer thread if anything is queued,
+// else the log goes idle. So at most one group is being written at a time, no lock is held across
+// I/O, offsets are assigned in queue order, and the high watermark (HW) advances over whole
+// groups: it is always the end of a contiguous, written prefix (and, with flush=sync, a durable
+// one).
+//
+// Locks, in the order they may be taken: mu_ (queue, offsets, producer state, writer role, HW
+// stores), then segments_mu_ (the segment list) or rp_mu_ (recovery point and producer snapshot
+// files). The writer holds none of them while it writes; callbacks and on_data run with none.
 //
 // Reads never take the append lock for long: they snapshot the segment list (shared_ptr) and the
 // HW, and read frames below the HW from the segments' mappings. A ReadResult pins the segments it
@@ -122,6 +132,21 @@ struct PartitionStats {
   uint64_t size_bytes = 0;  // bytes of all segments (headers and frames)
 };
 
+// How an asynchronous append ends: once, with the result AppendBatches would have returned.
+using AppendCallback = std::function<void(Result<AppendResult>)>;
+
+// What the log's owner lends it; each may be empty.
+struct PartitionLogHooks {
+  // Called each time the high watermark advances over a written group of batches: by the writing
+  // thread, after the HW is stored and the group's asynchronous appends are told, with no lock of
+  // the log held (an appender whose batch another thread wrote may see Append return before the
+  // call). It must be cheap and must not throw; it may call the log.
+  std::function<void()> on_data;
+  // Runs a task on a writer thread (the engine's): how asynchronous appends get written. Empty:
+  // the thread that makes the log busy writes, inside AppendBatchesAsync.
+  std::function<void(std::function<void()>)> run_writer;
+};
+
 // kCreate: the directory may be created (a new partition); kExisting: it must exist.
 enum class PartitionOpen : bool { kExisting, kCreate };
 
@@ -145,10 +170,7 @@ Status WriteRecoveryPointFile(io::FileSystem& fs, const std::string& dir, const 
 class PartitionLog {
  public:
   // Opens (or creates) the log in `dir`. Recovery of the last segment is reported in `reports`.
-  // `fs` and `clock` must outlive the log. `on_data`, when set, is called each time the high
-  // watermark advances over a written group of batches: by the writing thread, after the HW is
-  // stored, with no lock of the log held (an appender whose batch another thread wrote may see
-  // Append return before the call). It must be cheap and must not throw; it may call the log.
+  // `fs` and `clock` must outlive the log; `hooks` as described with PartitionLogHooks.
   //
   // Data the log acknowledged is never cut: a missing directory (kExisting), missing segment
   // files, segments that do not join up, or damage below the recovery point fail with kOffline
@@ -158,7 +180,7 @@ class PartitionLog {
                                                     const TopicConfig& config,
                                                     const base::Clock& clock,
                                                     std::vector<segment::RecoveryReport>* reports,
-                                                    std::function<void()> on_data = {},
+                                                    PartitionLogHooks hooks = {},
                                                     PartitionOpen mode = PartitionOpen::kExisting);
   ~PartitionLog();
   PartitionLog(const PartitionLog&) = delete;
@@ -179,6 +201,14 @@ class PartitionLog {
   Result<AppendResult> AppendBatches(std::span<const BatchToAppend> batches);
   // The one-batch case of AppendBatches.
   Result<AppendResult> Append(Bytes batch, const BatchHeader& header);
+  // AppendBatches without waiting for the write: the batches are checked and given their offsets
+  // (and so ordered before any later append) before this returns, and `done` gets what
+  // AppendBatches would have returned once they are readable or durable, on the writer's thread.
+  // The bytes are borrowed until `done` is called. `done` is called before this returns when the
+  // append is refused, repeats a batch already below the HW, or the log has no writer threads
+  // (PartitionLogHooks::run_writer); this blocks only for an idempotent retry whose original is
+  // still being written, until it is.
+  void AppendBatchesAsync(std::span<const BatchToAppend> batches, AppendCallback done);
 
   // Batches from the one containing `from` on, up to about `max_bytes` (at least one whole batch
   // when any exists), all below the HW. kOutOfRange if `from` is before the log start or past the
@@ -239,13 +269,42 @@ class PartitionLog {
   segment::SegmentOptions SegmentOptionsFor(const TopicConfig& config) const;
   // The writer: writes `group`, rolling segments as needed. Called without mu_.
   GroupOutcome WriteGroup(std::vector<Pending*>& group, const TopicConfig& config);
+
+  // The steps of an append (AppendBatches, AppendBatchesAsync):
+  // Fills w's frames from `batches` (no lock).
+  static void PrepareFrames(std::span<const BatchToAppend> batches, Pending& w);
+  // Checks idempotent batches against the producer state and records them, then assigns the
+  // frames their offsets. Returns nullopt when `w` may be queued; a result when the call repeats
+  // a batch (waiting, with `lock` released, until the original is below the HW); or why not.
+  Result<std::optional<AppendResult>> AdmitLocked(std::unique_lock<std::mutex>& lock,
+                                                  std::span<const BatchToAppend> batches,
+                                                  Pending& w);
+  // What a writer has to do once it has released mu_ (FinishRound).
+  struct WriterRound {
+    std::vector<Pending*> finished;  // asynchronous appends to tell, then delete
+    bool advanced = false;           // the HW moved: call on_data
+    bool start_writer = false;       // the writer role passed to a writer thread
+  };
+  // The writer role's one round: writes everything queued as one group, moves the HW, finishes
+  // the group's appends (and fails those behind a failed write). Releases mu_ while writing.
+  void WriteQueuedGroupLocked(std::unique_lock<std::mutex>& lock, WriterRound& round);
+  // Passes the writer role on after a round (PartitionLog above).
+  void PassWriterRoleLocked(WriterRound& round);
+  // Records `p`'s outcome: wakes a blocked appender, or adds an asynchronous one to `round`.
+  void FinishLocked(Pending* p, Status result, WriterRound& round);
+  // Without mu_: calls the finished appends' callbacks, on_data, and hands the role on.
+  void FinishRound(WriterRound& round);
+  // Gives the writer role to a writer thread (or, without one, takes it on this thread).
+  void StartWriter();
+  // A writer thread's task: rounds while the role stays with writer threads.
+  void RunWriter();
   // The second half of a roll, after the active segment was sealed: creates the next segment,
   // starting at `next_base`, and makes it active. If it fails, the sealed segment stays last and
   // the next write tries again.
   Status CreateNextSegment(Offset next_base, const TopicConfig& config);
   // Under mu_: after a retryable failure, fails `failed` (the unwritten rest of a group and the
   // appends queued behind it, in queue order) and puts offsets and producer state back to the HW.
-  void UndoLocked(std::span<Pending* const> failed, const Error& error);
+  void UndoLocked(std::span<Pending* const> failed, const Error& error, WriterRound& round);
   Status WriteRecoveryPoint(Offset segment_base, const segment::SegmentTail& tail);
   // Drops the oldest sealed segments while `doomed(segment, total bytes)` says so.
   template <typename Pred>
@@ -266,15 +325,16 @@ class PartitionLog {
   io::FileSystem& fs_;
   const std::string dir_;
   const base::Clock& clock_;
-  std::function<void()> on_data_;  // set at open, then read-only; may be empty
+  PartitionLogHooks hooks_;  // set at open, then read-only
 
   mutable std::mutex mu_;               // guards the fields below up to segments_mu_
   mutable std::condition_variable cv_;  // HW advances and the writer going idle (readers, Close)
   TopicConfig config_;
   Offset next_offset_;          // next offset to assign
   std::atomic<int64_t> hw_{0};  // high watermark; written under mu_, read anywhere
-  std::deque<Pending*> queue_;  // appends waiting for a writer
-  bool writer_active_ = false;
+  std::deque<Pending*> queue_;  // appends waiting for a writer (asynchronous ones owned here)
+  bool writer_active_ = false;  // some thread has the writer role (or a task for it is posted)
+  int finishing_ = 0;  // writers past a round, still telling its appends (FinishRound)
   bool closed_ = false;
   mutable int waiting_readers_ = 0;  // WaitForData calls blocked in cv_
   std::optional<base::Error> poisoned_;

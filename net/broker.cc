@@ -165,7 +165,15 @@ void Broker::Impl::Handle(std::shared_ptr<const RequestFrame> frame, Responder r
     responder.Close();
     return;
   }
-  std::visit([&](const auto& request) { Handle(header, request, responder); }, decoded->body);
+  std::visit(
+      [&](const auto& request) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(request)>, ProduceRequest>) {
+          HandleProduce(header, request, frame, responder);
+        } else {
+          Handle(header, request, responder);
+        }
+      },
+      decoded->body);
 }
 
 // --- ApiVersions, Metadata ----------------------------------------------------------------------

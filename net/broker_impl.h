@@ -43,7 +43,10 @@ class Broker::Impl {
   void Handle(const RequestHeader& h, const DescribeConfigsRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const AlterConfigsRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const InitProducerIdRequest& req, Responder& responder);
-  void Handle(const RequestHeader& h, const ProduceRequest& req, Responder& responder);
+  // Returns once every partition's batches are queued (Engine::AppendBatchesAsync); answers when
+  // they are all written. `frame` holds the batches' bytes until then.
+  void HandleProduce(const RequestHeader& h, const ProduceRequest& req,
+                     std::shared_ptr<const RequestFrame> frame, Responder& responder);
   void Handle(const RequestHeader& h, const FetchRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const ListOffsetsRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const OffsetCommitRequest& req, Responder& responder);
@@ -79,6 +82,7 @@ class Broker::Impl {
   static Status ValidateSaslMechanisms(const std::vector<std::string>& mechanisms);
 
   // A fetch that may wait for data (long poll): runs, parks, runs again.
+  struct ProduceCall;
   struct PendingFetch;
   void RunFetch(std::shared_ptr<PendingFetch> fetch);
   // A stored zstd batch decompressed for a client below Fetch v10; nullptr when it does not fit

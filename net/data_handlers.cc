@@ -29,17 +29,72 @@ Result<engine::PartitionStats> Broker::Impl::ClientPartitionStats(const std::str
 
 // --- Produce ------------------------------------------------------------------------------------
 
-void Broker::Impl::Handle(const RequestHeader& h, const ProduceRequest& req, Responder& responder) {
+// One Produce in flight: its response, filled in by the partitions' appends as they finish (each
+// its own entry), and sent by whichever finishes last.
+struct Broker::Impl::ProduceCall {
+  int16_t version = 0;
+  int16_t acks = 0;
   ProduceResponse resp;
+  Responder responder;
+  std::shared_ptr<const RequestFrame> frame;  // the batches' bytes, until every append is done
+  // The appends not finished, plus one for the handler while it queues them.
+  std::atomic<size_t> outstanding{1};
+
+  // Called once per queued append and once by the handler: the last one answers.
+  void Done() {
+    if (outstanding.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    frame.reset();  // the batches are written: their memory goes back to the budget
+    if (acks == 0) {
+      responder.NoResponse();
+    } else {
+      Reply(responder, version, resp);
+    }
+  }
+};
+
+namespace {
+
+// Records a refused partition of a Produce and logs why (rate-limited: a full disk refuses every
+// produce until space returns, thousands a second).
+void RefusePartition(ProduceResponse::Partition& part, KafkaError code, const std::string& why,
+                     const std::string& peer, const std::string& topic) {
+  part.error_code = code;
+  part.error_message = why;
+  part.base_offset = -1;
+  static base::RateLimitedLog log(base::LogLevel::kWarning);
+  log.Log("serve: " + peer + ": produce to " + topic + "-" + std::to_string(part.index) +
+          " refused (" + KafkaErrorName(code) + "): " + why);
+}
+
+}  // namespace
+
+void Broker::Impl::HandleProduce(const RequestHeader& h, const ProduceRequest& req,
+                                 std::shared_ptr<const RequestFrame> frame,
+                                 Responder& responder) {
+  auto call = std::make_shared<ProduceCall>();
+  call->version = h.api_version;
+  call->acks = req.acks;
+  call->frame = std::move(frame);
+  const std::string peer = responder.peer();
   const bool valid_acks = req.acks == 0 || req.acks == 1 || req.acks == -1;
   // One decoder for the request; its buffer (decompressed records, at most max.message.bytes of
   // the topic) is charged to the memory budget while the request holds it.
   segment::RecordDecoder decoder;
   MemoryBudget::Lease decoder_charge;
   const RequestAuth auth = Auth(responder);
-  for (const auto& t : req.topics) {
-    ProduceResponse::Topic topic;
-    topic.name = t.name;
+  // Every entry of the response is made before the first append is queued: the appends' callbacks
+  // fill them in, from writer threads, while this loop goes on.
+  ProduceResponse& resp = call->resp;
+  resp.responses.resize(req.topics.size());
+  for (size_t ti = 0; ti < req.topics.size(); ++ti) {
+    resp.responses[ti].name = req.topics[ti].name;
+    resp.responses[ti].partitions.resize(req.topics[ti].partitions.size());
+    for (size_t pi = 0; pi < req.topics[ti].partitions.size(); ++pi) {
+      resp.responses[ti].partitions[pi].index = req.topics[ti].partitions[pi].index;
+    }
+  }
+  for (size_t ti = 0; ti < req.topics.size(); ++ti) {
+    const auto& t = req.topics[ti];
     const bool may_write = !VisibleTopic(t.name) ||
                            auth.Allowed(AclOperation::kWrite, AclResourceType::kTopic, t.name);
     // A batch decompresses to at most the topic's max.message.bytes: the limit is ours, never a
@@ -47,16 +102,11 @@ void Broker::Impl::Handle(const RequestHeader& h, const ProduceRequest& req, Res
     auto config = engine_->GetTopicConfig(t.name);
     decoder.set_max_decompressed_bytes(static_cast<size_t>(
         config ? config->max_message_bytes : engine_->default_topic_config().max_message_bytes));
-    for (const auto& p : t.partitions) {
-      ProduceResponse::Partition part;
-      part.index = p.index;
+    for (size_t pi = 0; pi < t.partitions.size(); ++pi) {
+      const auto& p = t.partitions[pi];
+      ProduceResponse::Partition& part = resp.responses[ti].partitions[pi];
       auto fail = [&](KafkaError code, const std::string& why) {
-        part.error_code = code;
-        part.error_message = why;
-        // A full disk refuses every produce until space returns: thousands of these a second.
-        static base::RateLimitedLog log(base::LogLevel::kWarning);
-        log.Log("serve: " + responder.peer() + ": produce to " + t.name + "-" +
-                std::to_string(p.index) + " refused (" + KafkaErrorName(code) + "): " + why);
+        RefusePartition(part, code, why, peer, t.name);
       };
       if (h.api_version < kMinProduceVersion) {
         fail(KafkaError::kUnsupportedVersion, "Produce v0-v2 (message format v0/v1) is refused");
@@ -79,36 +129,40 @@ void Broker::Impl::Handle(const RequestHeader& h, const ProduceRequest& req, Res
              batches.error().context);
       } else {
         decoder_charge = server_->budget().ReserveAnyway(decoder.buffer_bytes());
-        // All or none, as in Kafka: a batch refused by the engine (a sequence gap, a size limit)
-        // leaves none of the partition's batches of this request stored, so that the client's
-        // retry of the whole set stores each once.
-        auto appended = engine_->AppendBatches(t.name, p.index, *batches);
-        if (!appended) {
-          const KafkaError code = ToKafkaError(appended.error());
-          if (code == KafkaError::kUnknownTopicOrPartition) {
-            part.error_code = code;  // routine for clients with stale metadata: no log line
-          } else {
-            fail(code, appended.error().context);
-          }
-        } else {
-          part.base_offset = appended->base_offset.value();
-        }
-        if (part.error_code == KafkaError::kNone && h.api_version >= 5) {
+        if (h.api_version >= 5) {
+          // Taken before the append: the log start a client sees is never from its future.
           if (auto stats = engine_->GetPartitionStats(t.name, p.index)) {
             part.log_start_offset = stats->log_start_offset.value();
           }
         }
+        // All or none, as in Kafka: a batch refused by the engine (a sequence gap, a size limit)
+        // leaves none of the partition's batches of this request stored, so that the client's
+        // retry of the whole set stores each once. The batches point into the frame, which the
+        // call holds until the append is done.
+        call->outstanding.fetch_add(1, std::memory_order_relaxed);
+        engine_->AppendBatchesAsync(
+            t.name, p.index, *batches,
+            [call, &part, peer, topic = t.name](Result<engine::AppendResult> appended) {
+              if (!appended) {
+                const KafkaError code = ToKafkaError(appended.error());
+                if (code == KafkaError::kUnknownTopicOrPartition) {
+                  part.error_code = code;  // routine for clients with stale metadata: no log line
+                  part.base_offset = -1;
+                } else {
+                  RefusePartition(part, code, appended.error().context, peer, topic);
+                }
+              } else {
+                part.base_offset = appended->base_offset.value();
+              }
+              call->Done();
+            });
+        continue;
       }
       if (part.error_code != KafkaError::kNone) part.base_offset = -1;
-      topic.partitions.push_back(std::move(part));
     }
-    resp.responses.push_back(std::move(topic));
   }
-  if (req.acks == 0) {
-    responder.NoResponse();
-    return;
-  }
-  Reply(responder, h.api_version, resp);
+  call->responder = std::move(responder);
+  call->Done();
 }
 
 // --- Fetch --------------------------------------------------------------------------------------

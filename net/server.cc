@@ -37,6 +37,7 @@ using base::MakeError;
 
 constexpr size_t kReadChunk = 64 << 10;  // bytes asked of each recv
 constexpr size_t kFrameHeader = 4;       // the int32 size prefix
+constexpr int16_t kProduceApiKey = 0;    // the request header's first field is the API key
 
 // ("127.0.0.1:53422", "127.0.0.1")
 std::pair<std::string, std::string> PeerName(const sockaddr_storage& addr) {
@@ -186,9 +187,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void OnEvents(uint32_t events);
-  void OnResponse(std::optional<OutBuffer> body, int32_t correlation_id);
-  // The next response is the last: the connection closes, saying `why`, once it is written.
-  void CloseAfterResponse(std::string why) { close_after_response_ = std::move(why); }
+  // Request `seq` is complete: `body` is its response (none: nothing to send). With `close_after`
+  // the connection closes, saying why, once that response is written.
+  void OnResponse(uint64_t seq, std::optional<OutBuffer> body,
+                  std::optional<std::string> close_after = std::nullopt);
+  // The handler of Produce `seq` returned: its appends are queued, and a next Produce may start.
+  void OnProduceQueued(uint64_t seq);
   // Closes the connection. Routine closes (the client left, idle) are logged at most once a second;
   // a client's `misbehaved` (an oversized frame, a malformed request) as a warning, on its own
   // rate limit so that routine closes do not hide it.
@@ -211,6 +215,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ContinueHandshake();
   // Hands the whole frame of `frame_bytes` (size prefix included) at in_begin_ to a handler.
   void DispatchFrame(size_t frame_bytes);
+  // Whether the next request may be read and started now (Server, pipelining): nothing in flight,
+  // or only Produces whose appends are queued (and then only a Produce starts).
+  bool MayRead() const { return in_flight_.size() == queued_produces_; }
+  // Writes the responses at the front of in_flight_ that are complete, in order, then reads on.
+  void SendCompleted();
   // Appends `n` bytes read into the loop's scratch buffer to in_.
   void Keep(const char* bytes, size_t n);
   // Moves the unconsumed bytes to the front of in_.
@@ -234,7 +243,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t in_begin_ = 0;
   size_t in_end_ = 0;
   MemoryBudget::Lease in_charge_;
-  bool busy_ = false;                         // a request is with a handler
+  // The requests started and not yet answered, in request order: in_flight_[i] is request
+  // first_seq_ + i. A slot is complete once its handler responded; responses leave from the
+  // front. queued_produces_ counts the slots that are Produces whose handler has returned.
+  struct InFlight {
+    int32_t correlation_id = 0;
+    bool produce = false;
+    bool queued = false;    // a Produce whose handler returned
+    bool complete = false;  // responded: `body` (if any) is the response
+    std::optional<OutBuffer> body;
+    std::optional<std::string> close_after;  // close once this response is written, saying why
+  };
+  std::deque<InFlight> in_flight_;
+  uint64_t first_seq_ = 0;  // the sequence number of in_flight_.front()
+  size_t queued_produces_ = 0;
   bool waiting_for_memory_ = false;           // in the loop's queue, not reading
   TimePoint last_activity_;                   // the last byte received or sent
   std::optional<TimePoint> request_started_;  // when the first byte of the held request came
@@ -330,10 +352,20 @@ class EventLoop {
     limits_.Release(it->second->ip());
     conns_.erase(it);
   }
-  void Dispatch(std::shared_ptr<const RequestFrame> frame, Responder responder) {
+  // Runs the handler of request `seq` of `conn` on a worker. When it is a Produce, the loop
+  // hears when the handler has returned (its appends are queued: Connection::MayRead).
+  void Dispatch(const std::shared_ptr<Connection>& conn, uint64_t seq,
+                std::shared_ptr<const RequestFrame> frame, Responder responder, bool produce) {
     // std::function needs a copyable target; the Responder is move-only.
     auto r = std::make_shared<Responder>(std::move(responder));
-    server_.Post([this, frame = std::move(frame), r] { handler_(frame, std::move(*r)); });
+    std::shared_ptr<Connection> queued_to = produce ? conn : nullptr;
+    server_.Post([this, frame = std::move(frame), r, queued_to, seq] {
+      handler_(frame, std::move(*r));
+      if (queued_to) {
+        Inbox& inbox = queued_to->inbox();
+        inbox.Post([queued_to, seq] { queued_to->OnProduceQueued(seq); });
+      }
+    });
   }
 
   // `conn` stops reading until the budget releases bytes; `releases` is the budget's count read
@@ -448,9 +480,12 @@ void Connection::OnEvents(uint32_t events) {
     if (events & (handshake_waits_for_ | EPOLLHUP | EPOLLERR)) ContinueHandshake();
     return;
   }
-  if (out_ && (events & write_waits_for_)) WritePending();
+  if (out_ && (events & write_waits_for_)) {
+    WritePending();
+    if (!out_) SendCompleted();  // the next responses, then reading again
+  }
   if (closed()) return;
-  if ((events & (EPOLLHUP | EPOLLERR)) && (busy_ || waiting_for_memory_)) {
+  if ((events & (EPOLLHUP | EPOLLERR)) && (!MayRead() || waiting_for_memory_)) {
     // Not reading, so recv cannot see the end; and the answer has nowhere to go.
     CloseConnection("client went away");
     return;
@@ -519,7 +554,8 @@ void Connection::ResumeReading() {
 }
 
 void Connection::CheckTimeouts(TimePoint now) {
-  if (closed() || busy_ || waiting_for_memory_) return;  // the broker is the one taking time
+  // Requests in flight, or memory to wait for: the broker is the one taking time.
+  if (closed() || !in_flight_.empty() || waiting_for_memory_) return;
   using std::chrono::milliseconds;
   const auto& o = loop_.options();
   if (handshaking_) {
@@ -545,7 +581,7 @@ void Connection::CheckTimeouts(TimePoint now) {
 
 void Connection::ReadAvailable() {
   uint64_t releases = 0;  // the budget's release count before the last reservation
-  while (!closed() && !busy_ && !waiting_for_memory_) {
+  while (!closed() && MayRead() && !waiting_for_memory_) {
     const size_t held = in_end_ - in_begin_;
     size_t frame_bytes = 0;  // the whole frame at in_begin_, once its size prefix is here
     if (held >= kFrameHeader) {
@@ -560,6 +596,11 @@ void Connection::ReadAvailable() {
       }
       frame_bytes = kFrameHeader + static_cast<size_t>(size);
       if (held >= frame_bytes) {
+        // Behind queued Produces only a Produce starts; anything else waits for their answers.
+        if (!in_flight_.empty() && base::LoadBE<int16_t>(reinterpret_cast<const std::byte*>(
+                                       in_.data() + in_begin_ + kFrameHeader)) != kProduceApiKey) {
+          break;
+        }
         DispatchFrame(frame_bytes);
         continue;
       }
@@ -670,27 +711,60 @@ void Connection::DispatchFrame(size_t frame_bytes) {
   }
   request_started_.reset();
   if (in_end_ > in_begin_) request_started_ = std::chrono::steady_clock::now();
-  const int32_t correlation_id =
-      base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(frame->bytes().data()) + 4);
-  busy_ = true;
+  const auto* request = reinterpret_cast<const std::byte*>(frame->bytes().data());
+  InFlight& slot = in_flight_.emplace_back();
+  slot.correlation_id = base::LoadBE<int32_t>(request + 4);
+  slot.produce = base::LoadBE<int16_t>(request) == kProduceApiKey;
+  const uint64_t seq = first_seq_ + in_flight_.size() - 1;
   UpdateInterest();
-  loop_.Dispatch(std::move(frame), Responder(shared_from_this(), correlation_id));
+  auto self = shared_from_this();
+  loop_.Dispatch(self, seq, std::move(frame), Responder(self, seq, slot.correlation_id),
+                 slot.produce);
 }
 
-void Connection::OnResponse(std::optional<OutBuffer> body, int32_t correlation_id) {
+void Connection::OnResponse(uint64_t seq, std::optional<OutBuffer> body,
+                            std::optional<std::string> close_after) {
   if (closed()) return;
-  SLUICE_CHECK(busy_ && !out_, "a response without a request");
-  if (body) {
-    out_ = std::move(body);
-    out_total_ = sizeof out_header_ + out_->size();
-    out_sent_ = 0;
-    base::StoreBE<int32_t>(reinterpret_cast<std::byte*>(out_header_),
-                           static_cast<int32_t>(out_total_ - 4));
-    base::StoreBE<int32_t>(reinterpret_cast<std::byte*>(out_header_ + 4), correlation_id);
+  SLUICE_CHECK(seq >= first_seq_ && seq - first_seq_ < in_flight_.size(),
+               "a response without a request");
+  InFlight& slot = in_flight_[seq - first_seq_];
+  SLUICE_CHECK(!slot.complete, "two responses to one request");
+  slot.complete = true;
+  slot.body = std::move(body);
+  slot.close_after = std::move(close_after);
+  SendCompleted();
+}
+
+void Connection::OnProduceQueued(uint64_t seq) {
+  if (closed() || seq < first_seq_) return;  // answered already
+  InFlight& slot = in_flight_[seq - first_seq_];
+  if (slot.queued) return;
+  slot.queued = true;
+  ++queued_produces_;
+  ReadAvailable();
+}
+
+void Connection::SendCompleted() {
+  while (!closed()) {
+    if (!out_) {
+      if (in_flight_.empty() || !in_flight_.front().complete) break;
+      InFlight slot = std::move(in_flight_.front());
+      in_flight_.pop_front();
+      ++first_seq_;
+      if (slot.queued) --queued_produces_;
+      if (!slot.body) continue;  // no response (Produce with acks=0)
+      out_ = std::move(slot.body);
+      close_after_response_ = std::move(slot.close_after);
+      out_total_ = sizeof out_header_ + out_->size();
+      out_sent_ = 0;
+      base::StoreBE<int32_t>(reinterpret_cast<std::byte*>(out_header_),
+                             static_cast<int32_t>(out_total_ - 4));
+      base::StoreBE<int32_t>(reinterpret_cast<std::byte*>(out_header_ + 4), slot.correlation_id);
+    }
     WritePending();
-    return;
+    if (out_) return;  // the socket is full: OnEvents goes on when it is writable
   }
-  busy_ = false;
+  if (closed()) return;
   ReadAvailable();
 }
 
@@ -719,12 +793,7 @@ void Connection::WritePending() {
     out_sent_ += r.bytes;
     if (out_sent_ == out_total_) {
       out_.reset();
-      if (close_after_response_) {
-        CloseConnection(*close_after_response_);
-        return;
-      }
-      busy_ = false;
-      ReadAvailable();
+      if (close_after_response_) CloseConnection(*close_after_response_);
       return;
     }
   }
@@ -737,7 +806,7 @@ void Connection::UpdateInterest() {
     want = handshake_waits_for_;
   } else {
     if (out_) want |= write_waits_for_;
-    if (!busy_ && !waiting_for_memory_) want |= read_waits_for_;
+    if (MayRead() && !waiting_for_memory_) want |= read_waits_for_;
   }
   if (want != interest_) {
     interest_ = want;
@@ -747,35 +816,27 @@ void Connection::UpdateInterest() {
 
 // --- Responder ----------------------------------------------------------------------------------
 
-Responder::Responder(std::shared_ptr<Connection> conn, int32_t correlation_id)
-    : conn_(std::move(conn)), correlation_id_(correlation_id) {}
+Responder::Responder(std::shared_ptr<Connection> conn, uint64_t seq, int32_t correlation_id)
+    : conn_(std::move(conn)), seq_(seq), correlation_id_(correlation_id) {}
 
-void Responder::Send(OutBuffer body) {
+void Responder::Complete(std::optional<OutBuffer> body, std::optional<std::string> close_after) {
   SLUICE_CHECK(conn_ != nullptr, "Responder used twice");
   auto conn = std::move(conn_);
   Inbox& inbox = conn->inbox();
-  inbox.Post([conn, id = correlation_id_, b = std::make_shared<OutBuffer>(std::move(body))] {
-    conn->OnResponse(std::move(*b), id);
+  // std::function needs a copyable target; an OutBuffer is move-only.
+  auto b = std::make_shared<std::optional<OutBuffer>>(std::move(body));
+  inbox.Post([conn, seq = seq_, b, close_after = std::move(close_after)]() mutable {
+    conn->OnResponse(seq, std::move(*b), std::move(close_after));
   });
 }
+
+void Responder::Send(OutBuffer body) { Complete(std::move(body), std::nullopt); }
 
 void Responder::SendThenClose(OutBuffer body, std::string why) {
-  SLUICE_CHECK(conn_ != nullptr, "Responder used twice");
-  auto conn = std::move(conn_);
-  Inbox& inbox = conn->inbox();
-  inbox.Post([conn, id = correlation_id_, b = std::make_shared<OutBuffer>(std::move(body)),
-              why = std::move(why)]() mutable {
-    conn->CloseAfterResponse(std::move(why));
-    conn->OnResponse(std::move(*b), id);
-  });
+  Complete(std::move(body), std::move(why));
 }
 
-void Responder::NoResponse() {
-  SLUICE_CHECK(conn_ != nullptr, "Responder used twice");
-  auto conn = std::move(conn_);
-  Inbox& inbox = conn->inbox();
-  inbox.Post([conn, id = correlation_id_] { conn->OnResponse(std::nullopt, id); });
-}
+void Responder::NoResponse() { Complete(std::nullopt, std::nullopt); }
 
 void Responder::Close() {
   SLUICE_CHECK(conn_ != nullptr, "Responder used twice");

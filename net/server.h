@@ -5,10 +5,17 @@
 // a pool of worker threads that run request handlers, which may block (a flush=sync append waits
 // for its fsync).
 //
-// Each connection handles one request at a time, as Kafka's broker does: after a whole request
-// frame arrives the connection stops reading until the response has been written (or the handler
-// said there is none). That keeps responses in request order and pushes back on a client that
-// sends faster than we store: its requests wait in its own socket buffer.
+// Requests of one connection run one at a time, as in Kafka's broker (after a whole request frame
+// arrives the connection stops reading until the response has been written), with one exception:
+// Produces are pipelined. Once a Produce's handler has returned, its appends are queued with
+// their offsets assigned (Engine::AppendBatchesAsync), so the connection reads on and starts the
+// next request if it is a Produce too, while the earlier ones are still being written; any other
+// request waits until everything before it is answered. So a producer with many requests in
+// flight (librdkafka's linger.ms=0) has them written and synced together (PartitionLog's group
+// commit) instead of one fsync each, and no request ever sees the effects of a later one or
+// misses those of an earlier non-Produce. Responses go out strictly in request order (a
+// complete one waits for those before it). What is in flight is bounded by the memory budget (each
+// request frame holds its charge until its handler drops it), not by a count.
 //
 // Memory (net/memory_budget.h): every byte a client makes the server hold is charged to one
 // MemoryBudget of queued_max_request_bytes. An idle connection holds nothing (reads land in its
@@ -43,6 +50,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,13 +73,15 @@ class EventLoop;
 class Responder {
  public:
   Responder() = default;
-  Responder(std::shared_ptr<Connection> conn, int32_t correlation_id);
+  // For request `seq` (the connection's count of requests) with `correlation_id`.
+  Responder(std::shared_ptr<Connection> conn, uint64_t seq, int32_t correlation_id);
   Responder(Responder&&) = default;
   Responder& operator=(Responder&&) = default;
   Responder(const Responder&) = delete;
   Responder& operator=(const Responder&) = delete;
 
-  // Sends `body` after the response header (the correlation id).
+  // Sends `body` after the response header (the correlation id), once the responses to the
+  // connection's earlier requests are sent.
   void Send(OutBuffer body);
   // The request needs no response (Produce with acks=0): the connection reads its next request.
   void NoResponse();
@@ -88,7 +98,10 @@ class Responder {
   Session& session() const;
 
  private:
+  void Complete(std::optional<OutBuffer> body, std::optional<std::string> close_after);
+
   std::shared_ptr<Connection> conn_;
+  uint64_t seq_ = 0;
   int32_t correlation_id_ = 0;
 };
 
@@ -103,7 +116,9 @@ struct RequestFrame {
 };
 
 // Handles one request frame. Runs on a worker thread; may block, and may complete `responder`
-// later from another thread. `frame` lives until the handler drops it.
+// later from another thread. `frame` lives until the handler drops it. A Produce handler must
+// return only once its appends are queued (ordered before any later append), since the
+// connection's next Produce starts when it returns.
 using RequestHandlerFn = std::function<void(std::shared_ptr<const RequestFrame> frame, Responder)>;
 
 struct ServerOptions {
