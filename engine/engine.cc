@@ -162,8 +162,8 @@ Result<PartitionLog*> Engine::OpenPartition(const Topic& topic, Partition& part,
     writers->Post(std::move(task));
   };
   std::vector<segment::RecoveryReport> reports;
-  auto log = PartitionLog::Open(*fs_, part.dir, topic.Config(), *clock_, &reports,
-                                std::move(hooks), mode);
+  auto log =
+      PartitionLog::Open(*fs_, part.dir, topic.Config(), *clock_, &reports, std::move(hooks), mode);
   if (!log) {
     if (mode == PartitionOpen::kCreate) return std::move(log).error();
     part.opened = true;

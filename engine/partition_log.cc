@@ -111,9 +111,9 @@ struct PartitionLog::PendingFrame {
 // also hands it the writer role: `lead`). An asynchronous one's (AppendBatchesAsync) is owned by
 // the queue and then by the writer that finishes it, which calls `callback` and deletes it.
 struct PartitionLog::Pending {
-  std::span<PendingFrame> frames;           // not empty
-  std::vector<PendingFrame> owned_frames;   // where `frames` are, unless the appender holds them
-  uint64_t size_bytes = 0;                  // of all frames
+  std::span<PendingFrame> frames;          // not empty
+  std::vector<PendingFrame> owned_frames;  // where `frames` are, unless the appender holds them
+  uint64_t size_bytes = 0;                 // of all frames
   // The state of each producer this append recorded, saved before the Record, in Record order
   // (UndoLocked restores them in reverse).
   std::vector<ProducerStateTable::Saved> saved;
@@ -536,8 +536,7 @@ Result<AppendResult> PartitionLog::AppendBatches(std::span<const BatchToAppend> 
   return AppendResult{w.base_offset(), w.last_offset()};
 }
 
-void PartitionLog::AppendBatchesAsync(std::span<const BatchToAppend> batches,
-                                      AppendCallback done) {
+void PartitionLog::AppendBatchesAsync(std::span<const BatchToAppend> batches, AppendCallback done) {
   auto w = std::make_unique<Pending>();
   w->owned_frames.resize(batches.size());
   w->frames = std::span(w->owned_frames);
@@ -620,8 +619,7 @@ void PartitionLog::FinishRound(WriterRound& round) {
   if (write_here) RunWriter();  // no writer threads: this thread takes the role
 }
 
-void PartitionLog::WriteQueuedGroupLocked(std::unique_lock<std::mutex>& lock,
-                                          WriterRound& round) {
+void PartitionLog::WriteQueuedGroupLocked(std::unique_lock<std::mutex>& lock, WriterRound& round) {
   // Everything queued is one group: one gathered write and, with flush=sync, one fdatasync.
   std::vector<Pending*> group(queue_.begin(), queue_.end());
   queue_.clear();
@@ -642,8 +640,8 @@ void PartitionLog::WriteQueuedGroupLocked(std::unique_lock<std::mutex>& lock,
     std::vector<Pending*> failed(group.begin() + static_cast<ptrdiff_t>(out.written), group.end());
     if (out.retryable && !poisoned_) {
       static base::RateLimitedLog log(base::LogLevel::kWarning);
-      log.Log(dir_ + ": write failed and was undone; appends fail until it succeeds: " +
-              error.ToString());
+      log.Log(dir_ +
+              ": write failed and was undone; appends fail until it succeeds: " + error.ToString());
       failed.insert(failed.end(), queue_.begin(), queue_.end());
       queue_.clear();
       UndoLocked(failed, error, round);

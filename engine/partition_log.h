@@ -334,7 +334,7 @@ class PartitionLog {
   std::atomic<int64_t> hw_{0};  // high watermark; written under mu_, read anywhere
   std::deque<Pending*> queue_;  // appends waiting for a writer (asynchronous ones owned here)
   bool writer_active_ = false;  // some thread has the writer role (or a task for it is posted)
-  int finishing_ = 0;  // writers past a round, still telling its appends (FinishRound)
+  int finishing_ = 0;           // writers past a round, still telling its appends (FinishRound)
   bool closed_ = false;
   mutable int waiting_readers_ = 0;  // WaitForData calls blocked in cv_
   std::optional<base::Error> poisoned_;

@@ -69,8 +69,7 @@ void RefusePartition(ProduceResponse::Partition& part, KafkaError code, const st
 }  // namespace
 
 void Broker::Impl::HandleProduce(const RequestHeader& h, const ProduceRequest& req,
-                                 std::shared_ptr<const RequestFrame> frame,
-                                 Responder& responder) {
+                                 std::shared_ptr<const RequestFrame> frame, Responder& responder) {
   auto call = std::make_shared<ProduceCall>();
   call->version = h.api_version;
   call->acks = req.acks;
