@@ -934,6 +934,11 @@ int PartitionLog::WaitingReadersForTesting() const {
   return waiting_readers_;
 }
 
+size_t PartitionLog::QueuedAppendsForTesting() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
 Result<ReadResult> PartitionLog::Read(Offset from, size_t max_bytes) const {
   const Offset hw = high_watermark();
   auto list = Snapshot();

@@ -226,6 +226,8 @@ class PartitionLog {
   Offset WaitForData(Offset offset, int64_t timeout_ms) const;
   // How many WaitForData calls are blocked now (so a test can append only once one is waiting).
   int WaitingReadersForTesting() const;
+  // How many appends are queued for the writer's next group.
+  size_t QueuedAppendsForTesting() const;
 
   // Makes everything written so far durable and moves the recovery point (background flush).
   Status Flush();

@@ -5,10 +5,16 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
 
+#include "engine/writer_pool.h"
 #include "segment/format.h"
 #include "segment/io/posix_fs.h"
+#include "segment/io/testing/fault_fs.h"
 #include "segment/io/uring_fs.h"
 #include "segment/record_batch.h"
 #include "tests/support/test_util.h"
@@ -30,7 +36,7 @@ class PartitionLogTest : public ::testing::Test {
   void Open() {
     log_.reset();
     reports_.clear();
-    auto log = PartitionLog::Open(fs_, dir_.Join("t-0"), config_, clock_, &reports_, {},
+    auto log = PartitionLog::Open(fs_, dir_.Join("t-0"), config_, clock_, &reports_, hooks_,
                                   PartitionOpen::kCreate);
     ASSERT_TRUE(log.has_value()) << log.error().ToString();
     log_ = std::move(log).value();
@@ -70,8 +76,63 @@ class PartitionLogTest : public ::testing::Test {
   io::UringFs fs_;
   base::ManualClock clock_;
   TopicConfig config_;
+  PartitionLogHooks hooks_;
   std::vector<segment::RecoveryReport> reports_;
   std::unique_ptr<PartitionLog> log_;
+};
+
+// A writer "thread" the test runs by hand: the log's writer tasks wait here until RunAll, so a
+// test decides what is queued when the writer takes its group.
+class HeldWriter {
+ public:
+  PartitionLogHooks Hooks() {
+    PartitionLogHooks hooks;
+    hooks.run_writer = [this](std::function<void()> task) {
+      std::lock_guard lock(mu_);
+      tasks_.push_back(std::move(task));
+    };
+    return hooks;
+  }
+  size_t held() {
+    std::lock_guard lock(mu_);
+    return tasks_.size();
+  }
+  // Runs the held tasks, and those they post, until none is left; returns how many ran.
+  int RunAll() {
+    int ran = 0;
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::lock_guard lock(mu_);
+        if (tasks_.empty()) return ran;
+        task = std::move(tasks_.front());
+        tasks_.erase(tasks_.begin());
+      }
+      task();
+      ++ran;
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::function<void()>> tasks_;
+};
+
+// The outcomes of asynchronous appends, in the order their callbacks ran.
+struct AsyncResults {
+  std::mutex mu;
+  std::vector<std::pair<int, Result<AppendResult>>> done;  // (the append's number, its result)
+
+  AppendCallback For(int n) {
+    return [this, n](Result<AppendResult> r) {
+      std::lock_guard lock(mu);
+      done.emplace_back(n, std::move(r));
+    };
+  }
+  size_t size() {
+    std::lock_guard lock(mu);
+    return done.size();
+  }
 };
 
 TEST_F(PartitionLogTest, RollsBySize) {
@@ -260,6 +321,175 @@ TEST_F(PartitionLogTest, SyncAppendsFromManyThreadsShareFsyncs) {
   for (auto& t : writers) t.join();
   EXPECT_EQ(log_->high_watermark(), Offset(400));
   EXPECT_EQ(ReadFrom(0).size(), 400u);
+}
+
+TEST_F(PartitionLogTest, AsyncAppendsQueuedTogetherShareOneWriteAndOneFsync) {
+  config_.flush = FlushMode::kSync;
+  HeldWriter writer;
+  hooks_ = writer.Hooks();
+  Open();
+  std::vector<std::string> batches;
+  for (int i = 0; i < 50; ++i) batches.push_back(MakeBatch(3, "a" + std::to_string(i)));
+  AsyncResults results;
+  for (int i = 0; i < 50; ++i) {
+    const std::string& b = batches[static_cast<size_t>(i)];
+    auto header = segment::ParseBatchHeader(base::AsBytes(b));
+    ASSERT_TRUE(header.has_value());
+    const BatchToAppend one[] = {{base::AsBytes(b), *header}};
+    log_->AppendBatchesAsync(one, results.For(i));
+  }
+  // Queued with their offsets, none written: the first one handed the writer role to a writer
+  // task, and the rest joined its queue.
+  EXPECT_EQ(results.size(), 0u);
+  EXPECT_EQ(log_->high_watermark(), Offset(0));
+  EXPECT_EQ(writer.held(), 1u);
+  EXPECT_EQ(writer.RunAll(), 1);  // one round took all 50: one gathered write, one fdatasync
+  ASSERT_EQ(results.size(), 50u);
+  for (int i = 0; i < 50; ++i) {
+    const auto& [n, r] = results.done[static_cast<size_t>(i)];
+    EXPECT_EQ(n, i);  // told in queue order
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_EQ(r->base_offset, Offset(3 * i));
+    EXPECT_EQ(r->last_offset, Offset(3 * i + 2));
+  }
+  EXPECT_EQ(log_->high_watermark(), Offset(150));
+  auto all = ReadFrom(0);
+  ASSERT_EQ(all.size(), 150u);
+  EXPECT_EQ(all[3 * 49].second, "a49-0");
+}
+
+TEST_F(PartitionLogTest, ABlockedAppendBehindQueuedAsyncOnesIsWrittenWithThem) {
+  HeldWriter writer;
+  hooks_ = writer.Hooks();
+  Open();
+  const std::string first = MakeBatch(2, "async");
+  auto header = segment::ParseBatchHeader(base::AsBytes(first));
+  ASSERT_TRUE(header.has_value());
+  const BatchToAppend one[] = {{base::AsBytes(first), *header}};
+  AsyncResults results;
+  log_->AppendBatchesAsync(one, results.For(0));
+  ASSERT_EQ(writer.held(), 1u);
+  // A blocking appender queues behind it and waits: the writer role is the task's.
+  std::optional<Result<AppendResult>> blocked;
+  std::thread t([&] { blocked = Append(MakeBatch(2, "blocking")); });
+  // Once the blocked append is queued (its offsets assigned), the writer runs: one round, one
+  // group of both.
+  while (log_->QueuedAppendsForTesting() < 2) std::this_thread::yield();
+  EXPECT_EQ(writer.held(), 1u);
+  EXPECT_EQ(writer.RunAll(), 1);
+  t.join();
+  ASSERT_EQ(results.size(), 1u);
+  ASSERT_TRUE(results.done[0].second.has_value());
+  EXPECT_EQ(results.done[0].second->base_offset, Offset(0));
+  ASSERT_TRUE(blocked.has_value());
+  ASSERT_TRUE(blocked->has_value()) << blocked->error().ToString();
+  EXPECT_EQ((*blocked)->base_offset, Offset(2));
+  EXPECT_EQ(log_->high_watermark(), Offset(4));
+}
+
+TEST_F(PartitionLogTest, WithoutWriterThreadsAnAsyncAppendIsWrittenBeforeItReturns) {
+  const std::string b = MakeBatch(4);
+  auto header = segment::ParseBatchHeader(base::AsBytes(b));
+  ASSERT_TRUE(header.has_value());
+  const BatchToAppend one[] = {{base::AsBytes(b), *header}};
+  AsyncResults results;
+  log_->AppendBatchesAsync(one, results.For(0));
+  ASSERT_EQ(results.size(), 1u);
+  ASSERT_TRUE(results.done[0].second.has_value());
+  EXPECT_EQ(log_->high_watermark(), Offset(4));
+}
+
+TEST_F(PartitionLogTest, AsyncAppendsFromManyThreadsOnWriterThreadsAreAllToldOnce) {
+  config_.flush = FlushMode::kSync;
+  config_.segment_bytes = 64 * 1024;  // rolls while appends are in flight
+  WriterPool pool(3);
+  hooks_.run_writer = [&pool](std::function<void()> task) { pool.Post(std::move(task)); };
+  Open();
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 100;
+  std::vector<std::string> batches;
+  for (int i = 0; i < kThreads * kPerThread; ++i) {
+    batches.push_back(MakeBatch(2, "m" + std::to_string(i)));
+  }
+  AsyncResults results;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t * kPerThread; i < (t + 1) * kPerThread; ++i) {
+        const std::string& b = batches[static_cast<size_t>(i)];
+        auto header = segment::ParseBatchHeader(base::AsBytes(b));
+        const BatchToAppend one[] = {{base::AsBytes(b), *header}};
+        log_->AppendBatchesAsync(one, results.For(i));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_OK(log_->Close());  // waits for the writer role to go idle: everything is told
+  ASSERT_EQ(results.size(), static_cast<size_t>(kThreads * kPerThread));
+  std::set<int> seen;
+  std::map<int64_t, int> by_offset;
+  for (const auto& [n, r] : results.done) {
+    EXPECT_TRUE(seen.insert(n).second) << "told twice: " << n;
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    by_offset[r->base_offset.value()] = n;
+  }
+  // The offsets are exactly 0, 2, 4, ...: no gap, no overlap; each thread's appends in its order.
+  ASSERT_EQ(by_offset.size(), static_cast<size_t>(kThreads * kPerThread));
+  int64_t expect = 0;
+  std::map<int, int> last_of_thread;
+  for (const auto& [offset, n] : by_offset) {
+    EXPECT_EQ(offset, expect);
+    expect += 2;
+    const int t = n / kPerThread;
+    if (last_of_thread.contains(t)) {
+      EXPECT_LT(last_of_thread[t], n);
+    }
+    last_of_thread[t] = n;
+  }
+  pool.Stop();
+  Open();  // a clean reopen finds every acknowledged record
+  EXPECT_EQ(log_->high_watermark(), Offset(2 * kThreads * kPerThread));
+}
+
+TEST_F(PartitionLogTest, AFailedFsyncFailsTheAsyncAppendsItCoveredAndNoneBefore) {
+  config_.flush = FlushMode::kSync;
+  io::testing::FaultFs faulty(fs_);
+  HeldWriter writer;
+  std::vector<segment::RecoveryReport> reports;
+  auto opened = PartitionLog::Open(faulty, dir_.Join("f-0"), config_, clock_, &reports,
+                                   writer.Hooks(), PartitionOpen::kCreate);
+  ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+  std::unique_ptr<PartitionLog> log = std::move(opened).value();
+  std::vector<std::string> batches;
+  for (int i = 0; i < 8; ++i) batches.push_back(MakeBatch(2, "f" + std::to_string(i)));
+  AsyncResults results;
+  auto append = [&](int i) {
+    const std::string& b = batches[static_cast<size_t>(i)];
+    auto header = segment::ParseBatchHeader(base::AsBytes(b));
+    const BatchToAppend one[] = {{base::AsBytes(b), *header}};
+    log->AppendBatchesAsync(one, results.For(i));
+  };
+  append(0);
+  append(1);
+  writer.RunAll();  // the first group: synced, acknowledged
+  faulty.Arm(io::testing::Fault::Nth(io::testing::OpKind::kSync, 1).OnPath(".log"));
+  for (int i = 2; i < 6; ++i) append(i);
+  EXPECT_EQ(writer.RunAll(), 1);  // the second group: its fdatasync fails
+  append(6);                      // refused at once: the log is poisoned
+  ASSERT_EQ(results.size(), 7u);
+  for (const auto& [n, r] : results.done) {
+    if (n < 2) {
+      EXPECT_TRUE(r.has_value()) << n;
+    } else if (n < 6) {
+      ASSERT_FALSE(r.has_value()) << n;
+      EXPECT_EQ(r.error().code, ErrorCode::kIoError) << n;
+    } else {
+      ASSERT_FALSE(r.has_value()) << n;
+      EXPECT_EQ(r.error().code, ErrorCode::kPoisoned) << n;
+    }
+  }
+  EXPECT_EQ(log->high_watermark(), Offset(4));  // only the acknowledged group
+  EXPECT_FALSE(log->Close().has_value());       // poisoned: not a clean close
 }
 
 TEST_F(PartitionLogTest, UncleanReopenRecoversEverythingWritten) {
