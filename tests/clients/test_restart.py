@@ -185,6 +185,15 @@ class KillUnderLoadTest(unittest.TestCase):
     record the producer saw acknowledged is there after the restart."""
 
     def test_acknowledged_records_survive_sigkill(self):
+        self.check_sigkill(producers=1, linger_ms=5)
+
+    def test_acknowledged_records_of_eight_pipelining_producers_survive_sigkill(self):
+        # linger.ms=0: each producer has many small requests in flight on its connection, which
+        # the server pipelines and group-commits (net/server.h): acknowledged must mean durable
+        # for every one of them.
+        self.check_sigkill(producers=8, linger_ms=0)
+
+    def check_sigkill(self, producers, linger_ms):
         topic = "durable"
         server = SluiceServer("--topic-config", "flush=sync", *SERVER_ARGS)
         self.addCleanup(server.cleanup)  # even if it does not start
@@ -197,28 +206,45 @@ class KillUnderLoadTest(unittest.TestCase):
         del admin
 
         acked = []
-        producer_stderr = tempfile.TemporaryFile()
-        self.addCleanup(producer_stderr.close)
-        producer = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "acked_producer.py"), server.bootstrap, topic],
-            stdout=subprocess.PIPE, stderr=producer_stderr)
+        acked_lock = threading.Lock()
+        procs, readers = [], []
+        for i in range(producers):
+            stderr = tempfile.TemporaryFile()
+            self.addCleanup(stderr.close)
+            proc = subprocess.Popen(
+                [sys.executable, os.path.join(HERE, "acked_producer.py"), server.bootstrap, topic,
+                 str(i), str(producers), str(linger_ms)],
+                stdout=subprocess.PIPE, stderr=stderr)
+            procs.append(proc)
 
-        def read_acks():
-            for line in producer.stdout:
-                acked.append(int(line))
+            def read_acks(proc=proc):
+                for line in proc.stdout:
+                    with acked_lock:
+                        acked.append(int(line))
 
-        reader = threading.Thread(target=read_acks, daemon=True)
-        reader.start()
+            reader = threading.Thread(target=read_acks, daemon=True)
+            reader.start()
+            readers.append(reader)
+
+        def count():
+            with acked_lock:
+                return len(acked)
+
         try:
-            wait_until(lambda: len(acked) >= 5000 or producer.poll() is not None, 120,
+            wait_until(lambda: count() >= 5000 or any(p.poll() is not None for p in procs), 120,
                        "5000 acknowledged records")
-            self.assertIsNone(producer.poll(), "the producer died")
+            for p in procs:
+                self.assertIsNone(p.poll(), "a producer died")
             server.kill()
         finally:
-            producer.send_signal(signal.SIGKILL)
-            producer.wait(timeout=30)
-            reader.join(timeout=30)
-            producer.stdout.close()
+            for p in procs:
+                p.send_signal(signal.SIGKILL)
+            for p in procs:
+                p.wait(timeout=30)
+            for r in readers:
+                r.join(timeout=30)
+            for p in procs:
+                p.stdout.close()
         self.assertGreaterEqual(len(acked), 5000)
         self.assertEqual(len(set(acked)), len(acked), "a record was acknowledged twice")
 
@@ -228,7 +254,7 @@ class KillUnderLoadTest(unittest.TestCase):
         self.assertIn(RECOVERY_MESSAGE, server.log()[log_before:])
 
         found = read_all(server.bootstrap, topic, 2)
-        # Well-formed: every record found is one the producer sent, intact, and found once.
+        # Well-formed: every record found is one the producers sent, intact, and found once.
         numbers = []
         for _, key, value in found:
             m = re.fullmatch(r"k-(\d+)", key)
