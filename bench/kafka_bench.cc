@@ -676,6 +676,7 @@ void Latency(const Flags& f, Json& out) {
   const int64_t tick_ns = std::max<int64_t>(1, f.tick_us * 1000);
   const int64_t t0 = NowNs() + 1'000'000;
   int64_t max_behind_ns = 0;
+  int64_t queue_full = 0;  // rd_kafka_produce refused: the client's queue was full
   for (size_t i = 0; i < n; ++i) {
     const int64_t due = t0 + static_cast<int64_t>(static_cast<double>(i) * period_ns);
     int64_t now = NowNs();
@@ -699,6 +700,7 @@ void Latency(const Flags& f, Json& out) {
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         Die(std::string("produce: ") + rd_kafka_err2str(err));
       }
+      ++queue_full;
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
   }
@@ -742,6 +744,7 @@ void Latency(const Flags& f, Json& out) {
     out["first_error"] =
         rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(state.first_error.load()));
   out["missing_reports"] = missing;
+  out["queue_full"] = queue_full;
   after.AddTo(before, out);
   out["ok"] = errors == 0 && missing == 0;
 
@@ -751,11 +754,11 @@ void Latency(const Flags& f, Json& out) {
   std::fprintf(stderr,
                "latency: %zu records at %.0f/s (achieved %.0f/s) to %s, acks=%s, linger %g ms: "
                "p50 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us; from schedule p99 %.0f us; "
-               "%" PRId64 " errors, %" PRId64 " without report\n",
+               "%" PRId64 " errors, %" PRId64 " without report, queue full %" PRId64 " times\n",
                lat.size(), f.rate, out["achieved_rate"].get<double>(), f.topic.c_str(),
                f.acks.c_str(), linger, l["p50_us"].get<double>(), l["p99_us"].get<double>(),
                l["p999_us"].get<double>(), l["max_us"].get<double>(),
-               out["latency_from_schedule"]["p99_us"].get<double>(), errors, missing);
+               out["latency_from_schedule"]["p99_us"].get<double>(), errors, missing, queue_full);
 }
 
 // --- compress: the same-run ceiling of the server's and the consumer's codec work --------------

@@ -268,7 +268,12 @@ class Engine {
   std::unique_ptr<WriterPool> writers_;
   const base::Clock* clock_ = nullptr;
 
-  mutable std::shared_mutex topics_mu_;
+  // Lock order: catalog_mu_, then topics_mu_, then a Topic's or a Partition's mu, then the
+  // partition log's own locks (partition_log.h); bg_mu_, group_offsets_mu_ and reports_mu_ are
+  // taken alone (reports_mu_ may be taken under a Partition's mu). Close holds topics_mu_ and
+  // each Partition's mu while the log closes, which waits for its writer role: so appends'
+  // callbacks (run in that role) must never take an engine lock.
+  mutable std::shared_mutex topics_mu_;  // guards topics_ (the map; each Topic guards itself)
   std::map<std::string, std::shared_ptr<Topic>> topics_;
   std::mutex catalog_mu_;  // serialises catalog changes (create, delete, alter)
 
@@ -283,7 +288,7 @@ class Engine {
   bool clean_open_ = false;
   std::atomic<bool> closed_{false};  // written under bg_mu_; partitions do not open once set
 
-  std::mutex bg_mu_;
+  std::mutex bg_mu_;  // guards bg_stop_ and writes of closed_; bg_cv_ wakes the background thread
   std::condition_variable bg_cv_;
   bool bg_stop_ = false;
   std::thread bg_thread_;
