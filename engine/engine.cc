@@ -158,9 +158,13 @@ Result<PartitionLog*> Engine::OpenPartition(const Topic& topic, Partition& part,
   if (options_.on_data) {
     hooks.on_data = [cb = options_.on_data, name = topic.name, p = part.index] { cb(name, p); };
   }
-  hooks.run_writer = [writers = writers_.get()](std::function<void()> task) {
-    writers->Post(std::move(task));
-  };
+  if (options_.run_writer) {
+    hooks.run_writer = options_.run_writer;
+  } else {
+    hooks.run_writer = [writers = writers_.get()](std::function<void()> task) {
+      writers->Post(std::move(task));
+    };
+  }
   std::vector<segment::RecoveryReport> reports;
   auto log =
       PartitionLog::Open(*fs_, part.dir, topic.Config(), *clock_, &reports, std::move(hooks), mode);

@@ -67,6 +67,10 @@ struct EngineOptions {
   // Threads that write asynchronous appends (AppendBatchesAsync; engine/writer_pool.h), started
   // with the first such append.
   int writer_threads = 4;
+  // Where asynchronous appends' writes run instead of those threads, when set: a test's executor
+  // that runs the writer tasks when it chooses (a crash sweep that must issue the same file-system
+  // operations every run).
+  std::function<void(std::function<void()>)> run_writer;
 };
 
 struct TopicDescription {

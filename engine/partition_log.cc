@@ -755,10 +755,13 @@ PartitionLog::GroupOutcome PartitionLog::WriteGroup(std::vector<Pending*>& group
     }
     pending_bytes += p->size_bytes;
   }
-  if (Status s = active->Append(pieces, metas); !s) return fail(std::move(s), true);
-  if (config.flush == FlushMode::kSync) {
-    if (Status s = active->Sync(); !s) return fail(std::move(s), false);
+  // With flush=sync the group's fdatasync goes with its write (one io_uring submission).
+  const bool sync = config.flush == FlushMode::kSync;
+  Status synced;
+  if (Status s = active->Append(pieces, metas, sync ? &synced : nullptr); !s) {
+    return fail(std::move(s), true);
   }
+  if (!synced) return fail(std::move(synced), false);
   out.written = group.size();
   return out;
 }

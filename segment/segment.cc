@@ -425,7 +425,8 @@ bool Segment::HasRoomFor(uint64_t frame_bytes, Offset last_offset) const {
          last_offset - base_ <= static_cast<int64_t>(UINT32_MAX);
 }
 
-Status Segment::Append(std::span<const Bytes> pieces, std::span<const FrameMeta> frames) {
+Status Segment::Append(std::span<const Bytes> pieces, std::span<const FrameMeta> frames,
+                       Status* synced) {
   std::shared_lock lock(file_mu_);
   SLUICE_CHECK(file_ != nullptr, "append to a sealed segment");
   SegmentTail t = tail();
@@ -434,7 +435,10 @@ Status Segment::Append(std::span<const Bytes> pieces, std::span<const FrameMeta>
   if (uncut_tail_) RETURN_IF_ERROR(CutTo(t.end.value()));
   modified_ = true;
   Status written = Reserve(t.end.value() + bytes);
-  if (written) written = file_->WriteAt(t.end, pieces);
+  if (written) {
+    written = synced != nullptr ? file_->WriteAtAndSync(t.end, pieces, synced)
+                                : file_->WriteAt(t.end, pieces);
+  }
   if (!written) {
     uncut_tail_ = true;
     // Retried before the next write, and done by a clean close.

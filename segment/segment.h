@@ -125,7 +125,12 @@ class Segment {
   // cut fails too, it is retried before the next write and done by a clean close. So after a
   // failed Append (a full disk) the next one may simply try again; whether that is wise for other
   // errors is the caller's decision. Never cuts below the published end.
-  Status Append(std::span<const Bytes> pieces, std::span<const FrameMeta> frames);
+  // With `synced`, the frames are made durable by the same call (WritableFile::WriteAtAndSync:
+  // one io_uring submission for the write and its fdatasync), and when the write succeeded
+  // `*synced` gets the fdatasync's outcome; the frames are published either way, as by an Append
+  // followed by Sync.
+  Status Append(std::span<const Bytes> pieces, std::span<const FrameMeta> frames,
+                Status* synced = nullptr);
   // fdatasync of the data file.
   Status Sync();
   // Makes the segment sealed: trims the file to its data, fsyncs it, writes the index, closes the

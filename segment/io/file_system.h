@@ -38,6 +38,15 @@ class WritableFile {
   // fdatasync: every WriteAt that returned before this call began is durable when it returns.
   virtual Status Sync() = 0;
 
+  // WriteAt, then (if the write succeeded) Sync, in one call, so that an implementation can hand
+  // both to the kernel at once (UringFs links the fdatasync behind the write in one submission).
+  // Returns the write's status; `*synced` gets the sync's (left alone when the write failed).
+  virtual Status WriteAtAndSync(FilePos pos, std::span<const Bytes> pieces, Status* synced) {
+    RETURN_IF_ERROR(WriteAt(pos, pieces));
+    *synced = Sync();
+    return {};
+  }
+
   // Reserves disk blocks so the file is at least `size_bytes` long (fallocate); new bytes read
   // as zero.
   virtual Status Allocate(uint64_t size_bytes) = 0;

@@ -66,7 +66,38 @@ class ThreadRing {
     return res;
   }
 
+  // Submits a write and, linked behind it (IOSQE_IO_LINK), an fsync, in one submission, and
+  // waits for both; returns their cqe->res. The kernel starts the fsync only once the write
+  // completed in full: after a failed or short write it is cancelled (-ECANCELED).
+  template <typename PrepWrite, typename PrepSync>
+  std::pair<int, int> RunLinked(PrepWrite&& prep_write, PrepSync&& prep_sync) {
+    if (io_uring_sq_space_left(&ring_) < 2) return {-EBUSY, -EBUSY};
+    io_uring_sqe* write = io_uring_get_sqe(&ring_);
+    prep_write(write);
+    write->flags |= IOSQE_IO_LINK;
+    io_uring_sqe_set_data64(write, kWriteTag);
+    io_uring_sqe* sync = io_uring_get_sqe(&ring_);
+    prep_sync(sync);
+    io_uring_sqe_set_data64(sync, kSyncTag);
+    int rc = io_uring_submit_and_wait(&ring_, 2);
+    while (rc == -EINTR) rc = io_uring_submit_and_wait(&ring_, 2);
+    std::pair<int, int> res{-ECANCELED, -ECANCELED};
+    if (rc < 0) return {rc, rc};
+    for (int seen = 0; seen < 2;) {
+      io_uring_cqe* cqe = nullptr;
+      rc = io_uring_wait_cqe(&ring_, &cqe);
+      if (rc == -EINTR) continue;
+      if (rc < 0) return {rc, rc};
+      (io_uring_cqe_get_data64(cqe) == kWriteTag ? res.first : res.second) = cqe->res;
+      io_uring_cqe_seen(&ring_, cqe);
+      ++seen;
+    }
+    return res;
+  }
+
  private:
+  static constexpr uint64_t kWriteTag = 1;
+  static constexpr uint64_t kSyncTag = 2;
   io_uring ring_{};
   int init_error_ = 0;
   uint64_t generation_ = 0;
@@ -83,15 +114,74 @@ class UringWritableFile final : public PosixWritableFile {
   using PosixWritableFile::PosixWritableFile;
 
   Status WriteAt(FilePos pos, std::span<const Bytes> pieces) override {
+    std::vector<iovec> iov = Iovecs(pieces);
+    return WriteIovecs(pos.value(), iov, 0);
+  }
+
+  Status WriteAtAndSync(FilePos pos, std::span<const Bytes> pieces, Status* synced) override {
     ThreadRing& ring = Ring();
     if (ring.init_error() != 0) return base::ErrnoError(ring.init_error(), "io_uring_setup", path_);
+    std::vector<iovec> iov = Iovecs(pieces);
+    uint64_t total = 0;
+    for (const iovec& v : iov) total += v.iov_len;
+    if (iov.empty() || iov.size() > IOV_MAX) {  // nothing to link: the two steps
+      RETURN_IF_ERROR(WriteAt(pos, pieces));
+      *synced = Sync();
+      return {};
+    }
+    const auto [written, sync_res] = ring.RunLinked(
+        [&](io_uring_sqe* sqe) {
+          io_uring_prep_writev(sqe, fd_, iov.data(), static_cast<unsigned>(iov.size()),
+                               pos.value());
+        },
+        [&](io_uring_sqe* sqe) { io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC); });
+    if (written >= 0 && static_cast<uint64_t>(written) == total) {
+      *synced = sync_res < 0 ? base::ErrnoError(-sync_res, "fdatasync", path_) : Status();
+      return {};
+    }
+    if (written < 0 && written != -EINTR && written != -EAGAIN) {
+      return base::ErrnoError(-written, "write", path_);
+    }
+    // A short (or interrupted) write cancelled the linked fsync: write the rest, then sync.
+    const uint64_t done = written > 0 ? static_cast<uint64_t>(written) : 0;
+    RETURN_IF_ERROR(WriteIovecs(pos.value() + done, iov, done));
+    *synced = Sync();
+    return {};
+  }
+
+  Status Sync() override {
+    ThreadRing& ring = Ring();
+    if (ring.init_error() != 0) return base::ErrnoError(ring.init_error(), "io_uring_setup", path_);
+    int res =
+        ring.Run([&](io_uring_sqe* sqe) { io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC); });
+    if (res < 0) return base::ErrnoError(-res, "fdatasync", path_);
+    return {};
+  }
+
+ private:
+  static std::vector<iovec> Iovecs(std::span<const Bytes> pieces) {
     std::vector<iovec> iov;
     iov.reserve(pieces.size());
     for (Bytes p : pieces) {
       if (!p.empty()) iov.push_back({const_cast<std::byte*>(p.data()), p.size()});
     }
-    uint64_t off = pos.value();
+    return iov;
+  }
+
+  // Writes what `iov` holds after its first `skip` bytes at `off`, resubmitting after short
+  // writes.
+  Status WriteIovecs(uint64_t off, std::vector<iovec>& iov, uint64_t skip) {
+    ThreadRing& ring = Ring();
+    if (ring.init_error() != 0) return base::ErrnoError(ring.init_error(), "io_uring_setup", path_);
     size_t first = 0;
+    auto advance = [&](uint64_t left) {
+      while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+      if (left > 0) {
+        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+        iov[first].iov_len -= left;
+      }
+    };
+    advance(skip);
     while (first < iov.size()) {
       auto count = static_cast<unsigned>(std::min<size_t>(iov.size() - first, IOV_MAX));
       int res = ring.Run([&](io_uring_sqe* sqe) {
@@ -102,22 +192,8 @@ class UringWritableFile final : public PosixWritableFile {
       if (res == 0) return base::MakeError(base::ErrorCode::kIoError, "write " + path_ + ": 0");
       // A short write: advance past what was written and submit the rest.
       off += static_cast<uint64_t>(res);
-      auto left = static_cast<size_t>(res);
-      while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
-      if (left > 0) {
-        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
-        iov[first].iov_len -= left;
-      }
+      advance(static_cast<uint64_t>(res));
     }
-    return {};
-  }
-
-  Status Sync() override {
-    ThreadRing& ring = Ring();
-    if (ring.init_error() != 0) return base::ErrnoError(ring.init_error(), "io_uring_setup", path_);
-    int res =
-        ring.Run([&](io_uring_sqe* sqe) { io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC); });
-    if (res < 0) return base::ErrnoError(-res, "fdatasync", path_);
     return {};
   }
 };

@@ -33,6 +33,7 @@ class Workload::Script {
       RETURN_IF_ERROR(Produce("sync", round % 2, 1 + round % 4));
       RETURN_IF_ERROR(Produce("none", 0, 1 + round % 3));
       if (round % 3 == 2) RETURN_IF_ERROR(Produce("sync", (round + 1) % 2, 2));
+      if (round % 7 == 3) RETURN_IF_ERROR(ProducePipelined(round % 2 == 0 ? "sync" : "none", 0, 3));
       if (Live("doomed")) RETURN_IF_ERROR(Produce("doomed", round % Partitions("doomed"), 2));
       if (round % 4 == 3) RETURN_IF_ERROR(FlushAll());
       if (round % 5 == 4) {
@@ -82,8 +83,13 @@ class Workload::Script {
 
   Status OpenEngine() {
     ledger_.op = "open";
-    ASSIGN_OR_RETURN(engine_,
-                     Engine::Open(testing::TestEngineOptions(kSweepDataDir, &fs_, &clock_)));
+    EngineOptions options = testing::TestEngineOptions(kSweepDataDir, &fs_, &clock_);
+    // Asynchronous appends are written when ProducePipelined runs the held writer tasks, on this
+    // thread: the same operations in the same order every run.
+    options.run_writer = [this](std::function<void()> task) {
+      held_writers_.push_back(std::move(task));
+    };
+    ASSIGN_OR_RETURN(engine_, Engine::Open(options));
     return {};
   }
 
@@ -158,6 +164,60 @@ class Workload::Script {
     for (auto& v : values) p.acked.push_back(std::move(v));
     if (ledger_.topics.at(topic).flush == FlushMode::kSync) p.durable = p.acked.size();
     return {};
+  }
+
+  // `batches` batches of 2 records appended asynchronously (a pipelining connection's Produces):
+  // all queued first, then written as one group (one write and, on flush=sync, one fdatasync)
+  // when the writer task runs.
+  Status ProducePipelined(const std::string& topic, int32_t partition, int batches) {
+    PartitionLedger& p = ledger_.topics.at(topic).partitions.at(static_cast<size_t>(partition));
+    const bool sync = ledger_.topics.at(topic).flush == FlushMode::kSync;
+    ledger_.op = "pipelined appends to " + topic + "-" + std::to_string(partition) + " at offset " +
+                 std::to_string(p.acked.size());
+    std::vector<std::string> encoded;
+    std::vector<std::vector<std::string>> values(static_cast<size_t>(batches));
+    for (auto& vs : values) {
+      segment::BatchBuilder builder;
+      for (int i = 0; i < 2; ++i) {
+        std::string v = topic + "/" + std::to_string(partition) + "/" + std::to_string(serial_++);
+        v.resize(120, '.');
+        builder.Add(std::nullopt, v, clock_.NowMs());
+        vs.push_back(v);
+        p.in_flight.push_back(std::move(v));
+      }
+      ASSIGN_OR_RETURN(std::string batch, builder.Build());
+      encoded.push_back(std::move(batch));
+    }
+    Status failed;
+    for (size_t b = 0; b < encoded.size(); ++b) {
+      const Bytes bytes = base::AsBytes(encoded[b]);
+      engine_->AppendBatchesAsync(
+          topic, partition, std::span<const Bytes>(&bytes, 1), [&, b](Result<AppendResult> r) {
+            if (!r) {
+              if (failed) failed = std::move(r).error();
+              return;
+            }
+            if (r->base_offset.value() != static_cast<int64_t>(p.acked.size())) {
+              failed = base::MakeError(base::ErrorCode::kInternal,
+                                       ledger_.op + ": batch " + std::to_string(b) +
+                                           " appended at offset " +
+                                           std::to_string(r->base_offset.value()));
+              return;
+            }
+            // Acknowledged in queue order: move its values from in flight to acknowledged.
+            for (auto& v : values[b]) {
+              p.acked.push_back(std::move(v));
+              p.in_flight.erase(p.in_flight.begin());
+            }
+            if (sync) p.durable = p.acked.size();
+          });
+    }
+    while (!held_writers_.empty()) {
+      std::function<void()> task = std::move(held_writers_.front());
+      held_writers_.erase(held_writers_.begin());
+      task();
+    }
+    return failed;  // on failure what was not acknowledged stays in flight: it may be on disk
   }
 
   // One batch of 2 records from an idempotent producer (id from AllocateProducerId at its first
@@ -335,7 +395,8 @@ class Workload::Script {
   base::ManualClock& clock_;
   Ledger& ledger_;
   std::unique_ptr<Engine> engine_;
-  int64_t serial_ = 0;  // makes every record value unique
+  std::vector<std::function<void()>> held_writers_;  // writer tasks, run by ProducePipelined
+  int64_t serial_ = 0;                               // makes every record value unique
   int64_t producer_id_ = -1;
 };
 
