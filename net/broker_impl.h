@@ -42,6 +42,7 @@ class Broker::Impl {
   void Handle(const RequestHeader& h, const DeleteTopicsRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const DescribeConfigsRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const AlterConfigsRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const DescribeClientQuotasRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const InitProducerIdRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const ProduceRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const FetchRequest& req, Responder& responder);

@@ -320,5 +320,40 @@ TEST_F(SaslBrokerTest, DescribeAndAlterScramCredentialsFollowKafka) {
             KafkaError::kSaslAuthenticationFailed);
 }
 
+// sluice has no client quotas: a valid filter finds none, at v0 and v1 (flexible); a filter Kafka's
+// broker refuses is INVALID_REQUEST with a null entries array, and the connection stays open.
+TEST_F(SaslBrokerTest, DescribeClientQuotasFindsNoneAndChecksTheFilterAsKafka) {
+  Conn c(plain_port_);
+  DescribeClientQuotasRequest valid;
+  valid.components.push_back({"user", 0, std::string("alice")});
+  valid.components.push_back({"client-id", 2, std::nullopt});
+  for (int16_t v : {0, 1}) {
+    auto body = c.RoundTrip(EncodeRequestFrame(10 + v, "t", v, valid));
+    ASSERT_TRUE(body.has_value()) << v;
+    auto resp = DecodeDescribeClientQuotasResponse(v, base::AsBytes(*body));
+    ASSERT_TRUE(resp.has_value()) << resp.error().ToString();
+    EXPECT_EQ(resp->error_code, KafkaError::kNone);
+    ASSERT_TRUE(resp->entries.has_value());
+    EXPECT_TRUE(resp->entries->empty());
+  }
+  const std::vector<std::vector<DescribeClientQuotasRequest::Component>> invalid = {
+      {{"topic", 2, std::nullopt}},                                // not a quota entity type
+      {{"user", 3, std::nullopt}},                                 // no such match type
+      {{"user", 0, std::nullopt}},                                 // exact match without a name
+      {{"user", 1, std::nullopt}, {"user", 2, std::nullopt}},      // user twice
+      {{"ip", 2, std::nullopt}, {"client-id", 2, std::nullopt}}};  // ip with client-id
+  for (const auto& components : invalid) {
+    DescribeClientQuotasRequest req;
+    req.components = components;
+    auto body = c.RoundTrip(EncodeRequestFrame(20, "t", 1, req));
+    ASSERT_TRUE(body.has_value()) << components[0].entity_type;
+    auto resp = DecodeDescribeClientQuotasResponse(1, base::AsBytes(*body));
+    ASSERT_TRUE(resp.has_value());
+    EXPECT_EQ(resp->error_code, KafkaError::kInvalidRequest) << components[0].entity_type;
+    EXPECT_TRUE(resp->error_message.has_value());
+    EXPECT_FALSE(resp->entries.has_value());
+  }
+}
+
 }  // namespace
 }  // namespace sluice::net
