@@ -146,6 +146,10 @@ bool Broker::Impl::VisibleTopic(const std::string& name) const {
 // --- dispatch -----------------------------------------------------------------------------------
 
 void Broker::Impl::Handle(std::shared_ptr<const RequestFrame> frame, Responder responder) {
+  if (responder.raw_sasl_token()) {
+    HandleRawSaslToken(*frame, responder);
+    return;
+  }
   auto decoded = DecodeRequest(frame->bytes());
   if (!decoded) {
     // An unknown API, an unsupported version or a malformed request: Kafka closes the connection

@@ -73,6 +73,11 @@ class Broker::Impl {
               Responder& responder);
   void Handle(const RequestHeader& h, const AlterUserScramCredentialsRequest& req,
               Responder& responder);
+  // A raw SASL token, after a SaslHandshake v0: answered with the server's raw token, or the
+  // connection closed when authentication fails (as Kafka does).
+  void HandleRawSaslToken(const RequestFrame& frame, Responder& responder);
+  // The exchange in `session` ended with `user` logged in.
+  static void Authenticated(Session& session, const std::string& user);
   // Whether a connection that has not authenticated yet may send this request (ApiVersions and the
   // SASL APIs); anything else closes it, as Kafka does.
   static bool AllowedBeforeAuthentication(int16_t api_key);

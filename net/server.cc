@@ -186,7 +186,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void OnEvents(uint32_t events);
-  void OnResponse(std::optional<OutBuffer> body, int32_t correlation_id);
+  // `raw`: the answer to a raw SASL token (a size prefix only); `next`: how the next frame is read.
+  void OnResponse(std::optional<OutBuffer> body, int32_t correlation_id, bool raw = false,
+                  NextFrame next = NextFrame::kRequest);
   // The next response is the last: the connection closes, saying `why`, once it is written.
   void CloseAfterResponse(std::string why) { close_after_response_ = std::move(why); }
   // Closes the connection. Routine closes (the client left, idle) are logged at most once a second;
@@ -242,6 +244,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<OutBuffer> out_;                     // the response being written
   std::optional<std::string> close_after_response_;  // why, if it is the last one
   char out_header_[8] = {};                          // its size prefix and correlation id
+  size_t out_header_size_ = sizeof out_header_;      // 4 for a raw SASL token: no correlation id
+  bool next_frame_raw_ = false;                      // the next frame is a raw SASL token
   size_t out_total_ = 0;
   size_t out_sent_ = 0;
   std::vector<iovec> iov_;
@@ -551,11 +555,14 @@ void Connection::ReadAvailable() {
     if (held >= kFrameHeader) {
       const int32_t size =
           base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(in_.data() + in_begin_));
-      if (size < 8 || static_cast<size_t>(size) > loop_.max_request_bytes()) {
-        CloseConnection("request size " + std::to_string(size) + " outside [8, " +
-                            std::to_string(loop_.max_request_bytes()) +
-                            "] (socket.request.max.bytes)",
-                        /*misbehaved=*/true);
+      // A request has at least its header's api key, version and correlation id; a raw SASL
+      // token (after SaslHandshake v0) may be empty.
+      const int32_t min_size = next_frame_raw_ ? 0 : 8;
+      if (size < min_size || static_cast<size_t>(size) > loop_.max_request_bytes()) {
+        CloseConnection(
+            "request size " + std::to_string(size) + " outside [" + std::to_string(min_size) +
+                ", " + std::to_string(loop_.max_request_bytes()) + "] (socket.request.max.bytes)",
+            /*misbehaved=*/true);
         return;
       }
       frame_bytes = kFrameHeader + static_cast<size_t>(size);
@@ -670,19 +677,24 @@ void Connection::DispatchFrame(size_t frame_bytes) {
   }
   request_started_.reset();
   if (in_end_ > in_begin_) request_started_ = std::chrono::steady_clock::now();
+  const bool raw = std::exchange(next_frame_raw_, false);
   const int32_t correlation_id =
-      base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(frame->bytes().data()) + 4);
+      raw ? 0
+          : base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(frame->bytes().data()) + 4);
   busy_ = true;
   UpdateInterest();
-  loop_.Dispatch(std::move(frame), Responder(shared_from_this(), correlation_id));
+  loop_.Dispatch(std::move(frame), Responder(shared_from_this(), correlation_id, raw));
 }
 
-void Connection::OnResponse(std::optional<OutBuffer> body, int32_t correlation_id) {
+void Connection::OnResponse(std::optional<OutBuffer> body, int32_t correlation_id, bool raw,
+                            NextFrame next) {
   if (closed()) return;
   SLUICE_CHECK(busy_ && !out_, "a response without a request");
+  next_frame_raw_ = next == NextFrame::kRawSaslToken;
   if (body) {
     out_ = std::move(body);
-    out_total_ = sizeof out_header_ + out_->size();
+    out_header_size_ = raw ? 4 : sizeof out_header_;
+    out_total_ = out_header_size_ + out_->size();
     out_sent_ = 0;
     base::StoreBE<int32_t>(reinterpret_cast<std::byte*>(out_header_),
                            static_cast<int32_t>(out_total_ - 4));
@@ -697,11 +709,11 @@ void Connection::OnResponse(std::optional<OutBuffer> body, int32_t correlation_i
 void Connection::WritePending() {
   while (out_ && !closed()) {
     iov_.clear();
-    if (out_sent_ < sizeof out_header_) {
-      iov_.push_back(iovec{out_header_ + out_sent_, sizeof out_header_ - out_sent_});
+    if (out_sent_ < out_header_size_) {
+      iov_.push_back(iovec{out_header_ + out_sent_, out_header_size_ - out_sent_});
     }
     std::vector<iovec> body;
-    out_->Iovecs(out_sent_ > sizeof out_header_ ? out_sent_ - sizeof out_header_ : 0, body);
+    out_->Iovecs(out_sent_ > out_header_size_ ? out_sent_ - out_header_size_ : 0, body);
     iov_.insert(iov_.end(), body.begin(), body.end());
     if (iov_.size() > IOV_MAX) iov_.resize(IOV_MAX);
     // The loop's scratch is free while writing: reads copy out of it before they return.
@@ -747,15 +759,16 @@ void Connection::UpdateInterest() {
 
 // --- Responder ----------------------------------------------------------------------------------
 
-Responder::Responder(std::shared_ptr<Connection> conn, int32_t correlation_id)
-    : conn_(std::move(conn)), correlation_id_(correlation_id) {}
+Responder::Responder(std::shared_ptr<Connection> conn, int32_t correlation_id, bool raw_sasl_token)
+    : conn_(std::move(conn)), correlation_id_(correlation_id), raw_sasl_token_(raw_sasl_token) {}
 
-void Responder::Send(OutBuffer body) {
+void Responder::Send(OutBuffer body, NextFrame next) {
   SLUICE_CHECK(conn_ != nullptr, "Responder used twice");
   auto conn = std::move(conn_);
   Inbox& inbox = conn->inbox();
-  inbox.Post([conn, id = correlation_id_, b = std::make_shared<OutBuffer>(std::move(body))] {
-    conn->OnResponse(std::move(*b), id);
+  inbox.Post([conn, id = correlation_id_, raw = raw_sasl_token_, next,
+              b = std::make_shared<OutBuffer>(std::move(body))] {
+    conn->OnResponse(std::move(*b), id, raw, next);
   });
 }
 
@@ -763,10 +776,10 @@ void Responder::SendThenClose(OutBuffer body, std::string why) {
   SLUICE_CHECK(conn_ != nullptr, "Responder used twice");
   auto conn = std::move(conn_);
   Inbox& inbox = conn->inbox();
-  inbox.Post([conn, id = correlation_id_, b = std::make_shared<OutBuffer>(std::move(body)),
-              why = std::move(why)]() mutable {
+  inbox.Post([conn, id = correlation_id_, raw = raw_sasl_token_,
+              b = std::make_shared<OutBuffer>(std::move(body)), why = std::move(why)]() mutable {
     conn->CloseAfterResponse(std::move(why));
-    conn->OnResponse(std::move(*b), id);
+    conn->OnResponse(std::move(*b), id, raw);
   });
 }
 
@@ -777,11 +790,11 @@ void Responder::NoResponse() {
   inbox.Post([conn, id = correlation_id_] { conn->OnResponse(std::nullopt, id); });
 }
 
-void Responder::Close() {
+void Responder::Close(std::string why, bool misbehaved) {
   SLUICE_CHECK(conn_ != nullptr, "Responder used twice");
   auto conn = std::move(conn_);
   Inbox& inbox = conn->inbox();
-  inbox.Post([conn] { conn->CloseConnection("malformed request", /*misbehaved=*/true); });
+  inbox.Post([conn, why = std::move(why), misbehaved] { conn->CloseConnection(why, misbehaved); });
 }
 
 const std::string& Responder::peer() const {

@@ -9,7 +9,10 @@
 #   kafka-fixture.sh start DIR [k=v..]  formats a single-node KRaft log dir in DIR (random cluster id),
 #                                       starts broker+controller on free 127.0.0.1 ports, waits until
 #                                       it has started and prints its bootstrap address (127.0.0.1:PORT);
-#                                       k=v lines are added to its server.properties
+#                                       k=v lines are added to its server.properties (a later
+#                                       key wins), with @PORT@ (the PLAINTEXT port), @PORT2@ (another
+#                                       free port, for a second listener) and @CONTROLLER_PORT@
+#                                       replaced
 #   kafka-fixture.sh stop DIR           stops the broker started in DIR (SIGTERM, then SIGKILL after 60 s)
 #   kafka-fixture.sh run-class CLASS ARGS...
 #                                       runs a Kafka main class, e.g. org.apache.kafka.tools.AclCommand
@@ -158,12 +161,14 @@ start() {
   dir=$(cd "$dir" && pwd)
   [ ! -f "$dir/kafka.pid" ] || ! kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null ||
     die "a broker already runs from $dir (pid $(cat "$dir/kafka.pid"))"
-  local cp java port cport cluster_id
+  local cp java port cport port2 cluster_id
   cp=$(classpath)
   java=$(java_bin)
   port=$(free_port)
   cport=$(free_port)
   while [ "$cport" = "$port" ]; do cport=$(free_port); done
+  port2=$(free_port)
+  while [ "$port2" = "$port" ] || [ "$port2" = "$cport" ]; do port2=$(free_port); done
   cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
@@ -187,9 +192,12 @@ num.io.threads=2
 PROPS
   local kv
   for kv in "$@"; do
-    echo "$kv" >>"$dir/server.properties"
+    kv="${kv//@PORT@/$port}"
+    kv="${kv//@PORT2@/$port2}"
+    echo "${kv//@CONTROLLER_PORT@/$cport}" >>"$dir/server.properties"
   done
   echo "$port" >"$dir/kafka.port"
+  echo "$port2" >"$dir/kafka.port2"
   # A random cluster id: 16 random bytes, base64url without padding (Kafka's Uuid form).
   cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
   if ! "$java" $TOOL_HEAP -Dlog4j2.configurationFile="$LIBS/tools-log4j2.properties" -cp "$cp" \
