@@ -2,16 +2,57 @@
 small scenario gives the same observable results against Kafka and against sluice: kafka-topics
 (TopicCommand) creates a topic, kcat produces keyed records and reads them back with their offsets,
 the Java client (kafka-clients 4.4) produces with idempotence and consumes in a group, and
-kafka-topics describes the topic's partition count. This is the smoke test of the fixture that the
-differential tests build on."""
+kafka-topics describes the topic's partition count; and kafka-python 2.0.2 logs in over
+SASL_PLAINTEXT (SaslHandshake v0 and raw tokens) with PLAIN and SCRAM-SHA-512 on both. This is the
+smoke test of the fixture that the differential tests build on."""
 
 import json
 import subprocess
 import unittest
 
 from java_client import JavaClient
-from kafka_fixture import TOPIC_COMMAND, KafkaBroker, kafka_tool
-from sluice_server import SluiceServer
+from kafka_fixture import CONFIG_COMMAND, TOPIC_COMMAND, KafkaBroker, kafka_tool
+from sluice_server import SLUICE, SluiceServer
+
+# A Kafka broker with a second listener, SASL_PLAINTEXT, offering PLAIN (alice, from the JAAS
+# line, as Kafka keeps PLAIN passwords) and SCRAM-SHA-512 (users made with kafka-configs).
+KAFKA_SASL = [
+    "listeners=PLAINTEXT://127.0.0.1:@PORT@,CONTROLLER://127.0.0.1:@CONTROLLER_PORT@,"
+    "SASL_PLAINTEXT://127.0.0.1:@PORT2@",
+    "advertised.listeners=PLAINTEXT://127.0.0.1:@PORT@,SASL_PLAINTEXT://127.0.0.1:@PORT2@",
+    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
+    "SASL_PLAINTEXT:SASL_PLAINTEXT",
+    "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512",
+    "listener.name.sasl_plaintext.plain.sasl.jaas.config="
+    "org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-pw\";",
+    "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config="
+    "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+]
+
+
+def kafka_python_sasl(bootstrap):
+    """kafka-python 2.0.2 (SaslHandshake v0, raw tokens) logs in with PLAIN and SCRAM-SHA-512 and
+    produces; a wrong password finds no broker. Returns what it observed."""
+    from kafka import KafkaProducer
+    import kafka.errors
+    seen = []
+    for mechanism, user, password in (("PLAIN", "alice", "alice-pw"),
+                                      ("SCRAM-SHA-512", "bob", "bob-pw"),
+                                      ("SCRAM-SHA-512", "bob", "wrong")):
+        conf = {"bootstrap_servers": bootstrap, "security_protocol": "SASL_PLAINTEXT",
+                "sasl_mechanism": mechanism, "sasl_plain_username": user,
+                "sasl_plain_password": password, "api_version_auto_timeout_ms": 10000}
+        try:
+            producer = KafkaProducer(**conf)
+        except kafka.errors.NoBrokersAvailable:
+            seen.append((mechanism, user, "no broker available"))
+            continue
+        try:
+            offset = producer.send("sasl", b"x", partition=0).get(timeout=30).offset
+        finally:
+            producer.close(10)
+        seen.append((mechanism, user, offset))
+    return seen
 
 
 def kcat(*args, stdin=None):
@@ -80,6 +121,28 @@ class KafkaFixtureTest(unittest.TestCase):
         self.assertEqual(on_kafka["partitions"], ["Partition: 0", "Partition: 1"])
         self.assertEqual(json.dumps(on_sluice, sort_keys=True),
                          json.dumps(on_kafka, sort_keys=True))
+
+    def test_kafka_python_sasl_logins_against_kafka_and_sluice(self):
+        with KafkaBroker(*KAFKA_SASL) as kafka:
+            out = kafka_tool(CONFIG_COMMAND, "--bootstrap-server", kafka.bootstrap, "--alter",
+                             "--add-config", "SCRAM-SHA-512=[password=bob-pw]", "--entity-type",
+                             "users", "--entity-name", "bob")
+            self.assertEqual(out.returncode, 0, out.stderr.decode(errors="replace"))
+            with open(kafka.dir + "/kafka.port2") as f:
+                on_kafka = kafka_python_sasl("127.0.0.1:" + f.read().strip())
+        sluice = SluiceServer(listeners="SASL_PLAINTEXT://127.0.0.1:0")
+        try:
+            for user, password in (("alice", "alice-pw"), ("bob", "bob-pw")):
+                subprocess.run([SLUICE, "--data-dir", sluice.data_dir, "user", "create", user,
+                                "--password", password], check=True, capture_output=True,
+                               timeout=60)
+            sluice.start()
+            on_sluice = kafka_python_sasl(sluice.bootstrap)
+        finally:
+            sluice.cleanup()
+        self.assertEqual(on_kafka, [("PLAIN", "alice", 0), ("SCRAM-SHA-512", "bob", 1),
+                                    ("SCRAM-SHA-512", "bob", "no broker available")])
+        self.assertEqual(on_sluice, on_kafka)
 
 
 if __name__ == "__main__":
