@@ -198,8 +198,13 @@ PROPS
   done
   echo "$port" >"$dir/kafka.port"
   echo "$port2" >"$dir/kafka.port2"
-  # A random cluster id: 16 random bytes, base64url without padding (Kafka's Uuid form).
-  cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  # A random cluster id: 16 random bytes, base64url without padding (Kafka's Uuid form). Not one
+  # that starts with '-', which the tool would read as an option (Kafka's Uuid.randomUuid() skips
+  # those too).
+  cluster_id=-
+  while [ "${cluster_id:0:1}" = "-" ]; do
+    cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  done
   if ! "$java" $TOOL_HEAP -Dlog4j2.configurationFile="$LIBS/tools-log4j2.properties" -cp "$cp" \
     kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" \
     >"$dir/format.log" 2>&1; then
