@@ -161,6 +161,23 @@ start() {
   dir=$(cd "$dir" && pwd)
   [ ! -f "$dir/kafka.pid" ] || ! kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null ||
     die "a broker already runs from $dir (pid $(cat "$dir/kafka.pid"))"
+  # The free ports are picked before the broker binds them: if another process took one in
+  # between, start again on new ones (at most 3 times).
+  local attempt rc
+  for attempt in 1 2 3; do
+    rc=0
+    start_once "$dir" "$@" || rc=$?
+    [ "$rc" -eq 75 ] || return "$rc"
+    echo "kafka-fixture: a port was taken before the broker bound it; starting again" >&2
+    rm -rf "$dir/data"
+  done
+  die "the Kafka broker could not bind free ports 3 times (logs in $dir)"
+}
+
+# One start (see start); returns 75 when the broker exited because a port was in use.
+start_once() {
+  local dir="$1"
+  shift
   local cp java port cport port2 cluster_id
   cp=$(classpath)
   java=$(java_bin)
@@ -224,8 +241,11 @@ PROPS
   until grep -q "Kafka Server started" "$dir/kafka.log" 2>/dev/null &&
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
     if ! kill -0 "$pid" 2>/dev/null; then
-      tail -n 40 "$dir/kafka.out" "$dir/kafka.log" >&2 || true
       rm -f "$dir/kafka.pid"
+      if grep -q "Address already in use" "$dir/kafka.out" "$dir/kafka.log" 2>/dev/null; then
+        return 75
+      fi
+      tail -n 40 "$dir/kafka.out" "$dir/kafka.log" >&2 || true
       die "the Kafka broker exited during start-up (logs in $dir)"
     fi
     if [ $SECONDS -ge $deadline ]; then
