@@ -146,6 +146,10 @@ bool Broker::Impl::VisibleTopic(const std::string& name) const {
 // --- dispatch -----------------------------------------------------------------------------------
 
 void Broker::Impl::Handle(std::shared_ptr<const RequestFrame> frame, Responder responder) {
+  if (responder.raw_sasl_token()) {
+    HandleRawSaslToken(*frame, responder);
+    return;
+  }
   auto decoded = DecodeRequest(frame->bytes());
   if (!decoded) {
     // An unknown API, an unsupported version or a malformed request: Kafka closes the connection
@@ -383,6 +387,46 @@ std::string ListenersText(const std::vector<Listener>& listeners) {
 }
 
 }  // namespace
+
+// sluice has no client quotas (PROTOCOL.md): a filter is checked as Kafka's broker checks it
+// (ClientQuotaMetadataManager) and matches nothing. Kafka's tools (kafka-configs --describe
+// --entity-type users) ask for quotas before they list SCRAM credentials.
+void Broker::Impl::Handle(const RequestHeader& h, const DescribeClientQuotasRequest& req,
+                          Responder& responder) {
+  DescribeClientQuotasResponse resp;
+  auto fail = [&](KafkaError code, std::string message) {
+    resp.error_code = code;
+    resp.error_message = std::move(message);
+    Reply(responder, h.api_version, resp);
+  };
+  if (!Auth(responder).AllowedOnCluster(AclOperation::kDescribeConfigs)) {
+    return fail(KafkaError::kClusterAuthorizationFailed,
+                "DescribeConfigs on the cluster is needed to describe client quotas");
+  }
+  std::set<std::string> types;
+  for (const DescribeClientQuotasRequest::Component& c : req.components) {
+    if (c.entity_type != "user" && c.entity_type != "client-id" && c.entity_type != "ip") {
+      return fail(KafkaError::kInvalidRequest,
+                  "Custom entity type '" + c.entity_type + "' not supported");
+    }
+    if (c.match_type < 0 || c.match_type > 2 || (c.match_type == 0 && !c.match)) {
+      return fail(KafkaError::kInvalidRequest, "Invalid match type " +
+                                                   std::to_string(c.match_type) +
+                                                   " for entity type '" + c.entity_type + "'");
+    }
+    if (!types.insert(c.entity_type).second) {
+      return fail(KafkaError::kInvalidRequest,
+                  "Duplicate " + c.entity_type + " filter component entity type");
+    }
+  }
+  if (types.count("ip") && types.size() > 1) {
+    return fail(KafkaError::kInvalidRequest,
+                "Invalid entity filter component combination, IP filter component should not be "
+                "used with user or clientId filter component.");
+  }
+  resp.entries.emplace();  // no quotas
+  Reply(responder, h.api_version, resp);
+}
 
 void Broker::Impl::Handle(const RequestHeader& h, const DescribeConfigsRequest& req,
                           Responder& responder) {

@@ -42,6 +42,7 @@ class Broker::Impl {
   void Handle(const RequestHeader& h, const DeleteTopicsRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const DescribeConfigsRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const AlterConfigsRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const DescribeClientQuotasRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const InitProducerIdRequest& req, Responder& responder);
   // Returns once every partition's batches are queued (Engine::AppendBatchesAsync); answers when
   // they are all written. `frame` holds the batches' bytes until then.
@@ -75,6 +76,11 @@ class Broker::Impl {
               Responder& responder);
   void Handle(const RequestHeader& h, const AlterUserScramCredentialsRequest& req,
               Responder& responder);
+  // A raw SASL token, after a SaslHandshake v0: answered with the server's raw token, or the
+  // connection closed when authentication fails (as Kafka does).
+  void HandleRawSaslToken(const RequestFrame& frame, Responder& responder);
+  // The exchange in `session` ended with `user` logged in.
+  static void Authenticated(Session& session, const std::string& user);
   // Whether a connection that has not authenticated yet may send this request (ApiVersions and the
   // SASL APIs); anything else closes it, as Kafka does.
   static bool AllowedBeforeAuthentication(int16_t api_key);

@@ -204,6 +204,8 @@ const char* ApiKeyName(ApiKey key) {
       return "SaslHandshake";
     case ApiKey::kSaslAuthenticate:
       return "SaslAuthenticate";
+    case ApiKey::kDescribeClientQuotas:
+      return "DescribeClientQuotas";
     case ApiKey::kDescribeUserScramCredentials:
       return "DescribeUserScramCredentials";
     case ApiKey::kAlterUserScramCredentials:

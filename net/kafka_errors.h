@@ -116,6 +116,7 @@ enum class ApiKey : int16_t {
   kAlterConfigs = 33,
   kSaslAuthenticate = 36,
   kDeleteGroups = 42,
+  kDescribeClientQuotas = 48,
   kDescribeUserScramCredentials = 50,
   kAlterUserScramCredentials = 51,
 };
@@ -131,12 +132,12 @@ struct SupportedApi {
 };
 
 // Every API we serve, in ApiKey order. All maxima are the highest non-flexible version (but for the
-// two SCRAM-credential APIs, which exist only in flexible versions); SaslHandshake v0 is listed
-// because librdkafka requires it to see SASL support at all, but a v0 handshake (raw SASL tokens
-// after it, clients before Kafka 1.0) is answered UNSUPPORTED_VERSION (PROTOCOL.md); there is
-// no OffsetForLeaderEpoch (leader epochs are -1 everywhere, see KAFKA_PROTOCOL.md gotcha 9).
-// Produce starts at 0 for librdkafka's exact version checks (gotcha 1); v0-2 get
-// UNSUPPORTED_VERSION per partition, as from Kafka 4.0.
+// two SCRAM-credential APIs, which exist only in flexible versions, and DescribeClientQuotas v1);
+// SaslHandshake v0 is listed because librdkafka requires it to see SASL support at all, but a v0
+// handshake (raw SASL tokens after it, clients before Kafka 1.0) is answered UNSUPPORTED_VERSION
+// (PROTOCOL.md); there is no OffsetForLeaderEpoch (leader epochs are -1 everywhere, see
+// KAFKA_PROTOCOL.md gotcha 9). Produce starts at 0 for librdkafka's exact version checks (gotcha
+// 1); v0-2 get UNSUPPORTED_VERSION per partition, as from Kafka 4.0.
 inline constexpr SupportedApi kSupportedApis[] = {
     {ApiKey::kProduce, 0, 8},
     {ApiKey::kFetch, 4, 11},
@@ -163,6 +164,7 @@ inline constexpr SupportedApi kSupportedApis[] = {
     {ApiKey::kAlterConfigs, 0, 1},
     {ApiKey::kSaslAuthenticate, 0, 1},
     {ApiKey::kDeleteGroups, 0, 1},
+    {ApiKey::kDescribeClientQuotas, 0, 1},
     {ApiKey::kDescribeUserScramCredentials, 0, 0},
     {ApiKey::kAlterUserScramCredentials, 0, 0},
 };

@@ -156,6 +156,8 @@ Request DecodeBody(ApiKey key, int16_t v, WireReader& r) {
       return internal::DecodeSaslHandshakeRequest(v, r);
     case ApiKey::kSaslAuthenticate:
       return internal::DecodeSaslAuthenticateRequest(v, r);
+    case ApiKey::kDescribeClientQuotas:
+      return internal::DecodeDescribeClientQuotasRequest(v, r);
     case ApiKey::kDescribeUserScramCredentials:
       return internal::DecodeDescribeUserScramCredentialsRequest(v, r);
     case ApiKey::kAlterUserScramCredentials:
@@ -197,6 +199,8 @@ bool IsFlexibleVersion(int16_t api_key, int16_t api_version) {
       return api_version >= kApiVersionsFirstFlexible;
     case ApiKey::kSaslAuthenticate:
       return api_version >= 2;
+    case ApiKey::kDescribeClientQuotas:
+      return api_version >= 1;
     case ApiKey::kDescribeUserScramCredentials:
     case ApiKey::kAlterUserScramCredentials:
       return true;

@@ -698,6 +698,38 @@ struct SaslAuthenticateResponse {
   int64_t session_lifetime_ms = 0;  // v1+; 0 = no re-authentication (KIP-368)
 };
 
+// --- DescribeClientQuotas (48); v1 flexible -----------------------------------------------------
+// sluice has no client quotas: a valid filter matches nothing (see PROTOCOL.md).
+
+struct DescribeClientQuotasRequest {
+  struct Component {
+    std::string entity_type;           // "user", "client-id" or "ip"
+    int8_t match_type = 0;             // 0 exact name, 1 the default entity, 2 any specified
+    std::optional<std::string> match;  // the name, for match_type 0
+  };
+  std::vector<Component> components;
+  bool strict = false;
+};
+
+struct DescribeClientQuotasResponse {
+  struct EntityPart {
+    std::string entity_type;
+    std::optional<std::string> entity_name;  // null: the default entity
+  };
+  struct Value {
+    std::string key;
+    double value = 0;
+  };
+  struct Entry {
+    std::vector<EntityPart> entity;
+    std::vector<Value> values;
+  };
+  int32_t throttle_time_ms = 0;
+  KafkaError error_code = KafkaError::kNone;
+  std::optional<std::string> error_message;
+  std::optional<std::vector<Entry>> entries;  // null with an error
+};
+
 // --- DescribeUserScramCredentials (50), flexible only -------------------------------------------
 
 struct DescribeUserScramCredentialsRequest {
@@ -759,7 +791,7 @@ using Request =
                  InitProducerIdRequest, DescribeConfigsRequest, DeleteGroupsRequest,
                  AlterConfigsRequest, DescribeAclsRequest, CreateAclsRequest, DeleteAclsRequest,
                  SaslHandshakeRequest, SaslAuthenticateRequest, DescribeUserScramCredentialsRequest,
-                 AlterUserScramCredentialsRequest>;
+                 AlterUserScramCredentialsRequest, DescribeClientQuotasRequest>;
 
 struct DecodedRequest {
   RequestHeader header;
@@ -814,6 +846,9 @@ void EncodeResponse(int16_t api_version, const CreateAclsResponse& response, Out
 void EncodeResponse(int16_t api_version, const DeleteAclsResponse& response, OutBuffer& out);
 void EncodeResponse(int16_t api_version, const SaslHandshakeResponse& response, OutBuffer& out);
 void EncodeResponse(int16_t api_version, const SaslAuthenticateResponse& response, OutBuffer& out);
+// v1 is flexible: its body starts with response header v1's (empty) tagged fields.
+void EncodeResponse(int16_t api_version, const DescribeClientQuotasResponse& response,
+                    OutBuffer& out);
 // Flexible: these bodies start with response header v1's tagged fields (empty), the part of the
 // header after the correlation id that the server writes.
 void EncodeResponse(int16_t api_version, const DescribeUserScramCredentialsResponse& response,
@@ -831,10 +866,16 @@ std::string EncodeRequestFrame(int32_t correlation_id, const std::string& client
                                const DescribeUserScramCredentialsRequest& request);
 std::string EncodeRequestFrame(int32_t correlation_id, const std::string& client_id,
                                const AlterUserScramCredentialsRequest& request);
+// DescribeClientQuotas at `api_version` (0 or 1), for tests: the whole frame as above (header v1
+// for v0, v2 for v1).
+std::string EncodeRequestFrame(int32_t correlation_id, const std::string& client_id,
+                               int16_t api_version, const DescribeClientQuotasRequest& request);
 // Response decoders for the same (the body after the correlation id, header tagged fields
 // included).
 Result<DescribeUserScramCredentialsResponse> DecodeDescribeUserScramCredentialsResponse(Bytes body);
 Result<AlterUserScramCredentialsResponse> DecodeAlterUserScramCredentialsResponse(Bytes body);
+Result<DescribeClientQuotasResponse> DecodeDescribeClientQuotasResponse(int16_t api_version,
+                                                                        Bytes body);
 
 // The KIP-511 answer to an ApiVersions request above our maximum: a v0-format body with
 // UNSUPPORTED_VERSION and the full api_keys array, so the client retries at a version we serve.

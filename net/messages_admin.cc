@@ -1,6 +1,7 @@
 // Codec of the topic administration APIs: CreateTopics, DeleteTopics, DescribeConfigs,
 // AlterConfigs.
 
+#include <bit>
 #include <string>
 
 #include "net/messages.h"
@@ -90,6 +91,31 @@ AlterConfigsRequest DecodeAlterConfigsRequest(int16_t /*v*/, WireReader& r) {
   return req;
 }
 
+DescribeClientQuotasRequest DecodeDescribeClientQuotasRequest(int16_t v, WireReader& r) {
+  DescribeClientQuotasRequest req;
+  const bool flexible = v >= 1;
+  auto read_component = [flexible](WireReader& r1) {
+    DescribeClientQuotasRequest::Component c;
+    c.entity_type = flexible ? r1.CompactString() : r1.String();
+    c.match_type = r1.Int8();
+    c.match = flexible ? r1.CompactNullableString() : r1.NullableString();
+    if (flexible) r1.SkipTaggedFields();
+    return c;
+  };
+  if (flexible) {
+    // A compact string is at least 1 byte, the match type 1, the tagged fields 1.
+    const int32_t n = r.CompactArrayCount(1 + 1 + 1 + 1);
+    req.components.reserve(InitialCapacity(n));
+    for (int32_t i = 0; i < n && r.ok(); ++i) req.components.push_back(read_component(r));
+  } else {
+    req.components = ReadArray<DescribeClientQuotasRequest::Component>(
+        r, kStringMinBytes + 1 + kStringMinBytes, read_component);
+  }
+  req.strict = r.Bool();
+  if (flexible) r.SkipTaggedFields();
+  return req;
+}
+
 }  // namespace internal
 
 void EncodeResponse(int16_t /*v*/, const AlterConfigsResponse& resp, OutBuffer& out) {
@@ -150,6 +176,122 @@ void EncodeResponse(int16_t v, const DescribeConfigsResponse& resp, OutBuffer& o
       }
     });
   });
+}
+
+// --- DescribeClientQuotas (48) ------------------------------------------------------------------
+
+void EncodeResponse(int16_t v, const DescribeClientQuotasResponse& resp, OutBuffer& out) {
+  WireWriter w = out.writer();
+  const bool flexible = v >= 1;
+  auto string = [&](const std::string& s) { flexible ? w.CompactString(s) : w.String(s); };
+  auto nullable = [&](const std::optional<std::string>& s) {
+    flexible ? w.CompactNullableString(s) : w.NullableString(s);
+  };
+  auto count = [&](size_t n) { flexible ? w.CompactArrayCount(n) : w.ArrayCount(n); };
+  auto tags = [&] {
+    if (flexible) w.EmptyTaggedFields();
+  };
+  tags();  // response header v1
+  w.Int32(resp.throttle_time_ms);
+  WriteError(w, resp.error_code);
+  nullable(resp.error_message);
+  if (!resp.entries) {
+    flexible ? w.UnsignedVarint(0) : w.Int32(-1);
+  } else {
+    count(resp.entries->size());
+    for (const DescribeClientQuotasResponse::Entry& e : *resp.entries) {
+      count(e.entity.size());
+      for (const DescribeClientQuotasResponse::EntityPart& part : e.entity) {
+        string(part.entity_type);
+        nullable(part.entity_name);
+        tags();
+      }
+      count(e.values.size());
+      for (const DescribeClientQuotasResponse::Value& value : e.values) {
+        string(value.key);
+        w.Int64(std::bit_cast<int64_t>(value.value));  // FLOAT64
+        tags();
+      }
+      tags();
+    }
+  }
+  tags();
+}
+
+std::string EncodeRequestFrame(int32_t correlation_id, const std::string& client_id, int16_t v,
+                               const DescribeClientQuotasRequest& req) {
+  std::string frame;
+  WireWriter w(frame);
+  const bool flexible = v >= 1;
+  w.Int16(static_cast<int16_t>(ApiKey::kDescribeClientQuotas));
+  w.Int16(v);
+  w.Int32(correlation_id);
+  w.String(client_id);
+  if (flexible) w.EmptyTaggedFields();  // request header v2
+  flexible ? w.CompactArrayCount(req.components.size()) : w.ArrayCount(req.components.size());
+  for (const DescribeClientQuotasRequest::Component& c : req.components) {
+    flexible ? w.CompactString(c.entity_type) : w.String(c.entity_type);
+    w.Int8(c.match_type);
+    flexible ? w.CompactNullableString(c.match) : w.NullableString(c.match);
+    if (flexible) w.EmptyTaggedFields();
+  }
+  w.Bool(req.strict);
+  if (flexible) w.EmptyTaggedFields();
+  return frame;
+}
+
+Result<DescribeClientQuotasResponse> DecodeDescribeClientQuotasResponse(int16_t v, Bytes body) {
+  WireReader r(body);
+  const bool flexible = v >= 1;
+  auto string = [&](WireReader& r1) { return flexible ? r1.CompactString() : r1.String(); };
+  auto nullable = [&](WireReader& r1) {
+    return flexible ? r1.CompactNullableString() : r1.NullableString();
+  };
+  auto count = [&](WireReader& r1) -> std::optional<int32_t> {
+    if (flexible) return r1.CompactNullableArrayCount(1);
+    const int32_t n = r1.Int32();
+    if (n < 0) return std::nullopt;
+    if (static_cast<size_t>(n) > r1.remaining()) {
+      r1.Fail("array count " + std::to_string(n) + " exceeds the bytes left");
+      return 0;
+    }
+    return n;
+  };
+  auto tags = [&](WireReader& r1) {
+    if (flexible) r1.SkipTaggedFields();
+  };
+  DescribeClientQuotasResponse resp;
+  tags(r);
+  resp.throttle_time_ms = r.Int32();
+  resp.error_code = static_cast<KafkaError>(r.Int16());
+  resp.error_message = nullable(r);
+  if (const std::optional<int32_t> n = count(r)) {
+    resp.entries.emplace();
+    for (int32_t i = 0; i < *n && r.ok(); ++i) {
+      DescribeClientQuotasResponse::Entry e;
+      const int32_t parts = count(r).value_or(0);
+      for (int32_t j = 0; j < parts && r.ok(); ++j) {
+        DescribeClientQuotasResponse::EntityPart part;
+        part.entity_type = string(r);
+        part.entity_name = nullable(r);
+        tags(r);
+        e.entity.push_back(std::move(part));
+      }
+      const int32_t values = count(r).value_or(0);
+      for (int32_t j = 0; j < values && r.ok(); ++j) {
+        DescribeClientQuotasResponse::Value value;
+        value.key = string(r);
+        value.value = std::bit_cast<double>(r.Int64());
+        tags(r);
+        e.values.push_back(std::move(value));
+      }
+      tags(r);
+      resp.entries->push_back(std::move(e));
+    }
+  }
+  tags(r);
+  RETURN_IF_ERROR(r.status("DescribeClientQuotas response"));
+  return resp;
 }
 
 }  // namespace sluice::net

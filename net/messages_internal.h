@@ -90,6 +90,7 @@ CreateTopicsRequest DecodeCreateTopicsRequest(int16_t v, WireReader& r);
 DeleteTopicsRequest DecodeDeleteTopicsRequest(int16_t v, WireReader& r);
 DescribeConfigsRequest DecodeDescribeConfigsRequest(int16_t v, WireReader& r);
 AlterConfigsRequest DecodeAlterConfigsRequest(int16_t v, WireReader& r);
+DescribeClientQuotasRequest DecodeDescribeClientQuotasRequest(int16_t v, WireReader& r);
 // messages_acls.cc:
 DescribeAclsRequest DecodeDescribeAclsRequest(int16_t v, WireReader& r);
 CreateAclsRequest DecodeCreateAclsRequest(int16_t v, WireReader& r);

@@ -81,6 +81,64 @@ std::string LogReason(const base::Error& error) {
   }
 }
 
+// One client token of an exchange (a SaslAuthenticate's, or a raw one after SaslHandshake v0).
+struct SaslStep {
+  std::optional<base::Error> error;  // the exchange failed
+  std::string user;                  // who is logging in, as far as known
+  std::string bytes;                 // the server's answer
+  bool done = false;                 // authenticated as `user`
+};
+
+SaslStep StepExchange(engine::Engine& engine, SaslExchange& exchange, const std::string& token) {
+  SaslStep step;
+  if (exchange.scram == nullptr) {  // PLAIN: one token
+    auto parsed = ParsePlainToken(token);
+    if (!parsed) {
+      step.error = parsed.error();
+      return step;
+    }
+    step.user = parsed->user;
+    if (!parsed->authzid.empty() && parsed->authzid != parsed->user) {
+      step.error = base::MakeError(ErrorCode::kRefused,
+                                   "the client requested an authorization id that is different "
+                                   "from username");
+      return step;
+    }
+    // Checked against the user's SCRAM credential: SHA-512's if there is one, else SHA-256's.
+    std::optional<engine::ScramCredential> credential;
+    ScramMechanism used = ScramMechanism::kSha512;
+    for (ScramMechanism m : {ScramMechanism::kSha512, ScramMechanism::kSha256}) {
+      auto found = engine.FindScramCredential(parsed->user, m);
+      if (!found) {
+        step.error = found.error();
+        return step;
+      }
+      if (*found) {
+        credential = std::move(*found);
+        used = m;
+        break;
+      }
+    }
+    if (!credential) {
+      step.error = base::MakeError(ErrorCode::kNotFound, "Invalid username or password");
+    } else if (!engine::ScramPasswordMatches(used, *credential, parsed->password)) {
+      step.error = base::MakeError(ErrorCode::kRefused, "Invalid username or password");
+    } else {
+      step.done = true;
+    }
+    return step;
+  }
+  auto answer = exchange.scram->Step(token);
+  step.user = exchange.scram->user();
+  if (!answer) {
+    step.error = answer.error();
+    return step;
+  }
+  step.bytes = std::move(*answer);
+  step.done = exchange.scram->done();
+  return step;
+}
+
 }  // namespace
 
 bool Broker::Impl::AllowedBeforeAuthentication(int16_t api_key) {
@@ -121,13 +179,6 @@ void Broker::Impl::Handle(const RequestHeader& h, const SaslHandshakeRequest& re
     Reply(responder, h.api_version, resp);
     return;
   }
-  if (h.api_version == 0) {
-    // v0 is followed by raw SASL tokens without Kafka framing: not spoken here (PROTOCOL.md).
-    resp.error_code = KafkaError::kUnsupportedVersion;
-    LogFailure(session, req.mechanism, "", "SaslHandshake v0 (raw SASL tokens) is not supported");
-    ReplyThenClose(responder, h.api_version, resp, "SaslHandshake v0 is not supported");
-    return;
-  }
   const auto& enabled = options_.sasl_enabled_mechanisms;
   if (std::find(enabled.begin(), enabled.end(), req.mechanism) == enabled.end()) {
     resp.error_code = KafkaError::kUnsupportedSaslMechanism;
@@ -147,7 +198,12 @@ void Broker::Impl::Handle(const RequestHeader& h, const SaslHandshakeRequest& re
         });
   }
   session.sasl = std::move(exchange);
-  Reply(responder, h.api_version, resp);
+  // After v1 the tokens come in SaslAuthenticate requests; after v0 (clients before Kafka 1.0,
+  // and kafka-python 2.0) as raw frames: a size prefix, then the SASL bytes (PROTOCOL.md).
+  OutBuffer out;
+  EncodeResponse(h.api_version, resp, out);
+  responder.Send(std::move(out),
+                 h.api_version == 0 ? NextFrame::kRawSaslToken : NextFrame::kRequest);
 }
 
 void Broker::Impl::Handle(const RequestHeader& h, const SaslAuthenticateRequest& req,
@@ -169,62 +225,52 @@ void Broker::Impl::Handle(const RequestHeader& h, const SaslAuthenticateRequest&
   }
   SaslExchange& exchange = *session.sasl;
   const std::string mechanism = exchange.mechanism;
-  auto fail = [&](const base::Error& error, const std::string& user) {
-    LogFailure(session, mechanism, user, LogReason(error));
+  SaslStep step = StepExchange(*engine_, exchange, req.auth_bytes);
+  if (step.error) {
+    LogFailure(session, mechanism, step.user, LogReason(*step.error));
     session.sasl.reset();
-    ReplyThenClose(responder, h.api_version,
-                   Failure(KafkaError::kSaslAuthenticationFailed, ClientMessage(mechanism, error)),
-                   "SASL authentication failed");
-  };
-  auto succeed = [&](std::string user, std::string auth_bytes) {
-    session.principal = "User:" + user;
-    session.authenticated = true;
-    session.sasl.reset();
-    LogSuccess(session, mechanism);
-    SaslAuthenticateResponse resp;
-    resp.auth_bytes = std::move(auth_bytes);
-    resp.session_lifetime_ms = 0;
-    Reply(responder, h.api_version, resp);
-  };
-
-  if (exchange.scram == nullptr) {  // PLAIN: one token
-    auto token = ParsePlainToken(req.auth_bytes);
-    if (!token) return fail(token.error(), "");
-    if (!token->authzid.empty() && token->authzid != token->user) {
-      return fail(base::MakeError(ErrorCode::kRefused,
-                                  "the client requested an authorization id that is different "
-                                  "from username"),
-                  token->user);
-    }
-    // Checked against the user's SCRAM credential: SHA-512's if there is one, else SHA-256's.
-    std::optional<engine::ScramCredential> credential;
-    ScramMechanism used = ScramMechanism::kSha512;
-    for (ScramMechanism m : {ScramMechanism::kSha512, ScramMechanism::kSha256}) {
-      auto found = engine_->FindScramCredential(token->user, m);
-      if (!found) return fail(found.error(), token->user);
-      if (*found) {
-        credential = std::move(*found);
-        used = m;
-        break;
-      }
-    }
-    if (!credential) {
-      return fail(base::MakeError(ErrorCode::kNotFound, "Invalid username or password"),
-                  token->user);
-    }
-    if (!engine::ScramPasswordMatches(used, *credential, token->password)) {
-      return fail(base::MakeError(ErrorCode::kRefused, "Invalid username or password"),
-                  token->user);
-    }
-    return succeed(token->user, "");
+    ReplyThenClose(
+        responder, h.api_version,
+        Failure(KafkaError::kSaslAuthenticationFailed, ClientMessage(mechanism, *step.error)),
+        "SASL authentication failed");
+    return;
   }
-
-  auto answer = exchange.scram->Step(req.auth_bytes);
-  if (!answer) return fail(answer.error(), exchange.scram->user());
-  if (exchange.scram->done()) return succeed(exchange.scram->user(), std::move(*answer));
+  if (step.done) Authenticated(session, step.user);
   SaslAuthenticateResponse resp;
-  resp.auth_bytes = std::move(*answer);
+  resp.auth_bytes = std::move(step.bytes);
+  resp.session_lifetime_ms = 0;
   Reply(responder, h.api_version, resp);
+}
+
+void Broker::Impl::HandleRawSaslToken(const RequestFrame& frame, Responder& responder) {
+  Session& session = responder.session();
+  if (session.sasl == nullptr || session.authenticated) {  // the server only reads one after v0
+    responder.Close("a raw SASL token outside a SaslHandshake v0 exchange");
+    return;
+  }
+  SaslExchange& exchange = *session.sasl;
+  const std::string mechanism = exchange.mechanism;
+  SaslStep step = StepExchange(*engine_, exchange, std::string(base::AsString(frame.bytes())));
+  if (step.error) {
+    // Kafka closes the connection: the raw exchange has no way to say why.
+    LogFailure(session, mechanism, step.user, LogReason(*step.error));
+    session.sasl.reset();
+    responder.Close("SASL authentication failed", /*misbehaved=*/false);
+    return;
+  }
+  if (step.done) Authenticated(session, step.user);
+  OutBuffer out;
+  out.writer().Raw(step.bytes);
+  // After the last token the connection reads Kafka requests again (PLAIN's is empty).
+  responder.Send(std::move(out), step.done ? NextFrame::kRequest : NextFrame::kRawSaslToken);
+}
+
+void Broker::Impl::Authenticated(Session& session, const std::string& user) {
+  session.principal = "User:" + user;
+  session.authenticated = true;
+  const std::string mechanism = session.sasl->mechanism;
+  session.sasl.reset();
+  LogSuccess(session, mechanism);
 }
 
 // --- SCRAM credentials ---------------------------------------------------------------------------

@@ -188,9 +188,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnEvents(uint32_t events);
   // Request `seq` is complete: `body` is its response (none: nothing to send). With `close_after`
-  // the connection closes, saying why, once that response is written.
+  // the connection closes, saying why, once that response is written. `next`: how the frame
+  // after it is read.
   void OnResponse(uint64_t seq, std::optional<OutBuffer> body,
-                  std::optional<std::string> close_after = std::nullopt);
+                  std::optional<std::string> close_after, NextFrame next);
   // The handler of Produce `seq` returned: its appends are queued, and a next Produce may start.
   void OnProduceQueued(uint64_t seq);
   // Closes the connection. Routine closes (the client left, idle) are logged at most once a second;
@@ -248,6 +249,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // front. queued_produces_ counts the slots that are Produces whose handler has returned.
   struct InFlight {
     int32_t correlation_id = 0;
+    bool raw = false;                      // a raw SASL token, answered with a size prefix only
+    NextFrame next = NextFrame::kRequest;  // how the frame after it is read (set when complete)
     bool produce = false;
     bool queued = false;    // a Produce whose handler returned
     bool complete = false;  // responded: `body` (if any) is the response
@@ -264,6 +267,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<OutBuffer> out_;                     // the response being written
   std::optional<std::string> close_after_response_;  // why, if it is the last one
   char out_header_[8] = {};                          // its size prefix and correlation id
+  size_t out_header_size_ = sizeof out_header_;      // 4 for a raw SASL token: no correlation id
+  bool next_frame_raw_ = false;                      // the next frame is a raw SASL token
   size_t out_total_ = 0;
   size_t out_sent_ = 0;
   std::vector<iovec> iov_;
@@ -587,18 +592,22 @@ void Connection::ReadAvailable() {
     if (held >= kFrameHeader) {
       const int32_t size =
           base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(in_.data() + in_begin_));
-      if (size < 8 || static_cast<size_t>(size) > loop_.max_request_bytes()) {
-        CloseConnection("request size " + std::to_string(size) + " outside [8, " +
-                            std::to_string(loop_.max_request_bytes()) +
-                            "] (socket.request.max.bytes)",
-                        /*misbehaved=*/true);
+      // A request has at least its header's api key, version and correlation id; a raw SASL
+      // token (after SaslHandshake v0) may be empty.
+      const int32_t min_size = next_frame_raw_ ? 0 : 8;
+      if (size < min_size || static_cast<size_t>(size) > loop_.max_request_bytes()) {
+        CloseConnection(
+            "request size " + std::to_string(size) + " outside [" + std::to_string(min_size) +
+                ", " + std::to_string(loop_.max_request_bytes()) + "] (socket.request.max.bytes)",
+            /*misbehaved=*/true);
         return;
       }
       frame_bytes = kFrameHeader + static_cast<size_t>(size);
       if (held >= frame_bytes) {
         // Behind queued Produces only a Produce starts; anything else waits for their answers.
-        if (!in_flight_.empty() && base::LoadBE<int16_t>(reinterpret_cast<const std::byte*>(
-                                       in_.data() + in_begin_ + kFrameHeader)) != kProduceApiKey) {
+        if (!in_flight_.empty() &&
+            (next_frame_raw_ || base::LoadBE<int16_t>(reinterpret_cast<const std::byte*>(
+                                    in_.data() + in_begin_ + kFrameHeader)) != kProduceApiKey)) {
           break;
         }
         DispatchFrame(frame_bytes);
@@ -713,17 +722,20 @@ void Connection::DispatchFrame(size_t frame_bytes) {
   if (in_end_ > in_begin_) request_started_ = std::chrono::steady_clock::now();
   const auto* request = reinterpret_cast<const std::byte*>(frame->bytes().data());
   InFlight& slot = in_flight_.emplace_back();
-  slot.correlation_id = base::LoadBE<int32_t>(request + 4);
-  slot.produce = base::LoadBE<int16_t>(request) == kProduceApiKey;
+  slot.raw = std::exchange(next_frame_raw_, false);
+  if (!slot.raw) {  // a Kafka request: at least 8 bytes (ReadAvailable)
+    slot.correlation_id = base::LoadBE<int32_t>(request + 4);
+    slot.produce = base::LoadBE<int16_t>(request) == kProduceApiKey;
+  }
   const uint64_t seq = first_seq_ + in_flight_.size() - 1;
   UpdateInterest();
   auto self = shared_from_this();
-  loop_.Dispatch(self, seq, std::move(frame), Responder(self, seq, slot.correlation_id),
+  loop_.Dispatch(self, seq, std::move(frame), Responder(self, seq, slot.correlation_id, slot.raw),
                  slot.produce);
 }
 
 void Connection::OnResponse(uint64_t seq, std::optional<OutBuffer> body,
-                            std::optional<std::string> close_after) {
+                            std::optional<std::string> close_after, NextFrame next) {
   if (closed()) return;
   SLUICE_CHECK(seq >= first_seq_ && seq - first_seq_ < in_flight_.size(),
                "a response without a request");
@@ -732,6 +744,7 @@ void Connection::OnResponse(uint64_t seq, std::optional<OutBuffer> body,
   slot.complete = true;
   slot.body = std::move(body);
   slot.close_after = std::move(close_after);
+  slot.next = next;
   SendCompleted();
 }
 
@@ -752,10 +765,14 @@ void Connection::SendCompleted() {
       in_flight_.pop_front();
       ++first_seq_;
       if (slot.queued) --queued_produces_;
+      // Nothing is read while a request that is not a queued Produce is in flight, so the mode
+      // of the next frame is known before it is read.
+      next_frame_raw_ = slot.next == NextFrame::kRawSaslToken;
       if (!slot.body) continue;  // no response (Produce with acks=0)
       out_ = std::move(slot.body);
       close_after_response_ = std::move(slot.close_after);
-      out_total_ = sizeof out_header_ + out_->size();
+      out_header_size_ = slot.raw ? 4 : sizeof out_header_;
+      out_total_ = out_header_size_ + out_->size();
       out_sent_ = 0;
       base::StoreBE<int32_t>(reinterpret_cast<std::byte*>(out_header_),
                              static_cast<int32_t>(out_total_ - 4));
@@ -771,11 +788,11 @@ void Connection::SendCompleted() {
 void Connection::WritePending() {
   while (out_ && !closed()) {
     iov_.clear();
-    if (out_sent_ < sizeof out_header_) {
-      iov_.push_back(iovec{out_header_ + out_sent_, sizeof out_header_ - out_sent_});
+    if (out_sent_ < out_header_size_) {
+      iov_.push_back(iovec{out_header_ + out_sent_, out_header_size_ - out_sent_});
     }
     std::vector<iovec> body;
-    out_->Iovecs(out_sent_ > sizeof out_header_ ? out_sent_ - sizeof out_header_ : 0, body);
+    out_->Iovecs(out_sent_ > out_header_size_ ? out_sent_ - out_header_size_ : 0, body);
     iov_.insert(iov_.end(), body.begin(), body.end());
     if (iov_.size() > IOV_MAX) iov_.resize(IOV_MAX);
     // The loop's scratch is free while writing: reads copy out of it before they return.
@@ -816,33 +833,40 @@ void Connection::UpdateInterest() {
 
 // --- Responder ----------------------------------------------------------------------------------
 
-Responder::Responder(std::shared_ptr<Connection> conn, uint64_t seq, int32_t correlation_id)
-    : conn_(std::move(conn)), seq_(seq), correlation_id_(correlation_id) {}
+Responder::Responder(std::shared_ptr<Connection> conn, uint64_t seq, int32_t correlation_id,
+                     bool raw_sasl_token)
+    : conn_(std::move(conn)),
+      seq_(seq),
+      correlation_id_(correlation_id),
+      raw_sasl_token_(raw_sasl_token) {}
 
-void Responder::Complete(std::optional<OutBuffer> body, std::optional<std::string> close_after) {
+void Responder::Complete(std::optional<OutBuffer> body, std::optional<std::string> close_after,
+                         NextFrame next) {
   SLUICE_CHECK(conn_ != nullptr, "Responder used twice");
   auto conn = std::move(conn_);
   Inbox& inbox = conn->inbox();
   // std::function needs a copyable target; an OutBuffer is move-only.
   auto b = std::make_shared<std::optional<OutBuffer>>(std::move(body));
-  inbox.Post([conn, seq = seq_, b, close_after = std::move(close_after)]() mutable {
-    conn->OnResponse(seq, std::move(*b), std::move(close_after));
+  inbox.Post([conn, seq = seq_, b, close_after = std::move(close_after), next]() mutable {
+    conn->OnResponse(seq, std::move(*b), std::move(close_after), next);
   });
 }
 
-void Responder::Send(OutBuffer body) { Complete(std::move(body), std::nullopt); }
-
-void Responder::SendThenClose(OutBuffer body, std::string why) {
-  Complete(std::move(body), std::move(why));
+void Responder::Send(OutBuffer body, NextFrame next) {
+  Complete(std::move(body), std::nullopt, next);
 }
 
-void Responder::NoResponse() { Complete(std::nullopt, std::nullopt); }
+void Responder::SendThenClose(OutBuffer body, std::string why) {
+  Complete(std::move(body), std::move(why), NextFrame::kRequest);
+}
 
-void Responder::Close() {
+void Responder::NoResponse() { Complete(std::nullopt, std::nullopt, NextFrame::kRequest); }
+
+void Responder::Close(std::string why, bool misbehaved) {
   SLUICE_CHECK(conn_ != nullptr, "Responder used twice");
   auto conn = std::move(conn_);
   Inbox& inbox = conn->inbox();
-  inbox.Post([conn] { conn->CloseConnection("malformed request", /*misbehaved=*/true); });
+  inbox.Post([conn, why = std::move(why), misbehaved] { conn->CloseConnection(why, misbehaved); });
 }
 
 const std::string& Responder::peer() const {

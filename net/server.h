@@ -68,41 +68,54 @@ class Connection;
 class ConnectionLimits;
 class EventLoop;
 
+// What a connection reads after a response: Kafka requests, or one raw SASL token (a frame of
+// SASL bytes with only a size prefix, as after a SaslHandshake v0; PROTOCOL.md "SASL").
+enum class NextFrame { kRequest, kRawSaslToken };
+
 // Completes one request. Exactly one of Send, NoResponse or Close must be called, once, from any
 // thread. A Responder whose connection has gone away does nothing.
 class Responder {
  public:
   Responder() = default;
   // For request `seq` (the connection's count of requests) with `correlation_id`.
-  Responder(std::shared_ptr<Connection> conn, uint64_t seq, int32_t correlation_id);
+  // `raw_sasl_token`: the frame this answers is a raw SASL token, and so is the answer (a size
+  // prefix, then the bytes; no correlation id).
+  Responder(std::shared_ptr<Connection> conn, uint64_t seq, int32_t correlation_id,
+            bool raw_sasl_token = false);
   Responder(Responder&&) = default;
   Responder& operator=(Responder&&) = default;
   Responder(const Responder&) = delete;
   Responder& operator=(const Responder&) = delete;
 
-  // Sends `body` after the response header (the correlation id), once the responses to the
-  // connection's earlier requests are sent.
-  void Send(OutBuffer body);
+  // Sends `body` after the response header (the correlation id; none for a raw SASL token), once
+  // the responses to the connection's earlier requests are sent. `next` says how the connection
+  // reads the frame after it.
+  void Send(OutBuffer body, NextFrame next = NextFrame::kRequest);
   // The request needs no response (Produce with acks=0): the connection reads its next request.
   void NoResponse();
-  // Closes the connection (a malformed request, after logging why).
-  void Close();
+  // Closes the connection (a malformed request, after logging why; or `why`, a client's fault
+  // when `misbehaved`).
+  void Close(std::string why = "malformed request", bool misbehaved = true);
   // Sends `body` like Send, then closes the connection once it is written (a failed SASL
   // authentication: Kafka answers, then closes). `why` is logged with the close.
   void SendThenClose(OutBuffer body, std::string why);
 
   int32_t correlation_id() const { return correlation_id_; }
+  // Whether the frame this answers is a raw SASL token rather than a Kafka request.
+  bool raw_sasl_token() const { return raw_sasl_token_; }
   // "127.0.0.1:53422", for logs and group member hosts.
   const std::string& peer() const;
   // The connection's session (net/session.h). Only before Send, NoResponse or Close.
   Session& session() const;
 
  private:
-  void Complete(std::optional<OutBuffer> body, std::optional<std::string> close_after);
+  void Complete(std::optional<OutBuffer> body, std::optional<std::string> close_after,
+                NextFrame next);
 
   std::shared_ptr<Connection> conn_;
   uint64_t seq_ = 0;
   int32_t correlation_id_ = 0;
+  bool raw_sasl_token_ = false;
 };
 
 // One request as received, without its size prefix. It holds its charge on the server's memory

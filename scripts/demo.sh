@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/install-deps.sh
+./scripts/install-deps.sh --no-kafka  # the demo needs no Apache Kafka (the tests do)
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DSLUICE_BUILD_TESTS=OFF \
   -DSLUICE_BUILD_BENCH=OFF >/dev/null
 cmake --build build/release -j2 --target sluice

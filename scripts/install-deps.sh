@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages sluice needs to build and test, skipping those already present.
-# Run as root or with sudo.
+# Run as root or with sudo. Then fetches Apache Kafka 4.4 (broker, tools, Java clients) with Maven
+# into the test cache (scripts/kafka-fixture.sh): for the user running this script, and under sudo
+# also for the user who invoked sudo, so tests run later without sudo find it too. `--no-kafka`
+# leaves Kafka out (scripts/demo.sh does not need it).
 set -euo pipefail
+with_kafka=1
+[ "${1:-}" = "--no-kafka" ] && with_kafka=0
+cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake pkg-config clang-format git
@@ -10,6 +16,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   kcat librdkafka-dev python3-kafka python3-confluent-kafka python3-lz4 python3-snappy
   python3-zstandard
+  openjdk-17-jdk-headless maven
 )
 
 missing=()
@@ -18,15 +25,28 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+  fi
+  echo "sluice: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  SUDO="sudo"
+# Apache Kafka 4.4 for the client and differential tests (a no-op when cached). A failure here fails
+# the install: a client that cannot be installed is a failure, not a skip.
+if [ "$with_kafka" = 1 ]; then
+  ./scripts/kafka-fixture.sh fetch
+  if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] && [ "$(id -u)" -eq 0 ]; then
+    user_home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+    if runuser -u "$SUDO_USER" -- test -x ./scripts/kafka-fixture.sh && [ -d "$user_home" ]; then
+      runuser -u "$SUDO_USER" -- env HOME="$user_home" XDG_CACHE_HOME= \
+        ./scripts/kafka-fixture.sh fetch
+    else  # a checkout that user cannot read: the tests run as root here
+      echo "sluice: Apache Kafka fetched for root only ($SUDO_USER cannot run it from $PWD)" >&2
+    fi
+  fi
 fi
-echo "sluice: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -347,6 +347,27 @@ inline std::string SaslAuthenticateFrame(int16_t v) {
   });
 }
 
+// Two components: user "alice" exactly, and any client id (v1 is flexible).
+inline std::string DescribeClientQuotasFrame(int16_t v) {
+  auto body = [v](WireWriter& w) {
+    const bool flexible = v >= 1;
+    flexible ? w.CompactArrayCount(2) : w.ArrayCount(2);
+    flexible ? w.CompactString("user") : w.String("user");
+    w.Int8(0);
+    flexible ? w.CompactNullableString(std::string("alice"))
+             : w.NullableString(std::string("alice"));
+    if (flexible) w.EmptyTaggedFields();
+    flexible ? w.CompactString("client-id") : w.String("client-id");
+    w.Int8(2);
+    flexible ? w.CompactNullableString(std::nullopt) : w.NullableString(std::nullopt);
+    if (flexible) w.EmptyTaggedFields();
+    w.Bool(true);  // strict
+    if (flexible) w.EmptyTaggedFields();
+  };
+  return v >= 1 ? FlexibleFrame(ApiKey::kDescribeClientQuotas, v, body)
+                : Frame(ApiKey::kDescribeClientQuotas, v, body);
+}
+
 inline std::string DescribeUserScramCredentialsFrame(int16_t v) {
   return FlexibleFrame(ApiKey::kDescribeUserScramCredentials, v, [](WireWriter& w) {
     w.CompactArrayCount(1);
@@ -458,6 +479,7 @@ inline std::vector<FrameCase> AllFrames() {
       {ApiKey::kDeleteAcls, DeleteAclsFrame},
       {ApiKey::kSaslHandshake, SaslHandshakeFrame},
       {ApiKey::kSaslAuthenticate, SaslAuthenticateFrame},
+      {ApiKey::kDescribeClientQuotas, DescribeClientQuotasFrame},
       {ApiKey::kDescribeUserScramCredentials, DescribeUserScramCredentialsFrame},
       {ApiKey::kAlterUserScramCredentials, AlterUserScramCredentialsFrame},
   };

@@ -319,14 +319,14 @@ TEST(ApiVersionsResponseTest, FallbackIsV0FormatWithEveryApi) {
   });
   const std::string body = Flatten(out);
   EXPECT_EQ(Hex(body), Hex(expected));
-  EXPECT_EQ(body.size(), 2u + 4u + 6u * 27u);
+  EXPECT_EQ(body.size(), 2u + 4u + 6u * 28u);
   EXPECT_NE(Hex(body).find("001200000002"), std::string::npos);  // ApiVersions 0-2
-  EXPECT_EQ(Hex(body).substr(0, 20), H("0023 0000001b 0000 0000"));
+  EXPECT_EQ(Hex(body).substr(0, 20), H("0023 0000001c 0000 0000"));
 }
 
 TEST(SupportedApisTest, TableMatchesTheAdvertisedRanges) {
   const std::vector<ApiVersionsResponse::ApiVersion> keys = SupportedApiVersions();
-  ASSERT_EQ(keys.size(), 27u);
+  ASSERT_EQ(keys.size(), 28u);
   auto range = [&](int16_t key) {
     for (const auto& k : keys) {
       if (k.api_key == key) return std::pair<int, int>(k.min_version, k.max_version);
@@ -358,6 +358,7 @@ TEST(SupportedApisTest, TableMatchesTheAdvertisedRanges) {
   EXPECT_EQ(range(31), std::make_pair(0, 1));  // DeleteAcls
   EXPECT_EQ(range(17), std::make_pair(0, 1));  // SaslHandshake (v0 answered UNSUPPORTED_VERSION)
   EXPECT_EQ(range(36), std::make_pair(0, 1));  // SaslAuthenticate
+  EXPECT_EQ(range(48), std::make_pair(0, 1));  // DescribeClientQuotas (v1 flexible)
   EXPECT_EQ(range(50), std::make_pair(0, 0));  // DescribeUserScramCredentials (flexible)
   EXPECT_EQ(range(51), std::make_pair(0, 0));  // AlterUserScramCredentials (flexible)
   EXPECT_EQ(range(23), std::make_pair(-100, -100));  // no OffsetForLeaderEpoch

@@ -809,5 +809,62 @@ TEST(SaslCodecTest, ResponsesStartWithTheFlexibleHeaderAndDecodeBack) {
   EXPECT_EQ(Flatten(a1).size(), Flatten(a0).size() + 8);  // session_lifetime_ms from v1
 }
 
+TEST(ClientQuotasCodecTest, RequestsDecodeAsTheirEncodersWroteThemAtBothVersions) {
+  DescribeClientQuotasRequest req;
+  req.components.push_back({"user", 0, std::string("alice")});
+  req.components.push_back({"client-id", 1, std::nullopt});
+  req.strict = true;
+  for (int16_t v : {0, 1}) {
+    const std::string frame = EncodeRequestFrame(5, "tools", v, req);
+    ASSERT_OK_AND_ASSIGN(DecodedRequest d, DecodeRequest(AsBytes(frame)));
+    EXPECT_EQ(d.header.correlation_id, 5);
+    const auto& q = std::get<DescribeClientQuotasRequest>(d.body);
+    ASSERT_EQ(q.components.size(), 2u) << v;
+    EXPECT_EQ(q.components[0].entity_type, "user");
+    EXPECT_EQ(q.components[0].match, std::optional<std::string>("alice"));
+    EXPECT_EQ(q.components[1].match_type, 1);
+    EXPECT_FALSE(q.components[1].match.has_value());
+    EXPECT_TRUE(q.strict);
+    for (size_t cut = 0; cut < frame.size(); ++cut) {
+      EXPECT_FALSE(DecodeRequest(AsBytes(frame.substr(0, cut))).has_value()) << v << " " << cut;
+    }
+  }
+}
+
+TEST(ClientQuotasCodecTest, ResponsesDecodeBackAtBothVersions) {
+  DescribeClientQuotasResponse resp;
+  resp.entries.emplace();
+  resp.entries->push_back({{{"user", std::string("alice")}, {"client-id", std::nullopt}},
+                           {{"producer_byte_rate", 1024.5}}});
+  for (int16_t v : {0, 1}) {
+    OutBuffer out;
+    EncodeResponse(v, resp, out);
+    const std::string body = Flatten(out);
+    if (v == 1) {
+      EXPECT_EQ(body[0], '\0');  // response header v1
+    }
+    ASSERT_OK_AND_ASSIGN(auto back, DecodeDescribeClientQuotasResponse(v, AsBytes(body)));
+    ASSERT_TRUE(back.entries.has_value());
+    ASSERT_EQ(back.entries->size(), 1u);
+    const auto& e = (*back.entries)[0];
+    ASSERT_EQ(e.entity.size(), 2u);
+    EXPECT_EQ(e.entity[1].entity_type, "client-id");
+    EXPECT_FALSE(e.entity[1].entity_name.has_value());
+    ASSERT_EQ(e.values.size(), 1u);
+    EXPECT_EQ(e.values[0].key, "producer_byte_rate");
+    EXPECT_EQ(e.values[0].value, 1024.5);
+  }
+  DescribeClientQuotasResponse failed;
+  failed.error_code = KafkaError::kInvalidRequest;
+  failed.error_message = "bad";
+  for (int16_t v : {0, 1}) {
+    OutBuffer out;
+    EncodeResponse(v, failed, out);
+    ASSERT_OK_AND_ASSIGN(auto back, DecodeDescribeClientQuotasResponse(v, AsBytes(Flatten(out))));
+    EXPECT_EQ(back.error_code, KafkaError::kInvalidRequest);
+    EXPECT_FALSE(back.entries.has_value());  // null with an error
+  }
+}
+
 }  // namespace
 }  // namespace sluice::net::codec_test

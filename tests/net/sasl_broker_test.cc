@@ -244,16 +244,6 @@ TEST_F(SaslBrokerTest, BadMechanismAndOutOfOrderRequestsAnswerThenClose) {
     EXPECT_TRUE(c.ClosedByServer());
   }
   {
-    // v0 (raw SASL tokens after it) is refused cleanly.
-    Conn c(sasl_port_);
-    std::string v0 = Header(ApiKey::kSaslHandshake, 0);
-    WireWriter(v0).String("PLAIN");
-    auto hs = c.RoundTrip(v0);
-    ASSERT_TRUE(hs.has_value());
-    EXPECT_EQ(HandshakeError(*hs), KafkaError::kUnsupportedVersion);
-    EXPECT_TRUE(c.ClosedByServer());
-  }
-  {
     Conn c(plain_port_);  // not a SASL listener: answered, not closed
     auto hs = c.RoundTrip(HandshakeFrame("PLAIN"));
     ASSERT_TRUE(hs.has_value());
@@ -318,6 +308,90 @@ TEST_F(SaslBrokerTest, DescribeAndAlterScramCredentialsFollowKafka) {
   Conn b(sasl_port_);
   EXPECT_EQ(ScramLogin(b, ScramMechanism::kSha256, "bob", "bob-pw"),
             KafkaError::kSaslAuthenticationFailed);
+}
+
+std::string HandshakeV0Frame(const std::string& mechanism) {
+  std::string f = Header(ApiKey::kSaslHandshake, 0);
+  WireWriter(f).String(mechanism);
+  return f;
+}
+
+// SaslHandshake v0 (kafka-python 2.0, clients before Kafka 1.0): the SASL tokens follow as raw
+// frames, a size prefix and the bytes with no Kafka header, answered the same way; after the last
+// one the connection speaks Kafka requests. A failed login closes the connection, as in Kafka.
+TEST_F(SaslBrokerTest, HandshakeV0IsFollowedByRawSaslTokens) {
+  {
+    Conn c(sasl_port_);
+    auto hs = c.RoundTrip(HandshakeV0Frame("PLAIN"));
+    ASSERT_TRUE(hs.has_value());
+    EXPECT_EQ(HandshakeError(*hs), KafkaError::kNone);
+    ASSERT_TRUE(c.SendFrame(std::string("\0bob\0bob-pw", 11)));
+    EXPECT_EQ(c.ReadFrame(), std::optional<std::string>(""));  // PLAIN's empty answer
+    EXPECT_TRUE(c.RoundTrip(MetadataFrame()).has_value());
+  }
+  for (const std::string password : {"alice-secret", "wrong"}) {
+    Conn c(sasl_port_);
+    auto hs = c.RoundTrip(HandshakeV0Frame("SCRAM-SHA-512"));
+    ASSERT_TRUE(hs.has_value());
+    ASSERT_EQ(HandshakeError(*hs), KafkaError::kNone);
+    ScramClient client(ScramMechanism::kSha512, "alice", password);
+    ASSERT_TRUE(c.SendFrame(client.First()));
+    std::optional<std::string> server_first = c.ReadFrame();
+    ASSERT_TRUE(server_first.has_value());
+    auto final_message = client.Final(*server_first);
+    ASSERT_TRUE(final_message.has_value()) << final_message.error().ToString();
+    ASSERT_TRUE(c.SendFrame(*final_message));
+    if (password == "wrong") {
+      EXPECT_TRUE(c.ClosedByServer());
+      continue;
+    }
+    std::optional<std::string> server_final = c.ReadFrame();
+    ASSERT_TRUE(server_final.has_value());
+    EXPECT_TRUE(client.Verify(*server_final).has_value());
+    EXPECT_TRUE(c.RoundTrip(MetadataFrame()).has_value());
+  }
+  {
+    // A bad PLAIN token (shorter than any Kafka request, which a raw token may be): closed.
+    Conn c(sasl_port_);
+    ASSERT_TRUE(c.RoundTrip(HandshakeV0Frame("PLAIN")).has_value());
+    ASSERT_TRUE(c.SendFrame(std::string("\0a\0b", 4)));
+    EXPECT_TRUE(c.ClosedByServer());
+  }
+}
+
+// sluice has no client quotas: a valid filter finds none, at v0 and v1 (flexible); a filter Kafka's
+// broker refuses is INVALID_REQUEST with a null entries array, and the connection stays open.
+TEST_F(SaslBrokerTest, DescribeClientQuotasFindsNoneAndChecksTheFilterAsKafka) {
+  Conn c(plain_port_);
+  DescribeClientQuotasRequest valid;
+  valid.components.push_back({"user", 0, std::string("alice")});
+  valid.components.push_back({"client-id", 2, std::nullopt});
+  for (int16_t v : {0, 1}) {
+    auto body = c.RoundTrip(EncodeRequestFrame(10 + v, "t", v, valid));
+    ASSERT_TRUE(body.has_value()) << v;
+    auto resp = DecodeDescribeClientQuotasResponse(v, base::AsBytes(*body));
+    ASSERT_TRUE(resp.has_value()) << resp.error().ToString();
+    EXPECT_EQ(resp->error_code, KafkaError::kNone);
+    ASSERT_TRUE(resp->entries.has_value());
+    EXPECT_TRUE(resp->entries->empty());
+  }
+  const std::vector<std::vector<DescribeClientQuotasRequest::Component>> invalid = {
+      {{"topic", 2, std::nullopt}},                                // not a quota entity type
+      {{"user", 3, std::nullopt}},                                 // no such match type
+      {{"user", 0, std::nullopt}},                                 // exact match without a name
+      {{"user", 1, std::nullopt}, {"user", 2, std::nullopt}},      // user twice
+      {{"ip", 2, std::nullopt}, {"client-id", 2, std::nullopt}}};  // ip with client-id
+  for (const auto& components : invalid) {
+    DescribeClientQuotasRequest req;
+    req.components = components;
+    auto body = c.RoundTrip(EncodeRequestFrame(20, "t", 1, req));
+    ASSERT_TRUE(body.has_value()) << components[0].entity_type;
+    auto resp = DecodeDescribeClientQuotasResponse(1, base::AsBytes(*body));
+    ASSERT_TRUE(resp.has_value());
+    EXPECT_EQ(resp->error_code, KafkaError::kInvalidRequest) << components[0].entity_type;
+    EXPECT_TRUE(resp->error_message.has_value());
+    EXPECT_FALSE(resp->entries.has_value());
+  }
 }
 
 }  // namespace
