@@ -115,7 +115,17 @@ TEST_F(BenchTest, TableAndPlot) {
   svg << f.rdbuf();
   EXPECT_EQ(svg.str().rfind("<svg", 0), 0u) << svg.str().substr(0, 200);
   EXPECT_NE(svg.str().find("</svg>"), std::string::npos);
-  EXPECT_NE(svg.str().find("<polyline"), std::string::npos);
+  // Both phases are plotted, and the same-run baseline is a line across the write phase.
+  for (const char* want :
+       {"<polyline id=\"write\"", "<polyline id=\"read\"", "<polyline id=\"write-p99\"",
+        "<line id=\"baseline\"", "same-run baseline: io_uring write"}) {
+    EXPECT_NE(svg.str().find(want), std::string::npos) << want;
+  }
+  const size_t read = svg.str().find("<polyline id=\"read\"");
+  ASSERT_NE(read, std::string::npos);
+  const size_t points = svg.str().find("points=\"", read);
+  ASSERT_NE(points, std::string::npos);
+  EXPECT_NE(svg.str()[points + 8], '"') << "the read phase has no points";
 }
 
 TEST_F(BenchTest, RefusesAnExistingTopic) {
