@@ -588,8 +588,9 @@ Result<AppendResult> Engine::Append(const std::string& topic_name, int32_t parti
 Result<Engine::PreparedAppend> Engine::PrepareAppend(const std::string& topic_name,
                                                      int32_t partition,
                                                      std::span<const Bytes> batches) {
-  ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
   PreparedAppend out;
+  ASSIGN_OR_RETURN(out.topic, FindTopic(topic_name));
+  const std::shared_ptr<Topic>& topic = out.topic;
   ASSIGN_OR_RETURN(out.log, FindPartition(topic, partition));
   if (batches.empty()) return Invalid("no batch to append");
   const TopicConfig config = topic->Config();

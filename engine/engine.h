@@ -256,6 +256,7 @@ class Engine {
   // made (timestamps filled in, compressed copies) is kept in `owned`, which the result's views
   // may point into.
   struct PreparedAppend {
+    std::shared_ptr<Topic> topic;  // keeps `log` alive while the call uses it (DeleteTopic)
     PartitionLog* log = nullptr;
     std::vector<BatchToAppend> batches;
     std::vector<std::string> owned;

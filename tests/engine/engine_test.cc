@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <mutex>
+#include <thread>
+
 #include "segment/base/codec.h"
 #include "segment/io/posix_fs.h"
 #include "segment/record_batch.h"
@@ -35,6 +39,76 @@ TEST_F(EngineTest, AppendAssignsContiguousOffsets) {
   ASSERT_OK_AND_ASSIGN(auto stats, engine_->GetPartitionStats("t", 0));
   EXPECT_EQ(stats.high_watermark, Offset(15));
   EXPECT_EQ(stats.log_start_offset, Offset(0));
+}
+
+TEST_F(EngineTest, AsyncAppendsAreAllToldBeforeCloseReturnsAndSurviveReopen) {
+  // Server-side zstd: each batch is compressed into a buffer of the engine's, which must live
+  // until the writer thread is done with it.
+  ASSERT_OK(engine_->CreateTopic("t", 2, {{"flush", "sync"}, {"compression.type", "zstd"}}));
+  constexpr int kPerThread = 150;
+  std::mutex mu;
+  std::vector<std::pair<int, Result<AppendResult>>> told;  // (partition, result)
+  std::vector<std::thread> threads;
+  for (int p = 0; p < 2; ++p) {
+    threads.emplace_back([&, p] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string batch = MakeBatch(2, "p" + std::to_string(p) + "-" + std::to_string(i));
+        const Bytes bytes = base::AsBytes(batch);
+        // The caller's bytes are borrowed until `done`: wait for it before `batch` goes.
+        std::atomic<bool> done{false};
+        engine_->AppendBatchesAsync("t", p, std::span<const Bytes>(&bytes, 1),
+                                    [&, p](Result<AppendResult> r) {
+                                      {
+                                        std::lock_guard lock(mu);
+                                        told.emplace_back(p, std::move(r));
+                                      }
+                                      done.store(true);
+                                      done.notify_one();
+                                    });
+        done.wait(false);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_OK(engine_->Close());
+  ASSERT_EQ(told.size(), 2u * kPerThread);
+  std::vector<int64_t> next(2, 0);
+  for (const auto& [p, r] : told) {
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_EQ(r->base_offset.value(), next[static_cast<size_t>(p)]);  // in order, no gap
+    next[static_cast<size_t>(p)] += 2;
+  }
+  Reopen();
+  for (int p = 0; p < 2; ++p) {
+    auto values = ReadAll("t", p);
+    ASSERT_EQ(values.size(), 2u * kPerThread);
+    EXPECT_EQ(values.back(), "p" + std::to_string(p) + "-" + std::to_string(kPerThread - 1) + "-1");
+  }
+}
+
+TEST_F(EngineTest, AsyncAppendsRacingATopicDeletionAreEachToldOnce) {
+  ASSERT_OK(engine_->CreateTopic("t", 1, {{"flush", "sync"}}));
+  const std::string batch = MakeBatch(3, "race");  // outlives every append
+  const Bytes bytes = base::AsBytes(batch);
+  std::atomic<int> calls{0}, told{0}, stored{0};
+  std::atomic<bool> stop{false};
+  std::thread appender([&] {
+    while (!stop.load()) {
+      calls.fetch_add(1);
+      engine_->AppendBatchesAsync("t", 0, std::span<const Bytes>(&bytes, 1),
+                                  [&](Result<AppendResult> r) {
+                                    if (r) stored.fetch_add(1);
+                                    told.fetch_add(1);
+                                  });
+    }
+  });
+  while (stored.load() < 20) std::this_thread::yield();
+  ASSERT_OK(engine_->DeleteTopic("t"));
+  stop.store(true);
+  appender.join();
+  // Deleting closed the log, which waited for its writer: every queued append was told.
+  EXPECT_EQ(told.load(), calls.load());
+  EXPECT_FALSE(engine_->GetPartitionStats("t", 0).has_value());
 }
 
 class EngineCompressionTest : public EngineTest,
