@@ -79,6 +79,7 @@ class PipeliningTest : public ::testing::Test {
  protected:
   void SetUp() override {
     BrokerOptions options;
+    for (Listener& l : options.server.listeners) l.port = 0;  // any free port
     options.server.event_loops = 1;
     options.server.worker_threads = 4;
     auto broker = Broker::Start(testing::TestEngineOptions(dir_.path(), &fs_), options);
