@@ -47,11 +47,17 @@ class DescribeConfigsRequest_v3(Request):
 
 
 def describe(port, topic):
-    """{name: (value, source, read_only, is_sensitive, type, synonyms)} of a topic."""
-    with RawKafka(port) as conn:
-        resp = conn.request(DescribeConfigsRequest_v3(
-            resources=[(2, topic, None)], include_synonyms=True, include_documentation=False))
-    (error_code, message, _, _, entries) = resp.resources[0]
+    """{name: (value, source, read_only, is_sensitive, type, synonyms)} of a topic. Kafka's
+    broker learns of a new topic from its controller a moment after CreateTopics answers:
+    UNKNOWN_TOPIC_OR_PARTITION (3) is asked again, for up to 30 s."""
+    deadline = time.time() + 30
+    while True:
+        with RawKafka(port) as conn:
+            resp = conn.request(DescribeConfigsRequest_v3(
+                resources=[(2, topic, None)], include_synonyms=True, include_documentation=False))
+        (error_code, message, _, _, entries) = resp.resources[0]
+        if error_code != 3 or time.time() > deadline:
+            break
     assert error_code == 0, (error_code, message)
     return {e[0]: (e[1], e[3], e[2], e[4], e[6], [tuple(s) for s in e[5]]) for e in entries}
 
