@@ -95,6 +95,9 @@ struct SinkOptions {
   int32_t partition = -1;  // -1: by murmur2 of the key, records without a key round robin per batch
   int32_t batch_records = 1000;
   int64_t batch_bytes = 1 << 20;
+  // Producer-side codec of the batches sent (Kafka's compression.type of a producer). A topic whose
+  // compression.type names a codec gets what the broker stores anyway.
+  base::Codec compression = base::Codec::kZstd;
 };
 
 // Produces records to one topic. Errors name the input lines at fault.

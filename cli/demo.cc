@@ -57,8 +57,11 @@ int RunDemo(const DemoOptions& o) {
     }
     return 1;
   }
+  // The producers compress (as Kafka clients do) and the topic keeps their batches as they come
+  // (compression.type producer), so any client can read them back.
+  const base::Codec codec = *base::ParseCodec(o.compression);
   if (auto s = engine.CreateTopic(topic, o.partitions,
-                                  {{"compression.type", o.compression}, {"flush", o.flush}});
+                                  {{"compression.type", "producer"}, {"flush", o.flush}});
       !s) {
     std::fprintf(stderr, "sluice demo: %s\n", s.error().ToString().c_str());
     return 1;
@@ -89,7 +92,7 @@ int RunDemo(const DemoOptions& o) {
         totals.value_bytes += value.size();
         totals.checksum += base::Xxh3(base::AsBytes(value));
         if (builder.record_count() == o.batch_records || i + 1 == share) {
-          auto batch = builder.Build();
+          auto batch = builder.Build(codec);
           auto r = batch ? engine.Append(topic, p, base::AsBytes(*batch))
                          : base::Result<engine::AppendResult>(batch.error());
           if (!r) {
@@ -210,8 +213,9 @@ void AddDemoCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--partitions", o->partitions, "Partitions (one producer thread each)")
       ->check(CLI::Range(1, 64));
   cmd->add_option("--batch", o->batch_records, "Records per batch")->check(CLI::Range(1, 100000));
-  cmd->add_option("--compression", o->compression, "zstd, lz4, none or producer")
-      ->check(CLI::IsMember({"zstd", "lz4", "none", "producer"}));
+  cmd->add_option("--compression", o->compression,
+                  "Codec the producers compress batches with: zstd, lz4 or none")
+      ->check(CLI::IsMember({"zstd", "lz4", "none"}));
   cmd->add_option("--flush", o->flush, "none or sync")->check(CLI::IsMember({"none", "sync"}));
   cmd->callback([&ctx, o, cmd] {
     if (ctx.RejectRemote("demo", "it runs the engine on a --data-dir of its own")) return;

@@ -91,7 +91,7 @@ class EmbeddedSink : public RecordSink {
       return MakeError(
           e.code, lines + ": append to " + topic_ + "-" + std::to_string(p) + ": " + e.ToString());
     };
-    auto batch = pending.builder.Build();
+    auto batch = pending.builder.Build(options_.compression);
     if (!batch) return fail(batch.error());
     if (auto r = engine_.Append(topic_, p, base::AsBytes(*batch)); !r) return fail(r.error());
     records_ += pending.records;
@@ -271,8 +271,14 @@ class EmbeddedBackend : public Backend {
         std::min(desc.info.config.max_message_bytes, desc.info.config.segment_bytes);
     const auto limit =
         static_cast<size_t>(std::max<int64_t>(1, std::min(options.batch_bytes, cap - 4096)));
+    // Batches are compressed here only where the topic stores them as sent (compression.type
+    // producer); a topic that names a codec gets it from the engine, as a Kafka broker would.
+    SinkOptions sink_options = options;
+    if (desc.info.config.compression != engine::CompressionPolicy::kProducer) {
+      sink_options.compression = base::Codec::kNone;
+    }
     return std::unique_ptr<RecordSink>(
-        new EmbeddedSink(engine_, topic, desc.info.partitions, options, limit));
+        new EmbeddedSink(engine_, topic, desc.info.partitions, sink_options, limit));
   }
 
   Result<std::unique_ptr<RecordReader>> OpenReader(const std::string& topic) override {

@@ -118,6 +118,7 @@ struct ProducerOptions {
   int32_t batch_records = 1000;           // batch.num.messages
   int64_t batch_bytes = 1 << 20;          // batch.size
   int64_t max_message_bytes = 1'000'000;  // message.max.bytes: the largest request batch
+  std::string compression = "zstd";       // compression.codec: none, gzip, snappy, lz4, zstd
 };
 
 // An idempotent producer (acks=all; order kept per partition across retries).

@@ -34,6 +34,7 @@ struct ProduceArgs {
   std::string format = "text";
   int32_t batch_records = 1000;
   int64_t batch_bytes = 1 << 20;
+  std::string compression = "zstd";
 };
 
 // How reading the input ended.
@@ -196,7 +197,8 @@ int Produce(Context& ctx, const ProduceArgs& args) {
     std::vector<int32_t> p{args.partition};
     return ctx.Usage(CheckPartitions(p, static_cast<int32_t>(partitions->size()), args.topic));
   }
-  auto opened = b->OpenSink(args.topic, {args.partition, args.batch_records, args.batch_bytes});
+  auto opened = b->OpenSink(args.topic, {args.partition, args.batch_records, args.batch_bytes,
+                                         *base::ParseCodec(args.compression)});
   if (!opened) return ctx.Fail(opened.error());
   RecordSink& producer = **opened;
 
@@ -301,6 +303,10 @@ void AddProduceCommand(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(1, 1'000'000));
   cmd->add_option("--batch-bytes", a->batch_bytes, "Bytes per batch (per partition, uncompressed)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  cmd->add_option("--compression", a->compression,
+                  "Codec of the batches sent: zstd (default), lz4, gzip, snappy or none; a topic "
+                  "whose compression.type names a codec stores that codec")
+      ->check(CLI::IsMember({"zstd", "lz4", "gzip", "snappy", "none"}));
   cmd->callback([&ctx, a, separator] {
     a->key_separator_given = separator->count() > 0;
     ctx.exit_code = Produce(ctx, *a);

@@ -393,6 +393,7 @@ class RemoteBackend : public Backend {
     producer_options.batch_records = options.batch_records;
     producer_options.batch_bytes = std::min(options.batch_bytes, limit);
     producer_options.max_message_bytes = limit;
+    producer_options.compression = std::string(base::CodecName(options.compression));
     ASSIGN_OR_RETURN(auto producer, kafka::Producer::Create(config_, producer_options));
     return std::unique_ptr<RecordSink>(new RemoteSink(std::move(producer), topic, partitions,
                                                       options, producer_options.batch_bytes));

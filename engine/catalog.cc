@@ -36,6 +36,26 @@ json ConfigJson(const TopicConfig& config) {
   return out;
 }
 
+json OverridesJson(const TopicConfig& config) {
+  json out = json::array();
+  for (const auto& k : config.overrides) out.push_back(k);
+  return out;
+}
+
+// The keys set on the topic itself, from `parent["overrides"]` (absent before they were kept).
+Status ParseOverrides(const json& parent, const std::string& what, TopicConfig& config) {
+  if (!parent.contains("overrides")) return {};
+  const json& o = parent["overrides"];
+  if (!o.is_array()) return MakeError(ErrorCode::kCorruption, what + ": overrides is not a list");
+  for (const auto& k : o) {
+    if (!k.is_string()) {
+      return MakeError(ErrorCode::kCorruption, what + ": an override is not a string");
+    }
+    config.overrides.insert(k.get<std::string>());
+  }
+  return {};
+}
+
 // The topic config in `j` (an object of strings), or an error naming `what`.
 Result<TopicConfig> ParseConfig(const json& j, const std::string& what) {
   if (!j.is_object()) return MakeError(ErrorCode::kCorruption, what + ": config is not an object");
@@ -76,6 +96,7 @@ Result<TopicMap> ParseTopics(const json& doc, const std::string& path) {
       info.id = t["id"].get<std::string>();
     }
     ASSIGN_OR_RETURN(info.config, ParseConfig(t["config"], path + ": topic '" + name + "'"));
+    RETURN_IF_ERROR(ParseOverrides(t, path + ": topic '" + name + "'", info.config));
     topics.emplace(name, std::move(info));
   }
   return topics;
@@ -134,6 +155,7 @@ Status SaveCatalog(io::FileSystem& fs, const std::string& dir, const TopicMap& t
   doc["topics"] = json::object();
   for (const auto& [name, info] : topics) {
     json t = {{"partitions", info.partitions}, {"config", ConfigJson(info.config)}};
+    if (!info.config.overrides.empty()) t["overrides"] = OverridesJson(info.config);
     if (!info.id.empty()) t["id"] = info.id;
     doc["topics"][name] = t;
   }
@@ -162,6 +184,7 @@ Result<PartitionMeta> DecodePartitionMetaPayload(const std::string& json_text,
   meta.partition = static_cast<int32_t>(partition);
   meta.topic_id = doc["topic_id"].get<std::string>();
   ASSIGN_OR_RETURN(meta.config, ParseConfig(doc["config"], path));
+  RETURN_IF_ERROR(ParseOverrides(doc, path, meta.config));
   if (version >= segment::format::kPartitionMetaVersion2) {
     if (!doc.contains("partitions") || !doc["partitions"].is_number_integer()) {
       return bad("no partition count");
@@ -190,6 +213,7 @@ Status SavePartitionMeta(io::FileSystem& fs, const std::string& partition_dir,
               {"partition", meta.partition},
               {"partitions", meta.topic_partitions},
               {"config", ConfigJson(meta.config)}};
+  if (!meta.config.overrides.empty()) doc["overrides"] = OverridesJson(meta.config);
   const std::string text = doc.dump(2) + "\n";
   return segment::WriteSmallFile(fs, io::JoinPath(partition_dir, kPartitionMetaFile),
                                  PartitionMetaKind(), base::AsBytes(text));

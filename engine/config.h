@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "segment/base/codec.h"
 #include "segment/base/result.h"
@@ -17,10 +19,10 @@ using base::Result;
 using base::Status;
 
 enum class CompressionPolicy : uint8_t {
-  kZstd,      // store uncompressed producer batches zstd-compressed (default)
+  kZstd,      // store uncompressed producer batches zstd-compressed
   kLz4,       // ... lz4-compressed
   kNone,      // store uncompressed batches as they are
-  kProducer,  // store every batch as the producer sent it
+  kProducer,  // store every batch as the producer sent it (default, as Kafka)
 };
 
 enum class FlushMode : uint8_t {
@@ -28,8 +30,35 @@ enum class FlushMode : uint8_t {
   kSync,  // acknowledge after an fdatasync covering the batch (group commit)
 };
 
+enum class TimestampType : uint8_t {
+  kCreateTime,     // records keep the producer's timestamps
+  kLogAppendTime,  // each batch is stamped with the broker's clock as it is appended
+};
+
+// What DescribeConfigs reports of a key (Kafka's ConfigEntry.ConfigType / DescribeConfigs v3).
+enum class ConfigValueType : int8_t {
+  kBoolean = 1,
+  kString = 2,
+  kInt = 3,
+  kLong = 5,
+  kDouble = 6,
+  kList = 7,
+};
+
+// One key a topic accepts: Kafka 4.4's topic configs (LogConfig) plus sluice's own (flush,
+// flush.bytes, producer.id.expiration.ms).
+struct ConfigKeyInfo {
+  std::string name;
+  ConfigValueType type;
+  std::string broker_synonym;  // the broker-wide key Kafka names as its synonym; empty: none
+  bool sluice_only = false;    // not a Kafka topic config
+};
+
+// Every key ApplyConfig accepts, in name order.
+const std::vector<ConfigKeyInfo>& TopicConfigKeys();
+
 struct TopicConfig {
-  CompressionPolicy compression = CompressionPolicy::kZstd;
+  CompressionPolicy compression = CompressionPolicy::kProducer;
   int compression_level = 3;  // zstd level (compression.zstd.level)
   FlushMode flush = FlushMode::kNone;
   int64_t flush_ms = 1000;                        // background flush interval (flush=none)
@@ -43,19 +72,31 @@ struct TopicConfig {
   // An idempotent producer not seen for this long is forgotten (Kafka's producer.id.expiration.ms;
   // set per topic, or for the whole broker with `serve --topic-config`).
   int64_t producer_id_expiration_ms = 86'400'000;
+  TimestampType message_timestamp_type = TimestampType::kCreateTime;  // message.timestamp.type
+  // min.insync.replicas: validated and stored. Kafka 4.4 caps it at the replication factor, so on
+  // one broker acks=all is served whatever it is (tests/clients/test_config_diff.py checks this).
+  int32_t min_insync_replicas = 1;
+  int64_t flush_messages = INT64_MAX;  // flush.messages; 1 selects flush=sync when given
+  // Kafka topic configs sluice validates, stores and describes but has no mechanism for
+  // (replication, compaction, tiered storage, ...): key -> value as described. A key absent here
+  // has Kafka's default.
+  std::map<std::string, std::string> stored;
+  // Keys set on this topic itself (at creation or by AlterConfigs), which DescribeConfigs reports
+  // as DYNAMIC_TOPIC_CONFIG even when equal to the default. Kept in the catalog beside the values.
+  std::set<std::string> overrides;
 
   // The codec new uncompressed batches are stored with, kNone for none/producer.
   base::Codec StorageCodec() const;
 };
 
-// Applies `changes` (keys: compression.type, compression.zstd.level, flush, flush.ms, flush.bytes,
-// segment.bytes, segment.ms, retention.bytes, retention.ms, index.interval.bytes,
-// max.message.bytes, producer.id.expiration.ms) on top of `base`. Unknown keys and bad values are
-// kInvalidArgument.
+// Applies `changes` (keys: TopicConfigKeys()) on top of `base`, validated with Kafka 4.4's types
+// and ranges (sluice's own where its mechanism is narrower, e.g. segment.bytes). Unknown keys, bad
+// values and what sluice cannot do (cleanup.policy=compact, remote.storage.enable=true,
+// compression.type gzip/snappy) are kInvalidArgument naming the key. `overrides` is unchanged.
 Result<TopicConfig> ApplyConfig(const TopicConfig& base,
                                 const std::map<std::string, std::string>& changes);
 
-// Every key with its value, as ApplyConfig reads them back.
+// Every key with its value, as ApplyConfig reads them back (`overrides` is not in it).
 std::map<std::string, std::string> ConfigToMap(const TopicConfig& config);
 
 // Parses "key=value".

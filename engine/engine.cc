@@ -397,6 +397,8 @@ Status Engine::CreateTopicWithConfig(const std::string& name, int32_t partitions
 Status Engine::CreateTopic(const std::string& name, int32_t partitions,
                            const std::map<std::string, std::string>& changes) {
   ASSIGN_OR_RETURN(TopicConfig config, ApplyConfig(options_.default_topic_config, changes));
+  config.overrides.clear();
+  for (const auto& [key, value] : changes) config.overrides.insert(key);
   return CreateTopicWithConfig(name, partitions, config);
 }
 
@@ -451,6 +453,26 @@ Status Engine::AlterTopicConfig(const std::string& name,
   std::lock_guard catalog_lock(catalog_mu_);
   ASSIGN_OR_RETURN(auto topic, FindTopic(name));
   ASSIGN_OR_RETURN(TopicConfig config, ApplyConfig(topic->Config(), changes));
+  for (const auto& [key, value] : changes) config.overrides.insert(key);
+  return SetTopicConfigLocked(name, topic, config);
+}
+
+Status Engine::ReplaceTopicConfig(const std::string& name,
+                                  const std::map<std::string, std::string>& config_keys) {
+  if (IsInternalTopic(name)) {
+    return MakeError(ErrorCode::kRefused,
+                     "topic '" + name + "' is internal and its configuration cannot be changed");
+  }
+  std::lock_guard catalog_lock(catalog_mu_);
+  ASSIGN_OR_RETURN(auto topic, FindTopic(name));
+  ASSIGN_OR_RETURN(TopicConfig config, ApplyConfig(options_.default_topic_config, config_keys));
+  config.overrides.clear();
+  for (const auto& [key, value] : config_keys) config.overrides.insert(key);
+  return SetTopicConfigLocked(name, topic, config);
+}
+
+Status Engine::SetTopicConfigLocked(const std::string& name, const std::shared_ptr<Topic>& topic,
+                                    const TopicConfig& config) {
   std::unique_lock lock(topics_mu_);
   TopicMap catalog = CatalogLocked();
   catalog[name].config = config;
@@ -538,7 +560,10 @@ namespace {
 
 // Validates one produced batch and prepares it for storing: maxTimestamp filled in, compressed as
 // the topic requires. The result's bytes point into `batch` or into `owned`.
-Result<BatchToAppend> PrepareBatch(Bytes batch, const TopicConfig& config, std::string& owned) {
+// A LogAppendTime topic stamps the batch with `now_ms` (its maxTimestamp and the attributes'
+// timestamp-type bit, as Kafka's LogValidator does for format v2).
+Result<BatchToAppend> PrepareBatch(Bytes batch, const TopicConfig& config, std::string& owned,
+                                   int64_t now_ms) {
   auto parsed = segment::ParseBatchHeader(batch);
   if (!parsed) return Invalid(parsed.error().context);
   BatchHeader header = *parsed;
@@ -576,6 +601,17 @@ Result<BatchToAppend> PrepareBatch(Bytes batch, const TopicConfig& config, std::
     batch = base::AsBytes(owned);
     ASSIGN_OR_RETURN(header, segment::ParseBatchHeader(batch));
   }
+  if (config.message_timestamp_type == TimestampType::kLogAppendTime) {
+    if (owned.empty()) owned.assign(base::AsString(batch));
+    auto* p = reinterpret_cast<std::byte*>(owned.data());
+    const auto attributes = static_cast<int16_t>(
+        base::LoadBE<int16_t>(p + segment::batch_field::kAttributes) | int16_t{0x8});
+    base::StoreBE<int16_t>(p + segment::batch_field::kAttributes, attributes);
+    base::StoreBE<int64_t>(p + segment::batch_field::kMaxTimestamp, now_ms);
+    segment::UpdateBatchCrc({p, owned.size()});
+    batch = base::AsBytes(owned);
+    ASSIGN_OR_RETURN(header, segment::ParseBatchHeader(batch));
+  }
   return BatchToAppend{batch, header};
 }
 
@@ -587,10 +623,12 @@ Result<AppendResult> Engine::Append(const std::string& topic_name, int32_t parti
 
 Result<Engine::PreparedAppend> Engine::PrepareAppend(const std::string& topic_name,
                                                      int32_t partition,
-                                                     std::span<const Bytes> batches) {
+                                                     std::span<const Bytes> batches,
+                                                     int64_t log_append_time_ms) {
   PreparedAppend out;
   ASSIGN_OR_RETURN(out.topic, FindTopic(topic_name));
   const std::shared_ptr<Topic>& topic = out.topic;
+  if (log_append_time_ms < 0) log_append_time_ms = clock_->NowMs();
   ASSIGN_OR_RETURN(out.log, FindPartition(topic, partition));
   if (batches.empty()) return Invalid("no batch to append");
   const TopicConfig config = topic->Config();
@@ -600,7 +638,7 @@ Result<Engine::PreparedAppend> Engine::PrepareAppend(const std::string& topic_na
   out.batches.reserve(batches.size());
   uint64_t frame_bytes = 0;
   for (size_t i = 0; i < batches.size(); ++i) {
-    auto batch = PrepareBatch(batches[i], config, out.owned[i]);
+    auto batch = PrepareBatch(batches[i], config, out.owned[i], log_append_time_ms);
     if (!batch) {
       Error e = std::move(batch).error();
       if (batches.size() > 1) {
@@ -626,13 +664,14 @@ Result<Engine::PreparedAppend> Engine::PrepareAppend(const std::string& topic_na
 
 Result<AppendResult> Engine::AppendBatches(const std::string& topic_name, int32_t partition,
                                            std::span<const Bytes> batches) {
-  ASSIGN_OR_RETURN(PreparedAppend prepared, PrepareAppend(topic_name, partition, batches));
+  ASSIGN_OR_RETURN(PreparedAppend prepared, PrepareAppend(topic_name, partition, batches, -1));
   return prepared.log->AppendBatches(prepared.batches);
 }
 
 void Engine::AppendBatchesAsync(const std::string& topic_name, int32_t partition,
-                                std::span<const Bytes> batches, AppendCallback done) {
-  auto prepared = PrepareAppend(topic_name, partition, batches);
+                                std::span<const Bytes> batches, AppendCallback done,
+                                int64_t log_append_time_ms) {
+  auto prepared = PrepareAppend(topic_name, partition, batches, log_append_time_ms);
   if (!prepared) return done(std::move(prepared).error());
   const bool owns_bytes = std::any_of(prepared->owned.begin(), prepared->owned.end(),
                                       [](const std::string& s) { return !s.empty(); });

@@ -95,8 +95,13 @@ class Engine {
                      const std::map<std::string, std::string>& changes);
   // Deletes a topic and its data. Internal topics (IsInternalTopic) are kRefused.
   Status DeleteTopic(const std::string& name);
+  // Applies `changes` on top of the topic's configuration; their keys become its overrides.
   Status AlterTopicConfig(const std::string& name,
                           const std::map<std::string, std::string>& changes);
+  // The topic's configuration becomes the defaults plus exactly `config_keys` (Kafka's
+  // non-incremental AlterConfigs); those keys become its overrides.
+  Status ReplaceTopicConfig(const std::string& name,
+                            const std::map<std::string, std::string>& config_keys);
   std::vector<TopicInfo> ListTopics() const;
   // Every partition's stats. A partition not used yet since a clean shutdown is not opened for
   // them when its files are exactly what a clean close leaves (read without opening, and equal to
@@ -134,8 +139,11 @@ class Engine {
   // threads, or on this thread before returning if they are refused. The bytes are borrowed until
   // `done` is called. `done` must be quick and must not call the engine or wait for anything
   // (it runs in the partition's writer role: its next group waits for it).
+  // A topic with message.timestamp.type=LogAppendTime stamps the batches with
+  // `log_append_time_ms` (-1: the engine's clock now); Append and AppendBatches use the clock.
   void AppendBatchesAsync(const std::string& topic, int32_t partition,
-                          std::span<const Bytes> batches, AppendCallback done);
+                          std::span<const Bytes> batches, AppendCallback done,
+                          int64_t log_append_time_ms = -1);
 
   Result<ReadResult> Read(const std::string& topic, int32_t partition, Offset from,
                           size_t max_bytes) const;
@@ -233,6 +241,9 @@ class Engine {
 
   explicit Engine(const EngineOptions& options);
   Result<std::shared_ptr<Topic>> FindTopic(const std::string& name) const;
+  // Stores `config` as the topic's (catalog, partition files, open logs). catalog_mu_ held.
+  Status SetTopicConfigLocked(const std::string& name, const std::shared_ptr<Topic>& topic,
+                              const TopicConfig& config);
   // The partition's log, opened now if it was not yet; its error if it is offline.
   Result<PartitionLog*> FindPartition(const std::shared_ptr<Topic>& topic, int32_t partition) const;
   Result<PartitionLog*> OpenPartition(const Topic& topic, Partition& part,
@@ -262,7 +273,7 @@ class Engine {
     std::vector<std::string> owned;
   };
   Result<PreparedAppend> PrepareAppend(const std::string& topic, int32_t partition,
-                                       std::span<const Bytes> batches);
+                                       std::span<const Bytes> batches, int64_t log_append_time_ms);
 
   EngineOptions options_;
   std::unique_ptr<io::FileSystem> owned_fs_;

@@ -380,6 +380,38 @@ int8_t ConfigType(const std::string& value) {
   return kTypeLong;
 }
 
+// One topic config as Kafka describes it: DYNAMIC_TOPIC_CONFIG when set on the topic (or frozen
+// at a value the broker's defaults no longer have), STATIC_BROKER_CONFIG when `serve
+// --topic-config` set the broker's default, else DEFAULT_CONFIG; with synonyms, the topic's own
+// value, then the broker-wide key's (Kafka's order: most specific first).
+DescribeConfigsResponse::Config TopicConfigEntry(const engine::ConfigKeyInfo& key,
+                                                 const std::string& value, bool set_on_topic,
+                                                 const std::map<std::string, std::string>& defaults,
+                                                 const std::map<std::string, std::string>& builtin,
+                                                 bool include_synonyms) {
+  const std::string& broker_default = defaults.at(key.name);
+  const std::string& builtin_default = builtin.at(key.name);
+  const bool dynamic = set_on_topic || value != broker_default;
+  const bool broker_set = broker_default != builtin_default;
+  DescribeConfigsResponse::Config c;
+  c.name = key.name;
+  c.value = value;
+  c.config_source = dynamic      ? kSourceDynamicTopic
+                    : broker_set ? kSourceStaticBroker
+                                 : kSourceDefault;
+  c.is_default = c.config_source == kSourceDefault;
+  c.config_type = static_cast<int8_t>(key.type);
+  if (include_synonyms) {
+    if (dynamic) c.synonyms.push_back({key.name, value, kSourceDynamicTopic});
+    const std::string& synonym = key.broker_synonym.empty() ? key.name : key.broker_synonym;
+    if (broker_set) c.synonyms.push_back({synonym, broker_default, kSourceStaticBroker});
+    if (!key.broker_synonym.empty()) {
+      c.synonyms.push_back({key.broker_synonym, builtin_default, kSourceDefault});
+    }
+  }
+  return c;
+}
+
 std::string ListenersText(const std::vector<Listener>& listeners) {
   std::string out;
   for (const Listener& l : listeners) out += (out.empty() ? "" : ",") + l.ToString();
@@ -433,6 +465,7 @@ void Broker::Impl::Handle(const RequestHeader& h, const DescribeConfigsRequest& 
   DescribeConfigsResponse resp;
   const RequestAuth auth = Auth(responder);
   const auto defaults = engine::ConfigToMap(engine_->default_topic_config());
+  const auto builtin = engine::ConfigToMap(engine::TopicConfig{});
   auto entry = [&](const std::string& name, const std::string& value, int8_t source,
                    bool is_default) {
     DescribeConfigsResponse::Config c;
@@ -464,12 +497,13 @@ void Broker::Impl::Handle(const RequestHeader& h, const DescribeConfigsRequest& 
         result.error_code = ToKafkaError(described.error());
         result.error_message = described.error().context;
       } else {
-        for (const auto& [name, value] : engine::ConfigToMap(described->info.config)) {
-          if (!Wanted(r.configuration_keys, name)) continue;
-          auto d = defaults.find(name);
-          const bool is_default = d != defaults.end() && d->second == value;
-          result.configs.push_back(
-              entry(name, value, is_default ? kSourceDefault : kSourceDynamicTopic, is_default));
+        const engine::TopicConfig& config = described->info.config;
+        const auto values = engine::ConfigToMap(config);
+        for (const engine::ConfigKeyInfo& key : engine::TopicConfigKeys()) {
+          if (!Wanted(r.configuration_keys, key.name)) continue;
+          result.configs.push_back(TopicConfigEntry(key, values.at(key.name),
+                                                    config.overrides.count(key.name) > 0, defaults,
+                                                    builtin, req.include_synonyms));
         }
       }
     } else if (r.resource_type == kResourceBroker) {
@@ -521,6 +555,12 @@ void Broker::Impl::Handle(const RequestHeader& h, const AlterConfigsRequest& req
     };
     // Non-incremental: the topic's configuration becomes the defaults plus exactly these keys.
     auto config = engine::ApplyConfig(engine_->default_topic_config(), set);
+    for (const auto& c : r.configs) {
+      if (!c.value && config) {
+        config = base::MakeError(ErrorCode::kInvalidArgument,
+                                 "Null value not supported for topic configs: " + c.name);
+      }
+    }
     if (r.resource_type == kResourceBroker && !auth.AllowedOnCluster(AclOperation::kAlterConfigs)) {
       fail(KafkaError::kClusterAuthorizationFailed, "not authorized to ALTER_CONFIGS the cluster");
     } else if (r.resource_type == kResourceTopic &&
@@ -539,7 +579,7 @@ void Broker::Impl::Handle(const RequestHeader& h, const AlterConfigsRequest& req
     } else if (!config) {
       fail(KafkaError::kInvalidConfig, config.error().context);
     } else if (!req.validate_only) {
-      if (Status s = engine_->AlterTopicConfig(r.resource_name, engine::ConfigToMap(*config)); !s) {
+      if (Status s = engine_->ReplaceTopicConfig(r.resource_name, set); !s) {
         fail(s.error().code == ErrorCode::kInvalidArgument ? KafkaError::kInvalidConfig
                                                            : ToKafkaError(s.error()),
              s.error().context);

@@ -119,6 +119,7 @@ void Broker::Impl::HandleProduce(const RequestHeader& h, const ProduceRequest& r
         part.error_code = KafkaError::kTopicAuthorizationFailed;  // the authorizer logged it
       } else if (!p.records) {
         fail(KafkaError::kCorruptMessage, "null records");
+
       } else if (auto batches = SplitBatches(*p.records, decoder); !batches) {
         decoder_charge = server_->budget().ReserveAnyway(decoder.buffer_bytes());
         // A batch that would decompress past the limit is refused as Kafka refuses a batch over
@@ -139,9 +140,14 @@ void Broker::Impl::HandleProduce(const RequestHeader& h, const ProduceRequest& r
         // retry of the whole set stores each once. The batches point into the frame, which the
         // call holds until the append is done.
         call->outstanding.fetch_add(1, std::memory_order_relaxed);
+        const int64_t append_time_ms =
+            config && config->message_timestamp_type == engine::TimestampType::kLogAppendTime
+                ? engine_->clock().NowMs()
+                : -1;
         engine_->AppendBatchesAsync(
             t.name, p.index, *batches,
-            [call, &part, peer, topic = t.name](Result<engine::AppendResult> appended) {
+            [call, &part, peer, topic = t.name,
+             append_time_ms](Result<engine::AppendResult> appended) {
               if (!appended) {
                 const KafkaError code = ToKafkaError(appended.error());
                 if (code == KafkaError::kUnknownTopicOrPartition) {
@@ -152,9 +158,11 @@ void Broker::Impl::HandleProduce(const RequestHeader& h, const ProduceRequest& r
                 }
               } else {
                 part.base_offset = appended->base_offset.value();
+                part.log_append_time_ms = append_time_ms;
               }
               call->Done();
-            });
+            },
+            append_time_ms);
         continue;
       }
       if (part.error_code != KafkaError::kNone) part.base_offset = -1;

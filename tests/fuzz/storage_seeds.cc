@@ -740,7 +740,7 @@ std::vector<StorageSeed> CatalogSeeds() {
       "catalog-json-bad-zstd-level",
       SmallInput(
           T::kLegacyCatalog,
-          R"({"version":1,"topics":{"t":{"partitions":1,"config":{"compression.zstd.level":"20"}}}})"),
+          R"({"version":1,"topics":{"t":{"partitions":1,"config":{"compression.zstd.level":"23"}}}})"),
       ErrorCode::kCorruption));
   return seeds;
 }
