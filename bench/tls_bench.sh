@@ -13,7 +13,10 @@
 # rounds [min, max], and TLS / plaintext per round (the server's CPU comes from kafka_bench's
 # /proc/PID/task sampling; on a 2-core machine the client's TLS work competes with the server's).
 # Env: ROUNDS (5), RECORDS (1000000), VALUE_BYTES (1000), CLIENT_AUTH (none; `required` makes the
-# clients show a certificate), JSON (a file that receives every kafka_bench line, appended).
+# clients show a certificate), JSON (a file that receives every kafka_bench line, appended),
+# OLD_BUILD (another build dir, e.g. of an earlier commit: its `sluice serve` runs beside the first
+# one, idle while the other is measured, and each round measures both servers' two listeners, in
+# an order rotated between rounds; the table then compares old and new too).
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -36,83 +39,119 @@ VALUE_BYTES=${VALUE_BYTES:-1000}
 CLIENT_AUTH=${CLIENT_AUTH:-none}
 
 TMP=$(mktemp -d)
-SERVER_PID=""
+SERVER_PIDS=()
 cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then kill -TERM "$SERVER_PID"; fi
+  for pid in "${SERVER_PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; fi
+  done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 JSON=${JSON:-$TMP/results.jsonl}
 
 "$HERE/../tests/support/make_test_certs.sh" "$TMP/certs" >/dev/null 2>&1
-"$SLUICE" --data-dir "$TMP/data" serve \
-  --listeners PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0 \
-  --ssl-certificate-file "$TMP/certs/server.pem" --ssl-key-file "$TMP/certs/server.key" \
-  --ssl-ca-file "$TMP/certs/ca.pem" --ssl-client-auth "$CLIENT_AUTH" \
-  >"$TMP/serve.out" 2>"$TMP/serve.log" &
-SERVER_PID=$!
-PLAIN="" TLS=""
-for _ in $(seq 1 200); do
-  PLAIN=$(sed -n 's|^listener PLAINTEXT://\(.*\)$|\1|p' "$TMP/serve.out")
-  TLS=$(sed -n 's|^listener SSL://\(.*\)$|\1|p' "$TMP/serve.out")
-  [ -n "$PLAIN" ] && [ -n "$TLS" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.05
-done
-if [ -z "$PLAIN" ] || [ -z "$TLS" ]; then
-  echo "$0: sluice serve did not start" >&2
-  cat "$TMP/serve.log" >&2
-  exit 1
+declare -A SPID SPLAIN STLS
+start_server() {  # start_server NAME SLUICE_BINARY
+  local name=$1 bin=$2 plain="" tls=""
+  "$bin" --data-dir "$TMP/data-$name" serve \
+    --listeners PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0 \
+    --ssl-certificate-file "$TMP/certs/server.pem" --ssl-key-file "$TMP/certs/server.key" \
+    --ssl-ca-file "$TMP/certs/ca.pem" --ssl-client-auth "$CLIENT_AUTH" \
+    >"$TMP/serve-$name.out" 2>"$TMP/serve-$name.log" &
+  SPID[$name]=$!
+  SERVER_PIDS+=("$!")
+  for _ in $(seq 1 200); do
+    plain=$(sed -n 's|^listener PLAINTEXT://\(.*\)$|\1|p' "$TMP/serve-$name.out")
+    tls=$(sed -n 's|^listener SSL://\(.*\)$|\1|p' "$TMP/serve-$name.out")
+    [ -n "$plain" ] && [ -n "$tls" ] && break
+    kill -0 "${SPID[$name]}" 2>/dev/null || break
+    sleep 0.05
+  done
+  if [ -z "$plain" ] || [ -z "$tls" ]; then
+    echo "$0: sluice serve ($bin) did not start" >&2
+    cat "$TMP/serve-$name.log" >&2
+    exit 1
+  fi
+  SPLAIN[$name]=$plain
+  STLS[$name]=$tls
+  echo "tls_bench: $name: $bin pid ${SPID[$name]}, PLAINTEXT $plain, SSL $tls" >&2
+}
+SERVER_PIDS=()
+start_server new "$SLUICE"
+CONFIGS=(plain tls)
+if [ -n "${OLD_BUILD:-}" ]; then
+  OLD_SLUICE="$(cd "$OLD_BUILD" && pwd)/sluice"
+  [ -x "$OLD_SLUICE" ] || { echo "$0: $OLD_SLUICE is missing" >&2; exit 1; }
+  start_server old "$OLD_SLUICE"
+  CONFIGS=(plain tls old-plain old-tls)
 fi
 TLS_SET=(--set security.protocol=SSL --set "ssl.ca.location=$TMP/certs/ca.pem")
 if [ "$CLIENT_AUTH" != none ]; then
   TLS_SET+=(--set "ssl.certificate.location=$TMP/certs/client.pem"
     --set "ssl.key.location=$TMP/certs/client.key")
 fi
-echo "tls_bench: sluice serve pid $SERVER_PID, PLAINTEXT $PLAIN, SSL $TLS;" \
-  "$(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "tls_bench: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-one() {  # one PROTO ROUND: produce then consume through that listener
-  local proto=$1 round=$2 broker extra=()
-  if [ "$proto" = tls ]; then broker=$TLS; extra=("${TLS_SET[@]}"); else broker=$PLAIN; fi
-  "$KBENCH" --broker "$broker" --server-pid "$SERVER_PID" "${extra[@]}" --mode produce \
-    --topic "$proto-$round" --create-topic --partitions 1 --records "$RECORDS" \
-    --value-bytes "$VALUE_BYTES" --acks 1 --label "produce/$proto/$round" | tee -a "$JSON"
-  "$KBENCH" --broker "$broker" --server-pid "$SERVER_PID" "${extra[@]}" --mode consume \
-    --topic "$proto-$round" --records "$RECORDS" --value-bytes "$VALUE_BYTES" --label "consume/$proto/$round" | tee -a "$JSON"
+one() {  # one CONFIG ROUND: produce then consume through that server's listener
+  local config=$1 round=$2 server=new proto broker extra=()
+  proto=${config#old-}
+  [ "$proto" != "$config" ] && server=old
+  if [ "$proto" = tls ]; then broker=${STLS[$server]}; extra=("${TLS_SET[@]}"); else broker=${SPLAIN[$server]}; fi
+  "$KBENCH" --broker "$broker" --server-pid "${SPID[$server]}" "${extra[@]}" --mode produce \
+    --topic "$config-$round" --create-topic --partitions 1 --records "$RECORDS" \
+    --value-bytes "$VALUE_BYTES" --acks 1 --label "produce/$config/$round" | tee -a "$JSON"
+  "$KBENCH" --broker "$broker" --server-pid "${SPID[$server]}" "${extra[@]}" --mode consume \
+    --topic "$config-$round" --records "$RECORDS" --value-bytes "$VALUE_BYTES" --label "consume/$config/$round" | tee -a "$JSON"
 }
 : >>"$JSON"
 start_line=$(wc -l <"$JSON")
 for round in $(seq 1 "$ROUNDS"); do
   echo "tls_bench: round $round, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-  if [ $((round % 2)) = 1 ]; then one plain "$round"; one tls "$round"
-  else one tls "$round"; one plain "$round"; fi
+  n=${#CONFIGS[@]}
+  for k in $(seq 0 $((n - 1))); do  # the order rotates (and reverses every other round)
+    if [ $((round % 2)) = 1 ]; then idx=$(((k + (round - 1) / 2) % n))
+    else idx=$(((n - 1 - k + (round - 2) / 2) % n)); fi
+    one "${CONFIGS[$idx]}" "$round"
+  done
 done
 echo "tls_bench: done, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID"
-SERVER_PID=""
+for pid in "${SERVER_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done
+SERVER_PIDS=()
 
-tail -n +"$((start_line + 1))" "$JSON" | /usr/bin/python3 -c '
-import json, statistics, sys
+tail -n +"$((start_line + 1))" "$JSON" | MB="$((RECORDS * VALUE_BYTES))" /usr/bin/python3 -c '
+import json, os, statistics, sys
+mb = int(os.environ["MB"]) / 1e6
 runs = {}
 for line in sys.stdin:
     d = json.loads(line)
-    mode, proto, rnd = d["label"].split("/")
+    mode, config, rnd = d["label"].split("/")
     cpu = d["server_cpu"]
-    runs[(mode, proto, int(rnd))] = d["MBps"]
-    runs[(mode + " server CPU s", proto, int(rnd))] = cpu["user_s"] + cpu["sys_s"]
-    runs[(mode + " client CPU s", proto, int(rnd))] = d["client_cpu_s"]
+    server_s = cpu["user_s"] + cpu["sys_s"]
+    runs[(mode, config, int(rnd))] = d["MBps"]
+    runs[(mode + ": broker CPU s", config, int(rnd))] = server_s
+    runs[(mode + ": broker CPU ms/MB", config, int(rnd))] = server_s * 1000 / mb
+    runs[(mode + ": client CPU s", config, int(rnd))] = d["client_cpu_s"]
+    runs[(mode + ": load (1 min)", config, int(rnd))] = d["loadavg_1m"][1]
 def fmt(v):
-    return "%.1f [%.1f, %.1f]" % (statistics.median(v), min(v), max(v))
+    return "%.2f [%.2f, %.2f]" % (statistics.median(v), min(v), max(v)) if max(v) < 10 else \
+           "%.1f [%.1f, %.1f]" % (statistics.median(v), min(v), max(v))
 rounds = sorted({r for (_, _, r) in runs})
-print("| | plaintext | TLS | TLS / plaintext (per round) |")
-print("|---|---|---|---|")
-for mode in ("produce", "consume", "produce server CPU s", "consume server CPU s",
-             "produce client CPU s", "consume client CPU s"):
-    p = [runs[(mode, "plain", r)] for r in rounds]
-    t = [runs[(mode, "tls", r)] for r in rounds]
-    ratio = [b / a for a, b in zip(p, t)]
-    print("| %s | %s | %s | %s |" % (mode, fmt(p), fmt(t),
-          "%.2f [%.2f, %.2f]" % (statistics.median(ratio), min(ratio), max(ratio))))
+configs = sorted({c for (_, c, _) in runs}, key=["plain", "tls", "old-plain", "old-tls"].index)
+pairs = [("tls", "plain")]
+if "old-tls" in configs:
+    pairs += [("old-tls", "old-plain"), ("tls", "old-tls"), ("plain", "old-plain")]
+print("| %d rounds, median [min, max] | %s | %s |" % (len(rounds), " | ".join(configs),
+      " | ".join("%s / %s (per round)" % p for p in pairs)))
+print("|---" * (1 + len(configs) + len(pairs)) + "|")
+for mode in ("produce", "consume"):
+    for what in ("", ": broker CPU s", ": broker CPU ms/MB", ": client CPU s", ": load (1 min)"):
+        key = mode + what
+        cells = [fmt([runs[(key, c, r)] for r in rounds]) for c in configs]
+        ratios = []
+        for a, b in pairs:
+            rs = [runs[(key, a, r)] / runs[(key, b, r)] if runs[(key, b, r)] else float("nan")
+                  for r in rounds]
+            ratios.append("%.2f [%.2f, %.2f]" % (statistics.median(rs), min(rs), max(rs)))
+        name = key + (", MB/s of values" if not what else "")
+        print("| %s | %s | %s |" % (name, " | ".join(cells), " | ".join(ratios)))
 '

@@ -97,11 +97,22 @@ class TlsSession {
 
   // One step of the handshake; kOk once it is done.
   IoResult Handshake();
-  // Decrypts up to `n` bytes into `dst`.
+  // Decrypts up to `n` bytes into `dst` (at most a record's, 16 KiB). At the end of what the
+  // socket had (kWantRead) with nothing queued or half received, the session frees its buffers
+  // (OpenSSL's read and write buffers, the queue below) until the connection is busy again.
   IoResult Read(char* dst, size_t n);
   // Encrypts and sends up to `n` bytes (whole records; kOk may report fewer than `n`). After
   // kWantRead/kWantWrite the next call must pass the same bytes (the address may differ).
   IoResult Write(const char* src, size_t n);
+  // Encrypts up to one record of `src` (16 KiB) and queues it instead of sending it (it never waits
+  // for the socket); Flush sends the queue, so that many records leave in one system call. kOk
+  // with the bytes taken, or kError (kWantRead only if the protocol needed the peer first).
+  IoResult Queue(const char* src, size_t n);
+  // Sends the queued records: kOk once all are with the kernel, kWantWrite when the socket is full
+  // (call again when it is writable), kError. Write, Handshake and Shutdown send after the queue.
+  IoResult Flush();
+  // Encrypted bytes queued and not yet sent.
+  size_t queued_bytes() const;
   // Decrypted bytes OpenSSL holds that the socket will not signal again.
   bool HasBufferedData() const;
   // Sends close_notify if it can without blocking (a courtesy before closing the socket).
@@ -118,6 +129,7 @@ class TlsSession {
   struct Ssl;
   TlsSession(std::shared_ptr<const TlsContext> context, std::unique_ptr<Ssl> ssl);
   IoResult ToIoResult(int rc, size_t bytes);
+  void ReleaseIdleBuffers();
 
   std::shared_ptr<const TlsContext> context_;
   std::unique_ptr<Ssl> ssl_;

@@ -50,8 +50,10 @@ class Certs {
   bool ok_ = false;
 };
 
-int ConnectTcp(uint16_t port) {
+// `rcvbuf` > 0: a receive buffer that small (set before connecting, so the window stays small).
+int ConnectTcp(uint16_t port, int rcvbuf = 0) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -77,7 +79,8 @@ std::string Frame(int32_t correlation_id, const std::string& body) {
 // A blocking TLS client (the socket has 20 s timeouts).
 class TlsClient {
  public:
-  TlsClient(uint16_t port, const TlsClientOptions& options) : fd_(ConnectTcp(port)) {
+  TlsClient(uint16_t port, const TlsClientOptions& options, int rcvbuf = 0)
+      : fd_(ConnectTcp(port, rcvbuf)) {
     auto ctx = TlsContext::CreateClient(options);
     if (!ctx) {
       error_ = ctx.error().context;
@@ -179,19 +182,22 @@ class TlsServerTest : public ::testing::Test {
     return o;
   }
 
-  void Start(TlsOptions tls, ServerOptions options = {}) {
+  // `handler`: the server's (the default answers with the principal and the request's body).
+  void Start(TlsOptions tls, ServerOptions options = {}, RequestHandlerFn handler = nullptr) {
     options.listeners = {Listener{"SSL", SecurityProtocol::kSsl, "127.0.0.1", 0},
                          Listener{"PLAINTEXT", SecurityProtocol::kPlaintext, "127.0.0.1", 0}};
     options.tls = std::move(tls);
-    server_ = std::make_unique<Server>(
-        options, [](std::shared_ptr<const RequestFrame> frame, Responder r) {
-          OutBuffer out;
-          WireWriter w = out.writer();
-          w.Raw(r.session().principal + "\n");
-          w.Raw(std::string_view(reinterpret_cast<const char*>(frame->bytes().data()) + 8,
-                                 frame->bytes().size() - 8));
-          r.Send(std::move(out));
-        });
+    if (!handler) {
+      handler = [](std::shared_ptr<const RequestFrame> frame, Responder r) {
+        OutBuffer out;
+        WireWriter w = out.writer();
+        w.Raw(r.session().principal + "\n");
+        w.Raw(std::string_view(reinterpret_cast<const char*>(frame->bytes().data()) + 8,
+                               frame->bytes().size() - 8));
+        r.Send(std::move(out));
+      };
+    }
+    server_ = std::make_unique<Server>(options, std::move(handler));
     auto s = server_->Start();
     ASSERT_TRUE(s) << s.error().context;
   }
@@ -229,6 +235,75 @@ TEST_F(TlsServerTest, AnswersRequestsSmallAndLargeOverTls) {
         '\0');
     ASSERT_TRUE(c.RecvAll(rest.data(), rest.size()));
     EXPECT_EQ(rest, "User:ANONYMOUS\n" + std::to_string(id));
+  }
+}
+
+// A response as a Fetch builds it: owned bytes of a few to a few hundred bytes (headers) between
+// views of every size into stored data (record batches), about 6 MiB and 3,000 pieces, more than
+// one writev's IOV_MAX. Returns the bytes it holds, in order.
+std::string PiecewiseResponse(OutBuffer& out) {
+  static const auto pool = [] {
+    auto p = std::make_shared<std::string>(1 << 20, '\0');
+    for (size_t i = 0; i < p->size(); ++i) (*p)[i] = static_cast<char>(i * 7 + i / 251);
+    return p;
+  }();
+  out.AddPin(pool);
+  static constexpr size_t kViewSizes[] = {1, 100, 4000, 16383, 16384, 16385, 40000, 300000, 9};
+  std::string expected;
+  uint32_t x = 12345;
+  for (int i = 0; i < 1500; ++i) {
+    x = x * 1103515245 + 12345;
+    const std::string owned((x >> 16) % 300 + 1, static_cast<char>('A' + i % 26));
+    out.writer().Raw(owned);
+    expected += owned;
+    const size_t size = kViewSizes[(x >> 8) % std::size(kViewSizes)] / (i % 3 == 0 ? 1 : 8);
+    const size_t from = (x >> 4) % (pool->size() - size);
+    out.AppendView(base::AsBytes(*pool).subspan(from, size));
+    expected.append(*pool, from, size);
+  }
+  return expected;
+}
+
+// The TLS writes encrypt a response's pieces into full 16 KiB records (small pieces gathered,
+// large ones encrypted where they lie), many records to a send; the bytes arrive intact and in
+// order, and in about as many records as full ones would take. The client's small receive buffer
+// fills the server's socket again and again: each write waits with its records queued and sends
+// them when the socket drains.
+TEST_F(TlsServerTest, APiecewiseResponseArrivesIntactInFullRecords) {
+  Start(ServerTls(), {}, [](std::shared_ptr<const RequestFrame>, Responder r) {
+    OutBuffer out;
+    PiecewiseResponse(out);
+    r.Send(std::move(out));
+  });
+  OutBuffer unused;
+  const std::string expected = PiecewiseResponse(unused);
+  ASSERT_GT(expected.size(), 4u << 20);
+  TlsClient c(tls_port(), ClientTls(), /*rcvbuf=*/16 << 10);
+  ASSERT_TRUE(c.ok()) << c.error();
+  for (int32_t id = 1; id <= 3; ++id) {
+    ASSERT_TRUE(c.SendAll(Frame(id, "fetch")));
+    char header[8];
+    ASSERT_TRUE(c.RecvAll(header, 8)) << c.error();
+    ASSERT_EQ(base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(header + 4)), id);
+    const auto size = base::LoadBE<int32_t>(reinterpret_cast<const std::byte*>(header));
+    ASSERT_EQ(static_cast<size_t>(size), 4 + expected.size());
+    // Read a record at a time: TlsSession::Read returns at most one record's bytes.
+    std::string got(expected.size(), '\0');
+    size_t done = 0;
+    size_t reads = 0;
+    while (done < got.size()) {
+      const auto r =
+          c.session().Read(got.data() + done, std::min<size_t>(16 << 10, got.size() - done));
+      ASSERT_EQ(r.status, Status::kOk) << r.error;
+      done += r.bytes;
+      ++reads;
+    }
+    EXPECT_TRUE(got == expected) << "response " << id << " differs";
+    // Full records would take size / 16 KiB; a short one may end each write of 128 KiB (and each
+    // writev's worth of pieces). Encrypting each of the 3,000 pieces on its own would take
+    // 3,000 records and more.
+    const size_t full = expected.size() / (16 << 10) + 1;
+    EXPECT_LE(reads, full + full / 8 + 8) << "records of " << expected.size() << " bytes";
   }
 }
 
