@@ -4,6 +4,7 @@ read with a strict parser of the Prometheus text format (0.0.4) written here; an
 oversized and non-GET requests, which get 400/405/404 and leave the server serving."""
 
 import http.client
+import json
 import math
 import re
 import socket
@@ -376,6 +377,52 @@ class AdminMetricsTest(ServerTestCase):
         parse_exposition(http_get(port, "/metrics")[2])
         md = AdminClient({"bootstrap.servers": self.server.bootstrap}).list_topics(timeout=30)
         self.assertIsNotNone(md.brokers)
+
+    def test_log_lines_carry_timestamp_level_and_component(self):
+        admin = AdminClient({"bootstrap.servers": self.server.bootstrap})
+        admin.create_topics([NewTopic("logged", num_partitions=1, replication_factor=1)])[
+            "logged"].result(30)
+        admin.delete_topics(["logged"])["logged"].result(30)
+        admin.create_topics([NewTopic("subscribed", num_partitions=2, replication_factor=1)])[
+            "subscribed"].result(30)
+        member = Consumer({"bootstrap.servers": self.server.bootstrap, "group.id": "logged-group",
+                           "session.timeout.ms": 6000})
+        member.subscribe(["subscribed"])
+        deadline = time.monotonic() + 30
+        stable = re.compile(r"logged-group: rebalance ended: generation \d+, 1 member")
+        while not stable.search(self.server.log()) and time.monotonic() < deadline:
+            member.poll(0.2)
+        member.close()
+        self.server.stop()
+        lines = self.server.log().splitlines()
+        line_re = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
+                             r"(debug|info|warning|error) [a-z][a-z0-9_-]*: .")
+        for line in lines:
+            self.assertRegex(line, line_re)
+        text = "\n".join(lines)
+        self.assertRegex(text, r" info serve: created topic logged with 1 partitions")
+        self.assertRegex(text, r" info serve: deleted topic logged")
+        self.assertRegex(text, r" info group: logged-group: rebalance started \(generation 0, "
+                               r"1 member\(s\)\)")
+        self.assertRegex(text, stable)
+        # Connections open and close at debug: not at the default level.
+        self.assertNotIn("connection from", text)
+
+    def test_json_log_format(self):
+        other = SluiceServer("--log-format", "json", "--log-level", "debug")
+        try:
+            other.start()
+            AdminClient({"bootstrap.servers": other.bootstrap}).list_topics(timeout=30)
+            other.stop()
+            records = [json.loads(line) for line in other.log().splitlines()]
+        finally:
+            other.cleanup()
+        self.assertTrue(records)
+        for r in records:
+            self.assertEqual(set(r), {"ts", "level", "component", "msg"})
+            self.assertRegex(r["ts"], r"\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
+        self.assertTrue(any(r["level"] == "debug" and r["msg"].startswith("connection from")
+                            for r in records), records)
 
     def test_admin_listener_none_and_taken_port(self):
         # --admin-listen none: no admin line, and the broker serves.
