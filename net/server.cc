@@ -547,12 +547,19 @@ void Connection::ContinueHandshake() {
 
 void Connection::CloseConnection(const std::string& why, bool misbehaved) {
   if (closed()) return;
-  // Routine closes are debug (one per connection); a misbehaving client's are warnings.
+  // A client closing between requests and the server stopping are routine (debug: one line per
+  // connection); other ends (a request cut short, idle timeouts, socket errors) are info, a
+  // misbehaving client's warnings, both rate-limited.
+  static base::RateLimitedLog notable(base::LogLevel::kInfo, 1000);
   static base::RateLimitedLog problem(base::LogLevel::kWarning, 1000);
+  const std::string line = "serve: closing connection from " + peer() + ": " + why;
   if (misbehaved) {
-    problem.Log("serve: closing connection from " + peer() + ": " + why);
+    problem.Log(line);
+  } else if (why == "client went away" || why == "client disconnected" ||
+             why == "server stopping") {
+    base::LogDebug(line);
   } else {
-    base::LogDebug("serve: closing connection from " + peer() + ": " + why);
+    notable.Log(line);
   }
   const int fd = fd_;
   if (!handshaking_) transport_->Shutdown();
