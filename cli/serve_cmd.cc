@@ -18,6 +18,11 @@ namespace {
 
 struct ServeFlags {
   std::string listen;  // HOST:PORT, a PLAINTEXT listener (the default: 127.0.0.1:9092)
+  // HOST:PORT of the admin HTTP listener, or "none"; "" = the default, 127.0.0.1:9644, served
+  // if that port is free (a warning if not).
+  std::string admin_listen;
+  std::string log_format = "text";  // text or json
+  std::string log_level = "info";   // debug, info, warning, error
   std::string listeners;
   std::string protocol_map;
   std::string advertised;
@@ -109,6 +114,15 @@ int Serve(Context& ctx, const ServeFlags& flags) {
     return ctx.Usage("--super-users and --allow-everyone-if-no-acl-found need --authorizer acl");
   }
   options.sasl_enabled_mechanisms = flags.sasl_mechanisms;
+  if (flags.admin_listen.empty()) {
+    options.admin = net::AdminHttpOptions{};  // 127.0.0.1:9644
+    options.admin_bind = net::AdminBind::kBestEffort;
+  } else if (flags.admin_listen != "none") {
+    auto where = net::ParseHostPort(flags.admin_listen);
+    if (!where) return ctx.Usage("--admin-listen: " + where.error().context);
+    options.admin = net::AdminHttpOptions{};
+    std::tie(options.admin->host, options.admin->port) = *where;
+  }
 
   engine::EngineOptions engine_options;
   engine_options.data_dir = ctx.data_dir;
@@ -130,7 +144,11 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   sigaddset(&signals, SIGHUP);  // reloads the TLS certificate and key
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  base::SetLogLevel(base::LogLevel::kInfo);
+  base::SetLogFormat(flags.log_format == "json" ? base::LogFormat::kJson : base::LogFormat::kText);
+  base::SetLogLevel(flags.log_level == "debug"     ? base::LogLevel::kDebug
+                    : flags.log_level == "warning" ? base::LogLevel::kWarning
+                    : flags.log_level == "error"   ? base::LogLevel::kError
+                                                   : base::LogLevel::kInfo);
   auto broker = net::Broker::Start(engine_options, options);
   if (!broker) return ctx.Fail(broker.error());
   const auto& listeners = options.server.listeners;
@@ -142,6 +160,10 @@ int Serve(Context& ctx, const ServeFlags& flags) {
     // every listener has a `listener NAME://HOST:PORT` line.
     if (i == 0) std::fprintf(stdout, "listening on %s:%u\n", bound.host.c_str(), bound.port);
     std::fprintf(stdout, "listener %s\n", bound.ToString().c_str());
+  }
+  if (const uint16_t admin = (*broker)->admin_port(); admin != 0) {
+    // After the listener lines (tests read the port from here, useful with port 0).
+    std::fprintf(stdout, "admin listening on %s:%u\n", options.admin->host.c_str(), admin);
   }
   base::LogInfo("serve: data in " + ctx.data_dir);
   std::fflush(stdout);
@@ -183,6 +205,19 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--advertised-listeners,--advertised-listener", flags->advertised,
                   "Where clients are told to connect, NAME://HOST:PORT,... (or HOST:PORT with "
                   "one listener; default: each listener's own address)");
+  cmd->add_option("--admin-listen", flags->admin_listen,
+                  "HOST:PORT of the admin HTTP listener (GET /livez, /readyz, /metrics), or "
+                  "none (default 127.0.0.1:9644, skipped with a warning if that port is taken)");
+  cmd->add_option("--log-format", flags->log_format,
+                  "Log lines on stderr: text (timestamp level component: message) or json (one "
+                  "object per line: ts, level, component, msg)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd->add_option("--log-level", flags->log_level,
+                  "Least severe log level written: debug (adds connection open/close), info, "
+                  "warning or error")
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}))
+      ->capture_default_str();
   cmd->add_option("--sasl-enabled-mechanisms", flags->sasl_mechanisms,
                   "SASL mechanisms offered on SASL_PLAINTEXT and SASL_SSL listeners, of PLAIN, "
                   "SCRAM-SHA-256, SCRAM-SHA-512 (sasl.enabled.mechanisms; PLAIN sends the "

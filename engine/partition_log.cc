@@ -4,6 +4,7 @@
 #include <cstring>
 #include <set>
 
+#include "engine/writer_stats.h"
 #include "segment/base/checksum.h"
 #include "segment/base/log.h"
 #include "segment/format.h"
@@ -626,6 +627,7 @@ void PartitionLog::WriteQueuedGroupLocked(std::unique_lock<std::mutex>& lock, Wr
   const TopicConfig config = config_;
   lock.unlock();
   GroupOutcome out = WriteGroup(group, config);
+  WriterStats::Global().group_appends.Record(static_cast<int64_t>(group.size()));
   lock.lock();
   if (out.written > 0) {
     uint64_t bytes = 0;
@@ -758,9 +760,11 @@ PartitionLog::GroupOutcome PartitionLog::WriteGroup(std::vector<Pending*>& group
   // With flush=sync the group's fdatasync goes with its write (one io_uring submission).
   const bool sync = config.flush == FlushMode::kSync;
   Status synced;
+  const int64_t append_start_ns = sync ? clock_.MonotonicNs() : 0;
   if (Status s = active->Append(pieces, metas, sync ? &synced : nullptr); !s) {
     return fail(std::move(s), true);
   }
+  if (sync) WriterStats::Global().sync_ns.Record(clock_.MonotonicNs() - append_start_ns);
   if (!synced) return fail(std::move(synced), false);
   out.written = group.size();
   return out;
@@ -811,7 +815,10 @@ Status PartitionLog::Flush() {
     flushing = unflushed_bytes_;
   }
   const SegmentTail tail = active->tail();  // before the sync: all of it is covered
-  if (Status s = active->Sync(); !s) {
+  const int64_t sync_start_ns = clock_.MonotonicNs();
+  Status synced = active->Sync();
+  WriterStats::Global().sync_ns.Record(clock_.MonotonicNs() - sync_start_ns);
+  if (Status s = std::move(synced); !s) {
     std::lock_guard lock(mu_);
     if (!poisoned_) {
       base::LogError(dir_ +

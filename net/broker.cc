@@ -50,6 +50,21 @@ Result<std::unique_ptr<Broker>> Broker::Start(engine::EngineOptions engine_optio
   RETURN_IF_ERROR(Impl::ValidateSaslMechanisms(options.sasl_enabled_mechanisms));
   auto impl = std::make_unique<Impl>(std::move(options));
   Impl* self = impl.get();
+  if (self->options_.admin) {
+    self->SetNotReady("recovering: opening the data directory and its partitions");
+    auto admin = AdminHttpServer::Start(
+        *self->options_.admin, [self](const HttpRequest& req) { return self->HandleAdmin(req); });
+    if (admin) {
+      impl->admin_ = std::move(*admin);
+      base::LogInfo("serve: admin listening on http://" + self->options_.admin->host + ":" +
+                    std::to_string(impl->admin_->port()) + " (/livez, /readyz, /metrics)");
+    } else if (self->options_.admin_bind == AdminBind::kRequired) {
+      return std::move(admin).error();
+    } else {
+      base::LogWarning("serve: no admin listener: " + admin.error().ToString() +
+                       "; give --admin-listen HOST:PORT (or none)");
+    }
+  }
   impl->waiters_ = std::make_unique<FetchWaiters>();
   FetchWaiters* waiters = impl->waiters_.get();
   engine_options.on_data = [waiters](const std::string& topic, int32_t partition) {
@@ -90,12 +105,14 @@ Result<std::unique_ptr<Broker>> Broker::Start(engine::EngineOptions engine_optio
       self->options_.server, [self](std::shared_ptr<const RequestFrame> frame, Responder r) {
         self->Handle(std::move(frame), std::move(r));
       });
+  self->SetNotReady("starting the Kafka listeners");
   if (Status s = impl->server_->Start(); !s) {
     impl->groups_->Shutdown();
     impl->waiters_->Stop();
     impl->engine_->Close().IgnoreError();
     return std::move(s).error();
   }
+  self->SetReady();
   return std::unique_ptr<Broker>(new Broker(std::move(impl)));
 }
 
@@ -108,15 +125,20 @@ Broker::~Broker() {
 Status Broker::Stop() {
   if (impl_->stopped_) return {};
   impl_->stopped_ = true;
+  // The admin thread keeps answering (/readyz: 503) but no longer reads what is torn down below.
+  impl_->SetNotReady("shutting down");
   // Parked fetches and waiting joins answer first (into connections that are about to close),
   // then the server joins its threads, and only then does the engine go away under them.
   impl_->waiters_->Stop();
   impl_->groups_->Shutdown();
   impl_->server_->Stop();
-  return impl_->engine_->Close();
+  Status closed = impl_->engine_->Close();
+  if (impl_->admin_) impl_->admin_->Stop();
+  return closed;
 }
 
 uint16_t Broker::port(size_t listener) const { return impl_->server_->port(listener); }
+uint16_t Broker::admin_port() const { return impl_->admin_ ? impl_->admin_->port() : 0; }
 
 Status Broker::ReloadTls() { return impl_->server_->ReloadTls(); }
 engine::Engine& Broker::engine() { return *impl_->engine_; }
@@ -160,6 +182,7 @@ void Broker::Impl::Handle(std::shared_ptr<const RequestFrame> frame, Responder r
     return;
   }
   const RequestHeader& header = decoded->header;
+  responder.Observe(&requests_, header.api_key, requests_.NowNs());
   if (!responder.session().authenticated && !AllowedBeforeAuthentication(header.api_key)) {
     // Kafka closes a connection on a SASL listener whose first requests are not the SASL ones.
     static base::RateLimitedLog log(base::LogLevel::kWarning, 1000);
@@ -345,6 +368,7 @@ void Broker::Impl::Handle(const RequestHeader& h, const DeleteTopicsRequest& req
     } else if (Status s = engine_->DeleteTopic(name); !s) {
       result.error_code = ToKafkaError(s.error());
     } else {
+      traffic_.Forget(name);
       base::LogInfo("serve: deleted topic " + name);
     }
     resp.responses.push_back(std::move(result));

@@ -4,7 +4,8 @@
 // the connection server, the long-poll fetch waiters and the consumer-group coordinator. This is
 // net/'s public API for cli/.
 //
-// Thread-safety: Start, Stop and the accessors from one thread.
+// Thread-safety: Start, Stop and the accessors from one thread. The admin listener's thread reads
+// the broker's state only between the end of Start and the beginning of Stop (Impl::admin_mu_).
 
 #include <cstdint>
 #include <memory>
@@ -13,13 +14,22 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "net/admin_http.h"
 #include "net/authorizer.h"
 #include "net/server.h"
 
 namespace sluice::net {
 
+// What a failure to bind the admin listener does: fail Start (it was asked for), or log a warning
+// and serve without it (the default address, which a second broker on the machine may hold).
+enum class AdminBind : bool { kRequired, kBestEffort };
+
 struct BrokerOptions {
   ServerOptions server;
+  // The admin HTTP listener (GET /livez, /readyz, /metrics; net/admin_http.h); nullopt = none. It
+  // listens before recovery starts, so that /livez answers and /readyz says what is not ready.
+  std::optional<AdminHttpOptions> admin;
+  AdminBind admin_bind = AdminBind::kRequired;
   // Where clients are told to connect (Metadata, FindCoordinator), by listener name
   // (advertised.listeners): a client is told the address of the listener it came in on. A
   // listener not named here advertises its own host and bound port (0.0.0.0 as 127.0.0.1).
@@ -56,6 +66,8 @@ class Broker {
 
   // The port listeners[i] is bound to.
   uint16_t port(size_t listener = 0) const;
+  // The admin listener's port; 0 when there is none.
+  uint16_t admin_port() const;
   // Reads the TLS certificate and key files again (SIGHUP): new connections get them; existing
   // ones keep theirs. On an error (a missing or bad file) the old ones stay in use.
   base::Status ReloadTls();

@@ -4,12 +4,17 @@
 // data_handlers.cc (Produce, Fetch, ListOffsets) and group_handlers.cc (the consumer-group APIs).
 // Not part of net/'s public API.
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <type_traits>
 
 #include "engine/engine.h"
+#include "net/admin_http.h"
 #include "net/authorizer.h"
 #include "net/broker.h"
+#include "net/broker_metrics.h"
 #include "net/fetch_waiters.h"
 #include "net/group_coordinator.h"
 #include "net/messages.h"
@@ -17,9 +22,41 @@
 
 namespace sluice::net {
 
+// Calls fn(code) with each error code in `r`: its own and those of the topics, partitions,
+// groups, members and results it holds (as Kafka's errorCounts() for its ErrorsPerSec metric).
+template <typename T, typename Fn>
+void ForEachErrorCode(const T& r, const Fn& fn) {
+  if constexpr (requires { r.error_code; }) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(r.error_code)>, KafkaError>) {
+      fn(r.error_code);
+    }
+  }
+  auto each = [&](const auto& list) {
+    if constexpr (requires { list.begin(); }) {
+      for (const auto& e : list) ForEachErrorCode(e, fn);
+    }
+  };
+  if constexpr (requires { r.topics; }) each(r.topics);
+  if constexpr (requires { r.responses; }) each(r.responses);
+  if constexpr (requires { r.partitions; }) each(r.partitions);
+  if constexpr (requires { r.results; }) each(r.results);
+  if constexpr (requires { r.groups; }) each(r.groups);
+  if constexpr (requires { r.members; }) each(r.members);
+  if constexpr (requires { r.filter_results; }) each(r.filter_results);
+}
+
+// Counts the response's errors with the request's observer (metrics).
+template <typename Response>
+void NoteErrors(const Responder& responder, const Response& response) {
+  ForEachErrorCode(response, [&](KafkaError code) {
+    if (code != KafkaError::kNone) responder.NoteError(static_cast<int16_t>(code));
+  });
+}
+
 // Encodes `response` at `version` and sends it.
 template <typename Response>
 void Reply(Responder& responder, int16_t version, const Response& response) {
+  NoteErrors(responder, response);
   OutBuffer out;
   EncodeResponse(version, response, out);
   responder.Send(std::move(out));
@@ -30,7 +67,8 @@ KafkaError ToKafkaError(const base::Error& error);
 
 class Broker::Impl {
  public:
-  Impl(BrokerOptions options) : options_(std::move(options)) {}
+  Impl(BrokerOptions options)
+      : options_(std::move(options)), requests_(base::SystemClock::Instance()) {}
 
   // Decodes and answers one request (a worker thread; see RequestHandlerFn).
   void Handle(std::shared_ptr<const RequestFrame> frame, Responder responder);
@@ -107,13 +145,30 @@ class Broker::Impl {
   int32_t AdvertisedPort(const Session& session) const;
   const Listener* AdvertisedListener(const Session& session) const;
 
+  // admin_handlers.cc: GET /livez, /readyz, /metrics (on the admin listener's thread).
+  HttpResponse HandleAdmin(const HttpRequest& request);
+  // The Prometheus page; with admin_mu_ held and ready_ set.
+  std::string RenderMetricsLocked();
+  // Why /readyz says 503 (ready_ false from now on).
+  void SetNotReady(std::string why);
+  void SetReady();
+
   BrokerOptions options_;
+  RequestMetrics requests_;  // fed by every request's Responder (Handle)
+  TrafficMetrics traffic_;   // fed by Produce and Fetch
+  // Guards the admin thread's use of the broker: set (under admin_mu_) once Start is done, cleared
+  // by Stop before anything is torn down; a scrape holds admin_mu_ while it reads the engine.
+  std::mutex admin_mu_;
+  std::atomic<bool> ready_{false};
+  std::string not_ready_why_ = "starting";  // guarded by admin_mu_
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<FetchWaiters> waiters_;
   std::unique_ptr<GroupCoordinator> groups_;
   std::unique_ptr<Authorizer> authorizer_;  // null without an authorizer; borrows engine_
   std::unique_ptr<Server> server_;
   bool stopped_ = false;
+  // Last, so that it is destroyed (its thread joined) first.
+  std::unique_ptr<AdminHttpServer> admin_;
 };
 
 }  // namespace sluice::net

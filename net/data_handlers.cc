@@ -139,6 +139,8 @@ void Broker::Impl::HandleProduce(const RequestHeader& h, const ProduceRequest& r
         // leaves none of the partition's batches of this request stored, so that the client's
         // retry of the whole set stores each once. The batches point into the frame, which the
         // call holds until the append is done.
+        uint64_t batch_bytes = 0;
+        for (Bytes b : *batches) batch_bytes += b.size();
         call->outstanding.fetch_add(1, std::memory_order_relaxed);
         const int64_t append_time_ms =
             config && config->message_timestamp_type == engine::TimestampType::kLogAppendTime
@@ -146,8 +148,8 @@ void Broker::Impl::HandleProduce(const RequestHeader& h, const ProduceRequest& r
                 : -1;
         engine_->AppendBatchesAsync(
             t.name, p.index, *batches,
-            [call, &part, peer, topic = t.name,
-             append_time_ms](Result<engine::AppendResult> appended) {
+            [call, &part, peer, topic = t.name, batch_bytes, append_time_ms,
+             traffic = traffic_.For(t.name, p.index)](Result<engine::AppendResult> appended) {
               if (!appended) {
                 const KafkaError code = ToKafkaError(appended.error());
                 if (code == KafkaError::kUnknownTopicOrPartition) {
@@ -159,6 +161,12 @@ void Broker::Impl::HandleProduce(const RequestHeader& h, const ProduceRequest& r
               } else {
                 part.base_offset = appended->base_offset.value();
                 part.log_append_time_ms = append_time_ms;
+                if (!appended->duplicate) {
+                  traffic->records_in.fetch_add(
+                      static_cast<uint64_t>(appended->last_offset - appended->base_offset + 1),
+                      std::memory_order_relaxed);
+                  traffic->bytes_in.fetch_add(batch_bytes, std::memory_order_relaxed);
+                }
               }
               call->Done();
             },
@@ -252,6 +260,14 @@ void Broker::Impl::RunFetch(std::shared_ptr<PendingFetch> fetch) {
   const size_t max_bytes = static_cast<size_t>(std::max(0, req.max_bytes));
   size_t total = 0;
   std::vector<std::pair<std::string, int32_t>> watched;
+  // What the response carries per partition (counted once it is sent).
+  struct Sent {
+    const std::string* topic;
+    int32_t partition;
+    uint64_t records;
+    uint64_t bytes;
+  };
+  std::vector<Sent> sent;
   for (const auto& t : req.topics) {
     FetchResponse::Topic topic;
     topic.topic = t.topic;
@@ -286,6 +302,7 @@ void Broker::Impl::RunFetch(std::shared_ptr<PendingFetch> fetch) {
         } else {
           part.high_watermark = part.last_stable_offset = read->high_watermark.value();
           part.log_start_offset = read->log_start_offset.value();
+          Sent& counted = sent.emplace_back(Sent{&t.topic, p.partition, 0, 0});
           for (const auto& b : read->batches) {
             const size_t size = b.bytes.size();
             if (!part.batches.empty() || total > 0) {
@@ -303,11 +320,15 @@ void Broker::Impl::RunFetch(std::shared_ptr<PendingFetch> fetch) {
               if (!*plain) break;  // does not fit this response, or memory is short: next fetch
               part.batches.push_back((*plain)->bytes());
               total += (*plain)->bytes().size();
+              counted.records += static_cast<uint64_t>(std::max(0, b.header.record_count));
+              counted.bytes += (*plain)->bytes().size();
               pins.push_back(std::move(*plain));
               continue;
             }
             part.batches.push_back(b.bytes);
             total += size;
+            counted.records += static_cast<uint64_t>(std::max(0, b.header.record_count));
+            counted.bytes += size;
           }
           if (!part.batches.empty()) pins.push_back(read->pin);
         }
@@ -333,6 +354,13 @@ void Broker::Impl::RunFetch(std::shared_ptr<PendingFetch> fetch) {
       return;
     }
   }
+  for (const Sent& c : sent) {
+    if (c.records == 0 && c.bytes == 0) continue;
+    auto traffic = traffic_.For(*c.topic, c.partition);
+    traffic->records_out.fetch_add(c.records, std::memory_order_relaxed);
+    traffic->bytes_out.fetch_add(c.bytes, std::memory_order_relaxed);
+  }
+  NoteErrors(fetch->responder, resp);
   OutBuffer out;
   EncodeResponse(version, resp, out);
   for (auto& pin : pins) out.AddPin(std::move(pin));

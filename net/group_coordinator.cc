@@ -8,6 +8,14 @@
 #include "segment/base/log.h"
 
 namespace sluice::net {
+namespace {
+
+// Logs `line` (info) once the coordinator's lock is released.
+void DeferLog(std::vector<std::function<void()>>& deferred, std::string line) {
+  deferred.push_back([line = std::move(line)] { base::Log(base::LogLevel::kInfo, "group", line); });
+}
+
+}  // namespace
 
 namespace {
 
@@ -477,6 +485,11 @@ void GroupCoordinator::PrepareRebalanceLocked(Group& g, Deferred& deferred) {
     g.initial_join = false;
     g.join_deadline_ms = now_ms + rebalance_timeout_ms;
   }
+  if (g.state != State::kPreparingRebalance) {
+    DeferLog(deferred, g.group_id + ": rebalance started (generation " +
+                           std::to_string(g.generation_id) + ", " +
+                           std::to_string(g.members.size()) + " member(s))");
+  }
   g.state = State::kPreparingRebalance;
   NoteDeadlineLocked(g.join_deadline_ms);
 }
@@ -516,6 +529,8 @@ void GroupCoordinator::CompleteJoinLocked(Group& g, int64_t now_ms, Deferred& de
   g.new_member_added = false;
   ++g.generation_id;
   if (g.members.empty()) {
+    DeferLog(deferred, g.group_id + ": rebalance ended: generation " +
+                           std::to_string(g.generation_id) + " with no members (Empty)");
     g.state = State::kEmpty;
     g.protocol.clear();
     g.leader_id.clear();
@@ -626,6 +641,10 @@ void GroupCoordinator::Sync(SyncParams params, std::function<void(SyncResult)> d
               member.assignment = a == by_member.end() ? std::string() : std::move(a->second);
             }
             g.state = State::kStable;
+            DeferLog(deferred, g.group_id + ": rebalance ended: generation " +
+                                   std::to_string(g.generation_id) + ", " +
+                                   std::to_string(g.members.size()) + " member(s), protocol " +
+                                   g.protocol + ", leader " + g.leader_id + " (Stable)");
             PropagateAssignmentLocked(g, now_ms, deferred);
           }
           break;

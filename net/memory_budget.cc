@@ -34,6 +34,7 @@ MemoryBudget::Lease MemoryBudget::TryReserve(size_t n) {
 MemoryBudget::Lease MemoryBudget::ReserveAnyway(size_t n) {
   std::lock_guard lock(mu_);
   used_ += n;
+  used_published_.store(used_, std::memory_order_relaxed);
   peak_ = std::max(peak_, used_);
   return Lease(this, n);
 }
@@ -45,6 +46,7 @@ bool MemoryBudget::TryTake(size_t n) {
     return false;
   }
   used_ += n;
+  used_published_.store(used_, std::memory_order_relaxed);
   peak_ = std::max(peak_, used_);
   return true;
 }
@@ -54,6 +56,7 @@ void MemoryBudget::Give(size_t n) {
   {
     std::lock_guard lock(mu_);
     used_ -= std::min(n, used_);
+    used_published_.store(used_, std::memory_order_relaxed);
     ++released_;
     wake.swap(waiters_);
   }

@@ -24,6 +24,7 @@
 // post work: they run once each. Waiters are few (one per event loop, which keeps its own queue of
 // connections waiting for memory), so every release wakes them all.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -82,6 +83,8 @@ class MemoryBudget {
 
   size_t capacity() const { return capacity_; }
   size_t used() const;
+  // used() without the lock, for metrics (the value after the last change).
+  size_t used_lock_free() const { return used_published_.load(std::memory_order_relaxed); }
   // The most ever reserved at once.
   size_t peak() const;
   // How many TryReserve calls were refused (each one a reader that stopped reading).
@@ -97,6 +100,7 @@ class MemoryBudget {
   size_t peak_ = 0;                             // guarded by mu_
   uint64_t refused_ = 0;                        // guarded by mu_
   uint64_t released_ = 0;                       // guarded by mu_: Give calls
+  std::atomic<size_t> used_published_{0};       // used_, stored under mu_ at each change
   std::vector<std::function<void()>> waiters_;  // guarded by mu_
 };
 

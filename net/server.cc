@@ -139,20 +139,25 @@ class ConnectionLimits {
   std::optional<std::string> Admit(const std::string& ip) {
     std::lock_guard lock(mu_);
     if (total_ >= max_total_) {
+      refused_.fetch_add(1, std::memory_order_relaxed);
       return std::to_string(max_total_) + " connections open (max.connections)";
     }
     int& n = per_ip_[ip];
     if (n >= max_per_ip_) {
+      refused_.fetch_add(1, std::memory_order_relaxed);
       return std::to_string(max_per_ip_) + " connections open from " + ip +
              " (max.connections.per.ip)";
     }
     ++n;
     ++total_;
+    open_.store(total_, std::memory_order_relaxed);
+    accepted_.fetch_add(1, std::memory_order_relaxed);
     return std::nullopt;
   }
   void Release(const std::string& ip) {
     std::lock_guard lock(mu_);
     --total_;
+    open_.store(total_, std::memory_order_relaxed);
     if (auto it = per_ip_.find(ip); it != per_ip_.end() && --it->second <= 0) per_ip_.erase(it);
   }
 
@@ -162,6 +167,12 @@ class ConnectionLimits {
   std::mutex mu_;
   int total_ = 0;                                // guarded by mu_
   std::unordered_map<std::string, int> per_ip_;  // guarded by mu_
+
+ public:
+  // For metrics, without the lock: total_'s last value, and the admissions and refusals so far.
+  std::atomic<int> open_{0};
+  std::atomic<uint64_t> accepted_{0};
+  std::atomic<uint64_t> refused_{0};
 };
 
 // One client connection. Everything but the constructor runs on its loop's thread; other threads
@@ -536,9 +547,20 @@ void Connection::ContinueHandshake() {
 
 void Connection::CloseConnection(const std::string& why, bool misbehaved) {
   if (closed()) return;
-  static base::RateLimitedLog routine(base::LogLevel::kInfo, 1000);
+  // A client closing between requests and the server stopping are routine (debug: one line per
+  // connection); other ends (a request cut short, idle timeouts, socket errors) are info, a
+  // misbehaving client's warnings, both rate-limited.
+  static base::RateLimitedLog notable(base::LogLevel::kInfo, 1000);
   static base::RateLimitedLog problem(base::LogLevel::kWarning, 1000);
-  (misbehaved ? problem : routine).Log("serve: closing connection from " + peer() + ": " + why);
+  const std::string line = "serve: closing connection from " + peer() + ": " + why;
+  if (misbehaved) {
+    problem.Log(line);
+  } else if (why == "client went away" || why == "client disconnected" ||
+             why == "server stopping") {
+    base::LogDebug(line);
+  } else {
+    notable.Log(line);
+  }
   const int fd = fd_;
   if (!handshaking_) transport_->Shutdown();
   transport_.reset();
@@ -843,6 +865,7 @@ Responder::Responder(std::shared_ptr<Connection> conn, uint64_t seq, int32_t cor
 void Responder::Complete(std::optional<OutBuffer> body, std::optional<std::string> close_after,
                          NextFrame next) {
   SLUICE_CHECK(conn_ != nullptr, "Responder used twice");
+  if (observer_ != nullptr) observer_->RequestDone(api_key_, start_ns_);
   auto conn = std::move(conn_);
   Inbox& inbox = conn->inbox();
   // std::function needs a copyable target; an OutBuffer is move-only.
@@ -864,6 +887,7 @@ void Responder::NoResponse() { Complete(std::nullopt, std::nullopt, NextFrame::k
 
 void Responder::Close(std::string why, bool misbehaved) {
   SLUICE_CHECK(conn_ != nullptr, "Responder used twice");
+  if (observer_ != nullptr) observer_->RequestDone(api_key_, start_ns_);
   auto conn = std::move(conn_);
   Inbox& inbox = conn->inbox();
   inbox.Post([conn, why = std::move(why), misbehaved] { conn->CloseConnection(why, misbehaved); });
@@ -1023,6 +1047,12 @@ Status Server::Listen(size_t i) {
 
 void Server::Post(std::function<void()> fn) { pool_->Post(std::move(fn)); }
 
+ConnectionCounts Server::connection_counts() const {
+  return {limits_->open_.load(std::memory_order_relaxed),
+          limits_->accepted_.load(std::memory_order_relaxed),
+          limits_->refused_.load(std::memory_order_relaxed)};
+}
+
 Status Server::ReloadTls() {
   if (!CurrentTls()) {
     return MakeError(ErrorCode::kInvalidArgument, "no TLS listener: nothing to reload");
@@ -1078,8 +1108,7 @@ void Server::AcceptLoop() {
       }
       const int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      static base::RateLimitedLog log(base::LogLevel::kInfo, 1000);
-      log.Log("serve: connection from " + session.peer + " on " + session.listener->name);
+      base::LogDebug("serve: connection from " + session.peer + " on " + session.listener->name);
       std::shared_ptr<const TlsContext> tls;
       if (UsesTls(session.listener->protocol)) tls = CurrentTls();
       loops_[next_loop++ % loops_.size()]->Adopt(fd, std::move(session), std::move(tls));

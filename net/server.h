@@ -72,6 +72,18 @@ class EventLoop;
 // SASL bytes with only a size prefix, as after a SaslHandshake v0; PROTOCOL.md "SASL").
 enum class NextFrame { kRequest, kRawSaslToken };
 
+// Told when each request completes (the broker's metrics: net/broker_metrics.h). Called on the
+// thread that completes the Responder, before the response is queued; must be cheap and
+// thread-safe.
+class RequestObserver {
+ public:
+  virtual ~RequestObserver() = default;
+  // The request of `api_key` that started at `start_ns` (the observer's clock) is complete.
+  virtual void RequestDone(int16_t api_key, int64_t start_ns) = 0;
+  // Its response carries `error_code` (once per partition, topic or group that has it).
+  virtual void RequestError(int16_t api_key, int16_t error_code) = 0;
+};
+
 // Completes one request. Exactly one of Send, NoResponse or Close must be called, once, from any
 // thread. A Responder whose connection has gone away does nothing.
 class Responder {
@@ -100,6 +112,18 @@ class Responder {
   // authentication: Kafka answers, then closes). `why` is logged with the close.
   void SendThenClose(OutBuffer body, std::string why);
 
+  // Has `observer` (which must outlive the request) told when this request completes: Send,
+  // SendThenClose, NoResponse or Close.
+  void Observe(RequestObserver* observer, int16_t api_key, int64_t start_ns) {
+    observer_ = observer;
+    api_key_ = api_key;
+    start_ns_ = start_ns;
+  }
+  // Tells the observer (if any) that the response carries `error_code`.
+  void NoteError(int16_t error_code) const {
+    if (observer_ != nullptr) observer_->RequestError(api_key_, error_code);
+  }
+
   int32_t correlation_id() const { return correlation_id_; }
   // Whether the frame this answers is a raw SASL token rather than a Kafka request.
   bool raw_sasl_token() const { return raw_sasl_token_; }
@@ -116,6 +140,9 @@ class Responder {
   uint64_t seq_ = 0;
   int32_t correlation_id_ = 0;
   bool raw_sasl_token_ = false;
+  RequestObserver* observer_ = nullptr;  // null: not observed
+  int16_t api_key_ = -1;
+  int64_t start_ns_ = 0;
 };
 
 // One request as received, without its size prefix. It holds its charge on the server's memory
@@ -152,6 +179,13 @@ struct ServerOptions {
   TlsOptions tls;
 };
 
+// Client connections, for metrics.
+struct ConnectionCounts {
+  int open = 0;           // now
+  uint64_t accepted = 0;  // since the start
+  uint64_t refused = 0;   // by max.connections or max.connections.per.ip, since the start
+};
+
 class Server {
  public:
   Server(ServerOptions options, RequestHandlerFn handler);
@@ -172,6 +206,8 @@ class Server {
   // The memory budget: handlers charge what they allocate for a request (decompression, transcoded
   // responses) to it.
   MemoryBudget& budget() { return budget_; }
+  // Lock-free (the counts may lag by a connection being admitted or released).
+  ConnectionCounts connection_counts() const;
   // Reads the TLS files again (ServerOptions::tls): new connections get the new certificate. On
   // an error the old context stays.
   Status ReloadTls();

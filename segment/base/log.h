@@ -2,12 +2,21 @@
 
 // Minimal leveled logging to stderr (or a sink a program installs). Used for what an operator
 // should see: recovery reports, dropped data, background failures. Thread-safe.
+//
+// Each line on stderr carries an ISO-8601 UTC timestamp with milliseconds, the level and the
+// component, as text:
+//   2026-11-23T10:00:00.123Z info serve: listening on PLAINTEXT://127.0.0.1:9092
+// or as one JSON object per line (SetLogFormat(kJson)):
+//   {"ts":"2026-11-23T10:00:00.123Z","level":"info","component":"serve","msg":"listening on ..."}
+// The component is the one given, or else the message's leading "word: " (lower-case letters,
+// digits, '-' and '_'; "serve: ..." is component "serve"), or else "sluice".
 
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "segment/base/clock.h"
 
@@ -16,12 +25,25 @@ namespace sluice::base {
 enum class LogLevel : uint8_t { kDebug, kInfo, kWarning, kError };
 
 void Log(LogLevel level, std::string_view message);
+void Log(LogLevel level, std::string_view component, std::string_view message);
+inline void LogDebug(std::string_view m) { Log(LogLevel::kDebug, m); }
 inline void LogInfo(std::string_view m) { Log(LogLevel::kInfo, m); }
 inline void LogWarning(std::string_view m) { Log(LogLevel::kWarning, m); }
 inline void LogError(std::string_view m) { Log(LogLevel::kError, m); }
 
 // Messages below `level` are dropped. Default kInfo.
 void SetLogLevel(LogLevel level);
+enum class LogFormat : uint8_t { kText, kJson };
+// How lines are written to stderr (a sink gets the bare message). Default kText.
+void SetLogFormat(LogFormat format);
+// "2026-11-23T10:00:00.123Z": `unix_ms` as ISO-8601 UTC with milliseconds.
+std::string FormatUtcMillis(int64_t unix_ms);
+// The line written to stderr for a message, without the newline (exposed for tests).
+std::string FormatLogLine(LogFormat format, int64_t unix_ms, LogLevel level,
+                          std::string_view component, std::string_view message);
+// Splits a message's leading component ("serve: rest" -> {"serve", "rest"}); {"", message} when
+// it has none.
+std::pair<std::string_view, std::string_view> SplitComponent(std::string_view message);
 // Replaces the sink (nullptr restores stderr). Returns the previous one.
 using LogSink = std::function<void(LogLevel, std::string_view)>;
 void SetLogSink(LogSink sink);

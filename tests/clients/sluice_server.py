@@ -25,6 +25,7 @@ class SluiceServer:
         self.extra_args = list(extra_args)
         self.proc = None
         self.port = None
+        self.admin_port = None  # the admin HTTP listener's (/livez, /readyz, /metrics)
         self.log_path = os.path.join(self.data_dir + ".log")
 
     @property
@@ -36,9 +37,13 @@ class SluiceServer:
         self._log = open(self.log_path, "ab")
         where = (["--listeners", self.listeners] if self.listeners
                  else ["--listen", "127.0.0.1:%d" % port])
+        # The admin listener on a free port unless the test chose one (the default port would be
+        # taken by the first of several servers).
+        admin = ([] if any(a.startswith("--admin-listen") for a in self.extra_args)
+                 else ["--admin-listen", "127.0.0.1:0"])
         self.proc = subprocess.Popen(
             [SLUICE, "--data-dir", self.data_dir, "serve"] + where +
-            ["--group-min-session-timeout-ms", "100"] + self.extra_args,
+            ["--group-min-session-timeout-ms", "100"] + admin + self.extra_args,
             stdout=subprocess.PIPE, stderr=self._log, preexec_fn=self.preexec_fn)
         line = self.proc.stdout.readline().decode()
         m = re.match(r"listening on [^:]+:(\d+)", line)
@@ -54,6 +59,13 @@ class SluiceServer:
             lm = re.match(r"listener (\w+)://.*:(\d+)$", self.proc.stdout.readline().decode().strip())
             if lm:
                 self.ports[lm.group(1)] = int(lm.group(2))
+        # Then `admin listening on HOST:PORT` unless --admin-listen none.
+        self.admin_port = None
+        if "none" not in self.extra_args:
+            am = re.match(r"admin listening on [^:]+:(\d+)$",
+                          self.proc.stdout.readline().decode().strip())
+            if am:
+                self.admin_port = int(am.group(1))
         return self
 
     def address(self, listener):

@@ -77,5 +77,44 @@ TEST(WithThousandsTest, GroupsDigitsByThree) {
   EXPECT_EQ(WithThousands(1234567), "1,234,567");
 }
 
+TEST(LogFormatTest, TimestampsAreIsoUtcWithMilliseconds) {
+  EXPECT_EQ(FormatUtcMillis(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatUtcMillis(1'795'428'000'007), "2026-11-23T10:00:00.007Z");
+  EXPECT_EQ(FormatUtcMillis(1'795'427'999'999), "2026-11-23T09:59:59.999Z");
+}
+
+TEST(LogFormatTest, SplitsTheComponentPrefix) {
+  using Split = std::pair<std::string_view, std::string_view>;
+  EXPECT_EQ(SplitComponent("serve: listening on x"), (Split{"serve", "listening on x"}));
+  EXPECT_EQ(SplitComponent("group-1: x"), (Split{"group-1", "x"}));
+  EXPECT_EQ(SplitComponent("/data/events-0: write failed"),
+            (Split{"", "/data/events-0: write failed"}));
+  EXPECT_EQ(SplitComponent("Capital: x"), (Split{"", "Capital: x"}));
+  EXPECT_EQ(SplitComponent("no component here"), (Split{"", "no component here"}));
+  EXPECT_EQ(SplitComponent(": x"), (Split{"", ": x"}));
+}
+
+TEST(LogFormatTest, WritesTextLines) {
+  EXPECT_EQ(FormatLogLine(LogFormat::kText, 1'795'428'000'123, LogLevel::kWarning, "serve", "hi"),
+            "2026-11-23T10:00:00.123Z warning serve: hi");
+}
+
+TEST(LogFormatTest, WritesJsonLinesWithEscapes) {
+  EXPECT_EQ(FormatLogLine(LogFormat::kJson, 1'795'428'000'123, LogLevel::kInfo, "serve",
+                          "a \"quote\" \\ and\nnewline\x01"),
+            "{\"ts\":\"2026-11-23T10:00:00.123Z\",\"level\":\"info\",\"component\":\"serve\","
+            "\"msg\":\"a \\\"quote\\\" \\\\ and\\nnewline\\u0001\"}");
+}
+
+TEST(LogFormatTest, SinksGetTheMessageAsWritten) {
+  std::vector<std::string> lines;
+  SetLogSink([&](LogLevel, std::string_view m) { lines.emplace_back(m); });
+  LogWarning("serve: one");
+  Log(LogLevel::kWarning, "group", "two");
+  LogDebug("serve: below the level");  // dropped at the default level
+  SetLogSink(nullptr);
+  EXPECT_EQ(lines, (std::vector<std::string>{"serve: one", "group: two"}));
+}
+
 }  // namespace
 }  // namespace sluice::base
