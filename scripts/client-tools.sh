@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Test-only client libraries that come from their own registries (not Debian), at pinned versions,
+# into the test cache. Tests call this script; scripts/install-deps.sh runs `fetch` so a fresh
+# machine has them before the suite starts, and a test that finds them missing fetches them itself
+# (a failure to do so fails the test: a client that cannot be installed is not a skip).
+#
+#   client-tools.sh fetch        installs every tool below (a no-op when cached)
+#   client-tools.sh python       prints the path of the venv's python (installs first if needed)
+#
+# Python packages: tests/clients/requirements.txt (exact pins) into a venv made by Debian's
+# /usr/bin/python3 (the `python3` on PATH may be another one). The venv is rebuilt when the
+# requirements change (their hash is stamped in it).
+#
+# The cache is $SLUICE_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/sluice), as for
+# scripts/kafka-fixture.sh. Every failure is loud: a non-zero exit and a message.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CACHE="${SLUICE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice}"
+REQUIREMENTS="$ROOT/tests/clients/requirements.txt"
+VENV="$CACHE/venv"
+
+die() {
+  echo "client-tools: $*" >&2
+  exit 1
+}
+
+requirements_hash() { sha256sum "$REQUIREMENTS" | cut -d' ' -f1; }
+venv_ready() { [ -f "$VENV/.requirements-$(requirements_hash)" ] && [ -x "$VENV/bin/python" ]; }
+
+fetch_venv() {
+  mkdir -p "$CACHE"
+  exec 8>"$CACHE/.venv.lock"
+  flock 8
+  if venv_ready; then
+    exec 8>&-
+    return 0
+  fi
+  [ -x /usr/bin/python3 ] || die "no /usr/bin/python3 (Debian's python3)"
+  echo "client-tools: installing $(grep -cv '^\s*\(#\|$\)' "$REQUIREMENTS") Python packages into $VENV" >&2
+  local work="$VENV.new"
+  rm -rf "$work"
+  /usr/bin/python3 -m venv "$work" || die "could not create a venv (install python3-venv)"
+  if ! "$work/bin/python" -m pip install --quiet --no-input -r "$REQUIREMENTS" >"$CACHE/pip.log" 2>&1; then
+    cat "$CACHE/pip.log" >&2
+    rm -rf "$work"
+    die "pip could not install $REQUIREMENTS"
+  fi
+  touch "$work/.requirements-$(requirements_hash)"
+  rm -rf "$VENV"
+  mv "$work" "$VENV"
+  # A venv records its own path in its scripts; the interpreter itself is found through the
+  # pyvenv.cfg next to it, so `$VENV/bin/python -m ...` works after the move.
+  exec 8>&-
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  fetch) fetch_venv ;;
+  python) venv_ready || fetch_venv; echo "$VENV/bin/python" ;;
+  *) die "usage: client-tools.sh fetch|python" ;;
+esac
