@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start, command 2: installs what is missing, then builds and runs the whole test suite twice:
-# once with warnings as errors, once under AddressSanitizer + UndefinedBehaviorSanitizer; then the
-# concurrent tests (engine, net, groups) under ThreadSanitizer.
+# once with warnings as errors, once under AddressSanitizer + UndefinedBehaviorSanitizer (without
+# the compatibility tests labelled `compat`, tests/CMakeLists.txt says why); then the concurrent
+# tests (engine, net, groups) under ThreadSanitizer.
 # `SLUICE_TEST_SANITIZE=0` skips the ASan/UBSan pass and `SLUICE_TEST_TSAN=0` the TSan pass (for a
 # quicker local loop). A skipped test fails the run unless `SLUICE_TEST_ALLOW_SKIPS=1`.
 set -euo pipefail
@@ -57,7 +58,7 @@ run_suite build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if [ "${SLUICE_TEST_SANITIZE:-1}" != "0" ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     run_suite build/test-asan -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=address,undefined \
-      -DSLUICE_BUILD_BENCH=OFF
+      -DSLUICE_BUILD_BENCH=OFF -- -LE compat
 fi
 
 # ThreadSanitizer over the tests labelled `concurrent` (tests/CMakeLists.txt): only their binaries

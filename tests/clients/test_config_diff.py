@@ -7,6 +7,8 @@ factor, so acks=all and acks=1 produce are both stored); message.timestamp.type=
 The differences that remain are listed in KNOWN (and in net/PROTOCOL.md, "Topic configs"); any
 other difference fails."""
 
+# ctest-label: compat
+
 import time
 import unittest
 

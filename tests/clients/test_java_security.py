@@ -12,6 +12,8 @@
   --delete-config on users (AlterUserScramCredentials, DescribeUserScramCredentials), and a login
   as the user so made."""
 
+# ctest-label: compat
+
 import json
 import os
 import shutil

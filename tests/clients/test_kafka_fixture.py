@@ -6,6 +6,8 @@ kafka-topics describes the topic's partition count; and kafka-python 2.0.2 logs 
 SASL_PLAINTEXT (SaslHandshake v0 and raw tokens) with PLAIN and SCRAM-SHA-512 on both. This is the
 smoke test of the fixture that the differential tests build on."""
 
+# ctest-label: compat
+
 import json
 import subprocess
 import unittest
