@@ -291,7 +291,7 @@ func (f *Franz) Admin(ctx context.Context, topic string) (map[string]any, error)
 	if err != nil {
 		return nil, fmt.Errorf("list: %w", err)
 	}
-	res["listed"] = all.Names()
+	res["listed"] = append([]string{}, all.Names()...)
 	one, err := f.adm.ListTopics(ctx, topic)
 	if err != nil {
 		return nil, fmt.Errorf("describe: %w", err)
@@ -336,7 +336,7 @@ func (f *Franz) Admin(ctx context.Context, topic string) (map[string]any, error)
 	if err != nil {
 		return nil, fmt.Errorf("list after delete: %w", err)
 	}
-	res["listed_after_delete"] = after.Names()
+	res["listed_after_delete"] = append([]string{}, after.Names()...)
 	return res, nil
 }
 

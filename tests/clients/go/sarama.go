@@ -320,7 +320,7 @@ func (s *Sarama) Admin(ctx context.Context, topic string) (map[string]any, error
 	if err != nil {
 		return nil, fmt.Errorf("list: %w", err)
 	}
-	var names []string
+	names := []string{}
 	for name := range all {
 		names = append(names, name)
 	}
@@ -364,7 +364,7 @@ func (s *Sarama) Admin(ctx context.Context, topic string) (map[string]any, error
 	if err != nil {
 		return nil, fmt.Errorf("list after delete: %w", err)
 	}
-	names = nil
+	names = []string{}
 	for name := range after {
 		names = append(names, name)
 	}
