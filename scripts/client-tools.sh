@@ -79,10 +79,14 @@ fetch_go_client() {
     exec 7>&-
     return 0
   fi
-  command -v go >/dev/null || die "no \`go\` on PATH (the Go toolchain builds the Go client tests)"
-  echo "client-tools: building sluice-go-client ($(go version | cut -d' ' -f3)) into $GO_DIR/bin" >&2
+  # The machine's Go: on PATH, else where its tarball installs (sudo's secure_path leaves it out).
+  local go
+  go="$(command -v go || true)"
+  [ -n "$go" ] || { [ -x /usr/local/go/bin/go ] && go=/usr/local/go/bin/go; } ||
+    die "no Go toolchain (\`go\` on PATH or /usr/local/go/bin/go) to build tests/clients/go"
+  echo "client-tools: building sluice-go-client ($("$go" version | cut -d' ' -f3)) into $GO_DIR/bin" >&2
   if ! (cd "$GO_SRC" && GOMODCACHE="$GO_DIR/mod" GOCACHE="$GO_DIR/build" GOFLAGS="-mod=readonly -buildvcs=false" \
-        GOTOOLCHAIN=local CGO_ENABLED=0 go build -o "$GO_BIN.new" .) >"$GO_DIR/build.log" 2>&1; then
+        GOTOOLCHAIN=local CGO_ENABLED=0 "$go" build -o "$GO_BIN.new" .) >"$GO_DIR/build.log" 2>&1; then
     cat "$GO_DIR/build.log" >&2
     rm -f "$GO_BIN.new"
     die "could not build tests/clients/go"
