@@ -6,6 +6,7 @@
 #
 #   client-tools.sh fetch        installs every tool below (a no-op when cached)
 #   client-tools.sh python       prints the path of the venv's python (installs first if needed)
+#   client-tools.sh go-client    prints the path of sluice-go-client (builds first if needed)
 #
 # Python packages: tests/clients/requirements.txt (exact pins) into a venv made by Debian's
 # /usr/bin/python3 (the `python3` on PATH may be another one). The venv is rebuilt when the
@@ -54,10 +55,54 @@ fetch_venv() {
   exec 8>&-
 }
 
+# --- Go clients (franz-go, IBM sarama) -----------------------------------------------------------
+# tests/clients/go is one Go module (go.mod and go.sum pin every module) built with the machine's
+# `go` into $CACHE/go/bin/sluice-go-client. Modules come from the Go proxy into $CACHE/go/mod (the
+# build cache is $CACHE/go/build); -mod=readonly, so a go.mod or go.sum that does not match the
+# sources fails rather than being rewritten. Rebuilt when any file of the module changes (their
+# hash is stamped next to the binary).
+GO_SRC="$ROOT/tests/clients/go"
+GO_DIR="$CACHE/go"
+GO_BIN="$GO_DIR/bin/sluice-go-client"
+
+go_sources_hash() {
+  (cd "$GO_SRC" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort |
+    xargs sha256sum) | sha256sum | cut -d' ' -f1
+}
+go_client_ready() { [ -x "$GO_BIN" ] && [ -f "$GO_DIR/bin/.sources-$(go_sources_hash)" ]; }
+
+fetch_go_client() {
+  mkdir -p "$GO_DIR/bin"
+  exec 7>"$GO_DIR/.build.lock"
+  flock 7
+  if go_client_ready; then
+    exec 7>&-
+    return 0
+  fi
+  # The machine's Go: on PATH, else where its tarball installs (sudo's secure_path leaves it out).
+  local go
+  go="$(command -v go || true)"
+  [ -n "$go" ] || { [ -x /usr/local/go/bin/go ] && go=/usr/local/go/bin/go; } ||
+    die "no Go toolchain (\`go\` on PATH or /usr/local/go/bin/go) to build tests/clients/go"
+  echo "client-tools: building sluice-go-client ($("$go" version | cut -d' ' -f3)) into $GO_DIR/bin" >&2
+  if ! (cd "$GO_SRC" && GOMODCACHE="$GO_DIR/mod" GOCACHE="$GO_DIR/build" GOFLAGS="-mod=readonly -buildvcs=false" \
+        GOTOOLCHAIN=local CGO_ENABLED=0 "$go" build -o "$GO_BIN.new" .) >"$GO_DIR/build.log" 2>&1; then
+    cat "$GO_DIR/build.log" >&2
+    rm -f "$GO_BIN.new"
+    die "could not build tests/clients/go"
+  fi
+  rm -f "$GO_DIR"/bin/.sources-*
+  mv "$GO_BIN.new" "$GO_BIN"
+  touch "$GO_DIR/bin/.sources-$(go_sources_hash)"
+  exec 7>&-
+}
+# --- end of Go clients ----------------------------------------------------------------------------
+
 cmd="${1:-}"
 shift || true
 case "$cmd" in
-  fetch) fetch_venv ;;
+  fetch) fetch_venv; fetch_go_client ;;
   python) venv_ready || fetch_venv; echo "$VENV/bin/python" ;;
-  *) die "usage: client-tools.sh fetch|python" ;;
+  go-client) go_client_ready || fetch_go_client; echo "$GO_BIN" ;;
+  *) die "usage: client-tools.sh fetch|python|go-client" ;;
 esac
