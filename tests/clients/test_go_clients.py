@@ -9,6 +9,8 @@ client:
 - the admin API (kadm; sarama's ClusterAdmin): create with configs, an unknown config refused,
   list, describe, describe configs (values and sources), delete."""
 
+# ctest-label: compat
+
 import base64
 import json
 import os
