@@ -5,8 +5,9 @@
 //
 //   produce BOOTSTRAP TOPIC CODEC COUNT     idempotent producer, records 0..COUNT-1 to partition 0
 //   consume BOOTSTRAP TOPIC COUNT [MS]      a new group's consumer from the beginning: the first
-//                                           COUNT records, or the error that stopped it (MS: give
-//                                           up after, default 30000)
+//                                           COUNT records, or the error that stopped it (one kafkajs
+//                                           does not restart after; MS: give up after, default
+//                                           30000), and every crash kafkajs reported
 //   group BOOTSTRAP TOPIC PARTITIONS GROUP  two members in a group that rebalances
 //   admin BOOTSTRAP TOPIC                   create with configs, describe configs, list, delete
 'use strict'
@@ -87,15 +88,19 @@ function errorJson(e) {
 async function consume(kafka, topic, count, ms) {
   const consumer = kafka.consumer({ groupId: `check-${topic}-${process.pid}` })
   const out = []
+  const crashes = [] // kafkajs restarts the consumer after a retriable error; the others end it
   let failure = null
-  consumer.on(consumer.events.CRASH, e => { failure = errorJson(e.payload.error) })
+  consumer.on(consumer.events.CRASH, e => {
+    crashes.push({ ...errorJson(e.payload.error), restart: e.payload.restart })
+    if (!e.payload.restart) failure = errorJson(e.payload.error)
+  })
   await consumer.connect()
   await consumer.subscribe({ topics: [topic], fromBeginning: true })
   await consumer.run({ eachMessage: async ({ partition, message: m }) => { out.push(recordJson(partition, m)) } })
   const deadline = Date.now() + ms
   while (out.length < count && failure === null && Date.now() < deadline) await sleep(20)
   await consumer.disconnect()
-  return { records: out.slice(0, count), error: failure }
+  return { records: out.slice(0, count), error: failure, crashes }
 }
 
 // The phases of tests/clients/py/confluent_driver.py group().
@@ -117,7 +122,7 @@ async function group(kafka, topic, partitions, groupId) {
       m.log.assignments.push(m.assigned)
     })
     consumer.on(consumer.events.REBALANCING, () => { m.assigned = null })
-    consumer.on(consumer.events.CRASH, e => { crash = errorJson(e.payload.error) })
+    consumer.on(consumer.events.CRASH, e => { if (!e.payload.restart) crash = errorJson(e.payload.error) })
     await consumer.connect()
     await consumer.subscribe({ topics: [topic], fromBeginning: true })
     await consumer.run({
