@@ -123,7 +123,8 @@ class Checks:
         for r in consumed:
             self.assertEqual(strip([r])[0], expected(r["offset"] * PARTITIONS + r["partition"],
                                                      r["partition"], r["offset"]))
-        phase = lambda rs, n: sorted((r["partition"], r["offset"]) for r in rs if r["phase"] == n)  # noqa: E731
+        def phase(rs, n):
+            return sorted((r["partition"], r["offset"]) for r in rs if r["phase"] == n)
         self.assertEqual(phase(a["records"], 1), [(p, o) for p in every for o in range(4)])
         self.assertEqual(phase(b["records"], 1), [])
         self.assertEqual(phase(a["records"], 2), [(p, o) for p in a_parts for o in range(4, 12)])
@@ -135,6 +136,7 @@ class Checks:
     def check_described(self, configs):
         for key, value in CONFIGS.items():
             self.assertEqual(configs[key], {"value": value, "source": "DYNAMIC_TOPIC_CONFIG"}, key)
-        self.assertEqual(configs["compression.type"], {"value": "producer", "source": "DEFAULT_CONFIG"})
-        self.assertEqual(configs["segment.bytes"], {"value": "1073741824", "source": "DEFAULT_CONFIG"})
-        self.assertEqual(configs["min.insync.replicas"], {"value": "1", "source": "DEFAULT_CONFIG"})
+        default = "DEFAULT_CONFIG"
+        self.assertEqual(configs["compression.type"], {"value": "producer", "source": default})
+        self.assertEqual(configs["segment.bytes"], {"value": "1073741824", "source": default})
+        self.assertEqual(configs["min.insync.replicas"], {"value": "1", "source": default})

@@ -5,9 +5,9 @@ tests/clients/js/kafkajs_driver.js runs under node and prints JSON:
 - an idempotent producer (`idempotent: true`) with the codecs kafkajs has out of the box (none,
   gzip), stored as sent with a producer id and sequences, consumed back byte for byte in order;
 - a topic created with default configs (compression.type=producer, as in Kafka) is readable by
-  kafkajs whatever another client produced into it uncompressed or with gzip — the original bug was
+  kafkajs whatever another client produced into it uncompressed or with gzip (the original bug was
   that sluice's old default compression.type=zstd recompressed such batches into zstd, which
-  kafkajs cannot decode;
+  kafkajs cannot decode);
 - (records produced by `sluice produce`, zstd by default, are test_kafkajs_vs_kafka.py's case);
 - a consumer group of two members that rebalances as the second joins and leaves: every record
   consumed exactly once, every commit accepted, committed offsets asserted (admin.fetchOffsets);

@@ -10,6 +10,7 @@ takes ~15 s to start).
 
 import os
 import subprocess
+import time
 import unittest
 
 from client_scenarios import (CLIENT_TOOLS, CODEC_IDS, HERE, client_tools, line, run_driver,
@@ -19,6 +20,20 @@ from sluice_server import SLUICE, SluiceServer, ServerTestCase
 from test_idempotence import RawKafka
 
 ZSTD_LINES = 200
+
+
+def wait_for_leader(port, topic):
+    """Until ListOffsets of partition 0 succeeds: Kafka answers NOT_LEADER_OR_FOLLOWER for a moment
+    after CreateTopics, and `sluice produce` does not retry that."""
+    deadline = time.monotonic() + 30
+    with RawKafka(port) as conn:
+        while True:
+            try:
+                return conn.high_watermark(topic, 0)
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)  # polls the broker's state; not a stand-in for synchronisation
 
 
 class KafkajsZstdTest(ServerTestCase):
@@ -41,6 +56,7 @@ class KafkajsZstdTest(ServerTestCase):
                                           ("sluice", self.server.bootstrap, self.server.port)):
                 subprocess.run([SLUICE, "--broker", bootstrap, "topic", "create", "from-cli"],
                                check=True, capture_output=True, timeout=60)
+                wait_for_leader(port, "from-cli")
                 sluice_produce(bootstrap, "from-cli", [line(i) for i in range(ZSTD_LINES)])
                 with RawKafka(port) as conn:  # both store the client's zstd batches as they are
                     batches = [h for h, _ in conn.fetch_batches("from-cli", 0, version=11,

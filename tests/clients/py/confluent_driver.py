@@ -16,8 +16,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import confluent_kafka  # noqa: E402
-from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer,  # noqa: E402
-                             TopicPartition)
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # noqa: E402
 
 import client_records as rec  # noqa: E402
@@ -178,7 +177,8 @@ def admin(bootstrap, topic):
     res = ConfigResource(ConfigResource.Type.TOPIC, topic)
     described = client.describe_configs([res])[res].result(TIMEOUT)
     out["configs"] = {k: {"value": v.value,
-                          "source": confluent_kafka.admin.ConfigSource(v.source).name} for k, v in described.items()}
+                          "source": confluent_kafka.admin.ConfigSource(v.source).name}
+                      for k, v in described.items()}
     md = client.list_topics(timeout=TIMEOUT)
     out["listed"] = {t: len(m.partitions) for t, m in md.topics.items()}
     client.delete_topics([topic])[topic].result(TIMEOUT)
