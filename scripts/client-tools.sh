@@ -7,6 +7,8 @@
 #   client-tools.sh fetch        installs every tool below (a no-op when cached)
 #   client-tools.sh python       prints the path of the venv's python (installs first if needed)
 #   client-tools.sh go-client    prints the path of sluice-go-client (builds first if needed)
+#   client-tools.sh node-modules prints the node_modules directory of the npm packages (installs first)
+#   client-tools.sh node SCRIPT [ARGS...]  runs Node.js on SCRIPT with NODE_PATH set to it
 #
 # Python packages: tests/clients/requirements.txt (exact pins) into a venv made by Debian's
 # /usr/bin/python3 (the `python3` on PATH may be another one). The venv is rebuilt when the
@@ -98,11 +100,54 @@ fetch_go_client() {
 }
 # --- end of Go clients ----------------------------------------------------------------------------
 
+# --- npm packages (kafkajs; tests/clients/test_kafkajs.py) -----------------------------------------
+# tests/clients/js/package.json with its committed package-lock.json (exact versions), installed by
+# `npm ci` into $CACHE/npm (the source tree gets no node_modules), re-done when either file changes
+# (their hash is stamped next to node_modules, as for the venv).
+JS_DIR="$ROOT/tests/clients/js"
+NPM_DIR="$CACHE/npm"
+
+npm_hash() { cat "$JS_DIR/package.json" "$JS_DIR/package-lock.json" | sha256sum | cut -d' ' -f1; }
+npm_ready() { [ -f "$NPM_DIR/.lock-$(npm_hash)" ] && [ -d "$NPM_DIR/node_modules" ]; }
+
+fetch_npm() {
+  mkdir -p "$CACHE"
+  exec 6>"$CACHE/.npm.lock"
+  flock 6
+  if npm_ready; then
+    exec 6>&-
+    return 0
+  fi
+  command -v node >/dev/null || die "no node (install nodejs)"
+  command -v npm >/dev/null || die "no npm (install npm)"
+  echo "client-tools: installing npm packages of $JS_DIR into $NPM_DIR" >&2
+  local work="$NPM_DIR.new"
+  rm -rf "$work"
+  mkdir -p "$work"
+  cp "$JS_DIR/package.json" "$JS_DIR/package-lock.json" "$work/"
+  if ! (cd "$work" && npm ci --no-audit --no-fund --ignore-scripts) >"$CACHE/npm.log" 2>&1; then
+    cat "$CACHE/npm.log" >&2
+    rm -rf "$work"
+    die "npm ci could not install $JS_DIR/package-lock.json"
+  fi
+  touch "$work/.lock-$(npm_hash)"
+  rm -rf "$NPM_DIR"
+  mv "$work" "$NPM_DIR"
+  exec 6>&-
+}
+# --- end of the npm packages ----------------------------------------------------------------------
+
 cmd="${1:-}"
 shift || true
 case "$cmd" in
-  fetch) fetch_venv; fetch_go_client ;;
+  fetch) fetch_venv; fetch_go_client; fetch_npm ;;
   python) venv_ready || fetch_venv; echo "$VENV/bin/python" ;;
   go-client) go_client_ready || fetch_go_client; echo "$GO_BIN" ;;
-  *) die "usage: client-tools.sh fetch|python|go-client" ;;
+  node-modules) npm_ready || fetch_npm; echo "$NPM_DIR/node_modules" ;;
+  node)
+    npm_ready || fetch_npm
+    [ $# -ge 1 ] || die "usage: client-tools.sh node SCRIPT [ARGS...]"
+    NODE_PATH="$NPM_DIR/node_modules" exec node "$@"
+    ;;
+  *) die "usage: client-tools.sh fetch|python|go-client|node-modules|node SCRIPT [ARGS...]" ;;
 esac

@@ -26,6 +26,11 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# Node.js and npm for the kafkajs tests (scripts/client-tools.sh): Debian's, unless the machine has
+# its own on PATH (Debian's npm package would not install beside another nodejs build).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then
