@@ -342,12 +342,12 @@ std::string OffsetsText(const std::map<int32_t, base::Offset>& offsets) {
 int Replay(Context& ctx, ReplayArgs& args) {
   auto from = ParseFrom(args.from);
   if (!from) {
-    return ctx.Usage("--from: want earliest, an offset or an ISO-8601 time, got '" + args.from +
+    return ctx.Usage("--from: want earliest, an offset or a time (-1h, -15m, ISO-8601), got '" + args.from +
                      "'");
   }
   auto to = ParseTo(args.to);
   if (!to) {
-    return ctx.Usage("--to: want now, follow, an offset or an ISO-8601 time, got '" + args.to +
+    return ctx.Usage("--to: want now, follow, an offset or a time (-1h, -15m, ISO-8601), got '" + args.to +
                      "'");
   }
   if (args.exec_given && (args.format_given || ctx.format() == OutputFormat::kJson)) {
@@ -460,7 +460,7 @@ void AddReplayCommand(CLI::App& app, Context& ctx) {
       "replay", "Replay a topic's history (a consistent cut), printed or piped to a command");
   cmd->fallthrough();  // global flags (--data-dir, --output, ...) may follow the subcommand
   cmd->add_option("topic", a->topic, "Topic to replay")->required();
-  cmd->add_option("--from", a->from, "earliest, an offset, or an ISO-8601 time")
+  cmd->add_option("--from", a->from, "earliest, an offset, or a time: -1h, -15m, -2d (before now), ISO-8601")
       ->capture_default_str();
   cmd->add_option("--to", a->to,
                   "now (the high watermarks at the start), an offset (exclusive), an ISO-8601 "

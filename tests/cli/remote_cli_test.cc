@@ -290,14 +290,16 @@ TEST_F(RemoteCliTest, GroupCommitsLagResetAndDelete) {
   EXPECT_NE(dry.out.find("dry run: nothing was changed"), std::string::npos) << dry.out;
   EXPECT_EQ(GroupPartition("g", 1)["committed_offset"], before["committed_offset"]);
   json plan = json::parse(
-      Ok({"group", "reset-offsets", "g", "--topic", "t", "--to-offset", "1", "-o", "json"}).out);
+      Ok({"group", "reset-offsets", "g", "--topic", "t", "--to-offset", "1", "--execute", "-o",
+          "json"})
+          .out);
   EXPECT_EQ(plan["changed"], true);
   ASSERT_EQ(plan["plan"].size(), 2u);
   EXPECT_EQ(plan["plan"][1]["current"], before["committed_offset"]);
   EXPECT_EQ(plan["plan"][1]["target"], 1);
   EXPECT_EQ(GroupPartition("g", 1)["committed_offset"], 1);
   EXPECT_EQ(GroupPartition("g", 0)["committed_offset"], 1);
-  Ok({"group", "reset-offsets", "g", "--topic", "t", "--to-latest"});
+  Ok({"group", "reset-offsets", "g", "--topic", "t", "--to-latest", "--execute"});
   EXPECT_EQ(GroupPartition("g", 1)["lag_records"], 0);
 
   EXPECT_EQ(json::parse(Ok({"group", "list", "-o", "json"}).out),
