@@ -1,13 +1,13 @@
 // The sluice command-line tool. This file is the program's one exception boundary: libraries
 // report errors as values; anything thrown (bad_alloc, a third-party throw) ends here as a message.
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <limits>
 #include <string>
 #include <vector>
-#include <exception>
 
 #include "cli/commands.h"
 #include "cli/profiles.h"
@@ -16,7 +16,6 @@
 namespace {
 
 using sluice::cli::Context;
-
 
 // Where the command works: the broker or the data directory. The first level that names one
 // decides: --broker/--data-dir, then SLUICE_BROKER/SLUICE_DATA_DIR, then the profile
@@ -38,6 +37,10 @@ void ResolveTarget(const CLI::App& app, Context& ctx, const CLI::Option& data_di
   }
   ctx.data_dir_given = data_dir.count() > 0;
   if (broker.count() > 0 || data_dir.count() > 0) return;
+  // Commands that use no data: a broken environment or profiles file does not stop them.
+  for (const char* none : {"profile", "completion", "help-man"}) {
+    if (app.got_subcommand(none)) return;
+  }
 
   const char* env_dir = std::getenv("SLUICE_DATA_DIR");
   const char* env_broker = std::getenv("SLUICE_BROKER");
@@ -62,7 +65,6 @@ void ResolveTarget(const CLI::App& app, Context& ctx, const CLI::Option& data_di
     ctx.data_dir = env_dir;
     return;
   }
-  if (app.got_subcommand("profile")) return;  // managing profiles uses none
 
   std::string name = profile_name;
   std::string named_by = "--profile";
@@ -220,6 +222,7 @@ int main(int argc, char** argv) {
     AddAclCommands(app, ctx);
     AddUserCommands(app, ctx);
     AddProfileCommands(app, ctx);
+    AddCompletionCommands(app, ctx);
 
     try {
       app.parse(argc, argv);

@@ -1,7 +1,5 @@
 #include "cli/record_format.h"
 
-#include "segment/base/crypto.h"
-
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,6 +9,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+
+#include "segment/base/crypto.h"
 
 namespace sluice::cli {
 namespace {
@@ -259,23 +259,25 @@ Result<std::optional<std::string>> JsonToBytes(const nlohmann::json& value) {
   return std::optional<std::string>(value.dump());
 }
 
-void RecordPrinter::AppendJson(int32_t partition, const segment::RecordView& r) {
+void AppendRecordJson(std::string& out, std::string_view topic, int32_t partition,
+                      const segment::RecordView& r) {
   using nlohmann::ordered_json;
-  auto bytes = [](const std::optional<std::string_view>& v) -> ordered_json {
-    return BytesToJson(v);
-  };
   ordered_json headers = ordered_json::object();
-  for (const auto& h : r.headers) headers[std::string(h.key)] = bytes(h.value);
-  ordered_json out;
-  out["topic"] = topic_;
-  out["partition"] = partition;
-  out["offset"] = r.offset;
-  out["timestamp"] = r.timestamp;
-  out["key"] = bytes(r.key);
-  out["value"] = bytes(r.value);
-  out["headers"] = std::move(headers);
-  buffer_ += out.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
-  buffer_ += '\n';
+  for (const auto& h : r.headers) headers[std::string(h.key)] = BytesToJson(h.value);
+  ordered_json line;
+  line["topic"] = topic;
+  line["partition"] = partition;
+  line["offset"] = r.offset;
+  line["timestamp"] = r.timestamp;
+  line["key"] = BytesToJson(r.key);
+  line["value"] = BytesToJson(r.value);
+  line["headers"] = std::move(headers);
+  out += line.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+  out += '\n';
+}
+
+void RecordPrinter::AppendJson(int32_t partition, const segment::RecordView& r) {
+  AppendRecordJson(buffer_, topic_, partition, r);
 }
 
 bool RecordPrinter::Flush() {

@@ -36,6 +36,10 @@ nlohmann::json BytesToJson(std::optional<std::string_view> bytes);
 // bytes (kInvalidArgument if malformed), anything else its JSON text.
 Result<std::optional<std::string>> JsonToBytes(const nlohmann::json& value);
 
+// Appends one record as a JSON line (what consume -o json prints) to `out`.
+void AppendRecordJson(std::string& out, std::string_view topic, int32_t partition,
+                      const segment::RecordView& record);
+
 // Decodes the escapes \n \t \r \\ in `text`. nullopt on any other escape or a trailing backslash.
 std::optional<std::string> DecodeEscapes(std::string_view text);
 

@@ -105,9 +105,9 @@ TEST_F(CliUxTest, ProfilesChooseTheDataDirectoryBelowFlagsAndEnvironment) {
   Local({"topic", "create", "in-profile"});
   Ok({"--data-dir", other.path(), "topic", "create", "in-other"});
 
-  EXPECT_EQ(Ok({"profile", "create", "local", "--data-dir", dir_.path()}).out,
-            "created profile local and switched to it (" + config_.path() +
-                "/sluice/profiles.json)\n");
+  EXPECT_EQ(
+      Ok({"profile", "create", "local", "--data-dir", dir_.path()}).out,
+      "created profile local and switched to it (" + config_.path() + "/sluice/profiles.json)\n");
   EXPECT_EQ(Ok({"profile", "current"}).out, "local\n");
   // The profile in use decides where `topic list` looks...
   EXPECT_EQ(Topics(Ok({"topic", "list", "-o", "json"})), "in-profile ");
@@ -182,10 +182,10 @@ TEST_F(CliUxTest, RelativeTimesSelectRecordsByAge) {
   // Records 3 h, 2 h, 30 min and 1 min old.
   std::string input;
   for (int64_t age_min : {180, 120, 30, 1}) {
-    input += json({{"value", "age" + std::to_string(age_min)},
-                   {"timestamp", now_ms - age_min * 60'000}})
-                 .dump() +
-             "\n";
+    input +=
+        json({{"value", "age" + std::to_string(age_min)}, {"timestamp", now_ms - age_min * 60'000}})
+            .dump() +
+        "\n";
   }
   Local({"produce", "t", "--format", "json"}, input);
   EXPECT_EQ(Local({"consume", "t", "--from-time", "-1h"}).out, "age30\nage1\n");
@@ -202,9 +202,9 @@ TEST_F(CliUxTest, RelativeTimesSelectRecordsByAge) {
           .out);
   EXPECT_EQ(plan["plan"][0]["current"], 4);
   EXPECT_EQ(plan["plan"][0]["target"], 2);
-  plan = json::parse(
-      Local({"group", "reset-offsets", "g", "--topic", "t", "--by-duration", "PT150M", "-o", "json"})
-          .out);
+  plan = json::parse(Local({"group", "reset-offsets", "g", "--topic", "t", "--by-duration",
+                            "PT150M", "-o", "json"})
+                         .out);
   EXPECT_EQ(plan["plan"][0]["target"], 1);
 
   RunResult bad = Run({"--data-dir", dir_.path(), "consume", "t", "--from-time", "-1y"});
@@ -241,16 +241,16 @@ TEST_F(CliUxTest, ConsumeLastAndNewGroupsStartWhereTheySay) {
   EXPECT_EQ(next.out, "a5\n");
   EXPECT_EQ(next.err.find("no committed offset"), std::string::npos) << next.err;
 
-  RunResult earliest = Local({"consume", "t", "--group", "g2", "--reset", "earliest",
-                              "--partition", "0", "--count", "2"});
+  RunResult earliest = Local(
+      {"consume", "t", "--group", "g2", "--reset", "earliest", "--partition", "0", "--count", "2"});
   EXPECT_EQ(earliest.out, "a0\na1\n");
   EXPECT_NE(earliest.err.find("starting at offset 0 (--reset earliest)"), std::string::npos)
       << earliest.err;
   ExpectOneLineError(Run({"--data-dir", dir_.path(), "consume", "t", "--reset", "earliest"}), 2,
                      "--reset without --group");
-  ExpectOneLineError(Run({"--data-dir", dir_.path(), "consume", "t", "--group", "g", "--reset",
-                          "middle"}),
-                     2, "bad --reset");
+  ExpectOneLineError(
+      Run({"--data-dir", dir_.path(), "consume", "t", "--group", "g", "--reset", "middle"}), 2,
+      "bad --reset");
   ExpectOneLineError(
       Run({"--data-dir", dir_.path(), "consume", "t", "--last", "1", "--from-beginning"}), 2,
       "--last with --from-beginning");
@@ -283,7 +283,8 @@ TEST_F(CliUxTest, ResetOffsetsIsADryRunUnlessExecuted) {
     committed[p["topic"].get<std::string>() + "-" + std::to_string(p["partition"].get<int>())] =
         p["committed_offset"];
   }
-  EXPECT_EQ(committed, (std::map<std::string, int64_t>{{"t-0", 7}, {"t-1", 10}, {"t-2", 7}, {"u-0", 2}}));
+  EXPECT_EQ(committed,
+            (std::map<std::string, int64_t>{{"t-0", 7}, {"t-1", 10}, {"t-2", 7}, {"u-0", 2}}));
 
   // --all-topics: every topic the group has offsets for; --shift-by clamps to the log.
   json plan = json::parse(Local({"group", "reset-offsets", "g", "--all-topics", "--shift-by",
@@ -311,9 +312,9 @@ TEST_F(CliUxTest, ResetOffsetsIsADryRunUnlessExecuted) {
     ExpectOneLineError(Run(full), 2, args.back());
   }
   // Shifting needs a committed offset to shift.
-  ExpectOneLineError(Run({"--data-dir", d, "group", "reset-offsets", "fresh", "--topic", "t",
-                          "--shift-by", "1"}),
-                     1, "shift without commit");
+  ExpectOneLineError(
+      Run({"--data-dir", d, "group", "reset-offsets", "fresh", "--topic", "t", "--shift-by", "1"}),
+      1, "shift without commit");
 }
 
 TEST_F(CliUxTest, JsonOutputKeepsEveryByte) {
@@ -349,6 +350,129 @@ TEST_F(CliUxTest, JsonOutputKeepsEveryByte) {
       << dumped.dump();
 }
 
+TEST_F(CliUxTest, ReplayExecStreamFeedsOneProcessAndResumes) {
+  Local({"topic", "create", "t", "--partitions", "2"});
+  std::string p0, p1;
+  for (int i = 0; i < 700; ++i) p0 += "zero-" + std::to_string(i) + "\n";
+  for (int i = 0; i < 300; ++i) p1 += "one-" + std::to_string(i) + "\n";
+  Local({"produce", "t", "--partition", "0"}, p0);
+  Local({"produce", "t", "--partition", "1"}, p1);
+  const std::string out = config_.Join("out");
+  const std::string pids = config_.Join("pids");
+
+  // One process for all the records: its pid is written once.
+  Local({"replay", "t", "--exec-stream", "echo $$ >> '" + pids + "'; cat > '" + out + "'"});
+  std::ifstream pid_file(pids);
+  std::string pid_text((std::istreambuf_iterator<char>(pid_file)), {});
+  EXPECT_EQ(Lines(pid_text).size(), 1u) << pid_text;
+  std::ifstream out_file(out);
+  std::string all((std::istreambuf_iterator<char>(out_file)), {});
+  const std::vector<std::string> lines = Lines(all);
+  ASSERT_EQ(lines.size(), 1000u);
+  json first = json::parse(lines[0]);
+  EXPECT_EQ(first["partition"], 0);
+  EXPECT_EQ(first["offset"], 0);
+  EXPECT_EQ(first["value"], "zero-0");
+  EXPECT_EQ(json::parse(lines[999])["value"], "one-299");
+  // Not a terminal: no progress bar.
+  std::remove(out.c_str());
+
+  // A command that reads 250 lines (sh's read takes one byte at a time) and fails: the replay
+  // fails, and the group's progress is exactly what the command read.
+  const std::string reader =
+      "i=0; while [ $i -lt 250 ] && IFS= read -r l; do printf '%s\\n' "
+      "\"$l\" >> '" +
+      out + "'; i=$((i+1)); done; exit 3";
+  RunResult failed =
+      Run({"--data-dir", dir_.path(), "replay", "t", "--exec-stream", reader, "--group", "r"});
+  EXPECT_EQ(failed.exit_code, 1) << failed.err;
+  EXPECT_NE(failed.err.find("exited with status 3"), std::string::npos) << failed.err;
+  json g = json::parse(Local({"group", "describe", "r", "-o", "json"}).out);
+  ASSERT_EQ(g["partitions"].size(), 1u) << g;
+  EXPECT_EQ(g["partitions"][0]["committed_offset"], 250);
+  // A re-run resumes there: every record reaches the output exactly once.
+  RunResult resumed =
+      Local({"replay", "t", "--exec-stream", "cat >> '" + out + "'", "--group", "r"});
+  EXPECT_NE(resumed.err.find("group r resumes t at 0:250"), std::string::npos) << resumed.err;
+  std::ifstream again(out);
+  std::string both((std::istreambuf_iterator<char>(again)), {});
+  const std::vector<std::string> got = Lines(both);
+  ASSERT_EQ(got.size(), 1000u);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], lines[i]) << i;
+  g = json::parse(Local({"group", "describe", "r", "-o", "json"}).out);
+  EXPECT_EQ(g["partitions"][0]["committed_offset"], 700);
+  EXPECT_EQ(g["partitions"][1]["committed_offset"], 300);
+  // Nothing left: a third run feeds nothing.
+  const std::string none = config_.Join("none");
+  Local({"replay", "t", "--exec-stream", "cat > '" + none + "'", "--group", "r"});
+  std::ifstream none_file(none);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(none_file)), {}), "");
+
+  ExpectOneLineError(Run({"--data-dir", dir_.path(), "replay", "t", "--group", "r"}), 2,
+                     "--group without --exec-stream");
+  ExpectOneLineError(
+      Run({"--data-dir", dir_.path(), "replay", "t", "--exec-stream", "cat", "--exec", "cat"}), 2,
+      "both exec modes");
+}
+
+TEST_F(CliUxTest, CompletionsAndManPageComeFromTheFlags) {
+  const std::string bash = Ok({"completion", "bash"}).out;
+  EXPECT_NE(bash.find("complete -o bashdefault -o default -F _sluice sluice"), std::string::npos);
+  // Subcommands and their flags, nested.
+  EXPECT_NE(bash.find("'sluice group reset-offsets') words='"), std::string::npos) << bash;
+  EXPECT_NE(bash.find("--by-duration"), std::string::npos);
+  EXPECT_NE(bash.find("'sluice profile') words='create use list delete current"),
+            std::string::npos);
+  EXPECT_EQ(bash.find("help-man"), std::string::npos);  // hidden
+  // bash itself accepts it and completes from it.
+  const std::string script = config_.Join("c.bash");
+  std::ofstream(script) << bash;
+  RunResult completed;
+  {
+    std::vector<std::string> args{"bash", "-c",
+                                  "source '" + script +
+                                      "'; COMP_WORDS=(sluice group res); COMP_CWORD=2; _sluice; "
+                                      "echo \"${COMPREPLY[@]}\""};
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    ASSERT_EQ(::posix_spawnp(&pid, "bash", &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[1]);
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = ::read(fds[0], buf, sizeof(buf))) > 0) completed.out.append(buf, n);
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    completed.exit_code = WEXITSTATUS(status);
+  }
+  EXPECT_EQ(completed.exit_code, 0);
+  EXPECT_EQ(completed.out, "reset-offsets\n");
+
+  const std::string zsh = Ok({"completion", "zsh"}).out;
+  EXPECT_EQ(zsh.rfind("#compdef sluice\n", 0), 0u);
+  EXPECT_NE(zsh.find("'sluice consume') words_=("), std::string::npos);
+  const std::string fish = Ok({"completion", "fish"}).out;
+  EXPECT_NE(fish.find("-a 'reset-offsets'"), std::string::npos) << fish;
+  EXPECT_NE(fish.find("complete -c sluice -l data-dir -r"), std::string::npos) << fish;
+  ExpectOneLineError(Run({"completion", "tcsh"}), 2, "unknown shell");
+
+  const std::string man = Ok({"help-man"}).out;
+  EXPECT_EQ(man.rfind(".TH SLUICE 1", 0), 0u);
+  EXPECT_NE(man.find(".SS \\fBsluice group reset\\-offsets\\fR \\fIgroup\\fR"), std::string::npos)
+      << man;
+  EXPECT_NE(man.find("\\fB\\-\\-shift\\-by\\fR"), std::string::npos);
+  EXPECT_NE(man.find("SLUICE_BROKER"), std::string::npos);
+}
+
 TEST_F(CliUxTest, MistypedCommandsSuggestTheNearest) {
   RunResult r = Run({"consme", "t"});
   ExpectOneLineError(r, 2, "consme");
@@ -366,8 +490,8 @@ TEST_F(CliUxTest, MistypedCommandsSuggestTheNearest) {
 TEST_F(CliUxTest, ServeConfigRejectsUnknownKeys) {
   const std::string path = config_.Join("serve.toml");
   std::ofstream(path) << "[serve]\nnum-partitions = 3\nnum-partitons = 4\n";
-  RunResult r = Run({"--data-dir", dir_.path(), "--config", path, "serve", "--listen",
-                     "127.0.0.1:0"});
+  RunResult r =
+      Run({"--data-dir", dir_.path(), "--config", path, "serve", "--listen", "127.0.0.1:0"});
   ExpectOneLineError(r, 2, "unknown key");
   EXPECT_NE(r.err.find("unknown key 'serve.num-partitons'"), std::string::npos) << r.err;
 }
@@ -447,9 +571,8 @@ TEST_F(CliUxServerTest, GroupMembersStateAndResetRefusedWhileActive) {
   Ok({"--broker", broker_, "produce", "t"}, "a\nb\nc\nd\n");
   Ok({"--broker", broker_, "consume", "t", "--group", "g", "--from-beginning"});
 
-  json state = json::parse(Ok({"--broker", broker_, "group", "describe", "g", "--state", "-o",
-                               "json"})
-                               .out);
+  json state =
+      json::parse(Ok({"--broker", broker_, "group", "describe", "g", "--state", "-o", "json"}).out);
   EXPECT_EQ(state["state"], "Empty");
   EXPECT_EQ(state["members"], 0);
 
@@ -470,10 +593,11 @@ TEST_F(CliUxServerTest, GroupMembersStateAndResetRefusedWhileActive) {
   EXPECT_EQ(members["members"][0]["client_id"], "rdkafka");
   const std::string table = Ok({"--broker", broker_, "group", "describe", "g", "--members"}).out;
   EXPECT_NE(table.find("t:0,1"), std::string::npos) << table;
-  EXPECT_EQ(Lines(Ok({"--broker", broker_, "group", "describe", "g", "--state"}).out)[1].substr(0, 2),
-            "g ");
-  state = json::parse(
-      Ok({"--broker", broker_, "group", "describe", "g", "--state", "-o", "json"}).out);
+  EXPECT_EQ(
+      Lines(Ok({"--broker", broker_, "group", "describe", "g", "--state"}).out)[1].substr(0, 2),
+      "g ");
+  state =
+      json::parse(Ok({"--broker", broker_, "group", "describe", "g", "--state", "-o", "json"}).out);
   EXPECT_EQ(state["state"], "Stable");
   EXPECT_EQ(state["members"], 1);
   EXPECT_EQ(state["assignor"], "range");
@@ -502,7 +626,8 @@ TEST_F(CliUxServerTest, GroupMembersStateAndResetRefusedWhileActive) {
                               "--to-earliest", "--execute", "-o", "json"})
                               .out);
   EXPECT_EQ(plan["changed"], true);
-  json described = json::parse(Ok({"--broker", broker_, "group", "describe", "g", "-o", "json"}).out);
+  json described =
+      json::parse(Ok({"--broker", broker_, "group", "describe", "g", "-o", "json"}).out);
   for (const auto& p : described["partitions"]) EXPECT_EQ(p["committed_offset"], 0) << p;
 }
 
