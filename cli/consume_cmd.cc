@@ -30,8 +30,8 @@ struct ConsumeArgs {
   int32_t partition = -1;
   std::string group;
   int64_t count = -1;
-  int64_t last = -1;   // --last N: the last N offsets of each partition
-  std::string reset;   // --reset earliest|latest: where partitions without a commit start
+  int64_t last = -1;  // --last N: the last N offsets of each partition
+  std::string reset;  // --reset earliest|latest: where partitions without a commit start
   bool follow = false;
   std::string format = kDefaultRecordFormat;
   bool format_given = false;
@@ -86,9 +86,9 @@ class Consumer {
       } else if (args_.from_beginning || args_.reset == "earliest") {
         s.position = st.log_start_offset;
       } else if (args_.last >= 0) {
-        s.position = Offset(std::max(st.log_start_offset.value(),
-                                     st.high_watermark.value() - std::min(args_.last,
-                                                                          st.high_watermark.value())));
+        s.position = Offset(
+            std::max(st.log_start_offset.value(),
+                     st.high_watermark.value() - std::min(args_.last, st.high_watermark.value())));
       } else if (args_.offset >= 0) {
         s.position = Offset(args_.offset);
       } else if (from_time) {
@@ -113,8 +113,7 @@ class Consumer {
                      "sluice: group %s has no committed offset for %s-%d: starting at offset "
                      "%lld (%s)\n",
                      args_.group.c_str(), args_.topic.c_str(), p,
-                     static_cast<long long>(s.position.value()),
-                     StartReason(earliest).c_str());
+                     static_cast<long long>(s.position.value()), StartReason(earliest).c_str());
       }
       starts.emplace_back(p, s.position);
       states_.push_back(std::move(s));
@@ -252,8 +251,8 @@ int Consume(Context& ctx, const ConsumeArgs& args) {
   if (!args.from_time.empty()) {
     from_time = ParseTime(args.from_time);
     if (!from_time) {
-      return ctx.Usage("--from-time: bad time '" + args.from_time +
-                       "' (" + base::kTimeFormsHelp + ")");
+      return ctx.Usage("--from-time: bad time '" + args.from_time + "' (" + base::kTimeFormsHelp +
+                       ")");
     }
   }
   if (args.format_given && ctx.format() == OutputFormat::kJson) {

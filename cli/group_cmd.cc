@@ -113,15 +113,16 @@ int DescribeMembers(Context& ctx, Backend& b, const std::string& group) {
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& m : st->members) {
-    rows.push_back({group, m.member_id, m.host, m.client_id,
-                    std::to_string(m.assignment.size()), AssignmentText(m.assignment)});
+    rows.push_back({group, m.member_id, m.host, m.client_id, std::to_string(m.assignment.size()),
+                    AssignmentText(m.assignment)});
   }
   PrintTable({"GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS", "ASSIGNMENT"}, rows);
   return kExitOk;
 }
 
 int Describe(Context& ctx, const std::string& group, bool members, bool state) {
-  if (members && state) return ctx.Usage("group describe: --members and --state exclude each other");
+  if (members && state)
+    return ctx.Usage("group describe: --members and --state exclude each other");
   Backend* b = ctx.OpenBackend();
   if (b == nullptr) return ctx.exit_code;
   if (state) return DescribeState(ctx, *b, group);
@@ -217,7 +218,8 @@ int Reset(Context& ctx, const ResetArgs& a) {
         "--to-offset N, --to-datetime T, --by-duration D, --shift-by N");
   }
   if (a.all_topics == !a.topics.empty()) {
-    return ctx.Usage("group reset-offsets: give --topic T[:PARTITIONS] (repeatable) or --all-topics");
+    return ctx.Usage(
+        "group reset-offsets: give --topic T[:PARTITIONS] (repeatable) or --all-topics");
   }
   if (a.execute && a.dry_run) return ctx.Usage("--execute and --dry-run exclude each other");
   if (a.group.empty()) return ctx.Usage("group reset-offsets: empty group id");
@@ -225,8 +227,8 @@ int Reset(Context& ctx, const ResetArgs& a) {
   if (!a.to_datetime.empty()) {
     timestamp = ParseTime(a.to_datetime);
     if (!timestamp) {
-      return ctx.Usage("--to-datetime: bad time '" + a.to_datetime + "' (" +
-                       base::kTimeFormsHelp + ")");
+      return ctx.Usage("--to-datetime: bad time '" + a.to_datetime + "' (" + base::kTimeFormsHelp +
+                       ")");
     }
   }
   if (!a.by_duration.empty()) {
@@ -293,11 +295,11 @@ int Reset(Context& ctx, const ResetArgs& a) {
       } else if (a.to_current || a.shift_by_given) {
         if (!e.current) {
           return ctx.Fail(topic + "-" + std::to_string(p) + ": group " + a.group +
-                          " has no committed offset to " +
-                          (a.to_current ? "keep" : "shift") + " (choose partitions with --topic " +
-                          topic + ":...)");
+                          " has no committed offset to " + (a.to_current ? "keep" : "shift") +
+                          " (choose partitions with --topic " + topic + ":...)");
         }
-        e.target = a.to_current ? e.current->offset : Offset(e.current->offset.value() + a.shift_by);
+        e.target =
+            a.to_current ? e.current->offset : Offset(e.current->offset.value() + a.shift_by);
       } else {
         auto found = b->OffsetForTimestamp(topic, p, *timestamp);
         if (!found) return ctx.Fail(found.error());
@@ -380,16 +382,16 @@ void AddGroupCommands(CLI::App& app, Context& ctx) {
   describe->add_flag("--members", d->members,
                      "The group's active members and their assigned partitions");
   describe->add_flag("--state", d->state, "The group's state, assignor and member count");
-  describe->callback(
-      [&ctx, d] { ctx.exit_code = Describe(ctx, d->group, d->members, d->state); });
+  describe->callback([&ctx, d] { ctx.exit_code = Describe(ctx, d->group, d->members, d->state); });
 
   auto r = std::make_shared<ResetArgs>();
   CLI::App* reset = group->add_subcommand(
       "reset-offsets",
       "Plan moving a group's offsets (as kafka-consumer-groups); --execute applies the plan");
   reset->add_option("group", r->group, "Group id")->required();
-  reset->add_option("--topic", r->topics,
-                    "TOPIC or TOPIC:0,1,2 (repeatable): the partitions to reset (default all)")
+  reset
+      ->add_option("--topic", r->topics,
+                   "TOPIC or TOPIC:0,1,2 (repeatable): the partitions to reset (default all)")
       ->allow_extra_args(false);
   reset->add_flag("--all-topics", r->all_topics, "Every topic the group has offsets for");
   reset->add_flag("--to-earliest", r->to_earliest, "To the oldest record");
@@ -403,8 +405,9 @@ void AddGroupCommands(CLI::App& app, Context& ctx) {
                     "To the first record at or after this time: -1h, -15m, ISO-8601, epoch ms");
   reset->add_option("--by-duration", r->by_duration,
                     "To the first record at or after now minus this (15m, 1h30m, PT15M)");
-  auto* shift_by = reset->add_option("--shift-by", r->shift_by,
-                                     "Move the committed offsets by N (negative: back)")
+  auto* shift_by = reset
+                       ->add_option("--shift-by", r->shift_by,
+                                    "Move the committed offsets by N (negative: back)")
                        ->default_str("");
   reset->add_flag("--execute", r->execute, "Apply the plan (without it, only print it)");
   reset->add_flag("--dry-run", r->dry_run, "Only print the plan (the default)");

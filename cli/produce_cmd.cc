@@ -123,7 +123,6 @@ std::string JsonParseError(std::string_view line) {
   return m.empty() ? "malformed JSON" : "malformed JSON at " + m;
 }
 
-
 Result<InputRecord> ParseJsonRecord(std::string_view line) {
   json doc = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return MakeError(ErrorCode::kInvalidArgument, JsonParseError(line));

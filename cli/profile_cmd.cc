@@ -143,8 +143,7 @@ void AddProfileCommands(CLI::App& app, Context& ctx) {
   profile->require_subcommand(1, 1);
 
   auto c = std::make_shared<CreateArgs>();
-  CLI::App* create =
-      profile->add_subcommand("create", "Create a profile and switch to it");
+  CLI::App* create = profile->add_subcommand("create", "Create a profile and switch to it");
   create->add_option("name", c->name, "Profile name")->required();
   create->add_option("--broker", c->broker, "HOST:PORT of a running `sluice serve`");
   create->add_option("--data-dir", c->data_dir, "Data directory");
@@ -155,8 +154,9 @@ void AddProfileCommands(CLI::App& app, Context& ctx) {
   use->add_option("name", *use_name, "Profile name")->required();
   use->callback([&ctx, use_name] { ctx.exit_code = Use(ctx, *use_name); });
 
-  profile->add_subcommand("list", "List profiles (* marks the one in use)")
-      ->callback([&ctx] { ctx.exit_code = List(ctx); });
+  profile->add_subcommand("list", "List profiles (* marks the one in use)")->callback([&ctx] {
+    ctx.exit_code = List(ctx);
+  });
 
   auto del_name = std::make_shared<std::string>();
   CLI::App* del = profile->add_subcommand("delete", "Delete a profile");

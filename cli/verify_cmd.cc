@@ -3,8 +3,8 @@
 #include <cinttypes>
 
 #include "cli/commands.h"
-#include "cli/record_format.h"
 #include "cli/inspection_output.h"
+#include "cli/record_format.h"
 #include "engine/inspect.h"
 #include "segment/frame.h"
 #include "segment/io/posix_fs.h"
