@@ -197,7 +197,8 @@ std::string Man(const std::vector<CommandInfo>& cmds) {
       ".TH SLUICE 1 \"\" \"sluice 0.1.0\" \"User Commands\"\n"
       ".SH NAME\n"
       "sluice \\- " +
-      Roff(cmds[0].description) +
+      Roff(cmds[0].description.rfind("sluice: ", 0) == 0 ? cmds[0].description.substr(8)
+                                                         : cmds[0].description) +
       "\n"
       ".SH SYNOPSIS\n"
       "\\fBsluice\\fR [\\fIGLOBAL OPTIONS\\fR] \\fICOMMAND\\fR [\\fIARGS\\fR] [\\fIOPTIONS\\fR]\n"

@@ -543,7 +543,7 @@ int Replay(Context& ctx, ReplayArgs& args) {
     Status finished = stream->Finish();
     progress.Done(stream->records_written());
     Status commit = commit_progress(stream->ReadPositions());
-    if (!finished && status) status = finished;
+    if (!finished) status = finished;  // the command's failure explains a broken pipe
     if (!commit && status) status = commit;
   }
   const bool flushed = printer->Flush();

@@ -322,7 +322,7 @@ TEST_F(CliUxTest, JsonOutputKeepsEveryByte) {
   Local({"topic", "create", "copy"});
   // Text, then bytes that are not UTF-8 (a lone continuation byte, an overlong NUL, a surrogate,
   // a truncated sequence), keyed by a tab separator.
-  const std::string bad_value = std::string("\x80\xc0\x80\xed\xa0\x80\xe2\x82", 10);
+  const std::string bad_value = std::string("\x80\xc0\x80\xed\xa0\x80\xe2\x82", 8);
   const std::string input = "k1\tplain \xc3\xa9t\xc3\xa9\n\xff\xfe\t" + bad_value + "\n";
   Local({"produce", "bin", "--key-separator", "\\t"}, input);
   const std::vector<std::string> lines =
@@ -500,9 +500,9 @@ TEST_F(CliUxTest, ServeConfigRejectsUnknownKeys) {
 class CliUxServerTest : public CliUxTest {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<Child>(
-        std::vector<std::string>{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir_.path(),
-                                 "--group-initial-rebalance-delay-ms", "0"});
+    server_ = std::make_unique<Child>(std::vector<std::string>{
+        "serve", "--listen", "127.0.0.1:0", "--admin-listen", "none", "--data-dir", dir_.path(),
+        "--group-initial-rebalance-delay-ms", "0"});
     server_->Pump("", [](const std::string& out) { return out.find('\n') != std::string::npos; });
     const std::string prefix = "listening on 127.0.0.1:";
     ASSERT_EQ(server_->out.rfind(prefix, 0), 0u) << server_->out << server_->err;

@@ -10,13 +10,13 @@ constexpr int64_t kNow = 1'795'425'600'000;  // 2026-11-23T09:20:00Z
 int64_t Point(std::string_view text) {
   auto t = ParseTimePoint(text, kNow);
   EXPECT_TRUE(t.has_value()) << text << ": " << (t ? "" : t.error().ToString());
-  return t.value_or(-1);
+  return t ? *t : -1;
 }
 
 int64_t Duration(std::string_view text) {
   auto d = ParseDurationMs(text);
   EXPECT_TRUE(d.has_value()) << text << ": " << (d ? "" : d.error().ToString());
-  return d.value_or(-1);
+  return d ? *d : -1;
 }
 
 TEST(TimeTextTest, ParsesRelativeTimesBeforeNow) {
@@ -55,7 +55,7 @@ TEST(TimeTextTest, RejectsMalformedText) {
                           "2026-13-01", "2026-11-23T25:00", "2026-11-23Tx", "2026-11-23+5",
                           "1234567890123456789", "-99999999999999d"}) {
     auto t = ParseTimePoint(bad, kNow);
-    EXPECT_FALSE(t.has_value()) << "'" << bad << "' parsed as " << t.value_or(0);
+    EXPECT_FALSE(t.has_value()) << "'" << bad << "' parsed as " << (t ? *t : 0);
     if (!t) {
       EXPECT_EQ(t.error().code, ErrorCode::kInvalidArgument);
       EXPECT_NE(t.error().context.find("bad time '"), std::string::npos);
