@@ -166,8 +166,9 @@ int main(int argc, char** argv) {
     app.allow_config_extras(CLI::config_extras_mode::error);
     app.option_defaults()->always_capture_default();
     CLI::Option* data_dir =
-        app.add_option("--data-dir", ctx.data_dir,
-                       "Data directory (env SLUICE_DATA_DIR, else the profile's, else this)")
+        app.add_option(
+               "--data-dir", ctx.data_dir,
+               "Data directory (env SLUICE_DATA_DIR, else the profile's, else ./sluice-data)")
             ->capture_default_str();
     CLI::Option* broker =
         app.add_option("--broker", ctx.broker,
