@@ -110,29 +110,42 @@ Status StreamExecutor::WriteAll(const std::string& bytes) {
 }
 
 std::map<int32_t, Offset> StreamExecutor::ReadPositions() {
+  if (fd_ >= 0) UpdateReadPositions(fd_);
+  return read_positions_;
+}
+
+void StreamExecutor::UpdateReadPositions(int pipe_fd) {
   int unread_bytes = 0;
   // FIONREAD on a pipe counts the bytes in it, from either end.
-  if (fd_ >= 0 && ::ioctl(fd_, FIONREAD, &unread_bytes) == 0 && unread_bytes >= 0) {
-    const uint64_t consumed = bytes_written_ - static_cast<uint64_t>(unread_bytes);
-    while (!unread_.empty() && unread_.front().end_byte <= consumed) {
-      read_positions_[unread_.front().partition] = unread_.front().next;
-      unread_.pop_front();
-    }
+  if (::ioctl(pipe_fd, FIONREAD, &unread_bytes) != 0 || unread_bytes < 0) return;
+  const uint64_t consumed = bytes_written_ - static_cast<uint64_t>(unread_bytes);
+  while (!unread_.empty() && unread_.front().end_byte <= consumed) {
+    read_positions_[unread_.front().partition] = unread_.front().next;
+    unread_.pop_front();
   }
-  return read_positions_;
 }
 
 Status StreamExecutor::Finish() {
   Status flushed = Flush();
-  // Whatever the command has read by now stays counted if it fails below.
-  ReadPositions();
+  // A read end of our own, so that once the command has exited the pipe still tells (FIONREAD)
+  // how much of it the command read. Opened before our write end closes (the command then sees
+  // EOF); nothing is written after this, so holding a reader cannot block a write.
+  const int probe =
+      ::open(("/proc/self/fd/" + std::to_string(fd_)).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   ::close(fd_);
   fd_ = -1;
   int status = 0;
   while (::waitpid(pid_, &status, 0) < 0) {
-    if (errno != EINTR) return base::ErrnoError(errno, "wait for", "--exec-stream's command");
+    if (errno != EINTR) {
+      if (probe >= 0) ::close(probe);
+      return base::ErrnoError(errno, "wait for", "--exec-stream's command");
+    }
   }
   pid_ = -1;
+  if (probe >= 0) {
+    UpdateReadPositions(probe);
+    ::close(probe);
+  }
   if (WIFSIGNALED(status)) {
     return MakeError(ErrorCode::kInternal,
                      "--exec-stream: command killed by signal " + std::to_string(WTERMSIG(status)));
@@ -142,9 +155,16 @@ Status StreamExecutor::Finish() {
                                                std::to_string(WEXITSTATUS(status)));
   }
   if (!flushed) return flushed;
-  // It read everything and succeeded.
-  read_positions_ = written_positions_;
-  unread_.clear();
+  if (probe < 0) {
+    // No /proc: the command succeeded after its stdin closed; count everything as read.
+    read_positions_ = written_positions_;
+    unread_.clear();
+  } else if (!unread_.empty()) {
+    std::fprintf(stderr,
+                 "replay: the command exited (status 0) before reading %zu of the records; "
+                 "only what it read counts as done\n",
+                 unread_.size());
+  }
   return {};
 }
 

@@ -48,13 +48,16 @@ class StreamExecutor {
   // Per partition, the offset after the last record written to the pipe.
   const std::map<int32_t, base::Offset>& WrittenPositions() const { return written_positions_; }
   // Closes the command's stdin and waits for it: kInternal naming the exit status or signal
-  // unless it exited 0.
+  // unless it exited 0. Afterwards ReadPositions() is what the command read before it exited
+  // (a command that exits 0 without reading everything gets a note on stderr).
   base::Status Finish();
   int64_t records_written() const { return records_written_; }
 
  private:
   StreamExecutor(pid_t pid, int fd, std::string command, std::string topic);
   base::Status WriteAll(const std::string& bytes);
+  // Moves read_positions_ past the lines no longer in the pipe (`pipe_fd`: either end of it).
+  void UpdateReadPositions(int pipe_fd);
 
   pid_t pid_ = -1;
   int fd_ = -1;  // the write end of the command's stdin

@@ -374,8 +374,20 @@ TEST_F(CliUxTest, ReplayExecStreamFeedsOneProcessAndResumes) {
   EXPECT_EQ(first["offset"], 0);
   EXPECT_EQ(first["value"], "zero-0");
   EXPECT_EQ(json::parse(lines[999])["value"], "one-299");
-  // Not a terminal: no progress bar.
+  // Not a terminal: no progress bar. On a terminal (script(1) gives it one), a bar that ends full.
   std::remove(out.c_str());
+  const std::string tty_cmd = "script -qec \"" + std::string(SLUICE_BINARY_DIR) +
+                              "/sluice --data-dir '" + dir_.path() +
+                              "' replay t --exec-stream 'cat > /dev/null'\" /dev/null";
+  FILE* tty = ::popen(tty_cmd.c_str(), "r");
+  ASSERT_NE(tty, nullptr);
+  std::string shown;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof(buf), tty)) > 0;) shown.append(buf, n);
+  EXPECT_EQ(::pclose(tty), 0) << shown;
+  EXPECT_NE(shown.find("\r[##############################] 100%  1000/1000 records"),
+            std::string::npos)
+      << shown;
 
   // A command that reads 250 lines (sh's read takes one byte at a time) and fails: the replay
   // fails, and the group's progress is exactly what the command read.
