@@ -420,6 +420,27 @@ TEST_F(CliUxTest, ReplayExecStreamFeedsOneProcessAndResumes) {
   std::ifstream none_file(none);
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(none_file)), {}), "");
 
+  // A command that reads a block and fails after the whole topic fit in the pipe: what counts is
+  // what it had read when it exited (measured then, not before).
+  Local({"topic", "create", "small"});
+  std::string values;
+  for (int i = 0; i < 100; ++i) values += std::to_string(i) + "\n";
+  Local({"produce", "small"}, values);
+  size_t complete = 0, bytes = 0;
+  for (const std::string& line :
+       Lines(Local({"consume", "small", "--from-beginning", "-o", "json"}).out)) {
+    bytes += line.size() + 1;
+    if (bytes > 2000) break;
+    ++complete;
+  }
+  ASSERT_GT(complete, 0u);
+  ASSERT_LT(complete, 100u);
+  RunResult block = Run({"--data-dir", dir_.path(), "replay", "small", "--exec-stream",
+                         "head -c 2000 > /dev/null; exit 4", "--group", "h"});
+  EXPECT_EQ(block.exit_code, 1) << block.err;
+  g = json::parse(Local({"group", "describe", "h", "-o", "json"}).out);
+  EXPECT_EQ(g["partitions"][0]["committed_offset"], complete) << g;
+
   ExpectOneLineError(Run({"--data-dir", dir_.path(), "replay", "t", "--group", "r"}), 2,
                      "--group without --exec-stream");
   ExpectOneLineError(
