@@ -594,6 +594,13 @@ TEST_F(CliUxServerTest, BrokerFromEnvironmentAndProfile) {
   EXPECT_EQ(Topics(Ok({"topic", "list", "-o", "json"})), "remote-topic ");
   json current = json::parse(Ok({"profile", "current", "-o", "json"}).out);
   EXPECT_EQ(current["broker"], broker_);
+  // -vv turns on librdkafka's debug log (no environment variable needed); -v alone does not.
+  RunResult debug = Ok({"-vv", "topic", "list"});
+  EXPECT_NE(debug.err.find("Enter main broker thread"), std::string::npos) << debug.err;
+  EXPECT_EQ(Ok({"-v", "topic", "list"}).err.find("Enter main broker thread"), std::string::npos);
+  RunResult chosen = Ok({"--client-debug", "protocol", "topic", "list"});
+  EXPECT_NE(chosen.err.find("PROTO"), std::string::npos) << chosen.err;
+  EXPECT_EQ(chosen.err.find("Enter main broker thread"), std::string::npos) << chosen.err;
   // A flag beats the profile: this data directory is the server's, locked by it.
   RunResult locked = Run({"--data-dir", dir_.path(), "topic", "list"});
   EXPECT_EQ(locked.exit_code, 1) << locked.err;
