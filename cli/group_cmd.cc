@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -298,8 +299,11 @@ int Reset(Context& ctx, const ResetArgs& a) {
                           " has no committed offset to " + (a.to_current ? "keep" : "shift") +
                           " (choose partitions with --topic " + topic + ":...)");
         }
-        e.target =
-            a.to_current ? e.current->offset : Offset(e.current->offset.value() + a.shift_by);
+        int64_t shifted = 0;
+        if (__builtin_add_overflow(e.current->offset.value(), a.shift_by, &shifted)) {
+          shifted = a.shift_by < 0 ? 0 : std::numeric_limits<int64_t>::max();
+        }
+        e.target = a.to_current ? e.current->offset : Offset(shifted);
       } else {
         auto found = b->OffsetForTimestamp(topic, p, *timestamp);
         if (!found) return ctx.Fail(found.error());
