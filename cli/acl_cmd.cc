@@ -174,6 +174,7 @@ int Run(Context& ctx, const AclFlags& f, Action action) {
   if (ctx.remote()) {
     kafka::ClientConfig config;
     config.bootstrap = ctx.broker;
+    config.debug = ctx.client_debug;
     auto connected = kafka::AdminClient::Connect(config);
     if (!connected) return ctx.Fail(connected.error());
     admin = std::move(*connected);

@@ -81,6 +81,19 @@ struct GroupPartitionLag {
   std::optional<int64_t> lag_ms;
 };
 
+// Membership of a group: what a coordinator knows (remote); embedded there is none.
+struct GroupState {
+  std::string state;     // Kafka's: Empty, Stable, PreparingRebalance, CompletingRebalance, Dead
+  std::string assignor;  // the partition assignment strategy; empty if none
+  struct Member {
+    std::string member_id;
+    std::string client_id;
+    std::string host;
+    std::vector<std::pair<std::string, int32_t>> assignment;  // (topic, partition)
+  };
+  std::vector<Member> members;
+};
+
 // --- records -------------------------------------------------------------------------------------
 
 // One record to produce.
@@ -167,6 +180,9 @@ class Backend {
                                                                    const std::string& topic,
                                                                    engine::ResetTarget target,
                                                                    engine::DryRun dry_run) = 0;
+  // State and members of a group. Embedded: no coordinator runs, so a group with commits is Empty
+  // and one without is Dead (a running server holds the data directory's lock).
+  virtual Result<GroupState> DescribeGroupState(const std::string& group) = 0;
   // kNotFound if the group has no committed offsets.
   virtual Status DeleteGroup(const std::string& group) = 0;
 
@@ -180,7 +196,9 @@ class Backend {
 std::unique_ptr<Backend> NewEmbeddedBackend(engine::Engine& engine);
 // The backend of --broker HOST:PORT: connects and checks that the broker answers. A malformed
 // address is kInvalidArgument; a broker that does not answer within a few seconds kIoError.
-Result<std::unique_ptr<Backend>> ConnectRemoteBackend(const std::string& broker);
+// `client_debug`: librdkafka's debug contexts (kafka::ClientConfig::debug).
+Result<std::unique_ptr<Backend>> ConnectRemoteBackend(const std::string& broker,
+                                                      const std::string& client_debug);
 
 // Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2), so that a key lands in the
 // partition Kafka's default partitioner would choose: (Murmur2(key) & 0x7fffffff) % partitions.

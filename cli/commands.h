@@ -21,5 +21,9 @@ void AddBenchCommand(CLI::App& app, Context& ctx);
 void AddServeCommand(CLI::App& app, Context& ctx);
 void AddAclCommands(CLI::App& app, Context& ctx);   // acl add, remove, list
 void AddUserCommands(CLI::App& app, Context& ctx);  // user create, delete, list
+void AddProfileCommands(CLI::App& app, Context& ctx);
+void AddCompletionCommands(
+    CLI::App& app,
+    Context& ctx);  // completion, help-man (hidden)  // profile create, use, list, delete, current
 
 }  // namespace sluice::cli

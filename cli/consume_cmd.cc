@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/record_format.h"
 #include "engine/group_offsets.h"
+#include "segment/base/time_text.h"
 
 namespace sluice::cli {
 namespace {
@@ -29,6 +30,8 @@ struct ConsumeArgs {
   int32_t partition = -1;
   std::string group;
   int64_t count = -1;
+  int64_t last = -1;  // --last N: the last N offsets of each partition
+  std::string reset;  // --reset earliest|latest: where partitions without a commit start
   bool follow = false;
   std::string format = kDefaultRecordFormat;
   bool format_given = false;
@@ -80,8 +83,12 @@ class Consumer {
         s.committed = c->second.offset;
         s.metadata = c->second.metadata;
         s.position = c->second.offset;
-      } else if (args_.from_beginning) {
+      } else if (args_.from_beginning || args_.reset == "earliest") {
         s.position = st.log_start_offset;
+      } else if (args_.last >= 0) {
+        s.position = Offset(
+            std::max(st.log_start_offset.value(),
+                     st.high_watermark.value() - std::min(args_.last, st.high_watermark.value())));
       } else if (args_.offset >= 0) {
         s.position = Offset(args_.offset);
       } else if (from_time) {
@@ -99,6 +106,15 @@ class Consumer {
         s.position = st.log_start_offset;
       }
       s.position = std::min(s.position, st.high_watermark);
+      if (!args_.group.empty() && !s.committed) {
+        // Where a group without a commit on this partition starts (Kafka's auto.offset.reset).
+        const bool earliest = s.position == st.log_start_offset && s.position < st.high_watermark;
+        std::fprintf(stderr,
+                     "sluice: group %s has no committed offset for %s-%d: starting at offset "
+                     "%lld (%s)\n",
+                     args_.group.c_str(), args_.topic.c_str(), p,
+                     static_cast<long long>(s.position.value()), StartReason(earliest).c_str());
+      }
       starts.emplace_back(p, s.position);
       states_.push_back(std::move(s));
     }
@@ -107,6 +123,16 @@ class Consumer {
     reader_ = std::move(reader).value();
     if (auto s = reader_->Assign(starts); !s) return ctx_.Fail(s.error());
     return std::nullopt;
+  }
+
+  // Why a partition without a commit starts where it does, for the message above.
+  std::string StartReason(bool at_earliest) const {
+    if (!args_.reset.empty()) return "--reset " + args_.reset;
+    if (args_.from_beginning) return "--from-beginning";
+    if (args_.offset >= 0) return "--offset";
+    if (!args_.from_time.empty()) return "--from-time " + args_.from_time;
+    if (args_.last >= 0) return "--last " + std::to_string(args_.last);
+    return at_earliest ? "earliest" : "latest, the default; --reset earliest reads from the start";
   }
 
   // Prints records until the end, --count, or a signal. Returns the exit code.
@@ -218,12 +244,15 @@ class Consumer {
 
 int Consume(Context& ctx, const ConsumeArgs& args) {
   if (args.group_given && args.group.empty()) return ctx.Usage("--group: empty group id");
+  if (!args.reset.empty() && args.group.empty()) {
+    return ctx.Usage("--reset applies to --group (where a group without offsets starts)");
+  }
   std::optional<int64_t> from_time;
   if (!args.from_time.empty()) {
     from_time = ParseTime(args.from_time);
     if (!from_time) {
-      return ctx.Usage("--from-time: bad time '" + args.from_time +
-                       "' (want ISO-8601 such as 2026-11-23T10:00:00Z, or epoch milliseconds)");
+      return ctx.Usage("--from-time: bad time '" + args.from_time + "' (" + base::kTimeFormsHelp +
+                       ")");
     }
   }
   if (args.format_given && ctx.format() == OutputFormat::kJson) {
@@ -237,7 +266,8 @@ int Consume(Context& ctx, const ConsumeArgs& args) {
   Consumer consumer(ctx, *b, args, *printer);
   SignalStop signals;
   if (auto code = consumer.Start(from_time)) return *code;
-  if (!args.follow && args.group.empty() && !args.from_beginning && args.offset < 0 && !from_time) {
+  if (!args.follow && args.group.empty() && !args.from_beginning && args.offset < 0 && !from_time &&
+      args.last < 0) {
     std::fprintf(stderr,
                  "sluice: consume starts after the last record by default, so without --follow "
                  "there is nothing to print (use --from-beginning, --offset or --from-time)\n");
@@ -259,10 +289,21 @@ void AddConsumeCommand(CLI::App& app, Context& ctx) {
                      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()))
                      ->default_str("");  // -1 means "not given": do not show it
   auto* time = cmd->add_option("--from-time", a->from_time,
-                               "Start at the first record at or after this time (ISO-8601 or "
-                               "epoch ms)");
-  beginning->excludes(offset)->excludes(time);
-  offset->excludes(time);
+                               "Start at the first record at or after this time: -1h, -15m, -2d "
+                               "(before now), ISO-8601 or epoch ms");
+  auto* last = cmd->add_option("--last", a->last,
+                               "Start at the last N records of each partition (N offsets before "
+                               "its end)")
+                   ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()))
+                   ->default_str("");
+  auto* reset = cmd->add_option("--reset", a->reset,
+                                "With --group: where partitions without a committed offset "
+                                "start (Kafka's auto.offset.reset; default latest)")
+                    ->check(CLI::IsMember({"earliest", "latest"}));
+  beginning->excludes(offset)->excludes(time)->excludes(last)->excludes(reset);
+  offset->excludes(time)->excludes(last)->excludes(reset);
+  time->excludes(last)->excludes(reset);
+  last->excludes(reset);
   cmd->add_option("--partition", a->partition, "Only this partition (default: all)")
       ->check(CLI::Range(0, std::numeric_limits<int32_t>::max()))
       ->default_str("");

@@ -1,9 +1,12 @@
 #include "cli/context.h"
 
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+
+#include "segment/base/time_text.h"
 
 namespace sluice::cli {
 
@@ -42,7 +45,12 @@ bool Context::DataDirExists() const {
 cli::Backend* Context::OpenBackend(engine::CreateIfMissing create) {
   if (backend_) return backend_.get();
   if (remote()) {
-    auto connected = ConnectRemoteBackend(broker);
+    auto connected = ConnectRemoteBackend(broker, client_debug);
+    if (!connected && broker_source != "--broker" &&
+        connected.error().context.rfind("--broker", 0) == 0) {
+      connected = base::MakeError(connected.error().code,
+                                  broker_source + connected.error().context.substr(8));
+    }
     if (!connected) {
       exit_code = connected.error().code == base::ErrorCode::kInvalidArgument
                       ? Usage(connected.error().context)
@@ -89,7 +97,11 @@ bool Context::RejectRemote(const std::string& command, const std::string& reason
   return true;
 }
 
-void PrintJson(const nlohmann::json& value) { std::cout << value.dump() << "\n"; }
+void PrintJson(const nlohmann::json& value) {
+  // Bytes come as base64 where they may not be UTF-8 (BytesToJson); anything else that is not
+  // (a header key, a topic name from disk) gets U+FFFD instead of a throw.
+  std::cout << value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
 
 void PrintTable(const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows) {
@@ -131,68 +143,12 @@ std::string HumanBytes(uint64_t bytes) {
 }
 
 std::optional<int64_t> ParseTime(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  // Epoch milliseconds.
-  if (text.find_first_not_of("0123456789") == std::string::npos) {
-    if (text.size() > 18) return std::nullopt;
-    return std::stoll(text);
-  }
-  // ISO-8601: YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM|-HH:MM]
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  int n = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10) {
-    return std::nullopt;
-  }
-  size_t pos = 10;
-  int64_t ms = 0;
-  if (pos < text.size() && (text[pos] == 'T' || text[pos] == ' ')) {
-    int m = 0;
-    if (std::sscanf(text.c_str() + pos + 1, "%2d:%2d%n", &h, &mi, &m) != 2 || m != 5) {
-      return std::nullopt;
-    }
-    pos += 1 + 5;
-    if (pos < text.size() && text[pos] == ':') {
-      if (std::sscanf(text.c_str() + pos + 1, "%2d%n", &s, &m) != 1 || m != 2) return std::nullopt;
-      pos += 3;
-      if (pos < text.size() && text[pos] == '.') {
-        size_t digits = 0;
-        ++pos;
-        int64_t frac = 0;
-        while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
-          if (digits < 3) frac = frac * 10 + (text[pos] - '0');
-          ++digits;
-          ++pos;
-        }
-        if (digits == 0) return std::nullopt;
-        for (size_t i = digits; i < 3; ++i) frac *= 10;
-        ms = frac;
-      }
-    }
-  }
-  int64_t offset_min = 0;
-  if (pos < text.size()) {
-    if (text[pos] == 'Z' && pos + 1 == text.size()) {
-      pos++;
-    } else if ((text[pos] == '+' || text[pos] == '-') && text.size() - pos == 6 &&
-               text[pos + 3] == ':') {
-      int oh = 0, om = 0;
-      if (std::sscanf(text.c_str() + pos + 1, "%2d:%2d", &oh, &om) != 2) return std::nullopt;
-      offset_min = (text[pos] == '-' ? -1 : 1) * (oh * 60 + om);
-      pos = text.size();
-    } else {
-      return std::nullopt;
-    }
-  }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  const int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset_min * 60;
-  return secs * 1000 + ms;
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  auto t = base::ParseTimePoint(text, now_ms);
+  if (!t) return std::nullopt;
+  return *t;
 }
 
 std::string FormatTime(int64_t epoch_ms) {

@@ -27,6 +27,9 @@ class Context {
   std::string data_dir = "./sluice-data";
   std::string broker;           // HOST:PORT for remote mode; empty = embedded
   bool data_dir_given = false;  // --data-dir was on the command line (not from the environment)
+  // Where `broker` came from, for messages: "--broker", "SLUICE_BROKER" or "profile NAME".
+  std::string broker_source = "--broker";
+  std::string client_debug;  // librdkafka debug contexts (-vv, --client-debug); empty: none
   std::string output = "table";
   int exit_code = kExitOk;
 
@@ -72,8 +75,8 @@ void PrintTable(const std::vector<std::string>& header,
 
 // "1.5 MiB", "12 KiB", "512 B".
 std::string HumanBytes(uint64_t bytes);
-// Parses ISO-8601 ("2026-11-23T10:00:00Z", fractional seconds and offsets allowed) or epoch
-// milliseconds; nullopt if neither.
+// Parses a time as base::ParseTimePoint does (now, -15m, -1h, now-2d, ISO-8601, epoch ms),
+// relative to the system clock; nullopt if malformed (say base::kTimeFormsHelp).
 std::optional<int64_t> ParseTime(const std::string& text);
 // "2026-11-23T10:00:00.123Z".
 std::string FormatTime(int64_t epoch_ms);

@@ -250,6 +250,13 @@ class EmbeddedBackend : public Backend {
     return out;
   }
 
+  Result<GroupState> DescribeGroupState(const std::string& group) override {
+    ASSIGN_OR_RETURN(engine::GroupOffsetStore * store, engine_.GroupOffsets());
+    GroupState out;
+    out.state = store->FetchAll(group).empty() ? "Dead" : "Empty";
+    return out;
+  }
+
   Result<std::vector<engine::ResetPlanEntry>> ResetOffsets(const std::string& group,
                                                            const std::string& topic,
                                                            engine::ResetTarget target,

@@ -191,8 +191,8 @@ Result<HandlePtr> NewHandle(rd_kafka_type_t type, const ClientConfig& config,
   RETURN_IF_ERROR(Set(conf.get(), "log.connection.close", "false"));
   RETURN_IF_ERROR(Set(conf.get(), "reconnect.backoff.max.ms", "1000"));
   for (const auto& [name, value] : settings) RETURN_IF_ERROR(Set(conf.get(), name, value));
-  if (const char* debug = std::getenv("SLUICE_RDKAFKA_DEBUG")) {
-    RETURN_IF_ERROR(Set(conf.get(), "debug", debug));  // librdkafka's contexts, with --verbose
+  if (!config.debug.empty()) {
+    RETURN_IF_ERROR(Set(conf.get(), "debug", config.debug));  // librdkafka's contexts: -vv
   }
   rd_kafka_conf_set_log_cb(conf.get(), OnLog);
   rd_kafka_conf_set_error_cb(conf.get(), OnError);
@@ -543,6 +543,61 @@ Status AdminClient::DeleteGroup(const std::string& group) {
     }
   }
   return {};
+}
+
+Result<GroupDescription> AdminClient::DescribeGroup(const std::string& group) {
+  ASSIGN_OR_RETURN(OptionsPtr options, impl_->Options(RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS));
+  const char* groups[] = {group.c_str()};
+  rd_kafka_DescribeConsumerGroups(impl_->rk.get(), groups, 1, options.get(), impl_->queue.get());
+  const std::string what = "describe group '" + group + "'";
+  ASSIGN_OR_RETURN(EventPtr ev, impl_->Await(what));
+  size_t n = 0;
+  const rd_kafka_ConsumerGroupDescription_t** found = rd_kafka_DescribeConsumerGroups_result_groups(
+      rd_kafka_event_DescribeConsumerGroups_result(ev.get()), &n);
+  if (n != 1) return MakeError(ErrorCode::kInternal, what + ": no description in the answer");
+  const rd_kafka_ConsumerGroupDescription_t* d = found[0];
+  if (const rd_kafka_error_t* e = rd_kafka_ConsumerGroupDescription_error(d)) {
+    return KafkaError(e, what);
+  }
+  GroupDescription out;
+  switch (rd_kafka_ConsumerGroupDescription_state(d)) {
+    case RD_KAFKA_CONSUMER_GROUP_STATE_PREPARING_REBALANCE:
+      out.state = "PreparingRebalance";
+      break;
+    case RD_KAFKA_CONSUMER_GROUP_STATE_COMPLETING_REBALANCE:
+      out.state = "CompletingRebalance";
+      break;
+    case RD_KAFKA_CONSUMER_GROUP_STATE_STABLE:
+      out.state = "Stable";
+      break;
+    case RD_KAFKA_CONSUMER_GROUP_STATE_DEAD:
+      out.state = "Dead";
+      break;
+    case RD_KAFKA_CONSUMER_GROUP_STATE_EMPTY:
+      out.state = "Empty";
+      break;
+    default:
+      out.state = "Unknown";
+      break;
+  }
+  if (const char* a = rd_kafka_ConsumerGroupDescription_partition_assignor(d)) out.assignor = a;
+  const size_t members = rd_kafka_ConsumerGroupDescription_member_count(d);
+  for (size_t i = 0; i < members; ++i) {
+    const rd_kafka_MemberDescription_t* m = rd_kafka_ConsumerGroupDescription_member(d, i);
+    GroupMember gm;
+    if (const char* v = rd_kafka_MemberDescription_consumer_id(m)) gm.member_id = v;
+    if (const char* v = rd_kafka_MemberDescription_client_id(m)) gm.client_id = v;
+    if (const char* v = rd_kafka_MemberDescription_host(m)) gm.host = v;
+    if (const rd_kafka_MemberAssignment_t* a = rd_kafka_MemberDescription_assignment(m)) {
+      if (const rd_kafka_topic_partition_list_t* l = rd_kafka_MemberAssignment_partitions(a)) {
+        for (int j = 0; j < l->cnt; ++j) {
+          gm.assignment.emplace_back(l->elems[j].topic, l->elems[j].partition);
+        }
+      }
+    }
+    out.members.push_back(std::move(gm));
+  }
+  return out;
 }
 
 // --- ACLs ----------------------------------------------------------------------------------------

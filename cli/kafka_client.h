@@ -10,8 +10,8 @@
 // kInvalidArgument (bad topic name, partition count or config), kAlreadyExists, kBusy (a group
 // with active members), kRefused (the broker's authorizer denied it), kTimeout, kIoError (the
 // broker cannot be reached), kInternal (the rest). librdkafka's own log lines go to base::LogInfo
-// (shown with --verbose); SLUICE_RDKAFKA_DEBUG sets its `debug` contexts (e.g.
-// SLUICE_RDKAFKA_DEBUG=protocol,admin sluice -v --broker ...).
+// (shown with --verbose); ClientConfig::debug sets its `debug` contexts (`sluice -vv` or
+// `--client-debug protocol,admin`).
 //
 // Thread-safety: each object is used by one thread at a time (librdkafka's threads are internal).
 
@@ -39,6 +39,7 @@ struct ClientConfig {
   int64_t timeout_ms = 10'000;  // per request
   // AdminClient::Connect's first request: how long an unreachable broker takes to be reported.
   int64_t connect_timeout_ms = 5'000;
+  std::string debug;  // librdkafka's `debug` contexts (e.g. "broker,protocol"); empty: none
 };
 
 struct TopicMetadata {
@@ -52,6 +53,20 @@ struct TopicMetadata {
 // ListOffsets queries: besides a timestamp (epoch ms), these two.
 inline constexpr int64_t kLatest = -1;    // the high watermark
 inline constexpr int64_t kEarliest = -2;  // the log start offset
+
+struct GroupMember {
+  std::string member_id;
+  std::string client_id;
+  std::string host;
+  std::vector<std::pair<std::string, int32_t>> assignment;  // (topic, partition)
+};
+
+// A group as DescribeGroups tells it.
+struct GroupDescription {
+  std::string state;  // Kafka's names: Empty, Stable, PreparingRebalance, ..., Dead, Unknown
+  std::string assignor;
+  std::vector<GroupMember> members;
+};
 
 struct GroupOffset {
   std::string topic;
@@ -97,6 +112,8 @@ class AdminClient {
   // (AlterConsumerGroupOffsets): refused with kBusy while the group has active members.
   Status AlterGroupOffsets(const std::string& group, const std::vector<GroupOffset>& offsets);
   Status DeleteGroup(const std::string& group);
+  // State and members of `group` (DescribeGroups). A group the broker does not know is Dead.
+  Result<GroupDescription> DescribeGroup(const std::string& group);
 
   // ACLs (CreateAcls, DescribeAcls, DeleteAcls). A broker without an authorizer answers
   // SECURITY_DISABLED (kInvalidArgument here), one that refuses the caller

@@ -123,13 +123,6 @@ std::string JsonParseError(std::string_view line) {
   return m.empty() ? "malformed JSON" : "malformed JSON at " + m;
 }
 
-// A JSON key/value: null stays null, a string is its bytes, anything else its JSON text.
-std::optional<std::string> JsonBytes(const json& v) {
-  if (v.is_null()) return std::nullopt;
-  if (v.is_string()) return v.get<std::string>();
-  return v.dump();
-}
-
 Result<InputRecord> ParseJsonRecord(std::string_view line) {
   json doc = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return MakeError(ErrorCode::kInvalidArgument, JsonParseError(line));
@@ -139,18 +132,30 @@ Result<InputRecord> ParseJsonRecord(std::string_view line) {
                      "\"timestamp\":...}");
   }
   InputRecord r;
-  if (auto it = doc.find("key"); it != doc.end()) r.key = JsonBytes(*it);
-  if (auto it = doc.find("value"); it != doc.end()) r.value = JsonBytes(*it);
+  // A key/value: null stays null, a string is its bytes, {"base64": "..."} the decoded bytes (as
+  // consume -o json prints bytes that are not UTF-8), anything else its JSON text.
+  if (auto it = doc.find("key"); it != doc.end()) {
+    auto key = JsonToBytes(*it);
+    if (!key) return MakeError(ErrorCode::kInvalidArgument, "key: " + key.error().context);
+    r.key = std::move(key).value();
+  }
+  if (auto it = doc.find("value"); it != doc.end()) {
+    auto value = JsonToBytes(*it);
+    if (!value) return MakeError(ErrorCode::kInvalidArgument, "value: " + value.error().context);
+    r.value = std::move(value).value();
+  }
   if (auto it = doc.find("headers"); it != doc.end() && !it->is_null()) {
     if (!it->is_object()) {
       return MakeError(ErrorCode::kInvalidArgument, "\"headers\" must be an object of strings");
     }
     for (const auto& [k, v] : it->items()) {
-      if (!v.is_string() && !v.is_null()) {
+      const bool b64 = v.is_object() && v.size() == 1 && v.contains("base64");
+      auto bytes = JsonToBytes(v);
+      if ((!v.is_string() && !v.is_null() && !b64) || !bytes) {
         return MakeError(ErrorCode::kInvalidArgument,
-                         "header \"" + k + "\" must be a string or null");
+                         "header \"" + k + "\" must be a string, null or {\"base64\": ...}");
       }
-      r.headers.emplace_back(k, JsonBytes(v));
+      r.headers.emplace_back(k, std::move(bytes).value());
     }
   }
   if (auto it = doc.find("timestamp"); it != doc.end() && !it->is_null()) {

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "segment/base/crypto.h"
+
 namespace sluice::cli {
 namespace {
 
@@ -195,24 +197,87 @@ void RecordPrinter::Print(int32_t partition, const segment::RecordView& r) {
   if (buffer_.size() >= kFlushBytes) Flush();
 }
 
-void RecordPrinter::AppendJson(int32_t partition, const segment::RecordView& r) {
+bool IsUtf8(std::string_view bytes) {
+  size_t i = 0;
+  const size_t n = bytes.size();
+  auto at = [&](size_t k) { return static_cast<unsigned char>(bytes[k]); };
+  while (i < n) {
+    const unsigned char c = at(i);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+      cp = c & 0x1fu;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      cp = c & 0x0fu;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      cp = c & 0x07u;
+    } else {
+      return false;  // a continuation byte first, an overlong 2-byte lead, or past U+10FFFF
+    }
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      if ((at(i + k) & 0xc0u) != 0x80u) return false;
+      cp = (cp << 6) | (at(i + k) & 0x3fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+nlohmann::json BytesToJson(std::optional<std::string_view> bytes) {
+  if (!bytes) return nullptr;
+  if (IsUtf8(*bytes)) return std::string(*bytes);
+  return {{"base64", base::Base64Encode(*bytes)}};
+}
+
+Result<std::optional<std::string>> JsonToBytes(const nlohmann::json& value) {
+  if (value.is_null()) return std::optional<std::string>();
+  if (value.is_string()) return std::optional<std::string>(value.get<std::string>());
+  if (value.is_object() && value.size() == 1 && value.contains("base64")) {
+    const auto& b64 = value["base64"];
+    if (!b64.is_string()) {
+      return base::MakeError(base::ErrorCode::kInvalidArgument, "\"base64\" must be a string");
+    }
+    auto decoded = base::Base64Decode(b64.get<std::string>());
+    if (!decoded) {
+      return base::MakeError(base::ErrorCode::kInvalidArgument,
+                             "bad \"base64\": " + decoded.error().context);
+    }
+    return std::optional<std::string>(std::move(decoded).value());
+  }
+  return std::optional<std::string>(value.dump());
+}
+
+void AppendRecordJson(std::string& out, std::string_view topic, int32_t partition,
+                      const segment::RecordView& r) {
   using nlohmann::ordered_json;
-  auto bytes = [](const std::optional<std::string_view>& v) -> ordered_json {
-    if (!v) return nullptr;
-    return std::string(*v);
-  };
   ordered_json headers = ordered_json::object();
-  for (const auto& h : r.headers) headers[std::string(h.key)] = bytes(h.value);
-  ordered_json out;
-  out["topic"] = topic_;
-  out["partition"] = partition;
-  out["offset"] = r.offset;
-  out["timestamp"] = r.timestamp;
-  out["key"] = bytes(r.key);
-  out["value"] = bytes(r.value);
-  out["headers"] = std::move(headers);
-  buffer_ += out.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
-  buffer_ += '\n';
+  for (const auto& h : r.headers) headers[std::string(h.key)] = BytesToJson(h.value);
+  ordered_json line;
+  line["topic"] = topic;
+  line["partition"] = partition;
+  line["offset"] = r.offset;
+  line["timestamp"] = r.timestamp;
+  line["key"] = BytesToJson(r.key);
+  line["value"] = BytesToJson(r.value);
+  line["headers"] = std::move(headers);
+  out += line.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+  out += '\n';
+}
+
+void RecordPrinter::AppendJson(int32_t partition, const segment::RecordView& r) {
+  AppendRecordJson(buffer_, topic_, partition, r);
 }
 
 bool RecordPrinter::Flush() {

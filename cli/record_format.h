@@ -26,13 +26,28 @@ inline constexpr char kRecordFormatHelp[] =
     "%h headers (k=v,k=v), %T topic, %K key length, %S value length (-1 = null), %% a '%'; "
     "escapes \\n \\t \\r \\\\";
 
+// Whether `bytes` is well-formed UTF-8 (no overlong forms, surrogates or code points past
+// U+10FFFF).
+bool IsUtf8(std::string_view bytes);
+// A key, value or header value for JSON output, losing no byte: null stays null, UTF-8 text is a
+// JSON string, other bytes are the object {"base64": "<standard base64, padded>"}.
+nlohmann::json BytesToJson(std::optional<std::string_view> bytes);
+// The reverse, for JSON input: null is null, a string its bytes, {"base64": "..."} the decoded
+// bytes (kInvalidArgument if malformed), anything else its JSON text.
+Result<std::optional<std::string>> JsonToBytes(const nlohmann::json& value);
+
+// Appends one record as a JSON line (what consume -o json prints) to `out`.
+void AppendRecordJson(std::string& out, std::string_view topic, int32_t partition,
+                      const segment::RecordView& record);
+
 // Decodes the escapes \n \t \r \\ in `text`. nullopt on any other escape or a trailing backslash.
 std::optional<std::string> DecodeEscapes(std::string_view text);
 
 // Formats records and writes them to stdout, buffered. Values are written as raw bytes (a null key
 // or value prints as nothing); with JSON output each record is one JSON object per line with
-// topic, partition, offset, timestamp (epoch ms), key, value and headers (null stays null; bytes
-// that are not UTF-8 become U+FFFD, and of repeated header keys the last one wins).
+// topic, partition, offset, timestamp (epoch ms), key, value and headers (null stays null; a key,
+// value or header value that is not UTF-8 is {"base64": "..."}, see BytesToJson; of repeated
+// header keys the last one wins, and a header key that is not UTF-8 has U+FFFD for its bad bytes).
 // Not thread-safe.
 class RecordPrinter {
  public:

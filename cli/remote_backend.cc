@@ -314,6 +314,17 @@ class RemoteBackend : public Backend {
     return out;
   }
 
+  Result<GroupState> DescribeGroupState(const std::string& group) override {
+    ASSIGN_OR_RETURN(auto d, admin_->DescribeGroup(group));
+    GroupState out;
+    out.state = d.state;
+    out.assignor = d.assignor;
+    for (auto& m : d.members) {
+      out.members.push_back({m.member_id, m.client_id, m.host, std::move(m.assignment)});
+    }
+    return out;
+  }
+
   Result<std::vector<engine::ResetPlanEntry>> ResetOffsets(const std::string& group,
                                                            const std::string& topic,
                                                            engine::ResetTarget target,
@@ -487,12 +498,14 @@ bool ValidAddress(const std::string& address) {
 
 }  // namespace
 
-Result<std::unique_ptr<Backend>> ConnectRemoteBackend(const std::string& broker) {
+Result<std::unique_ptr<Backend>> ConnectRemoteBackend(const std::string& broker,
+                                                      const std::string& client_debug) {
   if (!ValidAddress(broker)) {
     return MakeError(ErrorCode::kInvalidArgument, "--broker: '" + broker + "' is not HOST:PORT");
   }
   kafka::ClientConfig config;
   config.bootstrap = broker;
+  config.debug = client_debug;
   ASSIGN_OR_RETURN(auto admin, kafka::AdminClient::Connect(config));
   return std::unique_ptr<Backend>(new RemoteBackend(std::move(config), std::move(admin)));
 }

@@ -10,13 +10,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <queue>
 
 #include "cli/commands.h"
+#include "cli/exec_stream.h"
 #include "cli/record_format.h"
 #include "engine/replay.h"
 #include "engine/snapshot.h"
@@ -41,6 +45,9 @@ struct ReplayArgs {
   bool exec_given = false;
   std::string snapshot;
   bool snapshot_given = false;
+  std::string exec_stream;  // one command, the records as JSON lines on its stdin
+  bool exec_stream_given = false;
+  std::string group;  // with --exec-stream: commit progress, resume from it
 };
 
 bool AllDigits(const std::string& s) {
@@ -342,18 +349,31 @@ std::string OffsetsText(const std::map<int32_t, base::Offset>& offsets) {
 int Replay(Context& ctx, ReplayArgs& args) {
   auto from = ParseFrom(args.from);
   if (!from) {
-    return ctx.Usage("--from: want earliest, an offset or an ISO-8601 time, got '" + args.from +
-                     "'");
+    return ctx.Usage("--from: want earliest, an offset or a time (-1h, -15m, ISO-8601), got '" +
+                     args.from + "'");
   }
   auto to = ParseTo(args.to);
   if (!to) {
-    return ctx.Usage("--to: want now, follow, an offset or an ISO-8601 time, got '" + args.to +
-                     "'");
+    return ctx.Usage("--to: want now, follow, an offset or a time (-1h, -15m, ISO-8601), got '" +
+                     args.to + "'");
   }
   if (args.exec_given && (args.format_given || ctx.format() == OutputFormat::kJson)) {
     return ctx.Usage("--exec excludes --format and --output json");
   }
   if (args.exec_given && args.exec.empty()) return ctx.Usage("--exec: empty command");
+  if (args.exec_stream_given &&
+      (args.exec_given || args.format_given || ctx.format() == OutputFormat::kJson)) {
+    return ctx.Usage("--exec-stream excludes --exec, --format and --output json");
+  }
+  if (args.exec_stream_given && args.exec_stream.empty()) {
+    return ctx.Usage("--exec-stream: empty command");
+  }
+  if (!args.group.empty() && !args.exec_stream_given) {
+    return ctx.Usage("replay --group: only with --exec-stream (its committed progress)");
+  }
+  if (!args.group.empty() && args.snapshot_given) {
+    return ctx.Usage("replay --group excludes --snapshot");
+  }
   if (args.format_given && ctx.format() == OutputFormat::kJson) {
     return ctx.Usage("--format and --output json exclude each other");
   }
@@ -384,10 +404,77 @@ int Replay(Context& ctx, ReplayArgs& args) {
     return ctx.Usage(m);
   }
 
+  const bool follow = to->kind == engine::ReplayTo::Kind::kFollow;
+  // --exec-stream --group: where the last run's command got to, per partition; partitions without
+  // a commit start at --from.
+  Backend* backend = nullptr;
+  std::map<int32_t, base::Offset> skip_below;
+  std::map<int32_t, base::Offset> committed;
+  int64_t total_records = 0;
+  if (args.exec_stream_given) {
+    backend = ctx.OpenBackend();
+    if (backend == nullptr) return ctx.exit_code;
+    auto parts = backend->Partitions(args.topic);
+    if (!parts) return ctx.Fail(parts.error());
+    std::map<int32_t, engine::CommittedOffset> fetched;
+    if (!args.group.empty()) {
+      auto f = backend->FetchCommitted(args.group, args.topic);
+      if (!f) return ctx.Fail(f.error());
+      fetched = std::move(f).value();
+    }
+    for (const PartitionSummary& ps : *parts) {
+      if (!args.partitions.empty() && std::find(args.partitions.begin(), args.partitions.end(),
+                                                ps.partition) == args.partitions.end()) {
+        continue;
+      }
+      base::Offset start = ps.log_start_offset;
+      if (auto c = fetched.find(ps.partition); c != fetched.end()) {
+        start = c->second.offset;
+        committed[ps.partition] = start;
+      } else if (from->kind == engine::ReplayFrom::Kind::kOffset) {
+        start = base::Offset(from->value);
+      } else if (from->kind == engine::ReplayFrom::Kind::kTimestamp) {
+        auto found = backend->OffsetForTimestamp(args.topic, ps.partition, from->value);
+        if (!found) return ctx.Fail(found.error());
+        start = found->value_or(ps.high_watermark);
+      }
+      start = std::clamp(start, ps.log_start_offset, ps.high_watermark);
+      skip_below[ps.partition] = start;
+      total_records += ps.high_watermark.value() - start.value();
+    }
+    if (!committed.empty()) {
+      std::fprintf(stderr, "replay: group %s resumes %s at %s\n", args.group.c_str(),
+                   args.topic.c_str(), OffsetsText(committed).c_str());
+      from = engine::ReplayFrom::Earliest();  // the fold skips what is done
+    } else {
+      skip_below.clear();
+    }
+  }
+
   SignalStop signals;
   std::optional<Executor> executor;
   if (args.exec_given) executor.emplace(args.exec, args.topic);
-  const bool follow = to->kind == engine::ReplayTo::Kind::kFollow;
+  std::unique_ptr<StreamExecutor> stream;
+  if (args.exec_stream_given) {
+    auto started = StreamExecutor::Start(args.exec_stream, args.topic);
+    if (!started) return ctx.Fail(started.error());
+    stream = std::move(started).value();
+  }
+  ProgressBar progress(follow ? 0 : total_records);
+  auto last_commit = std::chrono::steady_clock::now();
+  // Commits what the command has read since the last commit.
+  auto commit_progress = [&](const std::map<int32_t, base::Offset>& positions) -> Status {
+    if (args.group.empty()) return {};
+    std::vector<engine::OffsetCommit> commits;
+    for (const auto& [p, o] : positions) {
+      if (auto c = committed.find(p); c != committed.end() && c->second == o) continue;
+      commits.push_back({args.topic, p, o, "sluice replay --exec-stream"});
+    }
+    if (commits.empty()) return {};
+    RETURN_IF_ERROR(backend->Commit(args.group, commits));
+    for (const auto& c : commits) committed[c.partition] = c.offset;
+    return {};
+  };
 
   engine::ReplayOptions options;
   options.topic = args.topic;
@@ -404,6 +491,20 @@ int Replay(Context& ctx, ReplayArgs& args) {
       return MakeError(ErrorCode::kClosed, "interrupted");
     }
     if (executor) return executor->Run(partition, r);
+    if (stream) {
+      if (auto it = skip_below.find(partition);
+          it != skip_below.end() && r.offset < it->second.value()) {
+        return {};  // done by an earlier run
+      }
+      RETURN_IF_ERROR(stream->Write(partition, r));
+      if (follow) RETURN_IF_ERROR(stream->Flush());
+      progress.Update(stream->records_written());
+      if (std::chrono::steady_clock::now() - last_commit >= std::chrono::seconds(1)) {
+        last_commit = std::chrono::steady_clock::now();
+        RETURN_IF_ERROR(commit_progress(stream->ReadPositions()));
+      }
+      return {};
+    }
     printer->Print(partition, r);
     // Following, a record should show up as soon as it arrives.
     if (follow && !printer->Flush()) {
@@ -437,6 +538,14 @@ int Replay(Context& ctx, ReplayArgs& args) {
     auto stats = engine::Replay(*e, options, fold);
     if (!stats) status = stats.error();
   }
+  if (stream) {
+    // The command gets EOF and finishes; what it read is committed even if it failed.
+    Status finished = stream->Finish();
+    progress.Done(stream->records_written());
+    Status commit = commit_progress(stream->ReadPositions());
+    if (!finished) status = finished;  // the command's failure explains a broken pipe
+    if (!commit && status) status = commit;
+  }
   const bool flushed = printer->Flush();
   if (interrupted || signals.stop_requested()) {
     // Following, a signal is the normal end (an --exec command it also killed is no error).
@@ -460,7 +569,8 @@ void AddReplayCommand(CLI::App& app, Context& ctx) {
       "replay", "Replay a topic's history (a consistent cut), printed or piped to a command");
   cmd->fallthrough();  // global flags (--data-dir, --output, ...) may follow the subcommand
   cmd->add_option("topic", a->topic, "Topic to replay")->required();
-  cmd->add_option("--from", a->from, "earliest, an offset, or an ISO-8601 time")
+  cmd->add_option("--from", a->from,
+                  "earliest, an offset, or a time: -1h, -15m, -2d (before now), ISO-8601")
       ->capture_default_str();
   cmd->add_option("--to", a->to,
                   "now (the high watermarks at the start), an offset (exclusive), an ISO-8601 "
@@ -478,11 +588,19 @@ void AddReplayCommand(CLI::App& app, Context& ctx) {
       "Run CMD with /bin/sh once per record: the value on its stdin; SLUICE_TOPIC, "
       "SLUICE_PARTITION, SLUICE_OFFSET, SLUICE_TIMESTAMP, SLUICE_KEY in its environment. A "
       "non-zero exit stops the replay");
+  auto* exec_stream = cmd->add_option(
+      "--exec-stream", a->exec_stream,
+      "Run CMD with /bin/sh once, the records as JSON lines (as consume -o json) on its stdin; a "
+      "progress bar on stderr when it is a terminal. Exits with the command's failure");
+  cmd->add_option("--group", a->group,
+                  "With --exec-stream: commit the command's progress as this consumer group, "
+                  "and resume from it");
   auto* snapshot = cmd->add_option(
       "--snapshot", a->snapshot,
       "Start after the newest valid snapshot NAME of this topic (see the replay API)");
-  cmd->callback([&ctx, a, format, exec, snapshot] {
+  cmd->callback([&ctx, a, format, exec, exec_stream, snapshot] {
     a->format_given = format->count() > 0;
+    a->exec_stream_given = exec_stream->count() > 0;
     a->exec_given = exec->count() > 0;
     a->snapshot_given = snapshot->count() > 0;
     if (a->snapshot_given &&

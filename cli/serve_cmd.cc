@@ -88,7 +88,8 @@ int ParseListenerFlags(Context& ctx, const ServeFlags& flags, net::BrokerOptions
 }
 
 int Serve(Context& ctx, const ServeFlags& flags) {
-  if (!ctx.broker.empty()) return ctx.Usage("serve: --broker does not apply; use --listen");
+  if (!ctx.broker.empty() && ctx.broker_source == "--broker")
+    return ctx.Usage("serve: --broker does not apply; use --listen");
   net::BrokerOptions options;
   options.server = flags.server;
   if (int rc = ParseListenerFlags(ctx, flags, options); rc != kExitOk) return rc;

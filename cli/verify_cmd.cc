@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/inspection_output.h"
+#include "cli/record_format.h"
 #include "engine/inspect.h"
 #include "segment/frame.h"
 #include "segment/io/posix_fs.h"
@@ -126,13 +127,14 @@ int Dump(Context& ctx, const std::string& path, bool records) {
       auto s = segment::ForEachRecord(r.frame.batch, decoder, [&](const segment::RecordView& rec) {
         json headers = json::object();
         for (const auto& hd : rec.headers) {
-          headers[std::string(hd.key)] = hd.value ? json(Printable(hd.value)) : json(nullptr);
+          headers[std::string(hd.key)] =
+              json_out ? BytesToJson(hd.value) : json(Printable(hd.value));
         }
         if (json_out) {
           recs.push_back({{"offset", rec.offset},
                           {"timestamp", rec.timestamp},
-                          {"key", rec.key ? json(Printable(rec.key)) : json(nullptr)},
-                          {"value", rec.value ? json(Printable(rec.value)) : json(nullptr)},
+                          {"key", BytesToJson(rec.key)},
+                          {"value", BytesToJson(rec.value)},
                           {"headers", headers}});
         } else {
           std::printf("  offset %" PRId64 "  %s  key=%s  value=%s%s\n", rec.offset,

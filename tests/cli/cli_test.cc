@@ -312,12 +312,12 @@ TEST_F(CliTest, GroupsCommitShowLagAndReset) {
   EXPECT_EQ(GroupPartition("g", 0)["committed_offset"], 32);
 
   // A real reset moves the group: it reads from there on.
-  Ok({"group", "reset-offsets", "g", "--topic", "t", "--to-offset", "97"});
+  Ok({"group", "reset-offsets", "g", "--topic", "t", "--to-offset", "97", "--execute"});
   EXPECT_EQ(GroupPartition("g", 0)["committed_offset"], 97);
   EXPECT_EQ(GroupPartition("g", 1)["committed_offset"], 2);  // clamped to the end
   EXPECT_EQ(Ok({"consume", "t", "--group", "g"}).out, "97\n98\n99\n");
   EXPECT_EQ(GroupPartition("g", 0)["lag_records"], 0);
-  Ok({"group", "reset-offsets", "g", "--topic", "t", "--to-earliest"});
+  Ok({"group", "reset-offsets", "g", "--topic", "t", "--to-earliest", "--execute"});
   EXPECT_EQ(GroupPartition("g", 1)["lag_records"], 2);
 
   RunResult list = Ok({"group", "list", "-o", "json"});
@@ -339,7 +339,12 @@ TEST_F(CliTest, FollowStopsCleanlyOnSignalsAndCommits) {
   child.Signal(SIGTERM);
   child.Pump("");
   EXPECT_EQ(child.Wait(), 0) << child.err;
-  EXPECT_EQ(child.err, "");
+  // Only where the new group starts (README, consume --group).
+  EXPECT_EQ(child.err,
+            "sluice: group f has no committed offset for t-0: starting at offset 0 "
+            "(--from-beginning)\n"
+            "sluice: group f has no committed offset for t-1: starting at offset 0 "
+            "(--from-beginning)\n");
   EXPECT_EQ(GroupPartition("f", 0)["committed_offset"], 10);
   EXPECT_EQ(GroupPartition("f", 1)["committed_offset"], 0);
 

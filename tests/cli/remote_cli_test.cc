@@ -176,9 +176,7 @@ TEST_F(RemoteCliTest, ProducesAndConsumesTenThousandLinesByteIdentical) {
 // librdkafka's debug log calls a "leader query" (the scan: "refresh unavailable topics").
 TEST_F(RemoteCliTest, ProducerAsksForTheTopicAtOnceWhenItsConnectionCameUpFirst) {
   Ok({"topic", "create", "late"});
-  ::setenv("SLUICE_RDKAFKA_DEBUG", "metadata", 1);  // read by the child, at its start
-  Child producer({"-v", "--broker", broker_, "produce", "late"});
-  ::unsetenv("SLUICE_RDKAFKA_DEBUG");
+  Child producer({"--client-debug", "metadata", "--broker", broker_, "produce", "late"});
   producer.WriteStdin("");  // hold stdin open
   auto count = [&producer](const std::string& what) {
     size_t n = 0;
@@ -289,15 +287,16 @@ TEST_F(RemoteCliTest, GroupCommitsLagResetAndDelete) {
   RunResult dry = Ok({"group", "reset-offsets", "g", "--topic", "t", "--to-earliest", "--dry-run"});
   EXPECT_NE(dry.out.find("dry run: nothing was changed"), std::string::npos) << dry.out;
   EXPECT_EQ(GroupPartition("g", 1)["committed_offset"], before["committed_offset"]);
-  json plan = json::parse(
-      Ok({"group", "reset-offsets", "g", "--topic", "t", "--to-offset", "1", "-o", "json"}).out);
+  json plan = json::parse(Ok({"group", "reset-offsets", "g", "--topic", "t", "--to-offset", "1",
+                              "--execute", "-o", "json"})
+                              .out);
   EXPECT_EQ(plan["changed"], true);
   ASSERT_EQ(plan["plan"].size(), 2u);
   EXPECT_EQ(plan["plan"][1]["current"], before["committed_offset"]);
   EXPECT_EQ(plan["plan"][1]["target"], 1);
   EXPECT_EQ(GroupPartition("g", 1)["committed_offset"], 1);
   EXPECT_EQ(GroupPartition("g", 0)["committed_offset"], 1);
-  Ok({"group", "reset-offsets", "g", "--topic", "t", "--to-latest"});
+  Ok({"group", "reset-offsets", "g", "--topic", "t", "--to-latest", "--execute"});
   EXPECT_EQ(GroupPartition("g", 1)["lag_records"], 0);
 
   EXPECT_EQ(json::parse(Ok({"group", "list", "-o", "json"}).out),
