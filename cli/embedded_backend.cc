@@ -204,7 +204,8 @@ class EmbeddedBackend : public Backend {
     std::map<int32_t, engine::CommittedOffset> out;
     ASSIGN_OR_RETURN(engine::GroupOffsetStore * store, engine_.GroupOffsets());
     for (const auto& [tp, c] : store->FetchAll(group)) {
-      if (tp.first == topic) out[tp.second] = c;
+      // A negative committed offset (kafkajs's reset to earliest) is no position, as over Kafka.
+      if (tp.first == topic && c.offset >= Offset(0)) out[tp.second] = c;
     }
     return out;
   }

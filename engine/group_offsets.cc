@@ -166,10 +166,6 @@ Status GroupOffsetStore::Commit(const std::string& group, std::span<const Offset
   const int64_t now = engine_.clock().NowMs();
   std::vector<std::pair<Key, std::optional<CommittedOffset>>> records;
   for (const OffsetCommit& c : commits) {
-    if (c.offset < Offset(0)) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "negative offset " + std::to_string(c.offset.value()));
-    }
     if (c.metadata.size() > 4096) {
       return MakeError(ErrorCode::kInvalidArgument, "commit metadata over 4096 bytes");
     }

@@ -92,7 +92,9 @@ class GroupOffsetStore {
   static Result<std::unique_ptr<GroupOffsetStore>> Open(Engine& engine);
 
   // Commits offsets for one group, atomically (one batch). Fails with kInvalidArgument for an
-  // empty group id or a negative offset, and with kNotFound for an unknown topic or partition.
+  // empty group id, and with kNotFound for an unknown topic or partition. A negative offset is
+  // stored as given, as Kafka stores it (kafkajs commits -2 to reset a group to the earliest
+  // offset); readers of committed offsets take it as no position (the consumer's reset policy).
   Status Commit(const std::string& group, std::span<const OffsetCommit> commits);
 
   std::optional<CommittedOffset> Fetch(const std::string& group, const std::string& topic,

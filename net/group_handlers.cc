@@ -193,9 +193,7 @@ void Broker::Impl::Handle(const RequestHeader& h, const OffsetCommitRequest& req
         part.error_code = KafkaError::kUnknownTopicOrPartition;
       } else if (metadata.size() > kMaxOffsetMetadataBytes) {
         part.error_code = KafkaError::kOffsetMetadataTooLarge;
-      } else if (p.committed_offset < 0) {
-        part.error_code = KafkaError::kInvalidCommitOffsetSize;
-      } else {
+      } else {  // a negative offset is stored as given, as Kafka does (GroupOffsetStore::Commit)
         commits.push_back({t.name, p.partition_index, base::Offset(p.committed_offset), metadata});
       }
     }

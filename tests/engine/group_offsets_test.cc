@@ -437,7 +437,6 @@ TEST_F(GroupOffsetsTest, CommitsSurviveCleanReopenAndCrash) {
 TEST_F(GroupOffsetsTest, RejectsInvalidCommitsAndStoresNothing) {
   const int64_t hw_before = OffsetsHighWatermark();
   EXPECT_EQ(Commit("", "t", 0, 1).error().code, ErrorCode::kInvalidArgument);
-  EXPECT_EQ(Commit("g", "t", 0, -1).error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(Commit("g", "nope", 0, 1).error().code, ErrorCode::kNotFound);
   EXPECT_EQ(Commit("g", "t", 3, 1).error().code, ErrorCode::kNotFound);
   EXPECT_EQ(Commit("g", "t", -1, 1).error().code, ErrorCode::kNotFound);
@@ -446,13 +445,26 @@ TEST_F(GroupOffsetsTest, RejectsInvalidCommitsAndStoresNothing) {
   // One bad commit fails the whole call: the valid ones are not stored either.
   std::vector<OffsetCommit> mixed{{"t", 0, Offset(5), ""}, {"t", 7, Offset(5), ""}};
   EXPECT_EQ(store().Commit("g", mixed).error().code, ErrorCode::kNotFound);
-  std::vector<OffsetCommit> mixed_negative{{"t", 1, Offset(5), ""}, {"t", 2, Offset(-3), ""}};
-  EXPECT_EQ(store().Commit("g", mixed_negative).error().code, ErrorCode::kInvalidArgument);
   EXPECT_TRUE(store().ListGroups().empty());
   EXPECT_FALSE(store().Fetch("g", "t", 0).has_value());
   EXPECT_EQ(OffsetsHighWatermark(), hw_before);
   // The limits themselves are accepted.
   EXPECT_OK(Commit("g", "t", 0, 0, std::string(4096, 'm')));
+}
+
+// Kafka stores a negative committed offset as given and returns it (kafkajs's resetOffsets commits
+// -2 for "earliest" and reads it back); consumers treat it as no position. So does sluice.
+TEST_F(GroupOffsetsTest, NegativeOffsetsAreStoredAndFetchedBackAsKafkaDoes) {
+  ASSERT_OK(Commit("g", "t", 0, -2));
+  ASSERT_OK(Commit("g", "t", 1, -1));
+  CloseAndReopen();
+  ASSERT_TRUE(store().Fetch("g", "t", 0).has_value());
+  EXPECT_EQ(store().Fetch("g", "t", 0)->offset, Offset(-2));
+  EXPECT_EQ(store().Fetch("g", "t", 1)->offset, Offset(-1));
+  // Lag counts from the log start, as for a group that starts at the earliest offset.
+  ASSERT_OK_AND_ASSIGN(auto status, store().Describe("g"));
+  ASSERT_EQ(status.size(), 2u);
+  for (const auto& s : status) EXPECT_EQ(s.lag_records, s.log_end_offset - s.log_start_offset);
 }
 
 // Several threads commit to shared keys (both partitions in one call, all threads lined up on a

@@ -170,8 +170,14 @@ async function group(kafka, topic, partitions, groupId) {
   for (const t of await admin.fetchOffsets({ groupId, topics: [topic] })) {
     for (const p of t.partitions) committed[String(p.partition)] = Number(p.offset)
   }
+  // The group is empty now: reset it to the earliest offsets, which kafkajs commits as -2.
+  await admin.resetOffsets({ groupId, topic, earliest: true })
+  const reset = {}
+  for (const t of await admin.fetchOffsets({ groupId, topics: [topic] })) {
+    for (const p of t.partitions) reset[String(p.partition)] = Number(p.offset)
+  }
   await admin.disconnect()
-  return { members: state, committed }
+  return { members: state, committed, reset }
 }
 
 async function admin(kafka, topic) {
