@@ -411,13 +411,13 @@ Status Engine::CreatePartitions(const std::string& name, int32_t count,
   std::lock_guard catalog_lock(catalog_mu_);
   ASSIGN_OR_RETURN(auto topic, FindTopic(name));
   const auto old_count = static_cast<int32_t>(topic->partitions.size());
+  // Kafka 4.4's messages (its controller's ReplicationControlManager).
   if (count == old_count) {
-    return Invalid("Topic already has " + std::to_string(old_count) + " partitions.");
+    return Invalid("Topic already has " + std::to_string(old_count) + " partition(s).");
   }
   if (count < old_count) {
-    return Invalid("Topic currently has " + std::to_string(old_count) +
-                   " partitions, which is higher than the requested " + std::to_string(count) +
-                   ".");
+    return Invalid("The topic " + name + " currently has " + std::to_string(old_count) +
+                   " partition(s); " + std::to_string(count) + " would not be an increase.");
   }
   if (count > kMaxPartitions) {
     return Invalid("partition count " + std::to_string(count) + " is above the most, " +

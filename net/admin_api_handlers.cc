@@ -194,8 +194,9 @@ void Broker::Impl::Handle(const RequestHeader& h, const CreatePartitionsRequest&
         if (static_cast<int64_t>(t.assignments->size()) != t.count - old_count) {
           assignments_ok = false;
           fail(KafkaError::kInvalidReplicaAssignment,
-               "Increasing the number of partitions by " + std::to_string(t.count - old_count) +
-                   " but " + std::to_string(t.assignments->size()) + " assignments provided.");
+               "Attempted to add " + std::to_string(t.count - old_count) +
+                   " additional partition(s), but only " + std::to_string(t.assignments->size()) +
+                   " assignment(s) were specified.");
         } else {
           for (const auto& brokers : *t.assignments) {
             if (brokers != std::vector<int32_t>{options_.node_id}) {

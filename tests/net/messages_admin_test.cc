@@ -166,7 +166,7 @@ TEST(AdminCodecTest, CreatePartitionsAssignmentsAndValidateOnly) {
     CreatePartitionsResponse resp;
     resp.results.push_back({"orders", KafkaError::kNone, std::nullopt});
     resp.results.push_back(
-        {"events", KafkaError::kInvalidPartitions, std::string("Topic already has 3 partitions.")});
+        {"events", KafkaError::kInvalidPartitions, std::string("Topic already has 3 partition(s).")});
     const std::string want = WireBytes(
         [&](FlexWriter& f) {
           f.Tags();
@@ -178,7 +178,7 @@ TEST(AdminCodecTest, CreatePartitionsAssignmentsAndValidateOnly) {
           f.Tags();
           f.Str("events");
           f.w.Int16(37);
-          f.NullableStr(std::string("Topic already has 3 partitions."));
+          f.NullableStr(std::string("Topic already has 3 partition(s)."));
           f.Tags();
           f.Tags();
         },
