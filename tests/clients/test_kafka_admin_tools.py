@@ -23,6 +23,7 @@ from sluice_server import SLUICE, SluiceServer
 
 LOG_DIRS = "org.apache.kafka.tools.LogDirsCommand"  # kafka-log-dirs.sh
 CLUSTER_TOOL = "org.apache.kafka.tools.ClusterTool"  # kafka-cluster.sh
+TRANSACTIONS = "org.apache.kafka.tools.TransactionsCommand"  # kafka-transactions.sh
 
 MAX_AT = 17  # the record with the largest timestamp
 
@@ -40,7 +41,7 @@ def words(text):
 
 def produce(bootstrap):
     from confluent_kafka import Producer
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50})
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "enable.idempotence": True})
     errors = []
     # Recent timestamps (retention would delete old ones), the largest at MAX_AT.
     base_ts = int(time.time() * 1000) - 600_000
@@ -142,6 +143,13 @@ def scenario(bootstrap, workdir):
                                                for d in broker["logDirs"]], parts)
     seen["log-dir-sizes"] = {p["partition"]: p["size"] for broker in doc["brokers"]
                              for d in broker["logDirs"] for p in d["partitions"]}
+    # DescribeProducers: the idempotent producer's epoch and last sequence (its id and the time
+    # differ between brokers; sluice's time is when it appended, Kafka's the batch's timestamp).
+    rc, out, err = tool(TRANSACTIONS, *b, "describe-producers", "--topic", "adm", "--partition",
+                        "0")
+    rows = [l.split() for l in words(out)]
+    seen["producers"] = (rc, rows[0] if rows else [],
+                         [[r[1], r[2], r[3], r[5]] for r in rows[1:]], err[-2000:] if rc else "")
     rc, out, err = tool(CLUSTER_TOOL, "cluster-id", *b)
     seen["cluster-id"] = (rc, out.startswith("Cluster ID: ") and len(out.strip()) > 12)
     return seen
@@ -203,6 +211,7 @@ class KafkaAdminToolsTest(unittest.TestCase):
                                                                  ("adm-2", 0, False)]))
             self.assertGreater(on_sluice["log-dir-sizes"]["adm-0"], 0)
             self.assertEqual(on_sluice["cluster-id"], (0, True))
+            self.assertEqual(on_sluice["producers"][2], [["0", "-1", "29", "None"]])
 
             # The same as Apache Kafka 4.4 (sizes differ: each has its own log format).
             for key in on_kafka:
