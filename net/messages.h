@@ -2,7 +2,8 @@
 
 // The Kafka requests and responses `sluice serve` handles, as plain structs, with the request
 // decoder and the response encoders. Non-flexible versions (kSupportedApis), but for the two
-// SCRAM-credential APIs, which exist only in flexible versions (net/wire.h's compact fields);
+// SCRAM-credential APIs, which exist only in flexible versions (net/wire.h's compact fields), and
+// the flexible versions of the admin APIs of issue 13 and ListOffsets v6-7 (IsFlexibleVersion);
 // ApiVersions v3+ is recognised for the KIP-511 fallback. Field names are the snake_case of Apache
 // Kafka's message specs (clients/src/main/resources/common/message/*.json); a comment "vN+" marks a
 // field that exists on the wire only from version N (and keeps its default below that).

@@ -165,8 +165,8 @@ TEST(AdminCodecTest, CreatePartitionsAssignmentsAndValidateOnly) {
 
     CreatePartitionsResponse resp;
     resp.results.push_back({"orders", KafkaError::kNone, std::nullopt});
-    resp.results.push_back(
-        {"events", KafkaError::kInvalidPartitions, std::string("Topic already has 3 partition(s).")});
+    resp.results.push_back({"events", KafkaError::kInvalidPartitions,
+                            std::string("Topic already has 3 partition(s).")});
     const std::string want = WireBytes(
         [&](FlexWriter& f) {
           f.Tags();
