@@ -287,11 +287,17 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
   log->segments_ = list;
   // The log start DeleteRecords set. A damaged file takes the partition offline (as a damaged
   // recovery point does) rather than expose deleted records. One above the HW (the log lost a
-  // tail in a crash after the deletion) is held at the HW.
+  // tail in a crash after the deletion, or repair cut it) becomes the HW, on disk too, so that
+  // records appended from there on are never taken for deleted ones at a later open.
   ASSIGN_OR_RETURN(std::optional<Offset> log_start, ReadLogStartFile(fs, d));
-  if (log_start) {
-    log->deleted_below_.store(std::min(log_start->value(), tail.next_offset.value()));
+  if (log_start && *log_start > tail.next_offset) {
+    base::LogWarning(d + ": the log start " + std::to_string(log_start->value()) +
+                     " is past the log's end at " + std::to_string(tail.next_offset.value()) +
+                     "; it moves back to the end");
+    RETURN_IF_ERROR(WriteLogStartFile(fs, d, tail.next_offset));
+    log_start = tail.next_offset;
   }
+  if (log_start) log->deleted_below_.store(log_start->value());
   RETURN_IF_ERROR(log->LoadProducerState(snapshots));
   if (recovered || !rp || rp->segment_base != active->base_offset()) {
     // Everything recovery accepted is now made durable, so that the recovery point can cover it.

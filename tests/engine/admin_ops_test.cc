@@ -178,6 +178,23 @@ TEST_F(AdminOpsTest, ACrashAfterTheLogStartIsWrittenLosesNothingAboveIt) {
   EXPECT_TRUE(!damaged.has_value() || damaged->offline.has_value());
 }
 
+TEST_F(AdminOpsTest, ALogStartPastTheEndMovesBackAndLaterRecordsStay) {
+  FillTopic("t");
+  ASSERT_OK(engine_->Close());
+  // As if a crash after DeleteRecords up to 150 lost the log's tail above 100.
+  const std::string part = io::JoinPath(dir_.path(), PartitionDirFor("t", 0));
+  ASSERT_OK(WriteLogStartFile(fs_, part, Offset(150)));
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(PartitionStats stats, engine_->GetPartitionStats("t", 0));
+  EXPECT_EQ(stats.log_start_offset, Offset(100));
+  ASSERT_OK(engine_->Append("t", 0, base::AsBytes(MakeBatch(3, "after"))));
+  ASSERT_OK(engine_->Close());
+  Reopen();
+  EXPECT_EQ(ReadFrom("t", 0, 100), (std::vector<std::string>{"after-0", "after-1", "after-2"}));
+  ASSERT_OK_AND_ASSIGN(std::optional<Offset> on_disk, ReadLogStartFile(fs_, part));
+  EXPECT_EQ(on_disk, std::optional<Offset>(Offset(100)));
+}
+
 TEST_F(AdminOpsTest, MaxTimestampIsTheFirstRecordWithTheLargestTimestamp) {
   ASSERT_OK(engine_->CreateTopic("t", 1, {}));
   ASSERT_OK_AND_ASSIGN(auto empty, engine_->OffsetForMaxTimestamp("t", 0));
