@@ -158,6 +158,8 @@ class Backend {
   virtual Status DeleteTopic(const std::string& name) = 0;
   virtual Status AlterTopicConfig(const std::string& name,
                                   const std::map<std::string, std::string>& config) = 0;
+  // Grows a topic to `count` partitions (never shrinks it: kInvalidArgument).
+  virtual Status AddPartitions(const std::string& name, int32_t count) = 0;
 
   // Every partition of `topic`, by partition number: log start offset, high watermark, ...
   virtual Result<std::vector<PartitionSummary>> Partitions(const std::string& topic) = 0;

@@ -187,6 +187,10 @@ class EmbeddedBackend : public Backend {
     return engine_.AlterTopicConfig(name, config);
   }
 
+  Status AddPartitions(const std::string& name, int32_t count) override {
+    return engine_.CreatePartitions(name, count);
+  }
+
   Result<std::vector<PartitionSummary>> Partitions(const std::string& topic) override {
     ASSIGN_OR_RETURN(engine::TopicDescription d, engine_.DescribeTopic(topic));
     return ToSummaries(d);

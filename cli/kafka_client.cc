@@ -42,6 +42,7 @@ using EventPtr = Owned<rd_kafka_event_t, rd_kafka_event_destroy>;
 using OptionsPtr = Owned<rd_kafka_AdminOptions_t, rd_kafka_AdminOptions_destroy>;
 using NewTopicPtr = Owned<rd_kafka_NewTopic_t, rd_kafka_NewTopic_destroy>;
 using DeleteTopicPtr = Owned<rd_kafka_DeleteTopic_t, rd_kafka_DeleteTopic_destroy>;
+using NewPartitionsPtr = Owned<rd_kafka_NewPartitions_t, rd_kafka_NewPartitions_destroy>;
 using DeleteGroupPtr = Owned<rd_kafka_DeleteGroup_t, rd_kafka_DeleteGroup_destroy>;
 using ResourcePtr = Owned<rd_kafka_ConfigResource_t, rd_kafka_ConfigResource_destroy>;
 using PartitionsPtr = Owned<rd_kafka_topic_partition_list_t, rd_kafka_topic_partition_list_destroy>;
@@ -239,7 +240,8 @@ struct AdminClient::Impl {
         RD_KAFKA_RESP_ERR_NO_ERROR) {
       return MakeError(ErrorCode::kInternal, errstr);
     }
-    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS) {
+    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS ||
+        op == RD_KAFKA_ADMIN_OP_CREATEPARTITIONS) {
       if (rd_kafka_AdminOptions_set_operation_timeout(o.get(), timeout, errstr, sizeof(errstr)) !=
           RD_KAFKA_RESP_ERR_NO_ERROR) {
         return MakeError(ErrorCode::kInternal, errstr);
@@ -346,6 +348,27 @@ Status AdminClient::DeleteTopic(const std::string& name) {
     if (auto err = rd_kafka_topic_result_error(results[i]); err) {
       return KafkaError(err, "delete topic " + name,
                         rd_kafka_topic_result_error_string(results[i]));
+    }
+  }
+  return {};
+}
+
+Status AdminClient::CreatePartitions(const std::string& name, int32_t count) {
+  char errstr[256];
+  NewPartitionsPtr np(
+      rd_kafka_NewPartitions_new(name.c_str(), static_cast<size_t>(count), errstr, sizeof(errstr)));
+  if (!np) return MakeError(ErrorCode::kInvalidArgument, errstr);
+  ASSIGN_OR_RETURN(OptionsPtr options, impl_->Options(RD_KAFKA_ADMIN_OP_CREATEPARTITIONS));
+  rd_kafka_NewPartitions_t* list[] = {np.get()};
+  rd_kafka_CreatePartitions(impl_->rk.get(), list, 1, options.get(), impl_->queue.get());
+  const std::string what = "add partitions to topic " + name;
+  ASSIGN_OR_RETURN(EventPtr ev, impl_->Await(what));
+  size_t n = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev.get()), &n);
+  for (size_t i = 0; i < n; ++i) {
+    if (auto err = rd_kafka_topic_result_error(results[i]); err) {
+      return KafkaError(err, what, rd_kafka_topic_result_error_string(results[i]));
     }
   }
   return {};

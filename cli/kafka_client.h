@@ -89,6 +89,8 @@ class AdminClient {
   Status CreateTopic(const std::string& name, int32_t partitions,
                      const std::map<std::string, std::string>& config);
   Status DeleteTopic(const std::string& name);
+  // Grows the topic to `count` partitions (CreatePartitions).
+  Status CreatePartitions(const std::string& name, int32_t count);
   // Every config entry of a topic (DescribeConfigs).
   Result<std::map<std::string, std::string>> DescribeTopicConfig(const std::string& name);
   // Replaces the topic's whole configuration with `config` (AlterConfigs: keys left out return to

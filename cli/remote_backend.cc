@@ -211,6 +211,10 @@ class RemoteBackend : public Backend {
     return admin_->ReplaceTopicConfig(name, config);
   }
 
+  Status AddPartitions(const std::string& name, int32_t count) override {
+    return admin_->CreatePartitions(name, count);
+  }
+
   Result<std::vector<PartitionSummary>> Partitions(const std::string& topic) override {
     ASSIGN_OR_RETURN(kafka::TopicMetadata meta, TopicMeta(topic));
     return Watermarks(meta);

@@ -1,4 +1,4 @@
-// sluice topic create | list | describe | delete | alter
+// sluice topic create | list | describe | delete | alter | add-partitions
 
 #include <map>
 
@@ -148,10 +148,23 @@ int Alter(Context& ctx, const std::string& name, const std::vector<std::string>&
   return kExitOk;
 }
 
+int AddPartitions(Context& ctx, const std::string& name, int32_t count) {
+  Backend* b = ctx.OpenBackend();
+  if (b == nullptr) return ctx.exit_code;
+  if (auto s = b->AddPartitions(name, count); !s) return Failed(ctx, s.error());
+  if (ctx.format() == OutputFormat::kJson) {
+    PrintJson(json{{"topic", name}, {"partitions", count}});
+  } else {
+    std::printf("topic %s now has %d partitions\n", name.c_str(), count);
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddTopicCommands(CLI::App& app, Context& ctx) {
-  CLI::App* topic = app.add_subcommand("topic", "Create, list, describe, alter and delete topics");
+  CLI::App* topic =
+      app.add_subcommand("topic", "Create, list, describe, alter, grow and delete topics");
   topic->require_subcommand(1, 1);
 
   struct CreateArgs {
@@ -189,6 +202,16 @@ void AddTopicCommands(CLI::App& app, Context& ctx) {
   alter->add_option("name", a->name, "Topic name")->required();
   alter->add_option("--config,-c", a->configs, "key=value (repeatable)")->required();
   alter->callback([&ctx, a] { ctx.exit_code = Alter(ctx, a->name, a->configs); });
+
+  auto grow = std::make_shared<CreateArgs>();
+  CLI::App* add = topic->add_subcommand(
+      "add-partitions",
+      "Grow a topic to --num partitions (Kafka's CreatePartitions; never shrinks)");
+  add->add_option("name", grow->name, "Topic name")->required();
+  add->add_option("--num,-n", grow->partitions, "The new partition count (more than now)")
+      ->required()
+      ->check(CLI::Range(1, 100000));
+  add->callback([&ctx, grow] { ctx.exit_code = AddPartitions(ctx, grow->name, grow->partitions); });
 }
 
 }  // namespace sluice::cli

@@ -67,6 +67,10 @@ std::optional<PartitionStats> StatsOfClosedPartition(io::FileSystem& fs, const s
   // A last segment that no longer holds what the recovery point says is durable is offline.
   if ((*rp)->tail.end > last.end) return std::nullopt;
   stats.high_watermark = last.next_offset;
+  // The log start DeleteRecords set. Damaged, or past the end (opening rewrites it): open.
+  auto log_start = ReadLogStartFile(fs, dir);
+  if (!log_start || (*log_start && **log_start > stats.high_watermark)) return std::nullopt;
+  if (*log_start) stats.log_start_offset = std::max(stats.log_start_offset, **log_start);
   return stats;
 }
 

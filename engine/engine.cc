@@ -138,7 +138,7 @@ std::shared_ptr<Engine::Topic> Engine::MakeTopic(const TopicInfo& info) const {
   topic->id = info.id;
   topic->config = info.config;
   for (int32_t p = 0; p < info.partitions; ++p) {
-    auto part = std::make_unique<Partition>();
+    auto part = std::make_shared<Partition>();
     part->index = p;
     part->dir = PartitionDir(info.name, p);
     topic->partitions.push_back(std::move(part));
@@ -400,6 +400,97 @@ Status Engine::CreateTopic(const std::string& name, int32_t partitions,
   config.overrides.clear();
   for (const auto& [key, value] : changes) config.overrides.insert(key);
   return CreateTopicWithConfig(name, partitions, config);
+}
+
+Status Engine::CreatePartitions(const std::string& name, int32_t count,
+                                ValidateOnly validate_only) {
+  if (IsInternalTopic(name)) {
+    return MakeError(ErrorCode::kRefused,
+                     "topic '" + name + "' is internal and its partitions cannot be changed");
+  }
+  std::lock_guard catalog_lock(catalog_mu_);
+  ASSIGN_OR_RETURN(auto topic, FindTopic(name));
+  const auto old_count = static_cast<int32_t>(topic->partitions.size());
+  // Kafka 4.4's messages (its controller's ReplicationControlManager).
+  if (count == old_count) {
+    return Invalid("Topic already has " + std::to_string(old_count) + " partition(s).");
+  }
+  if (count < old_count) {
+    return Invalid("The topic " + name + " currently has " + std::to_string(old_count) +
+                   " partition(s); " + std::to_string(count) + " would not be an increase.");
+  }
+  if (count > kMaxPartitions) {
+    return Invalid("partition count " + std::to_string(count) + " is above the most, " +
+                   std::to_string(kMaxPartitions));
+  }
+  // As CreateTopic: a directory the catalog does not know is someone's data unless it holds only
+  // temporary files (a crash part way through an earlier call); it is never replaced.
+  std::vector<bool> reused(static_cast<size_t>(count), false);
+  for (int32_t p = old_count; p < count; ++p) {
+    const std::string dir = PartitionDir(name, p);
+    ASSIGN_OR_RETURN(bool exists, fs_->Exists(dir));
+    if (!exists) continue;
+    auto entries = fs_->ListDir(dir);
+    bool empty = entries.has_value();
+    if (entries) {
+      for (const auto& e : *entries) {
+        empty &= e.size() > 4 && e.compare(e.size() - 4, 4, ".tmp") == 0;
+      }
+    }
+    if (!empty) {
+      return MakeError(ErrorCode::kAlreadyExists,
+                       dir + " exists but is not a partition of topic '" + name +
+                           "'; move it away or check it with `sluice verify`");
+    }
+    reused[static_cast<size_t>(p)] = true;
+  }
+  if (validate_only == ValidateOnly::kYes) return {};
+  const TopicConfig config = topic->Config();
+  // The new topic object: the same partitions, then the new ones.
+  auto grown = std::make_shared<Topic>();
+  grown->name = topic->name;
+  grown->id = topic->id;
+  grown->config = config;
+  grown->partitions = topic->partitions;
+  auto undo = [&]() {
+    for (int32_t p = old_count; p < static_cast<int32_t>(grown->partitions.size()); ++p) {
+      auto& part = *grown->partitions[static_cast<size_t>(p)];
+      if (part.log) part.log->Close().IgnoreError();
+      fs_->RemoveAll(part.dir).IgnoreError();  // created by this call: nothing else is in it
+    }
+  };
+  for (int32_t p = old_count; p < count; ++p) {
+    auto part = std::make_shared<Partition>();
+    part->index = p;
+    part->dir = PartitionDir(name, p);
+    grown->partitions.push_back(part);
+    Status s = reused[static_cast<size_t>(p)] ? Status() : fs_->CreateDir(part->dir);
+    // Each new directory claims the topic only up to itself (`partitions` = p + 1): a crash part
+    // way through leaves directories whose adoption at the next Open names no missing partition.
+    if (s) {
+      s = SavePartitionMeta(*fs_, part->dir, PartitionMeta{name, topic->id, p, config, p + 1});
+    }
+    if (s) {
+      if (auto opened = OpenPartition(*grown, *part, PartitionOpen::kCreate); !opened) {
+        s = std::move(opened).error();
+      }
+    }
+    if (!s) {
+      undo();
+      return s;
+    }
+  }
+  RETURN_IF_ERROR(fs_->SyncDir(options_.data_dir));
+  std::unique_lock lock(topics_mu_);
+  TopicMap catalog = CatalogLocked();
+  catalog[name].partitions = count;
+  if (Status s = SaveCatalog(*fs_, options_.data_dir, catalog); !s) {
+    lock.unlock();
+    undo();
+    return s;
+  }
+  topics_[name] = std::move(grown);
+  return {};
 }
 
 Status Engine::DeleteTopic(const std::string& name) {
@@ -734,6 +825,31 @@ Status Engine::DeleteSegmentsBefore(const std::string& topic_name, int32_t parti
   ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
   ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
   return log->DeleteSegmentsBefore(offset);
+}
+
+Result<Offset> Engine::DeleteRecords(const std::string& topic_name, int32_t partition,
+                                     Offset offset) {
+  if (IsInternalTopic(topic_name)) {
+    return MakeError(ErrorCode::kRefused,
+                     "topic '" + topic_name + "' is internal and its records cannot be deleted");
+  }
+  ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
+  ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
+  return log->DeleteRecordsBefore(offset);
+}
+
+Result<std::optional<TimestampOffset>> Engine::OffsetForMaxTimestamp(const std::string& topic_name,
+                                                                     int32_t partition) const {
+  ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
+  ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
+  return log->OffsetForMaxTimestamp();
+}
+
+Result<ProducerSnapshot> Engine::DescribeProducers(const std::string& topic_name,
+                                                   int32_t partition) const {
+  ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
+  ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
+  return log->Producers();
 }
 
 Status Engine::ForEachPartition(const std::function<Status(PartitionLog&)>& fn, OpenAll open_all) {

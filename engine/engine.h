@@ -73,6 +73,9 @@ struct EngineOptions {
   std::function<void(std::function<void()>)> run_writer;
 };
 
+// Whether an administrative call only checks what it would do (Kafka's validate_only).
+enum class ValidateOnly : bool { kNo, kYes };
+
 struct TopicDescription {
   TopicInfo info;
   std::vector<PartitionStats> partitions;
@@ -93,6 +96,13 @@ class Engine {
   // Creates a topic with the default configuration plus `changes` (keys as in TopicConfig).
   Status CreateTopic(const std::string& name, int32_t partitions,
                      const std::map<std::string, std::string>& changes);
+  // Grows a topic to `count` partitions (Kafka's CreatePartitions): the new partitions' directories
+  // are created and durable before the catalog names them, so a crash in between leaves at worst
+  // directories that the next Open adopts (FORMAT.md). A count not above the current one is
+  // kInvalidArgument (Kafka never shrinks a topic); internal topics are kRefused. With
+  // ValidateOnly::kYes only checks.
+  Status CreatePartitions(const std::string& name, int32_t count,
+                          ValidateOnly validate_only = ValidateOnly::kNo);
   // Deletes a topic and its data. Internal topics (IsInternalTopic) are kRefused.
   Status DeleteTopic(const std::string& name);
   // Applies `changes` on top of the topic's configuration; their keys become its overrides.
@@ -157,6 +167,16 @@ class Engine {
 
   // Deletes whole segments of the partition that hold only records below `offset`.
   Status DeleteSegmentsBefore(const std::string& topic, int32_t partition, Offset offset);
+  // Kafka's DeleteRecords (PartitionLog::DeleteRecordsBefore): the partition's log start moves to
+  // `offset` (PartitionLog::kLatest = the high watermark) durably, records below it are gone for
+  // readers, whole segments below it are deleted. Returns the new log start. Past the HW:
+  // kOutOfRange. Internal topics: kRefused.
+  Result<Offset> DeleteRecords(const std::string& topic, int32_t partition, Offset offset);
+  // The first record with the largest timestamp (ListOffsets -3); nullopt for an empty partition.
+  Result<std::optional<TimestampOffset>> OffsetForMaxTimestamp(const std::string& topic,
+                                                               int32_t partition) const;
+  // The idempotent producers a partition remembers (DescribeProducers).
+  Result<ProducerSnapshot> DescribeProducers(const std::string& topic, int32_t partition) const;
 
   // Committed consumer-group offsets (stored in the internal topic __consumer_offsets), loaded at
   // the first call. Fails (kOffline, ...) while __consumer_offsets cannot be read, without
@@ -230,8 +250,10 @@ class Engine {
   struct Topic {
     std::string name;
     std::string id;
-    std::vector<std::unique_ptr<Partition>> partitions;  // fixed at creation
-    mutable std::mutex mu;                               // guards config
+    // Fixed for this object: CreatePartitions replaces the Topic in topics_ with a copy that shares
+    // these partitions and adds the new ones (callers holding the old one keep a valid object).
+    std::vector<std::shared_ptr<Partition>> partitions;
+    mutable std::mutex mu;  // guards config
     TopicConfig config;
     TopicConfig Config() const {
       std::lock_guard lock(mu);

@@ -269,6 +269,21 @@ Status GroupOffsetStore::DeleteGroup(const std::string& group) {
   return MaybeCompact();
 }
 
+Result<size_t> GroupOffsetStore::DeleteOffsets(
+    const std::string& group, std::span<const std::pair<std::string, int32_t>> partitions) {
+  std::vector<std::pair<Key, std::optional<CommittedOffset>>> records;
+  for (const auto& [topic, partition] : partitions) {
+    if (Fetch(group, topic, partition)) records.push_back({{group, topic, partition}, {}});
+  }
+  if (records.empty()) return size_t{0};
+  {
+    std::shared_lock compact(compact_mu_);
+    RETURN_IF_ERROR(AppendAndApply(records));
+  }
+  RETURN_IF_ERROR(MaybeCompact());
+  return records.size();
+}
+
 Result<std::vector<ResetPlanEntry>> GroupOffsetStore::ResetOffsets(const std::string& group,
                                                                    const std::string& topic,
                                                                    ResetTarget target,

@@ -107,6 +107,10 @@ class GroupOffsetStore {
   Result<std::vector<GroupPartitionStatus>> Describe(const std::string& group) const;
   // Removes every committed offset of the group. kNotFound if it has none.
   Status DeleteGroup(const std::string& group);
+  // Removes the group's committed offsets of these partitions (Kafka's OffsetDelete), durably;
+  // partitions without one are skipped. Returns how many were removed.
+  Result<size_t> DeleteOffsets(const std::string& group,
+                               std::span<const std::pair<std::string, int32_t>> partitions);
   // Moves the group's offsets for every partition of `topic` to `target`; with DryRun::kYes only
   // returns the plan.
   Result<std::vector<ResetPlanEntry>> ResetOffsets(const std::string& group,

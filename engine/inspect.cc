@@ -348,6 +348,14 @@ Status InspectPartition(io::FileSystem& fs, const std::string& data_dir, const T
         ParseProducerSnapshotName(e)) {
       continue;
     }
+    if (e == kLogStartFile) {
+      // DeleteRecords' log start: opening refuses a damaged one (the partition goes offline).
+      if (auto start = ReadLogStartFile(fs, part.dir); !start) {
+        Add(part, Verdict::kOffline, path, std::nullopt, start.error().ToString(),
+            "open takes " + name + " offline");
+      }
+      continue;
+    }
     if (Contains(e, ".snapshot.stale-")) {
       Add(part, Verdict::kNote, path, std::nullopt,
           "a producer snapshot past the log's end, moved aside by open", std::string(kKeptAside));

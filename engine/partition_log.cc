@@ -97,6 +97,40 @@ Status WriteRecoveryPointFile(io::FileSystem& fs, const std::string& dir, const 
                              io::Durability::kDurable);
 }
 
+namespace {
+
+segment::SmallFileKind LogStartKind() {
+  namespace f = segment::format;
+  return {f::kLogStartMagic, f::kLogStartMinReadableVersion, f::kLogStartCurrentVersion};
+}
+
+}  // namespace
+
+Result<std::optional<Offset>> ReadLogStartFile(io::FileSystem& fs, const std::string& dir) {
+  const std::string path = io::JoinPath(dir, kLogStartFile);
+  auto file = segment::ReadSmallFile(fs, path, LogStartKind());
+  if (!file) {
+    if (file.error().code == ErrorCode::kNotFound) return std::optional<Offset>();
+    return std::move(file).error();
+  }
+  if (file->payload.size() != segment::format::kLogStartPayloadSize) {
+    return MakeError(ErrorCode::kCorruption,
+                     path + ": payload of " + std::to_string(file->payload.size()) + " bytes");
+  }
+  const auto value = base::LoadLE<int64_t>(base::AsBytes(file->payload).data());
+  if (value < 0) {
+    return MakeError(ErrorCode::kCorruption,
+                     path + ": negative log start " + std::to_string(value));
+  }
+  return std::optional<Offset>(Offset(value));
+}
+
+Status WriteLogStartFile(io::FileSystem& fs, const std::string& dir, Offset log_start) {
+  std::array<std::byte, segment::format::kLogStartPayloadSize> payload{};
+  base::StoreLE<int64_t>(payload.data(), log_start.value());
+  return segment::WriteSmallFile(fs, io::JoinPath(dir, kLogStartFile), LogStartKind(), payload);
+}
+
 // One batch of an append, prepared for writing.
 struct PartitionLog::PendingFrame {
   // The frame prefix followed by the batch's first bytes with base offset and leader epoch set.
@@ -251,6 +285,19 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
   log->hw_.store(tail.next_offset.value());
   log->last_flush_ms_ = log->active_created_ms_ = clock.NowMs();
   log->segments_ = list;
+  // The log start DeleteRecords set. A damaged file takes the partition offline (as a damaged
+  // recovery point does) rather than expose deleted records. One above the HW (the log lost a
+  // tail in a crash after the deletion, or repair cut it) becomes the HW, on disk too, so that
+  // records appended from there on are never taken for deleted ones at a later open.
+  ASSIGN_OR_RETURN(std::optional<Offset> log_start, ReadLogStartFile(fs, d));
+  if (log_start && *log_start > tail.next_offset) {
+    base::LogWarning(d + ": the log start " + std::to_string(log_start->value()) +
+                     " is past the log's end at " + std::to_string(tail.next_offset.value()) +
+                     "; it moves back to the end");
+    RETURN_IF_ERROR(WriteLogStartFile(fs, d, tail.next_offset));
+    log_start = tail.next_offset;
+  }
+  if (log_start) log->deleted_below_.store(log_start->value());
   RETURN_IF_ERROR(log->LoadProducerState(snapshots));
   if (recovered || !rp || rp->segment_base != active->base_offset()) {
     // Everything recovery accepted is now made durable, so that the recovery point can cover it.
@@ -260,6 +307,13 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
     // Nothing was recovered: what is on disk was synced when it was written (or at the clean
     // close), and the recovery point on disk is still right. Opening costs no fsync.
     log->rp_written_ = std::pair{rp->segment_base, rp->tail.end.value()};
+  }
+  // Segments wholly below the log start that a crash during DeleteRecords left.
+  if (Offset start(log->deleted_below_.load()); start > list->front()->base_offset()) {
+    if (Status s = log->DeleteSegmentsBefore(start); !s) {
+      base::LogWarning(d + ": segments below the log start " + std::to_string(start.value()) +
+                       " stay until the next deletion: " + s.error().ToString());
+    }
   }
   return log;
 }
@@ -918,13 +972,17 @@ Status PartitionLog::DeleteSegmentsBefore(Offset offset) {
 
 Offset PartitionLog::high_watermark() const { return Offset(hw_.load(std::memory_order_acquire)); }
 
-Offset PartitionLog::log_start_offset() const { return Snapshot()->front()->base_offset(); }
+Offset PartitionLog::LogStartOf(const SegmentList& list) const {
+  return std::max(list.front()->base_offset(), Offset(deleted_below_.load()));
+}
+
+Offset PartitionLog::log_start_offset() const { return LogStartOf(*Snapshot()); }
 
 PartitionStats PartitionLog::Stats() const {
   PartitionStats s;
   s.high_watermark = high_watermark();
   auto list = Snapshot();
-  s.log_start_offset = list->front()->base_offset();
+  s.log_start_offset = LogStartOf(*list);
   s.segment_count = list->size();
   for (const auto& seg : *list) s.size_bytes += seg->size_bytes();
   return s;
@@ -954,7 +1012,7 @@ Result<ReadResult> PartitionLog::Read(Offset from, size_t max_bytes) const {
   auto list = Snapshot();
   ReadResult out;
   out.high_watermark = hw;
-  out.log_start_offset = list->front()->base_offset();
+  out.log_start_offset = LogStartOf(*list);
   out.pin = list;
   if (from < out.log_start_offset || from > hw) {
     return MakeError(ErrorCode::kOutOfRange, dir_ + ": offset " + std::to_string(from.value()) +
@@ -987,6 +1045,7 @@ Result<ReadResult> PartitionLog::Read(Offset from, size_t max_bytes) const {
 Result<std::optional<TimestampOffset>> PartitionLog::OffsetForTimestamp(int64_t timestamp) const {
   const Offset hw = high_watermark();
   auto list = Snapshot();
+  const Offset start = LogStartOf(*list);
   segment::RecordDecoder decoder;
   for (const auto& seg : *list) {
     if (seg->tail().max_timestamp < timestamp) continue;
@@ -998,7 +1057,7 @@ Result<std::optional<TimestampOffset>> PartitionLog::OffsetForTimestamp(int64_t 
         for (;;) {
           ASSIGN_OR_RETURN(auto rec, decoder.Next());
           if (!rec) break;
-          if (rec->timestamp >= timestamp) {
+          if (rec->timestamp >= timestamp && Offset(rec->offset) >= start) {
             return std::optional<TimestampOffset>(
                 TimestampOffset{Offset(rec->offset), rec->timestamp});
           }
@@ -1008,6 +1067,67 @@ Result<std::optional<TimestampOffset>> PartitionLog::OffsetForTimestamp(int64_t 
     }
   }
   return std::optional<TimestampOffset>();
+}
+
+Result<Offset> PartitionLog::DeleteRecordsBefore(Offset offset) {
+  {
+    std::lock_guard rp_lock(rp_mu_);  // serialises log-start writes with the other small files
+    const Offset hw = high_watermark();
+    if (offset == kLatest) offset = hw;
+    if (offset < Offset(0) || offset > hw) {
+      return MakeError(ErrorCode::kOutOfRange, dir_ + ": cannot delete records before offset " +
+                                                   std::to_string(offset.value()) +
+                                                   ": the high watermark is " +
+                                                   std::to_string(hw.value()));
+    }
+    const Offset start = log_start_offset();
+    if (offset <= start) return start;
+    RETURN_IF_ERROR(WriteLogStartFile(fs_, dir_, offset));
+    deleted_below_.store(offset.value());
+  }
+  base::LogInfo(dir_ + ": log start moved to " + std::to_string(offset.value()) +
+                " (DeleteRecords)");
+  // The records are gone for readers now; the files follow (or, after a crash, at the next open).
+  RETURN_IF_ERROR(DeleteSegmentsBefore(offset));
+  return offset;
+}
+
+Result<std::optional<TimestampOffset>> PartitionLog::OffsetForMaxTimestamp() const {
+  const Offset hw = high_watermark();
+  auto list = Snapshot();
+  const Offset start = LogStartOf(*list);
+  std::optional<TimestampOffset> best;
+  segment::RecordDecoder decoder;
+  for (const auto& seg : *list) {
+    if (seg->tail().next_offset <= start) continue;
+    if (best && seg->tail().max_timestamp <= best->timestamp) continue;  // nothing larger here
+    ASSIGN_OR_RETURN(std::optional<Frame> frame,
+                     seg->FrameAt(FilePos(segment::format::kSegmentHeaderSize)));
+    while (frame) {
+      if (Offset(frame->header.base_offset) >= hw) break;
+      if (Offset(frame->header.last_offset()) >= start &&
+          (!best || frame->header.max_timestamp > best->timestamp)) {
+        // The batch holds a larger timestamp: the first of its records that has it.
+        RETURN_IF_ERROR(decoder.Reset(frame->batch, frame->header));
+        for (;;) {
+          ASSIGN_OR_RETURN(auto rec, decoder.Next());
+          if (!rec) break;
+          const int64_t ts =
+              frame->header.log_append_time() ? frame->header.max_timestamp : rec->timestamp;
+          if (Offset(rec->offset) >= start && (!best || ts > best->timestamp)) {
+            best = TimestampOffset{Offset(rec->offset), ts};
+          }
+        }
+      }
+      ASSIGN_OR_RETURN(frame, seg->FrameAt(frame->end()));
+    }
+  }
+  return best;
+}
+
+ProducerSnapshot PartitionLog::Producers() const {
+  std::lock_guard lock(mu_);
+  return producers_.SnapshotBelow(high_watermark());
 }
 
 Status PartitionLog::Close() {

@@ -167,6 +167,15 @@ Result<std::optional<RecoveryPoint>> ReadRecoveryPointFile(io::FileSystem& fs,
 // Replaces `dir`'s recovery point atomically and durably.
 Status WriteRecoveryPointFile(io::FileSystem& fs, const std::string& dir, const RecoveryPoint& rp);
 
+// The log start offset set by DeleteRecords (`<partition dir>/log-start`, FORMAT.md): records
+// below it are deleted even where their segment still holds later ones.
+inline constexpr char kLogStartFile[] = "log-start";
+// Reads `dir`'s log start; nullopt when it has none. kCorruption naming the file for a damaged
+// one, kUnsupportedVersion for a newer one.
+Result<std::optional<Offset>> ReadLogStartFile(io::FileSystem& fs, const std::string& dir);
+// Replaces `dir`'s log start atomically and durably.
+Status WriteLogStartFile(io::FileSystem& fs, const std::string& dir, Offset log_start);
+
 class PartitionLog {
  public:
   // Opens (or creates) the log in `dir`. Recovery of the last segment is reported in `reports`.
@@ -238,6 +247,19 @@ class PartitionLog {
   // Deletes the sealed segments that hold only records below `offset` (whole segments: the log
   // start moves to the first remaining segment's base, which may be below `offset`).
   Status DeleteSegmentsBefore(Offset offset);
+  // Kafka's DeleteRecords: the log start moves to `offset` (kLatest: the HW), durably (the
+  // log-start file is written before anything else changes), then the sealed segments wholly
+  // below it are deleted. Reads below it are kOutOfRange from then on, also after a restart.
+  // `offset` past the HW (or negative, but for kLatest) is kOutOfRange; one at or below the log
+  // start changes nothing. Returns the log start. A crash part way leaves the new log start and
+  // segments below it that the next open deletes; never a record above it lost.
+  static constexpr Offset kLatest = Offset(-1);
+  Result<Offset> DeleteRecordsBefore(Offset offset);
+  // The record with the largest timestamp (the first of them), below the HW and at or above the
+  // log start (ListOffsets -3, KIP-734); nullopt for an empty log.
+  Result<std::optional<TimestampOffset>> OffsetForMaxTimestamp() const;
+  // The idempotent producers the partition remembers (DescribeProducers), as of the HW.
+  ProducerSnapshot Producers() const;
   void SetConfig(const TopicConfig& config);
 
   // Waits for in-flight appends, syncs, trims the active segment and writes its index so that the
@@ -268,6 +290,8 @@ class PartitionLog {
                const base::Clock& clock);
 
   std::shared_ptr<const SegmentList> Snapshot() const;
+  // The log start: the first segment's base, or the DeleteRecords start if that is later.
+  Offset LogStartOf(const SegmentList& list) const;
   segment::SegmentOptions SegmentOptionsFor(const TopicConfig& config) const;
   // The writer: writes `group`, rolling segments as needed. Called without mu_.
   GroupOutcome WriteGroup(std::vector<Pending*>& group, const TopicConfig& config);
@@ -334,6 +358,9 @@ class PartitionLog {
   TopicConfig config_;
   Offset next_offset_;          // next offset to assign
   std::atomic<int64_t> hw_{0};  // high watermark; written under mu_, read anywhere
+  // The log start DeleteRecords set (0: none); written under rp_mu_ after the log-start file,
+  // read anywhere. Never above hw_.
+  std::atomic<int64_t> deleted_below_{0};
   std::deque<Pending*> queue_;  // appends waiting for a writer (asynchronous ones owned here)
   bool writer_active_ = false;  // some thread has the writer role (or a task for it is posted)
   int finishing_ = 0;           // writers past a round, still telling its appends (FinishRound)

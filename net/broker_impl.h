@@ -101,6 +101,15 @@ class Broker::Impl {
   void Handle(const RequestHeader& h, const DescribeAclsRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const CreateAclsRequest& req, Responder& responder);
   void Handle(const RequestHeader& h, const DeleteAclsRequest& req, Responder& responder);
+  // admin_api_handlers.cc (the admin APIs of issue 13):
+  void Handle(const RequestHeader& h, const IncrementalAlterConfigsRequest& req,
+              Responder& responder);
+  void Handle(const RequestHeader& h, const CreatePartitionsRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const DeleteRecordsRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const OffsetDeleteRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const DescribeClusterRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const DescribeLogDirsRequest& req, Responder& responder);
+  void Handle(const RequestHeader& h, const DescribeProducersRequest& req, Responder& responder);
 
   // The request's authorisation (allows everything without an authorizer). Before the response.
   RequestAuth Auth(const Responder& responder) const {

@@ -373,6 +373,7 @@ void Broker::Impl::Handle(const RequestHeader& h, const ListOffsetsRequest& req,
                           Responder& responder) {
   constexpr int64_t kLatest = -1;
   constexpr int64_t kEarliest = -2;
+  constexpr int64_t kMaxTimestamp = -3;
   ListOffsetsResponse resp;
   const RequestAuth auth = Auth(responder);
   for (const auto& t : req.topics) {
@@ -392,8 +393,16 @@ void Broker::Impl::Handle(const RequestHeader& h, const ListOffsetsRequest& req,
         part.offset = stats->high_watermark.value();
       } else if (p.timestamp == kEarliest) {
         part.offset = stats->log_start_offset.value();
+      } else if (p.timestamp == kMaxTimestamp && h.api_version >= 7) {
+        // KIP-734: the first record with the largest timestamp; -1 and -1 for an empty partition.
+        if (auto found = engine_->OffsetForMaxTimestamp(t.name, p.partition_index); !found) {
+          part.error_code = ToKafkaError(found.error());
+        } else if (*found) {
+          part.offset = (*found)->offset.value();
+          part.timestamp = (*found)->timestamp;
+        }
       } else if (p.timestamp < 0) {
-        part.error_code = KafkaError::kInvalidRequest;  // -3 (max timestamp) is v7+
+        // -3 below v7, -4 (earliest local, v8+) and -5 (latest tiered, v9+) are not served.
       } else if (auto found = engine_->OffsetForTimestamp(t.name, p.partition_index, p.timestamp);
                  !found) {
         part.error_code = ToKafkaError(found.error());

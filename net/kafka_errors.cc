@@ -128,6 +128,8 @@ const char* KafkaErrorName(KafkaError error) {
       return "GROUP_MAX_SIZE_REACHED";
     case KafkaError::kFencedInstanceId:
       return "FENCED_INSTANCE_ID";
+    case KafkaError::kGroupSubscribedToTopic:
+      return "GROUP_SUBSCRIBED_TO_TOPIC";
     case KafkaError::kInvalidRecord:
       return "INVALID_RECORD";
     case KafkaError::kUnstableOffsetCommit:
@@ -210,6 +212,20 @@ const char* ApiKeyName(ApiKey key) {
       return "DescribeUserScramCredentials";
     case ApiKey::kAlterUserScramCredentials:
       return "AlterUserScramCredentials";
+    case ApiKey::kDeleteRecords:
+      return "DeleteRecords";
+    case ApiKey::kDescribeLogDirs:
+      return "DescribeLogDirs";
+    case ApiKey::kCreatePartitions:
+      return "CreatePartitions";
+    case ApiKey::kIncrementalAlterConfigs:
+      return "IncrementalAlterConfigs";
+    case ApiKey::kOffsetDelete:
+      return "OffsetDelete";
+    case ApiKey::kDescribeCluster:
+      return "DescribeCluster";
+    case ApiKey::kDescribeProducers:
+      return "DescribeProducers";
   }
   return "Unknown";
 }

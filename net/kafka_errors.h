@@ -78,6 +78,7 @@ enum class KafkaError : int16_t {
   kMemberIdRequired = 79,
   kGroupMaxSizeReached = 81,
   kFencedInstanceId = 82,
+  kGroupSubscribedToTopic = 86,
   kInvalidRecord = 87,
   kUnstableOffsetCommit = 88,
   kThrottlingQuotaExceeded = 89,
@@ -108,17 +109,24 @@ enum class ApiKey : int16_t {
   kApiVersions = 18,
   kCreateTopics = 19,
   kDeleteTopics = 20,
+  kDeleteRecords = 21,
   kInitProducerId = 22,
   kDescribeAcls = 29,
   kCreateAcls = 30,
   kDeleteAcls = 31,
   kDescribeConfigs = 32,
   kAlterConfigs = 33,
+  kDescribeLogDirs = 35,
   kSaslAuthenticate = 36,
+  kCreatePartitions = 37,
   kDeleteGroups = 42,
+  kIncrementalAlterConfigs = 44,
+  kOffsetDelete = 47,
   kDescribeClientQuotas = 48,
   kDescribeUserScramCredentials = 50,
   kAlterUserScramCredentials = 51,
+  kDescribeCluster = 60,
+  kDescribeProducers = 61,
 };
 
 // Kafka's name for `key` ("Produce"), or "Unknown".
@@ -131,8 +139,11 @@ struct SupportedApi {
   int16_t max_version;
 };
 
-// Every API we serve, in ApiKey order. All maxima are the highest non-flexible version (but for the
-// two SCRAM-credential APIs, which exist only in flexible versions, and DescribeClientQuotas v1);
+// Every API we serve, in ApiKey order. Most maxima are the highest non-flexible version; flexible
+// versions are served for the SCRAM-credential APIs, DescribeCluster and DescribeProducers (which
+// exist only in flexible versions), DescribeClientQuotas v1, and the admin APIs of issue 13
+// (ListOffsets v6-7 for max-timestamp, DeleteRecords v2, DescribeLogDirs v2-4, CreatePartitions
+// v2-3, IncrementalAlterConfigs v1; IsFlexibleVersion says which);
 // SaslHandshake v0 is listed because librdkafka requires it to see SASL support at all, but a v0
 // handshake (raw SASL tokens after it, clients before Kafka 1.0) is answered UNSUPPORTED_VERSION
 // (PROTOCOL.md); there is no OffsetForLeaderEpoch (leader epochs are -1 everywhere, see
@@ -141,7 +152,7 @@ struct SupportedApi {
 inline constexpr SupportedApi kSupportedApis[] = {
     {ApiKey::kProduce, 0, 8},
     {ApiKey::kFetch, 4, 11},
-    {ApiKey::kListOffsets, 1, 5},
+    {ApiKey::kListOffsets, 1, 7},
     {ApiKey::kMetadata, 0, 8},
     {ApiKey::kOffsetCommit, 0, 7},
     {ApiKey::kOffsetFetch, 1, 5},
@@ -156,17 +167,24 @@ inline constexpr SupportedApi kSupportedApis[] = {
     {ApiKey::kApiVersions, 0, 2},
     {ApiKey::kCreateTopics, 2, 4},
     {ApiKey::kDeleteTopics, 1, 3},
+    {ApiKey::kDeleteRecords, 0, 2},
     {ApiKey::kInitProducerId, 0, 1},
     {ApiKey::kDescribeAcls, 0, 1},
     {ApiKey::kCreateAcls, 0, 1},
     {ApiKey::kDeleteAcls, 0, 1},
     {ApiKey::kDescribeConfigs, 1, 3},
     {ApiKey::kAlterConfigs, 0, 1},
+    {ApiKey::kDescribeLogDirs, 0, 4},
     {ApiKey::kSaslAuthenticate, 0, 1},
+    {ApiKey::kCreatePartitions, 0, 3},
     {ApiKey::kDeleteGroups, 0, 1},
+    {ApiKey::kIncrementalAlterConfigs, 0, 1},
+    {ApiKey::kOffsetDelete, 0, 0},
     {ApiKey::kDescribeClientQuotas, 0, 1},
     {ApiKey::kDescribeUserScramCredentials, 0, 0},
     {ApiKey::kAlterUserScramCredentials, 0, 0},
+    {ApiKey::kDescribeCluster, 0, 1},
+    {ApiKey::kDescribeProducers, 0, 0},
 };
 
 // The row for the raw wire value `api_key`, or nullopt when we do not serve it.

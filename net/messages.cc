@@ -12,6 +12,7 @@
 
 namespace sluice::net {
 
+using internal::InitialCapacity;
 using internal::kArrayMinBytes;
 using internal::kBytesMinBytes;
 using internal::kInt32Bytes;
@@ -162,6 +163,20 @@ Request DecodeBody(ApiKey key, int16_t v, WireReader& r) {
       return internal::DecodeDescribeUserScramCredentialsRequest(v, r);
     case ApiKey::kAlterUserScramCredentials:
       return internal::DecodeAlterUserScramCredentialsRequest(v, r);
+    case ApiKey::kDeleteRecords:
+      return internal::DecodeDeleteRecordsRequest(v, r);
+    case ApiKey::kDescribeLogDirs:
+      return internal::DecodeDescribeLogDirsRequest(v, r);
+    case ApiKey::kCreatePartitions:
+      return internal::DecodeCreatePartitionsRequest(v, r);
+    case ApiKey::kIncrementalAlterConfigs:
+      return internal::DecodeIncrementalAlterConfigsRequest(v, r);
+    case ApiKey::kOffsetDelete:
+      return internal::DecodeOffsetDeleteRequest(v, r);
+    case ApiKey::kDescribeCluster:
+      return internal::DecodeDescribeClusterRequest(v, r);
+    case ApiKey::kDescribeProducers:
+      return internal::DecodeDescribeProducersRequest(v, r);
   }
   // Unreachable: DecodeRequest only dispatches keys of kSupportedApis.
   SLUICE_CHECK(false, "no decoder for a supported api key");
@@ -203,7 +218,17 @@ bool IsFlexibleVersion(int16_t api_key, int16_t api_version) {
       return api_version >= 1;
     case ApiKey::kDescribeUserScramCredentials:
     case ApiKey::kAlterUserScramCredentials:
+    case ApiKey::kDescribeCluster:
+    case ApiKey::kDescribeProducers:
       return true;
+    case ApiKey::kListOffsets:
+      return api_version >= 6;
+    case ApiKey::kDeleteRecords:
+    case ApiKey::kDescribeLogDirs:
+    case ApiKey::kCreatePartitions:
+      return api_version >= 2;
+    case ApiKey::kIncrementalAlterConfigs:
+      return api_version >= 1;
     default:
       return false;  // every other version we serve is below its API's first flexible one
   }
@@ -385,24 +410,42 @@ namespace internal {
 
 ListOffsetsRequest DecodeListOffsetsRequest(int16_t v, WireReader& r) {
   ListOffsetsRequest req;
+  const bool flexible = v >= 6;
   req.replica_id = r.Int32();
   if (v >= 2) req.isolation_level = r.Int8();
-  const size_t partition_bytes = 4 + (v >= 4 ? 4 : 0) + 8 + (v == 0 ? 4 : 0);
-  req.topics = ReadArray<ListOffsetsRequest::Topic>(
-      r, kStringMinBytes + kArrayMinBytes, [&](WireReader& r1) {
-        ListOffsetsRequest::Topic t;
-        t.name = r1.String();
-        t.partitions =
-            ReadArray<ListOffsetsRequest::Partition>(r1, partition_bytes, [&](WireReader& r2) {
-              ListOffsetsRequest::Partition p;
-              p.partition_index = r2.Int32();
-              if (v >= 4) p.current_leader_epoch = r2.Int32();
-              p.timestamp = r2.Int64();
-              if (v == 0) p.max_num_offsets = r2.Int32();
-              return p;
-            });
-        return t;
-      });
+  const size_t partition_bytes = 4 + (v >= 4 ? 4 : 0) + 8 + (v == 0 ? 4 : 0) + (flexible ? 1 : 0);
+  auto read_partition = [&](WireReader& r2) {
+    ListOffsetsRequest::Partition p;
+    p.partition_index = r2.Int32();
+    if (v >= 4) p.current_leader_epoch = r2.Int32();
+    p.timestamp = r2.Int64();
+    if (v == 0) p.max_num_offsets = r2.Int32();
+    if (flexible) r2.SkipTaggedFields();
+    return p;
+  };
+  auto read_topic = [&](WireReader& r1) {
+    ListOffsetsRequest::Topic t;
+    if (flexible) {
+      t.name = r1.CompactString();
+      const int32_t n = r1.CompactArrayCount(partition_bytes);
+      t.partitions.reserve(InitialCapacity(n));
+      for (int32_t i = 0; i < n && r1.ok(); ++i) t.partitions.push_back(read_partition(r1));
+      r1.SkipTaggedFields();
+    } else {
+      t.name = r1.String();
+      t.partitions = ReadArray<ListOffsetsRequest::Partition>(r1, partition_bytes, read_partition);
+    }
+    return t;
+  };
+  if (flexible) {
+    const int32_t n = r.CompactArrayCount(1 + 1 + 1);
+    req.topics.reserve(InitialCapacity(n));
+    for (int32_t i = 0; i < n && r.ok(); ++i) req.topics.push_back(read_topic(r));
+    r.SkipTaggedFields();
+  } else {
+    req.topics =
+        ReadArray<ListOffsetsRequest::Topic>(r, kStringMinBytes + kArrayMinBytes, read_topic);
+  }
   return req;
 }
 
@@ -410,10 +453,15 @@ ListOffsetsRequest DecodeListOffsetsRequest(int16_t v, WireReader& r) {
 
 void EncodeResponse(int16_t v, const ListOffsetsResponse& resp, OutBuffer& out) {
   WireWriter w = out.writer();
+  const bool flexible = v >= 6;
+  if (flexible) w.EmptyTaggedFields();  // response header v1
   if (v >= 2) w.Int32(resp.throttle_time_ms);
-  WriteArray(w, resp.topics, [&](const ListOffsetsResponse::Topic& t) {
-    w.String(t.name);
-    WriteArray(w, t.partitions, [&](const ListOffsetsResponse::Partition& p) {
+  auto count = [&](size_t n) { flexible ? w.CompactArrayCount(n) : w.ArrayCount(n); };
+  count(resp.topics.size());
+  for (const ListOffsetsResponse::Topic& t : resp.topics) {
+    flexible ? w.CompactString(t.name) : w.String(t.name);
+    count(t.partitions.size());
+    for (const ListOffsetsResponse::Partition& p : t.partitions) {
       w.Int32(p.partition_index);
       WriteError(w, p.error_code);
       if (v == 0) {
@@ -424,8 +472,11 @@ void EncodeResponse(int16_t v, const ListOffsetsResponse& resp, OutBuffer& out) 
         w.Int64(p.offset);
       }
       if (v >= 4) w.Int32(p.leader_epoch);
-    });
-  });
+      if (flexible) w.EmptyTaggedFields();
+    }
+    if (flexible) w.EmptyTaggedFields();
+  }
+  if (flexible) w.EmptyTaggedFields();
 }
 
 // --- Metadata ----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 // The Kafka requests and responses `sluice serve` handles, as plain structs, with the request
 // decoder and the response encoders. Non-flexible versions (kSupportedApis), but for the two
-// SCRAM-credential APIs, which exist only in flexible versions (net/wire.h's compact fields);
+// SCRAM-credential APIs, which exist only in flexible versions (net/wire.h's compact fields), and
+// the flexible versions of the admin APIs of issue 13 and ListOffsets v6-7 (IsFlexibleVersion);
 // ApiVersions v3+ is recognised for the KIP-511 fallback. Field names are the snake_case of Apache
 // Kafka's message specs (clients/src/main/resources/common/message/*.json); a comment "vN+" marks a
 // field that exists on the wire only from version N (and keeps its default below that).
@@ -141,8 +142,8 @@ struct ListOffsetsRequest {
   struct Partition {
     int32_t partition_index = 0;
     int32_t current_leader_epoch = -1;  // v4+
-    int64_t timestamp = 0;              // -1 latest, -2 earliest, else a timestamp in ms
-    int32_t max_num_offsets = 1;        // v0 only
+    int64_t timestamp = 0;  // -1 latest, -2 earliest, -3 max timestamp (v7+), else a time in ms
+    int32_t max_num_offsets = 1;  // v0 only
   };
   struct Topic {
     std::string name;
@@ -781,6 +782,206 @@ struct AlterUserScramCredentialsResponse {
   std::vector<UserResult> results;
 };
 
+// --- The admin APIs of issue 13 (messages_admin.cc) ---------------------------------------------
+// Flexible versions as Kafka's specs say (IsFlexibleVersion): compact strings and arrays, tagged
+// fields (skipped on reading, none written) at the end of every structure.
+
+// --- DeleteRecords (21); v2 flexible ------------------------------------------------------------
+
+struct DeleteRecordsRequest {
+  struct Partition {
+    int32_t partition_index = 0;
+    int64_t offset = 0;  // the new log start offset; -1 = the high watermark
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  std::vector<Topic> topics;
+  int32_t timeout_ms = 0;
+};
+
+struct DeleteRecordsResponse {
+  struct Partition {
+    int32_t partition_index = 0;
+    int64_t low_watermark = -1;
+    KafkaError error_code = KafkaError::kNone;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<Topic> topics;
+};
+
+// --- DescribeLogDirs (35); v2+ flexible ---------------------------------------------------------
+
+struct DescribeLogDirsRequest {
+  struct Topic {
+    std::string topic;
+    std::vector<int32_t> partitions;
+  };
+  std::optional<std::vector<Topic>> topics;  // null = every partition
+};
+
+struct DescribeLogDirsResponse {
+  struct Partition {
+    int32_t partition_index = 0;
+    int64_t partition_size = 0;
+    int64_t offset_lag = 0;
+    bool is_future_key = false;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  struct Result {
+    KafkaError error_code = KafkaError::kNone;
+    std::string log_dir;
+    std::vector<Topic> topics;
+    int64_t total_bytes = -1;   // v4+
+    int64_t usable_bytes = -1;  // v4+
+  };
+  int32_t throttle_time_ms = 0;
+  KafkaError error_code = KafkaError::kNone;  // v3+
+  std::vector<Result> results;
+};
+
+// --- CreatePartitions (37); v2+ flexible --------------------------------------------------------
+
+struct CreatePartitionsRequest {
+  struct Topic {
+    std::string name;
+    int32_t count = 0;  // the new partition count
+    // Broker ids per new partition; null = the broker chooses.
+    std::optional<std::vector<std::vector<int32_t>>> assignments;
+  };
+  std::vector<Topic> topics;
+  int32_t timeout_ms = 0;
+  bool validate_only = false;
+};
+
+struct CreatePartitionsResponse {
+  struct Result {
+    std::string name;
+    KafkaError error_code = KafkaError::kNone;
+    std::optional<std::string> error_message;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<Result> results;
+};
+
+// --- IncrementalAlterConfigs (44); v1 flexible --------------------------------------------------
+
+struct IncrementalAlterConfigsRequest {
+  struct Config {
+    std::string name;
+    int8_t config_operation = 0;  // 0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT
+    std::optional<std::string> value;
+  };
+  struct Resource {
+    int8_t resource_type = 0;
+    std::string resource_name;
+    std::vector<Config> configs;
+  };
+  std::vector<Resource> resources;
+  bool validate_only = false;
+};
+
+struct IncrementalAlterConfigsResponse {
+  struct Resource {
+    KafkaError error_code = KafkaError::kNone;
+    std::optional<std::string> error_message;
+    int8_t resource_type = 0;
+    std::string resource_name;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<Resource> responses;
+};
+
+// --- OffsetDelete (47) --------------------------------------------------------------------------
+
+struct OffsetDeleteRequest {
+  struct Topic {
+    std::string name;
+    std::vector<int32_t> partitions;
+  };
+  std::string group_id;
+  std::vector<Topic> topics;
+};
+
+struct OffsetDeleteResponse {
+  struct Partition {
+    int32_t partition_index = 0;
+    KafkaError error_code = KafkaError::kNone;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  KafkaError error_code = KafkaError::kNone;
+  int32_t throttle_time_ms = 0;
+  std::vector<Topic> topics;
+};
+
+// --- DescribeCluster (60); flexible only --------------------------------------------------------
+
+struct DescribeClusterRequest {
+  bool include_cluster_authorized_operations = false;
+  int8_t endpoint_type = 1;  // v1+: 1 brokers, 2 controllers
+};
+
+struct DescribeClusterResponse {
+  struct Broker {
+    int32_t broker_id = 0;
+    std::string host;
+    int32_t port = 0;
+    std::optional<std::string> rack;
+  };
+  int32_t throttle_time_ms = 0;
+  KafkaError error_code = KafkaError::kNone;
+  std::optional<std::string> error_message;
+  int8_t endpoint_type = 1;  // v1+
+  std::string cluster_id;
+  int32_t controller_id = -1;
+  std::vector<Broker> brokers;
+  int32_t cluster_authorized_operations = std::numeric_limits<int32_t>::min();
+};
+
+// --- DescribeProducers (61); flexible only ------------------------------------------------------
+
+struct DescribeProducersRequest {
+  struct Topic {
+    std::string name;
+    std::vector<int32_t> partition_indexes;
+  };
+  std::vector<Topic> topics;
+};
+
+struct DescribeProducersResponse {
+  struct Producer {
+    int64_t producer_id = 0;
+    int32_t producer_epoch = 0;
+    int32_t last_sequence = -1;
+    int64_t last_timestamp = -1;
+    int32_t coordinator_epoch = -1;
+    int64_t current_txn_start_offset = -1;
+  };
+  struct Partition {
+    int32_t partition_index = 0;
+    KafkaError error_code = KafkaError::kNone;
+    std::optional<std::string> error_message;
+    std::vector<Producer> active_producers;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<Topic> topics;
+};
+
 // --- Decoding ----------------------------------------------------------------------------------
 
 using Request =
@@ -791,7 +992,10 @@ using Request =
                  InitProducerIdRequest, DescribeConfigsRequest, DeleteGroupsRequest,
                  AlterConfigsRequest, DescribeAclsRequest, CreateAclsRequest, DeleteAclsRequest,
                  SaslHandshakeRequest, SaslAuthenticateRequest, DescribeUserScramCredentialsRequest,
-                 AlterUserScramCredentialsRequest, DescribeClientQuotasRequest>;
+                 AlterUserScramCredentialsRequest, DescribeClientQuotasRequest,
+                 DeleteRecordsRequest, DescribeLogDirsRequest, CreatePartitionsRequest,
+                 IncrementalAlterConfigsRequest, OffsetDeleteRequest, DescribeClusterRequest,
+                 DescribeProducersRequest>;
 
 struct DecodedRequest {
   RequestHeader header;
@@ -855,6 +1059,17 @@ void EncodeResponse(int16_t api_version, const DescribeUserScramCredentialsRespo
                     OutBuffer& out);
 void EncodeResponse(int16_t api_version, const AlterUserScramCredentialsResponse& response,
                     OutBuffer& out);
+
+// The admin APIs of issue 13; a flexible version's body starts with response header v1's (empty)
+// tagged fields.
+void EncodeResponse(int16_t api_version, const DeleteRecordsResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const DescribeLogDirsResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const CreatePartitionsResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const IncrementalAlterConfigsResponse& response,
+                    OutBuffer& out);
+void EncodeResponse(int16_t api_version, const OffsetDeleteResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const DescribeClusterResponse& response, OutBuffer& out);
+void EncodeResponse(int16_t api_version, const DescribeProducersResponse& response, OutBuffer& out);
 
 // Whether `api_key` at `api_version` uses a flexible version (request header v2, response header
 // v1 but for ApiVersions, compact fields, tagged fields).

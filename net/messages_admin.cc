@@ -1,5 +1,7 @@
-// Codec of the topic administration APIs: CreateTopics, DeleteTopics, DescribeConfigs,
-// AlterConfigs.
+// Codec of the administration APIs: CreateTopics, DeleteTopics, DescribeConfigs, AlterConfigs,
+// DescribeClientQuotas, and those of issue 13 (DeleteRecords, DescribeLogDirs, CreatePartitions,
+// IncrementalAlterConfigs, OffsetDelete, DescribeCluster, DescribeProducers), whose flexible
+// versions share the helpers below.
 
 #include <bit>
 #include <string>
@@ -292,6 +294,332 @@ Result<DescribeClientQuotasResponse> DecodeDescribeClientQuotasResponse(int16_t 
   tags(r);
   RETURN_IF_ERROR(r.status("DescribeClientQuotas response"));
   return resp;
+}
+
+namespace {
+
+// Reads the fields of a message in a classic or a flexible version (KIP-482): strings and arrays
+// in the version's encoding, and in flexible versions a tagged-field section ending each
+// structure (Struct), skipped.
+class FieldReader {
+ public:
+  FieldReader(WireReader& r, bool flexible) : r_(r), flexible_(flexible) {}
+  WireReader& r() { return r_; }
+  std::string Str() { return flexible_ ? r_.CompactString() : r_.String(); }
+  std::optional<std::string> NullableStr() {
+    return flexible_ ? r_.CompactNullableString() : r_.NullableString();
+  }
+  // An array of structures, each read by read_one(*this) and ended by its tagged fields.
+  template <typename T, typename F>
+  std::vector<T> Structs(size_t min_element_bytes, F&& read_one) {
+    return Elements<T>(Count(min_element_bytes + (flexible_ ? 1 : 0)), [&] {
+      T t = read_one(*this);
+      EndStruct();
+      return t;
+    });
+  }
+  template <typename T, typename F>
+  std::optional<std::vector<T>> NullableStructs(size_t min_element_bytes, F&& read_one) {
+    const std::optional<int32_t> n = NullableCount(min_element_bytes + (flexible_ ? 1 : 0));
+    if (!n) return std::nullopt;
+    return Elements<T>(*n, [&] {
+      T t = read_one(*this);
+      EndStruct();
+      return t;
+    });
+  }
+  std::vector<int32_t> Int32s() {
+    return Elements<int32_t>(Count(kInt32Bytes), [&] { return r_.Int32(); });
+  }
+  void EndStruct() {
+    if (flexible_) r_.SkipTaggedFields();
+  }
+
+ private:
+  int32_t Count(size_t min_bytes) {
+    return flexible_ ? r_.CompactArrayCount(min_bytes) : r_.ArrayCount(min_bytes);
+  }
+  std::optional<int32_t> NullableCount(size_t min_bytes) {
+    return flexible_ ? r_.CompactNullableArrayCount(min_bytes)
+                     : internal::NullableArrayCount(r_, min_bytes);
+  }
+  template <typename T, typename F>
+  std::vector<T> Elements(int32_t n, F&& one) {
+    std::vector<T> out;
+    out.reserve(internal::InitialCapacity(n));
+    for (int32_t i = 0; i < n && r_.ok(); ++i) out.push_back(one());
+    return out;
+  }
+
+  WireReader& r_;
+  bool flexible_;
+};
+
+// The writing side of FieldReader. In a flexible version the body starts with response header
+// v1's empty tagged fields (Start).
+class FieldWriter {
+ public:
+  FieldWriter(OutBuffer& out, bool flexible) : w_(out.writer()), flexible_(flexible) {
+    if (flexible_) w_.EmptyTaggedFields();
+  }
+  WireWriter& w() { return w_; }
+  void Str(const std::string& s) { flexible_ ? w_.CompactString(s) : w_.String(s); }
+  void NullableStr(const std::optional<std::string>& s) {
+    flexible_ ? w_.CompactNullableString(s) : w_.NullableString(s);
+  }
+  template <typename T, typename F>
+  void Structs(const std::vector<T>& items, F&& write_one) {
+    Count(items.size());
+    for (const T& item : items) {
+      write_one(item);
+      EndStruct();
+    }
+  }
+  void Int32s(const std::vector<int32_t>& items) {
+    Count(items.size());
+    for (int32_t v : items) w_.Int32(v);
+  }
+  void EndStruct() {
+    if (flexible_) w_.EmptyTaggedFields();
+  }
+
+ private:
+  void Count(size_t n) { flexible_ ? w_.CompactArrayCount(n) : w_.ArrayCount(n); }
+  WireWriter w_;
+  bool flexible_;
+};
+
+}  // namespace
+
+namespace internal {
+
+DeleteRecordsRequest DecodeDeleteRecordsRequest(int16_t v, WireReader& r) {
+  FieldReader f(r, v >= 2);
+  DeleteRecordsRequest req;
+  req.topics =
+      f.Structs<DeleteRecordsRequest::Topic>(kStringMinBytes + kArrayMinBytes, [](FieldReader& f1) {
+        DeleteRecordsRequest::Topic t;
+        t.name = f1.Str();
+        t.partitions = f1.Structs<DeleteRecordsRequest::Partition>(12, [](FieldReader& f2) {
+          DeleteRecordsRequest::Partition p;
+          p.partition_index = f2.r().Int32();
+          p.offset = f2.r().Int64();
+          return p;
+        });
+        return t;
+      });
+  req.timeout_ms = r.Int32();
+  f.EndStruct();
+  return req;
+}
+
+DescribeLogDirsRequest DecodeDescribeLogDirsRequest(int16_t v, WireReader& r) {
+  FieldReader f(r, v >= 2);
+  DescribeLogDirsRequest req;
+  req.topics = f.NullableStructs<DescribeLogDirsRequest::Topic>(kStringMinBytes + kArrayMinBytes,
+                                                                [](FieldReader& f1) {
+                                                                  DescribeLogDirsRequest::Topic t;
+                                                                  t.topic = f1.Str();
+                                                                  t.partitions = f1.Int32s();
+                                                                  return t;
+                                                                });
+  f.EndStruct();
+  return req;
+}
+
+CreatePartitionsRequest DecodeCreatePartitionsRequest(int16_t v, WireReader& r) {
+  FieldReader f(r, v >= 2);
+  CreatePartitionsRequest req;
+  req.topics = f.Structs<CreatePartitionsRequest::Topic>(
+      kStringMinBytes + 4 + kArrayMinBytes, [](FieldReader& f1) {
+        CreatePartitionsRequest::Topic t;
+        t.name = f1.Str();
+        t.count = f1.r().Int32();
+        auto assignments = f1.NullableStructs<std::vector<int32_t>>(
+            kArrayMinBytes, [](FieldReader& f2) { return f2.Int32s(); });
+        t.assignments = std::move(assignments);
+        return t;
+      });
+  req.timeout_ms = r.Int32();
+  req.validate_only = r.Bool();
+  f.EndStruct();
+  return req;
+}
+
+IncrementalAlterConfigsRequest DecodeIncrementalAlterConfigsRequest(int16_t v, WireReader& r) {
+  FieldReader f(r, v >= 1);
+  IncrementalAlterConfigsRequest req;
+  req.resources = f.Structs<IncrementalAlterConfigsRequest::Resource>(
+      1 + kStringMinBytes + kArrayMinBytes, [](FieldReader& f1) {
+        IncrementalAlterConfigsRequest::Resource res;
+        res.resource_type = f1.r().Int8();
+        res.resource_name = f1.Str();
+        res.configs = f1.Structs<IncrementalAlterConfigsRequest::Config>(
+            2 * kStringMinBytes + 1, [](FieldReader& f2) {
+              IncrementalAlterConfigsRequest::Config c;
+              c.name = f2.Str();
+              c.config_operation = f2.r().Int8();
+              c.value = f2.NullableStr();
+              return c;
+            });
+        return res;
+      });
+  req.validate_only = r.Bool();
+  f.EndStruct();
+  return req;
+}
+
+OffsetDeleteRequest DecodeOffsetDeleteRequest(int16_t /*v*/, WireReader& r) {
+  FieldReader f(r, false);
+  OffsetDeleteRequest req;
+  req.group_id = f.Str();
+  req.topics =
+      f.Structs<OffsetDeleteRequest::Topic>(kStringMinBytes + kArrayMinBytes, [](FieldReader& f1) {
+        OffsetDeleteRequest::Topic t;
+        t.name = f1.Str();
+        // Partitions are structures of one int32 each (no tagged fields: v0 is not flexible).
+        t.partitions = f1.Int32s();
+        return t;
+      });
+  return req;
+}
+
+DescribeClusterRequest DecodeDescribeClusterRequest(int16_t v, WireReader& r) {
+  FieldReader f(r, true);
+  DescribeClusterRequest req;
+  req.include_cluster_authorized_operations = r.Bool();
+  if (v >= 1) req.endpoint_type = r.Int8();
+  f.EndStruct();
+  return req;
+}
+
+DescribeProducersRequest DecodeDescribeProducersRequest(int16_t /*v*/, WireReader& r) {
+  FieldReader f(r, true);
+  DescribeProducersRequest req;
+  req.topics = f.Structs<DescribeProducersRequest::Topic>(1 + 1, [](FieldReader& f1) {
+    DescribeProducersRequest::Topic t;
+    t.name = f1.Str();
+    t.partition_indexes = f1.Int32s();
+    return t;
+  });
+  f.EndStruct();
+  return req;
+}
+
+}  // namespace internal
+
+void EncodeResponse(int16_t v, const DeleteRecordsResponse& resp, OutBuffer& out) {
+  FieldWriter f(out, v >= 2);
+  f.w().Int32(resp.throttle_time_ms);
+  f.Structs(resp.topics, [&](const DeleteRecordsResponse::Topic& t) {
+    f.Str(t.name);
+    f.Structs(t.partitions, [&](const DeleteRecordsResponse::Partition& p) {
+      f.w().Int32(p.partition_index);
+      f.w().Int64(p.low_watermark);
+      WriteError(f.w(), p.error_code);
+    });
+  });
+  f.EndStruct();
+}
+
+void EncodeResponse(int16_t v, const DescribeLogDirsResponse& resp, OutBuffer& out) {
+  FieldWriter f(out, v >= 2);
+  f.w().Int32(resp.throttle_time_ms);
+  if (v >= 3) WriteError(f.w(), resp.error_code);
+  f.Structs(resp.results, [&](const DescribeLogDirsResponse::Result& res) {
+    WriteError(f.w(), res.error_code);
+    f.Str(res.log_dir);
+    f.Structs(res.topics, [&](const DescribeLogDirsResponse::Topic& t) {
+      f.Str(t.name);
+      f.Structs(t.partitions, [&](const DescribeLogDirsResponse::Partition& p) {
+        f.w().Int32(p.partition_index);
+        f.w().Int64(p.partition_size);
+        f.w().Int64(p.offset_lag);
+        f.w().Bool(p.is_future_key);
+      });
+    });
+    if (v >= 4) {
+      f.w().Int64(res.total_bytes);
+      f.w().Int64(res.usable_bytes);
+    }
+  });
+  f.EndStruct();
+}
+
+void EncodeResponse(int16_t v, const CreatePartitionsResponse& resp, OutBuffer& out) {
+  FieldWriter f(out, v >= 2);
+  f.w().Int32(resp.throttle_time_ms);
+  f.Structs(resp.results, [&](const CreatePartitionsResponse::Result& res) {
+    f.Str(res.name);
+    WriteError(f.w(), res.error_code);
+    f.NullableStr(res.error_message);
+  });
+  f.EndStruct();
+}
+
+void EncodeResponse(int16_t v, const IncrementalAlterConfigsResponse& resp, OutBuffer& out) {
+  FieldWriter f(out, v >= 1);
+  f.w().Int32(resp.throttle_time_ms);
+  f.Structs(resp.responses, [&](const IncrementalAlterConfigsResponse::Resource& res) {
+    WriteError(f.w(), res.error_code);
+    f.NullableStr(res.error_message);
+    f.w().Int8(res.resource_type);
+    f.Str(res.resource_name);
+  });
+  f.EndStruct();
+}
+
+void EncodeResponse(int16_t /*v*/, const OffsetDeleteResponse& resp, OutBuffer& out) {
+  FieldWriter f(out, false);
+  WriteError(f.w(), resp.error_code);
+  f.w().Int32(resp.throttle_time_ms);
+  f.Structs(resp.topics, [&](const OffsetDeleteResponse::Topic& t) {
+    f.Str(t.name);
+    f.Structs(t.partitions, [&](const OffsetDeleteResponse::Partition& p) {
+      f.w().Int32(p.partition_index);
+      WriteError(f.w(), p.error_code);
+    });
+  });
+}
+
+void EncodeResponse(int16_t v, const DescribeClusterResponse& resp, OutBuffer& out) {
+  FieldWriter f(out, true);
+  f.w().Int32(resp.throttle_time_ms);
+  WriteError(f.w(), resp.error_code);
+  f.NullableStr(resp.error_message);
+  if (v >= 1) f.w().Int8(resp.endpoint_type);
+  f.Str(resp.cluster_id);
+  f.w().Int32(resp.controller_id);
+  f.Structs(resp.brokers, [&](const DescribeClusterResponse::Broker& b) {
+    f.w().Int32(b.broker_id);
+    f.Str(b.host);
+    f.w().Int32(b.port);
+    f.NullableStr(b.rack);
+  });
+  f.w().Int32(resp.cluster_authorized_operations);
+  f.EndStruct();
+}
+
+void EncodeResponse(int16_t /*v*/, const DescribeProducersResponse& resp, OutBuffer& out) {
+  FieldWriter f(out, true);
+  f.w().Int32(resp.throttle_time_ms);
+  f.Structs(resp.topics, [&](const DescribeProducersResponse::Topic& t) {
+    f.Str(t.name);
+    f.Structs(t.partitions, [&](const DescribeProducersResponse::Partition& p) {
+      f.w().Int32(p.partition_index);
+      WriteError(f.w(), p.error_code);
+      f.NullableStr(p.error_message);
+      f.Structs(p.active_producers, [&](const DescribeProducersResponse::Producer& pr) {
+        f.w().Int64(pr.producer_id);
+        f.w().Int32(pr.producer_epoch);
+        f.w().Int32(pr.last_sequence);
+        f.w().Int64(pr.last_timestamp);
+        f.w().Int32(pr.coordinator_epoch);
+        f.w().Int64(pr.current_txn_start_offset);
+      });
+    });
+  });
+  f.EndStruct();
 }
 
 }  // namespace sluice::net

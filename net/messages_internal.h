@@ -91,6 +91,13 @@ DeleteTopicsRequest DecodeDeleteTopicsRequest(int16_t v, WireReader& r);
 DescribeConfigsRequest DecodeDescribeConfigsRequest(int16_t v, WireReader& r);
 AlterConfigsRequest DecodeAlterConfigsRequest(int16_t v, WireReader& r);
 DescribeClientQuotasRequest DecodeDescribeClientQuotasRequest(int16_t v, WireReader& r);
+DeleteRecordsRequest DecodeDeleteRecordsRequest(int16_t v, WireReader& r);
+DescribeLogDirsRequest DecodeDescribeLogDirsRequest(int16_t v, WireReader& r);
+CreatePartitionsRequest DecodeCreatePartitionsRequest(int16_t v, WireReader& r);
+IncrementalAlterConfigsRequest DecodeIncrementalAlterConfigsRequest(int16_t v, WireReader& r);
+OffsetDeleteRequest DecodeOffsetDeleteRequest(int16_t v, WireReader& r);
+DescribeClusterRequest DecodeDescribeClusterRequest(int16_t v, WireReader& r);
+DescribeProducersRequest DecodeDescribeProducersRequest(int16_t v, WireReader& r);
 // messages_acls.cc:
 DescribeAclsRequest DecodeDescribeAclsRequest(int16_t v, WireReader& r);
 CreateAclsRequest DecodeCreateAclsRequest(int16_t v, WireReader& r);

@@ -87,6 +87,13 @@ inline constexpr size_t kProducerSnapshotHeaderSize = 12;  // offset, producer c
 inline constexpr size_t kProducerSnapshotEntrySize = 24;   // id, epoch, count, reserved, last seen
 inline constexpr size_t kProducerSnapshotBatchSize = 24;   // first/last sequence, first/last offset
 
+// Log start: <topic>-<partition>/log-start (FORMAT.md): the log start offset DeleteRecords set.
+inline constexpr Magic kLogStartMagic = MakeMagic("SLUICELS");
+inline constexpr uint16_t kLogStartVersion1 = 1;
+inline constexpr uint16_t kLogStartCurrentVersion = kLogStartVersion1;
+inline constexpr uint16_t kLogStartMinReadableVersion = kLogStartVersion1;
+inline constexpr size_t kLogStartPayloadSize = 8;
+
 // ACLs: <data>/acls (JSON payload; FORMAT.md "ACLs"): the authorizer's bindings.
 inline constexpr Magic kAclMagic = MakeMagic("SLUICEAC");
 inline constexpr uint16_t kAclVersion1 = 1;

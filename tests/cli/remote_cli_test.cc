@@ -404,6 +404,33 @@ TEST_F(RemoteCliTest, BadBrokerIsAOneLineErrorNotAHang) {
                      2, "--broker with --data-dir");
 }
 
+TEST_F(RemoteCliTest, AddPartitionsGrowsATopicRemotelyAndEmbedded) {
+  Ok({"topic", "create", "grow", "--partitions", "2"});
+  Ok({"produce", "grow", "--partition", "1"}, "a\nb\n");
+  EXPECT_EQ(Ok({"topic", "add-partitions", "grow", "--num", "4"}).out,
+            "topic grow now has 4 partitions\n");
+  json d = json::parse(Ok({"topic", "describe", "grow", "-o", "json"}).out);
+  ASSERT_EQ(d["partitions"].size(), 4u);
+  EXPECT_EQ(d["partitions"][1]["high_watermark"], 2);
+  // Never shrinks (CreatePartitions' INVALID_PARTITIONS, with Kafka's message).
+  RunResult shrink = Remote({"topic", "add-partitions", "grow", "--num", "3"});
+  EXPECT_NE(shrink.exit_code, 0);
+  EXPECT_EQ(std::count(shrink.err.begin(), shrink.err.end(), '\n'), 1) << shrink.err;
+  EXPECT_NE(shrink.err.find("currently has 4 partition(s); 3 would not be an increase"),
+            std::string::npos)
+      << shrink.err;
+  ExpectOneLineError(Remote({"topic", "add-partitions", "nope", "--num", "3"}), 1, "unknown topic");
+  ASSERT_EQ(StopServer(), 0);
+  EXPECT_EQ(Embedded({"topic", "add-partitions", "grow", "--num", "5"}).out,
+            "topic grow now has 5 partitions\n");
+  json e = json::parse(Embedded({"topic", "describe", "grow", "-o", "json"}).out);
+  EXPECT_EQ(e["partitions"].size(), 5u);
+  RunResult same =
+      RunSluice({"--data-dir", dir_.path(), "topic", "add-partitions", "grow", "--num", "5"});
+  EXPECT_EQ(same.exit_code, 2);
+  EXPECT_NE(same.err.find("Topic already has 5 partition(s)."), std::string::npos) << same.err;
+}
+
 TEST_F(RemoteCliTest, DataDirectoryCommandsRejectBroker) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"verify"},

@@ -108,19 +108,48 @@ inline std::string FetchFrame(int16_t v) {
   });
 }
 
+// Writes fields in a classic or a flexible version (KIP-482), for the frames below.
+struct FlexWriter {
+  WireWriter& w;
+  bool flexible;
+  void Str(const std::string& s) { flexible ? w.CompactString(s) : w.String(s); }
+  void NullableStr(const std::optional<std::string>& s) {
+    flexible ? w.CompactNullableString(s) : w.NullableString(s);
+  }
+  void Count(size_t n) { flexible ? w.CompactArrayCount(n) : w.ArrayCount(n); }
+  void NullCount() { flexible ? w.UnsignedVarint(0) : w.Int32(-1); }
+  void Tags() {
+    if (flexible) w.EmptyTaggedFields();
+  }
+};
+
+inline std::string MaybeFlexibleFrame(ApiKey key, int16_t v, bool flexible,
+                                      const std::function<void(FlexWriter&)>& body) {
+  auto write = [&](WireWriter& w) {
+    FlexWriter f{w, flexible};
+    body(f);
+  };
+  return flexible ? FlexibleFrame(key, v, write) : Frame(key, v, write);
+}
+
 inline std::string ListOffsetsFrame(int16_t v) {
-  return Frame(ApiKey::kListOffsets, v, [&](WireWriter& w) {
+  return MaybeFlexibleFrame(ApiKey::kListOffsets, v, v >= 6, [&](FlexWriter& f) {
+    WireWriter& w = f.w;
     w.Int32(-1);
     if (v >= 2) w.Int8(1);
-    w.ArrayCount(1);
-    w.String("orders");
-    w.ArrayCount(2);
+    f.Count(1);
+    f.Str("orders");
+    f.Count(2);
     w.Int32(0);
     if (v >= 4) w.Int32(3);
-    w.Int64(-1);
+    w.Int64(v >= 7 ? -3 : -1);
+    f.Tags();
     w.Int32(1);
     if (v >= 4) w.Int32(-1);
     w.Int64(1700000000000);
+    f.Tags();
+    f.Tags();  // the topic
+    f.Tags();  // the request
   });
 }
 
@@ -444,6 +473,112 @@ inline std::string DeleteAclsFrame(int16_t v) {
   });
 }
 
+// --- The admin APIs of issue 13 ---------------------------------------------------------------
+
+inline std::string DeleteRecordsFrame(int16_t v) {
+  return MaybeFlexibleFrame(ApiKey::kDeleteRecords, v, v >= 2, [&](FlexWriter& f) {
+    f.Count(1);
+    f.Str("orders");
+    f.Count(2);
+    f.w.Int32(0);
+    f.w.Int64(42);
+    f.Tags();
+    f.w.Int32(1);
+    f.w.Int64(-1);
+    f.Tags();
+    f.Tags();
+    f.w.Int32(30000);
+    f.Tags();
+  });
+}
+
+inline std::string DescribeLogDirsFrame(int16_t v) {
+  return MaybeFlexibleFrame(ApiKey::kDescribeLogDirs, v, v >= 2, [&](FlexWriter& f) {
+    if (v == 0) {
+      f.NullCount();  // every partition
+    } else {
+      f.Count(1);
+      f.Str("orders");
+      f.Count(2);
+      f.w.Int32(0);
+      f.w.Int32(3);
+      f.Tags();
+    }
+    f.Tags();
+  });
+}
+
+inline std::string CreatePartitionsFrame(int16_t v) {
+  return MaybeFlexibleFrame(ApiKey::kCreatePartitions, v, v >= 2, [&](FlexWriter& f) {
+    f.Count(2);
+    f.Str("orders");
+    f.w.Int32(4);
+    f.NullCount();  // the broker assigns
+    f.Tags();
+    f.Str("events");
+    f.w.Int32(3);
+    f.Count(1);
+    f.Count(1);
+    f.w.Int32(1);
+    f.Tags();  // the assignment
+    f.Tags();  // the topic
+    f.w.Int32(30000);
+    f.w.Bool(v >= 1);
+    f.Tags();
+  });
+}
+
+inline std::string IncrementalAlterConfigsFrame(int16_t v) {
+  return MaybeFlexibleFrame(ApiKey::kIncrementalAlterConfigs, v, v >= 1, [&](FlexWriter& f) {
+    f.Count(1);
+    f.w.Int8(2);
+    f.Str("orders");
+    f.Count(2);
+    f.Str("retention.ms");
+    f.w.Int8(0);
+    f.NullableStr(std::string("1000"));
+    f.Tags();
+    f.Str("cleanup.policy");
+    f.w.Int8(1);
+    f.NullableStr(std::nullopt);
+    f.Tags();
+    f.Tags();
+    f.w.Bool(true);
+    f.Tags();
+  });
+}
+
+inline std::string OffsetDeleteFrame(int16_t v) {
+  return Frame(ApiKey::kOffsetDelete, v, [](WireWriter& w) {
+    w.String("g1");
+    w.ArrayCount(1);
+    w.String("orders");
+    w.ArrayCount(2);
+    w.Int32(0);
+    w.Int32(5);
+  });
+}
+
+inline std::string DescribeClusterFrame(int16_t v) {
+  return FlexibleFrame(ApiKey::kDescribeCluster, v, [v](WireWriter& w) {
+    w.Bool(true);
+    if (v >= 1) w.Int8(1);
+    w.EmptyTaggedFields();
+  });
+}
+
+inline std::string DescribeProducersFrame(int16_t v) {
+  return FlexibleFrame(ApiKey::kDescribeProducers, v, [](WireWriter& w) {
+    w.CompactArrayCount(1);
+    w.CompactString("orders");
+    w.CompactArrayCount(2);
+    w.Int32(0);
+    w.Int32(2);
+    w.EmptyTaggedFields();
+    w.EmptyTaggedFields();
+  });
+}
+
 struct FrameCase {
   std::string name;
   std::string frame;
@@ -482,6 +617,13 @@ inline std::vector<FrameCase> AllFrames() {
       {ApiKey::kDescribeClientQuotas, DescribeClientQuotasFrame},
       {ApiKey::kDescribeUserScramCredentials, DescribeUserScramCredentialsFrame},
       {ApiKey::kAlterUserScramCredentials, AlterUserScramCredentialsFrame},
+      {ApiKey::kDeleteRecords, DeleteRecordsFrame},
+      {ApiKey::kDescribeLogDirs, DescribeLogDirsFrame},
+      {ApiKey::kCreatePartitions, CreatePartitionsFrame},
+      {ApiKey::kIncrementalAlterConfigs, IncrementalAlterConfigsFrame},
+      {ApiKey::kOffsetDelete, OffsetDeleteFrame},
+      {ApiKey::kDescribeCluster, DescribeClusterFrame},
+      {ApiKey::kDescribeProducers, DescribeProducersFrame},
   };
   EXPECT_EQ(builders.size(), std::size(kSupportedApis));
   for (const auto& [key, build] : builders) {

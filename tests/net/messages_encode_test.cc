@@ -319,14 +319,14 @@ TEST(ApiVersionsResponseTest, FallbackIsV0FormatWithEveryApi) {
   });
   const std::string body = Flatten(out);
   EXPECT_EQ(Hex(body), Hex(expected));
-  EXPECT_EQ(body.size(), 2u + 4u + 6u * 28u);
+  EXPECT_EQ(body.size(), 2u + 4u + 6u * 35u);
   EXPECT_NE(Hex(body).find("001200000002"), std::string::npos);  // ApiVersions 0-2
-  EXPECT_EQ(Hex(body).substr(0, 20), H("0023 0000001c 0000 0000"));
+  EXPECT_EQ(Hex(body).substr(0, 20), H("0023 00000023 0000 0000"));
 }
 
 TEST(SupportedApisTest, TableMatchesTheAdvertisedRanges) {
   const std::vector<ApiVersionsResponse::ApiVersion> keys = SupportedApiVersions();
-  ASSERT_EQ(keys.size(), 28u);
+  ASSERT_EQ(keys.size(), 35u);
   auto range = [&](int16_t key) {
     for (const auto& k : keys) {
       if (k.api_key == key) return std::pair<int, int>(k.min_version, k.max_version);
@@ -335,7 +335,7 @@ TEST(SupportedApisTest, TableMatchesTheAdvertisedRanges) {
   };
   EXPECT_EQ(range(0), std::make_pair(0, 8));
   EXPECT_EQ(range(1), std::make_pair(4, 11));
-  EXPECT_EQ(range(2), std::make_pair(1, 5));
+  EXPECT_EQ(range(2), std::make_pair(1, 7));  // v6+ flexible, v7: max timestamp
   EXPECT_EQ(range(3), std::make_pair(0, 8));
   EXPECT_EQ(range(8), std::make_pair(0, 7));
   EXPECT_EQ(range(9), std::make_pair(1, 5));
@@ -361,6 +361,13 @@ TEST(SupportedApisTest, TableMatchesTheAdvertisedRanges) {
   EXPECT_EQ(range(48), std::make_pair(0, 1));  // DescribeClientQuotas (v1 flexible)
   EXPECT_EQ(range(50), std::make_pair(0, 0));  // DescribeUserScramCredentials (flexible)
   EXPECT_EQ(range(51), std::make_pair(0, 0));  // AlterUserScramCredentials (flexible)
+  EXPECT_EQ(range(21), std::make_pair(0, 2));  // DeleteRecords (v2 flexible)
+  EXPECT_EQ(range(35), std::make_pair(0, 4));  // DescribeLogDirs (v2+ flexible)
+  EXPECT_EQ(range(37), std::make_pair(0, 3));  // CreatePartitions (v2+ flexible)
+  EXPECT_EQ(range(44), std::make_pair(0, 1));  // IncrementalAlterConfigs (v1 flexible)
+  EXPECT_EQ(range(47), std::make_pair(0, 0));  // OffsetDelete
+  EXPECT_EQ(range(60), std::make_pair(0, 1));  // DescribeCluster (flexible)
+  EXPECT_EQ(range(61), std::make_pair(0, 0));  // DescribeProducers (flexible)
   EXPECT_EQ(range(23), std::make_pair(-100, -100));  // no OffsetForLeaderEpoch
   EXPECT_TRUE(IsSupportedVersion(0, 0));
   EXPECT_FALSE(IsSupportedVersion(1, 3));

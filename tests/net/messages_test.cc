@@ -122,7 +122,7 @@ TEST(DecodeRequestTest, VersionsOutsideTheTableAreUnsupported) {
 }
 
 TEST(DecodeRequestTest, UnknownApiKeyIsUnsupported) {
-  for (int16_t key : {int16_t{4}, int16_t{21}, int16_t{23}, int16_t{99}, int16_t{-3}}) {
+  for (int16_t key : {int16_t{4}, int16_t{24}, int16_t{23}, int16_t{99}, int16_t{-3}}) {
     std::string frame;
     WireWriter w(frame);
     w.Int16(key);
