@@ -8,6 +8,8 @@ run the scenario at the same time (each tool is a JVM start); records come from 
 (librdkafka, idempotent) with chosen timestamps. sluice is then restarted and `sluice verify`
 checks its data directory: the deleted records stay deleted."""
 
+# ctest-label: compat
+
 import json
 import os
 import shutil
