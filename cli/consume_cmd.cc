@@ -261,7 +261,11 @@ int Consume(Context& ctx, const ConsumeArgs& args) {
   auto printer = RecordPrinter::Create(args.topic, args.format, ctx.format());
   if (!printer) return ctx.Usage(printer.error().context);
 
-  Backend* b = ctx.OpenBackend();
+  // Without a group to commit to, consuming only reads: it works beside the process that writes
+  // the directory (produce, serve), whose published high watermark it follows.
+  Backend* b = ctx.OpenBackend(
+      engine::CreateIfMissing::kNo,
+      args.group.empty() ? engine::EngineAccess::kReadOnly : engine::EngineAccess::kReadWrite);
   if (b == nullptr) return ctx.exit_code;
   Consumer consumer(ctx, *b, args, *printer);
   SignalStop signals;
@@ -316,7 +320,9 @@ void AddConsumeCommand(CLI::App& app, Context& ctx) {
       ->default_str("");
   cmd->add_flag("--follow,-f", a->follow,
                 "Wait for new records (until --count, SIGINT or SIGTERM) instead of exiting at the "
-                "end (default start without --group or a --from-* flag: only new records)");
+                "end (default start without --group or a --from-* flag: only new records). On a "
+                "data directory, consume without --group runs beside a `sluice produce` or "
+                "`sluice serve` writing it, up to the high watermark that process publishes");
   auto* format = cmd->add_option("--format", a->format, kRecordFormatHelp)->capture_default_str();
   cmd->callback([&ctx, a, format, group] {
     a->format_given = format->count() > 0;

@@ -20,12 +20,13 @@ std::string MissingDataDirMessage(const std::string& dir) {
 
 }  // namespace
 
-engine::Engine* Context::Engine(engine::CreateIfMissing create) {
+engine::Engine* Context::Engine(engine::CreateIfMissing create, engine::EngineAccess access) {
   if (engine_) return engine_.get();
   if (create == engine::CreateIfMissing::kNo && !DataDirExists()) return nullptr;
   engine::EngineOptions o;
   o.data_dir = data_dir;
   o.create_if_missing = create;
+  o.access = access;
   auto opened = engine::Engine::Open(o);
   if (!opened) {
     Fail(opened.error());
@@ -42,7 +43,7 @@ bool Context::DataDirExists() const {
   return false;
 }
 
-cli::Backend* Context::OpenBackend(engine::CreateIfMissing create) {
+cli::Backend* Context::OpenBackend(engine::CreateIfMissing create, engine::EngineAccess access) {
   if (backend_) return backend_.get();
   if (remote()) {
     auto connected = ConnectRemoteBackend(broker, client_debug);
@@ -60,7 +61,7 @@ cli::Backend* Context::OpenBackend(engine::CreateIfMissing create) {
     backend_ = std::move(connected).value();
     return backend_.get();
   }
-  engine::Engine* e = Engine(create);
+  engine::Engine* e = Engine(create, access);
   if (e == nullptr) {
     exit_code = kExitFailure;
     return nullptr;

@@ -40,12 +40,16 @@ class Context {
 
   // The embedded engine on `data_dir` (opened once). Only commands that create topics pass
   // CreateIfMissing::kYes: for every other command a missing data directory is an error naming
-  // it, not a new empty one. On failure prints the error and returns null.
-  engine::Engine* Engine(engine::CreateIfMissing create = engine::CreateIfMissing::kNo);
+  // it, not a new empty one. On failure prints the error and returns null. With
+  // EngineAccess::kReadOnly (commands that only read: consume without --group, replay) it takes no
+  // lock and works beside another process that writes the directory (engine/partition_reader.h).
+  engine::Engine* Engine(engine::CreateIfMissing create = engine::CreateIfMissing::kNo,
+                         engine::EngineAccess access = engine::EngineAccess::kReadWrite);
   // The backend of the command's data (opened once): the broker with --broker, else the engine on
   // `data_dir` (`create` as for Engine). On failure prints the error, sets `exit_code` (2 for a
   // malformed --broker) and returns null.
-  cli::Backend* OpenBackend(engine::CreateIfMissing create = engine::CreateIfMissing::kNo);
+  cli::Backend* OpenBackend(engine::CreateIfMissing create = engine::CreateIfMissing::kNo,
+                            engine::EngineAccess access = engine::EngineAccess::kReadWrite);
   // For commands that read `data_dir` without an engine (verify): prints the same error as
   // Engine() and returns false if the directory does not exist.
   bool DataDirExists() const;

@@ -394,7 +394,11 @@ int Replay(Context& ctx, ReplayArgs& args) {
     if (!parts) return ctx.Fail(parts.error());
     partition_count = static_cast<int32_t>(parts->size());
   } else {
-    e = ctx.Engine();
+    // Replaying only reads (a snapshot may be written with --snapshot): beside a writer, it
+    // follows the high watermark that process publishes.
+    e = ctx.Engine(engine::CreateIfMissing::kNo, args.snapshot_given
+                                                     ? engine::EngineAccess::kReadWrite
+                                                     : engine::EngineAccess::kReadOnly);
     if (e == nullptr) return kExitFailure;
     auto desc = e->DescribeTopic(args.topic);
     if (!desc) return ctx.Fail(desc.error());
@@ -568,6 +572,10 @@ void AddReplayCommand(CLI::App& app, Context& ctx) {
   CLI::App* cmd = app.add_subcommand(
       "replay", "Replay a topic's history (a consistent cut), printed or piped to a command");
   cmd->fallthrough();  // global flags (--data-dir, --output, ...) may follow the subcommand
+  cmd->footer(
+      "On a data directory, replay (without --snapshot) runs beside a `sluice produce` or "
+      "`sluice serve` writing it: it reads up to the high watermark that process publishes, and "
+      "--to follow wakes on its new records.");
   cmd->add_option("topic", a->topic, "Topic to replay")->required();
   cmd->add_option("--from", a->from,
                   "earliest, an offset, or a time: -1h, -15m, -2d (before now), ISO-8601")

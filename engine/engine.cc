@@ -19,6 +19,14 @@ namespace {
 
 Error Invalid(const std::string& what) { return MakeError(ErrorCode::kInvalidArgument, what); }
 
+// The catalog as a read-only engine sees it: planned as Open would reconcile it, nothing written.
+Result<TopicMap> ReadCatalog(io::FileSystem& fs, const std::string& dir,
+                             const TopicConfig& default_config) {
+  ASSIGN_OR_RETURN(CatalogPlan plan, PlanCatalog(fs, dir, default_config));
+  if (plan.source == CatalogPlan::Source::kNewer) return *plan.damage;
+  return std::move(plan.catalog);
+}
+
 }  // namespace
 
 Engine::Engine(const EngineOptions& options)
@@ -56,6 +64,16 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
     RETURN_IF_ERROR(fs.CreateDir(dir));
     RETURN_IF_ERROR(fs.SyncDir(io::DirName(dir)));
   }
+
+  if (options.access == EngineAccess::kReadOnly) {
+    // A reader beside whoever writes: no lock, no marker, nothing reconciled or recovered.
+    ASSIGN_OR_RETURN(TopicMap catalog, ReadCatalog(fs, dir, options.default_topic_config));
+    for (const auto& [name, info] : catalog) engine->topics_.emplace(name, engine->MakeTopic(info));
+    return engine;
+  }
+  engine->publish_watermarks_ =
+      options.publish_watermarks == PublishWatermarks::kYes ||
+      (options.publish_watermarks == PublishWatermarks::kAuto && options.fs == nullptr);
 
   // One engine (one process) per data directory.
   ASSIGN_OR_RETURN(engine->lock_, fs.Lock(io::JoinPath(dir, kLockFile)));
@@ -154,7 +172,21 @@ Result<PartitionLog*> Engine::OpenPartition(const Topic& topic, Partition& part,
     return *part.offline;
   }
   if (closed_.load()) return MakeError(ErrorCode::kClosed, "engine is closed");
+  RETURN_IF_ERROR(Writable());
+  // Published before the log opens (its generation tells readers that a writer is recovering the
+  // partition); a file that cannot be made costs readers their wake-ups, never the partition.
+  if (publish_watermarks_ && part.watermark == nullptr) {
+    auto w = PublishedWatermark::OpenForWriter(part.dir);
+    if (w) {
+      part.watermark = std::move(w).value();
+    } else {
+      base::LogWarning(part.dir + ": no watermark published for readers: " + w.error().ToString());
+    }
+  }
   PartitionLogHooks hooks;
+  if (part.watermark != nullptr) {
+    hooks.publish_hw = [w = part.watermark.get()](Offset hw) { w->Publish(hw); };
+  }
   if (options_.on_data) {
     hooks.on_data = [cb = options_.on_data, name = topic.name, p = part.index] { cb(name, p); };
   }
@@ -195,6 +227,7 @@ Result<PartitionLog*> Engine::OpenPartition(const Topic& topic, Partition& part,
   }
   part.opened = true;
   part.log = std::move(*log);
+  if (part.watermark != nullptr) part.watermark->Publish(part.log->high_watermark());
   return part.log.get();
 }
 
@@ -225,27 +258,58 @@ std::vector<std::pair<std::string, Error>> Engine::OfflinePartitions() const {
   return out;
 }
 
-Status Engine::ScramUsersStatus() const { return scram_users_->status(); }
+Status Engine::Writable() const {
+  if (!read_only()) return {};
+  return MakeError(ErrorCode::kRefused,
+                   options_.data_dir + " is open read-only (beside the process that writes it)");
+}
+
+Result<PartitionReader*> Engine::FindReader(const std::shared_ptr<Topic>& topic,
+                                            int32_t partition) const {
+  if (partition < 0 || static_cast<size_t>(partition) >= topic->partitions.size()) {
+    return MakeError(ErrorCode::kNotFound,
+                     "topic '" + topic->name + "' has no partition " + std::to_string(partition));
+  }
+  Partition& part = *topic->partitions[static_cast<size_t>(partition)];
+  std::lock_guard lock(part.mu);
+  if (part.reader == nullptr) {
+    // Not kept when it fails: the writer may be creating the partition; the next call tries again.
+    ASSIGN_OR_RETURN(part.reader, PartitionReader::Open(*fs_, part.dir, topic->Config()));
+  }
+  return part.reader.get();
+}
+
+Status Engine::ScramUsersStatus() const {
+  RETURN_IF_ERROR(Writable());
+  return scram_users_->status();
+}
 
 Result<std::optional<ScramCredential>> Engine::FindScramCredential(const std::string& user,
                                                                    ScramMechanism mechanism) const {
+  RETURN_IF_ERROR(Writable());
   return scram_users_->Find(user, mechanism);
 }
 
-Result<ScramUserMap> Engine::ListScramUsers() const { return scram_users_->List(); }
+Result<ScramUserMap> Engine::ListScramUsers() const {
+  RETURN_IF_ERROR(Writable());
+  return scram_users_->List();
+}
 
 Status Engine::UpsertScramCredential(const std::string& user, ScramMechanism mechanism,
                                      const ScramCredential& credential) {
+  RETURN_IF_ERROR(Writable());
   if (closed_) return MakeError(ErrorCode::kClosed, "the engine is closed");
   return scram_users_->Upsert(user, mechanism, credential);
 }
 
 Status Engine::DeleteScramCredential(const std::string& user, ScramMechanism mechanism) {
+  RETURN_IF_ERROR(Writable());
   if (closed_) return MakeError(ErrorCode::kClosed, "the engine is closed");
   return scram_users_->Delete(user, mechanism);
 }
 
 Result<GroupOffsetStore*> Engine::GroupOffsets() {
+  RETURN_IF_ERROR(Writable());
   std::lock_guard lock(group_offsets_mu_);
   if (group_offsets_ == nullptr) {
     ASSIGN_OR_RETURN(group_offsets_, GroupOffsetStore::Open(*this));
@@ -271,10 +335,12 @@ Status Engine::Close() {
       std::lock_guard part_lock(part->mu);
       if (part->log == nullptr) continue;  // never opened (untouched) or offline
       if (Status s = part->log->Close(); !s && result) result = s;
+      if (part->watermark != nullptr) part->watermark->MarkClosed();
     }
   }
   topics_.clear();
-  writers_->Stop();  // every log is closed: no writer role is left to run
+  writers_->Stop();                // every log is closed: no writer role is left to run
+  if (read_only()) return result;  // nothing of the directory is ours to mark
   if (!result) {
     lock_.reset();
     return result;
@@ -320,6 +386,7 @@ TopicMap Engine::CatalogLocked() const {
 
 Status Engine::CreateTopicWithConfig(const std::string& name, int32_t partitions,
                                      const TopicConfig& config) {
+  RETURN_IF_ERROR(Writable());
   RETURN_IF_ERROR(ValidateTopicName(name));
   if (partitions < 1 || partitions > kMaxPartitions) {
     return Invalid("partition count " + std::to_string(partitions) + " is outside [1, " +
@@ -494,6 +561,7 @@ Status Engine::CreatePartitions(const std::string& name, int32_t count,
 }
 
 Status Engine::DeleteTopic(const std::string& name) {
+  RETURN_IF_ERROR(Writable());
   if (IsInternalTopic(name)) {
     return MakeError(ErrorCode::kRefused, "topic '" + name + "' is internal and cannot be deleted");
   }
@@ -534,6 +602,7 @@ Status Engine::DeleteTopic(const std::string& name) {
 
 Status Engine::AlterTopicConfig(const std::string& name,
                                 const std::map<std::string, std::string>& changes) {
+  RETURN_IF_ERROR(Writable());
   if (IsInternalTopic(name)) {
     // Its configuration is the engine's (one partition, flush=sync, no compression: FORMAT.md):
     // retention or a segment size set by hand could delete committed offsets or break their
@@ -550,6 +619,7 @@ Status Engine::AlterTopicConfig(const std::string& name,
 
 Status Engine::ReplaceTopicConfig(const std::string& name,
                                   const std::map<std::string, std::string>& config_keys) {
+  RETURN_IF_ERROR(Writable());
   if (IsInternalTopic(name)) {
     return MakeError(ErrorCode::kRefused,
                      "topic '" + name + "' is internal and its configuration cannot be changed");
@@ -612,6 +682,24 @@ Result<TopicConfig> Engine::GetTopicConfig(const std::string& name) const {
 }
 
 PartitionStats Engine::StatsWithoutOpening(const Topic& topic, Partition& part) const {
+  if (read_only()) {
+    Result<PartitionStats> stats = MakeError(ErrorCode::kInternal, "unset");
+    PartitionReader* reader = nullptr;
+    {
+      std::lock_guard lock(part.mu);
+      if (part.reader == nullptr) {
+        auto opened = PartitionReader::Open(*fs_, part.dir, topic.Config());
+        if (opened) part.reader = std::move(opened).value();
+        if (!opened) stats = std::move(opened).error();
+      }
+      reader = part.reader.get();  // kept until the engine closes
+    }
+    if (reader != nullptr) stats = reader->Stats();
+    if (stats) return *stats;
+    PartitionStats offline;
+    offline.offline = stats.error();
+    return offline;
+  }
   {
     std::lock_guard lock(part.mu);
     if (part.log) return part.log->Stats();
@@ -776,17 +864,25 @@ void Engine::AppendBatchesAsync(const std::string& topic_name, int32_t partition
       });
 }
 
-Result<int64_t> Engine::AllocateProducerId() { return producer_ids_->Allocate(); }
+Result<int64_t> Engine::AllocateProducerId() {
+  RETURN_IF_ERROR(Writable());
+  return producer_ids_->Allocate();
+}
 
-Result<std::shared_ptr<const AclSet>> Engine::Acls() const { return acls_->Snapshot(); }
+Result<std::shared_ptr<const AclSet>> Engine::Acls() const {
+  RETURN_IF_ERROR(Writable());
+  return acls_->Snapshot();
+}
 
 Result<size_t> Engine::CreateAcls(const std::vector<AclBinding>& bindings) {
+  RETURN_IF_ERROR(Writable());
   if (closed_) return MakeError(ErrorCode::kClosed, "the engine is closed");
   return acls_->Create(bindings);
 }
 
 Result<std::vector<std::vector<AclBinding>>> Engine::DeleteAcls(
     const std::vector<AclBindingFilter>& filters) {
+  RETURN_IF_ERROR(Writable());
   if (closed_) return MakeError(ErrorCode::kClosed, "the engine is closed");
   return acls_->Delete(filters);
 }
@@ -794,6 +890,10 @@ Result<std::vector<std::vector<AclBinding>>> Engine::DeleteAcls(
 Result<ReadResult> Engine::Read(const std::string& topic_name, int32_t partition, Offset from,
                                 size_t max_bytes) const {
   ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
+  if (read_only()) {
+    ASSIGN_OR_RETURN(PartitionReader * reader, FindReader(topic, partition));
+    return reader->Read(from, max_bytes);
+  }
   ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
   return log->Read(from, max_bytes);
 }
@@ -802,6 +902,10 @@ Result<std::optional<TimestampOffset>> Engine::OffsetForTimestamp(const std::str
                                                                   int32_t partition,
                                                                   int64_t timestamp) const {
   ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
+  if (read_only()) {
+    ASSIGN_OR_RETURN(PartitionReader * reader, FindReader(topic, partition));
+    return reader->OffsetForTimestamp(timestamp);
+  }
   ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
   return log->OffsetForTimestamp(timestamp);
 }
@@ -809,6 +913,10 @@ Result<std::optional<TimestampOffset>> Engine::OffsetForTimestamp(const std::str
 Result<PartitionStats> Engine::GetPartitionStats(const std::string& topic_name,
                                                  int32_t partition) const {
   ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
+  if (read_only()) {
+    ASSIGN_OR_RETURN(PartitionReader * reader, FindReader(topic, partition));
+    return reader->Stats();
+  }
   ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
   return log->Stats();
 }
@@ -816,6 +924,10 @@ Result<PartitionStats> Engine::GetPartitionStats(const std::string& topic_name,
 Result<Offset> Engine::WaitForData(const std::string& topic_name, int32_t partition, Offset offset,
                                    int64_t timeout_ms) const {
   ASSIGN_OR_RETURN(auto topic, FindTopic(topic_name));
+  if (read_only()) {
+    ASSIGN_OR_RETURN(PartitionReader * reader, FindReader(topic, partition));
+    return reader->WaitForData(offset, timeout_ms);
+  }
   ASSIGN_OR_RETURN(PartitionLog * log, FindPartition(topic, partition));
   return log->WaitForData(offset, timeout_ms);
 }

@@ -24,7 +24,9 @@
 #include "engine/catalog.h"
 #include "engine/config.h"
 #include "engine/partition_log.h"
+#include "engine/partition_reader.h"
 #include "engine/scram_users.h"
+#include "engine/watermark.h"
 #include "engine/writer_pool.h"
 #include "segment/base/clock.h"
 #include "segment/io/file_system.h"
@@ -47,9 +49,24 @@ inline constexpr char kCleanShutdownFile[] = ".clean-shutdown";
 // mistyped path is an error naming it rather than a new, empty data directory.
 enum class CreateIfMissing : bool { kNo, kYes };
 
+// kReadOnly: a reader beside a writer (engine/partition_reader.h). It takes no lock on the data
+// directory and never changes a byte of it (only the waiters count of a partition's shared
+// watermark page while it waits): no recovery, no catalog reconciliation, no clean-shutdown
+// marker. Reads stop at the high watermark the writing process publishes (or, with no writer, at
+// what is known valid); every write (topics, appends, group offsets, ACLs, users, producer ids) is
+// kRefused.
+enum class EngineAccess : bool { kReadWrite, kReadOnly };
+
+// Whether a read-write engine publishes each partition's high watermark for reader processes
+// (`<partition dir>/watermark`, engine/watermark.h). kAuto: when the engine uses the real file
+// system (EngineOptions::fs is null); a MemFs is seen by no other process.
+enum class PublishWatermarks : uint8_t { kAuto, kNo, kYes };
+
 struct EngineOptions {
   std::string data_dir = "./sluice-data";  // must not be empty
   CreateIfMissing create_if_missing = CreateIfMissing::kYes;
+  EngineAccess access = EngineAccess::kReadWrite;
+  PublishWatermarks publish_watermarks = PublishWatermarks::kAuto;
   // File system to use; null = io_uring (or POSIX where io_uring is unavailable). Borrowed.
   io::FileSystem* fs = nullptr;
   // Clock; null = the system clock. Borrowed.
@@ -229,6 +246,7 @@ class Engine {
   // from their directories, deletions completed).
   const std::vector<std::string>& catalog_changes() const { return catalog_changes_; }
   bool opened_after_clean_shutdown() const { return clean_open_; }
+  bool read_only() const { return options_.access == EngineAccess::kReadOnly; }
   const std::string& data_dir() const { return options_.data_dir; }
   io::FileSystem& file_system() const { return *fs_; }
   const base::Clock& clock() const { return *clock_; }
@@ -244,6 +262,10 @@ class Engine {
     std::string dir;
     std::mutex mu;  // guards the fields below; held while the log opens
     bool opened = false;
+    // The high watermark published for reader processes (read-write engines); declared before
+    // `log`, whose hook borrows it, so that it outlives the log.
+    std::unique_ptr<PublishedWatermark> watermark;
+    std::unique_ptr<PartitionReader> reader;  // read-only engines: set when opened
     std::unique_ptr<PartitionLog> log;  // set when opened; owned until Close or topic deletion
     std::optional<Error> offline;       // set when opening failed: why
   };
@@ -270,6 +292,10 @@ class Engine {
   Result<PartitionLog*> FindPartition(const std::shared_ptr<Topic>& topic, int32_t partition) const;
   Result<PartitionLog*> OpenPartition(const Topic& topic, Partition& part,
                                       PartitionOpen mode) const;
+  // Read-only engines: the partition's reader, opened now if it was not yet.
+  Result<PartitionReader*> FindReader(const std::shared_ptr<Topic>& topic, int32_t partition) const;
+  // kRefused for a read-only engine.
+  Status Writable() const;
   // The partition's stats; one not opened yet is not opened for them when its files are those of a
   // clean close (closed_partition.h). An offline partition's say why.
   PartitionStats StatsWithoutOpening(const Topic& topic, Partition& part) const;
@@ -324,6 +350,7 @@ class Engine {
   mutable std::vector<segment::RecoveryReport> reports_;
   std::vector<std::string> catalog_changes_;
   bool clean_open_ = false;
+  bool publish_watermarks_ = false;  // set by Open (EngineOptions::publish_watermarks)
   std::atomic<bool> closed_{false};  // written under bg_mu_; partitions do not open once set
 
   std::mutex bg_mu_;  // guards bg_stop_ and writes of closed_; bg_cv_ wakes the background thread

@@ -6,6 +6,7 @@
 #include "engine/engine.h"
 #include "engine/producer_state.h"
 #include "engine/snapshot.h"
+#include "engine/watermark.h"
 #include "segment/format.h"
 #include "segment/segment.h"
 
@@ -345,7 +346,7 @@ Status InspectPartition(io::FileSystem& fs, const std::string& data_dir, const T
   for (const auto& e : *entries) {
     const std::string path = io::JoinPath(part.dir, e);
     if (segment::Segment::ParseLogName(e) || e == kRecoveryPointFile || e == kPartitionMetaFile ||
-        ParseProducerSnapshotName(e)) {
+        e == kWatermarkFile || ParseProducerSnapshotName(e)) {
       continue;
     }
     if (e == kLogStartFile) {

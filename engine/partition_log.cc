@@ -665,6 +665,7 @@ void PartitionLog::FinishRound(WriterRound& round) {
     }
   }
   round.finished.clear();
+  if (round.advanced && hooks_.publish_hw) hooks_.publish_hw(high_watermark());
   if (round.advanced && hooks_.on_data) hooks_.on_data();
   round.advanced = false;
   {

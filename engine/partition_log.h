@@ -142,6 +142,9 @@ struct PartitionLogHooks {
   // the log held (an appender whose batch another thread wrote may see Append return before the
   // call). It must be cheap and must not throw; it may call the log.
   std::function<void()> on_data;
+  // Called just before on_data, in the same way, with the high watermark as it is then: publishes
+  // it to reader processes (engine/watermark.h).
+  std::function<void(Offset hw)> publish_hw;
   // Runs a task on a writer thread (the engine's): how asynchronous appends get written. Empty:
   // the thread that makes the log busy writes, inside AppendBatchesAsync.
   std::function<void(std::function<void()>)> run_writer;

@@ -167,8 +167,56 @@ Result<std::unique_ptr<Segment>> Segment::Create(io::FileSystem& fs, const std::
   return seg;
 }
 
+Result<std::unique_ptr<Segment>> Segment::OpenFollower(io::FileSystem& fs, const std::string& dir,
+                                                       Offset base, const SegmentOptions& options) {
+  std::unique_ptr<Segment> seg(new Segment(fs, dir, base, options));
+  ASSIGN_OR_RETURN(uint64_t size, fs.FileSize(seg->log_path_));
+  if (size < kHeaderSize) {
+    return MakeError(ErrorCode::kNotFound, seg->log_path_ + ": no segment header yet");
+  }
+  seg->capacity_bytes_ = std::max<uint64_t>(options.capacity_bytes, kHeaderSize);
+  // As much address space as an active segment: the file grows under the mapping.
+  RETURN_IF_ERROR(seg->OpenFiles(kActiveMapBytes));
+  RETURN_IF_ERROR(ValidateHeader(seg->map_->data().first(kHeaderSize), base, seg->log_path_));
+  seg->index_ =
+      std::make_unique<SegmentIndex>(base, IndexCapacityFor(seg->capacity_bytes_, options));
+  seg->Publish({FilePos(kHeaderSize), base, -1});
+  return seg;
+}
+
+SegmentTail Segment::Follow(Offset limit, uint64_t file_bytes, FrameVerify verify,
+                            std::string* why) {
+  SegmentTail tail = this->tail();
+  const Bytes data = map_->data().first(std::min(file_bytes, map_->data().size()));
+  while (tail.next_offset < limit && tail.end.value() < data.size()) {
+    FrameRead r = ReadFrame(data, tail.end, verify);
+    if (r.kind == FrameRead::Kind::kEnd) break;
+    if (r.kind == FrameRead::Kind::kBad) {
+      *why = r.error;
+      break;
+    }
+    const BatchHeader& h = r.frame.header;
+    if (Offset(h.base_offset) >= limit) break;
+    if (Offset(h.base_offset) != tail.next_offset || h.last_offset() - base_.value() > UINT32_MAX ||
+        r.frame.end().value() > UINT32_MAX) {
+      *why = "frame has base offset " + std::to_string(h.base_offset) + " where " +
+             std::to_string(tail.next_offset.value()) + " was expected";
+      break;
+    }
+    FrameMeta meta{Offset(h.base_offset), Offset(h.last_offset()), h.max_timestamp,
+                   r.frame.size_bytes()};
+    MaybeIndex(meta, tail.end, tail.max_timestamp);
+    tail.end = r.frame.end();
+    tail.next_offset = meta.last_offset + 1;
+    tail.max_timestamp = std::max(tail.max_timestamp, h.max_timestamp);
+  }
+  Publish(tail);
+  return tail;
+}
+
 Result<std::unique_ptr<Segment>> Segment::OpenSealed(io::FileSystem& fs, const std::string& dir,
-                                                     Offset base, const SegmentOptions& options) {
+                                                     Offset base, const SegmentOptions& options,
+                                                     IndexRepair repair) {
   std::unique_ptr<Segment> seg(new Segment(fs, dir, base, options));
   ASSIGN_OR_RETURN(uint64_t size, fs.FileSize(seg->log_path_));
   if (size < kHeaderSize) {
@@ -189,10 +237,12 @@ Result<std::unique_ptr<Segment>> Segment::OpenSealed(io::FileSystem& fs, const s
       seg->sealed_ = true;
       return seg;
     }
-    base::LogWarning(
-        index_path + ": " +
-        (decoded ? std::string("does not describe its log") : decoded.error().context) +
-        "; rebuilding it from the log");
+    if (repair == IndexRepair::kYes) {
+      base::LogWarning(
+          index_path + ": " +
+          (decoded ? std::string("does not describe its log") : decoded.error().context) +
+          "; rebuilding it from the log");
+    }
   } else if (file.error().code != ErrorCode::kNotFound) {
     return std::move(file).error();
   }
@@ -205,6 +255,7 @@ Result<std::unique_ptr<Segment>> Segment::OpenSealed(io::FileSystem& fs, const s
   }
   seg->Publish(tail);
   seg->sealed_ = true;
+  if (repair == IndexRepair::kNo) return seg;
   if (Status s = seg->WriteIndex(tail); !s) {
     base::LogWarning("could not write " + index_path + ": " + s.error().ToString());
   }
@@ -350,7 +401,10 @@ Error Segment::CorruptAt(FilePos pos, const std::string& why) const {
 }
 
 void Segment::MaybeIndex(const FrameMeta& frame, FilePos pos, int64_t max_ts_before) {
-  if (index_->size() == 0 || bytes_since_index_ >= options_.index_interval_bytes) {
+  // A follower's index is sized by the topic's segment.bytes; a segment written under a larger
+  // one simply gets no more entries (lookups scan further).
+  if (index_->size() < index_->capacity() &&
+      (index_->size() == 0 || bytes_since_index_ >= options_.index_interval_bytes)) {
     index_->Add({static_cast<uint32_t>(frame.base_offset - base_),
                  static_cast<uint32_t>(pos.value()), max_ts_before});
     bytes_since_index_ = 0;

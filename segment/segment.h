@@ -63,6 +63,9 @@ struct RecoveryReport {
 
 enum class TornTail : bool { kTruncate, kRefuse };
 
+// Whether opening a sealed segment may rewrite its index when it does not describe the log.
+enum class IndexRepair : bool { kNo, kYes };
+
 // The error (kOffline) for damage found at `at` in `path`, below the durable point `durable`:
 // names the file, the byte position and the offsets at risk.
 Error BelowRecoveryPoint(const std::string& path, FilePos at, std::optional<Offset> first_at_risk,
@@ -92,8 +95,16 @@ class Segment {
 
   // Opens a sealed segment. Its index is trusted when it describes the log exactly; otherwise the
   // log is scanned with every checksum verified and the index rewritten. Damage is kCorruption.
+  // With IndexRepair::kNo (readers beside a writer) a bad index is only worked around.
   static Result<std::unique_ptr<Segment>> OpenSealed(io::FileSystem& fs, const std::string& dir,
-                                                     Offset base, const SegmentOptions& options);
+                                                     Offset base, const SegmentOptions& options,
+                                                     IndexRepair repair = IndexRepair::kYes);
+
+  // Opens a segment that another process writes (or wrote), for reading only: nothing in its files
+  // is ever changed. Only the header is published; Follow publishes frames. kNotFound when the file
+  // is missing or its header is not written yet (a segment being created).
+  static Result<std::unique_ptr<Segment>> OpenFollower(io::FileSystem& fs, const std::string& dir,
+                                                       Offset base, const SegmentOptions& options);
 
   // Opens the last segment of a partition for appending. `durable` is the recovery point's state
   // when it lies in this segment. Unless the segment was closed cleanly (its index covers the whole
@@ -143,6 +154,17 @@ class Segment {
   Status CloseClean();
   // Closes the file without trimming (after an I/O error, or for a crash simulation).
   Status CloseAbandoned();
+
+  // --- follower (OpenFollower; one caller at a time) -----------------------------------------
+
+  // Publishes the frames from the published end on whose base offsets are below `limit`, reading
+  // no byte at or past `file_bytes`. The caller takes `file_bytes` (the file's length) *after* it
+  // learnt `limit` from the writer: every frame below `limit` was then wholly written, and a file
+  // the writer trimmed (sealed) before publishing `limit` is seen trimmed, so no byte read can be
+  // cut away under the mapping. Stops, without error, at zeroed space, the end of `file_bytes`, a
+  // frame at or past `limit`, or one that does not read as the next frame (`*why` says which of the
+  // last). kChecksum verifies each frame before publishing it. Returns the published tail.
+  SegmentTail Follow(Offset limit, uint64_t file_bytes, FrameVerify verify, std::string* why);
 
   // --- readers (any thread) ------------------------------------------------------------------
 
