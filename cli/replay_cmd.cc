@@ -394,11 +394,12 @@ int Replay(Context& ctx, ReplayArgs& args) {
     if (!parts) return ctx.Fail(parts.error());
     partition_count = static_cast<int32_t>(parts->size());
   } else {
-    // Replaying only reads (a snapshot may be written with --snapshot): beside a writer, it
-    // follows the high watermark that process publishes.
-    e = ctx.Engine(engine::CreateIfMissing::kNo, args.snapshot_given
-                                                     ? engine::EngineAccess::kReadWrite
-                                                     : engine::EngineAccess::kReadOnly);
+    // Replaying only reads (a snapshot may be written with --snapshot, a group's progress
+    // committed with --group): beside a writer, it follows the high watermark that process
+    // publishes.
+    const bool writes = args.snapshot_given || !args.group.empty();
+    e = ctx.Engine(engine::CreateIfMissing::kNo,
+                   writes ? engine::EngineAccess::kReadWrite : engine::EngineAccess::kReadOnly);
     if (e == nullptr) return kExitFailure;
     auto desc = e->DescribeTopic(args.topic);
     if (!desc) return ctx.Fail(desc.error());

@@ -126,23 +126,25 @@ Status PartitionReader::CatchUpLocked() {
     }
   }
   hw_ = std::max(hw_, reached);
+  ASSIGN_OR_RETURN(std::optional<Offset> deleted_below, ReadLogStartFile(fs_, dir_));
+  log_start_ = std::max(list->front()->base_offset(), deleted_below.value_or(Offset(0)));
   segments_ = std::move(list);
   return {};
 }
 
-Result<std::pair<std::shared_ptr<const PartitionReader::SegmentList>, Offset>>
-PartitionReader::Current() {
+Result<PartitionReader::View> PartitionReader::Current() {
   std::lock_guard lock(mu_);
   RETURN_IF_ERROR(CatchUpLocked());
-  return std::make_pair(segments_, hw_);
+  return View{segments_, log_start_, hw_};
 }
 
 Result<ReadResult> PartitionReader::Read(Offset from, size_t max_bytes) {
-  ASSIGN_OR_RETURN(auto current, Current());
-  const auto& [list, hw] = current;
+  ASSIGN_OR_RETURN(View current, Current());
+  const auto& list = current.segments;
+  const Offset hw = current.hw;
   ReadResult out;
   out.high_watermark = hw;
-  out.log_start_offset = list->front()->base_offset();
+  out.log_start_offset = current.log_start;
   out.pin = list;
   if (from < out.log_start_offset || from > hw) {
     return MakeError(ErrorCode::kOutOfRange, dir_ + ": offset " + std::to_string(from.value()) +
@@ -172,8 +174,9 @@ Result<ReadResult> PartitionReader::Read(Offset from, size_t max_bytes) {
 }
 
 Result<std::optional<TimestampOffset>> PartitionReader::OffsetForTimestamp(int64_t timestamp) {
-  ASSIGN_OR_RETURN(auto current, Current());
-  const auto& [list, hw] = current;
+  ASSIGN_OR_RETURN(View current, Current());
+  const auto& list = current.segments;
+  const Offset hw = current.hw;
   segment::RecordDecoder decoder;
   for (const auto& seg : *list) {
     if (seg->tail().max_timestamp < timestamp) continue;
@@ -185,7 +188,7 @@ Result<std::optional<TimestampOffset>> PartitionReader::OffsetForTimestamp(int64
         for (;;) {
           ASSIGN_OR_RETURN(auto rec, decoder.Next());
           if (!rec) break;
-          if (rec->timestamp >= timestamp) {
+          if (rec->offset >= current.log_start.value() && rec->timestamp >= timestamp) {
             return std::optional<TimestampOffset>(
                 TimestampOffset{Offset(rec->offset), rec->timestamp});
           }
@@ -198,11 +201,11 @@ Result<std::optional<TimestampOffset>> PartitionReader::OffsetForTimestamp(int64
 }
 
 Result<PartitionStats> PartitionReader::Stats() {
-  ASSIGN_OR_RETURN(auto current, Current());
-  const auto& [list, hw] = current;
+  ASSIGN_OR_RETURN(View current, Current());
+  const auto& list = current.segments;
   PartitionStats s;
-  s.high_watermark = hw;
-  s.log_start_offset = list->front()->base_offset();
+  s.high_watermark = current.hw;
+  s.log_start_offset = current.log_start;
   s.segment_count = list->size();
   for (const auto& seg : *list) s.size_bytes += seg->size_bytes();
   return s;

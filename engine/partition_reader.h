@@ -64,8 +64,13 @@ class PartitionReader {
   Status CatchUpLocked();
   // The high watermark the writer allows (or, without one, the recovery point's). mu_ held.
   Result<Offset> LimitLocked(const SegmentList& list);
-  // Catches up and returns the list and the readable high watermark.
-  Result<std::pair<std::shared_ptr<const SegmentList>, Offset>> Current();
+  // Catches up and returns the list, the log start and the readable high watermark.
+  struct View {
+    std::shared_ptr<const SegmentList> segments;
+    Offset log_start;
+    Offset hw;
+  };
+  Result<View> Current();
 
   io::FileSystem& fs_;
   const std::string dir_;
@@ -75,6 +80,9 @@ class PartitionReader {
   std::condition_variable cv_;  // timed waits without a writer (nothing notifies it)
   std::shared_ptr<const SegmentList> segments_;    // never empty
   Offset hw_;                                      // readable high watermark
+  // The first segment's base, or above it the log start DeleteRecords stored (kLogStartFile),
+  // read at each catch-up: a reader never shows records the writer's process deleted.
+  Offset log_start_;
   Offset limit_;                                   // the limit of the last catch-up (LimitLocked)
   std::unique_ptr<PublishedWatermark> watermark_;  // null until a writer publishes one
   std::string

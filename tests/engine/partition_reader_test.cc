@@ -163,6 +163,24 @@ TEST_F(PartitionReaderTest, NoticesARestartedWriter) {
   EXPECT_EQ(ReadValues(*reader, "t", 0), ReadValues(*writer_, "t", 0));
 }
 
+// Records the writer's process deleted (Kafka's DeleteRecords, inside a segment) are gone for a
+// reader too: its log start moves and reads below it are out of range.
+TEST_F(PartitionReaderTest, HonoursTheLogStartDeleteRecordsStored) {
+  AppendBatches(4, 10, "a");
+  auto reader = OpenReader();
+  ASSERT_NE(reader, nullptr);
+  ASSERT_OK_AND_ASSIGN(Offset start, writer_->DeleteRecords("t", 0, Offset(15)));
+  EXPECT_EQ(start, Offset(15));
+  ASSERT_OK_AND_ASSIGN(auto stats, reader->GetPartitionStats("t", 0));
+  EXPECT_EQ(stats.log_start_offset, Offset(15));
+  auto below = reader->Read("t", 0, Offset(10), 1 << 20);
+  ASSERT_FALSE(below.has_value());
+  EXPECT_EQ(below.error().code, base::ErrorCode::kOutOfRange);
+  ASSERT_OK_AND_ASSIGN(auto from_start, reader->Read("t", 0, Offset(15), 1 << 20));
+  EXPECT_EQ(from_start.log_start_offset, Offset(15));
+  EXPECT_FALSE(from_start.batches.empty());
+}
+
 TEST_F(PartitionReaderTest, ReadOnlyEngineRefusesWrites) {
   auto reader = OpenReader();
   ASSERT_NE(reader, nullptr);
