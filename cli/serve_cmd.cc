@@ -207,7 +207,8 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
                   "Where clients are told to connect, NAME://HOST:PORT,... (or HOST:PORT with "
                   "one listener; default: each listener's own address)");
   cmd->add_option("--admin-listen", flags->admin_listen,
-                  "HOST:PORT of the admin HTTP listener (GET /livez, /readyz, /metrics), or "
+                  "HOST:PORT of the admin HTTP listener (the web console at /, /livez, "
+                  "/readyz, /metrics, /api/v1/...), or "
                   "none (default 127.0.0.1:9644, skipped with a warning if that port is taken)");
   cmd->add_option("--log-format", flags->log_format,
                   "Log lines on stderr: text (timestamp level component: message) or json (one "

@@ -1,5 +1,6 @@
 // The admin listener's endpoints (net/admin_http.h): GET /livez, /readyz and /metrics (the
-// Prometheus page). README "Operating sluice" lists the metrics.
+// Prometheus page); the console and the JSON API are in console_handlers.cc. README "Operating
+// sluice" lists the metrics.
 
 #include <map>
 #include <set>
@@ -36,8 +37,10 @@ HttpResponse Broker::Impl::HandleAdmin(const HttpRequest& request) {
     std::lock_guard lock(admin_mu_);
     return {200, kPrometheusContentType, RenderMetricsLocked()};
   }
+  if (auto console = HandleConsole(request)) return std::move(*console);  // console_handlers.cc
   return {404, "text/plain; charset=utf-8",
-          "no such endpoint: " + request.path + " (there are /livez, /readyz and /metrics)\n"};
+          "no such endpoint: " + request.path +
+              " (there are /, /livez, /readyz, /metrics and /api/v1/...)\n"};
 }
 
 namespace {

@@ -179,13 +179,17 @@ struct AdminHttpServer::Conn {
   std::chrono::steady_clock::time_point deadline;
 };
 
-AdminHttpServer::AdminHttpServer(AdminHttpOptions options, HttpHandlerFn handler)
-    : options_(std::move(options)), handler_(std::move(handler)) {}
+AdminHttpServer::AdminHttpServer(AdminHttpOptions options, HttpHandlerFn handler, HttpTickFn tick)
+    : options_(std::move(options)), handler_(std::move(handler)), tick_(std::move(tick)) {}
 
 base::Result<std::unique_ptr<AdminHttpServer>> AdminHttpServer::Start(AdminHttpOptions options,
-                                                                      HttpHandlerFn handler) {
+                                                                      HttpHandlerFn handler,
+                                                                      HttpTickFn tick) {
+  if (tick && options.tick_interval_ms <= 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "the admin tick interval must be positive");
+  }
   std::unique_ptr<AdminHttpServer> server(
-      new AdminHttpServer(std::move(options), std::move(handler)));
+      new AdminHttpServer(std::move(options), std::move(handler), std::move(tick)));
   const std::string where = server->options_.host + ":" + std::to_string(server->options_.port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -257,6 +261,8 @@ void AdminHttpServer::Run() {
   std::vector<pollfd> fds;
   std::vector<Conn*> polled;
   char buf[4096];
+  const auto tick_interval = std::chrono::milliseconds(options_.tick_interval_ms);
+  auto next_tick = Clock::now();
 
   auto respond = [&](Conn& c, const HttpResponse& r, std::string_view extra = "") {
     c.out = SerializeHttpResponse(r, extra);
@@ -302,11 +308,17 @@ void AdminHttpServer::Run() {
   };
 
   for (;;) {
+    if (tick_ && Clock::now() >= next_tick) {
+      tick_();
+      next_tick += tick_interval;
+      if (next_tick <= Clock::now()) next_tick = Clock::now() + tick_interval;
+    }
     fds.clear();
     polled.clear();
     fds.push_back({stop_fd_, POLLIN, 0});
     fds.push_back({listen_fd_, POLLIN, 0});
     auto next_deadline = Clock::now() + std::chrono::seconds(60);
+    if (tick_) next_deadline = std::min(next_deadline, next_tick);
     for (Conn& c : conns) {
       const short events = c.state == Conn::State::kWriting ? POLLOUT : POLLIN;
       fds.push_back({c.fd, events, 0});

@@ -13,7 +13,9 @@
 // unknown path is the handler's).
 //
 // Thread-safety: Start and Stop from one thread. The handler runs on the server's thread, one
-// request at a time; it must not block for long.
+// request at a time; it must not block for long. So does the optional tick (Start), every
+// tick_interval_ms, between requests: the admin side's periodic work (the throughput samples of
+// the JSON API) without a thread of its own.
 
 #include <cstdint>
 #include <functional>
@@ -63,13 +65,19 @@ struct AdminHttpOptions {
   size_t max_request_bytes = 8192;
   int max_connections = 32;
   int64_t request_timeout_ms = 10'000;
+  int64_t tick_interval_ms = 1000;  // how often Start's `tick` runs (when given)
 };
+
+using HttpTickFn = std::function<void()>;
 
 class AdminHttpServer {
  public:
-  // Binds, listens and starts the thread.
+  // Binds, listens and starts the thread. `tick`, when not empty, runs on that thread once right
+  // away and then every options.tick_interval_ms (a late tick runs once, not once per period
+  // missed).
   static base::Result<std::unique_ptr<AdminHttpServer>> Start(AdminHttpOptions options,
-                                                              HttpHandlerFn handler);
+                                                              HttpHandlerFn handler,
+                                                              HttpTickFn tick = {});
   ~AdminHttpServer();
   AdminHttpServer(const AdminHttpServer&) = delete;
   AdminHttpServer& operator=(const AdminHttpServer&) = delete;
@@ -80,11 +88,12 @@ class AdminHttpServer {
 
  private:
   struct Conn;
-  AdminHttpServer(AdminHttpOptions options, HttpHandlerFn handler);
+  AdminHttpServer(AdminHttpOptions options, HttpHandlerFn handler, HttpTickFn tick);
   void Run();
 
   const AdminHttpOptions options_;
   const HttpHandlerFn handler_;
+  const HttpTickFn tick_;
   int listen_fd_ = -1;
   int stop_fd_ = -1;  // eventfd: Stop wakes the thread
   uint16_t port_ = 0;

@@ -52,12 +52,16 @@ Result<std::unique_ptr<Broker>> Broker::Start(engine::EngineOptions engine_optio
   Impl* self = impl.get();
   if (self->options_.admin) {
     self->SetNotReady("recovering: opening the data directory and its partitions");
+    AdminHttpOptions admin_options = *self->options_.admin;
+    admin_options.tick_interval_ms = Impl::kThroughputIntervalMs;
     auto admin = AdminHttpServer::Start(
-        *self->options_.admin, [self](const HttpRequest& req) { return self->HandleAdmin(req); });
+        admin_options, [self](const HttpRequest& req) { return self->HandleAdmin(req); },
+        [self] { self->SampleThroughput(); });
     if (admin) {
       impl->admin_ = std::move(*admin);
       base::LogInfo("serve: admin listening on http://" + self->options_.admin->host + ":" +
-                    std::to_string(impl->admin_->port()) + " (/livez, /readyz, /metrics)");
+                    std::to_string(impl->admin_->port()) +
+                    " (the console at /, /livez, /readyz, /metrics, /api/v1/...)");
     } else if (self->options_.admin_bind == AdminBind::kRequired) {
       return std::move(admin).error();
     } else {

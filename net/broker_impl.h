@@ -5,8 +5,11 @@
 // Not part of net/'s public API.
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <type_traits>
 
@@ -158,6 +161,29 @@ class Broker::Impl {
   HttpResponse HandleAdmin(const HttpRequest& request);
   // The Prometheus page; with admin_mu_ held and ready_ set.
   std::string RenderMetricsLocked();
+  // console_handlers.cc: the console's files and GET /api/v1/... (JSON); nullopt for other paths.
+  std::optional<HttpResponse> HandleConsole(const HttpRequest& request);
+  // The JSON API, with admin_mu_ held and ready_ set.
+  HttpResponse HandleApiLocked(const HttpRequest& request);
+  using QueryParams = std::map<std::string, std::string>;
+  HttpResponse ApiTopicsLocked(const QueryParams& params);
+  HttpResponse ApiTopicLocked(const std::string& topic, const QueryParams& params);
+  HttpResponse ApiGroupsLocked(const QueryParams& params);
+  HttpResponse ApiGroupLocked(const std::string& group, const QueryParams& params);
+  HttpResponse ApiThroughputLocked(const QueryParams& params);
+  HttpResponse ApiRecordsLocked(const QueryParams& params);
+  struct GroupView;
+  GroupView ViewGroupLocked(const std::string& group);
+  // Groups with commits or members.
+  std::set<std::string> GroupIdsLocked();
+  // The admin listener's tick (every kThroughputIntervalMs): a sample of traffic_ into
+  // throughput_. Needs no lock of the broker's (traffic_ and throughput_ outlive admin_).
+  void SampleThroughput();
+  static constexpr int64_t kThroughputIntervalMs = 1000;
+  static constexpr int64_t kThroughputMaxMinutes = 10;
+  // Partition rates span the last 10 s.
+  static constexpr size_t kPartitionRateSamples = 11;
+
   // Why /readyz says 503 (ready_ false from now on).
   void SetNotReady(std::string why);
   void SetReady();
@@ -165,6 +191,9 @@ class Broker::Impl {
   BrokerOptions options_;
   RequestMetrics requests_;  // fed by every request's Responder (Handle)
   TrafficMetrics traffic_;   // fed by Produce and Fetch
+  // Sampled from traffic_ by the admin listener's tick (SampleThroughput).
+  ThroughputHistory throughput_{kThroughputMaxMinutes * 60'000 / kThroughputIntervalMs + 1,
+                                kPartitionRateSamples};
   // Guards the admin thread's use of the broker: set (under admin_mu_) once Start is done, cleared
   // by Stop before anything is torn down; a scrape holds admin_mu_ while it reads the engine.
   std::mutex admin_mu_;

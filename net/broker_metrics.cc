@@ -1,5 +1,6 @@
 #include "net/broker_metrics.h"
 
+#include <algorithm>
 #include <mutex>
 
 namespace sluice::net {
@@ -80,6 +81,85 @@ std::vector<TrafficMetrics::Entry> TrafficMetrics::Read() const {
     }
   }
   return out;
+}
+
+ThroughputHistory::ThroughputHistory(size_t topic_samples, size_t partition_samples)
+    : topic_samples_(std::max<size_t>(2, topic_samples)),
+      partition_samples_(std::max<size_t>(2, partition_samples)) {}
+
+void ThroughputHistory::Add(int64_t monotonic_ms, int64_t wall_ms,
+                            const std::vector<TrafficMetrics::Entry>& now) {
+  TopicSample t{monotonic_ms, wall_ms, {}};
+  PartitionSample p{monotonic_ms, {}};
+  for (const auto& e : now) {
+    Totals& sum = t.topics[e.topic];
+    sum.records_in += e.records_in;
+    sum.bytes_in += e.bytes_in;
+    sum.records_out += e.records_out;
+    sum.bytes_out += e.bytes_out;
+    p.partitions[{e.topic, e.partition}] = {e.records_in, e.bytes_in, e.records_out, e.bytes_out};
+  }
+  std::lock_guard lock(mu_);
+  if (!topics_.empty() && topics_.back().monotonic_ms >= monotonic_ms) return;
+  topics_.push_back(std::move(t));
+  while (topics_.size() > topic_samples_) topics_.pop_front();
+  partitions_.push_back(std::move(p));
+  while (partitions_.size() > partition_samples_) partitions_.pop_front();
+}
+
+ThroughputHistory::Rates ThroughputHistory::RateBetween(const Totals& before, const Totals& after,
+                                                        int64_t ms) {
+  if (ms <= 0) return {};
+  const double seconds = static_cast<double>(ms) / 1000.0;
+  // A counter below its earlier value was restarted (topic made again): all of it is new.
+  auto delta = [&](uint64_t b, uint64_t a) {
+    return static_cast<double>(a >= b ? a - b : a) / seconds;
+  };
+  return {delta(before.records_in, after.records_in), delta(before.bytes_in, after.bytes_in),
+          delta(before.records_out, after.records_out), delta(before.bytes_out, after.bytes_out)};
+}
+
+std::map<std::string, std::vector<ThroughputHistory::Point>, std::less<>>
+ThroughputHistory::TopicSeries(int64_t window_ms) const {
+  std::map<std::string, std::vector<Point>, std::less<>> out;
+  std::lock_guard lock(mu_);
+  if (topics_.size() < 2) return out;
+  const int64_t newest = topics_.back().monotonic_ms;
+  for (size_t i = 1; i < topics_.size(); ++i) {
+    const TopicSample& before = topics_[i - 1];
+    const TopicSample& after = topics_[i];
+    if (newest - after.monotonic_ms > window_ms) continue;
+    for (const auto& [topic, totals] : after.topics) {
+      auto it = before.topics.find(topic);
+      const Totals zero;
+      out[topic].push_back(
+          {after.wall_ms, RateBetween(it == before.topics.end() ? zero : it->second, totals,
+                                      after.monotonic_ms - before.monotonic_ms)});
+    }
+  }
+  return out;
+}
+
+std::map<std::pair<std::string, int32_t>, ThroughputHistory::Rates>
+ThroughputHistory::PartitionRates() const {
+  std::map<std::pair<std::string, int32_t>, Rates> out;
+  std::lock_guard lock(mu_);
+  if (partitions_.size() < 2) return out;
+  const PartitionSample& first = partitions_.front();
+  const PartitionSample& last = partitions_.back();
+  for (const auto& [tp, totals] : last.partitions) {
+    auto it = first.partitions.find(tp);
+    const Totals zero;
+    out[tp] = RateBetween(it == first.partitions.end() ? zero : it->second, totals,
+                          last.monotonic_ms - first.monotonic_ms);
+  }
+  return out;
+}
+
+int64_t ThroughputHistory::PartitionWindowMs() const {
+  std::lock_guard lock(mu_);
+  if (partitions_.size() < 2) return 0;
+  return partitions_.back().monotonic_ms - partitions_.front().monotonic_ms;
 }
 
 }  // namespace sluice::net

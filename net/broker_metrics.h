@@ -15,8 +15,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -90,6 +92,62 @@ class TrafficMetrics {
   mutable std::shared_mutex mu_;
   // Guarded by mu_: per topic, counters by partition (null where none was asked for).
   std::map<std::string, std::vector<std::shared_ptr<PartitionTraffic>>, std::less<>> topics_;
+};
+
+// Recent throughput for the JSON API (/api/v1/throughput, the console's chart): samples of
+// TrafficMetrics' counters taken by the admin listener's tick (once a second), turned into rates.
+// Per topic for the last `topic_samples` samples; per partition for the last `partition_samples`
+// (the rates the topic pages show), so that memory stays small with many partitions. Sampling
+// reads the counters the request path increments (TrafficMetrics::Read: a reader lock and
+// relaxed loads), so it adds no lock the hot path waits on.
+//
+// A counter that went down (a topic deleted and made again) counts as a restart from zero.
+//
+// Thread-safety: every member, any thread (mu_ guards the samples).
+class ThroughputHistory {
+ public:
+  ThroughputHistory(size_t topic_samples, size_t partition_samples);
+
+  // Records the counters as they are at `monotonic_ms` (wall clock `wall_ms`, for the series'
+  // times). Samples must come in increasing monotonic_ms; one not after the last is dropped.
+  void Add(int64_t monotonic_ms, int64_t wall_ms, const std::vector<TrafficMetrics::Entry>& now);
+
+  struct Rates {  // per second
+    double records_in = 0, bytes_in = 0, records_out = 0, bytes_out = 0;
+  };
+  struct Point {
+    int64_t wall_ms = 0;  // the end of the interval
+    Rates rates;          // over the interval since the sample before
+  };
+  // Per topic, one point per pair of consecutive samples whose newer one is at most `window_ms`
+  // older than the newest sample, oldest first.
+  std::map<std::string, std::vector<Point>, std::less<>> TopicSeries(int64_t window_ms) const;
+  // Per partition, the rate from the oldest partition sample to the newest (zero with fewer than
+  // two samples).
+  std::map<std::pair<std::string, int32_t>, Rates> PartitionRates() const;
+  // Milliseconds the partition rates span (0 with fewer than two samples).
+  int64_t PartitionWindowMs() const;
+
+ private:
+  struct Totals {
+    uint64_t records_in = 0, bytes_in = 0, records_out = 0, bytes_out = 0;
+  };
+  struct TopicSample {
+    int64_t monotonic_ms = 0;
+    int64_t wall_ms = 0;
+    std::map<std::string, Totals, std::less<>> topics;
+  };
+  struct PartitionSample {
+    int64_t monotonic_ms = 0;
+    std::map<std::pair<std::string, int32_t>, Totals> partitions;
+  };
+  static Rates RateBetween(const Totals& before, const Totals& after, int64_t ms);
+
+  const size_t topic_samples_;
+  const size_t partition_samples_;
+  mutable std::mutex mu_;
+  std::deque<TopicSample> topics_;          // guarded by mu_; oldest first
+  std::deque<PartitionSample> partitions_;  // guarded by mu_; oldest first
 };
 
 }  // namespace sluice::net

@@ -18,6 +18,7 @@ PACKAGES=(
   kcat librdkafka-dev python3-kafka python3-confluent-kafka python3-lz4 python3-snappy
   python3-zstandard python3-venv
   openjdk-17-jdk-headless maven
+  chromium chromium-driver
 )
 
 missing=()
