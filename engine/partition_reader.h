@@ -78,8 +78,8 @@ class PartitionReader {
 
   std::mutex mu_;               // guards the fields below; held across a catch-up
   std::condition_variable cv_;  // timed waits without a writer (nothing notifies it)
-  std::shared_ptr<const SegmentList> segments_;    // never empty
-  Offset hw_;                                      // readable high watermark
+  std::shared_ptr<const SegmentList> segments_;  // never empty
+  Offset hw_;                                    // readable high watermark
   // The first segment's base, or above it the log start DeleteRecords stored (kLogStartFile),
   // read at each catch-up: a reader never shows records the writer's process deleted.
   Offset log_start_;
