@@ -1011,16 +1011,24 @@ size_t PartitionLog::QueuedAppendsForTesting() const {
 Result<ReadResult> PartitionLog::Read(Offset from, size_t max_bytes) const {
   const Offset hw = high_watermark();
   auto list = Snapshot();
+  const Offset log_start = LogStartOf(*list);
+  return ReadSegments(std::move(list), log_start, hw, from, max_bytes, dir_);
+}
+
+Result<ReadResult> ReadSegments(
+    std::shared_ptr<const std::vector<std::shared_ptr<Segment>>> segments, Offset log_start,
+    Offset hw, Offset from, size_t max_bytes, const std::string& dir) {
+  const auto& list = segments;
   ReadResult out;
   out.high_watermark = hw;
-  out.log_start_offset = LogStartOf(*list);
-  out.pin = list;
+  out.log_start_offset = log_start;
   if (from < out.log_start_offset || from > hw) {
-    return MakeError(ErrorCode::kOutOfRange, dir_ + ": offset " + std::to_string(from.value()) +
+    return MakeError(ErrorCode::kOutOfRange, dir + ": offset " + std::to_string(from.value()) +
                                                  " is outside [" +
                                                  std::to_string(out.log_start_offset.value()) +
                                                  ", " + std::to_string(hw.value()) + "]");
   }
+  out.pin = segments;
   if (from == hw) return out;
   // The last segment whose base is <= from.
   auto it = std::upper_bound(list->begin(), list->end(), from,

@@ -170,6 +170,14 @@ Result<std::optional<RecoveryPoint>> ReadRecoveryPointFile(io::FileSystem& fs,
 // Replaces `dir`'s recovery point atomically and durably.
 Status WriteRecoveryPointFile(io::FileSystem& fs, const std::string& dir, const RecoveryPoint& rp);
 
+// Reads the batches of `segments` (oldest first, never empty) from `from` up to `hw`, at least one
+// batch and then up to `max_bytes`: the read both a partition's writer (PartitionLog::Read) and a
+// reader in another process (PartitionReader::Read) do over their own segment lists. kOutOfRange
+// outside [log_start, hw]; `dir` names the partition in errors. The result pins `segments`.
+Result<ReadResult> ReadSegments(
+    std::shared_ptr<const std::vector<std::shared_ptr<segment::Segment>>> segments,
+    Offset log_start, Offset hw, Offset from, size_t max_bytes, const std::string& dir);
+
 // The log start offset set by DeleteRecords (`<partition dir>/log-start`, FORMAT.md): records
 // below it are deleted even where their segment still holds later ones.
 inline constexpr char kLogStartFile[] = "log-start";

@@ -140,37 +140,8 @@ Result<PartitionReader::View> PartitionReader::Current() {
 
 Result<ReadResult> PartitionReader::Read(Offset from, size_t max_bytes) {
   ASSIGN_OR_RETURN(View current, Current());
-  const auto& list = current.segments;
-  const Offset hw = current.hw;
-  ReadResult out;
-  out.high_watermark = hw;
-  out.log_start_offset = current.log_start;
-  out.pin = list;
-  if (from < out.log_start_offset || from > hw) {
-    return MakeError(ErrorCode::kOutOfRange, dir_ + ": offset " + std::to_string(from.value()) +
-                                                 " is outside [" +
-                                                 std::to_string(out.log_start_offset.value()) +
-                                                 ", " + std::to_string(hw.value()) + "]");
-  }
-  if (from == hw) return out;
-  auto it = std::upper_bound(list->begin(), list->end(), from,
-                             [](Offset o, const auto& seg) { return o < seg->base_offset(); });
-  size_t i = static_cast<size_t>(it - list->begin()) - 1;
-  ASSIGN_OR_RETURN(std::optional<Frame> frame, (*list)[i]->FindByOffset(from));
-  size_t total = 0;
-  for (;;) {
-    if (!frame) {
-      if (++i == list->size()) break;
-      ASSIGN_OR_RETURN(frame, (*list)[i]->FrameAt(FilePos(segment::format::kSegmentHeaderSize)));
-      continue;
-    }
-    if (Offset(frame->header.base_offset) >= hw) break;
-    if (!out.batches.empty() && total + frame->batch.size() > max_bytes) break;
-    out.batches.push_back({frame->batch, frame->header});
-    total += frame->batch.size();
-    ASSIGN_OR_RETURN(frame, (*list)[i]->FrameAt(frame->end()));
-  }
-  return out;
+  return ReadSegments(std::move(current.segments), current.log_start, current.hw, from, max_bytes,
+                      dir_);
 }
 
 Result<std::optional<TimestampOffset>> PartitionReader::OffsetForTimestamp(int64_t timestamp) {
