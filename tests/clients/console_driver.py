@@ -5,7 +5,9 @@ page shows. Run by test_console_browser.py:
     console_driver.py URL TOPIC GROUP OFFSET BINARY_OFFSET
 
 Every read waits (WebDriverWait) for the element it reads to show the state asked for; nothing
-sleeps. The checks themselves are the calling test's."""
+sleeps. The console re-renders its tables and chart every 2 s, so an element found a moment ago can
+be gone: every read and click runs inside a wait that retries on StaleElementReferenceException.
+The checks themselves are the calling test's."""
 
 import json
 import shutil
@@ -14,6 +16,7 @@ import tempfile
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -29,7 +32,8 @@ def main():
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     out = {}
     try:
-        wait = WebDriverWait(driver, 20, poll_frequency=0.1)
+        wait = WebDriverWait(driver, 20, poll_frequency=0.1,
+                             ignored_exceptions=[StaleElementReferenceException])
         driver.get(url)
         out["title"] = driver.title
 
@@ -43,6 +47,13 @@ def main():
                 return tds[0].text if tds and tds[0].text else None
             return wait.until(read, "no %s in %s" % (column, selector))
 
+        def click(selector):
+            """Clicks the element `selector`, finding it again if a re-render replaced it."""
+            def attempt(d):
+                d.find_element(By.CSS_SELECTOR, selector).click()
+                return True
+            wait.until(attempt, "cannot click %s" % selector)
+
         topic_row = 'tr[data-topic="%s"]' % topic
         out["topic_records"] = cell("#topic-table " + topic_row, "records")
         out["topic_partitions"] = cell("#topic-table " + topic_row, "partitions")
@@ -55,10 +66,10 @@ def main():
             points = lines[0].get_attribute("points").split()
             return points if len(points) >= 2 else None
         out["chart_points"] = len(wait.until(chart_line, "no chart line"))
-        out["legend"] = driver.find_element(By.ID, "chart-legend").text
+        out["legend"] = wait.until(lambda d: d.find_element(By.ID, "chart-legend").text, "no legend")
 
         # A topic's partitions.
-        driver.find_element(By.CSS_SELECTOR, "#topic-table " + topic_row).click()
+        click("#topic-table " + topic_row)
         out["partition0_end"] = cell('#partition-table tr[data-partition="0"]', "end")
         out["partition1_end"] = cell('#partition-table tr[data-partition="1"]', "end")
 
@@ -67,7 +78,7 @@ def main():
         out["group_lag_records"] = cell(group_row, "lag-records")
         out["group_lag_seconds"] = cell(group_row, "lag-seconds")
         out["group_state"] = cell(group_row, "state")
-        driver.find_element(By.CSS_SELECTOR, group_row).click()
+        click(group_row)
         offset_row = '#offset-table tr[data-topic="%s"][data-partition="0"]' % topic
         out["group_committed"] = cell(offset_row, "committed")
         out["group_partition_lag"] = cell(offset_row, "lag-records")
@@ -92,8 +103,9 @@ def main():
         out["record_key"] = cell(record_row, "key")
         out["record_headers"] = cell(record_row, "headers")
         out["binary_value"] = cell('#record-table tr[data-offset="%s"]' % binary_offset, "value")
-        out["record_offsets"] = [int(tr.get_attribute("data-offset")) for tr in
-                                 driver.find_elements(By.CSS_SELECTOR, "#record-table tbody tr")]
+        out["record_offsets"] = wait.until(
+            lambda d: [int(tr.get_attribute("data-offset")) for tr in
+                       d.find_elements(By.CSS_SELECTOR, "#record-table tbody tr")], "no records")
         out["summary"] = driver.find_element(By.ID, "rb-summary").text
         out["status"] = driver.find_element(By.ID, "status").text
         # JavaScript errors, if any (the console must run clean).
