@@ -13,6 +13,8 @@
 #                                       key wins), with @PORT@ (the PLAINTEXT port), @PORT2@ (another
 #                                       free port, for a second listener) and @CONTROLLER_PORT@
 #                                       replaced
+#   kafka-fixture.sh restart DIR        starts again the stopped broker of DIR (same data, ports and
+#                                       configuration) and prints its bootstrap address
 #   kafka-fixture.sh stop DIR           stops the broker started in DIR (SIGTERM, then SIGKILL after 60 s)
 #   kafka-fixture.sh run-class CLASS ARGS...
 #                                       runs a Kafka main class, e.g. org.apache.kafka.tools.AclCommand
@@ -228,6 +230,15 @@ PROPS
     cat "$dir/format.log" >&2
     die "formatting $dir/data failed"
   fi
+  launch "$dir" "$port"
+}
+
+# Starts the broker of $dir (its server.properties, data formatted) and waits until it serves on
+# $port; prints the bootstrap address. Returns 75 when the broker exited because a port was in use.
+launch() {
+  local dir="$1" port="$2" cp java
+  cp=$(classpath)
+  java=$(java_bin)
   : >"$dir/kafka.log"
   # setsid: the broker gets its own process group, so stop can end it alone.
   setsid "$java" $BROKER_HEAP -XX:+UseG1GC -Djava.awt.headless=true \
@@ -257,6 +268,19 @@ PROPS
     sleep 0.2
   done
   echo "127.0.0.1:$port"
+}
+
+restart() {
+  local dir="${1:?usage: kafka-fixture.sh restart DIR}"
+  dir=$(cd "$dir" && pwd)
+  [ -f "$dir/server.properties" ] && [ -f "$dir/kafka.port" ] ||
+    die "no broker was started in $dir before"
+  [ ! -f "$dir/kafka.pid" ] || ! kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null ||
+    die "a broker already runs from $dir (pid $(cat "$dir/kafka.pid"))"
+  local rc=0
+  launch "$dir" "$(cat "$dir/kafka.port")" || rc=$?
+  [ "$rc" -ne 75 ] || die "the broker's port $(cat "$dir/kafka.port") is taken now"
+  return "$rc"
 }
 
 stop() {
@@ -295,6 +319,7 @@ case "$cmd" in
   classpath) classpath ;;
   libs) fetched || fetch; echo "$LIBS" ;;
   start) start "$@" ;;
+  restart) restart "$@" ;;
   stop) stop "$@" ;;
   run-class) run_class "$@" ;;
   *)
