@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -59,7 +60,10 @@ std::vector<std::string> OptionWords(const CLI::Option* opt) {
 // any subcommand too: the app falls through to them).
 std::string Words(const CommandInfo& c, const CommandInfo& root) {
   std::string words;
-  auto add = [&words](const std::string& w) { words += (words.empty() ? "" : " ") + w; };
+  std::set<std::string> seen;  // --help is both the command's and the root's
+  auto add = [&](const std::string& w) {
+    if (seen.insert(w).second) words += (words.empty() ? "" : " ") + w;
+  };
   for (const auto& s : c.subcommands) add(s);
   for (const CLI::Option* o : c.options) {
     for (const auto& w : OptionWords(o)) add(w);
@@ -130,7 +134,13 @@ std::string Zsh(const std::vector<CommandInfo>& cmds) {
        "  compadd -- \"${words_[@]}\"\n"
        "  _files\n"
        "}\n"
-       "compdef _sluice sluice\n";
+       // Autoloaded from $fpath (compinit), this file is the body of _sluice: its first call
+       // must complete, not only define the function. Sourced, it registers the function.
+       "if [[ \"${funcstack[1]}\" == _sluice ]]; then\n"
+       "  _sluice \"$@\"\n"
+       "else\n"
+       "  compdef _sluice sluice\n"
+       "fi\n";
   return s;
 }
 

@@ -19,6 +19,7 @@ PACKAGES=(
   python3-zstandard python3-venv
   openjdk-17-jdk-headless maven
   chromium chromium-driver
+  zsh fish  # the shells whose completions test_shell_completions.py loads
 )
 
 missing=()
