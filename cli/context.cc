@@ -28,6 +28,11 @@ engine::Engine* Context::Engine(engine::CreateIfMissing create, engine::EngineAc
   o.create_if_missing = create;
   o.access = access;
   auto opened = engine::Engine::Open(o);
+  if (!opened && opened.error().code == base::ErrorCode::kBusy && read_only_if_locked_ &&
+      access == engine::EngineAccess::kReadWrite) {
+    o.access = engine::EngineAccess::kReadOnly;
+    opened = engine::Engine::Open(o);
+  }
   if (!opened) {
     Fail(opened.error());
     return nullptr;
@@ -68,6 +73,11 @@ cli::Backend* Context::OpenBackend(engine::CreateIfMissing create, engine::Engin
   }
   backend_ = NewEmbeddedBackend(*e);
   return backend_.get();
+}
+
+cli::Backend* Context::OpenBackendToInspect() {
+  read_only_if_locked_ = true;
+  return OpenBackend();
 }
 
 bool Context::CloseEngine() {

@@ -50,6 +50,10 @@ class Context {
   // malformed --broker) and returns null.
   cli::Backend* OpenBackend(engine::CreateIfMissing create = engine::CreateIfMissing::kNo,
                             engine::EngineAccess access = engine::EngineAccess::kReadWrite);
+  // For commands that only look (topic list/describe, group list/describe): OpenBackend(), except
+  // that when another process (`sluice serve`, `sluice produce`) holds the data directory, the
+  // engine opens beside it read-only (EngineAccess::kReadOnly) instead of failing on the lock.
+  cli::Backend* OpenBackendToInspect();
   // For commands that read `data_dir` without an engine (verify): prints the same error as
   // Engine() and returns false if the directory does not exist.
   bool DataDirExists() const;
@@ -68,6 +72,7 @@ class Context {
 
  private:
   std::unique_ptr<engine::Engine> engine_;
+  bool read_only_if_locked_ = false;       // set by OpenBackendToInspect
   std::unique_ptr<cli::Backend> backend_;  // destroyed first: it may borrow engine_
 };
 

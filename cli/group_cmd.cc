@@ -35,7 +35,7 @@ std::string HumanDuration(int64_t ms) {
 }
 
 int List(Context& ctx) {
-  Backend* b = ctx.OpenBackend();
+  Backend* b = ctx.OpenBackendToInspect();
   if (b == nullptr) return ctx.exit_code;
   auto groups = b->ListGroups();
   if (!groups) return ctx.Fail(groups.error());
@@ -124,7 +124,7 @@ int DescribeMembers(Context& ctx, Backend& b, const std::string& group) {
 int Describe(Context& ctx, const std::string& group, bool members, bool state) {
   if (members && state)
     return ctx.Usage("group describe: --members and --state exclude each other");
-  Backend* b = ctx.OpenBackend();
+  Backend* b = ctx.OpenBackendToInspect();
   if (b == nullptr) return ctx.exit_code;
   if (state) return DescribeState(ctx, *b, group);
   if (members) return DescribeMembers(ctx, *b, group);

@@ -47,7 +47,7 @@ int Create(Context& ctx, const std::string& name, int32_t partitions,
 }
 
 int List(Context& ctx, bool internal) {
-  Backend* b = ctx.OpenBackend();
+  Backend* b = ctx.OpenBackendToInspect();
   if (b == nullptr) return ctx.exit_code;
   auto topics = b->ListTopics(internal ? IncludeInternal::kYes : IncludeInternal::kNo);
   if (!topics) return ctx.Fail(topics.error());
@@ -82,7 +82,7 @@ int List(Context& ctx, bool internal) {
 }
 
 int Describe(Context& ctx, const std::string& name) {
-  Backend* b = ctx.OpenBackend();
+  Backend* b = ctx.OpenBackendToInspect();
   if (b == nullptr) return ctx.exit_code;
   auto d = b->DescribeTopic(name);
   if (!d) return ctx.Fail(d.error());

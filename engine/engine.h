@@ -197,7 +197,8 @@ class Engine {
 
   // Committed consumer-group offsets (stored in the internal topic __consumer_offsets), loaded at
   // the first call. Fails (kOffline, ...) while __consumer_offsets cannot be read, without
-  // affecting any other topic; a later call tries again.
+  // affecting any other topic; a later call tries again. A read-only engine loads them as the
+  // writer had made them durable by then, and refuses commits (kRefused).
   Result<GroupOffsetStore*> GroupOffsets();
 
   // A producer id never handed out before by this data directory (InitProducerId), unique across

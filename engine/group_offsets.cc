@@ -105,6 +105,7 @@ Result<OffsetRecord> DecodeOffsetRecord(std::optional<std::string_view> key,
 Result<std::unique_ptr<GroupOffsetStore>> GroupOffsetStore::Open(Engine& engine) {
   std::unique_ptr<GroupOffsetStore> store(new GroupOffsetStore(engine));
   if (!engine.DescribeTopic(kConsumerOffsetsTopic)) {
+    if (engine.read_only()) return store;  // nothing committed yet, and nothing to create here
     RETURN_IF_ERROR(engine.CreateTopic(kConsumerOffsetsTopic, 1,
                                        {{"flush", "sync"},
                                         {"compression.type", "none"},
@@ -123,7 +124,7 @@ Result<std::unique_ptr<GroupOffsetStore>> GroupOffsetStore::Open(Engine& engine)
   RETURN_IF_ERROR(stats);
   store->replayed_at_open_ = stats->records;
   store->records_since_compaction_ = stats->records;
-  RETURN_IF_ERROR(store->MaybeCompact());
+  if (!engine.read_only()) RETURN_IF_ERROR(store->MaybeCompact());
   return store;
 }
 

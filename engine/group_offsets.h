@@ -7,6 +7,9 @@
 // API, and the log is compacted (live state re-appended, older segments deleted) so that open time
 // stays bounded however many commits were made.
 //
+// In a read-only engine (a reader beside a writer) the view is the log as of Open, and every
+// write is refused by the engine.
+//
 // Thread-safety: every method may be called from any thread. Concurrent commits of the same key
 // resolve as the log orders them: the in-memory view always equals a replay of the log.
 // Durability: a commit returns once appended to __consumer_offsets, which is flush=sync by default,
