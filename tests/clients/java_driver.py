@@ -115,4 +115,10 @@ class JavaDriver:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=30)
-        self.stderr.close()
+        self.reader.join(10)
+        for f in (self.proc.stdin, self.proc.stdout, self.stderr):
+            if not f.closed:
+                try:
+                    f.close()
+                except BrokenPipeError:
+                    pass
