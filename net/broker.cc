@@ -1,6 +1,9 @@
 #include "net/broker.h"
 
+#include <algorithm>
+#include <array>
 #include <set>
+#include <string>
 
 #include "engine/catalog.h"
 #include "engine/config.h"
@@ -296,67 +299,7 @@ void Broker::Impl::Handle(const RequestHeader& h, const MetadataRequest& req,
   Reply(responder, h.api_version, resp);
 }
 
-// --- CreateTopics, DeleteTopics, DescribeConfigs ------------------------------------------------
-
-void Broker::Impl::Handle(const RequestHeader& h, const CreateTopicsRequest& req,
-                          Responder& responder) {
-  CreateTopicsResponse resp;
-  const RequestAuth auth = Auth(responder);
-  const bool create_any = auth.AllowedOnCluster(AclOperation::kCreate, LogDenial::kNo);
-  std::set<std::string> seen;
-  for (const auto& t : req.topics) {
-    CreateTopicsResponse::Topic result;
-    result.name = t.name;
-    auto fail = [&](KafkaError code, std::string message) {
-      result.error_code = code;
-      result.error_message = std::move(message);
-    };
-    int32_t partitions = t.num_partitions;
-    if (partitions == -1) {
-      partitions = t.assignments.empty() ? options_.default_partitions
-                                         : static_cast<int32_t>(t.assignments.size());
-    }
-    std::map<std::string, std::string> configs;
-    for (const auto& c : t.configs) {
-      if (c.value) configs[c.name] = *c.value;
-    }
-    if (!seen.insert(t.name).second) {
-      fail(KafkaError::kInvalidRequest, "topic named twice in one request");
-    } else if (Status s = engine::ValidateTopicName(t.name); !s || !VisibleTopic(t.name)) {
-      fail(KafkaError::kInvalidTopicException,
-           s ? "names starting with __ are reserved" : s.error().context);
-    } else if (!create_any &&
-               !auth.Allowed(AclOperation::kCreate, AclResourceType::kTopic, t.name)) {
-      fail(KafkaError::kTopicAuthorizationFailed,
-           "not authorized to CREATE topic '" + t.name + "' (nor the cluster)");
-    } else if (partitions <= 0) {
-      fail(KafkaError::kInvalidPartitions, "partitions must be positive");
-    } else if (t.replication_factor != -1 && t.replication_factor != 1 && t.assignments.empty()) {
-      fail(KafkaError::kInvalidReplicationFactor, "replication factor " +
-                                                      std::to_string(t.replication_factor) +
-                                                      " exceeds the 1 available broker");
-    } else if (auto cfg = engine::ApplyConfig(engine_->default_topic_config(), configs); !cfg) {
-      fail(KafkaError::kInvalidConfig, cfg.error().context);
-    } else if (req.validate_only) {
-      if (engine_->DescribeTopic(t.name)) {
-        fail(KafkaError::kTopicAlreadyExists, "topic '" + t.name + "' already exists");
-      }
-    } else if (Status c = engine_->CreateTopic(t.name, partitions, configs); !c) {
-      if (c.error().code == ErrorCode::kAlreadyExists) {
-        fail(KafkaError::kTopicAlreadyExists, c.error().context);
-      } else if (c.error().code == ErrorCode::kInvalidArgument) {
-        fail(KafkaError::kInvalidConfig, c.error().context);
-      } else {
-        fail(ToKafkaError(c.error()), c.error().context);
-      }
-    } else {
-      base::LogInfo("serve: created topic " + t.name + " with " + std::to_string(partitions) +
-                    " partitions");
-    }
-    resp.topics.push_back(std::move(result));
-  }
-  Reply(responder, h.api_version, resp);
-}
+// --- DeleteTopics, CreateTopics, DescribeConfigs ------------------------------------------------
 
 void Broker::Impl::Handle(const RequestHeader& h, const DeleteTopicsRequest& req,
                           Responder& responder) {
@@ -440,6 +383,26 @@ DescribeConfigsResponse::Config TopicConfigEntry(const engine::ConfigKeyInfo& ke
   return c;
 }
 
+// A topic id (32 hex digits, engine/catalog.h) as Kafka's 16-byte Uuid; all zeros if it is not
+// one (topics from before ids existed are given one when the catalog is loaded).
+std::array<uint8_t, 16> TopicIdBytes(const std::string& hex) {
+  std::array<uint8_t, 16> out{};
+  if (hex.size() != 2 * out.size()) return out;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int hi = nibble(hex[2 * i]);
+    const int lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return {};
+    out[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return out;
+}
+
 std::string ListenersText(const std::vector<Listener>& listeners) {
   std::string out;
   for (const Listener& l : listeners) out += (out.empty() ? "" : ",") + l.ToString();
@@ -447,6 +410,104 @@ std::string ListenersText(const std::vector<Listener>& listeners) {
 }
 
 }  // namespace
+
+// CreateTopics. v5+ answers each created (or validated) topic with its partitions, replication
+// factor and every config as DescribeConfigs describes it, sorted by name (KIP-525; Kafka's
+// ReplicationControlManager), or TOPIC_AUTHORIZATION_FAILED in topic_config_error_code without
+// DESCRIBE_CONFIGS on the topic; v7 adds the topic id. A failed topic has none of these.
+void Broker::Impl::Handle(const RequestHeader& h, const CreateTopicsRequest& req,
+                          Responder& responder) {
+  CreateTopicsResponse resp;
+  const RequestAuth auth = Auth(responder);
+  const bool create_any = auth.AllowedOnCluster(AclOperation::kCreate, LogDenial::kNo);
+  const auto defaults = engine::ConfigToMap(engine_->default_topic_config());
+  const auto builtin = engine::ConfigToMap(engine::TopicConfig{});
+  std::set<std::string> seen;
+  for (const auto& t : req.topics) {
+    CreateTopicsResponse::Topic result;
+    result.name = t.name;
+    auto fail = [&](KafkaError code, std::string message) {
+      result.error_code = code;
+      result.error_message = std::move(message);
+    };
+    int32_t partitions = t.num_partitions;
+    if (partitions == -1) {
+      partitions = t.assignments.empty() ? options_.default_partitions
+                                         : static_cast<int32_t>(t.assignments.size());
+    }
+    std::map<std::string, std::string> configs;
+    for (const auto& c : t.configs) {
+      if (c.value) configs[c.name] = *c.value;
+    }
+    // The topic as created (or as it would be): its configuration and id.
+    std::optional<engine::TopicConfig> created_config;
+    std::string created_id;
+    if (!seen.insert(t.name).second) {
+      fail(KafkaError::kInvalidRequest, "topic named twice in one request");
+    } else if (Status s = engine::ValidateTopicName(t.name); !s || !VisibleTopic(t.name)) {
+      fail(KafkaError::kInvalidTopicException,
+           s ? "names starting with __ are reserved" : s.error().context);
+    } else if (!create_any &&
+               !auth.Allowed(AclOperation::kCreate, AclResourceType::kTopic, t.name)) {
+      fail(KafkaError::kTopicAuthorizationFailed,
+           "not authorized to CREATE topic '" + t.name + "' (nor the cluster)");
+    } else if (partitions <= 0) {
+      fail(KafkaError::kInvalidPartitions, "partitions must be positive");
+    } else if (t.replication_factor != -1 && t.replication_factor != 1 && t.assignments.empty()) {
+      fail(KafkaError::kInvalidReplicationFactor, "replication factor " +
+                                                      std::to_string(t.replication_factor) +
+                                                      " exceeds the 1 available broker");
+    } else if (auto cfg = engine::ApplyConfig(engine_->default_topic_config(), configs); !cfg) {
+      fail(KafkaError::kInvalidConfig, cfg.error().context);
+    } else if (req.validate_only) {
+      if (engine_->DescribeTopic(t.name)) {
+        fail(KafkaError::kTopicAlreadyExists, "topic '" + t.name + "' already exists");
+      } else {
+        created_config = std::move(*cfg);
+      }
+    } else if (Status c = engine_->CreateTopic(t.name, partitions, configs); !c) {
+      if (c.error().code == ErrorCode::kAlreadyExists) {
+        fail(KafkaError::kTopicAlreadyExists, c.error().context);
+      } else if (c.error().code == ErrorCode::kInvalidArgument) {
+        fail(KafkaError::kInvalidConfig, c.error().context);
+      } else {
+        fail(ToKafkaError(c.error()), c.error().context);
+      }
+    } else {
+      base::LogInfo("serve: created topic " + t.name + " with " + std::to_string(partitions) +
+                    " partitions");
+      if (auto d = engine_->DescribeTopic(t.name)) {
+        created_config = d->info.config;
+        created_id = d->info.id;
+      } else {
+        created_config = std::move(*cfg);  // deleted at once by another client
+      }
+    }
+    if (created_config) {
+      result.topic_id = TopicIdBytes(created_id);
+      if (auth.Allowed(AclOperation::kDescribeConfigs, AclResourceType::kTopic, t.name,
+                       LogDenial::kNo)) {
+        result.num_partitions = partitions;
+        result.replication_factor = 1;
+        const auto values = engine::ConfigToMap(*created_config);
+        std::vector<CreateTopicsResponse::Config> described;
+        for (const engine::ConfigKeyInfo& key : engine::TopicConfigKeys()) {
+          DescribeConfigsResponse::Config c =
+              TopicConfigEntry(key, values.at(key.name), configs.count(key.name) > 0, defaults,
+                               builtin, /*include_synonyms=*/false);
+          described.push_back({c.name, c.value, c.read_only, c.config_source, c.is_sensitive});
+        }
+        std::sort(described.begin(), described.end(),
+                  [](const auto& a, const auto& b) { return a.name < b.name; });
+        result.configs = std::move(described);
+      } else {
+        result.topic_config_error_code = KafkaError::kTopicAuthorizationFailed;
+      }
+    }
+    resp.topics.push_back(std::move(result));
+  }
+  Reply(responder, h.api_version, resp);
+}
 
 // sluice has no client quotas (PROTOCOL.md): a filter is checked as Kafka's broker checks it
 // (ClientQuotaMetadataManager) and matches nothing. Kafka's tools (kafka-configs --describe

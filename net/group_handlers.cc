@@ -2,7 +2,9 @@
 // OffsetCommit, OffsetFetch, DescribeGroups, ListGroups, DeleteGroups. Membership lives in the
 // GroupCoordinator; committed offsets in the engine's GroupOffsetStore.
 
+#include <cctype>
 #include <set>
+#include <string>
 
 #include "engine/group_offsets.h"
 #include "net/broker_impl.h"
@@ -332,25 +334,59 @@ void Broker::Impl::Handle(const RequestHeader& h, const DescribeGroupsRequest& r
   Reply(responder, h.api_version, resp);
 }
 
-void Broker::Impl::Handle(const RequestHeader& h, const ListGroupsRequest&, Responder& responder) {
+namespace {
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Trim(const std::string& s) {
+  const size_t first = s.find_first_not_of(" \t\n\r\f\v");
+  if (first == std::string::npos) return "";
+  return s.substr(first, s.find_last_not_of(" \t\n\r\f\v") - first + 1);
+}
+
+// Every group here is a classic one (JoinGroup/SyncGroup): KIP-848's consumer groups are not
+// served.
+constexpr char kClassicGroupType[] = "classic";
+
+}  // namespace
+
+// ListGroups, with v4's states filter (KIP-518) and v5's types filter (KIP-848) applied as Kafka's
+// GroupMetadataManager applies them: an empty filter matches all; states are compared ignoring
+// case and surrounding blanks, types ignoring case.
+void Broker::Impl::Handle(const RequestHeader& h, const ListGroupsRequest& req,
+                          Responder& responder) {
   ListGroupsResponse resp;
   // DESCRIBE on the cluster lists every group; otherwise those the client may DESCRIBE.
   const RequestAuth auth = Auth(responder);
   const bool all = auth.AllowedOnCluster(AclOperation::kDescribe, LogDenial::kNo);
-  auto visible = [&](const std::string& id) {
-    return all ||
-           auth.Allowed(AclOperation::kDescribe, AclResourceType::kGroup, id, LogDenial::kNo);
+  std::set<std::string> states;
+  for (const std::string& s : req.states_filter) states.insert(Lower(Trim(s)));
+  bool classic_wanted = req.types_filter.empty();
+  for (const std::string& t : req.types_filter) classic_wanted |= Lower(t) == kClassicGroupType;
+  auto add = [&](const std::string& id, const std::string& protocol_type,
+                 const std::string& state) {
+    if (!all &&
+        !auth.Allowed(AclOperation::kDescribe, AclResourceType::kGroup, id, LogDenial::kNo)) {
+      return;
+    }
+    if (!states.empty() && states.count(Lower(state)) == 0) return;
+    if (!classic_wanted) return;
+    resp.groups.push_back({id, protocol_type, state, kClassicGroupType});
   };
   std::set<std::string> listed;
   for (const ListedGroup& g : groups_->List()) {
     if (g.state == "Dead") continue;
     listed.insert(g.group_id);
-    if (visible(g.group_id)) resp.groups.push_back({g.group_id, g.protocol_type});
+    add(g.group_id, g.protocol_type, g.state);
   }
   auto store = engine_->GroupOffsets();
   if (!store) resp.error_code = KafkaError::kCoordinatorNotAvailable;
   for (const std::string& id : store ? (*store)->ListGroups() : std::vector<std::string>()) {
-    if (listed.insert(id).second && visible(id)) resp.groups.push_back({id, "consumer"});
+    // A group known only by its committed offsets is Empty, as in Kafka.
+    if (listed.insert(id).second) add(id, "consumer", "Empty");
   }
   Reply(responder, h.api_version, resp);
 }

@@ -143,7 +143,8 @@ struct SupportedApi {
 // versions are served for the SCRAM-credential APIs, DescribeCluster and DescribeProducers (which
 // exist only in flexible versions), DescribeClientQuotas v1, and the admin APIs of issue 13
 // (ListOffsets v6-7 for max-timestamp, DeleteRecords v2, DescribeLogDirs v2-4, CreatePartitions
-// v2-3, IncrementalAlterConfigs v1; IsFlexibleVersion says which);
+// v2-3, IncrementalAlterConfigs v1, ListGroups v3-5, CreateTopics v5-7; IsFlexibleVersion says
+// which);
 // SaslHandshake v0 is listed because librdkafka requires it to see SASL support at all, but a v0
 // handshake (raw SASL tokens after it, clients before Kafka 1.0) is answered UNSUPPORTED_VERSION
 // (PROTOCOL.md); there is no OffsetForLeaderEpoch (leader epochs are -1 everywhere, see
@@ -162,10 +163,10 @@ inline constexpr SupportedApi kSupportedApis[] = {
     {ApiKey::kLeaveGroup, 0, 3},
     {ApiKey::kSyncGroup, 0, 3},
     {ApiKey::kDescribeGroups, 0, 4},
-    {ApiKey::kListGroups, 0, 2},
+    {ApiKey::kListGroups, 0, 5},
     {ApiKey::kSaslHandshake, 0, 1},
     {ApiKey::kApiVersions, 0, 2},
-    {ApiKey::kCreateTopics, 2, 4},
+    {ApiKey::kCreateTopics, 2, 7},
     {ApiKey::kDeleteTopics, 1, 3},
     {ApiKey::kDeleteRecords, 0, 2},
     {ApiKey::kInitProducerId, 0, 1},

@@ -132,7 +132,7 @@ Request DecodeBody(ApiKey key, int16_t v, WireReader& r) {
     case ApiKey::kDescribeGroups:
       return internal::DecodeDescribeGroupsRequest(v, r);
     case ApiKey::kListGroups:
-      return ListGroupsRequest{};
+      return internal::DecodeListGroupsRequest(v, r);
     case ApiKey::kApiVersions:
       return ApiVersionsRequest{};
     case ApiKey::kCreateTopics:
@@ -229,6 +229,10 @@ bool IsFlexibleVersion(int16_t api_key, int16_t api_version) {
       return api_version >= 2;
     case ApiKey::kIncrementalAlterConfigs:
       return api_version >= 1;
+    case ApiKey::kListGroups:
+      return api_version >= 3;
+    case ApiKey::kCreateTopics:
+      return api_version >= 5;
     default:
       return false;  // every other version we serve is below its API's first flexible one
   }

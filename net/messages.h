@@ -15,6 +15,7 @@
 // Lifetime: the base::Bytes fields of a decoded request (Produce records) are views into the frame
 // handed to DecodeRequest, which must outlive the request. Everything else is copied.
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -410,12 +411,18 @@ struct DescribeGroupsResponse {
 
 // --- ListGroups (16) ---------------------------------------------------------------------------
 
-struct ListGroupsRequest {};
+// v3+ is flexible. An empty filter matches every group.
+struct ListGroupsRequest {
+  std::vector<std::string> states_filter;  // v4+ (KIP-518): state names, matched ignoring case
+  std::vector<std::string> types_filter;   // v5+ (KIP-848): "classic", "consumer", ...
+};
 
 struct ListGroupsResponse {
   struct Group {
     std::string group_id;
     std::string protocol_type;
+    std::string group_state;  // v4+
+    std::string group_type;   // v5+ ("classic": sluice has no other kind)
   };
   int32_t throttle_time_ms = 0;  // v1+
   KafkaError error_code = KafkaError::kNone;
@@ -466,10 +473,26 @@ struct CreateTopicsRequest {
 };
 
 struct CreateTopicsResponse {
+  // v5+ (KIP-525): the created topic's configuration, as DescribeConfigs would describe it.
+  struct Config {
+    std::string name;
+    std::optional<std::string> value;
+    bool read_only = false;
+    int8_t config_source = -1;
+    bool is_sensitive = false;
+  };
   struct Topic {
     std::string name;
     KafkaError error_code = KafkaError::kNone;
     std::optional<std::string> error_message;  // v1+
+    // v7+: the topic id (16 bytes, Kafka's Uuid); all zeros when unknown (an error).
+    std::array<uint8_t, 16> topic_id{};
+    // v5+, a tagged field (tag 0), written only when not NONE: why `configs` is absent
+    // (TOPIC_AUTHORIZATION_FAILED without DESCRIBE_CONFIGS on the topic).
+    KafkaError topic_config_error_code = KafkaError::kNone;
+    int32_t num_partitions = -1;                                         // v5+; -1 on an error
+    int16_t replication_factor = -1;                                     // v5+; -1 on an error
+    std::optional<std::vector<Config>> configs = std::vector<Config>();  // v5+ (nullable)
   };
   int32_t throttle_time_ms = 0;  // v2+
   std::vector<Topic> topics;

@@ -20,36 +20,6 @@ using internal::WriteError;
 
 namespace internal {
 
-CreateTopicsRequest DecodeCreateTopicsRequest(int16_t v, WireReader& r) {
-  CreateTopicsRequest req;
-  // name, num_partitions, replication_factor, assignments, configs
-  constexpr size_t kTopicBytes = kStringMinBytes + 4 + 2 + kArrayMinBytes + kArrayMinBytes;
-  req.topics = ReadArray<CreateTopicsRequest::Topic>(r, kTopicBytes, [](WireReader& r1) {
-    CreateTopicsRequest::Topic t;
-    t.name = r1.String();
-    t.num_partitions = r1.Int32();
-    t.replication_factor = r1.Int16();
-    t.assignments = ReadArray<CreateTopicsRequest::Assignment>(r1, kInt32Bytes + kArrayMinBytes,
-                                                               [](WireReader& r2) {
-                                                                 CreateTopicsRequest::Assignment a;
-                                                                 a.partition_index = r2.Int32();
-                                                                 a.broker_ids = ReadInt32Array(r2);
-                                                                 return a;
-                                                               });
-    t.configs = ReadArray<CreateTopicsRequest::Config>(r1, kStringMinBytes + kStringMinBytes,
-                                                       [](WireReader& r2) {
-                                                         CreateTopicsRequest::Config c;
-                                                         c.name = r2.String();
-                                                         c.value = r2.NullableString();
-                                                         return c;
-                                                       });
-    return t;
-  });
-  req.timeout_ms = r.Int32();
-  if (v >= 1) req.validate_only = r.Bool();
-  return req;
-}
-
 DeleteTopicsRequest DecodeDeleteTopicsRequest(int16_t /*v*/, WireReader& r) {
   DeleteTopicsRequest req;
   req.topic_names = ReadStringArray(r);
@@ -128,16 +98,6 @@ void EncodeResponse(int16_t /*v*/, const AlterConfigsResponse& resp, OutBuffer& 
     w.NullableString(res.error_message);
     w.Int8(res.resource_type);
     w.String(res.resource_name);
-  });
-}
-
-void EncodeResponse(int16_t v, const CreateTopicsResponse& resp, OutBuffer& out) {
-  WireWriter w = out.writer();
-  if (v >= 2) w.Int32(resp.throttle_time_ms);
-  WriteArray(w, resp.topics, [&](const CreateTopicsResponse::Topic& t) {
-    w.String(t.name);
-    WriteError(w, t.error_code);
-    if (v >= 1) w.NullableString(t.error_message);
   });
 }
 
@@ -393,6 +353,41 @@ class FieldWriter {
 
 namespace internal {
 
+// v5+ is flexible (KIP-482); the fields are those of every version from 2.
+CreateTopicsRequest DecodeCreateTopicsRequest(int16_t v, WireReader& r) {
+  const bool flexible = v >= 5;
+  FieldReader f(r, flexible);
+  // The least a string or an array takes on the wire: its length or count.
+  const size_t str = flexible ? 1 : kStringMinBytes;
+  const size_t arr = flexible ? 1 : kArrayMinBytes;
+  CreateTopicsRequest req;
+  // name, num_partitions, replication_factor, assignments, configs
+  req.topics = f.Structs<CreateTopicsRequest::Topic>(str + 4 + 2 + arr + arr, [&](FieldReader& f1) {
+    CreateTopicsRequest::Topic t;
+    t.name = f1.Str();
+    t.num_partitions = f1.r().Int32();
+    t.replication_factor = f1.r().Int16();
+    t.assignments =
+        f1.Structs<CreateTopicsRequest::Assignment>(kInt32Bytes + arr, [](FieldReader& f2) {
+          CreateTopicsRequest::Assignment a;
+          a.partition_index = f2.r().Int32();
+          a.broker_ids = f2.Int32s();
+          return a;
+        });
+    t.configs = f1.Structs<CreateTopicsRequest::Config>(str + str, [](FieldReader& f2) {
+      CreateTopicsRequest::Config c;
+      c.name = f2.Str();
+      c.value = f2.NullableStr();
+      return c;
+    });
+    return t;
+  });
+  req.timeout_ms = r.Int32();
+  if (v >= 1) req.validate_only = r.Bool();
+  f.EndStruct();
+  return req;
+}
+
 DeleteRecordsRequest DecodeDeleteRecordsRequest(int16_t v, WireReader& r) {
   FieldReader f(r, v >= 2);
   DeleteRecordsRequest req;
@@ -507,6 +502,47 @@ DescribeProducersRequest DecodeDescribeProducersRequest(int16_t /*v*/, WireReade
 }
 
 }  // namespace internal
+
+// v5+ is flexible and adds each topic's partitions, replication factor and configs (KIP-525), and
+// a tagged TopicConfigErrorCode (tag 0) when that is not NONE; v7 adds the topic id.
+void EncodeResponse(int16_t v, const CreateTopicsResponse& resp, OutBuffer& out) {
+  const bool flexible = v >= 5;
+  FieldWriter f(out, flexible);
+  WireWriter& w = f.w();
+  w.Int32(resp.throttle_time_ms);  // v2+, the lowest version served
+  flexible ? w.CompactArrayCount(resp.topics.size()) : w.ArrayCount(resp.topics.size());
+  for (const CreateTopicsResponse::Topic& t : resp.topics) {
+    f.Str(t.name);
+    if (v >= 7) {
+      for (uint8_t b : t.topic_id) w.Int8(static_cast<int8_t>(b));
+    }
+    WriteError(w, t.error_code);
+    f.NullableStr(t.error_message);
+    if (!flexible) continue;
+    w.Int32(t.num_partitions);
+    w.Int16(t.replication_factor);
+    if (!t.configs) {
+      w.UnsignedVarint(0);  // the null COMPACT_ARRAY
+    } else {
+      f.Structs(*t.configs, [&](const CreateTopicsResponse::Config& c) {
+        f.Str(c.name);
+        f.NullableStr(c.value);
+        w.Bool(c.read_only);
+        w.Int8(c.config_source);
+        w.Bool(c.is_sensitive);
+      });
+    }
+    if (t.topic_config_error_code == KafkaError::kNone) {
+      f.EndStruct();
+    } else {
+      w.UnsignedVarint(1);  // one tagged field:
+      w.UnsignedVarint(0);  // tag 0, TopicConfigErrorCode,
+      w.UnsignedVarint(2);  // of 2 bytes
+      WriteError(w, t.topic_config_error_code);
+    }
+  }
+  f.EndStruct();
+}
 
 void EncodeResponse(int16_t v, const DeleteRecordsResponse& resp, OutBuffer& out) {
   FieldWriter f(out, v >= 2);

@@ -8,6 +8,7 @@
 
 namespace sluice::net {
 
+using internal::InitialCapacity;
 using internal::kArrayMinBytes;
 using internal::kBytesMinBytes;
 using internal::kStringMinBytes;
@@ -140,6 +141,24 @@ DescribeGroupsRequest DecodeDescribeGroupsRequest(int16_t v, WireReader& r) {
   return req;
 }
 
+// v0-2: an empty body. v3+ (flexible): v4+ the states filter, v5+ the types filter, each a
+// COMPACT_ARRAY of COMPACT_STRINGs, then the body's tagged fields.
+ListGroupsRequest DecodeListGroupsRequest(int16_t v, WireReader& r) {
+  ListGroupsRequest req;
+  if (v < 3) return req;
+  auto strings = [&r] {
+    std::vector<std::string> out;
+    const int32_t n = r.CompactArrayCount(1);  // a compact string is at least its length byte
+    out.reserve(InitialCapacity(n));
+    for (int32_t i = 0; i < n && r.ok(); ++i) out.push_back(r.CompactString());
+    return out;
+  };
+  if (v >= 4) req.states_filter = strings();
+  if (v >= 5) req.types_filter = strings();
+  r.SkipTaggedFields();
+  return req;
+}
+
 DeleteGroupsRequest DecodeDeleteGroupsRequest(int16_t /*v*/, WireReader& r) {
   DeleteGroupsRequest req;
   req.groups_names = ReadStringArray(r);
@@ -250,12 +269,20 @@ void EncodeResponse(int16_t v, const DescribeGroupsResponse& resp, OutBuffer& ou
 
 void EncodeResponse(int16_t v, const ListGroupsResponse& resp, OutBuffer& out) {
   WireWriter w = out.writer();
+  const bool flexible = v >= 3;
+  auto string = [&](const std::string& s) { flexible ? w.CompactString(s) : w.String(s); };
+  if (flexible) w.EmptyTaggedFields();  // response header v1
   if (v >= 1) w.Int32(resp.throttle_time_ms);
   WriteError(w, resp.error_code);
-  WriteArray(w, resp.groups, [&](const ListGroupsResponse::Group& g) {
-    w.String(g.group_id);
-    w.String(g.protocol_type);
-  });
+  flexible ? w.CompactArrayCount(resp.groups.size()) : w.ArrayCount(resp.groups.size());
+  for (const ListGroupsResponse::Group& g : resp.groups) {
+    string(g.group_id);
+    string(g.protocol_type);
+    if (v >= 4) string(g.group_state);
+    if (v >= 5) string(g.group_type);
+    if (flexible) w.EmptyTaggedFields();
+  }
+  if (flexible) w.EmptyTaggedFields();
 }
 
 void EncodeResponse(int16_t /*v*/, const DeleteGroupsResponse& resp, OutBuffer& out) {

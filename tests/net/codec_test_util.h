@@ -272,8 +272,21 @@ inline std::string DescribeGroupsFrame(int16_t v) {
   });
 }
 
+// v0-2 have an empty body; v3+ are flexible, v4 adds the states filter, v5 the types filter.
 inline std::string ListGroupsFrame(int16_t v) {
-  return Frame(ApiKey::kListGroups, v, [](WireWriter&) {});
+  if (v < 3) return Frame(ApiKey::kListGroups, v, [](WireWriter&) {});
+  return FlexibleFrame(ApiKey::kListGroups, v, [v](WireWriter& w) {
+    if (v >= 4) {
+      w.CompactArrayCount(2);
+      w.CompactString("Stable");
+      w.CompactString(" empty ");
+    }
+    if (v >= 5) {
+      w.CompactArrayCount(1);
+      w.CompactString("Classic");
+    }
+    w.EmptyTaggedFields();
+  });
 }
 
 inline std::string ApiVersionsFrame(int16_t v) {
@@ -295,31 +308,40 @@ inline std::string ApiVersionsV3Frame(std::string_view header_tags = std::string
   return out;
 }
 
+// v5+ is flexible (the same fields).
 inline std::string CreateTopicsFrame(int16_t v) {
-  return Frame(ApiKey::kCreateTopics, v, [&](WireWriter& w) {
-    w.ArrayCount(2);
-    w.String("t1");
+  return MaybeFlexibleFrame(ApiKey::kCreateTopics, v, v >= 5, [&](FlexWriter& f) {
+    WireWriter& w = f.w;
+    f.Count(2);
+    f.Str("t1");
     w.Int32(3);
     w.Int16(1);
-    w.ArrayCount(0);
-    w.ArrayCount(2);
-    w.String("cleanup.policy");
-    w.NullableString("compact");
-    w.String("retention.ms");
-    w.NullableString(std::nullopt);
-    w.String("t2");
+    f.Count(0);
+    f.Count(2);
+    f.Str("cleanup.policy");
+    f.NullableStr("compact");
+    f.Tags();
+    f.Str("retention.ms");
+    f.NullableStr(std::nullopt);
+    f.Tags();
+    f.Tags();
+    f.Str("t2");
     w.Int32(-1);
     w.Int16(-1);
-    w.ArrayCount(2);
+    f.Count(2);
     w.Int32(0);
-    w.ArrayCount(1);
+    f.Count(1);
     w.Int32(1);
+    f.Tags();
     w.Int32(1);
-    w.ArrayCount(1);
+    f.Count(1);
     w.Int32(1);
-    w.ArrayCount(0);
+    f.Tags();
+    f.Count(0);
+    f.Tags();
     w.Int32(30000);
     if (v >= 1) w.Bool(true);
+    f.Tags();
   });
 }
 

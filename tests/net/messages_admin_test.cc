@@ -1,8 +1,9 @@
 // The codec of the admin APIs of issue 13 (IncrementalAlterConfigs, CreatePartitions,
 // DeleteRecords, OffsetDelete, DescribeCluster, DescribeLogDirs, DescribeProducers) and of
-// ListOffsets v6-7: requests decode field by field at their lowest and highest versions (frames
-// written by hand in the order of Kafka's message specs, codec_test_util.h), and responses encode
-// to exactly the bytes those specs give (expected bytes written field by field).
+// ListOffsets v6-7, ListGroups v3-5 and CreateTopics v5-7: requests decode field by field at their
+// lowest and highest versions (frames written by hand in the order of Kafka's message specs,
+// codec_test_util.h), and responses encode to exactly the bytes those specs give (expected bytes
+// written field by field).
 
 #include <gtest/gtest.h>
 
@@ -316,7 +317,121 @@ TEST(AdminCodecTest, DescribeProducers) {
   EXPECT_EQ(Encoded(0, resp), want);
 }
 
+TEST(AdminCodecTest, ListGroupsStateAndTypeFromV4AndV5) {
+  ListGroupsResponse resp;
+  resp.groups.push_back({"g", "consumer", "Stable", "classic"});
+  for (int16_t v : {2, 3, 4, 5}) {
+    const bool flexible = v >= 3;
+    const std::string want = WireBytes(
+        [&](FlexWriter& f) {
+          f.Tags();  // response header v1
+          f.w.Int32(0);
+          f.w.Int16(0);
+          f.Count(1);
+          f.Str("g");
+          f.Str("consumer");
+          if (v >= 4) f.Str("Stable");
+          if (v >= 5) f.Str("classic");
+          f.Tags();
+          f.Tags();
+        },
+        flexible);
+    EXPECT_EQ(Encoded(v, resp), want) << v;
+  }
+}
+
+TEST(AdminCodecTest, CreateTopicsConfigsFromV5AndTopicIdFromV7) {
+  CreateTopicsResponse resp;
+  CreateTopicsResponse::Topic created;
+  created.name = "t";
+  for (size_t i = 0; i < created.topic_id.size(); ++i) {
+    created.topic_id[i] = static_cast<uint8_t>(0xf0 + i);
+  }
+  created.num_partitions = 3;
+  created.replication_factor = 1;
+  created.configs = std::vector<CreateTopicsResponse::Config>{
+      {"cleanup.policy", std::string("delete"), false, 5, false},
+      {"retention.ms", std::string("1000"), false, 1, false}};
+  CreateTopicsResponse::Topic hidden;  // no DESCRIBE_CONFIGS: a tagged error, null configs
+  hidden.name = "h";
+  hidden.topic_config_error_code = KafkaError::kTopicAuthorizationFailed;
+  hidden.configs = std::nullopt;
+  CreateTopicsResponse::Topic failed;
+  failed.name = "f";
+  failed.error_code = KafkaError::kTopicAlreadyExists;
+  failed.error_message = "exists";
+  resp.topics = {created, hidden, failed};
+  for (int16_t v : {4, 5, 6, 7}) {
+    const bool flexible = v >= 5;
+    const std::string want = WireBytes(
+        [&](FlexWriter& f) {
+          WireWriter& w = f.w;
+          f.Tags();  // response header v1
+          w.Int32(0);
+          f.Count(3);
+          f.Str("t");
+          if (v >= 7) {
+            for (int i = 0; i < 16; ++i) w.Int8(static_cast<int8_t>(0xf0 + i));
+          }
+          w.Int16(0);
+          f.NullableStr(std::nullopt);
+          if (flexible) {
+            w.Int32(3);
+            w.Int16(1);
+            f.Count(2);
+            f.Str("cleanup.policy");
+            f.NullableStr(std::string("delete"));
+            w.Bool(false);
+            w.Int8(5);
+            w.Bool(false);
+            f.Tags();
+            f.Str("retention.ms");
+            f.NullableStr(std::string("1000"));
+            w.Bool(false);
+            w.Int8(1);
+            w.Bool(false);
+            f.Tags();
+            f.Tags();
+          }
+          f.Str("h");
+          if (v >= 7) {
+            for (int i = 0; i < 16; ++i) w.Int8(0);
+          }
+          w.Int16(0);
+          f.NullableStr(std::nullopt);
+          if (flexible) {
+            w.Int32(-1);
+            w.Int16(-1);
+            f.NullCount();
+            w.UnsignedVarint(1);  // one tagged field: tag 0, 2 bytes, TOPIC_AUTHORIZATION_FAILED
+            w.UnsignedVarint(0);
+            w.UnsignedVarint(2);
+            w.Int16(29);
+          }
+          f.Str("f");
+          if (v >= 7) {
+            for (int i = 0; i < 16; ++i) w.Int8(0);
+          }
+          w.Int16(36);
+          f.NullableStr(std::string("exists"));
+          if (flexible) {
+            w.Int32(-1);
+            w.Int16(-1);
+            f.Count(0);
+            f.Tags();
+          }
+          f.Tags();
+        },
+        flexible);
+    EXPECT_EQ(Encoded(v, resp), want) << v;
+  }
+}
+
 TEST(AdminCodecTest, FlexibleHeadersOfTheNewVersions) {
+  EXPECT_TRUE(IsFlexibleVersion(static_cast<int16_t>(ApiKey::kListGroups), 3));
+  EXPECT_FALSE(IsFlexibleVersion(static_cast<int16_t>(ApiKey::kListGroups), 2));
+  EXPECT_TRUE(IsFlexibleVersion(static_cast<int16_t>(ApiKey::kCreateTopics), 5));
+  EXPECT_FALSE(IsFlexibleVersion(static_cast<int16_t>(ApiKey::kCreateTopics), 4));
   EXPECT_TRUE(IsFlexibleVersion(static_cast<int16_t>(ApiKey::kListOffsets), 6));
   EXPECT_FALSE(IsFlexibleVersion(static_cast<int16_t>(ApiKey::kListOffsets), 5));
   EXPECT_TRUE(IsFlexibleVersion(static_cast<int16_t>(ApiKey::kCreatePartitions), 2));

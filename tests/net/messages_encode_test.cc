@@ -345,9 +345,9 @@ TEST(SupportedApisTest, TableMatchesTheAdvertisedRanges) {
   EXPECT_EQ(range(13), std::make_pair(0, 3));
   EXPECT_EQ(range(14), std::make_pair(0, 3));
   EXPECT_EQ(range(15), std::make_pair(0, 4));
-  EXPECT_EQ(range(16), std::make_pair(0, 2));
+  EXPECT_EQ(range(16), std::make_pair(0, 5));
   EXPECT_EQ(range(18), std::make_pair(0, 2));
-  EXPECT_EQ(range(19), std::make_pair(2, 4));
+  EXPECT_EQ(range(19), std::make_pair(2, 7));
   EXPECT_EQ(range(33), std::make_pair(0, 1));
   EXPECT_EQ(range(20), std::make_pair(1, 3));
   EXPECT_EQ(range(22), std::make_pair(0, 1));
@@ -560,7 +560,7 @@ TEST(GroupResponsesTest, EncodeDescribeGroupsV0AndV4) {
 
 TEST(GroupResponsesTest, EncodeListGroupsAndDeleteGroups) {
   ListGroupsResponse list;
-  list.groups = {{"g", "consumer"}};
+  list.groups = {{"g", "consumer", "Stable", "classic"}};
   EXPECT_EQ(Hex(Encode(0, list)), Hex(Expected([](WireWriter& w) {
               w.Int16(0);
               w.ArrayCount(1);
@@ -592,7 +592,11 @@ TEST(AdminResponsesTest, EncodeAlterConfigs) {
 
 TEST(AdminResponsesTest, EncodeCreateTopicsDeleteTopicsInitProducerId) {
   CreateTopicsResponse create;
-  create.topics = {{"t", KafkaError::kTopicAlreadyExists, "exists"}};
+  CreateTopicsResponse::Topic exists;
+  exists.name = "t";
+  exists.error_code = KafkaError::kTopicAlreadyExists;
+  exists.error_message = "exists";
+  create.topics = {exists};
   EXPECT_EQ(Hex(Encode(2, create)), Hex(Expected([](WireWriter& w) {
               w.Int32(0);
               w.ArrayCount(1);

@@ -553,13 +553,43 @@ TEST(ListGroupsRequestTest, DecodesV0AndV2) {
   EXPECT_TRUE(DecodeAs<ListGroupsRequest>(ListGroupsFrame(2)).has_value());
 }
 
+TEST(ListGroupsRequestTest, DecodesTheFiltersOfV4AndV5) {
+  auto v3 = DecodeAs<ListGroupsRequest>(ListGroupsFrame(3));
+  ASSERT_TRUE(v3.has_value());
+  EXPECT_TRUE(v3->states_filter.empty());
+  EXPECT_TRUE(v3->types_filter.empty());
+  auto v4 = DecodeAs<ListGroupsRequest>(ListGroupsFrame(4));
+  ASSERT_TRUE(v4.has_value());
+  EXPECT_EQ(v4->states_filter, (std::vector<std::string>{"Stable", " empty "}));
+  EXPECT_TRUE(v4->types_filter.empty());
+  auto v5 = DecodeAs<ListGroupsRequest>(ListGroupsFrame(5));
+  ASSERT_TRUE(v5.has_value());
+  EXPECT_EQ(v5->states_filter, (std::vector<std::string>{"Stable", " empty "}));
+  EXPECT_EQ(v5->types_filter, (std::vector<std::string>{"Classic"}));
+}
+
+TEST(ListGroupsRequestTest, RefusesAFilterLongerThanTheFrame) {
+  std::string frame = FlexibleFrame(ApiKey::kListGroups, 4, [](WireWriter& w) {
+    w.CompactArrayCount(1000);  // 1000 strings in the 2 bytes left
+    w.CompactString("x");
+  });
+  EXPECT_FALSE(DecodeRequest(AsBytes(frame)).has_value());
+  // Cut short: the tagged fields after the filter are missing.
+  frame = FlexibleFrame(ApiKey::kListGroups, 4, [](WireWriter& w) {
+    w.CompactArrayCount(1);
+    w.CompactString("Stable");
+  });
+  EXPECT_FALSE(DecodeRequest(AsBytes(frame)).has_value());
+}
+
 TEST(ApiVersionsRequestTest, DecodesV0AndV2) {
   EXPECT_TRUE(DecodeAs<ApiVersionsRequest>(ApiVersionsFrame(0)).has_value());
   EXPECT_TRUE(DecodeAs<ApiVersionsRequest>(ApiVersionsFrame(2)).has_value());
 }
 
-TEST(CreateTopicsRequestTest, DecodesV2AndV4) {
-  for (int16_t v : {2, 4}) {
+TEST(CreateTopicsRequestTest, DecodesV2ToV7) {
+  for (int16_t v : {2, 4, 5, 7}) {
+    SCOPED_TRACE(v);
     auto req = DecodeAs<CreateTopicsRequest>(CreateTopicsFrame(v));
     ASSERT_TRUE(req.has_value());
     ASSERT_EQ(req->topics.size(), 2u);
