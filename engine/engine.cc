@@ -615,6 +615,12 @@ Status Engine::AlterTopicConfig(const std::string& name,
     return MakeError(ErrorCode::kRefused,
                      "topic '" + name + "' is internal and its configuration cannot be changed");
   }
+  return AlterInternalTopicConfig(name, changes);
+}
+
+Status Engine::AlterInternalTopicConfig(const std::string& name,
+                                        const std::map<std::string, std::string>& changes) {
+  RETURN_IF_ERROR(Writable());
   std::lock_guard catalog_lock(catalog_mu_);
   ASSIGN_OR_RETURN(auto topic, FindTopic(name));
   ASSIGN_OR_RETURN(TopicConfig config, ApplyConfig(topic->Config(), changes));

@@ -129,6 +129,10 @@ class Engine {
   // Applies `changes` on top of the topic's configuration; their keys become its overrides.
   Status AlterTopicConfig(const std::string& name,
                           const std::map<std::string, std::string>& changes);
+  // AlterTopicConfig for internal topics too: for the engine's own stores (GroupOffsetStore moves
+  // __consumer_offsets to cleanup.policy=compact) and tests.
+  Status AlterInternalTopicConfig(const std::string& name,
+                                  const std::map<std::string, std::string>& changes);
   // The topic's configuration becomes the defaults plus exactly `config_keys` (Kafka's
   // non-incremental AlterConfigs); those keys become its overrides.
   Status ReplaceTopicConfig(const std::string& name,

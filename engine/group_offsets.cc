@@ -116,7 +116,7 @@ Result<std::unique_ptr<GroupOffsetStore>> GroupOffsetStore::Open(Engine& engine)
     // Made by a sluice that compacted it by re-appending the live state: the log cleaner does it
     // now (the records are the same).
     RETURN_IF_ERROR(
-        engine.AlterTopicConfig(kConsumerOffsetsTopic, {{"cleanup.policy", "compact"}}));
+        engine.AlterInternalTopicConfig(kConsumerOffsetsTopic, {{"cleanup.policy", "compact"}}));
   }
   // The engine rebuilds its own state by event sourcing, with the replay API users get.
   ReplayOptions options;
