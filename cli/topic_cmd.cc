@@ -162,8 +162,9 @@ int AddPartitions(Context& ctx, const std::string& name, int32_t count) {
 
 int Compact(Context& ctx, const std::string& name) {
   if (ctx.remote()) {
-    return ctx.Usage("topic compact runs on the data directory (--data-dir); a server (`sluice "
-                     "serve`) cleans its compacted topics by itself");
+    return ctx.Usage(
+        "topic compact runs on the data directory (--data-dir); a server (`sluice "
+        "serve`) cleans its compacted topics by itself");
   }
   engine::Engine* e = ctx.Engine();
   if (e == nullptr) return ctx.exit_code;

@@ -374,8 +374,7 @@ Result<TopicConfig> ApplyConfig(const TopicConfig& base,
   // The cleaner's settings, typed (the stored strings were validated above).
   c.min_compaction_lag_ms = min_lag;
   c.max_compaction_lag_ms = max_lag;
-  c.delete_retention_ms =
-      std::strtoll(stored_long("delete.retention.ms").c_str(), nullptr, 10);
+  c.delete_retention_ms = std::strtoll(stored_long("delete.retention.ms").c_str(), nullptr, 10);
   c.min_cleanable_dirty_ratio =
       std::strtod(stored_long("min.cleanable.dirty.ratio").c_str(), nullptr);
   return c;
@@ -400,8 +399,8 @@ std::map<std::string, std::string> ConfigToMap(const TopicConfig& c) {
       {"min.insync.replicas", std::to_string(c.min_insync_replicas)},
       {"flush.messages", std::to_string(c.flush_messages)},
       {"cleanup.policy", c.cleanup_compact && c.cleanup_delete ? "compact,delete"
-                         : c.cleanup_compact                     ? "compact"
-                                                                 : "delete"},
+                         : c.cleanup_compact                   ? "compact"
+                                                               : "delete"},
   };
   for (const StoredKey& k : kStoredKeys) {
     auto it = c.stored.find(k.name);

@@ -844,8 +844,8 @@ Result<Engine::PreparedAppend> Engine::PrepareAppend(const std::string& topic_na
   out.batches.reserve(batches.size());
   uint64_t frame_bytes = 0;
   for (size_t i = 0; i < batches.size(); ++i) {
-    auto batch = PrepareBatch(batches[i], config, out.owned[i], log_append_time_ms, topic_name,
-                              partition);
+    auto batch =
+        PrepareBatch(batches[i], config, out.owned[i], log_append_time_ms, topic_name, partition);
     if (!batch) {
       Error e = std::move(batch).error();
       if (batches.size() > 1) {

@@ -129,10 +129,11 @@ Status ApplySwap(io::FileSystem& fs, const std::string& dir, const SwapPlan& pla
     // Renamed by the swap a crash interrupted; the file must be there.
     ASSIGN_OR_RETURN(bool renamed, fs.Exists(Segment::LogPath(dir, b)));
     if (!renamed) {
-      return MakeError(ErrorCode::kOffline, cleaned + ": missing, and so is the segment it was "
-                                                      "to become; the swap in " +
-                                                      io::JoinPath(dir, kCleanerSwapFile) +
-                                                      " cannot be finished");
+      return MakeError(ErrorCode::kOffline, cleaned +
+                                                ": missing, and so is the segment it was "
+                                                "to become; the swap in " +
+                                                io::JoinPath(dir, kCleanerSwapFile) +
+                                                " cannot be finished");
     }
   }
   // Every new segment is in place before any old one goes.
@@ -213,7 +214,8 @@ Status EncodeRecord(std::string& out, std::string& scratch, const segment::Recor
   int64_t ts_delta = 0;
   if (__builtin_sub_overflow(r.timestamp, base_ts, &ts_delta)) {
     return MakeError(ErrorCode::kOutOfRange, "record timestamp " + std::to_string(r.timestamp) +
-                                                 " cannot be rebased on " + std::to_string(base_ts));
+                                                 " cannot be rebased on " +
+                                                 std::to_string(base_ts));
   }
   scratch.clear();
   scratch.push_back('\0');  // attributes: unused
@@ -422,8 +424,9 @@ Result<CleanStats> PartitionLog::Clean(const CleanerOptions& options, CleanTrigg
   }
   if (cleaner_broken_) {
     return MakeError(ErrorCode::kRefused,
-                     dir_ + ": a cleaning pass failed part way through its swap; the partition is "
-                            "cleaned again once reopened (opening finishes that swap)");
+                     dir_ +
+                         ": a cleaning pass failed part way through its swap; the partition is "
+                         "cleaned again once reopened (opening finishes that swap)");
   }
   if (!config.cleanup_compact) {
     stats.why = "cleanup.policy does not include compact";
@@ -445,8 +448,9 @@ Result<CleanStats> PartitionLog::Clean(const CleanerOptions& options, CleanTrigg
     }
   }
   if (cleanable == 0) {
-    stats.why = "no sealed segment is older than min.compaction.lag.ms (the active segment is "
-                "never cleaned: it rolls by segment.bytes or segment.ms)";
+    stats.why =
+        "no sealed segment is older than min.compaction.lag.ms (the active segment is "
+        "never cleaned: it rolls by segment.bytes or segment.ms)";
     return stats;
   }
   size_t first_dirty = cleanable;
@@ -540,8 +544,9 @@ Result<CleanStats> PartitionLog::Clean(const CleanerOptions& options, CleanTrigg
   for (size_t g = 0; g < end;) {
     size_t h = g + 1;
     uint64_t bytes = (*list)[g]->size_bytes();
-    while (h < end && bytes + (*list)[h]->size_bytes() - f::kSegmentHeaderSize <=
-                          static_cast<uint64_t>(config.segment_bytes) &&
+    while (h < end &&
+           bytes + (*list)[h]->size_bytes() - f::kSegmentHeaderSize <=
+               static_cast<uint64_t>(config.segment_bytes) &&
            (*list)[h]->tail().next_offset - (*list)[g]->base_offset() <=
                static_cast<int64_t>(UINT32_MAX)) {
       bytes += (*list)[h]->size_bytes() - f::kSegmentHeaderSize;
@@ -605,9 +610,9 @@ Result<CleanStats> PartitionLog::Clean(const CleanerOptions& options, CleanTrigg
             (h.producer_id >= 0 && remembered.count({h.producer_id, h.base_offset}) != 0);
         auto outcome = FilterBatch(fr, rules, must_keep, decoder, keep, record_scratch);
         if (!outcome) {
-          s = MakeError(outcome.error().code,
-                        seg.log_path() + " at position " + std::to_string(fr.pos.value()) + ": " +
-                            outcome.error().context);
+          s = MakeError(outcome.error().code, seg.log_path() + " at position " +
+                                                  std::to_string(fr.pos.value()) + ": " +
+                                                  outcome.error().context);
           break;
         }
         stats.records_after += outcome->kept;
@@ -680,8 +685,8 @@ Result<CleanStats> PartitionLog::Clean(const CleanerOptions& options, CleanTrigg
   }
   if (Status s = ApplySwap(fs_, dir_, plan); !s) {
     cleaner_broken_ = true;
-    return MakeError(s.error().code, s.error().context +
-                                         " (cleaner swap; the partition's next open finishes it)");
+    return MakeError(s.error().code,
+                     s.error().context + " (cleaner swap; the partition's next open finishes it)");
   }
   // The files are in place; the old segments' mappings stay valid for readers holding them.
   std::vector<std::shared_ptr<Segment>> fresh;
@@ -699,10 +704,10 @@ Result<CleanStats> PartitionLog::Clean(const CleanerOptions& options, CleanTrigg
     const SegmentList& cur = *segments_;
     // Retention and deletion wait for cleaner_mu_ and rolls only append: the cleaned range is
     // still the front of the list.
-    SLUICE_CHECK(cur.size() >= end && std::equal(list->begin(),
-                                                 list->begin() + static_cast<ptrdiff_t>(end),
-                                                 cur.begin()),
-                 "the segment list changed under the cleaner");
+    SLUICE_CHECK(
+        cur.size() >= end &&
+            std::equal(list->begin(), list->begin() + static_cast<ptrdiff_t>(end), cur.begin()),
+        "the segment list changed under the cleaner");
     auto next = std::make_shared<SegmentList>();
     size_t k = 0;
     for (const Group& g : groups) {

@@ -17,7 +17,8 @@
 //
 // Locks, in the order they may be taken: cleaner_mu_ (cleaning passes and segment deletions),
 // then mu_ (queue, offsets, producer state, writer role, HW stores), then segments_mu_ (the
-// segment list) or rp_mu_ (recovery point and producer snapshot files). The writer holds none of them while it writes; callbacks and on_data run with none.
+// segment list) or rp_mu_ (recovery point and producer snapshot files). The writer holds none of
+// them while it writes; callbacks and on_data run with none.
 //
 // Reads never take the append lock for long: they snapshot the segment list (shared_ptr) and the
 // HW, and read frames below the HW from the segments' mappings. A ReadResult pins the segments it
@@ -376,7 +377,7 @@ class PartitionLog {
   // segments (retention, DeleteRecords), so that a pass's segments stay in the list until its
   // swap. Retention skips a round rather than wait for a pass.
   std::mutex cleaner_mu_;
-  bool cleaner_broken_ = false;  // a swap failed part way: no more passes until reopened
+  bool cleaner_broken_ = false;            // a swap failed part way: no more passes until reopened
   std::atomic<bool> cleaner_stop_{false};  // Close asks a running pass to stop
 
   mutable std::mutex mu_;               // guards the fields below up to segments_mu_

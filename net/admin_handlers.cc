@@ -124,8 +124,8 @@ std::string Broker::Impl::RenderMetricsLocked() {
   w.Family("sluice_cleaner_read_bytes_total", "Segment bytes the log cleaner rewrote",
            MetricType::kCounter);
   w.Sample("sluice_cleaner_read_bytes_total", {}, cleaner.bytes_read);
-  w.Family("sluice_cleaner_written_bytes_total", "Segment bytes the log cleaner wrote in their place",
-           MetricType::kCounter);
+  w.Family("sluice_cleaner_written_bytes_total",
+           "Segment bytes the log cleaner wrote in their place", MetricType::kCounter);
   w.Sample("sluice_cleaner_written_bytes_total", {}, cleaner.bytes_written);
   w.Family("sluice_cleaner_removed_records_total",
            "Records the log cleaner removed (overwritten, expired tombstones, keyless)",

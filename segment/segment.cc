@@ -49,9 +49,9 @@ Status ValidateHeader(Bytes data, Offset base, const std::string& path,
   // Checked after the checksum, so that damage is not taken for a newer format.
   const auto flags = base::LoadLE<uint16_t>(data.data() + 10);
   if ((flags & ~format::kSegmentKnownFlags) != 0) {
-    return MakeError(ErrorCode::kUnsupportedVersion,
-                     path + ": segment header flags " + std::to_string(flags) +
-                         " that this build does not know");
+    return MakeError(ErrorCode::kUnsupportedVersion, path + ": segment header flags " +
+                                                         std::to_string(flags) +
+                                                         " that this build does not know");
   }
   if (base::LoadLE<int64_t>(data.data() + 16) != base.value()) {
     return bad("base offset does not match the file name");
@@ -186,8 +186,8 @@ Result<std::unique_ptr<Segment>> Segment::OpenFollower(io::FileSystem& fs, const
   seg->capacity_bytes_ = std::max<uint64_t>(options.capacity_bytes, kHeaderSize);
   // As much address space as an active segment: the file grows under the mapping.
   RETURN_IF_ERROR(seg->OpenFiles(kActiveMapBytes));
-  RETURN_IF_ERROR(ValidateHeader(seg->map_->data().first(kHeaderSize), base, seg->log_path_,
-                                 &seg->flags_));
+  RETURN_IF_ERROR(
+      ValidateHeader(seg->map_->data().first(kHeaderSize), base, seg->log_path_, &seg->flags_));
   seg->index_ =
       std::make_unique<SegmentIndex>(base, IndexCapacityFor(seg->capacity_bytes_, options));
   seg->Publish({FilePos(kHeaderSize), base, -1});
@@ -208,8 +208,7 @@ SegmentTail Segment::Follow(Offset limit, uint64_t file_bytes, FrameVerify verif
     const BatchHeader& h = r.frame.header;
     if (Offset(h.base_offset) >= limit) break;
     if (!OffsetFollows(Offset(h.base_offset), tail.next_offset) ||
-        h.last_offset() - base_.value() > UINT32_MAX ||
-        r.frame.end().value() > UINT32_MAX) {
+        h.last_offset() - base_.value() > UINT32_MAX || r.frame.end().value() > UINT32_MAX) {
       *why = "frame has base offset " + std::to_string(h.base_offset) + " where " +
              std::to_string(tail.next_offset.value()) + " was expected";
       break;
@@ -393,8 +392,7 @@ Status ValidateSegmentHeader(Bytes data, Offset base, const std::string& path, u
   return ValidateHeader(data, base, path, flags);
 }
 
-std::array<std::byte, format::kSegmentHeaderSize> EncodeSegmentHeader(Offset base,
-                                                                      uint16_t flags) {
+std::array<std::byte, format::kSegmentHeaderSize> EncodeSegmentHeader(Offset base, uint16_t flags) {
   return EncodeHeader(base, flags);
 }
 

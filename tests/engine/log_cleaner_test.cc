@@ -3,6 +3,8 @@
 // a swap; idempotent producers' batches kept; a crash at every file-system operation of a pass
 // (the old segments or the new ones, never a mix); keyless records refused by a compacted topic.
 
+#include "engine/log_cleaner.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -13,7 +15,6 @@
 #include <thread>
 
 #include "engine/engine.h"
-#include "engine/log_cleaner.h"
 #include "engine/partition_log.h"
 #include "segment/format.h"
 #include "segment/io/posix_fs.h"
@@ -50,9 +51,9 @@ Contents ReadAll(const PartitionLog& log) {
       auto s = segment::ForEachRecord(b.bytes, decoder, [&](const segment::RecordView& rec) {
         if (rec.offset < next.value()) return base::Status();
         EXPECT_TRUE(rec.key.has_value()) << "offset " << rec.offset;
-        out[rec.offset] = {std::string(rec.key.value_or("")),
-                           rec.value ? std::optional<std::string>(std::string(*rec.value))
-                                     : std::nullopt};
+        out[rec.offset] = {
+            std::string(rec.key.value_or("")),
+            rec.value ? std::optional<std::string>(std::string(*rec.value)) : std::nullopt};
         next = Offset(rec.offset + 1);
         return base::Status();
       });
@@ -138,8 +139,8 @@ class LogCleanerTest : public ::testing::Test {
     for (const auto& [key, o] : latest) {
       const Rec& last = written_.at(o);
       if (got.count(o) != 0) continue;
-      ASSERT_FALSE(last.value.has_value()) << "the latest value of " << key << " (offset " << o
-                                           << ") is gone";
+      ASSERT_FALSE(last.value.has_value())
+          << "the latest value of " << key << " (offset " << o << ") is gone";
       ASSERT_GE(clock_.NowMs() - written_ms_.at(o), config_.delete_retention_ms)
           << "the tombstone of " << key << " at " << o << " went before delete.retention.ms";
     }
@@ -149,9 +150,9 @@ class LogCleanerTest : public ::testing::Test {
     }
     for (const auto& [o, r] : got) {
       if (o >= cleaned_up_to_) continue;
-      EXPECT_EQ(last_below.at(r.key), o) << "offset " << o << " of key " << r.key
-                                         << " survived a later record of its key below "
-                                         << cleaned_up_to_;
+      EXPECT_EQ(last_below.at(r.key), o)
+          << "offset " << o << " of key " << r.key << " survived a later record of its key below "
+          << cleaned_up_to_;
     }
   }
 
