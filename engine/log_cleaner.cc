@@ -681,7 +681,7 @@ Result<CleanStats> PartitionLog::Clean(const CleanerOptions& options, CleanTrigg
     // The manifest may be on disk or not: the next open decides (rolls it forward, or removes
     // the scratch files). Until then this partition is not cleaned again.
     cleaner_broken_ = true;
-    return s;
+    return std::move(s).error();
   }
   if (Status s = ApplySwap(fs_, dir_, plan); !s) {
     cleaner_broken_ = true;
