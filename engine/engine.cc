@@ -776,7 +776,7 @@ Result<BatchToAppend> PrepareBatch(Bytes batch, const TopicConfig& config, std::
       return Status(MakeError(ErrorCode::kInvalidRecord,
                               "Compacted topic cannot accept message without key in topic "
                               "partition " +
-                                  topic + "-" + std::to_string(partition) + "."));
+                                  topic + "-" + std::to_string(partition)));
     });
     if (!keys) {
       return keys.error().code == ErrorCode::kInvalidRecord ? keys.error()

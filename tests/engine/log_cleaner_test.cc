@@ -442,6 +442,99 @@ TEST_F(LogCleanerTest, ADamagedManifestTakesThePartitionOfflineAndChangesNothing
 
 // --- crash sweep over one pass -------------------------------------------------------------------
 
+// The crash tests' workload: 120 keyed batches (12 keys, some tombstones, half zstd) appended
+// with flush=sync to small segments.
+TopicConfig CrashConfig() {
+  TopicConfig config = CompactedConfig();
+  config.flush = FlushMode::kSync;
+  config.segment_bytes = 1024;
+  return config;
+}
+
+void AppendCrashWorkload(PartitionLog& log, const base::Clock& clock) {
+  std::mt19937_64 rng(99);
+  for (int i = 0; i < 120; ++i) {
+    segment::BatchBuilder b;
+    const std::string key = "k" + std::to_string(rng() % 12);
+    if (rng() % 8 == 0) {
+      b.Add(key, std::nullopt, clock.NowMs());
+    } else {
+      b.Add(key, "v" + std::to_string(i) + std::string(rng() % 40, 'x'), clock.NowMs());
+    }
+    auto batch = b.Build(rng() % 2 ? base::Codec::kZstd : base::Codec::kNone);
+    ASSERT_OK(batch);
+    auto header = segment::ParseBatchHeader(base::AsBytes(*batch));
+    ASSERT_OK(log.Append(base::AsBytes(*batch), *header));
+  }
+}
+
+// The error paths: the pass runs with every operation from the kth on failing (a dying disk,
+// FaultFs::CrashAfterOps), for every k; the log in memory must still read as before or after the
+// pass, and after a crash there (unsynced changes dropped) the reopened log too, and a pass on it
+// must end at the same log as an uninterrupted one.
+TEST(LogCleanerCrashTest, APassFailingAtAnyStepLeavesTheOldSegmentsOrTheNew) {
+  const TopicConfig config = CrashConfig();
+  const std::string dir = "/data/t-0";
+  CleanerOptions options;
+  // One uninterrupted run: the logs before and after, and how many operations the pass takes.
+  Contents before;
+  Contents after;
+  uint64_t pass_ops = 0;
+  {
+    io::testing::MemFs mem;
+    io::testing::FaultFs fault(mem, 7);
+    base::ManualClock clock;
+    ASSERT_OK(mem.CreateDir("/data"));
+    ASSERT_OK(mem.SyncDir("/"));
+    std::vector<segment::RecoveryReport> reports;
+    ASSERT_OK_AND_ASSIGN(auto log, PartitionLog::Open(fault, dir, config, clock, &reports, {},
+                                                      PartitionOpen::kCreate));
+    ASSERT_NO_FATAL_FAILURE(AppendCrashWorkload(*log, clock));
+    before = ReadAll(*log);
+    const uint64_t ops = fault.TotalOpCount();
+    ASSERT_OK_AND_ASSIGN(CleanStats stats, log->Clean(options, CleanTrigger::kNow));
+    ASSERT_TRUE(stats.cleaned);
+    pass_ops = fault.TotalOpCount() - ops;
+    after = ReadAll(*log);
+    ASSERT_OK(log->Close());
+  }
+  ASSERT_GT(pass_ops, 10u);
+  size_t failed = 0;
+  for (uint64_t k = 0; k < pass_ops; ++k) {
+    SCOPED_TRACE("operations after the " + std::to_string(k) + "th of the pass fail");
+    io::testing::MemFs mem;
+    io::testing::FaultFs fault(mem, 7);
+    base::ManualClock clock;
+    ASSERT_OK(mem.CreateDir("/data"));
+    ASSERT_OK(mem.SyncDir("/"));
+    std::vector<segment::RecoveryReport> reports;
+    ASSERT_OK_AND_ASSIGN(auto log, PartitionLog::Open(fault, dir, config, clock, &reports, {},
+                                                      PartitionOpen::kCreate));
+    ASSERT_NO_FATAL_FAILURE(AppendCrashWorkload(*log, clock));
+    fault.CrashAfterOps(fault.TotalOpCount() + k);
+    auto cleaned = log->Clean(options, CleanTrigger::kNow);
+    if (!cleaned) ++failed;
+    const Contents live = ReadAll(*log);
+    EXPECT_TRUE(live == before || live == after) << "the log in memory is neither";
+    log->AbandonForTesting();
+    log.reset();
+    fault.ClearCrash();
+    mem.DropUnsynced();
+    auto reopened = PartitionLog::Open(mem, dir, config, clock, &reports);
+    ASSERT_TRUE(reopened.has_value()) << reopened.error().ToString();
+    const Contents found = ReadAll(**reopened);
+    EXPECT_TRUE(found == before || found == after) << "the reopened log is neither";
+    ASSERT_OK_AND_ASSIGN(bool leftovers, CleanerLeftovers(mem, dir));
+    EXPECT_FALSE(leftovers);
+    ASSERT_OK((*reopened)->Clean(options, CleanTrigger::kNow));
+    EXPECT_EQ(ReadAll(**reopened), after);
+    ASSERT_OK((*reopened)->Close());
+  }
+  std::printf("the pass failed at %zu of %llu points\n", failed,
+              static_cast<unsigned long long>(pass_ops));
+  EXPECT_GT(failed, 0u);
+}
+
 // A keyed workload on MemFs (flush=sync: everything is durable before the pass), then one pass
 // through FaultFs. Before each of the pass's file-system operations the disk is copied as a crash
 // there would leave it (all unsynced changes dropped, or a random part of them); each copy is
