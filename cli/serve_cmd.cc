@@ -33,6 +33,8 @@ struct ServeFlags {
   int32_t min_session_timeout_ms = 6000;
   int32_t group_max_size = 1000;
   size_t group_max_state_bytes = 64u << 20;
+  int64_t cleaner_backoff_ms = 15'000;
+  uint64_t cleaner_dedupe_buffer_bytes = 128ull << 20;
   int event_loops = 2;
   int worker_threads = 8;
   net::ServerOptions server;  // the connection limits, the memory budget, the TLS files
@@ -136,6 +138,8 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   auto defaults = engine::ApplyConfig(engine::TopicConfig{}, topic_config);
   if (!defaults) return ctx.Usage("--topic-config: " + defaults.error().context);
   engine_options.default_topic_config = *defaults;
+  engine_options.cleaner_check_interval_ms = flags.cleaner_backoff_ms;
+  engine_options.cleaner.dedupe_buffer_bytes = flags.cleaner_dedupe_buffer_bytes;
 
   // Signals are taken by this thread with sigwait; every thread started below inherits the mask.
   sigset_t signals;
@@ -263,6 +267,16 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
                   "assignments); a join or sync beyond it gets COORDINATOR_NOT_AVAILABLE and "
                   "retries")
       ->check(CLI::Range(size_t{1} << 20, size_t{1} << 40))
+      ->capture_default_str();
+  cmd->add_option("--log-cleaner-backoff-ms", flags->cleaner_backoff_ms,
+                  "How often the log cleaner looks for compacted partitions due for a pass "
+                  "(log.cleaner.backoff.ms)")
+      ->check(CLI::Range(int64_t{10}, int64_t{86'400'000}))
+      ->capture_default_str();
+  cmd->add_option("--log-cleaner-dedupe-buffer-size", flags->cleaner_dedupe_buffer_bytes,
+                  "Memory for the log cleaner's map of keys in one pass "
+                  "(log.cleaner.dedupe.buffer.size)")
+      ->check(CLI::Range(uint64_t{1} << 10, uint64_t{1} << 36))
       ->capture_default_str();
   cmd->add_option("--event-loops", flags->event_loops, "Threads that own connections")
       ->check(CLI::Range(1, 64))

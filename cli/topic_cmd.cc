@@ -1,4 +1,4 @@
-// sluice topic create | list | describe | delete | alter | add-partitions
+// sluice topic create | list | describe | delete | alter | add-partitions | compact
 
 #include <map>
 
@@ -160,6 +160,49 @@ int AddPartitions(Context& ctx, const std::string& name, int32_t count) {
   return kExitOk;
 }
 
+int Compact(Context& ctx, const std::string& name) {
+  if (ctx.remote()) {
+    return ctx.Usage(
+        "topic compact runs on the data directory (--data-dir); a server (`sluice "
+        "serve`) cleans its compacted topics by itself");
+  }
+  engine::Engine* e = ctx.Engine();
+  if (e == nullptr) return ctx.exit_code;
+  auto done = e->CompactTopic(name, engine::CleanTrigger::kNow);
+  if (!done) return Failed(ctx, done.error());
+  json out = json::array();
+  for (const auto& [partition, s] : *done) {
+    if (ctx.format() == OutputFormat::kJson) {
+      out.push_back({{"partition", partition},
+                     {"cleaned", s.cleaned},
+                     {"why", s.why},
+                     {"segments_before", s.segments_before},
+                     {"segments_after", s.segments_after},
+                     {"records_before", s.records_before},
+                     {"records_after", s.records_after},
+                     {"bytes_before", s.bytes_before},
+                     {"bytes_after", s.bytes_after},
+                     {"tombstones_dropped", s.tombstones_dropped},
+                     {"keyless_dropped", s.keyless_dropped},
+                     {"cleaned_up_to", s.cleaned_up_to.value()}});
+    } else if (!s.cleaned) {
+      std::printf("%s-%d: not cleaned: %s\n", name.c_str(), partition, s.why.c_str());
+    } else {
+      std::printf(
+          "%s-%d: %zu segments -> %zu, %lld records -> %lld, %llu bytes -> %llu (below offset "
+          "%lld; %lld tombstones expired)\n",
+          name.c_str(), partition, s.segments_before, s.segments_after,
+          static_cast<long long>(s.records_before), static_cast<long long>(s.records_after),
+          static_cast<unsigned long long>(s.bytes_before),
+          static_cast<unsigned long long>(s.bytes_after),
+          static_cast<long long>(s.cleaned_up_to.value()),
+          static_cast<long long>(s.tombstones_dropped));
+    }
+  }
+  if (ctx.format() == OutputFormat::kJson) PrintJson(json{{"topic", name}, {"partitions", out}});
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddTopicCommands(CLI::App& app, Context& ctx) {
@@ -212,6 +255,14 @@ void AddTopicCommands(CLI::App& app, Context& ctx) {
       ->required()
       ->check(CLI::Range(1, 100000));
   add->callback([&ctx, grow] { ctx.exit_code = AddPartitions(ctx, grow->name, grow->partitions); });
+
+  auto compact = std::make_shared<std::string>();
+  CLI::App* clean = topic->add_subcommand(
+      "compact",
+      "Run the log cleaner over a compacted topic now (cleanup.policy=compact): keep the latest "
+      "record per key in its sealed segments");
+  clean->add_option("name", *compact, "Topic name")->required();
+  clean->callback([&ctx, compact] { ctx.exit_code = Compact(ctx, *compact); });
 }
 
 }  // namespace sluice::cli

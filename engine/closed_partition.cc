@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/log_cleaner.h"
 #include "segment/format.h"
 #include "segment/segment.h"
 #include "segment/segment_index.h"
@@ -42,6 +43,10 @@ std::optional<PartitionStats> StatsOfClosedPartition(io::FileSystem& fs, const s
   std::vector<Offset> bases;
   for (const std::string& name : *names) {
     if (auto base = Segment::ParseLogName(name)) bases.push_back(*base);
+    // A cleaner swap to finish (or scratch files to remove): opening changes the segments.
+    if (name == kCleanerSwapFile || (name.size() > 8 && name.ends_with(kCleanedSuffix))) {
+      return std::nullopt;
+    }
   }
   // No segment yet: opening creates the first one.
   if (bases.empty()) return std::nullopt;

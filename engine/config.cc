@@ -330,20 +330,24 @@ Result<TopicConfig> ApplyConfig(const TopicConfig& base,
       c.min_insync_replicas = static_cast<int32_t>(v);
     } else if (key == "cleanup.policy") {
       const auto items = SplitList(value);
+      bool compact = false;
+      bool del = false;
       for (const auto& item : items) {
         if (item == "compact") {
-          return MakeError(ErrorCode::kInvalidArgument,
-                           "cleanup.policy: compact is not supported: sluice has no log "
-                           "compaction yet (only delete)");
-        }
-        if (item != "delete") {
+          compact = true;
+        } else if (item == "delete") {
+          del = true;
+        } else {
           return MakeError(ErrorCode::kInvalidArgument,
                            "cleanup.policy: '" + item + "' is not compact or delete");
         }
       }
       if (items.empty()) {
-        return MakeError(ErrorCode::kInvalidArgument, "cleanup.policy: delete is the only policy");
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "cleanup.policy: give compact, delete or compact,delete");
       }
+      c.cleanup_compact = compact;
+      c.cleanup_delete = del;
     } else if (const StoredKey* k = FindStoredKey(key)) {
       ASSIGN_OR_RETURN(std::string v, ParseStored(*k, value));
       if (v == k->default_value) {
@@ -367,6 +371,12 @@ Result<TopicConfig> ApplyConfig(const TopicConfig& base,
                          std::to_string(min_lag) + ") > max.compaction.lag.ms (" +
                          std::to_string(max_lag) + ")");
   }
+  // The cleaner's settings, typed (the stored strings were validated above).
+  c.min_compaction_lag_ms = min_lag;
+  c.max_compaction_lag_ms = max_lag;
+  c.delete_retention_ms = std::strtoll(stored_long("delete.retention.ms").c_str(), nullptr, 10);
+  c.min_cleanable_dirty_ratio =
+      std::strtod(stored_long("min.cleanable.dirty.ratio").c_str(), nullptr);
   return c;
 }
 
@@ -388,7 +398,9 @@ std::map<std::string, std::string> ConfigToMap(const TopicConfig& c) {
        c.message_timestamp_type == TimestampType::kLogAppendTime ? "LogAppendTime" : "CreateTime"},
       {"min.insync.replicas", std::to_string(c.min_insync_replicas)},
       {"flush.messages", std::to_string(c.flush_messages)},
-      {"cleanup.policy", "delete"},
+      {"cleanup.policy", c.cleanup_compact && c.cleanup_delete ? "compact,delete"
+                         : c.cleanup_compact                   ? "compact"
+                                                               : "delete"},
   };
   for (const StoredKey& k : kStoredKeys) {
     auto it = c.stored.find(k.name);

@@ -77,6 +77,21 @@ struct TopicConfig {
   // one broker acks=all is served whatever it is (tests/clients/test_config_diff.py checks this).
   int32_t min_insync_replicas = 1;
   int64_t flush_messages = INT64_MAX;  // flush.messages; 1 selects flush=sync when given
+  // cleanup.policy: `delete` (retention.ms / retention.bytes remove old segments), `compact` (the
+  // log cleaner keeps the latest record per key: engine/log_cleaner.h), or both. A topic without
+  // `delete` keeps its segments whatever retention.* says, as in Kafka.
+  bool cleanup_delete = true;
+  bool cleanup_compact = false;
+  // The log cleaner's settings (Kafka's names; read from `stored` by ApplyConfig, which stays the
+  // source of what DescribeConfigs shows). A tombstone (null value) stays delete.retention.ms
+  // after the cleaner first kept it; segments whose records are all older than
+  // min.compaction.lag.ms may be cleaned; a partition is cleaned once its dirty part (segments
+  // not cleaned yet) is min.cleanable.dirty.ratio of its cleanable bytes, or once a record has
+  // waited max.compaction.lag.ms.
+  int64_t delete_retention_ms = 86'400'000;
+  double min_cleanable_dirty_ratio = 0.5;
+  int64_t min_compaction_lag_ms = 0;
+  int64_t max_compaction_lag_ms = INT64_MAX;
   // Kafka topic configs sluice validates, stores and describes but has no mechanism for
   // (replication, compaction, tiered storage, ...): key -> value as described. A key absent here
   // has Kafka's default.
@@ -91,7 +106,7 @@ struct TopicConfig {
 
 // Applies `changes` (keys: TopicConfigKeys()) on top of `base`, validated with Kafka 4.4's types
 // and ranges (sluice's own where its mechanism is narrower, e.g. segment.bytes). Unknown keys, bad
-// values and what sluice cannot do (cleanup.policy=compact, remote.storage.enable=true,
+// values and what sluice cannot do (remote.storage.enable=true,
 // compression.type gzip/snappy) are kInvalidArgument naming the key. `overrides` is unchanged.
 Result<TopicConfig> ApplyConfig(const TopicConfig& base,
                                 const std::map<std::string, std::string>& changes);

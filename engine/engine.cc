@@ -110,6 +110,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   }
   if (options.background == BackgroundWork::kThreads) {
     engine->bg_thread_ = std::thread([e = engine.get()] { e->BackgroundLoop(); });
+    engine->cleaner_thread_ = std::thread([e = engine.get()] { e->CleanerLoop(); });
   }
   return engine;
 }
@@ -325,7 +326,9 @@ Status Engine::Close() {
     bg_stop_ = true;
   }
   bg_cv_.notify_all();
+  cleaner_stop_.store(true);
   if (bg_thread_.joinable()) bg_thread_.join();
+  if (cleaner_thread_.joinable()) cleaner_thread_.join();
   // No id may be reserved once another engine can own the directory.
   if (producer_ids_ != nullptr) producer_ids_->Close();
   Status result;
@@ -361,7 +364,9 @@ void Engine::SimulateCrashForTesting() {
     bg_stop_ = true;
   }
   bg_cv_.notify_all();
+  cleaner_stop_.store(true);
   if (bg_thread_.joinable()) bg_thread_.join();
+  if (cleaner_thread_.joinable()) cleaner_thread_.join();
   if (producer_ids_ != nullptr) producer_ids_->Close();
   std::unique_lock lock(topics_mu_);
   for (auto& [name, topic] : topics_) {
@@ -610,6 +615,12 @@ Status Engine::AlterTopicConfig(const std::string& name,
     return MakeError(ErrorCode::kRefused,
                      "topic '" + name + "' is internal and its configuration cannot be changed");
   }
+  return AlterInternalTopicConfig(name, changes);
+}
+
+Status Engine::AlterInternalTopicConfig(const std::string& name,
+                                        const std::map<std::string, std::string>& changes) {
+  RETURN_IF_ERROR(Writable());
   std::lock_guard catalog_lock(catalog_mu_);
   ASSIGN_OR_RETURN(auto topic, FindTopic(name));
   ASSIGN_OR_RETURN(TopicConfig config, ApplyConfig(topic->Config(), changes));
@@ -742,7 +753,7 @@ namespace {
 // A LogAppendTime topic stamps the batch with `now_ms` (its maxTimestamp and the attributes'
 // timestamp-type bit, as Kafka's LogValidator does for format v2).
 Result<BatchToAppend> PrepareBatch(Bytes batch, const TopicConfig& config, std::string& owned,
-                                   int64_t now_ms) {
+                                   int64_t now_ms, const std::string& topic, int32_t partition) {
   auto parsed = segment::ParseBatchHeader(batch);
   if (!parsed) return Invalid(parsed.error().context);
   BatchHeader header = *parsed;
@@ -756,6 +767,22 @@ Result<BatchToAppend> PrepareBatch(Bytes batch, const TopicConfig& config, std::
     return Invalid("transactional and control batches are not supported");
   }
   if (header.record_count == 0) return Invalid("batch has no records");
+  if (config.cleanup_compact) {
+    // The cleaner keeps the latest record per key: a record without one has no place in a
+    // compacted topic (Kafka's LogValidator refuses it with INVALID_RECORD).
+    segment::RecordDecoder decoder;
+    Status keys = segment::ForEachRecord(batch, decoder, [&](const segment::RecordView& rec) {
+      if (rec.key) return Status();
+      return Status(MakeError(ErrorCode::kInvalidRecord,
+                              "Compacted topic cannot accept message without key in topic "
+                              "partition " +
+                                  topic + "-" + std::to_string(partition)));
+    });
+    if (!keys) {
+      return keys.error().code == ErrorCode::kInvalidRecord ? keys.error()
+                                                            : Invalid(keys.error().context);
+    }
+  }
   if (ProducerStateTable::IsIdempotent(header) && header.producer_epoch < 0) {
     return Invalid("idempotent batch of producer " + std::to_string(header.producer_id) +
                    " has negative epoch " + std::to_string(header.producer_epoch));
@@ -817,7 +844,8 @@ Result<Engine::PreparedAppend> Engine::PrepareAppend(const std::string& topic_na
   out.batches.reserve(batches.size());
   uint64_t frame_bytes = 0;
   for (size_t i = 0; i < batches.size(); ++i) {
-    auto batch = PrepareBatch(batches[i], config, out.owned[i], log_append_time_ms);
+    auto batch =
+        PrepareBatch(batches[i], config, out.owned[i], log_append_time_ms, topic_name, partition);
     if (!batch) {
       Error e = std::move(batch).error();
       if (batches.size() > 1) {
@@ -1006,6 +1034,56 @@ Status Engine::EnforceRetention() {
   // Retention applies to partitions nobody has used since the engine opened, too.
   return ForEachPartition([now](PartitionLog& log) { return log.EnforceRetention(now); },
                           OpenAll::kYes);
+}
+
+Result<std::vector<std::pair<int32_t, CleanStats>>> Engine::CompactTopic(const std::string& name,
+                                                                         CleanTrigger trigger) {
+  RETURN_IF_ERROR(Writable());
+  ASSIGN_OR_RETURN(auto topic, FindTopic(name));
+  if (!topic->Config().cleanup_compact) {
+    return Invalid("topic '" + name + "' is not compacted (cleanup.policy has no compact)");
+  }
+  CleanerOptions options = options_.cleaner;
+  options.stop = &cleaner_stop_;
+  std::vector<std::pair<int32_t, CleanStats>> out;
+  for (size_t p = 0; p < topic->partitions.size(); ++p) {
+    auto log = OpenPartition(*topic, *topic->partitions[p], PartitionOpen::kExisting);
+    if (!log) continue;  // offline: reported when it went offline
+    ASSIGN_OR_RETURN(CleanStats stats, (*log)->Clean(options, trigger));
+    out.emplace_back(static_cast<int32_t>(p), std::move(stats));
+  }
+  return out;
+}
+
+Status Engine::RunCleaner() {
+  std::vector<std::string> compacted;
+  {
+    std::shared_lock lock(topics_mu_);
+    for (const auto& [name, t] : topics_) {
+      if (t->Config().cleanup_compact) compacted.push_back(name);
+    }
+  }
+  Status result;
+  for (const std::string& name : compacted) {
+    if (cleaner_stop_.load()) break;
+    auto done = CompactTopic(name, CleanTrigger::kIfDue);
+    // A topic deleted meanwhile is no error.
+    if (!done && done.error().code != ErrorCode::kNotFound && result) result = done.error();
+  }
+  return result;
+}
+
+void Engine::CleanerLoop() {
+  base::RateLimitedLog cleaner_log(base::LogLevel::kError);
+  std::unique_lock lock(bg_mu_);
+  while (!bg_stop_) {
+    bg_cv_.wait_for(lock, std::chrono::milliseconds(options_.cleaner_check_interval_ms),
+                    [&] { return bg_stop_; });
+    if (bg_stop_) break;
+    lock.unlock();
+    if (Status s = RunCleaner(); !s) cleaner_log.Log("log cleaner: " + s.error().ToString());
+    lock.lock();
+  }
 }
 
 void Engine::BackgroundLoop() {

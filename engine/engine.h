@@ -36,8 +36,8 @@ namespace sluice::engine {
 class GroupOffsetStore;
 
 enum class BackgroundWork : uint8_t {
-  kThreads,  // a thread flushes (flush.ms, flush.bytes) and enforces retention
-  kManual,   // the caller calls FlushDue() and EnforceRetention() (tests)
+  kThreads,  // a thread flushes (flush.ms, flush.bytes) and enforces retention; another cleans
+  kManual,   // the caller calls FlushDue(), EnforceRetention() and RunCleaner() (tests)
 };
 
 // Files the engine keeps in the data directory (FORMAT.md): its lock, held while an engine has the
@@ -73,6 +73,10 @@ struct EngineOptions {
   const base::Clock* clock = nullptr;
   BackgroundWork background = BackgroundWork::kThreads;
   int64_t retention_check_interval_ms = 30'000;
+  // The log cleaner of compacted topics (engine/log_cleaner.h): with kThreads, a thread of its
+  // own checks every partition this often (Kafka's log.cleaner.backoff.ms) and cleans those due.
+  int64_t cleaner_check_interval_ms = 15'000;
+  CleanerOptions cleaner;
   // Configuration of topics created without one (defaults plus these changes).
   TopicConfig default_topic_config;
   // Called each time a partition's high watermark advances (once per written group of batches,
@@ -125,6 +129,10 @@ class Engine {
   // Applies `changes` on top of the topic's configuration; their keys become its overrides.
   Status AlterTopicConfig(const std::string& name,
                           const std::map<std::string, std::string>& changes);
+  // AlterTopicConfig for internal topics too: for the engine's own stores (GroupOffsetStore moves
+  // __consumer_offsets to cleanup.policy=compact) and tests.
+  Status AlterInternalTopicConfig(const std::string& name,
+                                  const std::map<std::string, std::string>& changes);
   // The topic's configuration becomes the defaults plus exactly `config_keys` (Kafka's
   // non-incremental AlterConfigs); those keys become its overrides.
   Status ReplaceTopicConfig(const std::string& name,
@@ -234,6 +242,14 @@ class Engine {
   Status Flush();     // every partition, now
   Status FlushDue();  // the partitions whose flush.ms or flush.bytes is due
   Status EnforceRetention();
+  // One pass of the log cleaner over each partition of `topic` (PartitionLog::Clean): kNow cleans
+  // whatever is cleanable (`sluice topic compact`), kIfDue only what the topic's
+  // min.cleanable.dirty.ratio / max.compaction.lag.ms make due. A topic whose cleanup.policy has
+  // no compact is kInvalidArgument. Returns each partition's outcome (offline ones are skipped).
+  Result<std::vector<std::pair<int32_t, CleanStats>>> CompactTopic(
+      const std::string& topic, CleanTrigger trigger = CleanTrigger::kNow);
+  // The background cleaner's round: CompactTopic(kIfDue) for every compacted topic.
+  Status RunCleaner();
 
   // What recovery found when this engine opened (empty after a clean shutdown). After a clean
   // shutdown partitions are opened at their first use; after an unclean one, all of them at Open.
@@ -312,6 +328,7 @@ class Engine {
   Status ForEachPartition(const std::function<Status(PartitionLog&)>& fn, OpenAll open_all);
   TopicMap CatalogLocked() const;
   void BackgroundLoop();
+  void CleanerLoop();
   // Validates and prepares `batches` for the partition's log (AppendBatches). What preparing
   // made (timestamps filled in, compressed copies) is kept in `owned`, which the result's views
   // may point into.
@@ -358,6 +375,9 @@ class Engine {
   std::condition_variable bg_cv_;
   bool bg_stop_ = false;
   std::thread bg_thread_;
+  std::thread cleaner_thread_;  // the log cleaner (kThreads); stopped with bg_stop_
+  // Set by Close: a cleaning pass in progress stops (CleanerOptions::stop).
+  std::atomic<bool> cleaner_stop_{false};
 };
 
 }  // namespace sluice::engine

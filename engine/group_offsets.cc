@@ -13,10 +13,9 @@ using base::ErrorCode;
 using base::MakeError;
 
 constexpr uint8_t kRecordVersion = 1;
-// Compact when this many records beyond the live state accumulated (and at least 4x the live
-// state).
-constexpr int64_t kCompactMinRecords = 50'000;
-constexpr int kStateBatchRecords = 1000;
+// An open that replays more records than this runs a cleaning pass (if due) at once, so that
+// engines without a background cleaner (short-lived CLI commands) keep the log bounded too.
+constexpr int64_t kCleanAtOpenRecords = 50'000;
 
 void PutString(std::string& out, const std::string& s) {
   char len[2];
@@ -110,8 +109,15 @@ Result<std::unique_ptr<GroupOffsetStore>> GroupOffsetStore::Open(Engine& engine)
                                        {{"flush", "sync"},
                                         {"compression.type", "none"},
                                         {"segment.bytes", std::to_string(8 << 20)},
+                                        {"cleanup.policy", "compact"},
                                         {"retention.ms", "-1"},
                                         {"retention.bytes", "-1"}}));
+  } else if (auto config = engine.GetTopicConfig(kConsumerOffsetsTopic);
+             config && !config->cleanup_compact && !engine.read_only()) {
+    // Made by a sluice that compacted it by re-appending the live state: the log cleaner does it
+    // now (the records are the same).
+    RETURN_IF_ERROR(
+        engine.AlterInternalTopicConfig(kConsumerOffsetsTopic, {{"cleanup.policy", "compact"}}));
   }
   // The engine rebuilds its own state by event sourcing, with the replay API users get.
   ReplayOptions options;
@@ -123,8 +129,13 @@ Result<std::unique_ptr<GroupOffsetStore>> GroupOffsetStore::Open(Engine& engine)
   });
   RETURN_IF_ERROR(stats);
   store->replayed_at_open_ = stats->records;
-  store->records_since_compaction_ = stats->records;
-  if (!engine.read_only()) RETURN_IF_ERROR(store->MaybeCompact());
+  if (stats->records > kCleanAtOpenRecords && !engine.read_only()) {
+    // Best effort: the background cleaner, where there is one, tries again.
+    if (auto cleaned = engine.CompactTopic(kConsumerOffsetsTopic, CleanTrigger::kIfDue); !cleaned) {
+      base::LogWarning(std::string(kConsumerOffsetsTopic) +
+                       ": cleaning at open: " + cleaned.error().ToString());
+    }
+  }
   return store;
 }
 
@@ -156,7 +167,6 @@ Status GroupOffsetStore::AppendAndApply(
   std::unique_lock lock(mu_);
   int64_t offset = r.base_offset.value();
   for (const auto& [key, value] : records) Apply(key, value, offset++);
-  records_since_compaction_ += static_cast<int64_t>(records.size());
   return {};
 }
 
@@ -173,11 +183,7 @@ Status GroupOffsetStore::Commit(const std::string& group, std::span<const Offset
     RETURN_IF_ERROR(engine_.GetPartitionStats(c.topic, c.partition));
     records.push_back({{group, c.topic, c.partition}, CommittedOffset{c.offset, c.metadata, now}});
   }
-  {
-    std::shared_lock compact(compact_mu_);
-    RETURN_IF_ERROR(AppendAndApply(records));
-  }
-  return MaybeCompact();
+  return AppendAndApply(records);
 }
 
 std::optional<CommittedOffset> GroupOffsetStore::Fetch(const std::string& group,
@@ -263,11 +269,7 @@ Status GroupOffsetStore::DeleteGroup(const std::string& group) {
   }
   std::vector<std::pair<Key, std::optional<CommittedOffset>>> records;
   for (const auto& [tp, c] : committed) records.push_back({{group, tp.first, tp.second}, {}});
-  {
-    std::shared_lock compact(compact_mu_);
-    RETURN_IF_ERROR(AppendAndApply(records));
-  }
-  return MaybeCompact();
+  return AppendAndApply(records);
 }
 
 Result<size_t> GroupOffsetStore::DeleteOffsets(
@@ -277,11 +279,7 @@ Result<size_t> GroupOffsetStore::DeleteOffsets(
     if (Fetch(group, topic, partition)) records.push_back({{group, topic, partition}, {}});
   }
   if (records.empty()) return size_t{0};
-  {
-    std::shared_lock compact(compact_mu_);
-    RETURN_IF_ERROR(AppendAndApply(records));
-  }
-  RETURN_IF_ERROR(MaybeCompact());
+  RETURN_IF_ERROR(AppendAndApply(records));
   return records.size();
 }
 
@@ -327,50 +325,15 @@ Result<std::vector<ResetPlanEntry>> GroupOffsetStore::ResetOffsets(const std::st
   return plan;
 }
 
-Status GroupOffsetStore::MaybeCompact() {
-  size_t live = 0;
-  int64_t since = 0;
-  {
-    std::shared_lock lock(mu_);
-    for (const auto& [k, e] : entries_) live += e.deleted ? 0 : 1;
-    since = records_since_compaction_;
-  }
-  if (since < kCompactMinRecords || since < 4 * static_cast<int64_t>(live)) return {};
-  return Compact();
-}
-
 Status GroupOffsetStore::Compact() {
-  std::unique_lock compact(compact_mu_);  // no commit runs meanwhile
-  std::vector<std::pair<Key, std::optional<CommittedOffset>>> live;
-  {
-    std::unique_lock lock(mu_);
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      if (it->second.deleted) {
-        it = entries_.erase(it);
-      } else {
-        live.push_back({it->first, it->second.value});
-        ++it;
-      }
-    }
-    records_since_compaction_ = 0;
+  ASSIGN_OR_RETURN(auto cleaned, engine_.CompactTopic(kConsumerOffsetsTopic, CleanTrigger::kNow));
+  for (const auto& [partition, stats] : cleaned) {
+    base::LogInfo(std::string(kConsumerOffsetsTopic) + ": " +
+                  (stats.cleaned ? std::to_string(stats.records_before) + " records cleaned to " +
+                                       std::to_string(stats.records_after)
+                                 : "not cleaned: " + stats.why));
   }
-  ASSIGN_OR_RETURN(PartitionStats before, engine_.GetPartitionStats(kConsumerOffsetsTopic, 0));
-  Offset first_state = before.high_watermark;
-  for (size_t i = 0; i < live.size(); i += kStateBatchRecords) {
-    const size_t end = std::min(live.size(), i + kStateBatchRecords);
-    std::vector<std::pair<Key, std::optional<CommittedOffset>>> chunk(
-        live.begin() + static_cast<ptrdiff_t>(i), live.begin() + static_cast<ptrdiff_t>(end));
-    // Each state record repeats a live value, so a crash at any point here leaves a log whose
-    // replay gives the same state.
-    RETURN_IF_ERROR(AppendAndApply(chunk));
-  }
-  {
-    std::unique_lock lock(mu_);
-    records_since_compaction_ = static_cast<int64_t>(live.size());
-  }
-  base::LogInfo(std::string(kConsumerOffsetsTopic) + ": compacted to " +
-                std::to_string(live.size()) + " live offsets");
-  return engine_.DeleteSegmentsBefore(kConsumerOffsetsTopic, 0, first_state);
+  return {};
 }
 
 }  // namespace sluice::engine

@@ -4,8 +4,9 @@
 // the commit time. Stored durably as records of the engine's internal topic __consumer_offsets
 // (one partition; record layout in segment/FORMAT.md, "__consumer_offsets records"), and held in
 // memory. At open the engine rebuilds the in-memory view by replaying that log with its own replay
-// API, and the log is compacted (live state re-appended, older segments deleted) so that open time
-// stays bounded however many commits were made.
+// API. The topic is compacted (cleanup.policy=compact: the log cleaner, engine/log_cleaner.h,
+// keeps the latest record per (group, topic, partition)), so open time stays bounded however many
+// commits were made: it replays about one record per key plus the active segment.
 //
 // In a read-only engine (a reader beside a writer) the view is the log as of Open, and every
 // write is refused by the engine.
@@ -120,7 +121,9 @@ class GroupOffsetStore {
                                                    const std::string& topic, ResetTarget target,
                                                    DryRun dry_run);
 
-  // Rewrites the live state at the end of the log and deletes the segments before it.
+  // Runs the log cleaner over __consumer_offsets now (its sealed segments; Engine::CompactTopic).
+  // Deleted keys stay in memory (a few bytes each) until the next open: a commit appended before
+  // a deletion but applied after it must still find the deletion.
   Status Compact();
   // Records replayed when the store opened (for tests and the open-time benchmark).
   int64_t records_replayed_at_open() const { return replayed_at_open_; }
@@ -129,22 +132,19 @@ class GroupOffsetStore {
   struct Entry {
     CommittedOffset value;
     int64_t log_offset = -1;  // offset in __consumer_offsets of the record that set this
-    bool deleted = false;     // a tombstone, kept until compaction
+    bool deleted = false;     // a tombstone
   };
   using Key = std::tuple<std::string, std::string, int32_t>;  // group, topic, partition
 
   explicit GroupOffsetStore(Engine& engine) : engine_(engine) {}
-  // Appends records (value nullopt = tombstone) and applies them. Caller holds compact_mu_ shared.
+  // Appends records (value nullopt = tombstone) and applies them.
   Status AppendAndApply(const std::vector<std::pair<Key, std::optional<CommittedOffset>>>& records);
   void Apply(const Key& key, const std::optional<CommittedOffset>& value, int64_t log_offset);
-  Status MaybeCompact();
 
   Engine& engine_;
   mutable std::shared_mutex mu_;  // guards entries_ and the counters
   std::map<Key, Entry> entries_;
-  int64_t records_since_compaction_ = 0;
   int64_t replayed_at_open_ = 0;
-  std::shared_mutex compact_mu_;  // commits hold it shared, compaction exclusively
 };
 
 }  // namespace sluice::engine

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "engine/engine.h"
+#include "engine/log_cleaner.h"
 #include "engine/producer_state.h"
 #include "engine/snapshot.h"
 #include "engine/watermark.h"
@@ -371,6 +372,13 @@ Status InspectPartition(io::FileSystem& fs, const std::string& data_dir, const T
     } else if (EndsWith(e, ".tmp")) {
       Add(part, Verdict::kOpenRepairs, path, std::nullopt,
           "a replacement of a file that did not finish", "open removes it");
+    } else if (e == kCleanerSwapFile) {
+      Add(part, Verdict::kOpenRepairs, path, std::nullopt,
+          "a log cleaner swap that a stop interrupted",
+          "open finishes it (cleaned segments replace the old ones)");
+    } else if (EndsWith(e, kCleanedSuffix)) {
+      Add(part, Verdict::kOpenRepairs, path, std::nullopt, "a cleaned segment not swapped in yet",
+          "open swaps it in if cleaner-swap names it, else removes it (a copy)");
     } else {
       Add(part, Verdict::kNote, path, std::nullopt, "not a file sluice writes", "open ignores it");
     }

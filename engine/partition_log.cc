@@ -198,6 +198,8 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
     RETURN_IF_ERROR(fs.CreateDir(d));
     RETURN_IF_ERROR(fs.SyncDir(io::DirName(d)));
   }
+  // A cleaning pass a stop interrupted: its swap is finished, or its scratch files removed.
+  RETURN_IF_ERROR(FinishCleanerSwap(fs, d));
   ASSIGN_OR_RETURN(auto names, fs.ListDir(d));
   std::vector<Offset> bases;
   std::vector<Offset> snapshots;
@@ -911,6 +913,7 @@ void PartitionLog::SetConfig(const TopicConfig& config) {
 template <typename Pred>
 Status PartitionLog::DropOldestSegments(Pred doomed) {
   std::vector<std::shared_ptr<Segment>> dropped;
+  Offset start;  // the first remaining segment's base
   {
     std::lock_guard lock(segments_mu_);
     const SegmentList& list = *segments_;
@@ -923,6 +926,7 @@ Status PartitionLog::DropOldestSegments(Pred doomed) {
     }
     if (n == 0) return {};
     dropped.assign(list.begin(), list.begin() + static_cast<ptrdiff_t>(n));
+    start = list[n]->base_offset();
     segments_ = std::make_shared<SegmentList>(list.begin() + static_cast<ptrdiff_t>(n), list.end());
   }
   // Readers still holding a snapshot keep their mappings; the files go now.
@@ -935,7 +939,6 @@ Status PartitionLog::DropOldestSegments(Pred doomed) {
   // log start stays: it is the state the remaining log starts from). Removed after the segments,
   // so a crash in between leaves a snapshot below the log start, which open ignores and the next
   // retention removes.
-  const Offset start = dropped.back()->tail().next_offset;
   if (auto names = fs_.ListDir(dir_)) {
     for (const std::string& name : *names) {
       auto at = ParseProducerSnapshotName(name);
@@ -955,7 +958,12 @@ Status PartitionLog::EnforceRetention(int64_t now_ms) {
     std::lock_guard lock(mu_);
     config = config_;
   }
+  // cleanup.policy=compact alone keeps every segment (the cleaner bounds the log), as in Kafka.
+  if (!config.cleanup_delete) return {};
   if (config.retention_bytes < 0 && config.retention_ms < 0) return {};
+  // Retention comes round again; a cleaning pass in progress is not waited for.
+  std::unique_lock cleaner(cleaner_mu_, std::try_to_lock);
+  if (!cleaner.owns_lock()) return {};
   return DropOldestSegments([&](const Segment& seg, uint64_t total) {
     const bool by_size = config.retention_bytes >= 0 &&
                          total - seg.size_bytes() >= static_cast<uint64_t>(config.retention_bytes);
@@ -967,6 +975,7 @@ Status PartitionLog::EnforceRetention(int64_t now_ms) {
 }
 
 Status PartitionLog::DeleteSegmentsBefore(Offset offset) {
+  std::lock_guard cleaner(cleaner_mu_);
   return DropOldestSegments(
       [&](const Segment& seg, uint64_t) { return seg.tail().next_offset <= offset; });
 }
@@ -1140,6 +1149,9 @@ ProducerSnapshot PartitionLog::Producers() const {
 }
 
 Status PartitionLog::Close() {
+  // A cleaning pass in progress stops (its scratch files are removed) before the log closes.
+  cleaner_stop_.store(true);
+  std::lock_guard cleaner(cleaner_mu_);
   std::unique_lock lock(mu_);
   if (closed_) return {};
   closed_ = true;
@@ -1190,6 +1202,8 @@ Status PartitionLog::Close() {
 namespace sluice::engine {
 
 void PartitionLog::AbandonForTesting() {
+  cleaner_stop_.store(true);
+  std::lock_guard cleaner(cleaner_mu_);
   {
     std::unique_lock lock(mu_);
     if (closed_) return;

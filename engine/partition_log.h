@@ -15,9 +15,10 @@
 // groups: it is always the end of a contiguous, written prefix (and, with flush=sync, a durable
 // one).
 //
-// Locks, in the order they may be taken: mu_ (queue, offsets, producer state, writer role, HW
-// stores), then segments_mu_ (the segment list) or rp_mu_ (recovery point and producer snapshot
-// files). The writer holds none of them while it writes; callbacks and on_data run with none.
+// Locks, in the order they may be taken: cleaner_mu_ (cleaning passes and segment deletions),
+// then mu_ (queue, offsets, producer state, writer role, HW stores), then segments_mu_ (the
+// segment list) or rp_mu_ (recovery point and producer snapshot files). The writer holds none of
+// them while it writes; callbacks and on_data run with none.
 //
 // Reads never take the append lock for long: they snapshot the segment list (shared_ptr) and the
 // HW, and read frames below the HW from the segments' mappings. A ReadResult pins the segments it
@@ -80,6 +81,7 @@
 #include <vector>
 
 #include "engine/config.h"
+#include "engine/log_cleaner.h"
 #include "engine/producer_state.h"
 #include "segment/base/clock.h"
 #include "segment/segment.h"
@@ -269,6 +271,12 @@ class PartitionLog {
   // The record with the largest timestamp (the first of them), below the HW and at or above the
   // log start (ListOffsets -3, KIP-734); nullopt for an empty log.
   Result<std::optional<TimestampOffset>> OffsetForMaxTimestamp() const;
+  // One pass of the log cleaner over the sealed segments (engine/log_cleaner.h), for a topic
+  // whose cleanup.policy has compact (else it does nothing and says why). Runs without blocking
+  // appends or reads: it reads the segments' mappings, writes new files, and takes the segment
+  // list's lock only to swap them in. Passes, retention and deletions of segments are serialised
+  // with one another. Crash-safe (log_cleaner.h). Thread-safe.
+  Result<CleanStats> Clean(const CleanerOptions& options, CleanTrigger trigger);
   // The idempotent producers the partition remembers (DescribeProducers), as of the HW.
   ProducerSnapshot Producers() const;
   void SetConfig(const TopicConfig& config);
@@ -343,7 +351,8 @@ class PartitionLog {
   // appends queued behind it, in queue order) and puts offsets and producer state back to the HW.
   void UndoLocked(std::span<Pending* const> failed, const Error& error, WriterRound& round);
   Status WriteRecoveryPoint(Offset segment_base, const segment::SegmentTail& tail);
-  // Drops the oldest sealed segments while `doomed(segment, total bytes)` says so.
+  // Drops the oldest sealed segments while `doomed(segment, total bytes)` says so. cleaner_mu_
+  // held.
   template <typename Pred>
   Status DropOldestSegments(Pred doomed);
   Error PoisonError() const;
@@ -363,6 +372,13 @@ class PartitionLog {
   const std::string dir_;
   const base::Clock& clock_;
   PartitionLogHooks hooks_;  // set at open, then read-only
+
+  // Taken first of the log's locks: serialises cleaning passes (Clean) with the deletion of
+  // segments (retention, DeleteRecords), so that a pass's segments stay in the list until its
+  // swap. Retention skips a round rather than wait for a pass.
+  std::mutex cleaner_mu_;
+  bool cleaner_broken_ = false;            // a swap failed part way: no more passes until reopened
+  std::atomic<bool> cleaner_stop_{false};  // Close asks a running pass to stop
 
   mutable std::mutex mu_;               // guards the fields below up to segments_mu_
   mutable std::condition_variable cv_;  // HW advances and the writer going idle (readers, Close)

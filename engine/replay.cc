@@ -51,6 +51,10 @@ class Cursor {
           return true;
         }
         loaded_ = false;
+        // Past the batch's last offset even when its last records are gone (a compacted log's
+        // batches may end, or be empty, after their last record): the next read starts after it.
+        const int64_t after = read_.batches[batch_].header.last_offset() + 1;
+        next_ = std::max(next_, std::min(end_, Offset(after)));
         ++batch_;
       }
       if (batch_ < read_.batches.size()) {

@@ -116,6 +116,22 @@ std::string Broker::Impl::RenderMetricsLocked() {
            MetricType::kHistogram);
   w.Histogram("sluice_write_group_appends", {}, writer.group_appends.Read());
 
+  // --- log cleaner (compacted topics) ----------------------------------------------------------
+  const engine::CleanerTotals cleaner = engine::CleanerTotalsNow();
+  w.Family("sluice_cleaner_passes_total",
+           "Log cleaner passes that rewrote segments of a compacted topic", MetricType::kCounter);
+  w.Sample("sluice_cleaner_passes_total", {}, cleaner.passes);
+  w.Family("sluice_cleaner_read_bytes_total", "Segment bytes the log cleaner rewrote",
+           MetricType::kCounter);
+  w.Sample("sluice_cleaner_read_bytes_total", {}, cleaner.bytes_read);
+  w.Family("sluice_cleaner_written_bytes_total",
+           "Segment bytes the log cleaner wrote in their place", MetricType::kCounter);
+  w.Sample("sluice_cleaner_written_bytes_total", {}, cleaner.bytes_written);
+  w.Family("sluice_cleaner_removed_records_total",
+           "Records the log cleaner removed (overwritten, expired tombstones, keyless)",
+           MetricType::kCounter);
+  w.Sample("sluice_cleaner_removed_records_total", {}, cleaner.records_removed);
+
   // --- connections and memory ----------------------------------------------------------------
   if (server_ && ready) {
     const ConnectionCounts c = server_->connection_counts();

@@ -26,6 +26,8 @@ KafkaError ToKafkaError(const base::Error& error) {
       return KafkaError::kMessageTooLarge;
     case ErrorCode::kRefused:
       return KafkaError::kPolicyViolation;
+    case ErrorCode::kInvalidRecord:
+      return KafkaError::kInvalidRecord;
     case ErrorCode::kCorruption:
       return KafkaError::kCorruptMessage;
     case ErrorCode::kProducerFenced:

@@ -23,6 +23,10 @@ inline constexpr uint16_t kSegmentVersion1 = 1;  // frames of Kafka RecordBatch 
 inline constexpr uint16_t kSegmentCurrentVersion = kSegmentVersion1;
 inline constexpr uint16_t kSegmentMinReadableVersion = kSegmentVersion1;
 inline constexpr size_t kSegmentHeaderSize = 32;
+// Header flags. A compacted segment was written by the log cleaner (engine/log_cleaner.h): its
+// frames' offsets increase but may have gaps, and its first frame may start above its base.
+inline constexpr uint16_t kSegmentFlagCompacted = 0x0001;
+inline constexpr uint16_t kSegmentKnownFlags = kSegmentFlagCompacted;
 
 // --- Frame: prefix + payload --------------------------------------------------------------------
 inline constexpr size_t kFramePrefixSize = 16;
@@ -104,6 +108,12 @@ inline constexpr Magic kScramUsersMagic = MakeMagic("SLUICESU");
 inline constexpr uint16_t kScramUsersVersion1 = 1;
 inline constexpr uint16_t kScramUsersCurrentVersion = kScramUsersVersion1;
 inline constexpr uint16_t kScramUsersMinReadableVersion = kScramUsersVersion1;
+
+// Cleaner swap manifest: <topic>-<partition>/cleaner-swap (FORMAT.md, "Log compaction").
+inline constexpr Magic kCleanerSwapMagic = MakeMagic("SLUICECS");
+inline constexpr uint16_t kCleanerSwapVersion1 = 1;
+inline constexpr uint16_t kCleanerSwapCurrentVersion = kCleanerSwapVersion1;
+inline constexpr uint16_t kCleanerSwapMinReadableVersion = kCleanerSwapVersion1;
 
 // Segments are addressed with 32-bit positions in the index.
 inline constexpr uint64_t kMaxSegmentBytes = 1ull << 31;

@@ -18,16 +18,18 @@ namespace {
 
 constexpr uint64_t kHeaderSize = format::kSegmentHeaderSize;
 
-std::array<std::byte, kHeaderSize> EncodeHeader(Offset base) {
+std::array<std::byte, kHeaderSize> EncodeHeader(Offset base, uint16_t flags = 0) {
   std::array<std::byte, kHeaderSize> h{};
   std::memcpy(h.data(), format::kSegmentMagic.data(), 8);
   base::StoreLE<uint16_t>(h.data() + 8, format::kSegmentCurrentVersion);
+  base::StoreLE<uint16_t>(h.data() + 10, flags);
   base::StoreLE<int64_t>(h.data() + 16, base.value());
   base::StoreLE<uint64_t>(h.data() + 24, base::Xxh3(Bytes(h.data(), 24)));
   return h;
 }
 
-Status ValidateHeader(Bytes data, Offset base, const std::string& path) {
+Status ValidateHeader(Bytes data, Offset base, const std::string& path,
+                      uint16_t* flags_out = nullptr) {
   auto bad = [&](const std::string& why) {
     return MakeError(ErrorCode::kCorruption, path + ": segment header: " + why);
   };
@@ -41,13 +43,20 @@ Status ValidateHeader(Bytes data, Offset base, const std::string& path) {
                          std::to_string(format::kSegmentMinReadableVersion) + ".." +
                          std::to_string(format::kSegmentCurrentVersion) + ")");
   }
-  if (base::LoadLE<uint16_t>(data.data() + 10) != 0) return bad("unknown flags");
   if (base::Xxh3(data.first(24)) != base::LoadLE<uint64_t>(data.data() + 24)) {
     return bad("checksum mismatch");
+  }
+  // Checked after the checksum, so that damage is not taken for a newer format.
+  const auto flags = base::LoadLE<uint16_t>(data.data() + 10);
+  if ((flags & ~format::kSegmentKnownFlags) != 0) {
+    return MakeError(ErrorCode::kUnsupportedVersion, path + ": segment header flags " +
+                                                         std::to_string(flags) +
+                                                         " that this build does not know");
   }
   if (base::LoadLE<int64_t>(data.data() + 16) != base.value()) {
     return bad("base offset does not match the file name");
   }
+  if (flags_out != nullptr) *flags_out = flags;
   return {};
 }
 
@@ -177,7 +186,8 @@ Result<std::unique_ptr<Segment>> Segment::OpenFollower(io::FileSystem& fs, const
   seg->capacity_bytes_ = std::max<uint64_t>(options.capacity_bytes, kHeaderSize);
   // As much address space as an active segment: the file grows under the mapping.
   RETURN_IF_ERROR(seg->OpenFiles(kActiveMapBytes));
-  RETURN_IF_ERROR(ValidateHeader(seg->map_->data().first(kHeaderSize), base, seg->log_path_));
+  RETURN_IF_ERROR(
+      ValidateHeader(seg->map_->data().first(kHeaderSize), base, seg->log_path_, &seg->flags_));
   seg->index_ =
       std::make_unique<SegmentIndex>(base, IndexCapacityFor(seg->capacity_bytes_, options));
   seg->Publish({FilePos(kHeaderSize), base, -1});
@@ -197,8 +207,8 @@ SegmentTail Segment::Follow(Offset limit, uint64_t file_bytes, FrameVerify verif
     }
     const BatchHeader& h = r.frame.header;
     if (Offset(h.base_offset) >= limit) break;
-    if (Offset(h.base_offset) != tail.next_offset || h.last_offset() - base_.value() > UINT32_MAX ||
-        r.frame.end().value() > UINT32_MAX) {
+    if (!OffsetFollows(Offset(h.base_offset), tail.next_offset) ||
+        h.last_offset() - base_.value() > UINT32_MAX || r.frame.end().value() > UINT32_MAX) {
       *why = "frame has base offset " + std::to_string(h.base_offset) + " where " +
              std::to_string(tail.next_offset.value()) + " was expected";
       break;
@@ -225,7 +235,7 @@ Result<std::unique_ptr<Segment>> Segment::OpenSealed(io::FileSystem& fs, const s
   seg->capacity_bytes_ = size;
   RETURN_IF_ERROR(seg->OpenFiles(size));
   Bytes data = seg->map_->data();
-  RETURN_IF_ERROR(ValidateHeader(data, base, seg->log_path_));
+  RETURN_IF_ERROR(ValidateHeader(data, base, seg->log_path_, &seg->flags_));
 
   const std::string index_path = IndexPath(dir, base);
   auto file = fs.ReadFile(index_path);
@@ -335,7 +345,7 @@ Result<std::unique_ptr<Segment>> Segment::OpenActive(io::FileSystem& fs, const s
   RETURN_IF_ERROR(seg->Reserve(size));
   RETURN_IF_ERROR(seg->OpenFiles(kActiveMapBytes));
   Bytes data = seg->map_->data().first(seg->allocated_bytes_);
-  RETURN_IF_ERROR(ValidateHeader(data, base, seg->log_path_));
+  RETURN_IF_ERROR(ValidateHeader(data, base, seg->log_path_, &seg->flags_));
 
   seg->modified_ = !clean;
   report->scanned_from = start.end;
@@ -378,8 +388,12 @@ Result<std::unique_ptr<Segment>> Segment::OpenActive(io::FileSystem& fs, const s
   return seg;
 }
 
-Status ValidateSegmentHeader(Bytes data, Offset base, const std::string& path) {
-  return ValidateHeader(data, base, path);
+Status ValidateSegmentHeader(Bytes data, Offset base, const std::string& path, uint16_t* flags) {
+  return ValidateHeader(data, base, path, flags);
+}
+
+std::array<std::byte, format::kSegmentHeaderSize> EncodeSegmentHeader(Offset base, uint16_t flags) {
+  return EncodeHeader(base, flags);
 }
 
 uint64_t WrittenBytesAfter(Bytes data, uint64_t pos) { return NonZeroExtent(data, pos); }
@@ -421,7 +435,7 @@ SegmentTail Segment::Scan(SegmentTail tail, Bytes data, std::string* why) {
       return tail;
     }
     const BatchHeader& h = r.frame.header;
-    if (Offset(h.base_offset) != tail.next_offset) {
+    if (!OffsetFollows(Offset(h.base_offset), tail.next_offset)) {
       *why = "frame has base offset " + std::to_string(h.base_offset) + " where " +
              std::to_string(tail.next_offset.value()) + " was expected";
       return tail;

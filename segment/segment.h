@@ -12,6 +12,7 @@
 // be removed (retention) while readers still hold the Segment: the mapping stays valid until the
 // last holder lets go.
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -73,8 +74,14 @@ Error BelowRecoveryPoint(const std::string& path, FilePos at, std::optional<Offs
 
 // Checks a segment file's header (its first bytes `data`, FORMAT.md) for the segment of base
 // offset `base`: kCorruption naming `path` when it is damaged, kUnsupportedVersion when a newer
-// sluice wrote it. The one parser of the header, for opening and for verification.
-Status ValidateSegmentHeader(Bytes data, Offset base, const std::string& path);
+// sluice wrote it (or set a flag this build does not know). The one parser of the header, for
+// opening and for verification. `flags`, when given, gets the header's flags.
+Status ValidateSegmentHeader(Bytes data, Offset base, const std::string& path,
+                             uint16_t* flags = nullptr);
+
+// The header of a segment file of base offset `base` with `flags` (format::kSegmentFlag*).
+std::array<std::byte, format::kSegmentHeaderSize> EncodeSegmentHeader(Offset base,
+                                                                      uint16_t flags = 0);
 
 // How many bytes from `pos` on were written, as recovery estimates a torn tail: up to the last
 // non-zero byte before the first 4 KiB-aligned block that is all zero (preallocated space).
@@ -175,6 +182,8 @@ class Segment {
   // Bytes of the segment's data (header and frames) published so far.
   uint64_t size_bytes() const { return tail().end.value(); }
   bool sealed() const { return sealed_.load(std::memory_order_acquire); }
+  // Written by the log cleaner (format::kSegmentFlagCompacted): offsets may have gaps.
+  bool compacted() const { return (flags_ & format::kSegmentFlagCompacted) != 0; }
   size_t index_entries() const { return index_->size(); }
 
   // The frame that contains `offset` or, if none does, the first frame after it; nullopt when the
@@ -209,6 +218,11 @@ class Segment {
   // end of data. Returns the tail after the last valid frame and sets *why for an invalid one.
   SegmentTail Scan(SegmentTail tail, Bytes data, std::string* why);
   void MaybeIndex(const FrameMeta& frame, FilePos pos, int64_t max_ts_before);
+  // Whether a frame starting at `base_offset` may follow frames that end before `next`: right
+  // after them, or (compacted segments) anywhere after them.
+  bool OffsetFollows(Offset base_offset, Offset next) const {
+    return compacted() ? base_offset >= next : base_offset == next;
+  }
   Status WriteIndex(const SegmentTail& tail);
   Status CloseFile(bool trim);
 
@@ -217,6 +231,7 @@ class Segment {
   const Offset base_;
   const SegmentOptions options_;
   const std::string log_path_;
+  uint16_t flags_ = 0;  // the header's flags; set before the segment is shared
   // Guards the lifetime of file_: writes and syncs hold it shared, sealing and closing exclusive.
   mutable std::shared_mutex file_mu_;
   std::unique_ptr<io::WritableFile> file_;  // null once sealed or closed

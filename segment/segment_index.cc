@@ -125,7 +125,8 @@ Result<SegmentIndex::Decoded> SegmentIndex::Decode(Bytes file, Offset base, size
           entry.max_timestamp_before < prev.max_timestamp_before) {
         return bad("entries out of order");
       }
-    } else if (entry.relative_offset != 0 || entry.position != format::kSegmentHeaderSize) {
+    } else if (entry.position != format::kSegmentHeaderSize) {
+      // The first frame of a compacted segment may start above the base (FORMAT.md).
       return bad("first entry is not the first frame");
     }
     // next_offset >= base >= 0, so the distance fits; adding the entry to the base could overflow.

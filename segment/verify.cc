@@ -52,7 +52,8 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
     const uint64_t head = std::min<uint64_t>(size, format::kSegmentHeaderSize);
     seg.header_zeroed =
         size >= format::kSegmentHeaderSize && AllZero(data.first(format::kSegmentHeaderSize));
-    if (Status header = ValidateSegmentHeader(data, base, path); !header) {
+    uint16_t flags = 0;
+    if (Status header = ValidateSegmentHeader(data, base, path, &flags); !header) {
       seg.header_error = header.error();
       seg.valid.end = FilePos(0);
       const uint64_t after = WrittenBytesAfter(data, head);
@@ -82,7 +83,9 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
         break;
       }
       const BatchHeader& h = r.frame.header;
-      if (Offset(h.base_offset) != next) {
+      // A compacted segment's offsets increase with gaps (FORMAT.md).
+      const bool compacted = (flags & format::kSegmentFlagCompacted) != 0;
+      if (compacted ? Offset(h.base_offset) < next : Offset(h.base_offset) != next) {
         std::string why = "frame has offset " + std::to_string(h.base_offset) + " where " +
                           std::to_string(next.value()) + " was expected";
         problem(pos.value(), h.base_offset, why);

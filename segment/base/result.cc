@@ -46,6 +46,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "partition offline";
     case ErrorCode::kRefused:
       return "refused";
+    case ErrorCode::kInvalidRecord:
+      return "invalid record";
   }
   return "unknown error";
 }

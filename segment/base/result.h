@@ -38,6 +38,8 @@ enum class ErrorCode : uint8_t {
   kOffline,  // the partition's data is damaged below its recovery point; it is kept untouched
              // and refuses reads and writes until `sluice repair` (Kafka: KAFKA_STORAGE_ERROR)
   kRefused,  // the operation is not allowed on this object (e.g. deleting an internal topic)
+  kInvalidRecord,  // a record the topic does not accept (a record without a key on a compacted
+                   // topic: Kafka INVALID_RECORD, 87)
 };
 
 std::string_view ErrorCodeName(ErrorCode code);

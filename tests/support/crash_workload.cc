@@ -256,8 +256,7 @@ class Workload::Script {
     return {};
   }
 
-  // Rewrites the live group offsets at the end of __consumer_offsets and deletes the segments
-  // before them.
+  // Runs the log cleaner over __consumer_offsets (a compacted topic).
   Status CompactGroupOffsets() {
     ledger_.op = "compact group offsets";
     ASSIGN_OR_RETURN(GroupOffsetStore * store, engine_->GroupOffsets());
@@ -284,6 +283,13 @@ class Workload::Script {
     ledger_.commit_in_flight = {{{group, topic, partition}, stats.high_watermark.value()}};
     const OffsetCommit commit{topic, partition, stats.high_watermark, "m"};
     ASSIGN_OR_RETURN(GroupOffsetStore * store, engine_->GroupOffsets());
+    if (!offsets_roll_by_time_) {
+      // __consumer_offsets rolls its active segment by time here, so that the log cleaner
+      // (CompactGroupOffsets) has sealed segments to clean under the sweep.
+      RETURN_IF_ERROR(
+          engine_->AlterInternalTopicConfig(kConsumerOffsetsTopic, {{"segment.ms", "1000"}}));
+      offsets_roll_by_time_ = true;
+    }
     RETURN_IF_ERROR(store->Commit(group, std::span(&commit, 1)));
     return AckGroupChange();
   }
@@ -398,6 +404,7 @@ class Workload::Script {
   std::vector<std::function<void()>> held_writers_;  // writer tasks, run by ProducePipelined
   int64_t serial_ = 0;                               // makes every record value unique
   int64_t producer_id_ = -1;
+  bool offsets_roll_by_time_ = false;  // __consumer_offsets' segment.ms was set
 };
 
 Workload::Workload(io::FileSystem& fs, base::ManualClock& clock, Ledger& ledger)
