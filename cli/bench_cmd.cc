@@ -303,6 +303,7 @@ Result<ReadFigures> RunRead(engine::Engine& engine, const BenchOptions& o,
     while (!signals.stop_requested()) {
       ASSIGN_OR_RETURN(auto r, engine.Read(o.topic, p, next, 4 << 20));
       if (r.batches.empty()) break;
+      decoder.set_dictionaries(r.dictionaries.get());
       for (const auto& b : r.batches) {
         out.stored_bytes += b.bytes.size();
         out.batches++;

@@ -124,6 +124,7 @@ int RunDemo(const DemoOptions& o) {
         return 1;
       }
       if (r->batches.empty()) break;
+      decoder.set_dictionaries(r->dictionaries.get());
       for (const auto& b : r->batches) {
         stored_bytes += b.bytes.size();
         auto s = segment::ForEachRecord(b.bytes, decoder, [&](const segment::RecordView& rec) {

@@ -122,6 +122,7 @@ class EmbeddedReader : public RecordReader {
 
   Status Read(int32_t partition, Offset from, const RecordFn& fn) override {
     ASSIGN_OR_RETURN(engine::ReadResult read, engine_.Read(topic_, partition, from, kReadBytes));
+    decoder_.set_dictionaries(read.dictionaries.get());
     for (const auto& batch : read.batches) {
       RETURN_IF_ERROR(decoder_.Reset(batch.bytes, batch.header));
       for (;;) {

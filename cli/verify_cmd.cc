@@ -6,6 +6,7 @@
 #include "cli/inspection_output.h"
 #include "cli/record_format.h"
 #include "engine/inspect.h"
+#include "segment/dictionary.h"
 #include "segment/frame.h"
 #include "segment/io/posix_fs.h"
 #include "segment/segment.h"
@@ -94,7 +95,11 @@ int Dump(Context& ctx, const std::string& path, bool records) {
                 base::LoadLE<int64_t>(data.data() + 16), *size);
   }
   base::FilePos pos(segment::format::kSegmentHeaderSize);
+  // The partition's zstd dictionaries live beside the segment (segment/dictionary.h).
+  const segment::DictionaryStore dictionaries(
+      fs, path.rfind('/') == std::string::npos ? "." : path.substr(0, path.rfind('/')));
   segment::RecordDecoder decoder;
+  decoder.set_dictionaries(&dictionaries);
   int status = kExitOk;
   for (;;) {
     segment::FrameRead r = segment::ReadFrame(data, pos, segment::FrameVerify::kChecksum);
@@ -114,13 +119,17 @@ int Dump(Context& ctx, const std::string& path, bool records) {
                   {"bytes", r.frame.batch.size()},
                   {"max_timestamp", h.max_timestamp},
                   {"producer_id", h.producer_id}};
+    const uint32_t dictionary = segment::BatchDictionaryId(r.frame.batch, h);
+    if (dictionary != 0) batch["dictionary"] = dictionary;
     if (!json_out) {
+      const std::string codec =
+          std::string(base::CodecName(h.codec())) +
+          (dictionary != 0 ? " (dictionary " + std::to_string(dictionary) + ")" : "");
       std::printf("batch at %" PRIu64 ": offsets %" PRId64 "..%" PRId64
                   ", %d records, %s, %zu "
                   "bytes, max timestamp %s\n",
-                  pos.value(), h.base_offset, h.last_offset(), h.record_count,
-                  std::string(base::CodecName(h.codec())).c_str(), r.frame.batch.size(),
-                  FormatTime(h.max_timestamp).c_str());
+                  pos.value(), h.base_offset, h.last_offset(), h.record_count, codec.c_str(),
+                  r.frame.batch.size(), FormatTime(h.max_timestamp).c_str());
     }
     if (records) {
       json recs = json::array();

@@ -193,6 +193,7 @@ const std::vector<ConfigKeyInfo>& TopicConfigKeys() {
     std::vector<ConfigKeyInfo> out = {
         {"cleanup.policy", ConfigValueType::kList, "log.cleanup.policy"},
         {"compression.type", ConfigValueType::kString, "compression.type"},
+        {"compression.zstd.dictionary", ConfigValueType::kString, "", true},
         {"compression.zstd.level", ConfigValueType::kInt, "compression.zstd.level"},
         {"flush", ConfigValueType::kString, "", true},
         {"flush.bytes", ConfigValueType::kLong, "", true},
@@ -281,6 +282,15 @@ Result<TopicConfig> ApplyConfig(const TopicConfig& base,
       // Kafka's range (zstd's negative "fast" levels up to its maximum, 22).
       ASSIGN_OR_RETURN(int64_t v, ParseInt(key, value, -131072, 22));
       c.compression_level = static_cast<int>(v);
+    } else if (key == "compression.zstd.dictionary") {
+      if (value == "none") {
+        c.zstd_dictionary = ZstdDictionaryMode::kNone;
+      } else if (value == "auto") {
+        c.zstd_dictionary = ZstdDictionaryMode::kAuto;
+      } else {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         key + ": '" + value + "' is not none or auto");
+      }
     } else if (key == "flush") {
       if (value == "none") {
         c.flush = FlushMode::kNone;
@@ -359,6 +369,13 @@ Result<TopicConfig> ApplyConfig(const TopicConfig& base,
       return MakeError(ErrorCode::kInvalidArgument, "Unknown topic config name: " + key);
     }
   }
+  if (c.cleanup_compact && c.zstd_dictionary == ZstdDictionaryMode::kAuto) {
+    // The cleaner re-encodes batches without knowing a partition's dictionaries: until it does,
+    // the two are refused together rather than letting a cleaning pass fail on every run.
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "compression.zstd.dictionary=auto is not supported with "
+                     "cleanup.policy=compact yet");
+  }
   auto stored_long = [&c](const char* key) {
     auto it = c.stored.find(key);
     return it == c.stored.end() ? FindStoredKey(key)->default_value : it->second;
@@ -384,6 +401,8 @@ std::map<std::string, std::string> ConfigToMap(const TopicConfig& c) {
   std::map<std::string, std::string> out = {
       {"compression.type", PolicyName(c.compression)},
       {"compression.zstd.level", std::to_string(c.compression_level)},
+      {"compression.zstd.dictionary",
+       c.zstd_dictionary == ZstdDictionaryMode::kAuto ? "auto" : "none"},
       {"flush", c.flush == FlushMode::kSync ? "sync" : "none"},
       {"flush.ms", std::to_string(c.flush_ms)},
       {"flush.bytes", std::to_string(c.flush_bytes)},

@@ -25,6 +25,12 @@ enum class CompressionPolicy : uint8_t {
   kProducer,  // store every batch as the producer sent it (default, as Kafka)
 };
 
+// compression.zstd.dictionary (sluice's own key).
+enum class ZstdDictionaryMode : uint8_t {
+  kNone,  // zstd without a dictionary
+  kAuto,  // each partition trains a dictionary from its records and compresses with it
+};
+
 enum class FlushMode : uint8_t {
   kNone,  // acknowledge once in the page cache; flush in the background (flush.ms, flush.bytes)
   kSync,  // acknowledge after an fdatasync covering the batch (group commit)
@@ -60,6 +66,9 @@ const std::vector<ConfigKeyInfo>& TopicConfigKeys();
 struct TopicConfig {
   CompressionPolicy compression = CompressionPolicy::kProducer;
   int compression_level = 3;  // zstd level (compression.zstd.level)
+  // compression.zstd.dictionary: with kAuto and compression.type=zstd, the batches the broker
+  // compresses use a dictionary the partition trained (engine/partition_dictionary.h).
+  ZstdDictionaryMode zstd_dictionary = ZstdDictionaryMode::kNone;
   FlushMode flush = FlushMode::kNone;
   int64_t flush_ms = 1000;                        // background flush interval (flush=none)
   int64_t flush_bytes = 64ll << 20;               // background flush after this many bytes

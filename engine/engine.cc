@@ -199,8 +199,8 @@ Result<PartitionLog*> Engine::OpenPartition(const Topic& topic, Partition& part,
     };
   }
   std::vector<segment::RecoveryReport> reports;
-  auto log =
-      PartitionLog::Open(*fs_, part.dir, topic.Config(), *clock_, &reports, std::move(hooks), mode);
+  auto log = PartitionLog::Open(*fs_, part.dir, topic.Config(), *clock_, &reports, std::move(hooks),
+                                mode, options_.dictionary);
   if (!log) {
     if (mode == PartitionOpen::kCreate) return std::move(log).error();
     part.opened = true;
@@ -752,8 +752,12 @@ namespace {
 // the topic requires. The result's bytes point into `batch` or into `owned`.
 // A LogAppendTime topic stamps the batch with `now_ms` (its maxTimestamp and the attributes'
 // timestamp-type bit, as Kafka's LogValidator does for format v2).
+// With a partition dictionary `dict` (compression.zstd.dictionary=auto), a batch compressed with
+// zstd here uses `use`'s dictionary (when it has one) and is reported to `dict` (samples, ratio).
 Result<BatchToAppend> PrepareBatch(Bytes batch, const TopicConfig& config, std::string& owned,
-                                   int64_t now_ms, const std::string& topic, int32_t partition) {
+                                   int64_t now_ms, const std::string& topic, int32_t partition,
+                                   PartitionDictionary* dict, const PartitionDictionary::Use& use,
+                                   Offset next_offset) {
   auto parsed = segment::ParseBatchHeader(batch);
   if (!parsed) return Invalid(parsed.error().context);
   BatchHeader header = *parsed;
@@ -767,6 +771,12 @@ Result<BatchToAppend> PrepareBatch(Bytes batch, const TopicConfig& config, std::
     return Invalid("transactional and control batches are not supported");
   }
   if (header.record_count == 0) return Invalid("batch has no records");
+  if (uint32_t id = segment::BatchDictionaryId(batch, header); id != 0) {
+    // Only the dictionaries a partition trained are ever named by a stored batch: a reader finds
+    // them by the id.
+    return Invalid("zstd batch compressed with dictionary " + std::to_string(id) +
+                   ": batches must be compressed without a dictionary");
+  }
   if (config.cleanup_compact) {
     // The cleaner keeps the latest record per key: a record without one has no place in a
     // compacted topic (Kafka's LogValidator refuses it with INVALID_RECORD).
@@ -801,8 +811,15 @@ Result<BatchToAppend> PrepareBatch(Bytes batch, const TopicConfig& config, std::
   }
   const base::Codec codec = config.StorageCodec();
   if (header.codec() == base::Codec::kNone && codec != base::Codec::kNone) {
+    const base::ZstdDictionary* with = codec == base::Codec::kZstd ? use.get() : nullptr;
     ASSIGN_OR_RETURN(std::string compressed,
-                     segment::CompressBatch(batch, header, codec, config.compression_level));
+                     with != nullptr
+                         ? segment::CompressBatch(batch, header, *with)
+                         : segment::CompressBatch(batch, header, codec, config.compression_level));
+    if (dict != nullptr && codec == base::Codec::kZstd) {
+      dict->Observe(batch.subspan(segment::kBatchHeaderSize),
+                    compressed.size() - segment::kBatchHeaderSize, with, next_offset);
+    }
     owned = std::move(compressed);
     batch = base::AsBytes(owned);
     ASSIGN_OR_RETURN(header, segment::ParseBatchHeader(batch));
@@ -843,9 +860,16 @@ Result<Engine::PreparedAppend> Engine::PrepareAppend(const std::string& topic_na
   out.owned.resize(batches.size());
   out.batches.reserve(batches.size());
   uint64_t frame_bytes = 0;
+  PartitionDictionary* dict = nullptr;
+  if (config.zstd_dictionary == ZstdDictionaryMode::kAuto &&
+      config.StorageCodec() == base::Codec::kZstd) {
+    dict = &out.log->dictionary();
+    out.dictionary = dict->Acquire(config.compression_level);
+  }
+  const Offset next_offset = out.log->high_watermark();
   for (size_t i = 0; i < batches.size(); ++i) {
-    auto batch =
-        PrepareBatch(batches[i], config, out.owned[i], log_append_time_ms, topic_name, partition);
+    auto batch = PrepareBatch(batches[i], config, out.owned[i], log_append_time_ms, topic_name,
+                              partition, dict, out.dictionary, next_offset);
     if (!batch) {
       Error e = std::move(batch).error();
       if (batches.size() > 1) {

@@ -92,6 +92,9 @@ struct EngineOptions {
   // that runs the writer tasks when it chooses (a crash sweep that must issue the same file-system
   // operations every run).
   std::function<void(std::function<void()>)> run_writer;
+  // Sizes of the zstd dictionaries partitions train (compression.zstd.dictionary=auto): how much
+  // they sample, how large a dictionary is, when the ratio has drifted.
+  DictionaryOptions dictionary;
 };
 
 // Whether an administrative call only checks what it would do (Kafka's validate_only).
@@ -337,6 +340,8 @@ class Engine {
     PartitionLog* log = nullptr;
     std::vector<BatchToAppend> batches;
     std::vector<std::string> owned;
+    // The dictionary the batches were compressed with: held until they have their offsets.
+    PartitionDictionary::Use dictionary;
   };
   Result<PreparedAppend> PrepareAppend(const std::string& topic, int32_t partition,
                                        std::span<const Bytes> batches, int64_t log_append_time_ms);

@@ -244,6 +244,7 @@ Result<std::vector<GroupPartitionStatus>> GroupOffsetStore::Describe(
       // The oldest unconsumed record is the one at the committed offset.
       ASSIGN_OR_RETURN(ReadResult r, engine_.Read(tp.first, tp.second, consumed_to, 1));
       segment::RecordDecoder decoder;
+      decoder.set_dictionaries(r.dictionaries.get());
       for (const StoredBatch& b : r.batches) {
         RETURN_IF_ERROR(decoder.Reset(b.bytes, b.header));
         for (;;) {

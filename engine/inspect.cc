@@ -8,6 +8,7 @@
 #include "engine/producer_state.h"
 #include "engine/snapshot.h"
 #include "engine/watermark.h"
+#include "segment/dictionary.h"
 #include "segment/format.h"
 #include "segment/segment.h"
 
@@ -347,7 +348,8 @@ Status InspectPartition(io::FileSystem& fs, const std::string& data_dir, const T
   for (const auto& e : *entries) {
     const std::string path = io::JoinPath(part.dir, e);
     if (segment::Segment::ParseLogName(e) || e == kRecoveryPointFile || e == kPartitionMetaFile ||
-        e == kWatermarkFile || ParseProducerSnapshotName(e)) {
+        e == kWatermarkFile || ParseProducerSnapshotName(e) ||
+        segment::ParseDictionaryFileName(e)) {
       continue;
     }
     if (e == kLogStartFile) {
@@ -445,6 +447,17 @@ Status InspectPartition(io::FileSystem& fs, const std::string& data_dir, const T
         Add(part, Verdict::kDamaged, pr.file, pr.position, pr.what,
             "open may trust it and misplace reads; `sluice repair --execute` moves it aside and "
             "the next open rebuilds it from the log");
+        break;
+      case VerifyProblem::Kind::kDictionaryNeeded:
+        Add(part, Verdict::kOffline, pr.file, std::nullopt, pr.what,
+            "reads of those batches fail (open and every other read go on); restore the file "
+            "from a backup of " +
+                part.dir + ": nothing else can decompress them, and sluice never deletes them");
+        break;
+      case VerifyProblem::Kind::kDictionaryDamaged:
+        Add(part, Verdict::kDamaged, pr.file, std::nullopt, pr.what,
+            "no retained batch needs it; if it is the newest, open trains a new dictionary "
+            "instead (the file stays until retention passes it)");
         break;
     }
   }

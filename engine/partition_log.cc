@@ -185,7 +185,8 @@ segment::SegmentOptions PartitionLog::SegmentOptionsFor(const TopicConfig& confi
 
 Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
     io::FileSystem& fs, std::string dir, const TopicConfig& config, const base::Clock& clock,
-    std::vector<segment::RecoveryReport>* reports, PartitionLogHooks hooks, PartitionOpen mode) {
+    std::vector<segment::RecoveryReport>* reports, PartitionLogHooks hooks, PartitionOpen mode,
+    const DictionaryOptions& dictionary) {
   std::unique_ptr<PartitionLog> log(new PartitionLog(fs, std::move(dir), config, clock));
   log->hooks_ = std::move(hooks);
   const std::string& d = log->dir_;
@@ -300,6 +301,8 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(
     log_start = tail.next_offset;
   }
   if (log_start) log->deleted_below_.store(log_start->value());
+  ASSIGN_OR_RETURN(log->dict_,
+                   PartitionDictionary::Open(fs, d, clock, tail.next_offset, dictionary));
   RETURN_IF_ERROR(log->LoadProducerState(snapshots));
   if (recovered || !rp || rp->segment_base != active->base_offset()) {
     // Everything recovery accepted is now made durable, so that the recovery point can cover it.
@@ -555,6 +558,10 @@ Result<std::optional<AppendResult>> PartitionLog::AdmitLocked(
     fr.meta.last_offset = next_offset_ + batches[i].header.last_offset_delta;
     next_offset_ = fr.meta.last_offset + 1;
     base::StoreBE<int64_t>(fr.head.data() + f::kFramePrefixSize, fr.meta.base_offset.value());
+    // Which records a dictionary holds, for its removal (PartitionDictionary::Collect).
+    if (uint32_t id = segment::BatchDictionaryId(batches[i].bytes, batches[i].header); id != 0) {
+      dict_->NoteWritten(id, fr.meta.last_offset);
+    }
   }
   return std::optional<AppendResult>();
 }
@@ -949,6 +956,8 @@ Status PartitionLog::DropOldestSegments(Pred doomed) {
   } else if (result) {
     result = std::move(names).error();
   }
+  // Dictionaries only the deleted segments needed go after them.
+  if (Status s = dict_->Collect(start); !s && result) result = s;
   return result;
 }
 
@@ -1021,14 +1030,16 @@ Result<ReadResult> PartitionLog::Read(Offset from, size_t max_bytes) const {
   const Offset hw = high_watermark();
   auto list = Snapshot();
   const Offset log_start = LogStartOf(*list);
-  return ReadSegments(std::move(list), log_start, hw, from, max_bytes, dir_);
+  return ReadSegments(std::move(list), log_start, hw, from, max_bytes, dir_, dict_->store());
 }
 
 Result<ReadResult> ReadSegments(
     std::shared_ptr<const std::vector<std::shared_ptr<Segment>>> segments, Offset log_start,
-    Offset hw, Offset from, size_t max_bytes, const std::string& dir) {
+    Offset hw, Offset from, size_t max_bytes, const std::string& dir,
+    std::shared_ptr<const base::ZstdDictionaries> dictionaries) {
   const auto& list = segments;
   ReadResult out;
+  out.dictionaries = std::move(dictionaries);
   out.high_watermark = hw;
   out.log_start_offset = log_start;
   if (from < out.log_start_offset || from > hw) {
@@ -1065,6 +1076,7 @@ Result<std::optional<TimestampOffset>> PartitionLog::OffsetForTimestamp(int64_t 
   auto list = Snapshot();
   const Offset start = LogStartOf(*list);
   segment::RecordDecoder decoder;
+  decoder.set_dictionaries(dict_->store().get());
   for (const auto& seg : *list) {
     if (seg->tail().max_timestamp < timestamp) continue;
     ASSIGN_OR_RETURN(std::optional<Frame> frame, seg->FindByTime(timestamp));
@@ -1116,6 +1128,7 @@ Result<std::optional<TimestampOffset>> PartitionLog::OffsetForMaxTimestamp() con
   const Offset start = LogStartOf(*list);
   std::optional<TimestampOffset> best;
   segment::RecordDecoder decoder;
+  decoder.set_dictionaries(dict_->store().get());
   for (const auto& seg : *list) {
     if (seg->tail().next_offset <= start) continue;
     if (best && seg->tail().max_timestamp <= best->timestamp) continue;  // nothing larger here

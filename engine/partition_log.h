@@ -82,6 +82,7 @@
 
 #include "engine/config.h"
 #include "engine/log_cleaner.h"
+#include "engine/partition_dictionary.h"
 #include "engine/producer_state.h"
 #include "segment/base/clock.h"
 #include "segment/segment.h"
@@ -118,6 +119,9 @@ struct ReadResult {
   Offset log_start_offset;
   // Keeps the segments the batches point into alive; the views are valid while this is held.
   std::shared_ptr<const void> pin;
+  // Where zstd batches that name a dictionary find it (compression.zstd.dictionary): give it to
+  // the RecordDecoder (set_dictionaries) or DecompressBatch that reads these batches.
+  std::shared_ptr<const base::ZstdDictionaries> dictionaries;
 };
 
 struct TimestampOffset {
@@ -175,10 +179,12 @@ Status WriteRecoveryPointFile(io::FileSystem& fs, const std::string& dir, const 
 // Reads the batches of `segments` (oldest first, never empty) from `from` up to `hw`, at least one
 // batch and then up to `max_bytes`: the read both a partition's writer (PartitionLog::Read) and a
 // reader in another process (PartitionReader::Read) do over their own segment lists. kOutOfRange
-// outside [log_start, hw]; `dir` names the partition in errors. The result pins `segments`.
+// outside [log_start, hw]; `dir` names the partition in errors. The result pins `segments` and
+// carries `dictionaries`.
 Result<ReadResult> ReadSegments(
     std::shared_ptr<const std::vector<std::shared_ptr<segment::Segment>>> segments,
-    Offset log_start, Offset hw, Offset from, size_t max_bytes, const std::string& dir);
+    Offset log_start, Offset hw, Offset from, size_t max_bytes, const std::string& dir,
+    std::shared_ptr<const base::ZstdDictionaries> dictionaries);
 
 // The log start offset set by DeleteRecords (`<partition dir>/log-start`, FORMAT.md): records
 // below it are deleted even where their segment still holds later ones.
@@ -198,12 +204,10 @@ class PartitionLog {
   // files, segments that do not join up, or damage below the recovery point fail with kOffline
   // (naming the file, the byte position and the offsets at risk) and change nothing on disk.
   // Only an invalid tail above the recovery point (a torn write) is truncated, and reported.
-  static Result<std::unique_ptr<PartitionLog>> Open(io::FileSystem& fs, std::string dir,
-                                                    const TopicConfig& config,
-                                                    const base::Clock& clock,
-                                                    std::vector<segment::RecoveryReport>* reports,
-                                                    PartitionLogHooks hooks = {},
-                                                    PartitionOpen mode = PartitionOpen::kExisting);
+  static Result<std::unique_ptr<PartitionLog>> Open(
+      io::FileSystem& fs, std::string dir, const TopicConfig& config, const base::Clock& clock,
+      std::vector<segment::RecoveryReport>* reports, PartitionLogHooks hooks = {},
+      PartitionOpen mode = PartitionOpen::kExisting, const DictionaryOptions& dictionary = {});
   ~PartitionLog();
   PartitionLog(const PartitionLog&) = delete;
   PartitionLog& operator=(const PartitionLog&) = delete;
@@ -291,6 +295,9 @@ class PartitionLog {
   void AbandonForTesting();
 
   const std::string& dir() const { return dir_; }
+  // The partition's zstd dictionaries (compression.zstd.dictionary): what the engine compresses
+  // new batches with, and where readers find them. Lives as long as the log.
+  PartitionDictionary& dictionary() const { return *dict_; }
 
  private:
   struct PendingFrame;
@@ -409,6 +416,8 @@ class PartitionLog {
   std::optional<std::pair<Offset, uint64_t>> rp_written_;  // (segment base, position) last written
   std::optional<Offset> snapshot_at_;    // the newest producer snapshot loaded or written
   std::set<Offset> unusable_snapshots_;  // damaged snapshots found at open: never written over
+
+  std::unique_ptr<PartitionDictionary> dict_;  // set at open; thread-safe itself
 };
 
 }  // namespace sluice::engine

@@ -27,7 +27,10 @@ segment::SegmentOptions OptionsFor(const TopicConfig& config) {
 }  // namespace
 
 PartitionReader::PartitionReader(io::FileSystem& fs, std::string dir, const TopicConfig& config)
-    : fs_(fs), dir_(std::move(dir)), options_(OptionsFor(config)) {}
+    : fs_(fs),
+      dir_(std::move(dir)),
+      options_(OptionsFor(config)),
+      dictionaries_(std::make_shared<segment::DictionaryStore>(fs, dir_)) {}
 
 Result<std::unique_ptr<PartitionReader>> PartitionReader::Open(io::FileSystem& fs, std::string dir,
                                                                const TopicConfig& config) {
@@ -141,7 +144,7 @@ Result<PartitionReader::View> PartitionReader::Current() {
 Result<ReadResult> PartitionReader::Read(Offset from, size_t max_bytes) {
   ASSIGN_OR_RETURN(View current, Current());
   return ReadSegments(std::move(current.segments), current.log_start, current.hw, from, max_bytes,
-                      dir_);
+                      dir_, dictionaries_);
 }
 
 Result<std::optional<TimestampOffset>> PartitionReader::OffsetForTimestamp(int64_t timestamp) {
@@ -149,6 +152,7 @@ Result<std::optional<TimestampOffset>> PartitionReader::OffsetForTimestamp(int64
   const auto& list = current.segments;
   const Offset hw = current.hw;
   segment::RecordDecoder decoder;
+  decoder.set_dictionaries(dictionaries_.get());
   for (const auto& seg : *list) {
     if (seg->tail().max_timestamp < timestamp) continue;
     ASSIGN_OR_RETURN(std::optional<Frame> frame, seg->FindByTime(timestamp));

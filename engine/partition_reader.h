@@ -34,6 +34,7 @@
 #include "engine/config.h"
 #include "engine/partition_log.h"
 #include "engine/watermark.h"
+#include "segment/dictionary.h"
 #include "segment/segment.h"
 
 namespace sluice::engine {
@@ -75,6 +76,9 @@ class PartitionReader {
   io::FileSystem& fs_;
   const std::string dir_;
   const segment::SegmentOptions options_;
+  // The partition's zstd dictionaries, each loaded from its file when a batch first names it (a
+  // dictionary the writer trains later is found the same way).
+  const std::shared_ptr<const segment::DictionaryStore> dictionaries_;
 
   std::mutex mu_;               // guards the fields below; held across a catch-up
   std::condition_variable cv_;  // timed waits without a writer (nothing notifies it)

@@ -67,6 +67,7 @@ class Cursor {
       }
       if (next_ >= end_ || options_.stop.stop_requested()) return false;
       ASSIGN_OR_RETURN(read_, engine_.Read(options_.topic, partition_, next_, options_.read_bytes));
+      decoder_.set_dictionaries(read_.dictionaries.get());
       batch_ = 0;
       if (read_.batches.empty()) return false;
     }

@@ -141,11 +141,14 @@ class Broker::Impl {
   struct ProduceCall;
   struct PendingFetch;
   void RunFetch(std::shared_ptr<PendingFetch> fetch);
-  // A stored zstd batch decompressed for a client below Fetch v10; nullptr when it does not fit
-  // the `room` left in the response (unless it is the `first` batch) or memory is short now.
-  Result<std::shared_ptr<const struct TranscodedBatch>> TranscodeForOldClient(
-      const std::string& topic, int32_t partition, const engine::StoredBatch& batch, bool first,
-      size_t room);
+  // A stored zstd batch a client cannot read as it is, made standard: decompressed (with the
+  // partition's dictionary, from `dictionaries`, when it names one) for a client below Fetch v10,
+  // or for a batch compressed with a dictionary; with `recompress`, compressed again with plain
+  // zstd when that is smaller. nullptr when it does not fit the `room` left in the response
+  // (unless it is the `first` batch) or memory is short now.
+  Result<std::shared_ptr<const struct TranscodedBatch>> TranscodeForClient(
+      const std::string& topic, int32_t partition, const engine::StoredBatch& batch,
+      const base::ZstdDictionaries* dictionaries, bool recompress, bool first, size_t room);
 
   // Whether clients may see the topic (internal topics, "__*", are hidden from them).
   bool VisibleTopic(const std::string& name) const;

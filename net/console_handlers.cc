@@ -422,6 +422,7 @@ HttpResponse Broker::Impl::ApiRecordsLocked(const std::map<std::string, std::str
     auto read = engine_->Read(*topic, p, base::Offset(next), kReadChunkBytes);
     if (!read) return JsonError(500, read.error().ToString());
     if (read->batches.empty()) break;
+    decoder.set_dictionaries(read->dictionaries.get());
     const int64_t before = next;
     for (const auto& batch : read->batches) {
       if (stopped || static_cast<int64_t>(records.size()) >= limit || next >= hw) break;

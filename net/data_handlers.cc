@@ -1,6 +1,7 @@
 // Produce, Fetch (with long polling) and ListOffsets.
 
 #include <chrono>
+#include <optional>
 #include <set>
 
 #include "net/broker_impl.h"
@@ -209,16 +210,17 @@ void Broker::Impl::Handle(const RequestHeader& h, const FetchRequest& req, Respo
   RunFetch(std::move(fetch));
 }
 
-// A zstd batch decompressed for a Fetch below v10, with its charge on the memory budget.
+// A zstd batch transcoded for a Fetch (below v10, or of a batch compressed with a dictionary),
+// with its charge on the memory budget.
 struct TranscodedBatch {
   std::string bytes_;
   MemoryBudget::Lease charge;
   Bytes bytes() const { return base::AsBytes(bytes_); }
 };
 
-Result<std::shared_ptr<const TranscodedBatch>> Broker::Impl::TranscodeForOldClient(
-    const std::string& topic, int32_t partition, const engine::StoredBatch& batch, bool first,
-    size_t room) {
+Result<std::shared_ptr<const TranscodedBatch>> Broker::Impl::TranscodeForClient(
+    const std::string& topic, int32_t partition, const engine::StoredBatch& batch,
+    const base::ZstdDictionaries* dictionaries, bool recompress, bool first, size_t room) {
   // At most the topic's max.message.bytes, whatever the batch's frames declare; after the first
   // batch of the response (sent whole, KIP-74), within the response's max_bytes.
   auto config = engine_->GetTopicConfig(topic);
@@ -233,15 +235,24 @@ Result<std::shared_ptr<const TranscodedBatch>> Broker::Impl::TranscodeForOldClie
   auto charge = first ? server_->budget().ReserveAnyway(limit + segment::kBatchHeaderSize)
                       : server_->budget().TryReserve(limit + segment::kBatchHeaderSize);
   if (!charge) return std::shared_ptr<const TranscodedBatch>();
-  auto plain = segment::DecompressBatch(batch.bytes, batch.header, limit);
+  auto plain = segment::DecompressBatch(batch.bytes, batch.header, limit, dictionaries);
   if (!plain) {
     if (!first && plain.error().code == ErrorCode::kTooLarge)
       return std::shared_ptr<const TranscodedBatch>();
-    const std::string what = topic + "-" + std::to_string(partition) +
-                             ": cannot serve a zstd batch decompressed to a Fetch below v10: " +
-                             plain.error().ToString();
+    const std::string what =
+        topic + "-" + std::to_string(partition) + ": cannot serve the zstd batch at offset " +
+        std::to_string(batch.header.base_offset) + " decompressed: " + plain.error().ToString();
     base::LogError("serve: " + what);
     return base::MakeError(ErrorCode::kCorruption, what);
+  }
+  if (recompress) {
+    // A dictionary batch for a client that reads zstd: standard zstd again, at the topic's level.
+    auto header = segment::ParseBatchHeader(base::AsBytes(*plain));
+    if (header) {
+      auto again = segment::CompressBatch(base::AsBytes(*plain), *header, base::Codec::kZstd,
+                                          config ? config->compression_level : 0);
+      if (again && again->size() < plain->size()) *plain = std::move(*again);
+    }
   }
   auto out = std::make_shared<TranscodedBatch>();
   out->bytes_ = std::move(*plain);
@@ -303,16 +314,27 @@ void Broker::Impl::RunFetch(std::shared_ptr<PendingFetch> fetch) {
           part.high_watermark = part.last_stable_offset = read->high_watermark.value();
           part.log_start_offset = read->log_start_offset.value();
           Sent& counted = sent.emplace_back(Sent{&t.topic, p.partition, 0, 0});
+          std::optional<bool> zstd_topic;  // looked up at the first dictionary batch
           for (const auto& b : read->batches) {
             const size_t size = b.bytes.size();
             if (!part.batches.empty() || total > 0) {
               if (total + size > max_bytes) break;
             }
-            if (b.header.codec() == base::Codec::kZstd && version < kMinZstdFetchVersion) {
-              // An old client cannot read zstd: serve it the batch decompressed.
-              auto plain =
-                  TranscodeForOldClient(t.topic, p.partition, b, part.batches.empty() && total == 0,
-                                        max_bytes > total ? max_bytes - total : 0);
+            const bool with_dictionary = segment::BatchDictionaryId(b.bytes, b.header) != 0;
+            if (b.header.codec() == base::Codec::kZstd &&
+                (version < kMinZstdFetchVersion || with_dictionary)) {
+              // An old client cannot read zstd, and no client has sluice's dictionaries: serve
+              // the batch decompressed, or (a dictionary batch of a zstd topic, to a client that
+              // reads zstd) compressed again without the dictionary.
+              if (with_dictionary && !zstd_topic) {
+                auto config = engine_->GetTopicConfig(t.topic);
+                zstd_topic = config && config->StorageCodec() == base::Codec::kZstd;
+              }
+              const bool recompress =
+                  with_dictionary && version >= kMinZstdFetchVersion && *zstd_topic;
+              auto plain = TranscodeForClient(t.topic, p.partition, b, read->dictionaries.get(),
+                                              recompress, part.batches.empty() && total == 0,
+                                              max_bytes > total ? max_bytes - total : 0);
               if (!plain) {
                 part.error_code = KafkaError::kCorruptMessage;
                 break;

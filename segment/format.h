@@ -114,6 +114,14 @@ inline constexpr Magic kCleanerSwapMagic = MakeMagic("SLUICECS");
 inline constexpr uint16_t kCleanerSwapVersion1 = 1;
 inline constexpr uint16_t kCleanerSwapCurrentVersion = kCleanerSwapVersion1;
 inline constexpr uint16_t kCleanerSwapMinReadableVersion = kCleanerSwapVersion1;
+// Dictionary: <topic>-<partition>/<id, 10 digits>.zdict (FORMAT.md "Dictionaries"): a zstd
+// dictionary that batches of the partition were compressed with (compression.zstd.dictionary).
+inline constexpr Magic kDictionaryMagic = MakeMagic("SLUICEZD");
+inline constexpr uint16_t kDictionaryVersion1 = 1;
+inline constexpr uint16_t kDictionaryCurrentVersion = kDictionaryVersion1;
+inline constexpr uint16_t kDictionaryMinReadableVersion = kDictionaryVersion1;
+inline constexpr size_t kDictionaryHeaderSize = 32;  // id, reserved, first offset, time, stats
+inline constexpr size_t kMaxDictionaryBytes = 1u << 20;
 
 // Segments are addressed with 32-bit positions in the index.
 inline constexpr uint64_t kMaxSegmentBytes = 1ull << 31;

@@ -93,8 +93,8 @@ Status RecordDecoder::Reset(Bytes batch, const BatchHeader& header) {
     records_ = body;
     return {};
   }
-  ASSIGN_OR_RETURN(
-      size_t n, base::DecompressReusing(header.codec(), body, scratch_, max_decompressed_bytes_));
+  ASSIGN_OR_RETURN(size_t n, base::DecompressReusing(header.codec(), body, scratch_,
+                                                     max_decompressed_bytes_, dictionaries_));
   records_ = base::AsBytes(scratch_).first(n);
   return {};
 }
@@ -269,6 +269,35 @@ Result<std::string> BatchBuilder::Build(Codec codec, int level, ProducerInfo pro
   return out;
 }
 
+namespace {
+
+// Sets the length, codec and CRC of a batch whose records section `out` now holds compressed.
+void FinishCompressedBatch(std::string& out, const BatchHeader& header, Codec codec) {
+  auto* p = reinterpret_cast<std::byte*>(out.data());
+  StoreBE<int32_t>(p + batch_field::kBatchLength, static_cast<int32_t>(out.size() - 12));
+  auto attrs = static_cast<int16_t>((header.attributes & ~0x7) | static_cast<int16_t>(codec));
+  StoreBE<int16_t>(p + batch_field::kAttributes, attrs);
+  UpdateBatchCrc({p, out.size()});
+}
+
+}  // namespace
+
+Result<std::string> CompressBatch(Bytes batch, const BatchHeader& header,
+                                  const base::ZstdDictionary& dictionary) {
+  if (header.codec() != Codec::kNone) {
+    return MakeError(ErrorCode::kInvalidArgument, "batch is already compressed");
+  }
+  std::string out(base::AsString(batch.first(kBatchHeaderSize)));
+  RETURN_IF_ERROR(dictionary.Compress(batch.subspan(kBatchHeaderSize), out));
+  FinishCompressedBatch(out, header, Codec::kZstd);
+  return out;
+}
+
+uint32_t BatchDictionaryId(Bytes batch, const BatchHeader& header) {
+  if (header.codec() != Codec::kZstd || batch.size() <= kBatchHeaderSize) return 0;
+  return base::ZstdFrameDictionaryId(batch.subspan(kBatchHeaderSize));
+}
+
 Result<std::string> CompressBatch(Bytes batch, const BatchHeader& header, Codec codec, int level) {
   if (header.codec() != Codec::kNone) {
     return MakeError(ErrorCode::kInvalidArgument, "batch is already compressed");
@@ -284,13 +313,14 @@ Result<std::string> CompressBatch(Bytes batch, const BatchHeader& header, Codec 
 }
 
 Result<std::string> DecompressBatch(Bytes batch, const BatchHeader& header,
-                                    size_t max_decompressed_bytes) {
+                                    size_t max_decompressed_bytes,
+                                    const base::ZstdDictionaries* dictionaries) {
   SLUICE_CHECK(batch.size() >= kBatchHeaderSize, "DecompressBatch of an unparsed batch");
   if (header.codec() == Codec::kNone) return std::string(base::AsString(batch));
   std::string out(base::AsString(batch.first(kBatchHeaderSize)));
   max_decompressed_bytes = std::min(max_decompressed_bytes, RecordDecoder::kMaxDecompressedBytes);
   RETURN_IF_ERROR(base::Decompress(header.codec(), batch.subspan(kBatchHeaderSize), out,
-                                   max_decompressed_bytes));
+                                   max_decompressed_bytes, dictionaries));
   // kMaxDecompressedBytes keeps the length within the i32 batch length field.
   auto* p = reinterpret_cast<std::byte*>(out.data());
   StoreBE<int32_t>(p + batch_field::kBatchLength, static_cast<int32_t>(out.size() - 12));

@@ -120,6 +120,11 @@ class RecordDecoder {
   Result<std::optional<RecordView>> Next();
 
   const BatchHeader& header() const { return header_; }
+  // Where zstd frames that name a dictionary find it, for the batches Reset from now on (nullptr:
+  // such a batch is an error). Borrowed: it must outlive those Resets.
+  void set_dictionaries(const base::ZstdDictionaries* dictionaries) {
+    dictionaries_ = dictionaries;
+  }
   // Changes the limit for the batches Reset from now on.
   void set_max_decompressed_bytes(size_t max) {
     max_decompressed_bytes_ = std::min(max, kMaxDecompressedBytes);
@@ -129,6 +134,7 @@ class RecordDecoder {
 
  private:
   size_t max_decompressed_bytes_;
+  const base::ZstdDictionaries* dictionaries_ = nullptr;
   BatchHeader header_;
   std::string scratch_;
   Bytes records_;
@@ -182,6 +188,13 @@ class BatchBuilder {
 // Returns a copy of an uncompressed `batch` with its records compressed by `codec` (attributes and
 // CRC updated). Fails with kInvalidArgument if the batch is already compressed.
 Result<std::string> CompressBatch(Bytes batch, const BatchHeader& header, Codec codec, int level);
+// The same with zstd and `dictionary` (at the dictionary's level): the records section is one zstd
+// frame that names the dictionary's id.
+Result<std::string> CompressBatch(Bytes batch, const BatchHeader& header,
+                                  const base::ZstdDictionary& dictionary);
+
+// The dictionary id the zstd frame of a zstd batch names (0: none, or not a zstd batch).
+uint32_t BatchDictionaryId(Bytes batch, const BatchHeader& header);
 
 // Returns a copy of `batch` with its records section decompressed: the attributes' codec bits set
 // to none, batch length and CRC-32C recomputed, every other field (base offset, leader epoch,
@@ -189,10 +202,12 @@ Result<std::string> CompressBatch(Bytes batch, const BatchHeader& header, Codec 
 // stored compressed batch to a client that cannot read its codec. An uncompressed `batch` is
 // returned unchanged. Malformed compressed data is kCorruption; a records section that would
 // decompress to more than `max_decompressed_bytes` is kOutOfRange. The records themselves are not
-// decoded, and `batch`'s own CRC-32C is not checked.
+// decoded, and `batch`'s own CRC-32C is not checked. A zstd batch that names a dictionary needs
+// `dictionaries` (base::Decompress).
 Result<std::string> DecompressBatch(
     Bytes batch, const BatchHeader& header,
-    size_t max_decompressed_bytes = RecordDecoder::kMaxDecompressedBytes);
+    size_t max_decompressed_bytes = RecordDecoder::kMaxDecompressedBytes,
+    const base::ZstdDictionaries* dictionaries = nullptr);
 
 // Largest record timestamp in the batch, read from the records themselves (for producers that
 // leave the header's maxTimestamp at -1).

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "segment/dictionary.h"
 #include "segment/format.h"
 #include "segment/frame.h"
 #include "segment/segment.h"
@@ -20,9 +21,18 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
   report.dir = dir;
   ASSIGN_OR_RETURN(auto names, fs.ListDir(dir));
   std::vector<Offset> bases;
+  std::vector<uint32_t> dictionary_files;
   for (const auto& name : names) {
     if (auto base = Segment::ParseLogName(name)) bases.push_back(*base);
+    if (auto id = ParseDictionaryFileName(name)) dictionary_files.push_back(*id);
   }
+  // The first batch naming each dictionary: (segment path, position, offset).
+  struct FirstUse {
+    std::string path;
+    uint64_t position = 0;
+    int64_t offset = 0;
+  };
+  std::map<uint32_t, FirstUse> first_use;
   std::sort(bases.begin(), bases.end());
   if (!bases.empty()) report.start_offset = report.next_offset = bases.front();
   for (size_t i = 0; i < bases.size(); ++i) {
@@ -96,6 +106,9 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
       if (auto crc = VerifyBatchCrc(r.frame.batch, h); !crc) {
         problem(pos.value(), h.base_offset, crc.error().context, VerifyProblem::Kind::kBatchCrc);
       }
+      if (uint32_t id = BatchDictionaryId(r.frame.batch, h); id != 0) {
+        if (report.dictionaries[id]++ == 0) first_use[id] = {path, pos.value(), h.base_offset};
+      }
       frames.emplace_back(pos.value(), h.base_offset);
       ++report.frames;
       report.records += h.record_count;
@@ -145,6 +158,24 @@ Result<PartitionVerifyReport> VerifyPartition(io::FileSystem& fs, const std::str
       report.problems.push_back({VerifyProblem::Kind::kIndexMismatch, index_path,
                                  decoded->tail.end.value(), -1,
                                  "index covers bytes past the last valid frame"});
+    }
+  }
+  // Every dictionary a batch names must load; every dictionary file should.
+  DictionaryStore store(fs, dir);
+  for (const auto& [id, use] : first_use) {
+    if (auto dict = store.Find(id); !dict) {
+      report.problems.push_back({VerifyProblem::Kind::kDictionaryNeeded,
+                                 dir + "/" + DictionaryFileName(id), use.position, use.offset,
+                                 std::to_string(report.dictionaries[id]) + " batches from offset " +
+                                     std::to_string(use.offset) + " (" + use.path +
+                                     ") need it: " + dict.error().context});
+    }
+  }
+  for (uint32_t id : dictionary_files) {
+    if (first_use.count(id) != 0) continue;
+    if (auto dict = store.Find(id); !dict) {
+      report.problems.push_back({VerifyProblem::Kind::kDictionaryDamaged,
+                                 dir + "/" + DictionaryFileName(id), 0, -1, dict.error().context});
     }
   }
   return report;

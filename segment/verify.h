@@ -5,6 +5,7 @@
 // each index file against the log it describes. Never writes: unlike opening a log, it does not
 // recover or truncate anything.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,12 @@ struct VerifyProblem {
     kBatchCrc,         // a valid frame holds a batch whose CRC-32C does not match
     kIndexUnreadable,  // the index cannot be read or decoded
     kIndexMismatch,    // the index decodes but does not describe its log
+    // Batches name a zstd dictionary that cannot be loaded (missing or damaged file): reads of
+    // them fail. `file` is the dictionary's, `offset` the first batch that needs it.
+    kDictionaryNeeded,
+    // A dictionary file that does not load, which no batch names (open trains a new one if it
+    // was the newest).
+    kDictionaryDamaged,
   };
   Kind kind = Kind::kLog;
   std::string file;
@@ -65,6 +72,8 @@ struct PartitionVerifyReport {
   std::vector<VerifyProblem> problems;               // empty: healthy
   std::vector<SegmentVerifyReport> segment_reports;  // one per segment file, in offset order
   int64_t max_producer_id = -1;  // the largest producer id of any valid batch, -1 if none
+  // The zstd dictionaries (segment/dictionary.h) the valid batches name: id -> batches naming it.
+  std::map<uint32_t, int64_t> dictionaries;
 };
 
 // Verifies every segment in `dir`. An I/O error reading the directory is an Error; damage is

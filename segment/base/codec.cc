@@ -4,10 +4,24 @@
 #include <snappy.h>
 #include <zlib.h>
 #include <zstd.h>
+#define ZDICT_STATIC_LINKING_ONLY  // the fastCover trainer's parameters
+#include <zdict.h>
 
 #include <memory>
+#include <vector>
 
 namespace sluice::base {
+
+// The zstd handles of a ZstdDictionary, for this file only.
+struct ZstdDictionaryAccess {
+  static const ZSTD_DDict* DDict(const ZstdDictionary& d) {
+    return static_cast<const ZSTD_DDict*>(d.ddict_);
+  }
+  static const ZSTD_CDict* CDict(const ZstdDictionary& d) {
+    return static_cast<const ZSTD_CDict*>(d.cdict_);
+  }
+};
+
 namespace {
 
 Error Corrupt(std::string_view codec, std::string_view detail) {
@@ -55,7 +69,27 @@ uint64_t ZstdMaxContent(size_t frame_bytes) {
   return (uint64_t{frame_bytes} / 4 + 1) * (128 * 1024);
 }
 
-Status ZstdDecompress(Bytes in, std::string& out, size_t max) {
+// The dictionary the frame at `in` names, if any: nullptr for none; an error when it names one
+// that `dicts` cannot give (or there is no `dicts`).
+Result<std::shared_ptr<const ZstdDictionary>> FrameDictionary(Bytes in,
+                                                              const ZstdDictionaries* dicts) {
+  const uint32_t id = ZstdFrameDictionaryId(in);
+  if (id == 0) return std::shared_ptr<const ZstdDictionary>();
+  if (dicts == nullptr) {
+    return MakeError(ErrorCode::kCorruption,
+                     "zstd frame needs dictionary " + std::to_string(id) +
+                         ", and this reader has no dictionaries (only sluice's partition "
+                         "dictionaries are valid)");
+  }
+  ASSIGN_OR_RETURN(auto dict, dicts->Find(id));
+  if (dict == nullptr || dict->id() != id) {
+    return MakeError(ErrorCode::kCorruption,
+                     "zstd dictionary " + std::to_string(id) + " not found");
+  }
+  return dict;
+}
+
+Status ZstdDecompress(Bytes in, std::string& out, size_t max, const ZstdDictionaries* dicts) {
   const size_t old = out.size();
   // A batch may hold several concatenated frames: each with a recorded content size is decoded
   // alone (given all of them, ZSTD_decompressDCtx would decode every frame into room sized for the
@@ -76,9 +110,17 @@ Status ZstdDecompress(Bytes in, std::string& out, size_t max) {
       out.resize(old);
       return Corrupt("zstd", "frame declares more content than its blocks can hold");
     }
+    auto dict = FrameDictionary(in, dicts);
+    if (!dict) {
+      out.resize(old);
+      return std::move(dict).error();
+    }
     const size_t cur = out.size();
     out.resize(cur + known);
-    size_t n = ZSTD_decompressDCtx(Zstd().d, out.data() + cur, known, in.data(), frame_size);
+    size_t n = *dict == nullptr
+                   ? ZSTD_decompressDCtx(Zstd().d, out.data() + cur, known, in.data(), frame_size)
+                   : ZSTD_decompress_usingDDict(Zstd().d, out.data() + cur, known, in.data(),
+                                                frame_size, ZstdDictionaryAccess::DDict(**dict));
     if (ZSTD_isError(n) || n != known) {
       out.resize(old);
       return Corrupt("zstd", ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short frame");
@@ -89,7 +131,18 @@ Status ZstdDecompress(Bytes in, std::string& out, size_t max) {
   max -= out.size() - old;
   // Streaming: producers that did not record the content size. The decoder allocates the window
   // the frame header asks for, up to zstd's own limit (ZSTD_d_windowLogMax, 128 MiB by default).
+  // A dictionary referenced here is sticky on the thread's context: it is dropped again below, so
+  // that no later frame is decoded with it.
+  auto dict = FrameDictionary(in, dicts);
+  if (!dict) {
+    out.resize(old);
+    return std::move(dict).error();
+  }
   ZSTD_DCtx_reset(Zstd().d, ZSTD_reset_session_only);
+  if (*dict != nullptr) ZSTD_DCtx_refDDict(Zstd().d, ZstdDictionaryAccess::DDict(**dict));
+  struct DropDictionary {
+    ~DropDictionary() { ZSTD_DCtx_refDDict(Zstd().d, nullptr); }
+  } drop;
   const size_t stream_start = out.size();
   ZSTD_inBuffer ib{in.data(), in.size(), 0};
   size_t ret = 1;
@@ -331,14 +384,15 @@ Status Compress(Codec codec, int level, Bytes input, std::string& out) {
   return MakeError(ErrorCode::kInvalidArgument, "unknown codec");
 }
 
-Status Decompress(Codec codec, Bytes input, std::string& out, size_t max_output_bytes) {
+Status Decompress(Codec codec, Bytes input, std::string& out, size_t max_output_bytes,
+                  const ZstdDictionaries* dictionaries) {
   switch (codec) {
     case Codec::kNone:
       if (input.size() > max_output_bytes) return TooBig("uncompressed", max_output_bytes);
       out.append(AsString(input));
       return {};
     case Codec::kZstd:
-      return ZstdDecompress(input, out, max_output_bytes);
+      return ZstdDecompress(input, out, max_output_bytes, dictionaries);
     case Codec::kLz4:
       return Lz4Decompress(input, out, max_output_bytes);
     case Codec::kGzip:
@@ -350,7 +404,7 @@ Status Decompress(Codec codec, Bytes input, std::string& out, size_t max_output_
 }
 
 Result<size_t> DecompressReusing(Codec codec, Bytes input, std::string& buf,
-                                 size_t max_output_bytes) {
+                                 size_t max_output_bytes, const ZstdDictionaries* dictionaries) {
   if (codec == Codec::kZstd) {
     const unsigned long long known = ZSTD_getFrameContentSize(input.data(), input.size());
     const size_t frame = ZSTD_findFrameCompressedSize(input.data(), input.size());
@@ -360,8 +414,12 @@ Result<size_t> DecompressReusing(Codec codec, Bytes input, std::string& buf,
       if (known > ZstdMaxContent(frame)) {
         return Corrupt("zstd", "frame declares more content than its blocks can hold");
       }
+      ASSIGN_OR_RETURN(auto dict, FrameDictionary(input, dictionaries));
       if (buf.size() < known) buf.resize(known);
-      const size_t n = ZSTD_decompressDCtx(Zstd().d, buf.data(), known, input.data(), frame);
+      const size_t n = dict == nullptr
+                           ? ZSTD_decompressDCtx(Zstd().d, buf.data(), known, input.data(), frame)
+                           : ZSTD_decompress_usingDDict(Zstd().d, buf.data(), known, input.data(),
+                                                        frame, ZstdDictionaryAccess::DDict(*dict));
       if (ZSTD_isError(n) || n != known) {
         return Corrupt("zstd", ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short frame");
       }
@@ -369,8 +427,86 @@ Result<size_t> DecompressReusing(Codec codec, Bytes input, std::string& buf,
     }
   }
   buf.clear();
-  RETURN_IF_ERROR(Decompress(codec, input, buf, max_output_bytes));
+  RETURN_IF_ERROR(Decompress(codec, input, buf, max_output_bytes, dictionaries));
   return buf.size();
+}
+
+// --- zstd dictionaries
+// ----------------------------------------------------------------------------
+
+Result<std::shared_ptr<const ZstdDictionary>> ZstdDictionary::Load(Bytes content, int level) {
+  const unsigned id = ZSTD_getDictID_fromDict(content.data(), content.size());
+  if (id == 0) {
+    return MakeError(ErrorCode::kCorruption,
+                     "not a zstd dictionary (no dictionary header, or dictionary id 0)");
+  }
+  std::shared_ptr<ZstdDictionary> d(new ZstdDictionary());
+  d->content_.assign(AsString(content));
+  d->id_ = id;
+  d->level_ = level == 0 ? 3 : level;
+  d->ddict_ = ZSTD_createDDict(d->content_.data(), d->content_.size());
+  d->cdict_ = ZSTD_createCDict(d->content_.data(), d->content_.size(), d->level_);
+  if (d->ddict_ == nullptr || d->cdict_ == nullptr) {
+    return MakeError(ErrorCode::kCorruption, "zstd dictionary " + std::to_string(id) +
+                                                 " is malformed (its tables do not load)");
+  }
+  return std::shared_ptr<const ZstdDictionary>(std::move(d));
+}
+
+ZstdDictionary::~ZstdDictionary() {
+  ZSTD_freeCDict(static_cast<ZSTD_CDict*>(cdict_));
+  ZSTD_freeDDict(static_cast<ZSTD_DDict*>(ddict_));
+}
+
+Status ZstdDictionary::Compress(Bytes input, std::string& out) const {
+  const size_t old = out.size();
+  out.resize(old + ZSTD_compressBound(input.size()));
+  const size_t n =
+      ZSTD_compress_usingCDict(Zstd().c, out.data() + old, out.size() - old, input.data(),
+                               input.size(), ZstdDictionaryAccess::CDict(*this));
+  if (ZSTD_isError(n)) {
+    out.resize(old);
+    return MakeError(ErrorCode::kInternal,
+                     std::string("zstd compress with a dictionary: ") + ZSTD_getErrorName(n));
+  }
+  out.resize(old + n);
+  return {};
+}
+
+uint32_t ZstdFrameDictionaryId(Bytes input) {
+  return ZSTD_getDictID_fromFrame(input.data(), input.size());
+}
+
+Result<std::string> TrainZstdDictionary(std::span<const std::string> samples, size_t capacity_bytes,
+                                        uint32_t id, int level) {
+  if (id == 0) return MakeError(ErrorCode::kInvalidArgument, "dictionary id 0 names no dictionary");
+  std::string flat;
+  std::vector<size_t> sizes;
+  sizes.reserve(samples.size());
+  for (const std::string& s : samples) {
+    if (s.empty()) continue;
+    flat += s;
+    sizes.push_back(s.size());
+  }
+  std::string dict(capacity_bytes, '\0');
+  ZDICT_fastCover_params_t params{};
+  params.d = 8;
+  params.steps = 4;
+  params.nbThreads = 1;
+  params.splitPoint = 1.0;
+  params.zParams.compressionLevel = level == 0 ? 3 : level;
+  params.zParams.dictID = id;
+  const size_t n =
+      ZDICT_optimizeTrainFromBuffer_fastCover(dict.data(), dict.size(), flat.data(), sizes.data(),
+                                              static_cast<unsigned>(sizes.size()), &params);
+  if (ZDICT_isError(n)) {
+    return MakeError(ErrorCode::kInvalidArgument, std::string("zstd dictionary training: ") +
+                                                      ZDICT_getErrorName(n) + " (" +
+                                                      std::to_string(sizes.size()) + " samples, " +
+                                                      std::to_string(flat.size()) + " bytes)");
+  }
+  dict.resize(n);
+  return dict;
 }
 
 }  // namespace sluice::base

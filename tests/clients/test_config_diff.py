@@ -130,7 +130,7 @@ KNOWN = {
     ("plain", "flush.ms", "value"): "sluice flushes every second by default",
     ("set", "flush.ms", "value"): "sluice flushes every second by default",
 }
-SLUICE_ONLY = {"flush", "flush.bytes", "producer.id.expiration.ms"}
+SLUICE_ONLY = {"flush", "flush.bytes", "producer.id.expiration.ms", "compression.zstd.dictionary"}
 FIELDS = ("value", "source", "read_only", "is_sensitive", "type", "synonyms")
 
 

@@ -87,6 +87,7 @@ std::vector<std::string> ReadValues(const engine::Engine& engine, const std::str
     auto r = engine.Read(topic, partition, next, 64 * 1024);
     EXPECT_TRUE(r.has_value()) << r.error().ToString();
     if (!r || r->batches.empty()) break;
+    decoder.set_dictionaries(r->dictionaries.get());
     for (const auto& b : r->batches) {
       auto s = segment::ForEachRecord(b.bytes, decoder, [&](const segment::RecordView& rec) {
         if (rec.offset >= next.value()) {
