@@ -601,9 +601,11 @@ TEST_F(CliUxServerTest, BrokerFromEnvironmentAndProfile) {
   RunResult chosen = Ok({"--client-debug", "protocol", "topic", "list"});
   EXPECT_NE(chosen.err.find("PROTO"), std::string::npos) << chosen.err;
   EXPECT_EQ(chosen.err.find("Enter main broker thread"), std::string::npos) << chosen.err;
-  // A flag beats the profile: this data directory is the server's, locked by it.
-  RunResult locked = Run({"--data-dir", dir_.path(), "topic", "list"});
+  // A flag beats the profile: this data directory is the server's, locked by it (writing
+  // commands need the lock; topic list would read beside the server).
+  RunResult locked = Run({"--data-dir", dir_.path(), "topic", "create", "x"});
   EXPECT_EQ(locked.exit_code, 1) << locked.err;
+  EXPECT_NE(locked.err.find("locked by another process"), std::string::npos) << locked.err;
 }
 
 TEST_F(CliUxServerTest, GroupMembersStateAndResetRefusedWhileActive) {

@@ -154,6 +154,12 @@ TEST(DecodeRequestTest, EveryStrictPrefixOfEveryFrameFails) {
 TEST(DecodeRequestTest, TrailingBytesFail) {
   for (const FrameCase& c : AllFrames()) {
     auto r = DecodeRequest(AsBytes(c.frame + std::string("\0", 1)));
+    if (c.frame.size() >= 2 && c.frame[0] == 0 && c.frame[1] == 16) {
+      // ListGroups (key 16): up to 4 bytes after the body are ignored, as Kafka does; librdkafka
+      // 2.0.x sends one (net/messages.cc).
+      EXPECT_TRUE(r.has_value()) << c.name;
+      continue;
+    }
     ASSERT_FALSE(r.has_value()) << c.name;
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << c.name;
     EXPECT_NE(r.error().context.find("1 bytes after"), std::string::npos) << r.error().context;
