@@ -226,7 +226,8 @@ class KafkaJavaGroupsTest(unittest.TestCase):
                 self.assertEqual(s[key], k[key], key)
             # CreateTopics v7's configs: the same keys but sluice's own, with the values and
             # sources test_config_diff.py allows to differ.
-            sluice_only = {"flush", "flush.bytes", "producer.id.expiration.ms"}
+            sluice_only = {"flush", "flush.bytes", "producer.id.expiration.ms",
+                           "compression.zstd.dictionary"}
             differ = {"max.message.bytes", "flush.ms", "min.insync.replicas"}
             self.assertEqual(set(s["created_configs"]) - set(k["created_configs"]), sluice_only)
             self.assertEqual(set(k["created_configs"]) - set(s["created_configs"]), set())
