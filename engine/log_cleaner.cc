@@ -5,6 +5,8 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <limits>
+#include <optional>
 #include <set>
 
 #include "engine/partition_log.h"
@@ -112,9 +114,45 @@ Result<SwapPlan> DecodeSwap(const std::string& payload, const std::string& path)
   return plan;
 }
 
+// A new segment found already renamed when a swap is finished: before the old segments it
+// replaces are removed, it must be the cleaned file and not the old segment of the same name (its
+// .cleaned file lost some other way), or removing them would lose their records. The cleaned file
+// reaches past every old segment of its group (its last batch ends where the next kept segment
+// begins); the old one ends where the next old segment begins.
+Status CheckRenamedSegmentCovers(io::FileSystem& fs, const std::string& dir, const SwapPlan& plan,
+                                 size_t i) {
+  const Offset b = plan.news[i];
+  const Offset group_end =
+      i + 1 < plan.news.size() ? plan.news[i + 1] : Offset(std::numeric_limits<int64_t>::max());
+  // The last old segment of the group that goes (not replaced by a file of its own name).
+  std::optional<Offset> last_removed;
+  for (Offset o : plan.olds) {
+    if (o > b && o < group_end) last_removed = o;
+  }
+  if (!last_removed) return {};  // a one-for-one replacement removes nothing else
+  ASSIGN_OR_RETURN(bool present, fs.Exists(Segment::LogPath(dir, b)));
+  if (!present) return {};  // ApplySwap refuses it, naming both files
+  ASSIGN_OR_RETURN(auto seg, Segment::OpenSealed(fs, dir, b, segment::SegmentOptions{},
+                                                 segment::IndexRepair::kNo));
+  if (seg->tail().next_offset > *last_removed) return {};
+  return MakeError(ErrorCode::kOffline,
+                   Segment::LogPath(dir, b) + " ends at offset " +
+                       std::to_string(seg->tail().next_offset.value()) + ", short of segment " +
+                       std::to_string(last_removed->value()) + " that the swap in " +
+                       io::JoinPath(dir, kCleanerSwapFile) + " would remove: its " +
+                       CleanedPath(dir, b) +
+                       " is missing. Nothing was removed; restore the .cleaned file, or move the "
+                       "manifest aside to keep the old segments");
+}
+
 // Puts the cleaned files of `plan` in place of the old segments. Every step is idempotent, so a
 // crash at any point is finished by running it again (FinishCleanerSwap).
 Status ApplySwap(io::FileSystem& fs, const std::string& dir, const SwapPlan& plan) {
+  // Before anything changes: a new segment already in place must really be the cleaned file.
+  for (size_t i = 0; i < plan.news.size(); ++i) {
+    ASSIGN_OR_RETURN(bool scratch, fs.Exists(CleanedPath(dir, plan.news[i])));
+    if (!scratch) RETURN_IF_ERROR(CheckRenamedSegmentCovers(fs, dir, plan, i));
+  }
   // The index beside a new segment's name describes the old file: it goes first, durably, so
   // that it can never be taken for the new file's (it is derived data; open rebuilds it).
   for (Offset b : plan.news) RETURN_IF_ERROR(IgnoreNotFound(fs.Remove(Segment::IndexPath(dir, b))));

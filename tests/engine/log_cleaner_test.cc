@@ -21,6 +21,8 @@
 #include "segment/io/testing/fault_fs.h"
 #include "segment/io/testing/mem_fs.h"
 #include "segment/record_batch.h"
+#include "segment/segment.h"
+#include "segment/small_file.h"
 #include "tests/support/test_util.h"
 
 namespace sluice::engine {
@@ -438,6 +440,50 @@ TEST_F(LogCleanerTest, ADamagedManifestTakesThePartitionOfflineAndChangesNothing
   EXPECT_EQ(log.error().code, ErrorCode::kOffline);
   auto names_after = fs_.ListDir(dir_.Join("t-0"));
   EXPECT_EQ(*names_after, *names_before);
+}
+
+// A manifest whose cleaned file is gone (lost some other way after the manifest was written):
+// the old segment of the same name must not be taken for the cleaned one, or finishing the swap
+// would remove the old segments the cleaned file was to replace, and their records with them.
+TEST_F(LogCleanerTest, AManifestWhoseCleanedFileIsLostRemovesNothing) {
+  for (int i = 0; i < 50; ++i) Append({{"k" + std::to_string(i), std::string(80, 'a')}});
+  ASSERT_OK(log_->Close());
+  log_.reset();
+  const std::string dir = dir_.Join("t-0");
+  ASSERT_OK_AND_ASSIGN(auto names, fs_.ListDir(dir));
+  std::vector<int64_t> bases;
+  for (const auto& name : names) {
+    if (auto b = segment::Segment::ParseLogName(name)) bases.push_back(b->value());
+  }
+  ASSERT_GE(bases.size(), 3u);
+  // olds = the first two segments, news = one file merging them: 00..0.cleaned, which is absent.
+  std::string payload(8 + 8 * 3, '\0');
+  auto* p = reinterpret_cast<std::byte*>(payload.data());
+  base::StoreLE<uint32_t>(p, 2);
+  base::StoreLE<uint32_t>(p + 4, 1);
+  base::StoreLE<int64_t>(p + 8, bases[0]);
+  base::StoreLE<int64_t>(p + 16, bases[1]);
+  base::StoreLE<int64_t>(p + 24, bases[0]);
+  const std::string manifest = io::JoinPath(dir, kCleanerSwapFile);
+  const segment::SmallFileKind kind{segment::format::kCleanerSwapMagic,
+                                    segment::format::kCleanerSwapMinReadableVersion,
+                                    segment::format::kCleanerSwapCurrentVersion};
+  ASSERT_OK(segment::WriteSmallFile(fs_, manifest, kind, base::AsBytes(payload)));
+  ASSERT_OK_AND_ASSIGN(auto before, fs_.ListDir(dir));
+
+  std::vector<segment::RecoveryReport> reports;
+  auto log = PartitionLog::Open(fs_, dir, config_, clock_, &reports);
+  ASSERT_FALSE(log.has_value());
+  EXPECT_EQ(log.error().code, ErrorCode::kOffline);
+  EXPECT_NE(log.error().context.find(".cleaned is missing"), std::string::npos)
+      << log.error().ToString();
+  ASSERT_OK_AND_ASSIGN(auto after, fs_.ListDir(dir));
+  EXPECT_EQ(after, before);  // nothing removed
+  // The repair the error names: the manifest moved aside, every record is there.
+  ASSERT_OK(fs_.Rename(manifest, dir_.Join("cleaner-swap.aside")));
+  Open();
+  CheckAgainstModel();
+  EXPECT_EQ(ReadAll(*log_).size(), 50u);
 }
 
 // --- crash sweep over one pass -------------------------------------------------------------------
