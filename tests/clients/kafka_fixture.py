@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.normpath(os.path.join(HERE, "..", "..", "scripts", "kafka-fixture.sh"))
@@ -101,3 +102,35 @@ class KafkaBroker:
 
     def __exit__(self, *exc):
         self.cleanup()
+
+
+def run_on_both(sluice, kafka, scenario, timeout=300):
+    """Runs `scenario(name, broker)` against sluice and Apache Kafka at the same time: `sluice`
+    (a SluiceServer) is started here and its scenario run on this thread, while `kafka` (a
+    KafkaBroker) starts and runs its scenario on another (a JVM broker takes seconds to start).
+    Returns {"sluice": result, "kafka": result}. A failure on either is raised once both ended,
+    after the end of that broker's log is printed. Cleaning up both is the caller's."""
+    results, errors = {}, {}
+
+    def run(name, broker):
+        try:
+            if name == "kafka":
+                broker.start()
+            results[name] = scenario(name, broker)
+        except BaseException as e:  # reported below, with the broker's log
+            errors[name] = e
+
+    sluice.start()
+    kafka_thread = threading.Thread(target=run, args=("kafka", kafka))
+    kafka_thread.start()
+    run("sluice", sluice)
+    kafka_thread.join(timeout)
+    if kafka_thread.is_alive():
+        raise AssertionError("the scenario on Kafka did not finish in %d s" % timeout)
+    if "sluice" in errors:
+        print(sluice.log()[-4000:])
+        raise errors["sluice"]
+    if "kafka" in errors:
+        print(kafka.log()[-3000:])
+        raise errors["kafka"]
+    return results

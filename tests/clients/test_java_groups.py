@@ -23,7 +23,7 @@ import time
 import unittest
 
 from java_driver import CompiledScenario
-from kafka_fixture import KafkaBroker
+from kafka_fixture import KafkaBroker, run_on_both
 from sluice_server import SluiceServer
 
 TOPIC = "coop"
@@ -173,30 +173,13 @@ class KafkaJavaGroupsTest(unittest.TestCase):
         compiled = CompiledScenario()
         sluice = SluiceServer("--group-initial-rebalance-delay-ms", "0")
         kafka = KafkaBroker("group.min.session.timeout.ms=1000")
-        results, errors = {}, {}
 
         def run(name, broker):
-            try:
-                if name == "kafka":
-                    broker.start()
-                results[name] = Scenario(compiled, broker.bootstrap).run()
-            except BaseException as e:  # reported below, with the broker's log
-                errors[name] = e
+            return Scenario(compiled, broker.bootstrap).run()
 
         started = time.monotonic()
         try:
-            sluice.start()
-            kafka_thread = threading.Thread(target=run, args=("kafka", kafka))
-            kafka_thread.start()
-            run("sluice", sluice)
-            kafka_thread.join(300)
-            self.assertFalse(kafka_thread.is_alive(), "the scenario on Kafka did not finish")
-            if "sluice" in errors:
-                print(sluice.log()[-4000:])
-                raise errors["sluice"]
-            if "kafka" in errors:
-                print(kafka.log()[-3000:])
-                raise errors["kafka"]
+            results = run_on_both(sluice, kafka, run)
             s, k = results["sluice"], results["kafka"]
             for name in ("sluice", "kafka"):
                 shown = dict(results[name])

@@ -15,12 +15,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
 from kafka_fixture import (CONFIG_COMMAND, CONSUMER_GROUPS, DELETE_RECORDS, GET_OFFSETS,
-                           TOPIC_COMMAND, KafkaBroker, kafka_tool)
+                           TOPIC_COMMAND, KafkaBroker, kafka_tool, run_on_both)
 from sluice_server import SLUICE, SluiceServer
 
 LOG_DIRS = "org.apache.kafka.tools.LogDirsCommand"  # kafka-log-dirs.sh
@@ -148,36 +147,18 @@ def scenario(bootstrap, workdir):
 
 class KafkaAdminToolsTest(unittest.TestCase):
     def test_admin_tools_against_sluice_and_kafka(self):
-        results = {}
-        errors = {}
         sluice = SluiceServer("--group-initial-rebalance-delay-ms", "0")
         kafka = KafkaBroker()
         work = tempfile.mkdtemp(prefix="sluice-admin-tools-")
 
         def run(name, broker):
-            try:
-                if name == "kafka":
-                    broker.start()
-                d = os.path.join(work, name)
-                os.mkdir(d)
-                results[name] = scenario(broker.bootstrap, d)
-            except BaseException as e:  # reported below, with the broker's log
-                errors[name] = e
+            d = os.path.join(work, name)
+            os.mkdir(d)
+            return scenario(broker.bootstrap, d)
 
         started = time.monotonic()
         try:
-            sluice.start()
-            kafka_thread = threading.Thread(target=run, args=("kafka", kafka))
-            kafka_thread.start()
-            run("sluice", sluice)
-            kafka_thread.join(300)
-            self.assertFalse(kafka_thread.is_alive(), "the scenario on Kafka did not finish")
-            if "sluice" in errors:
-                print(sluice.log()[-4000:])
-                raise errors["sluice"]
-            if "kafka" in errors:
-                print(kafka.log()[-3000:])
-                raise errors["kafka"]
+            results = run_on_both(sluice, kafka, run)
             on_sluice, on_kafka = results["sluice"], results["kafka"]
             for name in ("sluice", "kafka"):
                 print("%s: %s" % (name, json.dumps(results[name], sort_keys=True, indent=1)))

@@ -15,7 +15,6 @@ The two brokers run the scenario at the same time (each tool is a JVM start)."""
 # ctest-label: compat
 
 import json
-import threading
 import time
 import unittest
 
@@ -23,7 +22,7 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafka_fixture import (CONSOLE_CONSUMER, CONSOLE_PRODUCER, CONSUMER_GROUPS, KafkaBroker,
-                           kafka_tool)
+                           kafka_tool, run_on_both)
 from sluice_server import SluiceServer
 
 TOPIC = "console"
@@ -120,30 +119,13 @@ class KafkaConsoleToolsTest(unittest.TestCase):
     def test_console_tools_against_sluice_and_kafka(self):
         sluice = SluiceServer("--group-initial-rebalance-delay-ms", "0")
         kafka = KafkaBroker()
-        results, errors = {}, {}
 
         def run(name, broker):
-            try:
-                if name == "kafka":
-                    broker.start()
-                results[name] = scenario(broker.bootstrap)
-            except BaseException as e:  # reported below, with the broker's log
-                errors[name] = e
+            return scenario(broker.bootstrap)
 
         started = time.monotonic()
         try:
-            sluice.start()
-            kafka_thread = threading.Thread(target=run, args=("kafka", kafka))
-            kafka_thread.start()
-            run("sluice", sluice)
-            kafka_thread.join(300)
-            self.assertFalse(kafka_thread.is_alive(), "the scenario on Kafka did not finish")
-            if "sluice" in errors:
-                print(sluice.log()[-4000:])
-                raise errors["sluice"]
-            if "kafka" in errors:
-                print(kafka.log()[-3000:])
-                raise errors["kafka"]
+            results = run_on_both(sluice, kafka, run)
             s, k = results["sluice"], results["kafka"]
             for name in ("sluice", "kafka"):
                 print("%s: %s" % (name, json.dumps(results[name], sort_keys=True, indent=1)))
