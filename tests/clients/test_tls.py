@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -106,7 +107,9 @@ class TlsClientsTest(ServerTestCase):
 
     def assert_fails_cleanly(self, conf, address=None, expect=()):
         """kcat's metadata request fails (no hang, no crash) with one of `expect` in its error."""
-        out = kcat("-L", "-b", address or self.ssl, "-m", "5", conf=conf, check=False, timeout=60)
+        # kcat waits out its metadata timeout (-m) after a failed handshake, retrying; the error is
+        # logged at the first attempt, so 3 s is a bound, not a guess at how long it takes.
+        out = kcat("-L", "-b", address or self.ssl, "-m", "3", conf=conf, check=False, timeout=60)
         err = out.stderr.decode(errors="replace")
         self.assertNotEqual(out.returncode, 0, "kcat got metadata:\n" + out.stdout.decode())
         self.assertTrue(any(e in err for e in expect), "unexpected error:\n" + err)
@@ -115,11 +118,22 @@ class TlsClientsTest(ServerTestCase):
     def assert_confluent_fails_cleanly(self, conf, expect):
         """confluent_kafka: metadata fails with a KafkaException, and error_cb hears `expect`."""
         errors = []
-        producer = Producer(dict({"bootstrap.servers": self.ssl,
-                                  "error_cb": lambda e: errors.append(str(e))}, **conf))
-        with self.assertRaises(KafkaException):
-            producer.list_topics(timeout=5)
-        producer.poll(1.0)  # serves error_cb
+        heard = threading.Event()
+
+        def on_error(e):
+            errors.append(str(e))
+            if expect in str(e):
+                heard.set()
+
+        producer = Producer(dict({"bootstrap.servers": self.ssl, "error_cb": on_error}, **conf))
+        # librdkafka retries a failed handshake until a request's timeout: short metadata requests,
+        # each failing, until error_cb (served by poll) has heard `expect` (bounded: 30 s).
+        for _ in range(30):
+            with self.assertRaises(KafkaException):
+                producer.list_topics(timeout=1)
+            producer.poll(0)
+            if heard.wait(0.1):
+                break
         self.assertTrue(any(expect in e for e in errors), errors)
         self.assertTrue(self.server.alive())
 
