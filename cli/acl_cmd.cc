@@ -172,10 +172,7 @@ int Run(Context& ctx, const AclFlags& f, Action action) {
   std::unique_ptr<kafka::AdminClient> admin;
   engine::Engine* engine = nullptr;
   if (ctx.remote()) {
-    kafka::ClientConfig config;
-    config.bootstrap = ctx.broker;
-    config.debug = ctx.client_debug;
-    auto connected = kafka::AdminClient::Connect(config);
+    auto connected = kafka::AdminClient::Connect(ctx.Client());
     if (!connected) return ctx.Fail(connected.error());
     admin = std::move(*connected);
   } else {

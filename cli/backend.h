@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "cli/kafka_client.h"
 #include "engine/group_offsets.h"
 #include "segment/base/result.h"
 #include "segment/base/strong_int.h"
@@ -198,9 +199,9 @@ class Backend {
 std::unique_ptr<Backend> NewEmbeddedBackend(engine::Engine& engine);
 // The backend of --broker HOST:PORT: connects and checks that the broker answers. A malformed
 // address is kInvalidArgument; a broker that does not answer within a few seconds kIoError.
-// `client_debug`: librdkafka's debug contexts (kafka::ClientConfig::debug).
-Result<std::unique_ptr<Backend>> ConnectRemoteBackend(const std::string& broker,
-                                                      const std::string& client_debug);
+// `client`: the broker address (`bootstrap`), librdkafka's debug contexts and the user's client
+// properties (Context::Client()).
+Result<std::unique_ptr<Backend>> ConnectRemoteBackend(const kafka::ClientConfig& client);
 
 // Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2), so that a key lands in the
 // partition Kafka's default partitioner would choose: (Murmur2(key) & 0x7fffffff) % partitions.

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "segment/base/time_text.h"
@@ -41,6 +42,63 @@ engine::Engine* Context::Engine(engine::CreateIfMissing create, engine::EngineAc
   return engine_.get();
 }
 
+Result<std::pair<std::string, std::string>> ParseClientProperty(const std::string& setting) {
+  const size_t eq = setting.find('=');
+  auto trim = [](std::string s, bool right) {
+    const size_t b = s.find_first_not_of(" \t");
+    s.erase(0, b == std::string::npos ? s.size() : b);
+    if (right) {
+      const size_t e = s.find_last_not_of(" \t\r");
+      s.erase(e == std::string::npos ? 0 : e + 1);
+    }
+    return s;
+  };
+  const std::string key = eq == std::string::npos ? "" : trim(setting.substr(0, eq), true);
+  if (key.empty()) {
+    return base::MakeError(base::ErrorCode::kInvalidArgument,
+                           "expected KEY=VALUE (a librdkafka property such as "
+                           "security.protocol=SSL)");
+  }
+  return std::make_pair(key, trim(setting.substr(eq + 1), false));
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> LoadClientProperties(
+    const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return base::MakeError(base::ErrorCode::kInvalidArgument,
+                           "--client-config " + path + ": cannot be read");
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const size_t first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#' || line[first] == '!') continue;
+    if (line.find('=') == std::string::npos) {
+      return base::MakeError(
+          base::ErrorCode::kInvalidArgument,
+          "--client-config " + path + " line " + std::to_string(number) + ": expected KEY=VALUE");
+    }
+    auto property = ParseClientProperty(line);
+    if (!property) {
+      return base::MakeError(
+          base::ErrorCode::kInvalidArgument,
+          "--client-config " + path + " line " + std::to_string(number) + ": expected KEY=VALUE");
+    }
+    out.push_back(*std::move(property));
+  }
+  return out;
+}
+
+kafka::ClientConfig Context::Client() const {
+  kafka::ClientConfig config;
+  config.bootstrap = broker;
+  config.debug = client_debug;
+  config.properties = client_properties;
+  return config;
+}
+
 bool Context::DataDirExists() const {
   std::error_code ec;
   if (std::filesystem::exists(data_dir, ec)) return true;
@@ -51,7 +109,7 @@ bool Context::DataDirExists() const {
 cli::Backend* Context::OpenBackend(engine::CreateIfMissing create, engine::EngineAccess access) {
   if (backend_) return backend_.get();
   if (remote()) {
-    auto connected = ConnectRemoteBackend(broker, client_debug);
+    auto connected = ConnectRemoteBackend(Client());
     if (!connected && broker_source != "--broker" &&
         connected.error().context.rfind("--broker", 0) == 0) {
       connected = base::MakeError(connected.error().code,

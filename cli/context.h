@@ -7,6 +7,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cli/backend.h"
 #include "engine/engine.h"
@@ -30,6 +32,11 @@ class Context {
   // Where `broker` came from, for messages: "--broker", "SLUICE_BROKER" or "profile NAME".
   std::string broker_source = "--broker";
   std::string client_debug;  // librdkafka debug contexts (-vv, --client-debug); empty: none
+  // librdkafka properties for --broker: a profile's "client", then --client-config FILE, then
+  // -X KEY=VALUE (a later one wins). Values may be secrets (sasl.password): never printed.
+  std::vector<std::pair<std::string, std::string>> client_properties;
+  // The part of client_properties the flags gave (what `profile create` stores).
+  std::vector<std::pair<std::string, std::string>> client_properties_from_flags;
   std::string output = "table";
   int exit_code = kExitOk;
 
@@ -37,6 +44,9 @@ class Context {
     return output == "json" ? OutputFormat::kJson : OutputFormat::kTable;
   }
   bool remote() const { return !broker.empty(); }
+  // The Kafka client's configuration for --broker: the address, debug contexts and
+  // client_properties.
+  kafka::ClientConfig Client() const;
 
   // The embedded engine on `data_dir` (opened once). Only commands that create topics pass
   // CreateIfMissing::kYes: for every other command a missing data directory is an error naming
@@ -75,6 +85,14 @@ class Context {
   bool read_only_if_locked_ = false;       // set by OpenBackendToInspect
   std::unique_ptr<cli::Backend> backend_;  // destroyed first: it may borrow engine_
 };
+
+// A librdkafka property "KEY=VALUE" (-X): kInvalidArgument if there is no '=' or no key.
+Result<std::pair<std::string, std::string>> ParseClientProperty(const std::string& setting);
+// A file of them (--client-config), as Kafka's tools read client.properties: KEY=VALUE a line,
+// blank lines and lines starting with # or ! skipped, spaces around the key and before the value
+// trimmed. Errors name the file and line, never a value.
+Result<std::vector<std::pair<std::string, std::string>>> LoadClientProperties(
+    const std::string& path);
 
 // Output helpers.
 void PrintJson(const nlohmann::json& value);

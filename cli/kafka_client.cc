@@ -192,6 +192,13 @@ Result<HandlePtr> NewHandle(rd_kafka_type_t type, const ClientConfig& config,
   RETURN_IF_ERROR(Set(conf.get(), "log.connection.close", "false"));
   RETURN_IF_ERROR(Set(conf.get(), "reconnect.backoff.max.ms", "1000"));
   for (const auto& [name, value] : settings) RETURN_IF_ERROR(Set(conf.get(), name, value));
+  for (const auto& [name, value] : config.properties) {
+    char errstr[512];
+    if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
+        RD_KAFKA_CONF_OK) {
+      return MakeError(ErrorCode::kInvalidArgument, "client property " + name + ": " + errstr);
+    }
+  }
   if (!config.debug.empty()) {
     RETURN_IF_ERROR(Set(conf.get(), "debug", config.debug));  // librdkafka's contexts: -vv
   }

@@ -40,6 +40,10 @@ struct ClientConfig {
   // AdminClient::Connect's first request: how long an unreachable broker takes to be reported.
   int64_t connect_timeout_ms = 5'000;
   std::string debug;  // librdkafka's `debug` contexts (e.g. "broker,protocol"); empty: none
+  // librdkafka properties the user gave (-X, --client-config, a profile's "client"), set after
+  // the CLI's own: security.protocol, ssl.*, sasl.* for a secured listener. Values may be secrets:
+  // errors name the key, never the value.
+  std::vector<std::pair<std::string, std::string>> properties;
 };
 
 struct TopicMetadata {

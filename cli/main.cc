@@ -93,6 +93,7 @@ void ResolveTarget(const CLI::App& app, Context& ctx, const CLI::Option& data_di
   if (!it->second.broker.empty()) {
     ctx.broker = it->second.broker;
     ctx.broker_source = "profile " + name;
+    ctx.client_properties = it->second.client;
   }
   if (!it->second.data_dir.empty()) ctx.data_dir = it->second.data_dir;
 }
@@ -186,6 +187,17 @@ int main(int argc, char** argv) {
     CLI::Option* client_debug =
         app.add_option("--client-debug", ctx.client_debug,
                        "With --broker: librdkafka's debug contexts (e.g. protocol,admin,fetch)");
+    std::string client_config;
+    app.add_option("--client-config", client_config,
+                   "With --broker: a file of librdkafka properties, KEY=VALUE a line (# comments), "
+                   "e.g. security.protocol=SASL_SSL, ssl.ca.location, sasl.mechanism, "
+                   "sasl.username, sasl.password")
+        ->check(CLI::ExistingFile);
+    std::vector<std::string> client_settings;
+    app.add_option("-X", client_settings,
+                   "With --broker: a librdkafka property KEY=VALUE (repeatable, as kcat's -X; "
+                   "wins over --client-config)")
+        ->allow_extra_args(false);
     // Runs after the flags are read, before the subcommand's callback.
     app.parse_complete_callback([&] {
       sluice::base::SetLogLevel(verbosity > 0 || client_debug->count() > 0
@@ -195,6 +207,19 @@ int main(int argc, char** argv) {
         ctx.client_debug = "broker,protocol,admin,topic,fetch,msg,consumer,cgrp";
       }
       ResolveTarget(app, ctx, *data_dir, *broker, *profile, profile_name);
+      if (!client_config.empty()) {
+        auto file = sluice::cli::LoadClientProperties(client_config);
+        if (!file) throw CLI::ValidationError(file.error().context);
+        ctx.client_properties_from_flags = *std::move(file);
+      }
+      for (const std::string& setting : client_settings) {
+        auto property = sluice::cli::ParseClientProperty(setting);
+        if (!property) throw CLI::ValidationError("-X: " + property.error().context);
+        ctx.client_properties_from_flags.push_back(*property);
+      }
+      ctx.client_properties.insert(ctx.client_properties.end(),
+                                   ctx.client_properties_from_flags.begin(),
+                                   ctx.client_properties_from_flags.end());
     });
     app.add_option("--output,-o", ctx.output, "Output format")
         ->check(CLI::IsMember({"table", "json"}))

@@ -48,7 +48,12 @@ int Create(Context& ctx, const CreateArgs& a) {
     return ctx.Fail("profile '" + a.name + "' already exists (sluice profile delete " + a.name +
                     " first)");
   }
-  store.profiles[a.name] = Profile{a.broker, a.data_dir};
+  if (!ctx.client_properties_from_flags.empty() && a.broker.empty()) {
+    return ctx.Usage("profile create: --client-config and -X are for a --broker profile");
+  }
+  // The client properties given with this command (-X, --client-config) are stored with the
+  // profile, so that later commands reach a secured listener without them.
+  store.profiles[a.name] = Profile{a.broker, a.data_dir, ctx.client_properties_from_flags};
   store.current = a.name;  // as rpk: a new profile is the one in use
   if (int code = Save(ctx, path, store); code != kExitOk) return code;
   if (ctx.format() == OutputFormat::kJson) {
@@ -87,14 +92,20 @@ int List(Context& ctx) {
     json entry = {{"profile", name}, {"current", current}};
     if (!p.broker.empty()) entry["broker"] = p.broker;
     if (!p.data_dir.empty()) entry["data_dir"] = p.data_dir;
+    // The client properties' keys only: their values may be secrets.
+    std::string keys;
+    for (const auto& [key, value] : p.client) {
+      entry["client"].push_back(key);
+      keys += (keys.empty() ? "" : ",") + key;
+    }
     out.push_back(std::move(entry));
     rows.push_back({current ? name + "*" : name, p.broker.empty() ? "-" : p.broker,
-                    p.data_dir.empty() ? "-" : p.data_dir});
+                    p.data_dir.empty() ? "-" : p.data_dir, keys.empty() ? "-" : keys});
   }
   if (ctx.format() == OutputFormat::kJson) {
     PrintJson(out);
   } else {
-    PrintTable({"NAME", "BROKER", "DATA-DIR"}, rows);
+    PrintTable({"NAME", "BROKER", "DATA-DIR", "CLIENT"}, rows);
   }
   return kExitOk;
 }

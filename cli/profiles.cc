@@ -51,6 +51,16 @@ base::Result<ProfileStore> LoadProfiles(const std::string& path) {
         if (!entry.is_object()) return bad("profile '" + name + "' is not an object");
         Profile p;
         for (const auto& [field, v] : entry.items()) {
+          if (field == "client") {
+            if (!v.is_object()) return bad("profile '" + name + "': client is not an object");
+            for (const auto& [prop, prop_value] : v.items()) {
+              if (!prop_value.is_string()) {
+                return bad("profile '" + name + "': client." + prop + " is not a string");
+              }
+              p.client.emplace_back(prop, prop_value.get<std::string>());
+            }
+            continue;
+          }
           if (!v.is_string()) return bad("profile '" + name + "': " + field + " is not a string");
           if (field == "broker") {
             p.broker = v.get<std::string>();
@@ -75,6 +85,10 @@ base::Status SaveProfiles(const std::string& path, const ProfileStore& store) {
     json entry = json::object();
     if (!p.broker.empty()) entry["broker"] = p.broker;
     if (!p.data_dir.empty()) entry["data_dir"] = p.data_dir;
+    if (!p.client.empty()) {
+      entry["client"] = json::object();
+      for (const auto& [key, value] : p.client) entry["client"][key] = value;
+    }
     doc["profiles"][name] = std::move(entry);
   }
   const std::string text = doc.dump(2) + "\n";

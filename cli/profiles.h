@@ -3,7 +3,8 @@
 // Named profiles (as rpk has them): where commands go when neither a flag nor the environment
 // says. Stored in one JSON file, `$XDG_CONFIG_HOME/sluice/profiles.json` (XDG_CONFIG_HOME
 // defaults to ~/.config):
-//   {"current": "prod", "profiles": {"prod": {"broker": "10.0.0.5:9092"},
+//   {"current": "prod", "profiles": {"prod": {"broker": "10.0.0.5:9093",
+//                                             "client": {"security.protocol": "SSL"}},
 //                                    "local": {"data_dir": "/var/lib/sluice"}}}
 // Precedence, for where a command works: --broker/--data-dir > SLUICE_BROKER/SLUICE_DATA_DIR >
 // the profile (--profile NAME, else SLUICE_PROFILE, else the file's "current") > ./sluice-data.
@@ -11,6 +12,8 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "segment/base/result.h"
 
@@ -19,6 +22,9 @@ namespace sluice::cli {
 struct Profile {
   std::string broker;    // HOST:PORT; empty: none
   std::string data_dir;  // empty: none
+  // librdkafka properties for the broker (security.protocol, ssl.*, sasl.*), in the file as
+  // "client": {"KEY": "VALUE", ...}. The file is mode 0600 because these may hold a password.
+  std::vector<std::pair<std::string, std::string>> client;
 };
 
 struct ProfileStore {

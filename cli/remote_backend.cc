@@ -502,14 +502,12 @@ bool ValidAddress(const std::string& address) {
 
 }  // namespace
 
-Result<std::unique_ptr<Backend>> ConnectRemoteBackend(const std::string& broker,
-                                                      const std::string& client_debug) {
-  if (!ValidAddress(broker)) {
-    return MakeError(ErrorCode::kInvalidArgument, "--broker: '" + broker + "' is not HOST:PORT");
+Result<std::unique_ptr<Backend>> ConnectRemoteBackend(const kafka::ClientConfig& client) {
+  if (!ValidAddress(client.bootstrap)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--broker: '" + client.bootstrap + "' is not HOST:PORT");
   }
-  kafka::ClientConfig config;
-  config.bootstrap = broker;
-  config.debug = client_debug;
+  kafka::ClientConfig config = client;
   ASSIGN_OR_RETURN(auto admin, kafka::AdminClient::Connect(config));
   return std::unique_ptr<Backend>(new RemoteBackend(std::move(config), std::move(admin)));
 }

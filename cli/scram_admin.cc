@@ -5,9 +5,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "net/listener.h"
 #include "net/messages.h"
@@ -120,18 +122,75 @@ std::string HeaderV1(net::ApiKey key, int16_t version, int32_t correlation_id) {
   return frame;
 }
 
-// SaslHandshake v1 + SaslAuthenticate v1 with SCRAM, when the environment names a user.
-Status MaybeAuthenticate(Connection& conn) {
-  const char* user = std::getenv("SLUICE_SASL_USERNAME");
-  const char* password = std::getenv("SLUICE_SASL_PASSWORD");
-  if (user == nullptr || password == nullptr) return {};
-  const char* mech_env = std::getenv("SLUICE_SASL_MECHANISM");
-  const std::string mech_name = mech_env != nullptr ? mech_env : "SCRAM-SHA-512";
+struct Login {
+  std::string user;
+  std::string password;
+  std::string mechanism;
+  std::string from;  // where the mechanism was named, for errors
+};
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Who to log in as, if anyone: the client properties (security.protocol, sasl.username,
+// sasl.password, sasl.mechanism[s]) as librdkafka reads them, else SLUICE_SASL_USERNAME /
+// _PASSWORD / _MECHANISM. A TLS protocol is refused: this connection is plain TCP.
+Result<std::optional<Login>> LoginFor(const kafka::ClientConfig& client) {
+  std::optional<std::string> protocol;
+  Login login;
+  bool named = false;
+  for (const auto& [key, value] : client.properties) {
+    if (key == "security.protocol") protocol = Lower(value);
+    if (key == "sasl.username") login.user = value, named = true;
+    if (key == "sasl.password") login.password = value;
+    if (key == "sasl.mechanism" || key == "sasl.mechanisms") {
+      login.mechanism = value;
+      login.from = key;
+    }
+  }
+  if (protocol && (*protocol == "ssl" || *protocol == "sasl_ssl")) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "user --broker does not speak TLS (security.protocol=" + *protocol +
+                         "): use a PLAINTEXT or SASL_PLAINTEXT listener, the data directory of "
+                         "the stopped broker, or kafka-configs.sh");
+  }
+  if (protocol == "plaintext") return std::optional<Login>();
+  if (!named) {
+    const char* user = std::getenv("SLUICE_SASL_USERNAME");
+    const char* password = std::getenv("SLUICE_SASL_PASSWORD");
+    if (user == nullptr || password == nullptr) {
+      if (protocol == "sasl_plaintext") {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "security.protocol=sasl_plaintext needs sasl.username and "
+                         "sasl.password (-X or --client-config)");
+      }
+      return std::optional<Login>();
+    }
+    login = Login{user, password, "", ""};
+    if (const char* mech = std::getenv("SLUICE_SASL_MECHANISM"); mech != nullptr) {
+      login.mechanism = mech;
+      login.from = "SLUICE_SASL_MECHANISM";
+    }
+  }
+  if (login.mechanism.empty()) login.mechanism = "SCRAM-SHA-512";
+  return std::optional<Login>(std::move(login));
+}
+
+// SaslHandshake v1 + SaslAuthenticate v1 with SCRAM, when LoginFor names a user.
+Status MaybeAuthenticate(Connection& conn, const kafka::ClientConfig& config) {
+  ASSIGN_OR_RETURN(std::optional<Login> login, LoginFor(config));
+  if (!login) return {};
+  const std::string& mech_name = login->mechanism;
   const auto mechanism = engine::ParseScramMechanism(mech_name);
   if (!mechanism) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "SLUICE_SASL_MECHANISM: '" + mech_name + "' is not SCRAM-SHA-256/512");
+                     login->from + ": '" + mech_name +
+                         "': user --broker logs in with SCRAM-SHA-256 or SCRAM-SHA-512 only");
   }
+  const char* user = login->user.c_str();
+  const char* password = login->password.c_str();
   std::string hs = HeaderV1(net::ApiKey::kSaslHandshake, 1, 1);
   net::WireWriter(hs).String(mech_name);
   ASSIGN_OR_RETURN(std::string hs_resp, conn.RoundTrip(hs));
@@ -167,18 +226,18 @@ Status MaybeAuthenticate(Connection& conn) {
   return {};
 }
 
-Result<std::string> Call(const std::string& broker, const std::string& frame) {
+Result<std::string> Call(const kafka::ClientConfig& client, const std::string& frame) {
   Connection conn;
-  RETURN_IF_ERROR(conn.Connect(broker));
-  RETURN_IF_ERROR(MaybeAuthenticate(conn));
+  RETURN_IF_ERROR(conn.Connect(client.bootstrap));
+  RETURN_IF_ERROR(MaybeAuthenticate(conn, client));
   return conn.RoundTrip(frame);
 }
 
 }  // namespace
 
-Result<engine::ScramUserMap> DescribeScramCredentials(const std::string& broker) {
+Result<engine::ScramUserMap> DescribeScramCredentials(const kafka::ClientConfig& client) {
   ASSIGN_OR_RETURN(std::string body,
-                   Call(broker, net::EncodeRequestFrame(
+                   Call(client, net::EncodeRequestFrame(
                                     10, kClientId, net::DescribeUserScramCredentialsRequest{})));
   ASSIGN_OR_RETURN(auto resp, net::DecodeDescribeUserScramCredentialsResponse(base::AsBytes(body)));
   if (resp.error_code != net::KafkaError::kNone) {
@@ -200,7 +259,7 @@ Result<engine::ScramUserMap> DescribeScramCredentials(const std::string& broker)
 }
 
 Status AlterScramCredentials(
-    const std::string& broker, const std::vector<ScramUpsertion>& upsertions,
+    const kafka::ClientConfig& client, const std::vector<ScramUpsertion>& upsertions,
     const std::vector<std::pair<std::string, engine::ScramMechanism>>& deletions) {
   net::AlterUserScramCredentialsRequest req;
   for (const auto& [user, m] : deletions) {
@@ -210,7 +269,7 @@ Status AlterScramCredentials(
     req.upsertions.push_back(
         {u.user, static_cast<int8_t>(u.mechanism), u.iterations, u.salt, u.salted_password});
   }
-  ASSIGN_OR_RETURN(std::string body, Call(broker, net::EncodeRequestFrame(11, kClientId, req)));
+  ASSIGN_OR_RETURN(std::string body, Call(client, net::EncodeRequestFrame(11, kClientId, req)));
   ASSIGN_OR_RETURN(auto resp, net::DecodeAlterUserScramCredentialsResponse(base::AsBytes(body)));
   for (const auto& r : resp.results) {
     if (r.error_code != net::KafkaError::kNone) {

@@ -80,7 +80,8 @@ int Create(Context& ctx, const UserFlags& f) {
     upsertions.push_back(std::move(u));
   }
   if (ctx.remote()) {
-    if (auto s = AlterScramCredentials(ctx.broker, upsertions, {}); !s) return ctx.Fail(s.error());
+    if (auto s = AlterScramCredentials(ctx.Client(), upsertions, {}); !s)
+      return ctx.Fail(s.error());
   } else {
     engine::Engine* e = ctx.Engine(engine::CreateIfMissing::kYes);
     if (e == nullptr) return ctx.exit_code;
@@ -111,7 +112,7 @@ int Delete(Context& ctx, const UserFlags& f) {
   std::vector<std::string> deleted;
   if (ctx.remote()) {
     // Only the mechanisms the user has: deleting one it lacks is an error for Kafka.
-    auto users = DescribeScramCredentials(ctx.broker);
+    auto users = DescribeScramCredentials(ctx.Client());
     if (!users) return ctx.Fail(users.error());
     std::vector<std::pair<std::string, ScramMechanism>> deletions;
     if (auto it = users->find(f.name); it != users->end()) {
@@ -120,7 +121,7 @@ int Delete(Context& ctx, const UserFlags& f) {
       }
     }
     if (deletions.empty()) return ctx.Fail("user " + f.name + " has no such SCRAM credential");
-    if (auto s = AlterScramCredentials(ctx.broker, {}, deletions); !s) return ctx.Fail(s.error());
+    if (auto s = AlterScramCredentials(ctx.Client(), {}, deletions); !s) return ctx.Fail(s.error());
     for (const auto& d : deletions) deleted.emplace_back(engine::ScramMechanismName(d.second));
   } else {
     engine::Engine* e = ctx.Engine();
@@ -148,7 +149,7 @@ int Delete(Context& ctx, const UserFlags& f) {
 int List(Context& ctx) {
   Result<engine::ScramUserMap> users = engine::ScramUserMap{};
   if (ctx.remote()) {
-    auto described = DescribeScramCredentials(ctx.broker);
+    auto described = DescribeScramCredentials(ctx.Client());
     if (!described) return ctx.Fail(described.error());
     users = std::move(*described);
   } else {

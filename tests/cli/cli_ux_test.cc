@@ -128,10 +128,12 @@ TEST_F(CliUxTest, ProfilesChooseTheDataDirectoryBelowFlagsAndEnvironment) {
     EXPECT_EQ(Topics(Ok({"topic", "list", "-o", "json"})), "in-other ");
     EXPECT_EQ(Topics(Ok({"--profile", "local", "topic", "list", "-o", "json"})), "in-profile ");
   }
-  EXPECT_EQ(Ok({"profile", "list"}).out,
-            "NAME    BROKER  DATA-DIR\n"
-            "local*  -       " +
-                dir_.path() + "\nother   -       " + other.path() + "\n");
+  const size_t w =
+      std::max({std::string("DATA-DIR").size(), dir_.path().size(), other.path().size()});
+  auto pad = [w](std::string s) { return s.append(w - s.size(), ' '); };
+  EXPECT_EQ(Ok({"profile", "list"}).out, "NAME    BROKER  " + pad("DATA-DIR") + "  CLIENT\n" +
+                                             "local*  -       " + pad(dir_.path()) + "  -\n" +
+                                             "other   -       " + pad(other.path()) + "  -\n");
   json listed = json::parse(Ok({"profile", "list", "-o", "json"}).out);
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_EQ(listed[0]["current"], true);
@@ -157,6 +159,44 @@ TEST_F(CliUxTest, ProfilesChooseTheDataDirectoryBelowFlagsAndEnvironment) {
   ExpectOneLineError(broken, 2, "damaged file");
   EXPECT_NE(broken.err.find("profiles.json"), std::string::npos) << broken.err;
   ExpectOneLineError(Run({"profile", "list"}), 1, "damaged file, profile list");
+}
+
+// Client properties for a secured broker (-X, --client-config, a profile's "client"): malformed
+// ones are usage errors naming the file and line, and values (passwords) are never printed.
+// The secured connections themselves are tested against a real SASL/TLS broker
+// (tests/clients/test_sasl.py, test_tls.py).
+TEST_F(CliUxTest, ClientPropertiesAreCheckedStoredInProfilesAndNeverPrinted) {
+  ExpectOneLineError(Run({"--broker", "127.0.0.1:1", "-X", "novalue", "topic", "list"}), 2,
+                     "-X without =");
+  const std::string props = config_.Join("client.properties");
+  std::ofstream(props) << "# a comment\n\nsecurity.protocol = SASL_SSL\nsasl.password=s3cret\n"
+                       << "no equals sign here\n";
+  RunResult bad = Run({"--broker", "127.0.0.1:1", "--client-config", props, "topic", "list"});
+  ExpectOneLineError(bad, 2, "bad properties file");
+  EXPECT_NE(bad.err.find("line 5"), std::string::npos) << bad.err;
+  ExpectOneLineError(Run({"--client-config", config_.Join("nope"), "topic", "list"}), 2,
+                     "missing properties file");
+  ExpectOneLineError(Run({"profile", "create", "d", "--data-dir", dir_.path(), "-X", "a=b"}), 2,
+                     "client properties without a broker");
+
+  std::ofstream(props) << "security.protocol = SASL_SSL\nsasl.password=s3cret\n";
+  Ok({"profile", "create", "secure", "--broker", "127.0.0.1:9093", "--client-config", props, "-X",
+      "sasl.username=alice"});
+  std::ifstream saved(config_.Join("sluice/profiles.json"));
+  const json file = json::parse(saved);
+  EXPECT_EQ(file["profiles"]["secure"]["client"], json({{"security.protocol", "SASL_SSL"},
+                                                        {"sasl.password", "s3cret"},
+                                                        {"sasl.username", "alice"}}));
+  const std::string listed = Ok({"profile", "list"}).out;
+  EXPECT_NE(listed.find("sasl.password,sasl.username,security.protocol"), std::string::npos)
+      << listed;
+  EXPECT_EQ(listed.find("s3cret"), std::string::npos) << listed;
+  // A property librdkafka refuses is named without its value.
+  RunResult refused =
+      Run({"-X", "sasl.password=s3cret", "-X", "no.such.property=s3cret", "topic", "list"});
+  ExpectOneLineError(refused, 2, "unknown librdkafka property");
+  EXPECT_NE(refused.err.find("no.such.property"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.err.find("s3cret"), std::string::npos) << refused.err;
 }
 
 TEST_F(CliUxTest, EnvironmentBrokerBeatsTheProfileAndIsNamedInErrors) {

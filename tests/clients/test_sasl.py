@@ -9,9 +9,11 @@ login then works and then fails; a damaged users file refuses logins and is kept
 import json
 import os
 import re
+import shutil
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import unittest
 
@@ -206,6 +208,55 @@ class SaslTest(ServerTestCase):
         r = sluice("--broker", self.server.sasl_bootstrap, "user", "list")
         self.assertEqual(r.returncode, 1)
         self.assertIn(b"SLUICE_SASL_USERNAME", r.stderr)
+
+    def test_the_sluice_cli_logs_in_with_client_properties(self):
+        """`sluice --broker` on the SASL listener: -X, --client-config and a profile carry
+        librdkafka's security settings (as kcat's -X and Kafka's --command-config do); a wrong
+        password is a one-line error, and the password is never printed."""
+        b = self.server.sasl_bootstrap
+        creds = ["-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanism=SCRAM-SHA-512",
+                 "-X", "sasl.username=alice", "-X", "sasl.password=alice-secret"]
+        r = sluice("--broker", b, *creds, "produce", "events", stdin=b"one\ntwo\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = sluice("--broker", b, *creds, "consume", "events", "--from-beginning", "--count", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, b"one\ntwo\n")
+        # `user` logs in with the same properties (its own SCRAM client).
+        r = sluice("--broker", b, *creds, "user", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"alice", r.stdout)
+
+        # The same from a properties file, and stored in a profile.
+        config_home = tempfile.mkdtemp(prefix="sluice-cli-config-")
+        self.addCleanup(shutil.rmtree, config_home, True)
+        props = os.path.join(config_home, "client.properties")
+        with open(props, "w") as f:
+            f.write("# alice on the SASL listener\nsecurity.protocol=SASL_PLAINTEXT\n"
+                    "sasl.mechanism=SCRAM-SHA-256\nsasl.username=bob\n"
+                    "sasl.password=bob's password, with = and ,\n")
+        env = {"XDG_CONFIG_HOME": config_home}
+        r = sluice("--broker", b, "--client-config", props, "topic", "list", env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"events", r.stdout)
+        r = sluice("profile", "create", "secured", "--broker", b, "--client-config", props, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = sluice("consume", "events", "--from-beginning", "--count", "2", env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, b"one\ntwo\n")
+
+        # A wrong password: a one-line error that says so, exit 1, no password in it.
+        wrong = creds[:-1] + ["sasl.password=not-her-password"]
+        r = sluice("--broker", b, *wrong, "topic", "list")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"Authentication failed", r.stderr)
+        self.assertNotIn(b"not-her-password", r.stderr)
+        r = sluice("--broker", b, *wrong, "user", "list")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"SASL authentication failed", r.stderr)
+        # `user` does not speak TLS: it says so rather than failing to connect.
+        r = sluice("--broker", b, "-X", "security.protocol=SASL_SSL", "user", "list")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"does not speak TLS", r.stderr)
 
     def test_a_damaged_users_file_refuses_logins_and_is_kept(self):
         self.server.stop()

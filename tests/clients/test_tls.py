@@ -19,7 +19,7 @@ import unittest
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from sluice_server import SluiceServer, ServerTestCase
+from sluice_server import SLUICE, SluiceServer, ServerTestCase
 from test_idempotence import create_topic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -148,6 +148,28 @@ class TlsClientsTest(ServerTestCase):
         conf = dict(ssl_conf(), **{"message.max.bytes": "2000000"})
         kcat("-P", "-b", self.ssl, "-t", "secure", "-p", "0", conf=conf, stdin=big + b"\n")
         self.assertEqual(self.read_all("secure", conf)[-1], big)
+
+    def test_the_sluice_cli_over_tls_with_a_client_certificate(self):
+        """`sluice --broker` reaches an mTLS listener with --client-config (Kafka's
+        client.properties form) and -X, and fails cleanly without the CA."""
+        self.start(client_auth="required")
+        props = os.path.join(CERTS, "client.properties")
+        with open(props, "w") as f:
+            f.writelines("%s=%s\n" % kv for kv in ssl_conf(client="client").items())
+        cli = [SLUICE, "--broker", self.ssl, "--client-config", props]
+        r = subprocess.run(cli + ["produce", "secure"], input=b"a\nb\n", capture_output=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = subprocess.run(cli + ["consume", "secure", "--from-beginning", "--count", "2"],
+                           capture_output=True, timeout=60)
+        self.assertEqual((r.returncode, r.stdout), (0, b"a\nb\n"), r.stderr)
+        # -X wins over the file: a CA that did not sign the broker's certificate.
+        r = subprocess.run(cli + ["-X", "ssl.ca.location=" + cert("other-ca.pem"), "topic",
+                                  "list"], capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"certificate verify failed", r.stderr)
+        self.assertEqual(r.stderr.count(b"\n"), 1, r.stderr)
+        self.assertTrue(self.server.alive())
 
     def test_confluent_kafka_with_a_client_certificate(self):
         self.start(client_auth="required")
