@@ -36,8 +36,10 @@ using base::ErrorCode;
 using base::MakeError;
 
 constexpr size_t kReadChunk = 64 << 10;  // bytes asked of each recv
-constexpr size_t kFrameHeader = 4;       // the int32 size prefix
-constexpr int16_t kProduceApiKey = 0;    // the request header's first field is the API key
+// Produce requests up to this size run on their event loop (EventLoop::Dispatch says why).
+constexpr size_t kInlineProduceBytes = 16 << 10;
+constexpr size_t kFrameHeader = 4;     // the int32 size prefix
+constexpr int16_t kProduceApiKey = 0;  // the request header's first field is the API key
 
 // ("127.0.0.1:53422", "127.0.0.1")
 std::pair<std::string, std::string> PeerName(const sockaddr_storage& addr) {
@@ -205,6 +207,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
                   std::optional<std::string> close_after, NextFrame next);
   // The handler of Produce `seq` returned: its appends are queued, and a next Produce may start.
   void OnProduceQueued(uint64_t seq);
+  // The same without reading on (for a handler run inside ReadAvailable's loop); false if the
+  // request was answered or marked already.
+  bool MarkProduceQueued(uint64_t seq);
   // Closes the connection. Routine closes (the client left, idle) are logged at most once a second;
   // a client's `misbehaved` (an oversized frame, a malformed request) as a warning, on its own
   // rate limit so that routine closes do not hide it.
@@ -370,8 +375,18 @@ class EventLoop {
   }
   // Runs the handler of request `seq` of `conn` on a worker. When it is a Produce, the loop
   // hears when the handler has returned (its appends are queued: Connection::MayRead).
+  // A Produce of at most kInlineProduceBytes runs here, on the loop, instead: its handler only
+  // queues appends and never waits for a write (RequestHandlerFn), and for a request of one or a
+  // few records (librdkafka's linger.ms=0 sends one per record) the hand-off to a worker and the
+  // note back that its appends are queued cost more CPU than the handler itself. Larger ones go
+  // to a worker, where their decoding and compression overlap the loop's reading.
   void Dispatch(const std::shared_ptr<Connection>& conn, uint64_t seq,
                 std::shared_ptr<const RequestFrame> frame, Responder responder, bool produce) {
+    if (produce && frame->bytes().size() <= kInlineProduceBytes) {
+      handler_(std::move(frame), std::move(responder));
+      conn->MarkProduceQueued(seq);  // the caller's read loop reads on
+      return;
+    }
     // std::function needs a copyable target; the Responder is move-only.
     auto r = std::make_shared<Responder>(std::move(responder));
     std::shared_ptr<Connection> queued_to = produce ? conn : nullptr;
@@ -770,13 +785,17 @@ void Connection::OnResponse(uint64_t seq, std::optional<OutBuffer> body,
   SendCompleted();
 }
 
-void Connection::OnProduceQueued(uint64_t seq) {
-  if (closed() || seq < first_seq_) return;  // answered already
+bool Connection::MarkProduceQueued(uint64_t seq) {
+  if (closed() || seq < first_seq_) return false;  // answered already
   InFlight& slot = in_flight_[seq - first_seq_];
-  if (slot.queued) return;
+  if (slot.queued) return false;
   slot.queued = true;
   ++queued_produces_;
-  ReadAvailable();
+  return true;
+}
+
+void Connection::OnProduceQueued(uint64_t seq) {
+  if (MarkProduceQueued(seq)) ReadAvailable();
 }
 
 void Connection::SendCompleted() {

@@ -2,8 +2,8 @@
 
 // Server: the connection side of `sluice serve`. Listening sockets (one per listener,
 // net/listener.h), a few epoll event loops that own the connections (no thread per connection), and
-// a pool of worker threads that run request handlers, which may block (a flush=sync append waits
-// for its fsync).
+// a pool of worker threads that run request handlers, which may block (a Fetch waits for data).
+// Small Produces run on the event loop itself (their handler only queues appends).
 //
 // Requests of one connection run one at a time, as in Kafka's broker (after a whole request frame
 // arrives the connection stops reading until the response has been written), with one exception:
@@ -158,7 +158,8 @@ struct RequestFrame {
 // Handles one request frame. Runs on a worker thread; may block, and may complete `responder`
 // later from another thread. `frame` lives until the handler drops it. A Produce handler must
 // return only once its appends are queued (ordered before any later append), since the
-// connection's next Produce starts when it returns.
+// connection's next Produce starts when it returns; and it must not wait for a write: small
+// Produces run on the connection's event loop (net/server.cc, EventLoop::Dispatch).
 using RequestHandlerFn = std::function<void(std::shared_ptr<const RequestFrame> frame, Responder)>;
 
 struct ServerOptions {
