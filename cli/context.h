@@ -31,6 +31,8 @@ class Context {
   std::string broker_source = "--broker";
   std::string client_debug;  // librdkafka debug contexts (-vv, --client-debug); empty: none
   std::string output = "table";
+  // --io: the engine's write path (engine::WritePath), for every command that opens an engine.
+  engine::WritePath write_path = engine::kDefaultWritePath;
   int exit_code = kExitOk;
 
   OutputFormat format() const {

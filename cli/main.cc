@@ -196,6 +196,15 @@ int main(int argc, char** argv) {
       }
       ResolveTarget(app, ctx, *data_dir, *broker, *profile, profile_name);
     });
+    std::string write_path = sluice::engine::WritePathName(ctx.write_path);
+    app.add_option("--io", write_path,
+                   "How the engine writes its files: posix (pwritev) or uring (io_uring; pwritev "
+                   "where unavailable). The default measured fastest (bench/RESULTS.md)")
+        ->check(CLI::IsMember({"posix", "uring"}))
+        ->each([&](const std::string& name) {
+          ctx.write_path = sluice::engine::ParseWritePath(name).value_or(ctx.write_path);
+        })
+        ->capture_default_str();
     app.add_option("--output,-o", ctx.output, "Output format")
         ->check(CLI::IsMember({"table", "json"}))
         ->capture_default_str();
