@@ -5,6 +5,11 @@
 #
 #   bench/produce_latency.sh KAFKA_BENCH SLUICE_A [SLUICE_B]     (ROUNDS=3 LAT_SECONDS=10)
 #
+# Each SLUICE_x is a binary, optionally followed (in the same argument, split at spaces) by flags
+# for its `serve`: the same binary can run twice with different flags, e.g. the engine's two write
+# paths side by side:
+#   bench/produce_latency.sh KAFKA_BENCH "build/rel/sluice --io posix" "build/rel/sluice --io uring"
+#
 # Per round and binary (each serving its own data directory in one temporary directory):
 #   lat0      50,000 rec/s paced for LAT_SECONDS, 100-byte values, acks=all, linger.ms=0 (many small
 #             requests in flight: kafka-python's, sarama's and older Java clients' default)
@@ -38,8 +43,9 @@ trap cleanup EXIT
 PORTS=()
 for i in "${!BINS[@]}"; do
   mkdir -p "$TMP/data$i"
-  "${BINS[$i]}" serve --data-dir "$TMP/data$i" --listen 127.0.0.1:0 >"$TMP/serve$i.out" \
-    2>"$TMP/serve$i.log" &
+  read -ra SERVE <<<"${BINS[$i]}"  # binary, then its serve flags
+  "${SERVE[0]}" serve --data-dir "$TMP/data$i" --listen 127.0.0.1:0 "${SERVE[@]:1}" \
+    >"$TMP/serve$i.out" 2>"$TMP/serve$i.log" &
   PIDS+=($!)
   for _ in $(seq 1 200); do
     grep -q "listening on" "$TMP/serve$i.out" 2>/dev/null && break
@@ -48,7 +54,7 @@ for i in "${!BINS[@]}"; do
   PORTS+=("$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$TMP/serve$i.out" | head -1)")
   [ -n "${PORTS[$i]}" ] || { echo "$0: ${BINS[$i]} did not start" >&2; cat "$TMP/serve$i.log" >&2; exit 1; }
 done
-echo "produce_latency: ${#BINS[@]} servers (${BINS[*]}), $(nproc) CPUs," \
+echo "produce_latency: ${#BINS[@]} servers ($(printf '[%s] ' "${BINS[@]}")), $(nproc) CPUs," \
   "load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 kb() {  # BIN_INDEX ROUND LABEL ARGS...: one kafka_bench run against server BIN_INDEX

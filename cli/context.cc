@@ -28,6 +28,7 @@ engine::Engine* Context::Engine(engine::CreateIfMissing create, engine::EngineAc
   o.data_dir = data_dir;
   o.create_if_missing = create;
   o.access = access;
+  o.write_path = write_path;
   auto opened = engine::Engine::Open(o);
   if (!opened && opened.error().code == base::ErrorCode::kBusy && read_only_if_locked_ &&
       access == engine::EngineAccess::kReadWrite) {

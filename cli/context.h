@@ -38,6 +38,8 @@ class Context {
   // The part of client_properties the flags gave (what `profile create` stores).
   std::vector<std::pair<std::string, std::string>> client_properties_from_flags;
   std::string output = "table";
+  // --io: the engine's write path (engine::WritePath), for every command that opens an engine.
+  engine::WritePath write_path = engine::kDefaultWritePath;
   int exit_code = kExitOk;
 
   OutputFormat format() const {

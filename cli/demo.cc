@@ -34,6 +34,7 @@ struct PartitionTotals {
 int RunDemo(const DemoOptions& o) {
   engine::EngineOptions eo;
   eo.data_dir = o.data_dir;
+  eo.write_path = o.write_path;
   auto opened = engine::Engine::Open(eo);
   if (!opened) {
     std::fprintf(stderr, "sluice demo: %s\n", opened.error().ToString().c_str());
@@ -221,6 +222,7 @@ void AddDemoCommand(CLI::App& app, Context& ctx) {
   cmd->callback([&ctx, o, cmd] {
     if (ctx.RejectRemote("demo", "it runs the engine on a --data-dir of its own")) return;
     o->data_dir = ctx.data_dir;
+    o->write_path = ctx.write_path;
     o->topic_given = cmd->count("--topic") > 0;
     ctx.exit_code = RunDemo(*o);
   });

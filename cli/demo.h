@@ -3,10 +3,13 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/engine.h"
+
 namespace sluice::cli {
 
 struct DemoOptions {
   std::string data_dir = "./sluice-data";
+  engine::WritePath write_path = engine::kDefaultWritePath;  // --io
   std::string topic = "telemetry";
   // Given by the user (--topic): an existing topic of that name is refused. Otherwise the demo
   // takes the first free name of telemetry, telemetry-2, telemetry-3, ...

@@ -221,6 +221,15 @@ int main(int argc, char** argv) {
                                    ctx.client_properties_from_flags.begin(),
                                    ctx.client_properties_from_flags.end());
     });
+    std::string write_path = sluice::engine::WritePathName(ctx.write_path);
+    app.add_option("--io", write_path,
+                   "How the engine writes its files: posix (pwritev) or uring (io_uring; pwritev "
+                   "where unavailable). The default measured fastest (bench/RESULTS.md)")
+        ->check(CLI::IsMember({"posix", "uring"}))
+        ->each([&](const std::string& name) {
+          ctx.write_path = sluice::engine::ParseWritePath(name).value_or(ctx.write_path);
+        })
+        ->capture_default_str();
     app.add_option("--output,-o", ctx.output, "Output format")
         ->check(CLI::IsMember({"table", "json"}))
         ->capture_default_str();

@@ -129,6 +129,7 @@ int Serve(Context& ctx, const ServeFlags& flags) {
 
   engine::EngineOptions engine_options;
   engine_options.data_dir = ctx.data_dir;
+  engine_options.write_path = ctx.write_path;
   std::map<std::string, std::string> topic_config;
   for (const auto& entry : flags.topic_configs) {
     auto kv = engine::ParseConfigEntry(entry);

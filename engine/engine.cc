@@ -29,6 +29,14 @@ Result<TopicMap> ReadCatalog(io::FileSystem& fs, const std::string& dir,
 
 }  // namespace
 
+const char* WritePathName(WritePath path) { return path == WritePath::kUring ? "uring" : "posix"; }
+
+std::optional<WritePath> ParseWritePath(std::string_view name) {
+  if (name == "posix") return WritePath::kPosix;
+  if (name == "uring") return WritePath::kUring;
+  return std::nullopt;
+}
+
 Engine::Engine(const EngineOptions& options)
     : options_(options), writers_(std::make_unique<WriterPool>(options.writer_threads)) {}
 
@@ -43,10 +51,15 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   if (options.fs != nullptr) {
     engine->fs_ = options.fs;
   } else {
-    if (io::UringFs::Available()) {
+    if (options.write_path == WritePath::kUring && io::UringFs::Available()) {
       engine->owned_fs_ = std::make_unique<io::UringFs>();
+      base::LogInfo("engine: writing files with io_uring (write path uring)");
     } else {
-      base::LogWarning("io_uring is not available here; writing with pwrite");
+      if (options.write_path == WritePath::kUring) {
+        base::LogWarning("io_uring is not available here; writing files with pwritev");
+      } else {
+        base::LogInfo("engine: writing files with pwritev (write path posix)");
+      }
       engine->owned_fs_ = std::make_unique<io::PosixFs>();
     }
     engine->fs_ = engine->owned_fs_.get();

@@ -14,9 +14,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -62,13 +64,28 @@ enum class EngineAccess : bool { kReadWrite, kReadOnly };
 // system (EngineOptions::fs is null); a MemFs is seen by no other process.
 enum class PublishWatermarks : uint8_t { kAuto, kNo, kYes };
 
+// How the engine writes its data files when EngineOptions::fs is null (segment/io/):
+//   kPosix  pwritev and fdatasync from the writing thread (io::PosixFs)
+//   kUring  io_uring, one ring per writing thread (io::UringFs); falls back to kPosix, with a
+//           warning, where io_uring is unavailable
+// The default is kPosix: on this project's reference machine (Linux 6.18, ext4) io_uring cannot
+// do a buffered write inline (ext4 hands each one to an io-wq worker thread), and pwritev measured
+// fastest at the engine's write sizes (bench/write_path_bench, bench/RESULTS.md).
+enum class WritePath : uint8_t { kPosix, kUring };
+inline constexpr WritePath kDefaultWritePath = WritePath::kPosix;
+// "posix" / "uring"; ParseWritePath returns nullopt for anything else.
+const char* WritePathName(WritePath path);
+std::optional<WritePath> ParseWritePath(std::string_view name);
+
 struct EngineOptions {
   std::string data_dir = "./sluice-data";  // must not be empty
   CreateIfMissing create_if_missing = CreateIfMissing::kYes;
   EngineAccess access = EngineAccess::kReadWrite;
   PublishWatermarks publish_watermarks = PublishWatermarks::kAuto;
-  // File system to use; null = io_uring (or POSIX where io_uring is unavailable). Borrowed.
+  // File system to use; null = the one `write_path` names, owned by the engine. Borrowed.
   io::FileSystem* fs = nullptr;
+  // The engine's own file system when `fs` is null (ignored otherwise).
+  WritePath write_path = kDefaultWritePath;
   // Clock; null = the system clock. Borrowed.
   const base::Clock* clock = nullptr;
   BackgroundWork background = BackgroundWork::kThreads;

@@ -124,6 +124,24 @@ TEST_F(CliTest, ProducesKeysAndHeaders) {
             "k2|v\twith tab|source=test,empty=|2|10|kv|0|3\n");
 }
 
+// --io chooses the engine's write path for any command (the engine logs which one with -v);
+// records written through one are read back through the other.
+TEST_F(CliTest, IoFlagChoosesTheWritePath) {
+  RunResult u = Ok({"-v", "--io", "uring", "topic", "create", "w"});
+  EXPECT_TRUE(u.err.find("writing files with io_uring") != std::string::npos ||
+              u.err.find("io_uring is not available") != std::string::npos)
+      << u.err;
+  Ok({"produce", "w", "--io", "uring"}, "a\nb\n");  // a global flag, after the subcommand too
+  RunResult p = Ok({"-v", "--io", "posix", "produce", "w"}, "c\n");
+  EXPECT_NE(p.err.find("writing files with pwritev (write path posix)"), std::string::npos)
+      << p.err;
+  RunResult d = Ok({"-v", "consume", "w", "--from-beginning"});
+  EXPECT_EQ(d.out, "a\nb\nc\n");
+  const std::string default_path = engine::WritePathName(engine::kDefaultWritePath);
+  EXPECT_NE(d.err.find("write path " + default_path), std::string::npos) << d.err;
+  ExpectOneLineError({"--io", "aio", "topic", "list"}, 2);
+}
+
 TEST_F(CliTest, PartitionsByKafkaMurmur2AndRoundRobinWithoutKeys) {
   CreateTopic("hashed", 7);
   // Kafka's Utils.murmur2 of these keys (from Kafka's own tests).

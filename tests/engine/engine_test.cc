@@ -8,6 +8,7 @@
 
 #include "segment/base/codec.h"
 #include "segment/io/posix_fs.h"
+#include "segment/io/uring_fs.h"
 #include "segment/record_batch.h"
 #include "segment/small_file.h"
 #include "tests/support/test_util.h"
@@ -327,6 +328,44 @@ TEST_F(EngineTest, ADataDirectoryIsOpenedByOneEngineAtATime) {
 
 // A damaged catalog is rebuilt from the directories (storage_safety_test.cc); one written by a
 // newer sluice is not, since rebuilding could drop what that version knows.
+// EngineOptions::write_path picks the engine's own file system when none is handed in, and data
+// written through either survives a reopen through the other.
+TEST(EngineWritePathTest, EachWritePathWritesWhatTheOtherReads) {
+  EXPECT_EQ(ParseWritePath("posix"), WritePath::kPosix);
+  EXPECT_EQ(ParseWritePath("uring"), WritePath::kUring);
+  EXPECT_EQ(ParseWritePath("io_uring"), std::nullopt);
+  EXPECT_STREQ(WritePathName(WritePath::kUring), "uring");
+  EXPECT_EQ(EngineOptions{}.write_path, kDefaultWritePath);
+  testing::TempDir dir;
+  std::vector<std::string> expected;
+  for (int round = 0; round < 4; ++round) {
+    const WritePath path = round % 2 == 0 ? WritePath::kUring : WritePath::kPosix;
+    EngineOptions o = testing::TestEngineOptions(dir.path());
+    o.write_path = path;
+    std::unique_ptr<Engine> engine = testing::OpenTestEngine(o);
+    ASSERT_NE(engine, nullptr);
+    const io::FileSystem& fs = engine->file_system();
+    if (path == WritePath::kUring && io::UringFs::Available()) {
+      EXPECT_NE(dynamic_cast<const io::UringFs*>(&fs), nullptr);
+    } else {
+      EXPECT_NE(dynamic_cast<const io::PosixFs*>(&fs), nullptr);
+      EXPECT_EQ(dynamic_cast<const io::UringFs*>(&fs), nullptr);
+    }
+    if (round == 0) ASSERT_OK(engine->CreateTopic("t", 1, {{"flush", "sync"}}));
+    EXPECT_EQ(testing::ReadValues(*engine, "t", 0), expected);
+    const std::string prefix = std::string(WritePathName(path)) + std::to_string(round) + "-";
+    const std::string batch = MakeBatch(3, prefix);
+    ASSERT_OK(engine->Append("t", 0, base::AsBytes(batch)));
+    for (const std::string& v : BatchValues(batch)) expected.push_back(v);
+    ASSERT_OK(engine->Close());
+  }
+  EngineOptions o = testing::TestEngineOptions(dir.path());
+  std::unique_ptr<Engine> engine = testing::OpenTestEngine(o);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(testing::ReadValues(*engine, "t", 0), expected);
+  EXPECT_EQ(expected.size(), 12u);
+}
+
 TEST_F(EngineTest, NewerCatalogVersionRefusesToOpen) {
   ASSERT_OK(engine_->CreateTopic("t", 1, {}));
   ASSERT_OK(engine_->Close());
