@@ -31,28 +31,21 @@ LAT_RATE=${LAT_RATE:-50000}
 PRODUCE_RECORDS=${PRODUCE_RECORDS:-500000}
 OUT=${OUT:-bench-produce-latency.jsonl}
 TMP=$(mktemp -d)
-PIDS=()
+. "$(dirname "$0")/lib.sh"
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  stop_all_sluice
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 : >"$OUT"
 
+PIDS=()
 PORTS=()
 for i in "${!BINS[@]}"; do
-  mkdir -p "$TMP/data$i"
   read -ra SERVE <<<"${BINS[$i]}"  # binary, then its serve flags
-  "${SERVE[0]}" serve --data-dir "$TMP/data$i" --listen 127.0.0.1:0 "${SERVE[@]:1}" \
-    >"$TMP/serve$i.out" 2>"$TMP/serve$i.log" &
-  PIDS+=($!)
-  for _ in $(seq 1 200); do
-    grep -q "listening on" "$TMP/serve$i.out" 2>/dev/null && break
-    sleep 0.05
-  done
-  PORTS+=("$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$TMP/serve$i.out" | head -1)")
-  [ -n "${PORTS[$i]}" ] || { echo "$0: ${BINS[$i]} did not start" >&2; cat "$TMP/serve$i.log" >&2; exit 1; }
+  start_sluice "${SERVE[0]}" "$TMP/data$i" "$TMP/serve$i" "${SERVE[@]:1}"
+  PIDS+=("$SLUICE_PID")
+  PORTS+=("$SLUICE_PORT")
 done
 echo "produce_latency: ${#BINS[@]} servers ($(printf '[%s] ' "${BINS[@]}")), $(nproc) CPUs," \
   "load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
