@@ -17,6 +17,8 @@
 //                    of the records sections of batches like the producer's.
 //   --mode fsync     no broker: pwrite + fdatasync of --fsync-bytes, back to back, in --dir: the
 //                    disk's share of a flush=sync produce, measured in the same run.
+//   --mode disk-commit  no broker: records arriving at --rate committed in groups (one pwrite +
+//                    fdatasync each) by one thread: the disk's floor for the latency mode.
 //
 // Output: one JSON line on stdout per run; a human summary on stderr. MB/s counts value bytes
 // only (records x value size), as ../shared/peers/RESULTS.md does for the peers.
@@ -45,12 +47,14 @@
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -907,6 +911,94 @@ void Fsync(const Flags& f, Json& out) {
                l["max_us"].get<double>());
 }
 
+// --- disk-commit: the disk's own floor for a paced flush=sync producer ------------------------
+
+// No broker and no network: records of --value-bytes (+ 70 bytes of batch framing) arrive at
+// --rate, paced as the latency mode paces them; one committer thread takes everything that has
+// arrived, writes it with one pwrite at the end of a preallocated file and makes it durable with
+// one fdatasync, then the next group: the group commit of a perfect broker whose only cost is the
+// disk. Latency per record from its scheduled arrival to the end of its group's fdatasync,
+// percentiles over records (after --warmup-records), as the latency mode counts them. This is
+// the same-run floor of the lat0 workload: a rare slow fdatasync delays every record behind it.
+void DiskCommit(const Flags& f, Json& out) {
+  std::string path = f.dir + "/kafka_bench-commit-XXXXXX";
+  const int fd = mkstemp(path.data());
+  if (fd < 0) Die("mkstemp " + path + ": " + std::strerror(errno));
+  const auto n = static_cast<size_t>(f.records);
+  const size_t record_bytes = static_cast<size_t>(f.value_bytes) + 70;
+  // Preallocated in steps, as the engine preallocates a segment: 1 MiB doubling to 64 MiB.
+  uint64_t allocated = 0, step = 1 << 20;
+  std::vector<int64_t> sched(n), done(n);
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t arrived = 0;
+  const int64_t start = NowNs() + 1'000'000;
+  const double interval_ns = 1e9 / f.rate;
+  for (size_t i = 0; i < n; ++i) sched[i] = start + static_cast<int64_t>(interval_ns * i);
+  std::thread pacer([&] {
+    const int64_t tick = std::max<int64_t>(f.tick_us, 1) * 1000;
+    size_t next = 0;
+    while (next < n) {
+      const int64_t now = NowNs();
+      size_t due = next;
+      while (due < n && sched[due] <= now) ++due;
+      if (due > next) {
+        std::lock_guard lock(mu);
+        arrived = due;
+        next = due;
+        cv.notify_one();
+      }
+      std::this_thread::sleep_for(std::chrono::nanoseconds(tick));
+    }
+  });
+  const Probe before = Probe::Take(0);
+  std::string buf;
+  uint64_t pos = 0;
+  size_t committed = 0, groups = 0;
+  while (committed < n) {
+    size_t upto = 0;
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return arrived > committed; });
+      upto = arrived;
+    }
+    buf.assign((upto - committed) * record_bytes, 'x');
+    while (pos + buf.size() > allocated) {
+      if (posix_fallocate(fd, 0, static_cast<off_t>(allocated + step)) != 0) Die("fallocate");
+      allocated += step;
+      step = std::min<uint64_t>(step * 2, 64u << 20);
+    }
+    if (pwrite(fd, buf.data(), buf.size(), static_cast<off_t>(pos)) !=
+            static_cast<ssize_t>(buf.size()) ||
+        fdatasync(fd) != 0) {
+      Die(std::string("write/fdatasync: ") + std::strerror(errno));
+    }
+    pos += buf.size();
+    const int64_t now = NowNs();
+    for (size_t i = committed; i < upto; ++i) done[i] = now;
+    committed = upto;
+    ++groups;
+  }
+  pacer.join();
+  const Probe after = Probe::Take(0);
+  close(fd);
+  unlink(path.c_str());
+  std::vector<int64_t> lat;
+  const auto warmup = std::min(n, static_cast<size_t>(std::max<int64_t>(f.warmup_records, 0)));
+  for (size_t i = warmup; i < n; ++i) lat.push_back(done[i] - sched[i]);
+  out["rate"] = f.rate;
+  out["groups"] = groups;
+  out["latency"] = LatencyJson(lat);
+  after.AddTo(before, out);
+  out["ok"] = true;
+  const Json& l = out["latency"];
+  std::fprintf(stderr,
+               "disk-commit: %zu records of %zu B at %.0f/s in %zu groups (one pwrite + "
+               "fdatasync each) in %s: p50 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us\n",
+               n, record_bytes, f.rate, groups, f.dir.c_str(), l["p50_us"].get<double>(),
+               l["p99_us"].get<double>(), l["p999_us"].get<double>(), l["max_us"].get<double>());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -915,8 +1007,10 @@ int main(int argc, char** argv) {
                std::string(rd_kafka_version_str()) + ")"};
   app.add_option("--broker", f.broker, "HOST:PORT of the broker")->capture_default_str();
   app.add_option("--topic", f.topic, "Topic")->capture_default_str();
-  app.add_option("--mode", f.mode, "produce | consume | latency | create | compress | fsync")
-      ->check(CLI::IsMember({"produce", "consume", "latency", "create", "compress", "fsync"}))
+  app.add_option("--mode", f.mode,
+                 "produce | consume | latency | create | compress | fsync | disk-commit")
+      ->check(CLI::IsMember(
+          {"produce", "consume", "latency", "create", "compress", "fsync", "disk-commit"}))
       ->capture_default_str();
   app.add_option("--records", f.records, "Records to produce or consume")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
@@ -985,6 +1079,8 @@ int main(int argc, char** argv) {
     Compress(f, out);
   } else if (f.mode == "fsync") {
     Fsync(f, out);
+  } else if (f.mode == "disk-commit") {
+    DiskCommit(f, out);
   } else if (f.mode == "produce") {
     Produce(f, out);
   } else if (f.mode == "consume") {

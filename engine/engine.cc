@@ -5,6 +5,7 @@
 #include "engine/closed_partition.h"
 #include "engine/group_offsets.h"
 #include "segment/base/log.h"
+#include "segment/base/thread_priority.h"
 #include "segment/format.h"
 #include "segment/io/posix_fs.h"
 #include "segment/io/uring_fs.h"
@@ -1111,6 +1112,9 @@ Status Engine::RunCleaner() {
 }
 
 void Engine::CleanerLoop() {
+  // A pass is CPU work (decode, filter, re-encode) that no request waits for: measured beside a
+  // paced producer on 2 cores it raised the producer's p99 1.8x at normal priority.
+  base::LowerThisThreadPriority();
   base::RateLimitedLog cleaner_log(base::LogLevel::kError);
   std::unique_lock lock(bg_mu_);
   while (!bg_stop_) {

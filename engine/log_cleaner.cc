@@ -616,6 +616,10 @@ Result<CleanStats> PartitionLog::Clean(const CleanerOptions& options, CleanTrigg
       if (buf.empty()) return {};
       const Bytes pieces[] = {base::AsBytes(buf)};
       RETURN_IF_ERROR(out->WriteAt(FilePos(written), pieces));
+      // Written back as it goes, never a file's worth of dirty pages at once: those would make
+      // the next fdatasync of a flush=sync partition wait for them (ext4 journal commits write an
+      // inode's dirty data first), and appends' latency with it.
+      RETURN_IF_ERROR(out->StartWriteback(FilePos(written), buf.size()));
       written += buf.size();
       buf.clear();
       return {};

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "segment/base/log.h"
+#include "segment/base/thread_priority.h"
 
 namespace sluice::engine {
 
@@ -138,6 +139,7 @@ void PartitionDictionary::Observe(base::Bytes records, size_t compressed_bytes,
       finished = std::move(trainer_);
       trainer_ =
           std::thread([this, samples = std::move(to_train), id, level, next_offset]() mutable {
+            base::LowerThisThreadPriority();  // background work: appends and reads go first
             Train(std::move(samples), id, level, next_offset);
           });
     }

@@ -47,6 +47,14 @@ class WritableFile {
     return {};
   }
 
+  // For a file written in a long sequential stream that nobody waits for (the log cleaner's
+  // output): waits until the disk has what earlier calls started, then starts writing
+  // [pos, pos + len) to it (sync_file_range), so that the stream never holds more than one step of
+  // dirty pages. No durability promise (Sync() gives that); it keeps a later fdatasync of another
+  // file from having to write this one's pages first (ext4's ordered journal commits do), and
+  // paces the writer to the disk. Default: nothing.
+  virtual Status StartWriteback(FilePos /*pos*/, uint64_t /*len*/) { return {}; }
+
   // Reserves disk blocks so the file is at least `size_bytes` long (fallocate); new bytes read
   // as zero.
   virtual Status Allocate(uint64_t size_bytes) = 0;

@@ -90,6 +90,19 @@ Status PosixWritableFile::Sync() {
   return {};
 }
 
+Status PosixWritableFile::StartWriteback(FilePos pos, uint64_t len) {
+  // Wait for the writeback earlier calls started (everything before pos), then start this range's.
+  if (pos.value() > 0 && ::sync_file_range(fd_, 0, static_cast<off_t>(pos.value()),
+                                           SYNC_FILE_RANGE_WAIT_BEFORE) != 0) {
+    return base::ErrnoError(errno, "sync_file_range", path_);
+  }
+  if (len > 0 && ::sync_file_range(fd_, static_cast<off_t>(pos.value()), static_cast<off_t>(len),
+                                   SYNC_FILE_RANGE_WRITE) != 0) {
+    return base::ErrnoError(errno, "sync_file_range", path_);
+  }
+  return {};
+}
+
 Status PosixWritableFile::Allocate(uint64_t size_bytes) {
   if (size_bytes == 0) return {};  // nothing to reserve, and posix_fallocate rejects len 0 (EINVAL)
   int rc = ::posix_fallocate(fd_, 0, static_cast<off_t>(size_bytes));

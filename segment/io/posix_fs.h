@@ -39,6 +39,7 @@ class PosixWritableFile : public WritableFile {
 
   Status WriteAt(FilePos pos, std::span<const Bytes> pieces) override;
   Status Sync() override;
+  Status StartWriteback(FilePos pos, uint64_t len) override;
   Status Allocate(uint64_t size_bytes) override;
   Status Truncate(uint64_t size_bytes) override;
   Status Close() override;

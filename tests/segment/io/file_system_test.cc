@@ -288,6 +288,22 @@ TYPED_TEST(FileSystemTest, WriteAtWithOnlyEmptyPiecesWritesNothing) {
   EXPECT_EQ(size, 0u);
 }
 
+// StartWriteback is a hint: on every implementation it succeeds on written ranges, on an empty
+// one and past the end, and changes nothing a read sees.
+TYPED_TEST(FileSystemTest, StartWritebackSucceedsAndKeepsContents) {
+  const std::string path = this->Path("f");
+  ASSERT_OK_AND_ASSIGN(ScopedFile file, this->Open(path));
+  const std::string chunk(64 << 10, 'x');
+  ASSERT_OK(WriteStrings(*file, 0, {chunk}));
+  ASSERT_OK(file->StartWriteback(FilePos(0), chunk.size()));
+  ASSERT_OK(WriteStrings(*file, chunk.size(), {"tail"}));
+  ASSERT_OK(file->StartWriteback(FilePos(chunk.size()), 4));
+  ASSERT_OK(file->StartWriteback(FilePos(chunk.size() + 4), 0));
+  ASSERT_OK(file->StartWriteback(FilePos(1 << 30), 4096));  // past the end: nothing to write
+  ASSERT_OK(file->Close());
+  EXPECT_EQ(this->Read(path), chunk + "tail");
+}
+
 TYPED_TEST(FileSystemTest, SyncSucceedsAndKeepsContents) {
   const std::string path = this->Path("f");
   ASSERT_OK_AND_ASSIGN(ScopedFile file, this->Open(path));
