@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/inspect.h"
 #include "engine/log_cleaner.h"
 #include "engine/partition_reader.h"
 #include "segment/dictionary.h"
@@ -368,6 +369,9 @@ TEST_F(CleanerDictionaryTest, AKeyedWorkloadWithADictionaryTrainedMidWayCompacts
   EXPECT_GT(rewritten_with_dictionary, 0);
   EXPECT_EQ(DictionaryFiles(), std::vector<uint32_t>{segment::kFirstDictionaryId});
   ASSERT_NO_FATAL_FAILURE(CheckEveryReader());
+  // `sluice verify` reads the cleaned segments' batches with their dictionary.
+  ASSERT_OK_AND_ASSIGN(auto inspected, InspectDataDir(fs_, dir_.path()));
+  EXPECT_TRUE(inspected.healthy()) << VerdictName(inspected.verdict);
 
   // Reopened; then a pass past the deadline of the tombstones the first pass kept: they go,
   // rewriting their (dictionary) batches again; then more overwrites and another pass.
