@@ -191,7 +191,12 @@ class CleanerDictionaryTest : public ::testing::Test {
 
   void Open(bool train_in_background = false) {
     engine_.reset();
-    EngineOptions o = testing::TestEngineOptions(dir_.path(), nullptr, &clock_);
+    // PosixFs, not the engine's default UringFs: RetrainingWhilePassesRun's threads come and go,
+    // and a new thread's io_uring can be mapped where an exited one's was (liburing maps it with
+    // raw syscalls, which ThreadSanitizer does not see), which it reports as a race.
+    EngineOptions o = testing::TestEngineOptions(dir_.path(), &fs_, &clock_);
+    // Readers beside it (CheckEveryReader) read up to the watermark it publishes.
+    o.publish_watermarks = PublishWatermarks::kYes;
     o.dictionary.sample_bytes = 48 << 10;
     o.dictionary.dictionary_bytes = 8 << 10;
     o.dictionary.window_bytes = 32 << 10;
@@ -319,7 +324,7 @@ class CleanerDictionaryTest : public ::testing::Test {
     const Contents got = ReadAll(*engine_, error);
     ASSERT_EQ(error, "");
     ASSERT_NO_FATAL_FAILURE(CheckAgainstModel(got, tombstones_may_be_gone));
-    EngineOptions ro = testing::TestEngineOptions(dir_.path());
+    EngineOptions ro = testing::TestEngineOptions(dir_.path(), &fs_);
     ro.access = EngineAccess::kReadOnly;
     auto reader = testing::OpenTestEngine(ro);
     ASSERT_NE(reader, nullptr);
