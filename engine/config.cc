@@ -369,13 +369,6 @@ Result<TopicConfig> ApplyConfig(const TopicConfig& base,
       return MakeError(ErrorCode::kInvalidArgument, "Unknown topic config name: " + key);
     }
   }
-  if (c.cleanup_compact && c.zstd_dictionary == ZstdDictionaryMode::kAuto) {
-    // The cleaner re-encodes batches without knowing a partition's dictionaries: until it does,
-    // the two are refused together rather than letting a cleaning pass fail on every run.
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "compression.zstd.dictionary=auto is not supported with "
-                     "cleanup.policy=compact yet");
-  }
   auto stored_long = [&c](const char* key) {
     auto it = c.stored.find(key);
     return it == c.stored.end() ? FindStoredKey(key)->default_value : it->second;

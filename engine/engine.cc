@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <chrono>
+#include <optional>
 
 #include "engine/closed_partition.h"
 #include "engine/group_offsets.h"
@@ -1084,11 +1085,28 @@ Result<std::vector<std::pair<int32_t, CleanStats>>> Engine::CompactTopic(const s
   CleanerOptions options = options_.cleaner;
   options.stop = &cleaner_stop_;
   std::vector<std::pair<int32_t, CleanStats>> out;
+  // A pass that fails changes nothing of its partition (PartitionLog::Clean); the other
+  // partitions are still cleaned, and the first failure is returned.
+  std::optional<Error> failed;
+  size_t failures = 0;
   for (size_t p = 0; p < topic->partitions.size(); ++p) {
     auto log = OpenPartition(*topic, *topic->partitions[p], PartitionOpen::kExisting);
     if (!log) continue;  // offline: reported when it went offline
-    ASSIGN_OR_RETURN(CleanStats stats, (*log)->Clean(options, trigger));
-    out.emplace_back(static_cast<int32_t>(p), std::move(stats));
+    auto stats = (*log)->Clean(options, trigger);
+    if (!stats) {
+      if (stats.error().code == ErrorCode::kClosed) return std::move(stats).error();
+      if (!failed) failed = std::move(stats).error();
+      ++failures;
+      continue;
+    }
+    out.emplace_back(static_cast<int32_t>(p), std::move(*stats));
+  }
+  if (failed) {
+    if (failures > 1) {
+      failed->context += " (and " + std::to_string(failures - 1) + " more partitions of " + name +
+                         " failed their pass)";
+    }
+    return *std::move(failed);
   }
   return out;
 }

@@ -6,12 +6,14 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <optional>
 #include <set>
 
 #include "engine/partition_log.h"
 #include "segment/base/checksum.h"
 #include "segment/base/log.h"
+#include "segment/dictionary.h"
 #include "segment/format.h"
 #include "segment/frame.h"
 #include "segment/small_file.h"
@@ -42,6 +44,7 @@ std::atomic<uint64_t> g_passes{0};
 std::atomic<uint64_t> g_bytes_read{0};
 std::atomic<uint64_t> g_bytes_written{0};
 std::atomic<uint64_t> g_records_removed{0};
+std::atomic<uint64_t> g_failed_passes{0};
 
 const segment::SmallFileKind& SwapKind() {
   static const segment::SmallFileKind kind{f::kCleanerSwapMagic, f::kCleanerSwapMinReadableVersion,
@@ -285,12 +288,42 @@ void FinishBatch(std::string& out, int16_t attributes, int64_t base_ts, int64_t 
   segment::UpdateBatchCrc({p, out.size()});
 }
 
+// The partition's zstd dictionaries as the pass compresses with them: a rewritten batch whose
+// source named a dictionary is compressed again with that same dictionary (at the topic's level),
+// so that every batch names the dictionary it named before, at the same offsets, and the rule by
+// which PartitionDictionary::Collect removes dictionaries (the last offset written with each)
+// holds for cleaned segments unchanged. One pass's; not thread-safe.
+class PassDictionaries {
+ public:
+  // `store` (the partition's, which decoding uses too) must outlive this object.
+  PassDictionaries(const segment::DictionaryStore& store, int level)
+      : store_(store), level_(level == 0 ? 3 : level) {}
+
+  // Dictionary `id` prepared for compressing at the topic's level; the store's error (naming the
+  // file and the repair) when it cannot be loaded.
+  Result<std::shared_ptr<const base::ZstdDictionary>> ForCompressing(uint32_t id) {
+    auto it = prepared_.find(id);
+    if (it != prepared_.end()) return it->second;
+    ASSIGN_OR_RETURN(std::shared_ptr<const base::ZstdDictionary> dict, store_.Find(id));
+    if (dict->level() != level_) {
+      ASSIGN_OR_RETURN(dict, base::ZstdDictionary::Load(dict->content(), level_));
+    }
+    return prepared_.emplace(id, std::move(dict)).first->second;
+  }
+
+ private:
+  const segment::DictionaryStore& store_;
+  const int level_;
+  std::map<uint32_t, std::shared_ptr<const base::ZstdDictionary>> prepared_;
+};
+
 // What the pass decides for each record and batch.
 struct Rules {
   const OffsetMap* map = nullptr;
   int64_t now_ms = 0;
   int64_t delete_retention_ms = 0;
   int compression_level = 0;
+  PassDictionaries* dictionaries = nullptr;
 };
 
 struct BatchOutcome {
@@ -379,8 +412,14 @@ Result<BatchOutcome> FilterBatch(const Frame& frame, const Rules& rules, bool mu
     if (!rec) break;
     if (keep[i]) RETURN_IF_ERROR(EncodeRecord(records, scratch, *rec, h.base_offset, base_ts));
   }
-  const int level = h.codec() == base::Codec::kZstd ? rules.compression_level : 0;
-  RETURN_IF_ERROR(base::Compress(h.codec(), level, base::AsBytes(records), out.batch));
+  if (const uint32_t id = segment::BatchDictionaryId(frame.batch, h); id != 0) {
+    // Decoded above with this dictionary, so it loads (or is already loaded).
+    ASSIGN_OR_RETURN(auto dict, rules.dictionaries->ForCompressing(id));
+    RETURN_IF_ERROR(dict->Compress(base::AsBytes(records), out.batch));
+  } else {
+    const int level = h.codec() == base::Codec::kZstd ? rules.compression_level : 0;
+    RETURN_IF_ERROR(base::Compress(h.codec(), level, base::AsBytes(records), out.batch));
+  }
   FinishBatch(out.batch, attributes, base_ts, max_ts, static_cast<int32_t>(out.kept));
   return out;
 }
@@ -398,7 +437,8 @@ void AppendFrame(std::string& out, Bytes batch) {
 }  // namespace
 
 CleanerTotals CleanerTotalsNow() {
-  return {g_passes.load(), g_bytes_read.load(), g_bytes_written.load(), g_records_removed.load()};
+  return {g_passes.load(), g_bytes_read.load(), g_bytes_written.load(), g_records_removed.load(),
+          g_failed_passes.load()};
 }
 
 void AddCleanerTotals(const CleanStats& stats) {
@@ -446,6 +486,17 @@ Result<bool> CleanerLeftovers(io::FileSystem& fs, const std::string& dir) {
 }
 
 Result<CleanStats> PartitionLog::Clean(const CleanerOptions& options, CleanTrigger trigger) {
+  auto stats = CleanPass(options, trigger);
+  // A pass stopped by a close is no failure; nor is one refused after a failed swap (that
+  // failure was counted).
+  if (!stats && stats.error().code != ErrorCode::kClosed &&
+      stats.error().code != ErrorCode::kRefused) {
+    g_failed_passes.fetch_add(1);
+  }
+  return stats;
+}
+
+Result<CleanStats> PartitionLog::CleanPass(const CleanerOptions& options, CleanTrigger trigger) {
   std::lock_guard cleaner_lock(cleaner_mu_);
   CleanStats stats;
   TopicConfig config;
@@ -536,22 +587,36 @@ Result<CleanStats> PartitionLog::Clean(const CleanerOptions& options, CleanTrigg
   const uint64_t max_slots = std::max<uint64_t>(options.dedupe_buffer_bytes / kMapEntryBytes, 16);
   OffsetMap map(static_cast<size_t>(
       std::min<uint64_t>(max_slots, static_cast<uint64_t>(dirty_records) / 9 * 10 + 16)));
+  // Batches that name a zstd dictionary are decoded with it, as every reader does. One that is
+  // missing or damaged stops the pass with the store's error (the file and its repair), before
+  // anything is written: such a batch's records cannot be read, so nothing may be decided about
+  // them, nor about the records their keys would overwrite.
+  const std::shared_ptr<const segment::DictionaryStore> store = dict_->store();
   segment::RecordDecoder decoder;
+  decoder.set_dictionaries(store.get());
+  auto undecodable = [&](const Segment& seg, FilePos at, const Error& e) {
+    return MakeError(e.code, seg.log_path() + " at position " + std::to_string(at.value()) +
+                                 ": the cleaning pass stopped and changed nothing: " + e.context);
+  };
   size_t end = first_dirty;  // segments [0, end) are rewritten
   for (size_t i = first_dirty; i < cleanable && !stats.map_full; ++i) {
+    const Segment& seg = *(*list)[i];
     FilePos pos(f::kSegmentHeaderSize);
     for (;;) {
       if (stopping()) return MakeError(ErrorCode::kClosed, dir_ + " is closing");
-      ASSIGN_OR_RETURN(auto frame, (*list)[i]->FrameAt(pos));
+      ASSIGN_OR_RETURN(auto frame, seg.FrameAt(pos));
       if (!frame) break;
       pos = frame->end();
       if (frame->header.control()) continue;
-      RETURN_IF_ERROR(decoder.Reset(frame->batch, frame->header));
+      if (Status s = decoder.Reset(frame->batch, frame->header); !s) {
+        return undecodable(seg, frame->pos, s.error());
+      }
       for (;;) {
-        ASSIGN_OR_RETURN(auto rec, decoder.Next());
-        if (!rec) break;
-        if (!rec->key) continue;
-        if (!map.Put(OffsetMap::HashKey(*rec->key), rec->offset)) {
+        auto rec = decoder.Next();
+        if (!rec) return undecodable(seg, frame->pos, rec.error());
+        if (!*rec) break;
+        if (!(*rec)->key) continue;
+        if (!map.Put(OffsetMap::HashKey(*(*rec)->key), (*rec)->offset)) {
           stats.map_full = true;
           break;
         }
@@ -598,7 +663,9 @@ Result<CleanStats> PartitionLog::Clean(const CleanerOptions& options, CleanTrigg
     for (const auto& p : scratch_paths) fs_.Remove(p).IgnoreError();
     return e;
   };
-  const Rules rules{&map, now_ms, config.delete_retention_ms, config.compression_level};
+  PassDictionaries dictionaries(*store, config.compression_level);
+  const Rules rules{&map, now_ms, config.delete_retention_ms, config.compression_level,
+                    &dictionaries};
   std::vector<bool> keep;
   std::string record_scratch;
   for (Group& g : groups) {
@@ -652,9 +719,7 @@ Result<CleanStats> PartitionLog::Clean(const CleanerOptions& options, CleanTrigg
             (h.producer_id >= 0 && remembered.count({h.producer_id, h.base_offset}) != 0);
         auto outcome = FilterBatch(fr, rules, must_keep, decoder, keep, record_scratch);
         if (!outcome) {
-          s = MakeError(outcome.error().code, seg.log_path() + " at position " +
-                                                  std::to_string(fr.pos.value()) + ": " +
-                                                  outcome.error().context);
+          s = undecodable(seg, fr.pos, outcome.error());
           break;
         }
         stats.records_after += outcome->kept;

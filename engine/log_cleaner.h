@@ -22,7 +22,14 @@
 //    keeps its producer id, epoch and base sequence; one that loses all its records is dropped,
 //    unless it is one of its idempotent producer's remembered batches or the last batch of its
 //    group: those stay as empty batches (no records, same offsets), so that producer state and
-//    the offsets at which segments join survive every later open.
+//    the offsets at which segments join survive every later open. Batches are decoded with the
+//    partition's zstd dictionaries (compression.zstd.dictionary=auto), as every reader decodes
+//    them, and a rewritten batch is compressed again with its codec and, if its frame named a
+//    dictionary, with that same dictionary: it names the same dictionary at the same offsets, so
+//    the dictionaries' removal rule (partition_dictionary.h) holds for cleaned segments. A
+//    dictionary that is missing or damaged stops the pass with an error naming its file (before
+//    the manifest: nothing is rewritten or removed; the pass is counted as failed and tried again
+//    next time, so a restored file is picked up).
 // 4. The swap, crash-safe: the new files are written as `<base>.cleaned` scratch files and
 //    fsynced; a `cleaner-swap` manifest naming the old and the new segments is written atomically;
 //    then the indexes of the new names are removed, the scratch files renamed into place, the old
@@ -83,6 +90,8 @@ struct CleanerTotals {
   uint64_t bytes_read = 0;
   uint64_t bytes_written = 0;
   uint64_t records_removed = 0;
+  // Passes that stopped with an error and changed nothing (not those a close stopped).
+  uint64_t failed_passes = 0;
 };
 CleanerTotals CleanerTotalsNow();
 void AddCleanerTotals(const CleanStats& stats);

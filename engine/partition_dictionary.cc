@@ -106,7 +106,10 @@ void PartitionDictionary::Observe(base::Bytes records, size_t compressed_bytes,
   {
     std::lock_guard lock(mu_);
     if (used != nullptr) last_level_ = used->level();
-    if (used != nullptr && current_ != nullptr && used->id() == current_->id() && !sampling_) {
+    // Not while the next one trains: its drift is already known, and a second detection would
+    // sample and train yet another one as soon as this training ends.
+    if (used != nullptr && current_ != nullptr && used->id() == current_->id() && !sampling_ &&
+        !training_) {
       window_in_ += records.size();
       window_out_ += compressed_bytes;
       if (window_in_ >= options_.window_bytes && window_out_ > 0) {

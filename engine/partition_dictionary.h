@@ -23,7 +23,10 @@
 //   (as seen by this process; for a dictionary superseded before the partition was opened, the
 //   log's end at open, conservatively) is below the log start. Retention and DeleteRecords call
 //   Collect after deleting segments; each removal is logged. A topic deletion removes them with the
-//   directory.
+//   directory. The log cleaner (log_cleaner.h) compresses a batch it rewrites with the dictionary
+//   the batch named, and keeps its offsets, so cleaned segments name no dictionary at an offset
+//   where none was named before: this rule covers them with no bookkeeping of their own (and
+//   Collect runs under the cleaner's lock, never during a pass).
 //
 // Thread-safety: every method is thread-safe; mu_ is a leaf lock (PartitionLog calls NoteWritten
 // under its own mu_). The training thread holds no lock while it trains or writes the file.

@@ -280,6 +280,10 @@ class PartitionLog {
   // appends or reads: it reads the segments' mappings, writes new files, and takes the segment
   // list's lock only to swap them in. Passes, retention and deletions of segments are serialised
   // with one another. Crash-safe (log_cleaner.h). Thread-safe.
+  // A pass that fails (a damaged segment, a zstd dictionary a batch names that is missing or
+  // damaged, an I/O error) changes nothing before its swap: its scratch files are removed, the
+  // segments stay as they were, appends and reads go on; it is counted (CleanerTotals) and the
+  // next pass tries again.
   Result<CleanStats> Clean(const CleanerOptions& options, CleanTrigger trigger);
   // The idempotent producers the partition remembers (DescribeProducers), as of the HW.
   ProducerSnapshot Producers() const;
@@ -362,6 +366,8 @@ class PartitionLog {
   // held.
   template <typename Pred>
   Status DropOldestSegments(Pred doomed);
+  // Clean's pass itself (log_cleaner.cc). cleaner_mu_ not held.
+  Result<CleanStats> CleanPass(const CleanerOptions& options, CleanTrigger trigger);
   Error PoisonError() const;
   // At open, with segments_ set: loads producers_ from the newest usable snapshot of `snapshots`
   // (their offsets, ascending) and replays the batch headers after it (PartitionLog above). Fails

@@ -131,6 +131,11 @@ std::string Broker::Impl::RenderMetricsLocked() {
            "Records the log cleaner removed (overwritten, expired tombstones, keyless)",
            MetricType::kCounter);
   w.Sample("sluice_cleaner_removed_records_total", {}, cleaner.records_removed);
+  w.Family("sluice_cleaner_failed_passes_total",
+           "Log cleaner passes that stopped with an error and changed nothing (a damaged segment, "
+           "a missing or damaged zstd dictionary, an I/O error): the log says which",
+           MetricType::kCounter);
+  w.Sample("sluice_cleaner_failed_passes_total", {}, cleaner.failed_passes);
 
   // --- connections and memory ----------------------------------------------------------------
   if (server_ && ready) {

@@ -69,7 +69,7 @@ if [ "${SLUICE_TEST_TSAN:-1}" != "0" ]; then
   tsan_targets="partition_log_test data_listener_test group_offsets_test replay_test \
 engine_test producer_state_test group_coordinator_test fault_test storage_safety_test \
 server_test tls_test pipelining_test sasl_broker_test partition_reader_test admin_api_broker_test \
-log_cleaner_test"
+log_cleaner_test log_cleaner_dictionary_test"
   # Some kernels map memory where TSan's shadow must go (vm.mmap_rnd_bits above 28): TSan then
   # stops with "unexpected memory mapping"; without address randomization it runs.
   prefix=""

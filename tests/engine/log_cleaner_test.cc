@@ -1,7 +1,8 @@
 // The log cleaner (engine/log_cleaner.h): a keyed workload with overwrites and tombstones, rolled
 // by size and by time, against a model (the last value per key, tombstone expiry); readers across
 // a swap; idempotent producers' batches kept; a crash at every file-system operation of a pass
-// (the old segments or the new ones, never a mix); keyless records refused by a compacted topic.
+// (the old segments or the new ones, never a mix; also on a partition with zstd dictionaries);
+// keyless records refused by a compacted topic.
 
 #include "engine/log_cleaner.h"
 
@@ -48,6 +49,7 @@ Contents ReadAll(const PartitionLog& log) {
     auto r = log.Read(next, 64 * 1024);
     EXPECT_TRUE(r.has_value()) << r.error().ToString();
     if (!r || r->batches.empty()) break;
+    decoder.set_dictionaries(r->dictionaries.get());
     const Offset before = next;
     for (const auto& b : r->batches) {
       auto s = segment::ForEachRecord(b.bytes, decoder, [&](const segment::RecordView& rec) {
@@ -488,8 +490,10 @@ TEST_F(LogCleanerTest, AManifestWhoseCleanedFileIsLostRemovesNothing) {
 
 // --- crash sweep over one pass -------------------------------------------------------------------
 
-// The crash tests' workload: 120 keyed batches (12 keys, some tombstones, half zstd) appended
-// with flush=sync to small segments.
+// The crash tests' workload: 120 keyed batches (12 keys, some tombstones, half compressed)
+// appended with flush=sync to small segments. On a dictionary partition the compressed half is
+// compressed with a zstd dictionary the partition trained first (as Engine::PrepareBatch does),
+// so that the pass decodes and rewrites dictionary batches.
 TopicConfig CrashConfig() {
   TopicConfig config = CompactedConfig();
   config.flush = FlushMode::kSync;
@@ -497,8 +501,42 @@ TopicConfig CrashConfig() {
   return config;
 }
 
-void AppendCrashWorkload(PartitionLog& log, const base::Clock& clock) {
-  std::mt19937_64 rng(99);
+enum class WithDictionary : bool { kNo, kYes };
+
+DictionaryOptions CrashDictionaryOptions() {
+  DictionaryOptions o;
+  o.sample_bytes = 48 << 10;
+  o.dictionary_bytes = 8 << 10;
+  o.train_in_background = false;  // the sample that fills it trains it, on this thread
+  return o;
+}
+
+// Trains the partition's dictionary on JSON-like records sections (PartitionDictionary::Observe,
+// the way the engine samples what it compresses).
+void TrainDictionary(PartitionLog& log) {
+  for (int i = 0; log.dictionary().Acquire(0).get() == nullptr; ++i) {
+    ASSERT_LT(i, 2000) << "no dictionary trained";
+    segment::BatchBuilder b;
+    for (int r = 0; r < 10; ++r) {
+      const int n = i * 10 + r;
+      b.Add("k" + std::to_string(n % 12),
+            "{\"host\":\"web-" + std::to_string(n % 64) + "\",\"metric\":\"cpu" +
+                std::to_string(n % 5) + "\",\"value\":" + std::to_string(n * 7919 % 1000) +
+                ",\"unit\":\"gauge\"}",
+            1000);
+    }
+    auto batch = b.Build();
+    ASSERT_OK(batch);
+    const Bytes records = base::AsBytes(*batch).subspan(segment::kBatchHeaderSize);
+    log.dictionary().Observe(records, records.size() / 3, nullptr, log.high_watermark());
+  }
+}
+
+void AppendCrashWorkload(PartitionLog& log, const base::Clock& clock, std::mt19937_64& rng,
+                         WithDictionary with_dictionary) {
+  if (with_dictionary == WithDictionary::kYes) {
+    ASSERT_NO_FATAL_FAILURE(TrainDictionary(log));
+  }
   for (int i = 0; i < 120; ++i) {
     segment::BatchBuilder b;
     const std::string key = "k" + std::to_string(rng() % 12);
@@ -507,18 +545,47 @@ void AppendCrashWorkload(PartitionLog& log, const base::Clock& clock) {
     } else {
       b.Add(key, "v" + std::to_string(i) + std::string(rng() % 40, 'x'), clock.NowMs());
     }
-    auto batch = b.Build(rng() % 2 ? base::Codec::kZstd : base::Codec::kNone);
+    const bool compressed = rng() % 2 != 0;
+    Result<std::string> batch = std::string();
+    if (compressed && with_dictionary == WithDictionary::kYes) {
+      auto plain = b.Build();
+      ASSERT_OK(plain);
+      auto header = segment::ParseBatchHeader(base::AsBytes(*plain));
+      ASSERT_OK(header);
+      const PartitionDictionary::Use use = log.dictionary().Acquire(0);
+      ASSERT_NE(use.get(), nullptr);
+      batch = segment::CompressBatch(base::AsBytes(*plain), *header, *use.get());
+    } else {
+      batch = b.Build(compressed ? base::Codec::kZstd : base::Codec::kNone);
+    }
     ASSERT_OK(batch);
     auto header = segment::ParseBatchHeader(base::AsBytes(*batch));
+    ASSERT_OK(header);
     ASSERT_OK(log.Append(base::AsBytes(*batch), *header));
+  }
+}
+
+// Stored batches (with records) of `log` that name a zstd dictionary.
+int DictionaryBatches(const PartitionLog& log) {
+  int n = 0;
+  Offset next = log.log_start_offset();
+  for (;;) {
+    auto r = log.Read(next, 1 << 20);
+    EXPECT_TRUE(r.has_value()) << r.error().ToString();
+    if (!r || r->batches.empty()) return n;
+    for (const auto& b : r->batches) {
+      if (b.header.record_count > 0 && segment::BatchDictionaryId(b.bytes, b.header) != 0) ++n;
+      next = Offset(b.header.last_offset() + 1);
+    }
   }
 }
 
 // The error paths: the pass runs with every operation from the kth on failing (a dying disk,
 // FaultFs::CrashAfterOps), for every k; the log in memory must still read as before or after the
-// pass, and after a crash there (unsynced changes dropped) the reopened log too, and a pass on it
-// must end at the same log as an uninterrupted one.
-TEST(LogCleanerCrashTest, APassFailingAtAnyStepLeavesTheOldSegmentsOrTheNew) {
+// pass, and after a crash there (unsynced changes dropped) the reopened log too (every dictionary
+// a batch names loading from the files that survived), and a pass on it must end at the same log
+// as an uninterrupted one.
+void APassFailingAtAnyStep(WithDictionary with_dictionary) {
   const TopicConfig config = CrashConfig();
   const std::string dir = "/data/t-0";
   CleanerOptions options;
@@ -533,15 +600,23 @@ TEST(LogCleanerCrashTest, APassFailingAtAnyStepLeavesTheOldSegmentsOrTheNew) {
     ASSERT_OK(mem.CreateDir("/data"));
     ASSERT_OK(mem.SyncDir("/"));
     std::vector<segment::RecoveryReport> reports;
-    ASSERT_OK_AND_ASSIGN(auto log, PartitionLog::Open(fault, dir, config, clock, &reports, {},
-                                                      PartitionOpen::kCreate));
-    ASSERT_NO_FATAL_FAILURE(AppendCrashWorkload(*log, clock));
+    ASSERT_OK_AND_ASSIGN(auto log,
+                         PartitionLog::Open(fault, dir, config, clock, &reports, {},
+                                            PartitionOpen::kCreate, CrashDictionaryOptions()));
+    std::mt19937_64 rng(99);
+    ASSERT_NO_FATAL_FAILURE(AppendCrashWorkload(*log, clock, rng, with_dictionary));
     before = ReadAll(*log);
+    if (with_dictionary == WithDictionary::kYes) {
+      EXPECT_GT(DictionaryBatches(*log), 40);  // about half of the 120
+    }
     const uint64_t ops = fault.TotalOpCount();
     ASSERT_OK_AND_ASSIGN(CleanStats stats, log->Clean(options, CleanTrigger::kNow));
     ASSERT_TRUE(stats.cleaned);
     pass_ops = fault.TotalOpCount() - ops;
     after = ReadAll(*log);
+    if (with_dictionary == WithDictionary::kYes) {
+      EXPECT_GT(DictionaryBatches(*log), 0);  // the batches kept still name it
+    }
     ASSERT_OK(log->Close());
   }
   ASSERT_GT(pass_ops, 10u);
@@ -554,9 +629,11 @@ TEST(LogCleanerCrashTest, APassFailingAtAnyStepLeavesTheOldSegmentsOrTheNew) {
     ASSERT_OK(mem.CreateDir("/data"));
     ASSERT_OK(mem.SyncDir("/"));
     std::vector<segment::RecoveryReport> reports;
-    ASSERT_OK_AND_ASSIGN(auto log, PartitionLog::Open(fault, dir, config, clock, &reports, {},
-                                                      PartitionOpen::kCreate));
-    ASSERT_NO_FATAL_FAILURE(AppendCrashWorkload(*log, clock));
+    ASSERT_OK_AND_ASSIGN(auto log,
+                         PartitionLog::Open(fault, dir, config, clock, &reports, {},
+                                            PartitionOpen::kCreate, CrashDictionaryOptions()));
+    std::mt19937_64 rng(99);
+    ASSERT_NO_FATAL_FAILURE(AppendCrashWorkload(*log, clock, rng, with_dictionary));
     fault.CrashAfterOps(fault.TotalOpCount() + k);
     auto cleaned = log->Clean(options, CleanTrigger::kNow);
     if (!cleaned) ++failed;
@@ -581,43 +658,42 @@ TEST(LogCleanerCrashTest, APassFailingAtAnyStepLeavesTheOldSegmentsOrTheNew) {
   EXPECT_GT(failed, 0u);
 }
 
+TEST(LogCleanerCrashTest, APassFailingAtAnyStepLeavesTheOldSegmentsOrTheNew) {
+  APassFailingAtAnyStep(WithDictionary::kNo);
+}
+
+TEST(LogCleanerCrashTest, APassFailingAtAnyStepOnADictionaryPartitionLosesNoDictionary) {
+  APassFailingAtAnyStep(WithDictionary::kYes);
+}
+
 // A keyed workload on MemFs (flush=sync: everything is durable before the pass), then one pass
 // through FaultFs. Before each of the pass's file-system operations the disk is copied as a crash
 // there would leave it (all unsynced changes dropped, or a random part of them); each copy is
-// reopened and must hold exactly the log before the pass or exactly the log after it, and a pass
-// on it must end at the same log as the pass that was not interrupted.
-TEST(LogCleanerCrashTest, ACrashAtAnyStepLeavesTheOldSegmentsOrTheNew) {
+// reopened and must hold exactly the log before the pass or exactly the log after it (reading
+// every batch, so every dictionary a batch names is there), and a pass on it must end at the same
+// log as the pass that was not interrupted.
+void ACrashAtAnyStep(WithDictionary with_dictionary) {
   io::testing::MemFs mem;
   io::testing::FaultFs fault(mem, 7);
   base::ManualClock clock;
   ASSERT_OK(mem.CreateDir("/data"));
   ASSERT_OK(mem.SyncDir("/"));
   const std::string dir = "/data/t-0";
-  TopicConfig config = CompactedConfig();
-  config.flush = FlushMode::kSync;
-  config.segment_bytes = 1024;
+  const TopicConfig config = CrashConfig();
   CleanerOptions options;
   Contents before;
   {
     std::vector<segment::RecoveryReport> reports;
-    ASSERT_OK_AND_ASSIGN(auto log, PartitionLog::Open(fault, dir, config, clock, &reports, {},
-                                                      PartitionOpen::kCreate));
+    ASSERT_OK_AND_ASSIGN(auto log,
+                         PartitionLog::Open(fault, dir, config, clock, &reports, {},
+                                            PartitionOpen::kCreate, CrashDictionaryOptions()));
     auto rng = testing::SeededRng(99);
-    for (int i = 0; i < 120; ++i) {
-      segment::BatchBuilder b;
-      const std::string key = "k" + std::to_string(rng() % 12);
-      if (rng() % 8 == 0) {
-        b.Add(key, std::nullopt, clock.NowMs());
-      } else {
-        b.Add(key, "v" + std::to_string(i) + std::string(rng() % 40, 'x'), clock.NowMs());
-      }
-      auto batch = b.Build(rng() % 2 ? base::Codec::kZstd : base::Codec::kNone);
-      ASSERT_OK(batch);
-      auto header = segment::ParseBatchHeader(base::AsBytes(*batch));
-      ASSERT_OK(log->Append(base::AsBytes(*batch), *header));
-    }
+    ASSERT_NO_FATAL_FAILURE(AppendCrashWorkload(*log, clock, rng, with_dictionary));
     before = ReadAll(*log);
     ASSERT_GT(log->Stats().segment_count, 4u);
+    if (with_dictionary == WithDictionary::kYes) {
+      EXPECT_GT(DictionaryBatches(*log), 40);  // about half of the 120
+    }
 
     struct Seen {
       uint64_t op;
@@ -663,6 +739,9 @@ TEST(LogCleanerCrashTest, ACrashAtAnyStepLeavesTheOldSegmentsOrTheNew) {
     check_copy(0, false);  // after the pass
     const Contents after = ReadAll(*log);
     ASSERT_LT(after.size(), before.size());
+    if (with_dictionary == WithDictionary::kYes) {
+      EXPECT_GT(DictionaryBatches(*log), 0);  // the batches kept still name it
+    }
     std::printf("checked %zu crash points\n", seen.size());
     ASSERT_GT(seen.size(), 20u);
     size_t old_logs = 0;
@@ -689,6 +768,14 @@ TEST(LogCleanerCrashTest, ACrashAtAnyStepLeavesTheOldSegmentsOrTheNew) {
     }
     ASSERT_OK(log->Close());
   }
+}
+
+TEST(LogCleanerCrashTest, ACrashAtAnyStepLeavesTheOldSegmentsOrTheNew) {
+  ACrashAtAnyStep(WithDictionary::kNo);
+}
+
+TEST(LogCleanerCrashTest, ACrashAtAnyStepOnADictionaryPartitionLosesNoDictionary) {
+  ACrashAtAnyStep(WithDictionary::kYes);
 }
 
 // --- through the engine --------------------------------------------------------------------------

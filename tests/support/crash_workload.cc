@@ -5,6 +5,7 @@
 
 #include "engine/group_offsets.h"
 #include "engine/snapshot.h"
+#include "segment/dictionary.h"
 #include "segment/record_batch.h"
 #include "tests/support/test_util.h"
 
@@ -28,6 +29,12 @@ class Workload::Script {
     RETURN_IF_ERROR(Create("sync", 2, FlushMode::kSync, {{"segment.ms", "1000"}}));
     RETURN_IF_ERROR(Create("none", 1, FlushMode::kNone, {{"retention.bytes", "8192"}}));
     RETURN_IF_ERROR(Create("doomed", 1, FlushMode::kSync, {}));
+    // Compacted, compressed by the broker with a dictionary it trains from the first records.
+    RETURN_IF_ERROR(Create("dict", 1, FlushMode::kSync,
+                           {{"cleanup.policy", "compact"},
+                            {"compression.type", "zstd"},
+                            {"compression.zstd.dictionary", "auto"},
+                            {"segment.ms", "1000"}}));
     for (int round = 0; round < kRounds; ++round) {
       clock_.AdvanceMs(10);
       RETURN_IF_ERROR(Produce("sync", round % 2, 1 + round % 4));
@@ -35,6 +42,8 @@ class Workload::Script {
       if (round % 3 == 2) RETURN_IF_ERROR(Produce("sync", (round + 1) % 2, 2));
       if (round % 7 == 3) RETURN_IF_ERROR(ProducePipelined(round % 2 == 0 ? "sync" : "none", 0, 3));
       if (Live("doomed")) RETURN_IF_ERROR(Produce("doomed", round % Partitions("doomed"), 2));
+      RETURN_IF_ERROR(ProduceKeyed("dict", 0, 3));
+      if (round % 9 == 8) RETURN_IF_ERROR(Compact("dict"));
       if (round % 4 == 3) RETURN_IF_ERROR(FlushAll());
       if (round % 5 == 4) {
         RETURN_IF_ERROR(CommitAtHighWatermark(kSweepGroup, "sync", round % 2));
@@ -63,6 +72,7 @@ class Workload::Script {
       }
       if (round == 2 * kRounds / 3) RETURN_IF_ERROR(RebuildCatalog());
     }
+    RETURN_IF_ERROR(CheckCovered("dict"));
     return CloseEngine();
   }
 
@@ -89,6 +99,11 @@ class Workload::Script {
     options.run_writer = [this](std::function<void()> task) {
       held_writers_.push_back(std::move(task));
     };
+    // Small enough that "dict" trains its dictionary a few rounds in, on the append that fills
+    // the sample (not on a thread of its own: the same operations in the same order every run).
+    options.dictionary.sample_bytes = 8 << 10;
+    options.dictionary.dictionary_bytes = 2 << 10;
+    options.dictionary.train_in_background = false;
     ASSIGN_OR_RETURN(engine_, Engine::Open(options));
     return {};
   }
@@ -108,11 +123,13 @@ class Workload::Script {
     ledger_.op = "create topic " + name;
     changes["flush"] = flush == FlushMode::kSync ? "sync" : "none";
     changes["segment.bytes"] = "4096";
-    changes["compression.type"] = "none";
+    changes.try_emplace("compression.type", "none");
     TopicLedger& t = ledger_.topics[name];
     t = TopicLedger{};
     t.flush = flush;
     t.retention = changes.count("retention.bytes") != 0;
+    t.compacted = changes.count("cleanup.policy") != 0 &&
+                  changes.at("cleanup.policy").find("compact") != std::string::npos;
     t.config = changes;
     t.partitions.resize(static_cast<size_t>(partitions));
     RETURN_IF_ERROR(engine_->CreateTopic(name, partitions, changes));
@@ -163,6 +180,66 @@ class Workload::Script {
     }
     for (auto& v : values) p.acked.push_back(std::move(v));
     if (ledger_.topics.at(topic).flush == FlushMode::kSync) p.durable = p.acked.size();
+    return {};
+  }
+
+  // One batch of `count` keyed records (nine keys, each overwritten every few rounds) of
+  // telemetry-like values that name their topic, partition and sequence, appended uncompressed
+  // (the topic compresses them).
+  Status ProduceKeyed(const std::string& topic, int32_t partition, int count) {
+    PartitionLedger& p = ledger_.topics.at(topic).partitions.at(static_cast<size_t>(partition));
+    ledger_.op = "append to " + topic + "-" + std::to_string(partition) + " at offset " +
+                 std::to_string(p.acked.size());
+    segment::BatchBuilder builder;
+    std::vector<std::string> values;
+    std::vector<std::string> keys;
+    for (int i = 0; i < count; ++i) {
+      const int64_t n = serial_++;
+      std::string v = topic + "/" + std::to_string(partition) + "/" + std::to_string(n) +
+                      ".{\"host\":\"web-" + std::to_string(n % 16) + "\",\"metric\":\"m" +
+                      std::to_string(n % 5) + "\",\"value\":" + std::to_string(n * 7919 % 1000) +
+                      "}";
+      v.resize(120, '.');
+      keys.push_back("key" + std::to_string(n % 9));
+      builder.Add(keys.back(), v, clock_.NowMs());
+      values.push_back(std::move(v));
+    }
+    ASSIGN_OR_RETURN(std::string batch, builder.Build());
+    p.in_flight = values;
+    ASSIGN_OR_RETURN(AppendResult r, engine_->Append(topic, partition, base::AsBytes(batch)));
+    p.in_flight.clear();
+    if (r.base_offset.value() != static_cast<int64_t>(p.acked.size())) {
+      return base::MakeError(base::ErrorCode::kInternal, ledger_.op + ": appended at offset " +
+                                                             std::to_string(r.base_offset.value()));
+    }
+    for (auto& v : values) p.acked.push_back(std::move(v));
+    for (auto& k : keys) p.keys.push_back(std::move(k));
+    if (ledger_.topics.at(topic).flush == FlushMode::kSync) p.durable = p.acked.size();
+    return {};
+  }
+
+  // One pass of the log cleaner over a compacted topic (`sluice topic compact`).
+  Status Compact(const std::string& topic) {
+    ledger_.op = "compact " + topic;
+    ASSIGN_OR_RETURN(auto done, engine_->CompactTopic(topic));
+    for (const auto& [partition, stats] : done) passes_cleaned_ += stats.cleaned ? 1 : 0;
+    return {};
+  }
+
+  // That the sweep covers what it is meant to: passes that rewrote segments of `topic`, whose
+  // partition trained a dictionary (else this workload is not what the sweep checks).
+  Status CheckCovered(const std::string& topic) {
+    ledger_.op = "list the dictionaries of " + topic;
+    ASSIGN_OR_RETURN(
+        std::vector<uint32_t> ids,
+        segment::ListDictionaryIds(fs_, std::string(kSweepDataDir) + "/" + topic + "-0"));
+    if (ids.empty() || passes_cleaned_ == 0) {
+      return base::MakeError(base::ErrorCode::kInternal,
+                             topic + ": " + std::to_string(ids.size()) + " zstd dictionaries, " +
+                                 std::to_string(passes_cleaned_) +
+                                 " cleaning passes: the workload does not cover the cleaner on "
+                                 "dictionary batches");
+    }
     return {};
   }
 
@@ -405,6 +482,7 @@ class Workload::Script {
   int64_t serial_ = 0;                               // makes every record value unique
   int64_t producer_id_ = -1;
   bool offsets_roll_by_time_ = false;  // __consumer_offsets' segment.ms was set
+  int passes_cleaned_ = 0;             // cleaning passes of Compact that rewrote segments
 };
 
 Workload::Workload(io::FileSystem& fs, base::ManualClock& clock, Ledger& ledger)

@@ -4,8 +4,9 @@
 // operations (create topics, appends with flush=sync and flush=none, flushes, rolls through small
 // segments and segment.ms, group commits, resets and deletions, snapshots, deletes by retention
 // and DeleteSegmentsBefore, a topic deletion and re-creation, a clean restart, producer ids, an
-// idempotent producer), and the ledger in which it records what the engine acknowledged, for the
-// checks after a crash.
+// idempotent producer, keyed appends to a compacted topic with a trained zstd dictionary and
+// passes of the log cleaner over it), and the ledger in which it records what the engine
+// acknowledged, for the checks after a crash.
 
 #include <cstdint>
 #include <map>
@@ -35,6 +36,8 @@ struct PartitionLedger {
   std::vector<std::string> acked;
   size_t durable = 0;                  // acked[0, durable) were acknowledged as durable
   std::vector<std::string> in_flight;  // values of the append the crash interrupted, if any
+  // A compacted topic's: the key of each acked record (acked[i]'s is keys[i]).
+  std::vector<std::string> keys;
   // The workload asked (or is asking, when the crash came) to delete records below this: the log
   // start may be anywhere up to it, and no higher.
   int64_t deletable_below = 0;
@@ -51,6 +54,9 @@ struct TopicLedger {
   TopicState state = TopicState::kCreating;
   FlushMode flush = FlushMode::kNone;
   bool retention = false;  // retention.bytes is set: EnforceRetention may delete its segments
+  // cleanup.policy=compact: the log cleaner removes records a later one of their key replaced,
+  // so offsets have gaps; each key's last acknowledged record stays.
+  bool compacted = false;
   std::vector<PartitionLedger> partitions;
   // Configuration set at creation and by acknowledged alterations; and an alteration the crash
   // interrupted (its keys may hold either value).
