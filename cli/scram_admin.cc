@@ -143,7 +143,10 @@ Result<std::optional<Login>> LoginFor(const kafka::ClientConfig& client) {
   bool named = false;
   for (const auto& [key, value] : client.properties) {
     if (key == "security.protocol") protocol = Lower(value);
-    if (key == "sasl.username") login.user = value, named = true;
+    if (key == "sasl.username") {
+      login.user = value;
+      named = true;
+    }
     if (key == "sasl.password") login.password = value;
     if (key == "sasl.mechanism" || key == "sasl.mechanisms") {
       login.mechanism = value;
