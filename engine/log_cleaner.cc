@@ -189,17 +189,13 @@ Status ApplySwap(io::FileSystem& fs, const std::string& dir, const SwapPlan& pla
   return fs.SyncDir(dir);
 }
 
-// The offset map: 128-bit key hash -> latest offset, open addressing in a table allocated once.
+// The offset map: 128-bit key hash -> latest offset, open addressing (linear probing) in a table
+// allocated once. Lookups are cache misses in a table of tens of MiB: callers hash a batch's keys
+// first and Prefetch their slots, so that the misses of a batch overlap.
 class OffsetMap {
  public:
-  struct Hash {
-    uint64_t a = 0;
-    uint64_t b = 0;
-  };
-  static Hash HashKey(std::string_view key) {
-    const Bytes k = base::AsBytes(key);
-    return {base::Xxh3(k, 0), base::Xxh3(k, 0x9e3779b97f4a7c15ull)};
-  }
+  using Hash = base::Hash128;
+  static Hash HashKey(std::string_view key) { return base::Xxh3_128(base::AsBytes(key)); }
 
   explicit OffsetMap(size_t slots)
       : slots_(std::max<size_t>(slots, 16)), limit_(slots_ / 10 * 9), table_(slots_) {}
@@ -210,28 +206,32 @@ class OffsetMap {
     if (s.offset < 0) {
       if (count_ >= limit_) return false;
       ++count_;
-      s.a = h.a;
-      s.b = h.b;
+      s.hash = h;
     }
     s.offset = std::max(s.offset, offset);
     return true;
   }
   // The latest offset of the key; -1 if it is not in the map.
   int64_t Get(const Hash& h) const { return table_[Find(h)].offset; }
+  void Prefetch(const Hash& h) const { __builtin_prefetch(&table_[Home(h)]); }
   size_t size() const { return count_; }
 
  private:
   struct Slot {
-    uint64_t a = 0;
-    uint64_t b = 0;
+    Hash hash;
     int64_t offset = -1;  // -1: empty
   };
+  // The first slot to probe: the hash scaled to the table (no division).
+  size_t Home(const Hash& h) const {
+    __extension__ using Wide = unsigned __int128;
+    return static_cast<size_t>((static_cast<Wide>(h.low) * slots_) >> 64);
+  }
   // The slot of the key, or the empty one where it would go. Never full (limit_ < slots_), so
   // the probe ends.
   size_t Find(const Hash& h) const {
-    for (size_t i = h.a % slots_;; i = (i + 1) % slots_) {
+    for (size_t i = Home(h);; i = i + 1 == slots_ ? 0 : i + 1) {
       const Slot& s = table_[i];
-      if (s.offset < 0 || (s.a == h.a && s.b == h.b)) return i;
+      if (s.offset < 0 || (s.hash.low == h.low && s.hash.high == h.high)) return i;
     }
   }
   size_t slots_;
@@ -239,6 +239,39 @@ class OffsetMap {
   size_t count_ = 0;
   std::vector<Slot> table_;
 };
+
+// One record of a batch as the pass sees it: what the map and the rules need, and its encoded
+// bytes (valid until the decoder's next Reset).
+struct KeyedRecord {
+  OffsetMap::Hash hash;  // of the key, when it has one
+  int64_t offset = 0;
+  int64_t timestamp = 0;
+  Bytes bytes;
+  bool has_key = false;
+  bool tombstone = false;  // a null value
+};
+
+// Decodes the records of `frame` into `out` and prefetches their keys' map slots.
+Status DecodeKeyed(const Frame& frame, const OffsetMap& map, segment::RecordDecoder& decoder,
+                   std::vector<KeyedRecord>& out) {
+  out.clear();
+  RETURN_IF_ERROR(decoder.Reset(frame.batch, frame.header));
+  segment::RecordView rec;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool more, decoder.Next(rec));
+    if (!more) return {};
+    KeyedRecord& k = out.emplace_back();
+    k.offset = rec.offset;
+    k.timestamp = rec.timestamp;
+    k.bytes = decoder.record_bytes();
+    k.has_key = rec.key.has_value();
+    k.tombstone = !rec.value.has_value();
+    if (k.has_key) {
+      k.hash = OffsetMap::HashKey(*rec.key);
+      map.Prefetch(k.hash);
+    }
+  }
+}
 
 void PutNullable(std::string& out, std::optional<std::string_view> v) {
   if (!v) {
@@ -338,8 +371,8 @@ struct BatchOutcome {
 // Filters the records of one batch. `must_keep`: the batch stays, empty if need be (the last of
 // its group, or one its idempotent producer still remembers).
 Result<BatchOutcome> FilterBatch(const Frame& frame, const Rules& rules, bool must_keep,
-                                 segment::RecordDecoder& decoder, std::vector<bool>& keep,
-                                 std::string& scratch) {
+                                 segment::RecordDecoder& decoder, std::vector<KeyedRecord>& records,
+                                 std::vector<bool>& keep, std::string& scratch) {
   const BatchHeader& h = frame.header;
   BatchOutcome out;
   if (h.control() || h.transactional()) {
@@ -349,32 +382,29 @@ Result<BatchOutcome> FilterBatch(const Frame& frame, const Rules& rules, bool mu
   }
   const bool horizon_set = (h.attributes & kDeleteHorizonBit) != 0;
   const bool horizon_passed = horizon_set && rules.now_ms >= h.base_timestamp;
-  RETURN_IF_ERROR(decoder.Reset(frame.batch, h));
-  keep.clear();
+  RETURN_IF_ERROR(DecodeKeyed(frame, *rules.map, decoder, records));
+  keep.assign(records.size(), false);
   bool kept_tombstone = false;
   int64_t min_ts = INT64_MAX;
   int64_t max_ts = -1;
-  for (;;) {
-    ASSIGN_OR_RETURN(auto rec, decoder.Next());
-    if (!rec) break;
-    bool k = true;
-    if (!rec->key) {
+  for (size_t i = 0; i < records.size(); ++i) {
+    const KeyedRecord& rec = records[i];
+    if (!rec.has_key) {
       ++out.keyless;
-      k = false;
-    } else if (rules.map->Get(OffsetMap::HashKey(*rec->key)) > rec->offset) {
-      k = false;  // a later record of the key is in the cleaned range
-    } else if (!rec->value && horizon_passed) {
-      ++out.tombstones_dropped;
-      k = false;
+      continue;
     }
-    keep.push_back(k);
-    if (!k) continue;
+    if (rules.map->Get(rec.hash) > rec.offset) continue;  // a later record of the key is cleaned
+    if (rec.tombstone && horizon_passed) {
+      ++out.tombstones_dropped;
+      continue;
+    }
+    keep[i] = true;
     ++out.kept;
-    kept_tombstone |= !rec->value;
-    min_ts = std::min(min_ts, rec->timestamp);
-    max_ts = std::max(max_ts, rec->timestamp);
+    kept_tombstone |= rec.tombstone;
+    min_ts = std::min(min_ts, rec.timestamp);
+    max_ts = std::max(max_ts, rec.timestamp);
   }
-  const bool all_kept = out.kept == static_cast<int64_t>(keep.size());
+  const bool all_kept = out.kept == static_cast<int64_t>(records.size());
   if (all_kept && (!kept_tombstone || horizon_set)) return out;  // kCopy
   if (out.kept == 0 && !must_keep) {
     out.kind = BatchOutcome::Kind::kDrop;
@@ -405,20 +435,31 @@ Result<BatchOutcome> FilterBatch(const Frame& frame, const Rules& rules, bool mu
   }
   const int64_t base_ts = horizon ? *horizon : horizon_set ? min_ts : h.base_timestamp;
   if (h.log_append_time()) max_ts = h.max_timestamp;
-  std::string records;
-  RETURN_IF_ERROR(decoder.Reset(frame.batch, h));
-  for (size_t i = 0;; ++i) {
-    ASSIGN_OR_RETURN(auto rec, decoder.Next());
-    if (!rec) break;
-    if (keep[i]) RETURN_IF_ERROR(EncodeRecord(records, scratch, *rec, h.base_offset, base_ts));
+  std::string& kept = scratch;
+  kept.clear();
+  if (base_ts == h.base_timestamp) {
+    // Same base offset and base timestamp: the kept records' bytes are what encoding them again
+    // would give.
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (keep[i]) kept.append(base::AsString(records[i].bytes));
+    }
+  } else {
+    // The timestamps are rebased: every kept record is encoded again.
+    std::string record;
+    RETURN_IF_ERROR(decoder.Reset(frame.batch, h));
+    for (size_t i = 0;; ++i) {
+      ASSIGN_OR_RETURN(auto rec, decoder.Next());
+      if (!rec) break;
+      if (keep[i]) RETURN_IF_ERROR(EncodeRecord(kept, record, *rec, h.base_offset, base_ts));
+    }
   }
   if (const uint32_t id = segment::BatchDictionaryId(frame.batch, h); id != 0) {
     // Decoded above with this dictionary, so it loads (or is already loaded).
     ASSIGN_OR_RETURN(auto dict, rules.dictionaries->ForCompressing(id));
-    RETURN_IF_ERROR(dict->Compress(base::AsBytes(records), out.batch));
+    RETURN_IF_ERROR(dict->Compress(base::AsBytes(kept), out.batch));
   } else {
     const int level = h.codec() == base::Codec::kZstd ? rules.compression_level : 0;
-    RETURN_IF_ERROR(base::Compress(h.codec(), level, base::AsBytes(records), out.batch));
+    RETURN_IF_ERROR(base::Compress(h.codec(), level, base::AsBytes(kept), out.batch));
   }
   FinishBatch(out.batch, attributes, base_ts, max_ts, static_cast<int32_t>(out.kept));
   return out;
@@ -594,6 +635,7 @@ Result<CleanStats> PartitionLog::CleanPass(const CleanerOptions& options, CleanT
   const std::shared_ptr<const segment::DictionaryStore> store = dict_->store();
   segment::RecordDecoder decoder;
   decoder.set_dictionaries(store.get());
+  std::vector<KeyedRecord> keyed;  // one batch's records
   auto undecodable = [&](const Segment& seg, FilePos at, const Error& e) {
     return MakeError(e.code, seg.log_path() + " at position " + std::to_string(at.value()) +
                                  ": the cleaning pass stopped and changed nothing: " + e.context);
@@ -608,15 +650,12 @@ Result<CleanStats> PartitionLog::CleanPass(const CleanerOptions& options, CleanT
       if (!frame) break;
       pos = frame->end();
       if (frame->header.control()) continue;
-      if (Status s = decoder.Reset(frame->batch, frame->header); !s) {
+      if (Status s = DecodeKeyed(*frame, map, decoder, keyed); !s) {
         return undecodable(seg, frame->pos, s.error());
       }
-      for (;;) {
-        auto rec = decoder.Next();
-        if (!rec) return undecodable(seg, frame->pos, rec.error());
-        if (!*rec) break;
-        if (!(*rec)->key) continue;
-        if (!map.Put(OffsetMap::HashKey(*(*rec)->key), (*rec)->offset)) {
+      for (const KeyedRecord& rec : keyed) {
+        if (!rec.has_key) continue;
+        if (!map.Put(rec.hash, rec.offset)) {
           stats.map_full = true;
           break;
         }
@@ -717,7 +756,7 @@ Result<CleanStats> PartitionLog::CleanPass(const CleanerOptions& options, CleanT
         const bool must_keep =
             (i + 1 == g.last && fr.end() == seg_end) ||
             (h.producer_id >= 0 && remembered.count({h.producer_id, h.base_offset}) != 0);
-        auto outcome = FilterBatch(fr, rules, must_keep, decoder, keep, record_scratch);
+        auto outcome = FilterBatch(fr, rules, must_keep, decoder, keyed, keep, record_scratch);
         if (!outcome) {
           s = undecodable(seg, fr.pos, outcome.error());
           break;

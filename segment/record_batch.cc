@@ -87,6 +87,7 @@ Status RecordDecoder::Reset(Bytes batch) {
 Status RecordDecoder::Reset(Bytes batch, const BatchHeader& header) {
   header_ = header;
   pos_ = 0;
+  record_start_ = 0;
   index_ = 0;
   Bytes body = batch.subspan(kBatchHeaderSize);
   if (header.codec() == Codec::kNone) {
@@ -213,6 +214,7 @@ Result<bool> RecordDecoder::Next(RecordView& v) {
     return Corrupt("record " + std::to_string(index_) + " timestamp overflows");
   }
   v.headers = headers_;
+  record_start_ = pos_;
   pos_ = static_cast<size_t>(rec.end - records_.data());
   ++index_;
   return true;

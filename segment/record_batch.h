@@ -120,6 +120,10 @@ class RecordDecoder {
   Result<std::optional<RecordView>> Next();
 
   const BatchHeader& header() const { return header_; }
+  // The encoded bytes (length prefix included) of the record the last Next returned: valid as
+  // its views are. A batch rebuilt from some of its records, at the same base offset and base
+  // timestamp, may copy them as they are.
+  Bytes record_bytes() const { return records_.subspan(record_start_, pos_ - record_start_); }
   // Where zstd frames that name a dictionary find it, for the batches Reset from now on (nullptr:
   // such a batch is an error). Borrowed: it must outlive those Resets.
   void set_dictionaries(const base::ZstdDictionaries* dictionaries) {
@@ -139,6 +143,7 @@ class RecordDecoder {
   std::string scratch_;
   Bytes records_;
   size_t pos_ = 0;
+  size_t record_start_ = 0;
   int32_t index_ = 0;
   std::vector<RecordHeader> headers_;
 };

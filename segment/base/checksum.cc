@@ -10,6 +10,11 @@ uint64_t Xxh3(Bytes data, uint64_t seed) {
   return XXH3_64bits_withSeed(data.data(), data.size(), seed);
 }
 
+Hash128 Xxh3_128(Bytes data) {
+  const XXH128_hash_t h = XXH3_128bits(data.data(), data.size());
+  return {h.low64, h.high64};
+}
+
 Xxh3Stream::Xxh3Stream(uint64_t seed) : state_(XXH3_createState()) {
   SLUICE_CHECK(state_ != nullptr, "out of memory for XXH3 state");
   XXH3_64bits_reset_withSeed(static_cast<XXH3_state_t*>(state_), seed);

@@ -12,6 +12,13 @@ namespace sluice::base {
 
 uint64_t Xxh3(Bytes data, uint64_t seed = 0);
 
+// XXH3-128 of `data`, as its low and high 64 bits (an identity for keys: the log cleaner's map).
+struct Hash128 {
+  uint64_t low = 0;
+  uint64_t high = 0;
+};
+Hash128 Xxh3_128(Bytes data);
+
 // Incremental XXH3-64 (for data assembled from several pieces). Equal to Xxh3 of the concatenation.
 class Xxh3Stream {
  public:
