@@ -82,6 +82,11 @@ struct CleanStats {
   int64_t keyless_dropped = 0;     // records without a key (appended before the topic compacted)
   base::Offset cleaned_up_to;      // records below this offset were deduplicated
   bool map_full = false;           // the offset map filled: the pass stopped early
+  // Wall time of the pass's steps: building the offset map over the dirty segments, rewriting
+  // (filter, write, sync), and the swap (manifest, renames, opening the new segments).
+  double map_seconds = 0;
+  double rewrite_seconds = 0;
+  double swap_seconds = 0;
 };
 
 // The cleaner's totals since the process started (all partitions), for /metrics.
