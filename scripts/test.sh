@@ -75,7 +75,7 @@ stop_background_builds() {
 background_build() {
   local dir="$1" niceness="$2"
   shift 2
-  setsid nice -n "$niceness" bash "$self" --build-only "$dir" "$@" >"$dir/build.log" 2>&1 &
+  setsid bash "$self" --build-only "$niceness" "$dir" "$@" >"$dir/build.log" 2>&1 &
   build_pids[$dir]=$!
   trap stop_background_builds EXIT
 }
@@ -103,9 +103,15 @@ run_tests() {
   check_skips "$log"
 }
 
-# Re-entry for background_build: `test.sh --build-only DIR [targets...]`.
+# Re-entry for background_build: `test.sh --build-only NICENESS DIR [targets...]`. Its session
+# is a scheduler autogroup of its own (kernel.sched_autogroup_enabled): niceness ranks processes
+# only within their group, so the group's own niceness is set too, or the build would get an equal
+# share of the CPU with everything else.
 if [ "${1:-}" = "--build-only" ]; then
-  shift
+  niceness="$2"
+  shift 2
+  echo "$niceness" 2>/dev/null >/proc/self/autogroup || true
+  renice -n "$niceness" $$ >/dev/null
   build "$@"
   exit
 fi
