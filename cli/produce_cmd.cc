@@ -23,7 +23,7 @@ namespace {
 using base::ErrorCode;
 using base::MakeError;
 // Ordered, so that headers keep the order of the input line.
-using json = nlohmann::ordered_json;
+using OrderedJson = nlohmann::ordered_json;
 
 struct ProduceArgs {
   std::string topic;
@@ -89,7 +89,7 @@ Result<InputEnd> ForEachLine(int fd, const SignalStop& signals, Fn&& fn) {
 }
 
 // Collects the first parse error of a JSON text, for a message that says where it went wrong.
-class JsonErrorCollector : public nlohmann::json_sax<json> {
+class JsonErrorCollector : public nlohmann::json_sax<OrderedJson> {
  public:
   bool null() override { return true; }
   bool boolean(bool) override { return true; }
@@ -113,7 +113,7 @@ class JsonErrorCollector : public nlohmann::json_sax<json> {
 
 std::string JsonParseError(std::string_view line) {
   JsonErrorCollector collector;
-  json::sax_parse(line, &collector);
+  OrderedJson::sax_parse(line, &collector);
   std::string m = collector.message;
   // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..."
   if (auto pos = m.find("column "); pos != std::string::npos) m = m.substr(pos);
@@ -124,7 +124,7 @@ std::string JsonParseError(std::string_view line) {
 }
 
 Result<InputRecord> ParseJsonRecord(std::string_view line) {
-  json doc = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  OrderedJson doc = OrderedJson::parse(line, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return MakeError(ErrorCode::kInvalidArgument, JsonParseError(line));
   if (!doc.is_object()) {
     return MakeError(ErrorCode::kInvalidArgument,

@@ -81,7 +81,7 @@ int Use(Context& ctx, const std::string& name) {
   return kExitOk;
 }
 
-int List(Context& ctx) {
+int ListProfiles(Context& ctx) {
   auto loaded = Load(ctx);
   if (!loaded) return ctx.exit_code;
   const auto& store = loaded->second;
@@ -110,7 +110,7 @@ int List(Context& ctx) {
   return kExitOk;
 }
 
-int Delete(Context& ctx, const std::string& name) {
+int DeleteProfile(Context& ctx, const std::string& name) {
   auto loaded = Load(ctx);
   if (!loaded) return ctx.exit_code;
   auto& [path, store] = *loaded;
@@ -166,13 +166,13 @@ void AddProfileCommands(CLI::App& app, Context& ctx) {
   use->callback([&ctx, use_name] { ctx.exit_code = Use(ctx, *use_name); });
 
   profile->add_subcommand("list", "List profiles (* marks the one in use)")->callback([&ctx] {
-    ctx.exit_code = List(ctx);
+    ctx.exit_code = ListProfiles(ctx);
   });
 
   auto del_name = std::make_shared<std::string>();
   CLI::App* del = profile->add_subcommand("delete", "Delete a profile");
   del->add_option("name", *del_name, "Profile name")->required();
-  del->callback([&ctx, del_name] { ctx.exit_code = Delete(ctx, *del_name); });
+  del->callback([&ctx, del_name] { ctx.exit_code = DeleteProfile(ctx, *del_name); });
 
   profile->add_subcommand("current", "Print the profile in use")->callback([&ctx] {
     ctx.exit_code = Current(ctx);
