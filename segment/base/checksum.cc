@@ -1,13 +1,24 @@
 #include "segment/base/checksum.h"
 
 #include <xxhash.h>
+#if defined(__x86_64__)
+// libxxhash's run-time dispatch: the widest vector unit the CPU has (AVX2, AVX-512). The plain
+// entry points are built for baseline x86-64 (SSE2): 3x slower on a 100 KiB frame here (11.5
+// against 37 GB/s), and the frame checksum is the largest CPU cost of an uncompressed append.
+#include <xxh_x86dispatch.h>
+#define SLUICE_XXH3_64_SEEDED XXH3_64bits_withSeed_dispatch
+#define SLUICE_XXH3_64_UPDATE XXH3_64bits_update_dispatch
+#else
+#define SLUICE_XXH3_64_SEEDED XXH3_64bits_withSeed
+#define SLUICE_XXH3_64_UPDATE XXH3_64bits_update
+#endif
 
 #include <array>
 
 namespace sluice::base {
 
 uint64_t Xxh3(Bytes data, uint64_t seed) {
-  return XXH3_64bits_withSeed(data.data(), data.size(), seed);
+  return SLUICE_XXH3_64_SEEDED(data.data(), data.size(), seed);
 }
 
 Hash128 Xxh3_128(Bytes data) {
@@ -21,7 +32,7 @@ Xxh3Stream::Xxh3Stream(uint64_t seed) : state_(XXH3_createState()) {
 }
 Xxh3Stream::~Xxh3Stream() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
 void Xxh3Stream::Update(Bytes data) {
-  XXH3_64bits_update(static_cast<XXH3_state_t*>(state_), data.data(), data.size());
+  SLUICE_XXH3_64_UPDATE(static_cast<XXH3_state_t*>(state_), data.data(), data.size());
 }
 uint64_t Xxh3Stream::Digest() const {
   return XXH3_64bits_digest(static_cast<const XXH3_state_t*>(state_));
