@@ -658,7 +658,7 @@ class CrashSweepTest : public ::testing::Test {
   // right then would leave is copied (MemFs::Clone) and checked in `mode`. With
   // Expect::kViolations every fsync of a segment file is acknowledged but not done.
   void Sweep(CrashMode mode, Expect expect = Expect::kNoViolation) {
-    const uint64_t stride = expect == Expect::kViolations ? 10 : Stride(5);
+    const uint64_t stride = expect == Expect::kViolations ? 10 : Stride(10);
     auto rng = testing::SeededRng(static_cast<uint64_t>(mode));
     const auto started = std::chrono::steady_clock::now();
     MemFs mem;
@@ -726,7 +726,7 @@ TEST_F(CrashSweepTest, CrashDuringRecoveryKeepsWhatWasAcknowledged) {
 // kth fails (FaultFs::CrashAfterOps), so the engine's error paths run too; the sweeps above give
 // the same states from one run.
 TEST_F(CrashSweepTest, FailingEveryOperationAfterTheCrashKeepsWhatWasAcknowledged) {
-  const uint64_t stride = Stride(15);
+  const uint64_t stride = Stride(30);
   const auto started = std::chrono::steady_clock::now();
   uint64_t n = 0;
   {
