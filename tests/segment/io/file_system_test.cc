@@ -76,51 +76,58 @@ class ScopedFile {
   std::unique_ptr<WritableFile> file_;
 };
 
-// Environments: each owns one FileSystem implementation and a directory to work in.
+// Environments: each owns one FileSystem implementation and a directory to work in. The tests
+// are value-parameterized over them (one compiled body per test, not one per environment).
+class Env {
+ public:
+  virtual ~Env() = default;
+  virtual FileSystem& fs() = 0;
+  virtual std::string root() const = 0;
+};
 
-class PosixEnv {
+class PosixEnv final : public Env {
  public:
   static constexpr const char* kName = "Posix";
   static bool Supported() { return true; }
-  FileSystem& fs() { return fs_; }
-  std::string root() const { return dir_.path(); }
+  FileSystem& fs() override { return fs_; }
+  std::string root() const override { return dir_.path(); }
 
  private:
   TempDir dir_;
   PosixFs fs_;
 };
 
-class UringEnv {
+class UringEnv final : public Env {
  public:
   static constexpr const char* kName = "Uring";
   static bool Supported() { return UringFs::Available(); }
-  FileSystem& fs() { return fs_; }
-  std::string root() const { return dir_.path(); }
+  FileSystem& fs() override { return fs_; }
+  std::string root() const override { return dir_.path(); }
 
  private:
   TempDir dir_;
   UringFs fs_;
 };
 
-class MemEnv {
+class MemEnv final : public Env {
  public:
   static constexpr const char* kName = "Mem";
   static bool Supported() { return true; }
   MemEnv() { SLUICE_CHECK(fs_.CreateDir(root()).has_value(), "MemFs::CreateDir"); }
-  FileSystem& fs() { return fs_; }
-  std::string root() const { return "/mem/test"; }
+  FileSystem& fs() override { return fs_; }
+  std::string root() const override { return "/mem/test"; }
 
  private:
   MemFs fs_;
 };
 
 // FaultFs with no faults armed must be transparent.
-class FaultOverPosixEnv {
+class FaultOverPosixEnv final : public Env {
  public:
   static constexpr const char* kName = "FaultOverPosix";
   static bool Supported() { return true; }
-  FileSystem& fs() { return fs_; }
-  std::string root() const { return dir_.path(); }
+  FileSystem& fs() override { return fs_; }
+  std::string root() const override { return dir_.path(); }
 
  private:
   TempDir dir_;
@@ -128,22 +135,28 @@ class FaultOverPosixEnv {
   FaultFs fs_{base_};
 };
 
-struct EnvName {
-  template <typename Env>
-  static std::string GetName(int /*index*/) {
-    return Env::kName;
-  }
+// One environment as a test parameter: its name, whether this machine has it, how to make one.
+struct EnvKind {
+  const char* name;
+  bool (*supported)();
+  std::unique_ptr<Env> (*make)();
 };
+template <typename E>
+EnvKind KindOf() {
+  return {E::kName, &E::Supported, []() -> std::unique_ptr<Env> { return std::make_unique<E>(); }};
+}
 
-template <typename Env>
-class FileSystemTest : public ::testing::Test {
+class FileSystemTest : public ::testing::TestWithParam<EnvKind> {
  protected:
   void SetUp() override {
-    if (!Env::Supported()) GTEST_SKIP() << Env::kName << " is not available on this machine";
+    if (!GetParam().supported()) {
+      GTEST_SKIP() << GetParam().name << " is not available on this machine";
+    }
+    env_ = GetParam().make();
   }
 
-  FileSystem& fs() { return env_.fs(); }
-  std::string Path(const std::string& name) const { return JoinPath(env_.root(), name); }
+  FileSystem& fs() { return env_->fs(); }
+  std::string Path(const std::string& name) const { return JoinPath(env_->root(), name); }
 
   Result<ScopedFile> Open(const std::string& path, OpenMode mode = OpenMode::kCreateOrTruncate) {
     ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, fs().OpenWritable(path, mode));
@@ -167,15 +180,19 @@ class FileSystemTest : public ::testing::Test {
     return *std::move(contents);
   }
 
-  Env env_;
+  std::unique_ptr<Env> env_;
 };
 
-using Envs = ::testing::Types<PosixEnv, UringEnv, MemEnv, FaultOverPosixEnv>;
-TYPED_TEST_SUITE(FileSystemTest, Envs, EnvName);
+INSTANTIATE_TEST_SUITE_P(Envs, FileSystemTest,
+                         ::testing::Values(KindOf<PosixEnv>(), KindOf<UringEnv>(), KindOf<MemEnv>(),
+                                           KindOf<FaultOverPosixEnv>()),
+                         [](const ::testing::TestParamInfo<EnvKind>& param) {
+                           return std::string(param.param.name);
+                         });
 
 // --- opening -------------------------------------------------------------------------------------
 
-TYPED_TEST(FileSystemTest, CreateNewCreatesEmptyFile) {
+TEST_P(FileSystemTest, CreateNewCreatesEmptyFile) {
   const std::string path = this->Path("f");
   ASSERT_OK_AND_ASSIGN(ScopedFile file, this->Open(path, OpenMode::kCreateNew));
   EXPECT_EQ(file->path(), path);
@@ -183,28 +200,28 @@ TYPED_TEST(FileSystemTest, CreateNewCreatesEmptyFile) {
   EXPECT_EQ(this->Read(path), "");
 }
 
-TYPED_TEST(FileSystemTest, CreateNewFailsWhenFileExists) {
+TEST_P(FileSystemTest, CreateNewFailsWhenFileExists) {
   const std::string path = this->Path("f");
   ASSERT_OK(this->Write(path, "old"));
   EXPECT_EQ(CodeOf(this->fs().OpenWritable(path, OpenMode::kCreateNew)), ErrorCode::kAlreadyExists);
   EXPECT_EQ(this->Read(path), "old");
 }
 
-TYPED_TEST(FileSystemTest, OpenExistingFailsWhenFileIsMissing) {
+TEST_P(FileSystemTest, OpenExistingFailsWhenFileIsMissing) {
   const std::string path = this->Path("missing");
   EXPECT_EQ(CodeOf(this->fs().OpenWritable(path, OpenMode::kOpenExisting)), ErrorCode::kNotFound);
   ASSERT_OK_AND_ASSIGN(bool exists, this->fs().Exists(path));
   EXPECT_FALSE(exists);
 }
 
-TYPED_TEST(FileSystemTest, OpenExistingKeepsContents) {
+TEST_P(FileSystemTest, OpenExistingKeepsContents) {
   const std::string path = this->Path("f");
   ASSERT_OK(this->Write(path, "hello world"));
   ASSERT_OK(this->Write(path, "W", 6, OpenMode::kOpenExisting));
   EXPECT_EQ(this->Read(path), "hello World");
 }
 
-TYPED_TEST(FileSystemTest, CreateOrTruncateEmptiesExistingFile) {
+TEST_P(FileSystemTest, CreateOrTruncateEmptiesExistingFile) {
   const std::string path = this->Path("f");
   ASSERT_OK(this->Write(path, "a long first version"));
   ASSERT_OK_AND_ASSIGN(ScopedFile file, this->Open(path, OpenMode::kCreateOrTruncate));
@@ -214,7 +231,7 @@ TYPED_TEST(FileSystemTest, CreateOrTruncateEmptiesExistingFile) {
   EXPECT_EQ(this->Read(path), "new");
 }
 
-TYPED_TEST(FileSystemTest, OpenFailsWhenParentIsMissing) {
+TEST_P(FileSystemTest, OpenFailsWhenParentIsMissing) {
   for (OpenMode mode :
        {OpenMode::kCreateNew, OpenMode::kOpenExisting, OpenMode::kCreateOrTruncate}) {
     EXPECT_EQ(CodeOf(this->fs().OpenWritable(this->Path("no/such/f"), mode)), ErrorCode::kNotFound);
@@ -223,7 +240,7 @@ TYPED_TEST(FileSystemTest, OpenFailsWhenParentIsMissing) {
 
 // --- writing -------------------------------------------------------------------------------------
 
-TYPED_TEST(FileSystemTest, WriteAtConcatenatesPieces) {
+TEST_P(FileSystemTest, WriteAtConcatenatesPieces) {
   const std::string path = this->Path("f");
   ASSERT_OK_AND_ASSIGN(ScopedFile file, this->Open(path));
   ASSERT_OK(WriteStrings(*file, 0, {"ab", "", "cde", "", "f"}));
@@ -232,7 +249,7 @@ TYPED_TEST(FileSystemTest, WriteAtConcatenatesPieces) {
   EXPECT_EQ(this->Read(path), "abcdefghi");
 }
 
-TYPED_TEST(FileSystemTest, WriteAtOverwritesInPlace) {
+TEST_P(FileSystemTest, WriteAtOverwritesInPlace) {
   const std::string path = this->Path("f");
   ASSERT_OK_AND_ASSIGN(ScopedFile file, this->Open(path));
   ASSERT_OK(WriteStrings(*file, 0, {"hello world"}));
@@ -242,7 +259,7 @@ TYPED_TEST(FileSystemTest, WriteAtOverwritesInPlace) {
   EXPECT_EQ(this->Read(path), "Jello WORLD");
 }
 
-TYPED_TEST(FileSystemTest, WriteAtPastEndFillsGapWithZeros) {
+TEST_P(FileSystemTest, WriteAtPastEndFillsGapWithZeros) {
   const std::string path = this->Path("f");
   ASSERT_OK_AND_ASSIGN(ScopedFile file, this->Open(path));
   ASSERT_OK(WriteStrings(*file, 0, {"ab"}));
@@ -253,7 +270,7 @@ TYPED_TEST(FileSystemTest, WriteAtPastEndFillsGapWithZeros) {
   EXPECT_EQ(size, 12u);
 }
 
-TYPED_TEST(FileSystemTest, WriteAtHandlesMorePiecesThanIovMax) {
+TEST_P(FileSystemTest, WriteAtHandlesMorePiecesThanIovMax) {
   static_assert(IOV_MAX == 1024);
   // 3000 pieces (every seventh empty) of 1 to 13 bytes each: the write needs several system
   // calls, and their boundaries fall inside pieces and next to empty ones.
@@ -278,7 +295,7 @@ TYPED_TEST(FileSystemTest, WriteAtHandlesMorePiecesThanIovMax) {
   EXPECT_EQ(this->Read(path), "head:" + expected);
 }
 
-TYPED_TEST(FileSystemTest, WriteAtWithOnlyEmptyPiecesWritesNothing) {
+TEST_P(FileSystemTest, WriteAtWithOnlyEmptyPiecesWritesNothing) {
   const std::string path = this->Path("f");
   ASSERT_OK_AND_ASSIGN(ScopedFile file, this->Open(path));
   ASSERT_OK(file->WriteAt(FilePos(100), {}));
@@ -290,7 +307,7 @@ TYPED_TEST(FileSystemTest, WriteAtWithOnlyEmptyPiecesWritesNothing) {
 
 // StartWriteback is a hint: on every implementation it succeeds on written ranges, on an empty
 // one and past the end, and changes nothing a read sees.
-TYPED_TEST(FileSystemTest, StartWritebackSucceedsAndKeepsContents) {
+TEST_P(FileSystemTest, StartWritebackSucceedsAndKeepsContents) {
   const std::string path = this->Path("f");
   ASSERT_OK_AND_ASSIGN(ScopedFile file, this->Open(path));
   const std::string chunk(64 << 10, 'x');
@@ -304,7 +321,7 @@ TYPED_TEST(FileSystemTest, StartWritebackSucceedsAndKeepsContents) {
   EXPECT_EQ(this->Read(path), chunk + "tail");
 }
 
-TYPED_TEST(FileSystemTest, SyncSucceedsAndKeepsContents) {
+TEST_P(FileSystemTest, SyncSucceedsAndKeepsContents) {
   const std::string path = this->Path("f");
   ASSERT_OK_AND_ASSIGN(ScopedFile file, this->Open(path));
   ASSERT_OK(file->Sync());  // nothing written yet
@@ -316,7 +333,7 @@ TYPED_TEST(FileSystemTest, SyncSucceedsAndKeepsContents) {
   EXPECT_EQ(this->Read(path), "abcdef");
 }
 
-TYPED_TEST(FileSystemTest, WritesThroughOneHandleFromManyThreadsAllLand) {
+TEST_P(FileSystemTest, WritesThroughOneHandleFromManyThreadsAllLand) {
   constexpr int kThreads = 4;
   constexpr int kWritesPerThread = 64;
   constexpr size_t kChunk = 512;
@@ -357,12 +374,12 @@ TYPED_TEST(FileSystemTest, WritesThroughOneHandleFromManyThreadsAllLand) {
 
 // --- sizes ---------------------------------------------------------------------------------------
 
-TYPED_TEST(FileSystemTest, ReadFileAndFileSizeFailWhenMissing) {
+TEST_P(FileSystemTest, ReadFileAndFileSizeFailWhenMissing) {
   EXPECT_EQ(CodeOf(this->fs().ReadFile(this->Path("missing"))), ErrorCode::kNotFound);
   EXPECT_EQ(CodeOf(this->fs().FileSize(this->Path("missing"))), ErrorCode::kNotFound);
 }
 
-TYPED_TEST(FileSystemTest, AllocateGrowsFileWithZeros) {
+TEST_P(FileSystemTest, AllocateGrowsFileWithZeros) {
   const std::string path = this->Path("f");
   ASSERT_OK_AND_ASSIGN(ScopedFile file, this->Open(path));
   ASSERT_OK(WriteStrings(*file, 0, {"data"}));
@@ -378,7 +395,7 @@ TYPED_TEST(FileSystemTest, AllocateGrowsFileWithZeros) {
   EXPECT_EQ(this->Read(path), "datamore" + Zeros(4088));
 }
 
-TYPED_TEST(FileSystemTest, AllocateNeverShrinks) {
+TEST_P(FileSystemTest, AllocateNeverShrinks) {
   const std::string path = this->Path("f");
   ASSERT_OK_AND_ASSIGN(ScopedFile file, this->Open(path));
   ASSERT_OK(WriteStrings(*file, 0, {"0123456789"}));
@@ -388,7 +405,7 @@ TYPED_TEST(FileSystemTest, AllocateNeverShrinks) {
   EXPECT_EQ(this->Read(path), "0123456789");
 }
 
-TYPED_TEST(FileSystemTest, TruncateShrinksAndGrowsWithZeros) {
+TEST_P(FileSystemTest, TruncateShrinksAndGrowsWithZeros) {
   const std::string path = this->Path("f");
   ASSERT_OK_AND_ASSIGN(ScopedFile file, this->Open(path));
   ASSERT_OK(WriteStrings(*file, 0, {"abcdef"}));
@@ -406,7 +423,7 @@ TYPED_TEST(FileSystemTest, TruncateShrinksAndGrowsWithZeros) {
 
 // --- names ---------------------------------------------------------------------------------------
 
-TYPED_TEST(FileSystemTest, RenameReplacesTarget) {
+TEST_P(FileSystemTest, RenameReplacesTarget) {
   const std::string from = this->Path("from");
   const std::string to = this->Path("to");
   ASSERT_OK(this->Write(from, "new"));
@@ -417,7 +434,7 @@ TYPED_TEST(FileSystemTest, RenameReplacesTarget) {
   EXPECT_FALSE(exists);
 }
 
-TYPED_TEST(FileSystemTest, RenameMovesBetweenDirectories) {
+TEST_P(FileSystemTest, RenameMovesBetweenDirectories) {
   ASSERT_OK(this->fs().CreateDir(this->Path("a")));
   ASSERT_OK(this->fs().CreateDir(this->Path("b")));
   ASSERT_OK(this->Write(this->Path("a/f"), "moved"));
@@ -427,14 +444,14 @@ TYPED_TEST(FileSystemTest, RenameMovesBetweenDirectories) {
   EXPECT_TRUE(names.empty());
 }
 
-TYPED_TEST(FileSystemTest, RenameFailsWhenSourceIsMissing) {
+TEST_P(FileSystemTest, RenameFailsWhenSourceIsMissing) {
   ASSERT_OK(this->Write(this->Path("to"), "kept"));
   EXPECT_EQ(CodeOf(this->fs().Rename(this->Path("missing"), this->Path("to"))),
             ErrorCode::kNotFound);
   EXPECT_EQ(this->Read(this->Path("to")), "kept");
 }
 
-TYPED_TEST(FileSystemTest, OpenHandleFollowsRename) {
+TEST_P(FileSystemTest, OpenHandleFollowsRename) {
   const std::string from = this->Path("from");
   const std::string to = this->Path("to");
   ASSERT_OK_AND_ASSIGN(ScopedFile file, this->Open(from));
@@ -446,7 +463,7 @@ TYPED_TEST(FileSystemTest, OpenHandleFollowsRename) {
   EXPECT_EQ(this->Read(to), "before after");
 }
 
-TYPED_TEST(FileSystemTest, RemoveDeletesFile) {
+TEST_P(FileSystemTest, RemoveDeletesFile) {
   const std::string path = this->Path("f");
   ASSERT_OK(this->Write(path, "x"));
   ASSERT_OK(this->fs().Remove(path));
@@ -455,7 +472,7 @@ TYPED_TEST(FileSystemTest, RemoveDeletesFile) {
   EXPECT_EQ(CodeOf(this->fs().Remove(path)), ErrorCode::kNotFound);
 }
 
-TYPED_TEST(FileSystemTest, CreateDirCreatesMissingParents) {
+TEST_P(FileSystemTest, CreateDirCreatesMissingParents) {
   const std::string deep = this->Path("a/b/c");
   ASSERT_OK(this->fs().CreateDir(deep));
   ASSERT_OK(this->fs().CreateDir(deep));  // exists already: fine
@@ -464,14 +481,14 @@ TYPED_TEST(FileSystemTest, CreateDirCreatesMissingParents) {
   EXPECT_EQ(this->Read(this->Path("a/b/c/f")), "x");
 }
 
-TYPED_TEST(FileSystemTest, CreateDirFailsWhenPathIsAFile) {
+TEST_P(FileSystemTest, CreateDirFailsWhenPathIsAFile) {
   ASSERT_OK(this->Write(this->Path("f"), "x"));
   EXPECT_EQ(CodeOf(this->fs().CreateDir(this->Path("f"))), ErrorCode::kAlreadyExists);
   EXPECT_FALSE(this->fs().CreateDir(this->Path("f/sub")).has_value());
   EXPECT_EQ(this->Read(this->Path("f")), "x");
 }
 
-TYPED_TEST(FileSystemTest, RemoveAllDeletesTree) {
+TEST_P(FileSystemTest, RemoveAllDeletesTree) {
   ASSERT_OK(this->fs().CreateDir(this->Path("t/a/b")));
   ASSERT_OK(this->fs().CreateDir(this->Path("t/c")));
   ASSERT_OK(this->Write(this->Path("t/f"), "1"));
@@ -485,7 +502,7 @@ TYPED_TEST(FileSystemTest, RemoveAllDeletesTree) {
   EXPECT_EQ(names, std::vector<std::string>{"keep"});
 }
 
-TYPED_TEST(FileSystemTest, RemoveAllRemovesFileAndIgnoresMissingPath) {
+TEST_P(FileSystemTest, RemoveAllRemovesFileAndIgnoresMissingPath) {
   ASSERT_OK(this->Write(this->Path("f"), "x"));
   ASSERT_OK(this->fs().RemoveAll(this->Path("f")));
   ASSERT_OK_AND_ASSIGN(bool exists, this->fs().Exists(this->Path("f")));
@@ -494,7 +511,7 @@ TYPED_TEST(FileSystemTest, RemoveAllRemovesFileAndIgnoresMissingPath) {
   ASSERT_OK(this->fs().RemoveAll(this->Path("no/such/dir")));
 }
 
-TYPED_TEST(FileSystemTest, ListDirReturnsSortedNames) {
+TEST_P(FileSystemTest, ListDirReturnsSortedNames) {
   ASSERT_OK(this->fs().CreateDir(this->Path("d")));
   for (const char* name : {"00000000000000001000.log", "b", "00000000000000000000.index", "a",
                            "00000000000000000000.log"}) {
@@ -508,11 +525,11 @@ TYPED_TEST(FileSystemTest, ListDirReturnsSortedNames) {
                                       "00000000000000001000.log", "a", "b", "sub"}));
 }
 
-TYPED_TEST(FileSystemTest, ListDirFailsWhenMissing) {
+TEST_P(FileSystemTest, ListDirFailsWhenMissing) {
   EXPECT_EQ(CodeOf(this->fs().ListDir(this->Path("missing"))), ErrorCode::kNotFound);
 }
 
-TYPED_TEST(FileSystemTest, ExistsReportsFilesAndDirectories) {
+TEST_P(FileSystemTest, ExistsReportsFilesAndDirectories) {
   ASSERT_OK(this->fs().CreateDir(this->Path("d")));
   ASSERT_OK(this->Write(this->Path("d/f"), ""));
   for (const char* name : {"d", "d/f"}) {
@@ -525,7 +542,7 @@ TYPED_TEST(FileSystemTest, ExistsReportsFilesAndDirectories) {
   }
 }
 
-TYPED_TEST(FileSystemTest, SyncDirSucceedsOnDirectoryAndFailsWhenMissing) {
+TEST_P(FileSystemTest, SyncDirSucceedsOnDirectoryAndFailsWhenMissing) {
   ASSERT_OK(this->fs().CreateDir(this->Path("d")));
   ASSERT_OK(this->Write(this->Path("d/f"), "x"));
   ASSERT_OK(this->fs().SyncDir(this->Path("d")));
@@ -535,7 +552,7 @@ TYPED_TEST(FileSystemTest, SyncDirSucceedsOnDirectoryAndFailsWhenMissing) {
 
 // --- mappings ------------------------------------------------------------------------------------
 
-TYPED_TEST(FileSystemTest, MapSeesBytesWrittenBeforeMapping) {
+TEST_P(FileSystemTest, MapSeesBytesWrittenBeforeMapping) {
   const std::string path = this->Path("f");
   ASSERT_OK(this->Write(path, "mapped bytes"));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<MappedFile> map, this->fs().Map(path, 12));
@@ -547,7 +564,7 @@ TYPED_TEST(FileSystemTest, MapSeesBytesWrittenBeforeMapping) {
   EXPECT_EQ(base::AsString(prefix->data()), "mapped");
 }
 
-TYPED_TEST(FileSystemTest, MapSeesBytesWrittenAfterMappingWithinAllocatedSize) {
+TEST_P(FileSystemTest, MapSeesBytesWrittenAfterMappingWithinAllocatedSize) {
   constexpr uint64_t kSize = uint64_t{64} * 1024;
   const std::string path = this->Path("f");
   ASSERT_OK_AND_ASSIGN(ScopedFile file, this->Open(path, OpenMode::kCreateNew));
@@ -571,7 +588,7 @@ TYPED_TEST(FileSystemTest, MapSeesBytesWrittenAfterMappingWithinAllocatedSize) {
   EXPECT_EQ(base::AsString(map->data()), this->Read(path));
 }
 
-TYPED_TEST(FileSystemTest, MapSeesWritesAfterFileGrowsPastMapping) {
+TEST_P(FileSystemTest, MapSeesWritesAfterFileGrowsPastMapping) {
   const std::string path = this->Path("f");
   ASSERT_OK_AND_ASSIGN(ScopedFile file, this->Open(path));
   ASSERT_OK(file->Allocate(4096));
@@ -582,7 +599,7 @@ TYPED_TEST(FileSystemTest, MapSeesWritesAfterFileGrowsPastMapping) {
   EXPECT_EQ(base::AsString(map->data().subspan(100, 4)), "near");
 }
 
-TYPED_TEST(FileSystemTest, MapStaysReadableAfterRemoveAndRename) {
+TEST_P(FileSystemTest, MapStaysReadableAfterRemoveAndRename) {
   const std::string path = this->Path("f");
   ASSERT_OK(this->Write(path, "still here"));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<MappedFile> map, this->fs().Map(path, 10));
@@ -592,12 +609,12 @@ TYPED_TEST(FileSystemTest, MapStaysReadableAfterRemoveAndRename) {
   EXPECT_EQ(base::AsString(map->data()), "still here");
 }
 
-TYPED_TEST(FileSystemTest, MapFailsWhenFileIsMissing) {
+TEST_P(FileSystemTest, MapFailsWhenFileIsMissing) {
   EXPECT_EQ(CodeOf(this->fs().Map(this->Path("missing"), 4096)), ErrorCode::kNotFound);
   EXPECT_EQ(CodeOf(this->fs().Map(this->Path("missing"), 0)), ErrorCode::kNotFound);
 }
 
-TYPED_TEST(FileSystemTest, MapOfEmptyLengthIsEmpty) {
+TEST_P(FileSystemTest, MapOfEmptyLengthIsEmpty) {
   const std::string path = this->Path("f");
   ASSERT_OK(this->Write(path, ""));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<MappedFile> map, this->fs().Map(path, 0));
@@ -606,7 +623,7 @@ TYPED_TEST(FileSystemTest, MapOfEmptyLengthIsEmpty) {
 
 // --- WriteFileAtomic -----------------------------------------------------------------------------
 
-TYPED_TEST(FileSystemTest, WriteFileAtomicReplacesContents) {
+TEST_P(FileSystemTest, WriteFileAtomicReplacesContents) {
   const std::string path = this->Path("meta.json");
   ASSERT_OK(WriteFileAtomic(this->fs(), path, base::AsBytes("first")));
   EXPECT_EQ(this->Read(path), "first");
@@ -618,7 +635,7 @@ TYPED_TEST(FileSystemTest, WriteFileAtomicReplacesContents) {
   EXPECT_EQ(names, std::vector<std::string>{"meta.json"});  // no .tmp left behind
 }
 
-TYPED_TEST(FileSystemTest, WriteFileAtomicFailsWhenDirectoryIsMissing) {
+TEST_P(FileSystemTest, WriteFileAtomicFailsWhenDirectoryIsMissing) {
   EXPECT_EQ(CodeOf(WriteFileAtomic(this->fs(), this->Path("no/f"), base::AsBytes("x"))),
             ErrorCode::kNotFound);
 }
