@@ -7,6 +7,7 @@
 //   BM_EngineAppendZstd            vs BM_ZstdCompress       append telemetry JSON, zstd level 1;
 //     threads:2 (two partitions)   vs threads:1             ... from two threads, one partition
 //     each
+//   async:1 variants: the same appends through AppendBatchesAsync, four in flight
 //   BM_SegmentReadZstd             vs BM_ZstdDecompress     scan + decode a sealed zstd segment
 //   BM_SegmentReadRaw              vs BM_Pread              scan a sealed uncompressed segment
 //                                                           (the mmap read path against pread)
@@ -38,11 +39,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -388,10 +391,55 @@ void BM_RawPwrite(benchmark::State& state) {
   ::close(fd);
 }
 
+// The producer's side of Engine::AppendBatchesAsync: at most `limit` appends in flight (a Kafka
+// producer's max.in.flight.requests.per.connection), so that preparing (checking, compressing)
+// the next batch on this thread overlaps the write of the previous ones on a writer thread.
+class AsyncWindow {
+ public:
+  explicit AsyncWindow(int limit) : limit_(limit) {}
+  ~AsyncWindow() { Drain(); }
+  AsyncWindow(const AsyncWindow&) = delete;
+  AsyncWindow& operator=(const AsyncWindow&) = delete;
+
+  void Append(Engine& engine, int32_t partition, const std::string& batch) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return in_flight_ < limit_; });
+      ++in_flight_;
+    }
+    const Bytes bytes = base::AsBytes(batch);
+    engine.AppendBatchesAsync(kTopic, partition, std::span<const Bytes>(&bytes, 1),
+                              [this](base::Result<engine::AppendResult> r) {
+                                std::lock_guard lock(mu_);
+                                if (!r && error_.empty()) error_ = r.error().ToString();
+                                --in_flight_;
+                                cv_.notify_one();
+                              });
+  }
+
+  // Waits for every append in flight; fails the benchmark if one failed.
+  void Drain() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return in_flight_ == 0; });
+    if (!error_.empty()) Fail("async append: " + error_);
+  }
+
+ private:
+  const int limit_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int in_flight_ = 0;
+  std::string error_;
+};
+constexpr int kAsyncWindow = 4;
+
 // Engine::Append of prebuilt batches, one appender. Arg bg_flush:1 runs the engine's background
 // thread (flush.ms=1000, flush.bytes=64 MiB: it fdatasyncs during the run, as in production);
 // bg_flush:0 leaves flushing to the caller, so that nothing but the append path is timed.
-// Arg uring:1 runs the engine on UringFs (`--io uring`) instead of its default PosixFs.
+// Arg uring:1 runs the engine on UringFs (`--io uring`) instead of its default PosixFs. Arg
+// async:1 (with bg_flush:1, whose writer threads write asynchronous appends) keeps kAsyncWindow
+// appends in flight through AppendBatchesAsync instead of waiting for each; the last iteration
+// waits for all of them, so the time covers every write.
 void BM_EngineAppendNone(benchmark::State& state) {
   const BatchSet& set = RandomSet();
   if (set.frame_bytes + kSegmentHeader > kAppendSegmentBytes) Fail("append set exceeds a segment");
@@ -403,13 +451,20 @@ void BM_EngineAppendNone(benchmark::State& state) {
                     {"segment.bytes", std::to_string(kAppendSegmentBytes)}},
                    background, state.range(1) != 0 ? &uring_fs : nullptr);
   ::sync();
+  std::optional<AsyncWindow> window;
+  if (state.range(2) != 0) window.emplace(kAsyncWindow);
   uint64_t bytes = 0;
   size_t i = 0;
   for (auto _ : state) {
     const std::string& batch = set.at(i++);
-    auto r = fx.engine().Append(kTopic, 0, base::AsBytes(batch));
-    if (!r) Fail("append: " + r.error().ToString());
-    benchmark::DoNotOptimize(r);
+    if (window) {
+      window->Append(fx.engine(), 0, batch);
+      if (i == static_cast<size_t>(state.max_iterations)) window->Drain();
+    } else {
+      auto r = fx.engine().Append(kTopic, 0, base::AsBytes(batch));
+      if (!r) Fail("append: " + r.error().ToString());
+      benchmark::DoNotOptimize(r);
+    }
     bytes += kFramePrefix + batch.size();
   }
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
@@ -445,7 +500,8 @@ void BM_ZstdCompress(benchmark::State& state) {
   state.counters["ratio"] = static_cast<double>(in_bytes) / static_cast<double>(out_bytes);
 }
 
-// Bytes processed are the uncompressed records sections, as for BM_ZstdCompress. Run with N
+// Bytes processed are the uncompressed records sections, as for BM_ZstdCompress. Arg async:1 as for
+// BM_EngineAppendNone: compression of the next batch overlaps the write of the last. Run with N
 // threads, each appends to its own partition of an N-partition topic (threads:2 against threads:1:
 // does a second partition use the second core?). Thread 0 sets up before the loop and tears down
 // after it (Google Benchmark holds every thread at a barrier when the loop starts and ends), and
@@ -466,15 +522,23 @@ void BM_EngineAppendZstd(benchmark::State& state) {
         BackgroundWork::kThreads, nullptr, state.threads());
     ::sync();
   }
+  std::optional<AsyncWindow> window;
+  if (state.range(0) != 0) window.emplace(kAsyncWindow);
   uint64_t in_bytes = 0;
   size_t i = static_cast<size_t>(me) * 97;
   int64_t started_ns = 0;
+  int64_t done = 0;
   for (auto _ : state) {
     if (started_ns == 0) started_ns = NowNs();
     const std::string& batch = set.at(i++);
-    auto r = g_zstd->engine().Append(kTopic, me, base::AsBytes(batch));
-    if (!r) Fail("append: " + r.error().ToString());
-    benchmark::DoNotOptimize(r);
+    if (window) {
+      window->Append(g_zstd->engine(), me, batch);
+      if (++done == static_cast<int64_t>(state.max_iterations)) window->Drain();
+    } else {
+      auto r = g_zstd->engine().Append(kTopic, me, base::AsBytes(batch));
+      if (!r) Fail("append: " + r.error().ToString());
+      benchmark::DoNotOptimize(r);
+    }
     in_bytes += batch.size() - kBatchHeader;
     g_zstd_in_bytes.fetch_add(batch.size() - kBatchHeader, std::memory_order_relaxed);
   }
@@ -710,6 +774,21 @@ void BM_PartVerifyCrc(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
 }
 
+// CRC-32C alone over the same batches with one implementation (Crc32c picks the fastest the CPU has).
+void BM_PartCrc32c(benchmark::State& state, base::Crc32cImplementation impl) {
+  const BatchSet& set = RandomSet();
+  uint64_t bytes = 0;
+  uint32_t sum = 0;
+  size_t i = 0;
+  for (auto _ : state) {
+    const std::string& batch = set.at(i++);
+    sum ^= impl.fn(base::AsBytes(batch), 0);
+    bytes += batch.size();
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+
 // PartitionLog::Append's frame checksum: XXH3-64 over the batch.
 void BM_PartFrameXxh3(benchmark::State& state) {
   const BatchSet& set = RandomSet();
@@ -881,10 +960,11 @@ std::vector<Group> Groups() {
   };
   auto append_none = [] {
     RegisterBenchmark("BM_EngineAppendNone", BM_EngineAppendNone)
-        ->ArgNames({"bg_flush", "uring"})
-        ->Args({1, 0})
-        ->Args({0, 0})
-        ->Args({0, 1})
+        ->ArgNames({"bg_flush", "uring", "async"})
+        ->Args({1, 0, 0})
+        ->Args({1, 0, 1})
+        ->Args({0, 0, 0})
+        ->Args({0, 1, 0})
         ->Iterations(kAppendBatches)
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
@@ -896,8 +976,10 @@ std::vector<Group> Groups() {
         ->Unit(benchmark::kMicrosecond);
   };
   auto append_zstd = [] {
-    for (int threads : {1, 2}) {
+    for (auto [async, threads] : {std::pair{0, 1}, {1, 1}, {0, 2}}) {
       RegisterBenchmark("BM_EngineAppendZstd", BM_EngineAppendZstd)
+          ->ArgName("async")
+          ->Arg(async)
           ->Threads(threads)
           ->Iterations(kZstdBatches)
           ->UseRealTime()
@@ -964,6 +1046,12 @@ std::vector<Group> Groups() {
         ->Iterations(kAppendBatches)
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
+    for (const auto& impl : base::Crc32cImplementations()) {
+      RegisterBenchmark(("BM_PartCrc32c/" + std::string(impl.name)).c_str(), BM_PartCrc32c, impl)
+          ->Iterations(kAppendBatches)
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
+    }
     RegisterBenchmark("BM_PartFrameXxh3", BM_PartFrameXxh3)
         ->Iterations(kAppendBatches)
         ->UseRealTime()
@@ -1047,13 +1135,15 @@ struct Comparison {
 };
 
 constexpr Comparison kComparisons[] = {
-    {"BM_EngineAppendNone/bg_flush:1/uring:0", "BM_RawPwrite", 0.80},
-    {"BM_EngineAppendNone/bg_flush:0/uring:0", "BM_RawPwrite", 0.80},
-    {"BM_EngineAppendNone/bg_flush:0/uring:1", "BM_RawUringWrite/fallocate:1", 0},
+    {"BM_EngineAppendNone/bg_flush:1/uring:0/async:0", "BM_RawPwrite", 0.80},
+    {"BM_EngineAppendNone/bg_flush:1/uring:0/async:1", "BM_RawPwrite", 0},
+    {"BM_EngineAppendNone/bg_flush:0/uring:0/async:0", "BM_RawPwrite", 0.80},
+    {"BM_EngineAppendNone/bg_flush:0/uring:1/async:0", "BM_RawUringWrite/fallocate:1", 0},
     {"BM_RawUringWrite/fallocate:1", "BM_RawPwrite", 0},
     {"BM_RawUringWrite/fallocate:0", "BM_RawPwrite", 0},
-    {"BM_EngineAppendZstd/threads:1", "BM_ZstdCompress", 0.90},
-    {"BM_EngineAppendZstd/threads:2", "BM_EngineAppendZstd/threads:1", 1.6},
+    {"BM_EngineAppendZstd/async:0/threads:1", "BM_ZstdCompress", 0.90},
+    {"BM_EngineAppendZstd/async:1/threads:1", "BM_ZstdCompress", 0},
+    {"BM_EngineAppendZstd/async:0/threads:2", "BM_EngineAppendZstd/async:0/threads:1", 1.6},
     {"BM_SegmentReadZstd/cold:0", "BM_ZstdDecompress", 0.80},
     {"BM_SegmentReadZstd/cold:1", "BM_ZstdDecompress", 0.80},
     {"BM_SegmentReadRaw/cold:0", "BM_Pread/xxh3:0", 0},

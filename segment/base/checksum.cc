@@ -15,6 +15,10 @@
 
 #include <array>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace sluice::base {
 
 uint64_t Xxh3(Bytes data, uint64_t seed) {
@@ -171,6 +175,85 @@ __attribute__((target("sse4.2"))) uint32_t Crc32cHardware(const uint8_t* p, size
   while (n-- > 0) c32 = __builtin_ia32_crc32qi(c32, *p++);
   return c32;
 }
+
+// Carry-less multiplication folding (Intel's "Fast CRC Computation Using PCLMULQDQ", 2009), four
+// 512-bit lanes at a time with VPCLMULQDQ: 256 bytes per step, no dependency on the crc32
+// instruction's latency; 3.6x the 3-way crc32 above on a 111 KB batch here (bench/RESULTS.md).
+//
+// The algebra, in the bit-reflected order of CRC-32C. A 64-bit word w read from memory is the
+// polynomial W of degree < 64 whose highest coefficient is bit 0; `crc32q(c, w)` is
+// (c x^64 + W x^32) mod P; a carry-less product of two such words is x A B (one degree "lost" to
+// the reflection). A 16-byte block at memory order [lo | hi] is LO x^64 + HI. Moving it D bytes
+// later in the message multiplies it by x^8D, so the fold of a block is
+//   clmul(lo, x^(8D+31) mod P) ^ clmul(hi, x^(8D-33) mod P),
+// a 128-bit value congruent to the block times x^8D, xored into the block that sits there (the
+// 32-bit constants sit in the low half of each 64-bit lane: one more x^32). A 16-byte remainder
+// LO x^64 + HI becomes a CRC with two crc32q: crc32q(crc32q(0, lo), hi).
+
+// x^n mod P, bit-reflected (bit 0 is x^31).
+constexpr uint32_t XPowModP(uint32_t n) {
+  uint32_t v = 0x80000000u;  // x^0
+  for (; n > 0; --n) v = (v & 1) ? (v >> 1) ^ kCastagnoliReflected : v >> 1;
+  return v;
+}
+
+// The two constants that fold a 16-byte block `bytes` bytes forward: (for lo, for hi).
+constexpr std::array<uint32_t, 2> FoldConstants(uint32_t bytes) {
+  return {XPowModP(8 * bytes + 31), XPowModP(8 * bytes - 33)};
+}
+
+__attribute__((target("avx512f,vpclmulqdq"))) inline __m512i Broadcast(
+    std::array<uint32_t, 2> k) {
+  return _mm512_set4_epi64(k[1], k[0], k[1], k[0]);
+}
+
+__attribute__((target("avx512f"))) inline __m512i Load(const uint8_t* at) {
+  return _mm512_loadu_si512(at);
+}
+
+// Each 16-byte lane of `x` folded by the lane's constants, xored into `into`.
+__attribute__((target("avx512f,vpclmulqdq"))) inline __m512i Fold(__m512i x, __m512i k,
+                                                                    __m512i into) {
+  return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00),
+                                   _mm512_clmulepi64_epi128(x, k, 0x11), into, 0x96);
+}
+
+__attribute__((target("avx512f,vpclmulqdq,sse4.2"))) uint32_t Crc32cFolding(const uint8_t* p,
+                                                                           size_t n,
+                                                                           uint32_t crc) {
+  constexpr size_t kStep = 256;
+  if (n < 2 * kStep) return Crc32cHardware(p, n, crc);
+  __m512i x0 = _mm512_xor_si512(Load(p), _mm512_zextsi128_si512(_mm_cvtsi32_si128(
+                                             static_cast<int>(crc))));
+  __m512i x1 = Load(p + 64);
+  __m512i x2 = Load(p + 128);
+  __m512i x3 = Load(p + 192);
+  p += kStep;
+  n -= kStep;
+  static constexpr auto k256 = FoldConstants(256);
+  static constexpr auto k64 = FoldConstants(64);
+  const __m512i by256 = Broadcast(k256);
+  for (; n >= kStep; p += kStep, n -= kStep) {
+    x0 = Fold(x0, by256, Load(p));
+    x1 = Fold(x1, by256, Load(p + 64));
+    x2 = Fold(x2, by256, Load(p + 128));
+    x3 = Fold(x3, by256, Load(p + 192));
+  }
+  const __m512i by64 = Broadcast(k64);
+  x3 = Fold(Fold(Fold(x0, by64, x1), by64, x2), by64, x3);
+  for (; n >= 64; p += 64, n -= 64) x3 = Fold(x3, by64, Load(p));
+  // The four lanes of x3 onto its last: lanes 0, 1, 2 move 48, 32, 16 bytes; lane 3 stays.
+  static constexpr auto k48 = FoldConstants(48);
+  static constexpr auto k32 = FoldConstants(32);
+  static constexpr auto k16 = FoldConstants(16);
+  const __m512i to_last = _mm512_set_epi64(0, 0, k16[1], k16[0], k32[1], k32[0], k48[1], k48[0]);
+  alignas(64) uint64_t lanes[8];
+  _mm512_store_si512(lanes, Fold(x3, to_last, _mm512_maskz_mov_epi64(0xc0, x3)));
+  const uint64_t lo = lanes[0] ^ lanes[2] ^ lanes[4] ^ lanes[6];
+  const uint64_t hi = lanes[1] ^ lanes[3] ^ lanes[5] ^ lanes[7];
+  const uint64_t c = __builtin_ia32_crc32di(__builtin_ia32_crc32di(0, lo), hi);
+  return Crc32cHardware(p, n, static_cast<uint32_t>(c));
+}
 #endif
 
 using CrcFn = uint32_t (*)(const uint8_t*, size_t, uint32_t);
@@ -178,6 +261,9 @@ using CrcFn = uint32_t (*)(const uint8_t*, size_t, uint32_t);
 CrcFn PickCrc() {
 #if defined(__x86_64__)
   __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("vpclmulqdq")) {
+    return Crc32cFolding;
+  }
   if (__builtin_cpu_supports("sse4.2")) return Crc32cHardware;
 #endif
   return Crc32cSoftware;
@@ -185,10 +271,26 @@ CrcFn PickCrc() {
 
 const CrcFn kCrcImpl = PickCrc();
 
+uint32_t Run(CrcFn fn, Bytes data, uint32_t crc) {
+  return ~fn(reinterpret_cast<const uint8_t*>(data.data()), data.size(), ~crc);
+}
+
 }  // namespace
 
-uint32_t Crc32c(Bytes data, uint32_t crc) {
-  return ~kCrcImpl(reinterpret_cast<const uint8_t*>(data.data()), data.size(), ~crc);
+uint32_t Crc32c(Bytes data, uint32_t crc) { return Run(kCrcImpl, data, crc); }
+
+std::vector<Crc32cImplementation> Crc32cImplementations() {
+  std::vector<Crc32cImplementation> out;
+  out.push_back({"table", [](Bytes d, uint32_t c) { return Run(Crc32cSoftware, d, c); }});
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("sse4.2")) {
+    out.push_back({"crc32_3way", [](Bytes d, uint32_t c) { return Run(Crc32cHardware, d, c); }});
+  }
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("vpclmulqdq")) {
+    out.push_back({"vpclmulqdq", [](Bytes d, uint32_t c) { return Run(Crc32cFolding, d, c); }});
+  }
+#endif
+  return out;
 }
 
 }  // namespace sluice::base

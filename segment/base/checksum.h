@@ -1,9 +1,12 @@
 #pragma once
 
 // Checksums: xxHash3-64 for sluice's own frames and files, CRC-32C (Castagnoli) for Kafka record
-// batches. CRC-32C uses the SSE4.2 instruction when the CPU has it, else a table.
+// batches. CRC-32C folds with VPCLMULQDQ where the CPU has it (AVX-512), else runs three streams
+// of the SSE4.2 crc32 instruction, else a table.
 
 #include <cstdint>
+#include <string_view>
+#include <vector>
 
 #include "segment/base/check.h"
 #include "segment/base/coding.h"
@@ -35,5 +38,12 @@ class Xxh3Stream {
 
 // CRC-32C of `data`, continuing from `crc` (0 to start).
 uint32_t Crc32c(Bytes data, uint32_t crc = 0);
+
+// Every CRC-32C implementation this CPU can run, Crc32c's choice last (for tests and benchmarks).
+struct Crc32cImplementation {
+  std::string_view name;
+  uint32_t (*fn)(Bytes data, uint32_t crc);
+};
+std::vector<Crc32cImplementation> Crc32cImplementations();
 
 }  // namespace sluice::base
