@@ -227,16 +227,18 @@ class OffsetMap {
     if (table_ != nullptr) munmap(table_, slots_ * sizeof(Slot));
   }
 
-  // Records `offset` as the latest of the key; false when the key is new and the map is full.
-  bool Put(const Hash& h, int64_t offset) {
+  // Records `offset` as the latest of the key. Returns the key's previous latest offset (-1 when
+  // the key is new), or nullopt when the key is new and the map is full.
+  std::optional<int64_t> Put(const Hash& h, int64_t offset) {
     Slot& s = table_[Find(h)];
     if (s.end == 0) {
-      if (count_ >= limit_) return false;
+      if (count_ >= limit_) return std::nullopt;
       ++count_;
       s.hash = h;
     }
+    const int64_t previous = s.end - 1;
     s.end = std::max(s.end, offset + 1);
-    return true;
+    return previous;
   }
   // The latest offset of the key; -1 if it is not in the map.
   int64_t Get(const Hash& h) const { return table_[Find(h)].end - 1; }
@@ -268,6 +270,33 @@ class OffsetMap {
   size_t count_ = 0;
 };
 
+// The records of the dirty range that a later record of the same key replaces: a bit per offset,
+// set while the offset map is built (a Put that finds its key marks the key's previous offset).
+// The rewrite decides the dirty range's records by these bits alone, without hashing their keys
+// or probing the map (a cache miss each in a table of tens of MiB); only the records of segments
+// cleaned before, which the map phase does not read, are looked up in the map. A record is
+// marked exactly when the map ends up holding a later offset for its key, so both ways decide
+// alike. Offsets in the dirty range are dense (a segment is dirty until its first cleaning).
+class Superseded {
+ public:
+  // Offsets [base, end).
+  Superseded(int64_t base, int64_t end)
+      : base_(base), bits_(static_cast<size_t>((end - base + 63) / 64)) {}
+  int64_t base() const { return base_; }
+  void Mark(int64_t offset) {
+    const auto i = static_cast<uint64_t>(offset - base_);
+    if (offset >= base_ && i / 64 < bits_.size()) bits_[i / 64] |= uint64_t{1} << (i % 64);
+  }
+  bool Test(int64_t offset) const {
+    const auto i = static_cast<uint64_t>(offset - base_);
+    return offset >= base_ && i / 64 < bits_.size() && (bits_[i / 64] >> (i % 64) & 1) != 0;
+  }
+
+ private:
+  int64_t base_;
+  std::vector<uint64_t> bits_;
+};
+
 // One record of a batch as the pass sees it: what the map and the rules need, and its encoded
 // bytes (valid until the decoder's next Reset).
 struct KeyedRecord {
@@ -279,8 +308,9 @@ struct KeyedRecord {
   bool tombstone = false;  // a null value
 };
 
-// Decodes the records of `frame` into `out` and prefetches their keys' map slots.
-Status DecodeKeyed(const Frame& frame, const OffsetMap& map, segment::RecordDecoder& decoder,
+// Decodes the records of `frame` into `out`; with a `map`, hashes their keys and prefetches
+// their slots.
+Status DecodeKeyed(const Frame& frame, const OffsetMap* map, segment::RecordDecoder& decoder,
                    std::vector<KeyedRecord>& out) {
   out.clear();
   RETURN_IF_ERROR(decoder.Reset(frame.batch, frame.header));
@@ -294,9 +324,9 @@ Status DecodeKeyed(const Frame& frame, const OffsetMap& map, segment::RecordDeco
     k.bytes = decoder.record_bytes();
     k.has_key = rec.key.has_value();
     k.tombstone = !rec.value.has_value();
-    if (k.has_key) {
+    if (k.has_key && map != nullptr) {
       k.hash = OffsetMap::HashKey(*rec.key);
-      map.Prefetch(k.hash);
+      map->Prefetch(k.hash);
     }
   }
 }
@@ -381,6 +411,7 @@ class PassDictionaries {
 // What the pass decides for each record and batch.
 struct Rules {
   const OffsetMap* map = nullptr;
+  const Superseded* superseded = nullptr;  // decides the records from its base on
   int64_t now_ms = 0;
   int64_t delete_retention_ms = 0;
   int compression_level = 0;
@@ -410,7 +441,10 @@ Result<BatchOutcome> FilterBatch(const Frame& frame, const Rules& rules, bool mu
   }
   const bool horizon_set = (h.attributes & kDeleteHorizonBit) != 0;
   const bool horizon_passed = horizon_set && rules.now_ms >= h.base_timestamp;
-  RETURN_IF_ERROR(DecodeKeyed(frame, *rules.map, decoder, records));
+  const Superseded* bits =
+      rules.superseded != nullptr && h.base_offset >= rules.superseded->base() ? rules.superseded
+                                                                                : nullptr;
+  RETURN_IF_ERROR(DecodeKeyed(frame, bits != nullptr ? nullptr : rules.map, decoder, records));
   keep.assign(records.size(), false);
   bool kept_tombstone = false;
   int64_t min_ts = INT64_MAX;
@@ -421,7 +455,8 @@ Result<BatchOutcome> FilterBatch(const Frame& frame, const Rules& rules, bool mu
       ++out.keyless;
       continue;
     }
-    if (rules.map->Get(rec.hash) > rec.offset) continue;  // a later record of the key is cleaned
+    // A later record of the key is cleaned.
+    if (bits != nullptr ? bits->Test(rec.offset) : rules.map->Get(rec.hash) > rec.offset) continue;
     if (rec.tombstone && horizon_passed) {
       ++out.tombstones_dropped;
       continue;
@@ -670,6 +705,12 @@ Result<CleanStats> PartitionLog::CleanPass(const CleanerOptions& options, CleanT
   // missing or damaged stops the pass with the store's error (the file and its repair), before
   // anything is written: such a batch's records cannot be read, so nothing may be decided about
   // them, nor about the records their keys would overwrite.
+  // A bit per offset of the dirty range. Its offsets are dense (assigned one by one); a range
+  // far sparser than its records, never seen, is decided through the map alone.
+  std::optional<Superseded> superseded;
+  const int64_t dirty_base = (*list)[first_dirty]->base_offset().value();
+  const int64_t dirty_end = (*list)[cleanable - 1]->tail().next_offset.value();
+  if (dirty_end - dirty_base <= 4 * dirty_records + 64) superseded.emplace(dirty_base, dirty_end);
   const std::shared_ptr<const segment::DictionaryStore> store = dict_->store();
   segment::RecordDecoder decoder;
   decoder.set_dictionaries(store.get());
@@ -688,15 +729,17 @@ Result<CleanStats> PartitionLog::CleanPass(const CleanerOptions& options, CleanT
       if (!frame) break;
       pos = frame->end();
       if (frame->header.control()) continue;
-      if (Status s = DecodeKeyed(*frame, map, decoder, keyed); !s) {
+      if (Status s = DecodeKeyed(*frame, &map, decoder, keyed); !s) {
         return undecodable(seg, frame->pos, s.error());
       }
       for (const KeyedRecord& rec : keyed) {
         if (!rec.has_key) continue;
-        if (!map.Put(rec.hash, rec.offset)) {
+        const std::optional<int64_t> previous = map.Put(rec.hash, rec.offset);
+        if (!previous) {
           stats.map_full = true;
           break;
         }
+        if (superseded) superseded->Mark(*previous);
       }
       if (stats.map_full) break;
     }
@@ -748,7 +791,11 @@ Result<CleanStats> PartitionLog::CleanPass(const CleanerOptions& options, CleanT
     return e;
   };
   PassDictionaries dictionaries(*store, config.compression_level);
-  const Rules rules{&map, now_ms, config.delete_retention_ms, config.compression_level,
+  const Rules rules{&map,
+                    superseded ? &*superseded : nullptr,
+                    now_ms,
+                    config.delete_retention_ms,
+                    config.compression_level,
                     &dictionaries};
   std::vector<bool> keep;
   std::string record_scratch;
