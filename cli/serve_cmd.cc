@@ -35,6 +35,7 @@ struct ServeFlags {
   size_t group_max_state_bytes = 64u << 20;
   int64_t cleaner_backoff_ms = 15'000;
   uint64_t cleaner_dedupe_buffer_bytes = 128ull << 20;
+  uint64_t cleaner_io_max_bytes_per_second = 0;
   int event_loops = 2;
   int worker_threads = 8;
   net::ServerOptions server;  // the connection limits, the memory budget, the TLS files
@@ -141,6 +142,7 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   engine_options.default_topic_config = *defaults;
   engine_options.cleaner_check_interval_ms = flags.cleaner_backoff_ms;
   engine_options.cleaner.dedupe_buffer_bytes = flags.cleaner_dedupe_buffer_bytes;
+  engine_options.cleaner.io_max_bytes_per_second = flags.cleaner_io_max_bytes_per_second;
 
   // Signals are taken by this thread with sigwait; every thread started below inherits the mask.
   sigset_t signals;
@@ -278,6 +280,11 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
                   "Memory for the log cleaner's map of keys in one pass "
                   "(log.cleaner.dedupe.buffer.size)")
       ->check(CLI::Range(uint64_t{1} << 10, uint64_t{1} << 36))
+      ->capture_default_str();
+  cmd->add_option("--log-cleaner-io-max-bytes-per-second", flags->cleaner_io_max_bytes_per_second,
+                  "Pace of the log cleaner: segment bytes it reads plus bytes it writes, per "
+                  "second; 0 for no limit (log.cleaner.io.max.bytes.per.second)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40))
       ->capture_default_str();
   cmd->add_option("--event-loops", flags->event_loops, "Threads that own connections")
       ->check(CLI::Range(1, 64))

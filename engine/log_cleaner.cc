@@ -9,10 +9,12 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "engine/partition_log.h"
@@ -295,6 +297,42 @@ class Superseded {
  private:
   int64_t base_;
   std::vector<uint64_t> bits_;
+};
+
+// The pass's I/O pace (CleanerOptions::io_max_bytes_per_second): after each step's bytes, the
+// pass sleeps while it is ahead of the rate since the pace was anchored. A pass that falls behind
+// it (bound by its CPU, or waiting for the disk) re-anchors instead of saving up credit for a
+// burst later: at most kCredit's worth.
+class Pace {
+ public:
+  using Clock = std::chrono::steady_clock;
+  Pace(uint64_t bytes_per_second, std::function<bool()> stopping)
+      : rate_(static_cast<double>(bytes_per_second)), stopping_(std::move(stopping)) {}
+
+  // Counts `bytes` read or written; returns once the pass is back within the pace (or stopping).
+  void Add(uint64_t bytes) {
+    if (rate_ == 0) return;
+    bytes_ += static_cast<double>(bytes);
+    for (;;) {
+      const std::chrono::duration<double> since = Clock::now() - anchor_;
+      const double ahead = bytes_ / rate_ - since.count();
+      if (ahead < -kCredit) {
+        anchor_ = Clock::now();
+        bytes_ = 0;
+        return;
+      }
+      if (ahead <= 0 || stopping_()) return;
+      // In short sleeps, so that a close is not kept waiting.
+      std::this_thread::sleep_for(std::chrono::duration<double>(std::min(ahead, 0.01)));
+    }
+  }
+
+ private:
+  static constexpr double kCredit = 0.1;  // seconds
+  const double rate_;
+  const std::function<bool()> stopping_;
+  Clock::time_point anchor_ = Clock::now();
+  double bytes_ = 0;
 };
 
 // One record of a batch as the pass sees it: what the map and the rules need, and its encoded
@@ -719,6 +757,7 @@ Result<CleanStats> PartitionLog::CleanPass(const CleanerOptions& options, CleanT
     return MakeError(e.code, seg.log_path() + " at position " + std::to_string(at.value()) +
                                  ": the cleaning pass stopped and changed nothing: " + e.context);
   };
+  Pace pace(options.io_max_bytes_per_second, stopping);
   size_t end = first_dirty;  // segments [0, end) are rewritten
   for (size_t i = first_dirty; i < cleanable && !stats.map_full; ++i) {
     const Segment& seg = *(*list)[i];
@@ -727,6 +766,7 @@ Result<CleanStats> PartitionLog::CleanPass(const CleanerOptions& options, CleanT
       if (stopping()) return MakeError(ErrorCode::kClosed, dir_ + " is closing");
       ASSIGN_OR_RETURN(auto frame, seg.FrameAt(pos));
       if (!frame) break;
+      pace.Add(static_cast<uint64_t>(frame->end().value() - frame->pos.value()));
       pos = frame->end();
       if (frame->header.control()) continue;
       if (Status s = DecodeKeyed(*frame, &map, decoder, keyed); !s) {
@@ -812,6 +852,7 @@ Result<CleanStats> PartitionLog::CleanPass(const CleanerOptions& options, CleanT
     uint64_t written = 0;
     auto flush = [&]() -> Status {
       if (buf.empty()) return {};
+      pace.Add(buf.size());
       const Bytes pieces[] = {base::AsBytes(buf)};
       RETURN_IF_ERROR(out->WriteAt(FilePos(written), pieces));
       // Written back as it goes, never a file's worth of dirty pages at once: those would make
@@ -842,6 +883,7 @@ Result<CleanStats> PartitionLog::CleanPass(const CleanerOptions& options, CleanT
         }
         if (!*frame) break;
         const Frame& fr = **frame;
+        pace.Add(static_cast<uint64_t>(fr.end().value() - fr.pos.value()));
         pos = fr.end();
         const BatchHeader& h = fr.header;
         stats.records_before += h.record_count;

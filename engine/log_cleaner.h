@@ -60,6 +60,10 @@ struct CleanerOptions {
   // Memory for the offset map of one pass (Kafka's log.cleaner.dedupe.buffer.size): 24 bytes an
   // entry, filled to 90%. The map is sized to the dirty records, up to this.
   uint64_t dedupe_buffer_bytes = 128ull << 20;
+  // The pass's pace (Kafka's log.cleaner.io.max.bytes.per.second): segment bytes read (by both
+  // phases) plus bytes written, per second; 0: as fast as it goes. On a disk shared with
+  // flush=sync producers, a pace keeps their latency while a pass runs (bench/RESULTS.md).
+  uint64_t io_max_bytes_per_second = 0;
   // When set and true, a pass in progress stops (its scratch files are removed). Borrowed.
   const std::atomic<bool>* stop = nullptr;
 };

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <random>
@@ -392,6 +393,45 @@ TEST_F(LogCleanerTest, ASmallOffsetMapCleansWhatFitsAndMovesOn) {
   options_.dedupe_buffer_bytes = 1 << 20;
   Clean();
   CheckAgainstModel();
+}
+
+TEST_F(LogCleanerTest, APacedPassTakesTheTimeItsPaceGivesAndStillStopsWhenAsked) {
+  for (int i = 0; i < 300; ++i) {
+    Append({{"k" + std::to_string(i % 20), "v" + std::to_string(i) + std::string(60, 'p')}});
+  }
+  const uint64_t segments = SegmentCount();
+  ASSERT_GT(segments, 5u);
+  // The pass reads the dirty segments' frames twice and writes what it keeps: a second's work
+  // at this pace is more than the first read alone.
+  const uint64_t frames = log_->Stats().size_bytes - segments * segment::format::kSegmentHeaderSize;
+  options_.io_max_bytes_per_second = frames;
+  auto start = std::chrono::steady_clock::now();
+  const CleanStats stats = Clean();
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(stats.cleaned) << stats.why;
+  // At least the first read's share (the pace's credit is for passes that fall behind it).
+  EXPECT_GE(took.count(), 0.9) << "a pass paced at " << frames << " B/s over " << frames
+                               << " B of frames";
+  CheckAgainstModel();
+
+  // A pass paced to take minutes stops soon after it is asked to, and changes nothing.
+  for (int i = 0; i < 300; ++i) Append({{"k" + std::to_string(i % 20), "w" + std::to_string(i)}});
+  const Contents before = ReadAll(*log_);
+  options_.io_max_bytes_per_second = 100;
+  std::atomic<bool> stop{false};
+  options_.stop = &stop;
+  start = std::chrono::steady_clock::now();
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stop.store(true);
+  });
+  auto stopped = log_->Clean(options_, CleanTrigger::kNow);
+  stopper.join();
+  const std::chrono::duration<double> stop_took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(stopped.has_value());
+  EXPECT_EQ(stopped.error().code, ErrorCode::kClosed) << stopped.error().ToString();
+  EXPECT_LT(stop_took.count(), 10.0);
+  EXPECT_EQ(ReadAll(*log_), before);
 }
 
 TEST_F(LogCleanerTest, MinCompactionLagKeepsRecentSegmentsDirty) {
