@@ -7,6 +7,7 @@
 #define ZDICT_STATIC_LINKING_ONLY  // the fastCover trainer's parameters
 #include <zdict.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -49,15 +50,36 @@ ZstdContexts& Zstd() {
 }
 
 Status ZstdCompress(int level, Bytes in, std::string& out) {
-  size_t old = out.size();
-  out.resize(old + ZSTD_compressBound(in.size()));
-  size_t n = ZSTD_compressCCtx(Zstd().c, out.data() + old, out.size() - old, in.data(), in.size(),
-                               level == 0 ? 1 : level);
+  // Compressed into this thread's scratch and copied out at its size: growing `out` to the bound
+  // would zero-fill (then keep) room for the whole input, where a frame is mostly a fraction of
+  // it. Inputs beyond kMaxScratch (never a batch of the default max.message.bytes) go directly.
+  constexpr size_t kMaxScratch = 4 << 20;
+  thread_local std::unique_ptr<char[]> scratch;
+  thread_local size_t scratch_bytes = 0;
+  const size_t bound = ZSTD_compressBound(in.size());
+  const size_t old = out.size();
+  char* dst = nullptr;
+  if (bound <= kMaxScratch) {
+    if (scratch_bytes < bound) {
+      scratch_bytes = std::max(bound, size_t{64} << 10);
+      scratch = std::make_unique_for_overwrite<char[]>(scratch_bytes);
+    }
+    dst = scratch.get();
+  } else {
+    out.resize(old + bound);
+    dst = out.data() + old;
+  }
+  const size_t n =
+      ZSTD_compressCCtx(Zstd().c, dst, bound, in.data(), in.size(), level == 0 ? 1 : level);
   if (ZSTD_isError(n)) {
     out.resize(old);
     return MakeError(ErrorCode::kInternal, std::string("zstd compress: ") + ZSTD_getErrorName(n));
   }
-  out.resize(old + n);
+  if (dst == scratch.get()) {
+    out.append(dst, n);
+  } else {
+    out.resize(old + n);
+  }
   return {};
 }
 
