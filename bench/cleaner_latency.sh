@@ -19,7 +19,8 @@
 #   bench/cleaner_latency.sh BUILD_DIR
 #     env: ROUNDS (3), LAT_SECONDS (2), LAT_RATE (10000), ACKS (all), FLUSH (sync), LINGER_MS (0),
 #          DIRTY_MIB (384), DIRTY_PARTITIONS (4), OUT (bench-cleaner-latency.jsonl),
-#          CLEANER_PACE (bytes/s for --log-cleaner-io-max-bytes-per-second; 0: none)
+#          CLEANER_PACE (bytes/s for --log-cleaner-io-max-bytes-per-second, 0: none; unset:
+#          serve's default pace)
 # BUILD_DIR must hold `sluice`, `bench/kafka_bench` and `bench/sluice_cleaner_bench` (Release).
 # Data (about 2 x DIRTY_MIB) goes to a temporary directory removed at exit.
 set -euo pipefail
@@ -46,7 +47,8 @@ FLUSH=${FLUSH:-sync}
 LINGER_MS=${LINGER_MS:-0}
 DIRTY_MIB=${DIRTY_MIB:-384}
 DIRTY_PARTITIONS=${DIRTY_PARTITIONS:-4}
-CLEANER_PACE=${CLEANER_PACE:-0}
+PACE_FLAGS=()
+[ -z "${CLEANER_PACE:-}" ] || PACE_FLAGS=(--log-cleaner-io-max-bytes-per-second "$CLEANER_PACE")
 OUT=${OUT:-bench-cleaner-latency.jsonl}
 
 TMP=$(mktemp -d)
@@ -69,8 +71,7 @@ one_case() {  # CASE ROUND
   cp -a "$TMP/dirty" "$TMP/data"
   sync
   start_sluice "$SLUICE" "$TMP/data" "$TMP/serve-$name-$round" --admin-listen none \
-    --log-format json --log-level info --log-cleaner-backoff-ms 100 \
-    --log-cleaner-io-max-bytes-per-second "$CLEANER_PACE"
+    --log-format json --log-level info --log-cleaner-backoff-ms 100 ${PACE_FLAGS[@]+"${PACE_FLAGS[@]}"}
   "$SLUICE" --broker "127.0.0.1:$SLUICE_PORT" topic alter dirty -c cleanup.policy=compact \
     -c "min.compaction.lag.ms=$lag" >/dev/null
   t0=$EPOCHREALTIME

@@ -35,7 +35,7 @@ struct ServeFlags {
   size_t group_max_state_bytes = 64u << 20;
   int64_t cleaner_backoff_ms = 15'000;
   uint64_t cleaner_dedupe_buffer_bytes = 128ull << 20;
-  uint64_t cleaner_io_max_bytes_per_second = 0;
+  uint64_t cleaner_io_max_bytes_per_second = engine::CleanerOptions{}.io_max_bytes_per_second;
   int event_loops = 2;
   int worker_threads = 8;
   net::ServerOptions server;  // the connection limits, the memory budget, the TLS files
@@ -282,8 +282,8 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(uint64_t{1} << 10, uint64_t{1} << 36))
       ->capture_default_str();
   cmd->add_option("--log-cleaner-io-max-bytes-per-second", flags->cleaner_io_max_bytes_per_second,
-                  "Pace of the log cleaner: segment bytes it reads plus bytes it writes, per "
-                  "second; 0 for no limit (log.cleaner.io.max.bytes.per.second)")
+                  "Pace of the background log cleaner: segment bytes it reads plus bytes it "
+                  "writes, per second; 0 for no limit (log.cleaner.io.max.bytes.per.second)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40))
       ->capture_default_str();
   cmd->add_option("--event-loops", flags->event_loops, "Threads that own connections")

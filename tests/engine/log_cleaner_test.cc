@@ -395,18 +395,19 @@ TEST_F(LogCleanerTest, ASmallOffsetMapCleansWhatFitsAndMovesOn) {
   CheckAgainstModel();
 }
 
-TEST_F(LogCleanerTest, APacedPassTakesTheTimeItsPaceGivesAndStillStopsWhenAsked) {
+TEST_F(LogCleanerTest, BackgroundPassesArePacedAndStopWhenAskedPassesAskedForNowAreNot) {
   for (int i = 0; i < 300; ++i) {
     Append({{"k" + std::to_string(i % 20), "v" + std::to_string(i) + std::string(60, 'p')}});
   }
   const uint64_t segments = SegmentCount();
   ASSERT_GT(segments, 5u);
-  // The pass reads the dirty segments' frames twice and writes what it keeps: a second's work
-  // at this pace is more than the first read alone.
+  // The background cleaner's pass (kIfDue: due, everything is dirty) reads the dirty segments'
+  // frames twice and writes what it keeps: a second's work at this pace is more than the first
+  // read alone.
   const uint64_t frames = log_->Stats().size_bytes - segments * segment::format::kSegmentHeaderSize;
   options_.io_max_bytes_per_second = frames;
   auto start = std::chrono::steady_clock::now();
-  const CleanStats stats = Clean();
+  const CleanStats stats = Clean(CleanTrigger::kIfDue);
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   ASSERT_TRUE(stats.cleaned) << stats.why;
   // At least the first read's share (the pace's credit is for passes that fall behind it).
@@ -425,13 +426,21 @@ TEST_F(LogCleanerTest, APacedPassTakesTheTimeItsPaceGivesAndStillStopsWhenAsked)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     stop.store(true);
   });
-  auto stopped = log_->Clean(options_, CleanTrigger::kNow);
+  auto stopped = log_->Clean(options_, CleanTrigger::kIfDue);
   stopper.join();
   const std::chrono::duration<double> stop_took = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(stopped.has_value());
   EXPECT_EQ(stopped.error().code, ErrorCode::kClosed) << stopped.error().ToString();
   EXPECT_LT(stop_took.count(), 10.0);
   EXPECT_EQ(ReadAll(*log_), before);
+
+  // A pass asked for now is not paced.
+  stop.store(false);
+  start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(Clean(CleanTrigger::kNow).cleaned);
+  const std::chrono::duration<double> now_took = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(now_took.count(), 10.0);
+  CheckAgainstModel();
 }
 
 TEST_F(LogCleanerTest, MinCompactionLagKeepsRecentSegmentsDirty) {
