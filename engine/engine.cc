@@ -1077,12 +1077,18 @@ Status Engine::EnforceRetention() {
 
 Result<std::vector<std::pair<int32_t, CleanStats>>> Engine::CompactTopic(const std::string& name,
                                                                          CleanTrigger trigger) {
+  CleanerOptions options = options_.cleaner;
+  options.io_max_bytes_per_second = 0;  // someone waits for this pass
+  return CompactTopicWith(name, trigger, options);
+}
+
+Result<std::vector<std::pair<int32_t, CleanStats>>> Engine::CompactTopicWith(
+    const std::string& name, CleanTrigger trigger, CleanerOptions options) {
   RETURN_IF_ERROR(Writable());
   ASSIGN_OR_RETURN(auto topic, FindTopic(name));
   if (!topic->Config().cleanup_compact) {
     return Invalid("topic '" + name + "' is not compacted (cleanup.policy has no compact)");
   }
-  CleanerOptions options = options_.cleaner;
   options.stop = &cleaner_stop_;
   std::vector<std::pair<int32_t, CleanStats>> out;
   // A pass that fails changes nothing of its partition (PartitionLog::Clean); the other
@@ -1122,7 +1128,7 @@ Status Engine::RunCleaner() {
   Status result;
   for (const std::string& name : compacted) {
     if (cleaner_stop_.load()) break;
-    auto done = CompactTopic(name, CleanTrigger::kIfDue);
+    auto done = CompactTopicWith(name, CleanTrigger::kIfDue, options_.cleaner);
     // A topic deleted meanwhile is no error.
     if (!done && done.error().code != ErrorCode::kNotFound && result) result = done.error();
   }

@@ -266,9 +266,11 @@ class Engine {
   // whatever is cleanable (`sluice topic compact`), kIfDue only what the topic's
   // min.cleanable.dirty.ratio / max.compaction.lag.ms make due. A topic whose cleanup.policy has
   // no compact is kInvalidArgument. Returns each partition's outcome (offline ones are skipped).
+  // Its caller waits for it: the passes are not paced (CleanerOptions::io_max_bytes_per_second).
   Result<std::vector<std::pair<int32_t, CleanStats>>> CompactTopic(
       const std::string& topic, CleanTrigger trigger = CleanTrigger::kNow);
-  // The background cleaner's round: CompactTopic(kIfDue) for every compacted topic.
+  // The background cleaner's round: CompactTopic(kIfDue) for every compacted topic, its passes
+  // paced by CleanerOptions::io_max_bytes_per_second.
   Status RunCleaner();
 
   // What recovery found when this engine opened (empty after a clean shutdown). After a clean
@@ -333,6 +335,10 @@ class Engine {
   Result<PartitionReader*> FindReader(const std::shared_ptr<Topic>& topic, int32_t partition) const;
   // kRefused for a read-only engine.
   Status Writable() const;
+  // CompactTopic with the cleaner's options as given (RunCleaner: paced).
+  Result<std::vector<std::pair<int32_t, CleanStats>>> CompactTopicWith(const std::string& topic,
+                                                                       CleanTrigger trigger,
+                                                                       CleanerOptions options);
   // The partition's stats; one not opened yet is not opened for them when its files are those of a
   // clean close (closed_partition.h). An offline partition's say why.
   PartitionStats StatsWithoutOpening(const Topic& topic, Partition& part) const;

@@ -757,7 +757,7 @@ Result<CleanStats> PartitionLog::CleanPass(const CleanerOptions& options, CleanT
     return MakeError(e.code, seg.log_path() + " at position " + std::to_string(at.value()) +
                                  ": the cleaning pass stopped and changed nothing: " + e.context);
   };
-  Pace pace(trigger == CleanTrigger::kIfDue ? options.io_max_bytes_per_second : 0, stopping);
+  Pace pace(options.io_max_bytes_per_second, stopping);
   size_t end = first_dirty;  // segments [0, end) are rewritten
   for (size_t i = first_dirty; i < cleanable && !stats.map_full; ++i) {
     const Segment& seg = *(*list)[i];

@@ -60,10 +60,10 @@ struct CleanerOptions {
   // Memory for the offset map of one pass (Kafka's log.cleaner.dedupe.buffer.size): 24 bytes an
   // entry, filled to 90%. The map is sized to the dirty records, up to this.
   uint64_t dedupe_buffer_bytes = 128ull << 20;
-  // The pace of the background cleaner's passes (CleanTrigger::kIfDue; Kafka's
-  // log.cleaner.io.max.bytes.per.second): segment bytes read (by both phases) plus bytes written,
-  // per second; 0: as fast as they go. A pass asked for now (kNow: `sluice topic compact`) is not
-  // paced. Unlike Kafka (no limit by default) the default is a pace: measured beside flush=sync
+  // The pace of a pass (Kafka's log.cleaner.io.max.bytes.per.second): segment bytes read (by both
+  // phases) plus bytes written, per second; 0: as fast as it goes. Engine::RunCleaner, the
+  // background cleaner, paces its passes; Engine::CompactTopic, which a caller waits for (`sluice
+  // topic compact`, the cleaning of __consumer_offsets at open), does not. Unlike Kafka (no limit by default) the default is a pace: measured beside flush=sync
   // producers on a 2-vCPU VM, an unpaced pass raised their p99 6-12x, one paced at 100 MB/s
   // 1.02-1.25x, at 50 MB/s 0.96-1.03x (bench/RESULTS.md). At 50 MB/s a pass cleans about 22 MB/s
   // of a topic that keeps a quarter of its records.
