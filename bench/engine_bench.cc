@@ -37,9 +37,9 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -774,7 +774,8 @@ void BM_PartVerifyCrc(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
 }
 
-// CRC-32C alone over the same batches with one implementation (Crc32c picks the fastest the CPU has).
+// CRC-32C alone over the same batches with one implementation (Crc32c picks the fastest the CPU
+// has).
 void BM_PartCrc32c(benchmark::State& state, base::Crc32cImplementation impl) {
   const BatchSet& set = RandomSet();
   uint64_t bytes = 0;

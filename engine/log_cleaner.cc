@@ -479,9 +479,9 @@ Result<BatchOutcome> FilterBatch(const Frame& frame, const Rules& rules, bool mu
   }
   const bool horizon_set = (h.attributes & kDeleteHorizonBit) != 0;
   const bool horizon_passed = horizon_set && rules.now_ms >= h.base_timestamp;
-  const Superseded* bits =
-      rules.superseded != nullptr && h.base_offset >= rules.superseded->base() ? rules.superseded
-                                                                                : nullptr;
+  const Superseded* bits = rules.superseded != nullptr && h.base_offset >= rules.superseded->base()
+                               ? rules.superseded
+                               : nullptr;
   RETURN_IF_ERROR(DecodeKeyed(frame, bits != nullptr ? nullptr : rules.map, decoder, records));
   keep.assign(records.size(), false);
   bool kept_tombstone = false;

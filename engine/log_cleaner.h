@@ -63,10 +63,11 @@ struct CleanerOptions {
   // The pace of a pass (Kafka's log.cleaner.io.max.bytes.per.second): segment bytes read (by both
   // phases) plus bytes written, per second; 0: as fast as it goes. Engine::RunCleaner, the
   // background cleaner, paces its passes; Engine::CompactTopic, which a caller waits for (`sluice
-  // topic compact`, the cleaning of __consumer_offsets at open), does not. Unlike Kafka (no limit by default) the default is a pace: measured beside flush=sync
-  // producers on a 2-vCPU VM, an unpaced pass raised their p99 6-12x, one paced at 100 MB/s
-  // 1.02-1.25x, at 50 MB/s 0.96-1.03x (bench/RESULTS.md). At 50 MB/s a pass cleans about 22 MB/s
-  // of a topic that keeps a quarter of its records.
+  // topic compact`, the cleaning of __consumer_offsets at open), does not. Unlike Kafka's (no
+  // limit) the default is a pace: measured beside flush=sync producers on a 2-vCPU VM, an unpaced
+  // pass raised their p99 6-12x, one paced at 100 MB/s 1.02-1.25x, at 50 MB/s 0.96-1.13x
+  // (bench/RESULTS.md). At 50 MB/s a pass cleans about 22 MB/s of a topic that keeps a quarter of
+  // its records.
   uint64_t io_max_bytes_per_second = 50'000'000;
   // When set and true, a pass in progress stops (its scratch files are removed). Borrowed.
   const std::atomic<bool>* stop = nullptr;

@@ -202,8 +202,7 @@ constexpr std::array<uint32_t, 2> FoldConstants(uint32_t bytes) {
   return {XPowModP(8 * bytes + 31), XPowModP(8 * bytes - 33)};
 }
 
-__attribute__((target("avx512f,vpclmulqdq"))) inline __m512i Broadcast(
-    std::array<uint32_t, 2> k) {
+__attribute__((target("avx512f,vpclmulqdq"))) inline __m512i Broadcast(std::array<uint32_t, 2> k) {
   return _mm512_set4_epi64(k[1], k[0], k[1], k[0]);
 }
 
@@ -213,18 +212,18 @@ __attribute__((target("avx512f"))) inline __m512i Load(const uint8_t* at) {
 
 // Each 16-byte lane of `x` folded by the lane's constants, xored into `into`.
 __attribute__((target("avx512f,vpclmulqdq"))) inline __m512i Fold(__m512i x, __m512i k,
-                                                                    __m512i into) {
+                                                                  __m512i into) {
   return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00),
                                    _mm512_clmulepi64_epi128(x, k, 0x11), into, 0x96);
 }
 
 __attribute__((target("avx512f,vpclmulqdq,sse4.2"))) uint32_t Crc32cFolding(const uint8_t* p,
-                                                                           size_t n,
-                                                                           uint32_t crc) {
+                                                                            size_t n,
+                                                                            uint32_t crc) {
   constexpr size_t kStep = 256;
   if (n < 2 * kStep) return Crc32cHardware(p, n, crc);
-  __m512i x0 = _mm512_xor_si512(Load(p), _mm512_zextsi128_si512(_mm_cvtsi32_si128(
-                                             static_cast<int>(crc))));
+  __m512i x0 =
+      _mm512_xor_si512(Load(p), _mm512_zextsi128_si512(_mm_cvtsi32_si128(static_cast<int>(crc))));
   __m512i x1 = Load(p + 64);
   __m512i x2 = Load(p + 128);
   __m512i x3 = Load(p + 192);

@@ -892,8 +892,8 @@ TEST_F(CompactedTopicTest, TheBackgroundRoundIsPacedAndACompactionAskedForIsNot)
   engine_ = testing::OpenTestEngine(options);
   ASSERT_NE(engine_, nullptr);
   auto fill = [&](const std::string& topic) {
-    ASSERT_OK(engine_->CreateTopic(topic, 1,
-                                   {{"cleanup.policy", "compact"}, {"segment.bytes", "8192"}}));
+    ASSERT_OK(
+        engine_->CreateTopic(topic, 1, {{"cleanup.policy", "compact"}, {"segment.bytes", "8192"}}));
     for (int i = 0; i < 400; ++i) {
       segment::BatchBuilder b;
       b.Add("k" + std::to_string(i % 10), std::string(80, 'v'), 1000);

@@ -27,8 +27,8 @@ TEST(Crc32cSizesTest, EveryImplementationMatchesTheReferenceAtEverySizeAndAlignm
   ASSERT_FALSE(implementations.empty());
   for (const auto& impl : implementations) {
     SCOPED_TRACE(std::string(impl.name));
-    for (size_t size : {0, 1, 7, 8, 9, 255, 256, 511, 512, 513, 575, 576, 767, 768, 769, 1023,
-                        3000, 24575, 24576, 24577, 50000, 99'000}) {
+    for (size_t size : {0,   1,   7,   8,   9,    255,  256,   511,   512,   513,   575,
+                        576, 767, 768, 769, 1023, 3000, 24575, 24576, 24577, 50000, 99'000}) {
       for (size_t align = 0; align < 8; ++align) {
         const std::string part = buf.substr(align, size);
         EXPECT_EQ(impl.fn(AsBytes(part), 0), Reference(part)) << size << "+" << align;
