@@ -633,6 +633,13 @@ Result<bool> CleanerLeftovers(io::FileSystem& fs, const std::string& dir) {
 
 Result<CleanStats> PartitionLog::Clean(const CleanerOptions& options, CleanTrigger trigger) {
   auto stats = CleanPass(options, trigger);
+  const bool closing = cleaner_stop_.load() || (options.stop != nullptr && options.stop->load());
+  if (!stats && stats.error().code == ErrorCode::kClosed && !closing) {
+    // It stopped for a deletion of segments (DeleteSegmentsBefore), having changed nothing.
+    CleanStats yielded;
+    yielded.why = "the pass stopped for a deletion of records; the next one cleans";
+    return yielded;
+  }
   // A pass stopped by a close is no failure; nor is one refused after a failed swap (that
   // failure was counted).
   if (!stats && stats.error().code != ErrorCode::kClosed &&
@@ -670,7 +677,8 @@ Result<CleanStats> PartitionLog::CleanPass(const CleanerOptions& options, CleanT
   const int64_t now_ms = clock_.NowMs();
   const std::shared_ptr<const SegmentList> list = Snapshot();
   auto stopping = [&] {
-    return cleaner_stop_.load() || (options.stop != nullptr && options.stop->load());
+    return cleaner_stop_.load() || cleaner_yield_.load() > 0 ||
+           (options.stop != nullptr && options.stop->load());
   };
 
   // 1. What may be cleaned: sealed segments whose records are all older than the minimum lag.

@@ -984,7 +984,9 @@ Status PartitionLog::EnforceRetention(int64_t now_ms) {
 }
 
 Status PartitionLog::DeleteSegmentsBefore(Offset offset) {
+  cleaner_yield_.fetch_add(1);  // a pass in progress stops rather than keep this waiting
   std::lock_guard cleaner(cleaner_mu_);
+  cleaner_yield_.fetch_sub(1);
   return DropOldestSegments(
       [&](const Segment& seg, uint64_t) { return seg.tail().next_offset <= offset; });
 }
@@ -1213,6 +1215,12 @@ Status PartitionLog::Close() {
 }  // namespace sluice::engine
 
 namespace sluice::engine {
+
+bool PartitionLog::CleanerBusyForTesting() {
+  if (!cleaner_mu_.try_lock()) return true;
+  cleaner_mu_.unlock();
+  return false;
+}
 
 void PartitionLog::AbandonForTesting() {
   cleaner_stop_.store(true);

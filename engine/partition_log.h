@@ -297,6 +297,8 @@ class PartitionLog {
   // Stops like a crash would: waits for in-flight appends, then closes files without syncing,
   // trimming or writing anything. Later appends fail with kClosed.
   void AbandonForTesting();
+  // Whether a cleaning pass (or a segment deletion) holds the cleaner lock now.
+  bool CleanerBusyForTesting();
 
   const std::string& dir() const { return dir_; }
   // The partition's zstd dictionaries (compression.zstd.dictionary): what the engine compresses
@@ -388,10 +390,12 @@ class PartitionLog {
 
   // Taken first of the log's locks: serialises cleaning passes (Clean) with the deletion of
   // segments (retention, DeleteRecords), so that a pass's segments stay in the list until its
-  // swap. Retention skips a round rather than wait for a pass.
+  // swap. Retention skips a round rather than wait for a pass; DeleteRecords makes a running pass
+  // stop (a paced pass may run for minutes) and the next round cleans again.
   std::mutex cleaner_mu_;
   bool cleaner_broken_ = false;            // a swap failed part way: no more passes until reopened
   std::atomic<bool> cleaner_stop_{false};  // Close asks a running pass to stop
+  std::atomic<int> cleaner_yield_{0};      // deletions waiting for cleaner_mu_: a pass stops
 
   mutable std::mutex mu_;               // guards the fields below up to segments_mu_
   mutable std::condition_variable cv_;  // HW advances and the writer going idle (readers, Close)

@@ -434,6 +434,32 @@ TEST_F(LogCleanerTest, APacedPassTakesTheTimeItsPaceGivesAndStillStopsWhenAsked)
   EXPECT_EQ(ReadAll(*log_), before);
 }
 
+TEST_F(LogCleanerTest, DeleteRecordsDoesNotWaitForAPacedPass) {
+  for (int i = 0; i < 300; ++i) Append({{"k" + std::to_string(i % 20), "v" + std::to_string(i)}});
+  options_.io_max_bytes_per_second = 100;  // minutes
+  std::optional<base::Result<CleanStats>> pass;
+  std::thread cleaner([&] { pass = log_->Clean(options_, CleanTrigger::kNow); });
+  // Once the pass holds the cleaner lock (it sleeps in its pace from its first frame on).
+  while (!log_->CleanerBusyForTesting()) std::this_thread::yield();
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_OK_AND_ASSIGN(Offset start_offset, log_->DeleteRecordsBefore(Offset(100)));
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  cleaner.join();
+  EXPECT_EQ(start_offset, Offset(100));
+  EXPECT_LT(took.count(), 10.0);
+  ASSERT_TRUE(pass.has_value());
+  ASSERT_TRUE(pass->has_value()) << (*pass).error().ToString();
+  EXPECT_FALSE((*pass)->cleaned);
+  EXPECT_EQ(log_->log_start_offset(), Offset(100));
+  // Nothing but the deleted records changed, and the next pass cleans.
+  const Contents got = ReadAll(*log_);
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.begin()->first, 100);
+  EXPECT_EQ(got.size(), 200u);
+  options_.io_max_bytes_per_second = 0;
+  EXPECT_TRUE(Clean().cleaned);
+}
+
 TEST_F(LogCleanerTest, MinCompactionLagKeepsRecentSegmentsDirty) {
   config_.min_compaction_lag_ms = 50'000;
   log_->SetConfig(config_);
