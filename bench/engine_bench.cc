@@ -774,35 +774,31 @@ void BM_PartVerifyCrc(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
 }
 
-// CRC-32C alone over the same batches with one implementation (Crc32c picks the fastest the CPU
-// has).
-void BM_PartCrc32c(benchmark::State& state, base::Crc32cImplementation impl) {
-  const BatchSet& set = RandomSet();
-  uint64_t bytes = 0;
-  uint32_t sum = 0;
-  size_t i = 0;
-  for (auto _ : state) {
-    const std::string& batch = set.at(i++);
-    sum ^= impl.fn(base::AsBytes(batch), 0);
-    bytes += batch.size();
-  }
-  benchmark::DoNotOptimize(sum);
-  state.SetBytesProcessed(static_cast<int64_t>(bytes));
-}
-
-// PartitionLog::Append's frame checksum: XXH3-64 over the batch.
-void BM_PartFrameXxh3(benchmark::State& state) {
+// A checksum over each batch of RandomSet, summed so that none is optimised away.
+template <typename Checksum>
+void ChecksumBatches(benchmark::State& state, Checksum checksum) {
   const BatchSet& set = RandomSet();
   uint64_t bytes = 0;
   uint64_t sum = 0;
   size_t i = 0;
   for (auto _ : state) {
     const std::string& batch = set.at(i++);
-    sum += base::Xxh3(base::AsBytes(batch));
+    sum += checksum(base::AsBytes(batch));
     bytes += batch.size();
   }
   benchmark::DoNotOptimize(sum);
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+
+// CRC-32C alone over the same batches with one implementation (Crc32c picks the fastest the CPU
+// has).
+void BM_PartCrc32c(benchmark::State& state, base::Crc32cImplementation impl) {
+  ChecksumBatches(state, [&](Bytes batch) { return impl.fn(batch, 0); });
+}
+
+// PartitionLog::Append's frame checksum: XXH3-64 over the batch.
+void BM_PartFrameXxh3(benchmark::State& state) {
+  ChecksumBatches(state, [](Bytes batch) { return base::Xxh3(batch); });
 }
 
 // segment::CompressBatch (what Engine::Append calls) on the telemetry batches: compare with
