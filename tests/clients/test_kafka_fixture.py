@@ -41,9 +41,13 @@ def kafka_python_sasl(bootstrap):
     for mechanism, user, password in (("PLAIN", "alice", "alice-pw"),
                                       ("SCRAM-SHA-512", "bob", "bob-pw"),
                                       ("SCRAM-SHA-512", "bob", "wrong")):
+        # retries: the first produce to a topic Kafka auto-creates may meet NOT_LEADER while its
+        # leader is being elected (seen in CI), a retriable error that kafka-python (retries=0
+        # by default) would otherwise raise.
         conf = {"bootstrap_servers": bootstrap, "security_protocol": "SASL_PLAINTEXT",
                 "sasl_mechanism": mechanism, "sasl_plain_username": user,
-                "sasl_plain_password": password, "api_version_auto_timeout_ms": 10000}
+                "sasl_plain_password": password, "api_version_auto_timeout_ms": 10000,
+                "retries": 5}
         try:
             producer = KafkaProducer(**conf)
         except kafka.errors.NoBrokersAvailable:
