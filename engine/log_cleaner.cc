@@ -278,13 +278,16 @@ class OffsetMap {
 // or probing the map (a cache miss each in a table of tens of MiB); only the records of segments
 // cleaned before, which the map phase does not read, are looked up in the map. A record is
 // marked exactly when the map ends up holding a later offset for its key, so both ways decide
-// alike. Offsets in the dirty range are dense (a segment is dirty until its first cleaning).
+// alike. Offsets in the dirty range are dense (a segment is dirty until its first cleaning). The
+// bits cover at most as many offsets as the dedupe buffer has bytes (an eighth more memory);
+// batches beyond them are decided through the map.
 class Superseded {
  public:
   // Offsets [base, end).
   Superseded(int64_t base, int64_t end)
-      : base_(base), bits_(static_cast<size_t>((end - base + 63) / 64)) {}
-  int64_t base() const { return base_; }
+      : base_(base), end_(end), bits_(static_cast<size_t>((end - base + 63) / 64)) {}
+  // Whether the bits decide every record of offsets [first, last].
+  bool Covers(int64_t first, int64_t last) const { return first >= base_ && last < end_; }
   void Mark(int64_t offset) {
     const auto i = static_cast<uint64_t>(offset - base_);
     if (offset >= base_ && i / 64 < bits_.size()) bits_[i / 64] |= uint64_t{1} << (i % 64);
@@ -296,6 +299,7 @@ class Superseded {
 
  private:
   int64_t base_;
+  int64_t end_;
   std::vector<uint64_t> bits_;
 };
 
@@ -449,7 +453,7 @@ class PassDictionaries {
 // What the pass decides for each record and batch.
 struct Rules {
   const OffsetMap* map = nullptr;
-  const Superseded* superseded = nullptr;  // decides the records from its base on
+  const Superseded* superseded = nullptr;  // decides the records of the batches it covers
   int64_t now_ms = 0;
   int64_t delete_retention_ms = 0;
   int compression_level = 0;
@@ -479,9 +483,10 @@ Result<BatchOutcome> FilterBatch(const Frame& frame, const Rules& rules, bool mu
   }
   const bool horizon_set = (h.attributes & kDeleteHorizonBit) != 0;
   const bool horizon_passed = horizon_set && rules.now_ms >= h.base_timestamp;
-  const Superseded* bits = rules.superseded != nullptr && h.base_offset >= rules.superseded->base()
-                               ? rules.superseded
-                               : nullptr;
+  const Superseded* bits =
+      rules.superseded != nullptr && rules.superseded->Covers(h.base_offset, h.last_offset())
+          ? rules.superseded
+          : nullptr;
   RETURN_IF_ERROR(DecodeKeyed(frame, bits != nullptr ? nullptr : rules.map, decoder, records));
   keep.assign(records.size(), false);
   bool kept_tombstone = false;
@@ -751,12 +756,17 @@ Result<CleanStats> PartitionLog::CleanPass(const CleanerOptions& options, CleanT
   // missing or damaged stops the pass with the store's error (the file and its repair), before
   // anything is written: such a batch's records cannot be read, so nothing may be decided about
   // them, nor about the records their keys would overwrite.
-  // A bit per offset of the dirty range. Its offsets are dense (assigned one by one); a range
-  // far sparser than its records, never seen, is decided through the map alone.
+  // A bit per offset of the dirty range, up to the dedupe buffer's size in bits. Its offsets are
+  // dense (assigned one by one); a range far sparser than its records, never seen, is decided
+  // through the map alone.
   std::optional<Superseded> superseded;
   const int64_t dirty_base = (*list)[first_dirty]->base_offset().value();
   const int64_t dirty_end = (*list)[cleanable - 1]->tail().next_offset.value();
-  if (dirty_end - dirty_base <= 4 * dirty_records + 64) superseded.emplace(dirty_base, dirty_end);
+  if (dirty_end - dirty_base <= 4 * dirty_records + 64) {
+    const auto most = static_cast<int64_t>(
+        std::min<uint64_t>(std::max<uint64_t>(options.dedupe_buffer_bytes, 64), uint64_t{1} << 40));
+    superseded.emplace(dirty_base, dirty_end - dirty_base > most ? dirty_base + most : dirty_end);
+  }
   const std::shared_ptr<const segment::DictionaryStore> store = dict_->store();
   segment::RecordDecoder decoder;
   decoder.set_dictionaries(store.get());

@@ -460,6 +460,20 @@ TEST_F(LogCleanerTest, DeleteRecordsDoesNotWaitForAPacedPass) {
   EXPECT_TRUE(Clean().cleaned);
 }
 
+TEST_F(LogCleanerTest, RecordsBeyondTheSupersededBitsAreDecidedByTheMap) {
+  // 960 bytes of dedupe buffer: 36 keys in the map, and bits for the first 960 dirty offsets;
+  // 2,000 records over 20 keys fit the map but not the bits.
+  options_.dedupe_buffer_bytes = 24 * 40;
+  for (int i = 0; i < 2000; ++i) {
+    Append({{"k" + std::to_string(i % 20), "v" + std::to_string(i)}});
+  }
+  const CleanStats stats = Clean();
+  ASSERT_TRUE(stats.cleaned) << stats.why;
+  EXPECT_FALSE(stats.map_full);
+  CheckAgainstModel();  // no record below the cleaned point has a later one of its key
+  EXPECT_LE(stats.records_after, 20 + 40);  // the keys' latest, and the active segment's
+}
+
 TEST_F(LogCleanerTest, MinCompactionLagKeepsRecentSegmentsDirty) {
   config_.min_compaction_lag_ms = 50'000;
   log_->SetConfig(config_);
