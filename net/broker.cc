@@ -214,15 +214,24 @@ void Broker::Impl::Handle(std::shared_ptr<const RequestFrame> frame, Responder r
 
 // --- ApiVersions, Metadata ----------------------------------------------------------------------
 
-void Broker::Impl::Handle(const RequestHeader& h, const ApiVersionsRequest&, Responder& responder) {
-  if (h.api_version > 2) {  // KIP-511: answer in v0 with our versions; the client retries
+void Broker::Impl::Handle(const RequestHeader& h, const ApiVersionsRequest& req,
+                          Responder& responder) {
+  if (h.api_version > FindSupportedApi(h.api_key)->max_version) {
+    // KIP-511: answer in v0 with our versions; the client retries at one of them.
     OutBuffer out;
     EncodeApiVersionsFallback(out);
     responder.Send(std::move(out));
     return;
   }
   ApiVersionsResponse resp;
-  resp.api_keys = SupportedApiVersions();
+  if (!req.well_formed ||
+      (h.api_version >= 3 && (!ValidClientSoftwareField(req.client_software_name) ||
+                              !ValidClientSoftwareField(req.client_software_version)))) {
+    // As Kafka answers it: the error and no versions.
+    resp.error_code = KafkaError::kInvalidRequest;
+  } else {
+    resp.api_keys = SupportedApiVersions();
+  }
   Reply(responder, h.api_version, resp);
 }
 

@@ -141,7 +141,9 @@ struct SupportedApi {
 
 // Every API we serve, in ApiKey order. Most maxima are the highest non-flexible version; flexible
 // versions are served for the SCRAM-credential APIs, DescribeCluster and DescribeProducers (which
-// exist only in flexible versions), DescribeClientQuotas v1, and the admin APIs of issue 13
+// exist only in flexible versions), ApiVersions v3-v4 (what librdkafka and Java clients send
+// first: their parsers cannot read the KIP-511 fallback's v0 body as their v3 answer and retry),
+// DescribeClientQuotas v1, and the admin APIs of issue 13
 // (ListOffsets v6-7 for max-timestamp, DeleteRecords v2, DescribeLogDirs v2-4, CreatePartitions
 // v2-3, IncrementalAlterConfigs v1, ListGroups v3-5, CreateTopics v5-7; IsFlexibleVersion says
 // which);
@@ -165,7 +167,7 @@ inline constexpr SupportedApi kSupportedApis[] = {
     {ApiKey::kDescribeGroups, 0, 4},
     {ApiKey::kListGroups, 0, 5},
     {ApiKey::kSaslHandshake, 0, 1},
-    {ApiKey::kApiVersions, 0, 2},
+    {ApiKey::kApiVersions, 0, 4},
     {ApiKey::kCreateTopics, 2, 7},
     {ApiKey::kDeleteTopics, 1, 3},
     {ApiKey::kDeleteRecords, 0, 2},

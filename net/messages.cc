@@ -4,6 +4,7 @@
 
 #include "net/messages.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -134,7 +135,7 @@ Request DecodeBody(ApiKey key, int16_t v, WireReader& r) {
     case ApiKey::kListGroups:
       return internal::DecodeListGroupsRequest(v, r);
     case ApiKey::kApiVersions:
-      return ApiVersionsRequest{};
+      return internal::DecodeApiVersionsRequest(v, r);
     case ApiKey::kCreateTopics:
       return internal::DecodeCreateTopicsRequest(v, r);
     case ApiKey::kDeleteTopics:
@@ -539,6 +540,32 @@ void EncodeResponse(int16_t v, const MetadataResponse& resp, OutBuffer& out) {
 
 // --- ApiVersions -------------------------------------------------------------------------------
 
+bool ValidClientSoftwareField(std::string_view s) {
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (s.empty() || !alnum(s.front()) || !alnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) { return alnum(c) || c == '-' || c == '.'; });
+}
+
+namespace internal {
+
+ApiVersionsRequest DecodeApiVersionsRequest(int16_t v, WireReader& r) {
+  ApiVersionsRequest req;
+  if (v < 3) return req;
+  // Read from a copy, and the whole body consumed whatever it holds: a body that does not parse
+  // is answered (INVALID_REQUEST), as the KIP-511 contract has ApiVersions always answered.
+  WireReader body(r.rest());
+  r.Skip(r.remaining());
+  req.client_software_name = body.CompactString();
+  req.client_software_version = body.CompactString();
+  body.SkipTaggedFields();
+  req.well_formed = body.ok() && body.remaining() == 0;
+  return req;
+}
+
+}  // namespace internal
+
 std::vector<ApiVersionsResponse::ApiVersion> SupportedApiVersions() {
   std::vector<ApiVersionsResponse::ApiVersion> out;
   for (const SupportedApi& api : kSupportedApis) {
@@ -548,14 +575,24 @@ std::vector<ApiVersionsResponse::ApiVersion> SupportedApiVersions() {
 }
 
 void EncodeResponse(int16_t v, const ApiVersionsResponse& resp, OutBuffer& out) {
+  // v3+ is flexible, but its response header is v0 all the same (no tagged fields before the
+  // body), so that a client reads the error code whatever version it asked for (KIP-511).
   WireWriter w = out.writer();
+  const bool flexible = v >= kApiVersionsFirstFlexible;
   WriteError(w, resp.error_code);
-  WriteArray(w, resp.api_keys, [&](const ApiVersionsResponse::ApiVersion& a) {
+  if (flexible) {
+    w.CompactArrayCount(resp.api_keys.size());
+  } else {
+    w.ArrayCount(resp.api_keys.size());
+  }
+  for (const ApiVersionsResponse::ApiVersion& a : resp.api_keys) {
     w.Int16(a.api_key);
     w.Int16(a.min_version);
     w.Int16(a.max_version);
-  });
+    if (flexible) w.EmptyTaggedFields();
+  }
   if (v >= 1) w.Int32(resp.throttle_time_ms);
+  if (flexible) w.EmptyTaggedFields();  // no supported or finalized features
 }
 
 void EncodeApiVersionsFallback(OutBuffer& out) {

@@ -2,11 +2,12 @@
 
 // The Kafka requests and responses `sluice serve` handles, as plain structs, with the request
 // decoder and the response encoders. Non-flexible versions (kSupportedApis), but for the two
-// SCRAM-credential APIs, which exist only in flexible versions (net/wire.h's compact fields), and
-// the flexible versions of the admin APIs of issue 13 and ListOffsets v6-7 (IsFlexibleVersion);
-// ApiVersions v3+ is recognised for the KIP-511 fallback. Field names are the snake_case of Apache
-// Kafka's message specs (clients/src/main/resources/common/message/*.json); a comment "vN+" marks a
-// field that exists on the wire only from version N (and keeps its default below that).
+// SCRAM-credential APIs, which exist only in flexible versions (net/wire.h's compact fields),
+// ApiVersions v3-v4 (any later version gets the KIP-511 fallback), and the flexible versions of the
+// admin APIs of issue 13 and ListOffsets v6-7 (IsFlexibleVersion). Field names are the snake_case
+// of Apache Kafka's message specs (clients/src/main/resources/common/message/*.json); a comment
+// "vN+" marks a field that exists on the wire only from version N (and keeps its default below
+// that).
 //
 // Decoding never trusts the bytes: a short, malformed or oversized field is an Error, never a crash
 // or an allocation beyond O(frame size). Values are not validated (acks = 5 or a negative timeout
@@ -431,9 +432,19 @@ struct ListGroupsResponse {
 
 // --- ApiVersions (18) --------------------------------------------------------------------------
 
-// v0-v2 have an empty body. Above kSupportedApis' maximum (v3+, flexible) the body is not parsed:
-// the request decodes with only its header, for the fallback answer (EncodeApiVersionsFallback).
-struct ApiVersionsRequest {};
+// v0-v2 have an empty body; v3+ (flexible) names the client's software. Above kSupportedApis'
+// maximum the body is not parsed: the request decodes with only its header, for the KIP-511
+// fallback answer (EncodeApiVersionsFallback). A v3+ body that does not parse still decodes, with
+// `well_formed` false (answered INVALID_REQUEST, not by closing the connection).
+struct ApiVersionsRequest {
+  std::string client_software_name;     // v3+
+  std::string client_software_version;  // v3+
+  bool well_formed = true;
+};
+
+// Whether a v3+ client_software_name or _version is what Kafka accepts: letters, digits, '-' and
+// '.', starting and ending with a letter or digit (Kafka answers INVALID_REQUEST otherwise).
+bool ValidClientSoftwareField(std::string_view s);
 
 struct ApiVersionsResponse {
   struct ApiVersion {

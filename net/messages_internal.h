@@ -85,6 +85,7 @@ LeaveGroupRequest DecodeLeaveGroupRequest(int16_t v, WireReader& r);
 SyncGroupRequest DecodeSyncGroupRequest(int16_t v, WireReader& r);
 DescribeGroupsRequest DecodeDescribeGroupsRequest(int16_t v, WireReader& r);
 ListGroupsRequest DecodeListGroupsRequest(int16_t v, WireReader& r);
+ApiVersionsRequest DecodeApiVersionsRequest(int16_t v, WireReader& r);
 DeleteGroupsRequest DecodeDeleteGroupsRequest(int16_t v, WireReader& r);
 // messages_admin.cc:
 CreateTopicsRequest DecodeCreateTopicsRequest(int16_t v, WireReader& r);

@@ -1,8 +1,9 @@
 // The admin APIs of issue 13 against a real broker on 127.0.0.1, with hand-made requests:
 // IncrementalAlterConfigs' operations (SET, DELETE, APPEND, SUBTRACT) and its refusals,
 // CreatePartitions' refusals, DeleteRecords followed by ListOffsets (earliest and max timestamp),
-// and OffsetDelete of an unknown group. (Kafka's own tools run against it in
-// tests/clients/test_kafka_admin_tools.py.)
+// OffsetDelete of an unknown group, and ApiVersions v3-v4 (flexible, what librdkafka and Java
+// clients send first) with its refusals and the KIP-511 fallback above v4. (Kafka's own tools run
+// against it in tests/clients/test_kafka_admin_tools.py.)
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "net/broker.h"
+#include "net/kafka_errors.h"
 #include "net/messages.h"
 #include "net/wire.h"
 #include "segment/io/posix_fs.h"
@@ -261,6 +263,71 @@ TEST_F(AdminApiBrokerTest, OffsetDeleteOfAnUnknownGroup) {
   });
   WireReader r(AsBytes(body));
   EXPECT_EQ(r.Int16(), 69);  // GROUP_ID_NOT_FOUND
+}
+
+// ApiVersions v3/v4 as librdkafka and Java send it: header v2, the client's software in compact
+// strings. The answer is flexible but its header is v0: the body follows the correlation id.
+TEST_F(AdminApiBrokerTest, ApiVersionsV3AndV4AreAnsweredFlexible) {
+  for (int16_t v : {3, 4}) {
+    SCOPED_TRACE(v);
+    const std::string body = Call(ApiKey::kApiVersions, v, false, [](WireWriter& w) {
+      w.EmptyTaggedFields();  // the request header's
+      w.CompactString("librdkafka");
+      w.CompactString("2.0.2");
+      w.EmptyTaggedFields();
+    });
+    WireReader r(AsBytes(body));
+    EXPECT_EQ(r.Int16(), 0);
+    const int32_t n = r.CompactArrayCount();
+    EXPECT_EQ(n, static_cast<int32_t>(std::size(kSupportedApis)));
+    std::optional<std::pair<int16_t, int16_t>> api_versions;
+    for (int32_t i = 0; i < n && r.ok(); ++i) {
+      const int16_t key = r.Int16();
+      const int16_t min = r.Int16();
+      const int16_t max = r.Int16();
+      r.SkipTaggedFields();
+      if (key == static_cast<int16_t>(ApiKey::kApiVersions)) api_versions.emplace(min, max);
+    }
+    EXPECT_EQ(r.Int32(), 0);  // throttle_time_ms
+    r.SkipTaggedFields();
+    EXPECT_TRUE(r.ok());
+    EXPECT_EQ(r.remaining(), 0u);
+    EXPECT_EQ(api_versions, std::make_pair(int16_t{0}, int16_t{4}));
+  }
+}
+
+// Kafka's refusals: a client software name or version it does not accept, or a body that does not
+// parse, is INVALID_REQUEST with no versions; the connection stays open and a later request is
+// answered. Above v4 the KIP-511 fallback: a v0 body with UNSUPPORTED_VERSION and every API.
+TEST_F(AdminApiBrokerTest, ApiVersionsRefusalsAndTheFallbackAboveV4) {
+  auto v3 = [&](const std::string& name, const std::string& version) {
+    return Call(ApiKey::kApiVersions, 3, false, [&](WireWriter& w) {
+      w.EmptyTaggedFields();
+      w.CompactString(name);
+      w.CompactString(version);
+      w.EmptyTaggedFields();
+    });
+  };
+  const std::string invalid("\x00\x2a\x01\x00\x00\x00\x00\x00", 8);  // 42, [], 0 ms, no tags
+  EXPECT_EQ(v3("my client", "1.0"), invalid);
+  EXPECT_EQ(v3("librdkafka", ""), invalid);
+  const std::string truncated = Call(ApiKey::kApiVersions, 3, false, [](WireWriter& w) {
+    w.EmptyTaggedFields();
+    w.Int8(40);  // a compact string of 39 bytes, and nothing after
+  });
+  EXPECT_EQ(truncated, invalid);
+
+  const std::string fallback = Call(ApiKey::kApiVersions, 5, false, [](WireWriter& w) {
+    w.EmptyTaggedFields();
+    w.CompactString("future");
+    w.CompactString("9");
+    w.EmptyTaggedFields();
+  });
+  WireReader r(AsBytes(fallback));
+  EXPECT_EQ(r.Int16(), 35);  // UNSUPPORTED_VERSION
+  EXPECT_EQ(r.ArrayCount(), static_cast<int32_t>(std::size(kSupportedApis)));
+
+  EXPECT_EQ(v3("librdkafka", "2.0.2").substr(0, 2), std::string("\0\0", 2));
 }
 
 }  // namespace

@@ -289,16 +289,13 @@ inline std::string ListGroupsFrame(int16_t v) {
   });
 }
 
-inline std::string ApiVersionsFrame(int16_t v) {
-  return Frame(ApiKey::kApiVersions, v, [](WireWriter&) {});
-}
-
-// ApiVersions v3 as librdkafka and Java send it: header v2 (client_id, then tagged fields), then
+// ApiVersions v3+ as librdkafka and Java send it: header v2 (client_id, then tagged fields), then
 // a flexible body (compact strings: varint length + 1).
-inline std::string ApiVersionsV3Frame(std::string_view header_tags = std::string_view("\0", 1)) {
+inline std::string ApiVersionsV3Frame(std::string_view header_tags = std::string_view("\0", 1),
+                                      int16_t v = 3) {
   std::string out;
   WireWriter w(out);
-  WriteHeader(w, ApiKey::kApiVersions, 3);
+  WriteHeader(w, ApiKey::kApiVersions, v);
   w.Raw(header_tags);
   w.Int8(11);
   w.Raw("librdkafka");
@@ -306,6 +303,11 @@ inline std::string ApiVersionsV3Frame(std::string_view header_tags = std::string
   w.Raw("2.0.2");
   w.Int8(0);
   return out;
+}
+
+inline std::string ApiVersionsFrame(int16_t v) {
+  if (v >= 3) return ApiVersionsV3Frame(std::string_view("\0", 1), v);
+  return Frame(ApiKey::kApiVersions, v, [](WireWriter&) {});
 }
 
 // v5+ is flexible (the same fields).

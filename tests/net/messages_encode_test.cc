@@ -305,6 +305,20 @@ TEST(ApiVersionsResponseTest, EncodesV0AndV2Literally) {
   EXPECT_EQ(Hex(Encode(2, resp)), H("0000 00000002 000000000008 001200000002 00000010"));
 }
 
+// v3+: compact array, a tagged-field section per entry and at the end, and no tagged fields
+// before the body (the response header of ApiVersions is v0 at every version).
+TEST(ApiVersionsResponseTest, EncodesV3AndV4Flexible) {
+  ApiVersionsResponse resp;
+  resp.api_keys = {{0, 0, 8}, {18, 0, 4}};
+  resp.throttle_time_ms = 0x10;
+  for (int16_t v : {3, 4}) {
+    EXPECT_EQ(Hex(Encode(v, resp)), H("0000 03 00000000000800 00120000000400 00000010 00")) << v;
+  }
+  ApiVersionsResponse invalid;
+  invalid.error_code = KafkaError::kInvalidRequest;
+  EXPECT_EQ(Hex(Encode(3, invalid)), H("002a 01 00000000 00"));
+}
+
 TEST(ApiVersionsResponseTest, FallbackIsV0FormatWithEveryApi) {
   OutBuffer out;
   EncodeApiVersionsFallback(out);
@@ -320,7 +334,7 @@ TEST(ApiVersionsResponseTest, FallbackIsV0FormatWithEveryApi) {
   const std::string body = Flatten(out);
   EXPECT_EQ(Hex(body), Hex(expected));
   EXPECT_EQ(body.size(), 2u + 4u + 6u * 35u);
-  EXPECT_NE(Hex(body).find("001200000002"), std::string::npos);  // ApiVersions 0-2
+  EXPECT_NE(Hex(body).find("001200000004"), std::string::npos);  // ApiVersions 0-4
   EXPECT_EQ(Hex(body).substr(0, 20), H("0023 00000023 0000 0000"));
 }
 
@@ -346,7 +360,7 @@ TEST(SupportedApisTest, TableMatchesTheAdvertisedRanges) {
   EXPECT_EQ(range(14), std::make_pair(0, 3));
   EXPECT_EQ(range(15), std::make_pair(0, 4));
   EXPECT_EQ(range(16), std::make_pair(0, 5));
-  EXPECT_EQ(range(18), std::make_pair(0, 2));
+  EXPECT_EQ(range(18), std::make_pair(0, 4));  // v3-4 flexible
   EXPECT_EQ(range(19), std::make_pair(2, 7));
   EXPECT_EQ(range(33), std::make_pair(0, 1));
   EXPECT_EQ(range(20), std::make_pair(1, 3));
@@ -371,7 +385,8 @@ TEST(SupportedApisTest, TableMatchesTheAdvertisedRanges) {
   EXPECT_EQ(range(23), std::make_pair(-100, -100));  // no OffsetForLeaderEpoch
   EXPECT_TRUE(IsSupportedVersion(0, 0));
   EXPECT_FALSE(IsSupportedVersion(1, 3));
-  EXPECT_FALSE(IsSupportedVersion(18, 3));
+  EXPECT_TRUE(IsSupportedVersion(18, 4));
+  EXPECT_FALSE(IsSupportedVersion(18, 5));
 }
 
 TEST(KafkaErrorTest, NamesAndNumbers) {

@@ -53,13 +53,17 @@ TEST(RequestHeaderTest, TruncatedHeaderIsInvalidArgument) {
   }
 }
 
-TEST(RequestHeaderTest, ApiVersionsV3DecodesWithHeaderOnly) {
+TEST(RequestHeaderTest, ApiVersionsV3DecodesItsHeaderAndBody) {
   RequestHeader h;
-  ASSERT_TRUE(DecodeAs<ApiVersionsRequest>(ApiVersionsV3Frame(), &h).has_value());
+  auto req = DecodeAs<ApiVersionsRequest>(ApiVersionsV3Frame(), &h);
+  ASSERT_TRUE(req.has_value());
   EXPECT_EQ(h.api_key, 18);
   EXPECT_EQ(h.api_version, 3);
   EXPECT_EQ(h.correlation_id, kCorrelationId);
   EXPECT_EQ(h.client_id, "client-1");
+  EXPECT_TRUE(req->well_formed);
+  EXPECT_EQ(req->client_software_name, "librdkafka");
+  EXPECT_EQ(req->client_software_version, "2.0.2");
 }
 
 TEST(RequestHeaderTest, ApiVersionsV3WithTaggedFieldsInHeader) {
@@ -79,9 +83,11 @@ TEST(RequestHeaderTest, ApiVersionsV3NeverFailsOnMalformedTaggedFields) {
     WriteHeader(w, ApiKey::kApiVersions, 4);
     w.Raw(tags);
     RequestHeader h;
-    ASSERT_TRUE(DecodeAs<ApiVersionsRequest>(frame, &h).has_value()) << Hex(tags);
+    auto req = DecodeAs<ApiVersionsRequest>(frame, &h);
+    ASSERT_TRUE(req.has_value()) << Hex(tags);
     EXPECT_EQ(h.api_version, 4);
     EXPECT_EQ(h.client_id, "client-1");
+    EXPECT_FALSE(req->well_formed) << Hex(tags);  // answered INVALID_REQUEST
   }
 }
 
@@ -138,9 +144,17 @@ TEST(DecodeRequestTest, UnknownApiKeyIsUnsupported) {
   }
 }
 
+// ApiVersions v3+ is always answered: a cut body, or bytes after it, decode as not well formed
+// (AV3BodyThatDoesNotParseStillDecodes); its header must be whole all the same.
+bool IsFlexibleApiVersions(const FrameCase& c) {
+  const std::string prefix = "ApiVersions-v";
+  return c.name.rfind(prefix, 0) == 0 && std::stoi(c.name.substr(prefix.size())) >= 3;
+}
+
 TEST(DecodeRequestTest, EveryStrictPrefixOfEveryFrameFails) {
   for (const FrameCase& c : AllFrames()) {
     ASSERT_TRUE(DecodeRequest(AsBytes(c.frame)).has_value()) << c.name;
+    if (IsFlexibleApiVersions(c)) continue;
     for (size_t n = 0; n < c.frame.size(); ++n) {
       // A copy of exactly n bytes, so ASan sees any read past it.
       const std::string prefix = c.frame.substr(0, n);
@@ -153,6 +167,7 @@ TEST(DecodeRequestTest, EveryStrictPrefixOfEveryFrameFails) {
 
 TEST(DecodeRequestTest, TrailingBytesFail) {
   for (const FrameCase& c : AllFrames()) {
+    if (IsFlexibleApiVersions(c)) continue;
     auto r = DecodeRequest(AsBytes(c.frame + std::string("\0", 1)));
     if (c.frame.size() >= 2 && c.frame[0] == 0 && c.frame[1] == 16) {
       // ListGroups (key 16): up to 4 bytes after the body are ignored, as Kafka does; librdkafka
@@ -591,6 +606,30 @@ TEST(ListGroupsRequestTest, RefusesAFilterLongerThanTheFrame) {
 TEST(ApiVersionsRequestTest, DecodesV0AndV2) {
   EXPECT_TRUE(DecodeAs<ApiVersionsRequest>(ApiVersionsFrame(0)).has_value());
   EXPECT_TRUE(DecodeAs<ApiVersionsRequest>(ApiVersionsFrame(2)).has_value());
+}
+
+// Every cut of a v3 body still decodes (ApiVersions is always answered), as not well formed; so
+// does a body with bytes after its end.
+TEST(ApiVersionsRequestTest, AV3BodyThatDoesNotParseStillDecodes) {
+  const std::string whole = ApiVersionsV3Frame();
+  const size_t body_at = whole.size() - 1 - 6 - 11;  // the two compact strings, the tags
+  for (size_t n = body_at; n < whole.size(); ++n) {
+    auto req = DecodeAs<ApiVersionsRequest>(whole.substr(0, n));
+    ASSERT_TRUE(req.has_value()) << n;
+    EXPECT_FALSE(req->well_formed) << n;
+  }
+  auto longer = DecodeAs<ApiVersionsRequest>(whole + "x");
+  ASSERT_TRUE(longer.has_value());
+  EXPECT_FALSE(longer->well_formed);
+}
+
+TEST(ApiVersionsRequestTest, ClientSoftwareFieldsAsKafkaValidatesThem) {
+  for (const char* ok : {"librdkafka", "2.0.2", "apache-kafka-java", "a", "9", "x-1.y"}) {
+    EXPECT_TRUE(ValidClientSoftwareField(ok)) << ok;
+  }
+  for (const char* bad : {"", "-a", "a-", ".a", "a.", "a b", "a_b", "1.0+build", "\xc3\xa9"}) {
+    EXPECT_FALSE(ValidClientSoftwareField(bad)) << bad;
+  }
 }
 
 TEST(CreateTopicsRequestTest, DecodesV2ToV7) {
