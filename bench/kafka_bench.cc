@@ -208,6 +208,7 @@ struct Probe {
   int64_t ns = 0;
   double self_cpu_s = 0;
   double self_runq_wait_s = 0;
+  std::map<int, ThreadCpu> self;  // this process's threads (librdkafka's among them)
   std::map<int, ThreadCpu> server;
   double load1 = 0;
 
@@ -215,7 +216,8 @@ struct Probe {
     Probe p;
     p.server = ProcessThreads(server_pid);
     p.self_cpu_s = SelfCpuS();
-    p.self_runq_wait_s = TotalRunqWaitS(ProcessThreads(static_cast<int>(getpid())));
+    p.self = ProcessThreads(static_cast<int>(getpid()));
+    p.self_runq_wait_s = TotalRunqWaitS(p.self);
     std::ifstream("/proc/loadavg") >> p.load1;
     p.ns = NowNs();
     return p;
@@ -225,6 +227,22 @@ struct Probe {
     out["client_cpu_s"] = std::round((self_cpu_s - before.self_cpu_s) * 100) / 100;
     out["client_runq_wait_s"] =
         std::round((self_runq_wait_s - before.self_runq_wait_s) * 100) / 100;
+    // The client's busiest thread over the interval: for a consumer, librdkafka's thread of the
+    // broker connection (rdk:broker<id>), which receives, decrypts (TLS) and parses every fetch
+    // response; the interval can be no shorter than its CPU time.
+    double busiest = 0;
+    std::string busiest_comm;
+    for (const auto& [tid, t] : self) {
+      ThreadCpu b;
+      if (auto it = before.self.find(tid); it != before.self.end()) b = it->second;
+      const double d = t.user_s + t.sys_s - b.user_s - b.sys_s;
+      if (d > busiest) {
+        busiest = d;
+        busiest_comm = t.comm;
+      }
+    }
+    out["client_busiest_thread"] = {{"comm", busiest_comm},
+                                    {"cpu_s", std::round(busiest * 100) / 100}};
     if (!server.empty()) out["server_cpu"] = ServerCpuJson(before.server, server, Secs(before));
     out["loadavg_1m"] = {before.load1, load1};
   }

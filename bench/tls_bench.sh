@@ -11,7 +11,11 @@
 # them back, once through each listener; the order of the two alternates between rounds. Prints
 # each figure (MB/s of values; the server's and the client's CPU seconds for it) as the median over
 # rounds [min, max], and TLS / plaintext per round (the server's CPU comes from kafka_bench's
-# /proc/PID/task sampling; on a 2-core machine the client's TLS work competes with the server's).
+# /proc/PID/task sampling; on a 2-core machine the client's TLS work competes with the server's),
+# then the most TLS / plaintext produce and consume this client allows whatever the broker does:
+# every record of a connection passes through one librdkafka thread (which encrypts or decrypts
+# it), so a TLS round takes at least that thread's CPU time (kafka_bench's client_busiest_thread),
+# and the plaintext round's time over it bounds the ratio.
 # Env: ROUNDS (5), RECORDS (1000000), VALUE_BYTES (1000), CLIENT_AUTH (none; `required` makes the
 # clients show a certificate), JSON (a file that receives every kafka_bench line, appended),
 # OLD_BUILD (another build dir, e.g. of an earlier commit: its `sluice serve` runs beside the first
@@ -131,6 +135,8 @@ for line in sys.stdin:
     runs[(mode + ": broker CPU s", config, int(rnd))] = server_s
     runs[(mode + ": broker CPU ms/MB", config, int(rnd))] = server_s * 1000 / mb
     runs[(mode + ": client CPU s", config, int(rnd))] = d["client_cpu_s"]
+    runs[(mode + ": client busiest thread CPU s", config, int(rnd))] = d["client_busiest_thread"]["cpu_s"]
+    runs[(mode + ": secs", config, int(rnd))] = d["secs"]
     runs[(mode + ": load (1 min)", config, int(rnd))] = d["loadavg_1m"][1]
 def fmt(v):
     return "%.2f [%.2f, %.2f]" % (statistics.median(v), min(v), max(v)) if max(v) < 10 else \
@@ -144,7 +150,8 @@ print("| %d rounds, median [min, max] | %s | %s |" % (len(rounds), " | ".join(co
       " | ".join("%s / %s (per round)" % p for p in pairs)))
 print("|---" * (1 + len(configs) + len(pairs)) + "|")
 for mode in ("produce", "consume"):
-    for what in ("", ": broker CPU s", ": broker CPU ms/MB", ": client CPU s", ": load (1 min)"):
+    for what in ("", ": broker CPU s", ": broker CPU ms/MB", ": client CPU s",
+                 ": client busiest thread CPU s", ": load (1 min)"):
         key = mode + what
         cells = [fmt([runs[(key, c, r)] for r in rounds]) for c in configs]
         ratios = []
@@ -154,4 +161,17 @@ for mode in ("produce", "consume"):
             ratios.append("%.2f [%.2f, %.2f]" % (statistics.median(rs), min(rs), max(rs)))
         name = key + (", MB/s of values" if not what else "")
         print("| %s | %s | %s |" % (name, " | ".join(cells), " | ".join(ratios)))
+# A client sends (producer) or receives (consumer) all the records of a connection through one
+# librdkafka thread (rdk:broker<id>: encrypt or decrypt, send or receive, build or parse), so a
+# TLS round can take no less than the CPU time of that thread, whatever the broker does: the
+# plaintext round time over it is the highest TLS / plain this client allows in that round.
+for mode in ("produce", "consume"):
+    for tls, plain in [p for p in pairs if p[0].endswith("tls") and p[1].endswith("plain")
+                       and p[0][:-len("tls")] == p[1][:-len("plain")]]:
+        key = mode + ": client busiest thread CPU s"
+        bound = [runs[(mode + ": secs", plain, r)] / runs[(key, tls, r)] for r in rounds
+                 if runs[(key, tls, r)] > 0]
+        if bound:
+            print("%s, %s / %s at most (the plaintext round time / the client thread CPU of the TLS round): %.2f [%.2f, %.2f]"
+                  % (mode, tls, plain, statistics.median(bound), min(bound), max(bound)))
 '
