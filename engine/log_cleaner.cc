@@ -469,11 +469,18 @@ struct BatchOutcome {
   int64_t keyless = 0;
 };
 
+// FilterBatch's buffers, kept across the batches of a pass: the kept records, and one record
+// encoded again.
+struct FilterScratch {
+  std::string kept;
+  std::string record;
+};
+
 // Filters the records of one batch. `must_keep`: the batch stays, empty if need be (the last of
 // its group, or one its idempotent producer still remembers).
 Result<BatchOutcome> FilterBatch(const Frame& frame, const Rules& rules, bool must_keep,
                                  segment::RecordDecoder& decoder, std::vector<KeyedRecord>& records,
-                                 std::vector<bool>& keep, std::string& scratch) {
+                                 std::vector<bool>& keep, FilterScratch& scratch) {
   const BatchHeader& h = frame.header;
   BatchOutcome out;
   if (h.control() || h.transactional()) {
@@ -541,7 +548,7 @@ Result<BatchOutcome> FilterBatch(const Frame& frame, const Rules& rules, bool mu
   }
   const int64_t base_ts = horizon ? *horizon : horizon_set ? min_ts : h.base_timestamp;
   if (h.log_append_time()) max_ts = h.max_timestamp;
-  std::string& kept = scratch;
+  std::string& kept = scratch.kept;
   kept.clear();
   if (base_ts == h.base_timestamp) {
     // Same base offset and base timestamp: the kept records' bytes are what encoding them again
@@ -551,7 +558,7 @@ Result<BatchOutcome> FilterBatch(const Frame& frame, const Rules& rules, bool mu
     }
   } else {
     // The timestamps are rebased: every kept record is encoded again.
-    std::string record;
+    std::string& record = scratch.record;
     RETURN_IF_ERROR(decoder.Reset(frame.batch, h));
     for (size_t i = 0;; ++i) {
       ASSIGN_OR_RETURN(auto rec, decoder.Next());
@@ -856,7 +863,7 @@ Result<CleanStats> PartitionLog::CleanPass(const CleanerOptions& options, CleanT
                     config.compression_level,
                     &dictionaries};
   std::vector<bool> keep;
-  std::string record_scratch;
+  FilterScratch filter_scratch;
   for (Group& g : groups) {
     const Offset base = (*list)[g.first]->base_offset();
     const std::string path = CleanedPath(dir_, base);
@@ -908,7 +915,7 @@ Result<CleanStats> PartitionLog::CleanPass(const CleanerOptions& options, CleanT
         const bool must_keep =
             (i + 1 == g.last && fr.end() == seg_end) ||
             (h.producer_id >= 0 && remembered.count({h.producer_id, h.base_offset}) != 0);
-        auto outcome = FilterBatch(fr, rules, must_keep, decoder, keyed, keep, record_scratch);
+        auto outcome = FilterBatch(fr, rules, must_keep, decoder, keyed, keep, filter_scratch);
         if (!outcome) {
           s = undecodable(seg, fr.pos, outcome.error());
           break;
