@@ -398,24 +398,10 @@ TEST_F(LogCleanerTest, ASmallOffsetMapCleansWhatFitsAndMovesOn) {
   CheckAgainstModel();
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-
-// The process's virtual size, from /proc/self/statm (its first field, in pages).
-uint64_t VirtualBytes() {
-  std::ifstream statm("/proc/self/statm");
-  uint64_t pages = 0;
-  statm >> pages;
-  return pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-}
-
 // Memory for the offset map that the kernel refuses (a real mmap failing, under RLIMIT_AS) is an
 // error of the pass, which changes nothing; the next pass, with the memory, cleans.
 TEST_F(LogCleanerTest, AnOffsetMapTheKernelRefusesFailsThePassAndChangesNothing) {
-  if (kSanitized) {
+  if (testing::kSanitized) {
     GTEST_SKIP() << "ASan and TSan reserve terabytes of address space: RLIMIT_AS cannot be set "
                     "just above this process's size (the plain build runs this test)";
   }
@@ -436,7 +422,8 @@ TEST_F(LogCleanerTest, AnOffsetMapTheKernelRefusesFailsThePassAndChangesNothing)
   rlimit saved{};
   ASSERT_EQ(getrlimit(RLIMIT_AS, &saved), 0);
   rlimit tight = saved;
-  tight.rlim_cur = VirtualBytes() + (2 << 20);  // room for the pass's small allocations only
+  tight.rlim_cur = testing::ProcessMemoryNow().virtual_bytes +
+                   (2 << 20);  // room for the pass's small allocations only
   ASSERT_EQ(setrlimit(RLIMIT_AS, &tight), 0);
   auto refused = log_->Clean(options_, CleanTrigger::kNow);
   ASSERT_EQ(setrlimit(RLIMIT_AS, &saved), 0);

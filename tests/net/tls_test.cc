@@ -486,20 +486,6 @@ TEST_F(TlsServerTest, AnEncryptedKeyNeedsItsPassword) {
   EXPECT_EQ((*ctx)->subject(), "CN=localhost");
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-
-// The resident memory of this process, from /proc/self/statm.
-size_t ResidentBytes() {
-  std::ifstream statm("/proc/self/statm");
-  size_t pages = 0, resident = 0;
-  statm >> pages >> resident;
-  return resident * static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-}
-
 // The slow-loris shape over TLS: 1,000 connections that finish their handshake and then send
 // nothing. The server holds OpenSSL's state for each and no buffers (SSL_MODE_RELEASE_BUFFERS).
 // The client side keeps only its sockets (its TLS state is freed after each handshake), so the
@@ -527,10 +513,10 @@ TEST_F(TlsServerTest, AThousandIdleTlsConnectionsHoldLittleMemory) {
     return true;
   };
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(connect_one());
-  const size_t before = ResidentBytes();
+  const size_t before = testing::ProcessMemoryNow().resident_bytes;
   constexpr int kConnections = 1000;
   for (int i = 0; i < kConnections; ++i) ASSERT_TRUE(connect_one()) << "connection " << i;
-  const size_t after = ResidentBytes();
+  const size_t after = testing::ProcessMemoryNow().resident_bytes;
   const double per_connection = static_cast<double>(after - std::min(after, before)) / kConnections;
   std::printf(
       "resident memory: %zu KiB before, %zu KiB after %d idle TLS connections: %.1f KiB "
@@ -541,7 +527,7 @@ TEST_F(TlsServerTest, AThousandIdleTlsConnectionsHoldLittleMemory) {
   // allocations carry redzones or shadow and freed memory (the handshakes') waits in a
   // quarantine: 47 KiB measured under ASan, 95 KiB under TSan; there the bound only catches
   // gross growth.
-  EXPECT_LT(per_connection, kSanitized ? 256 * 1024.0 : 20 * 1024.0);
+  EXPECT_LT(per_connection, testing::kSanitized ? 256 * 1024.0 : 20 * 1024.0);
   // Idle connections hold nothing of the memory budget either.
   EXPECT_EQ(server_->budget().used(), 0u);
   for (int fd : fds) ::close(fd);

@@ -110,6 +110,15 @@ std::string ReadWholeFile(const std::string& path) {
   return ss.str();
 }
 
+ProcessMemory ProcessMemoryNow() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t pages = 0;
+  uint64_t resident = 0;
+  statm >> pages >> resident;
+  const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return {pages * page, resident * page};
+}
+
 void WriteWholeFile(const std::string& path, const std::string& contents) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << contents;

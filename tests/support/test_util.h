@@ -75,6 +75,21 @@ std::vector<std::string> ReadValues(const engine::Engine& engine, const std::str
 std::string ReadWholeFile(const std::string& path);
 void WriteWholeFile(const std::string& path, const std::string& contents);
 
+// Whether this build runs under ASan or TSan (whose shadow memory changes what a process's memory
+// figures mean).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
+// This process's memory now, from /proc/self/statm: its virtual size and what is resident.
+struct ProcessMemory {
+  uint64_t virtual_bytes = 0;
+  uint64_t resident_bytes = 0;
+};
+ProcessMemory ProcessMemoryNow();
+
 }  // namespace sluice::testing
 
 // gtest assertions for Status / Result.
