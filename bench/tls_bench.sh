@@ -20,7 +20,10 @@
 # clients show a certificate), JSON (a file that receives every kafka_bench line, appended),
 # OLD_BUILD (another build dir, e.g. of an earlier commit: its `sluice serve` runs beside the first
 # one, idle while the other is measured, and each round measures both servers' two listeners, in
-# an order rotated between rounds; the table then compares old and new too).
+# an order rotated between rounds; the table then compares old and new too), KAFKA (1: Apache
+# Kafka 4.4 from scripts/kafka-fixture.sh, with a PLAINTEXT and an SSL listener on the same
+# certificate, joins the rounds the same way as the peer; run as kafka-server-start.sh runs it,
+# `-Xmx1G -Xms1G`, or KAFKA_HEAP; client auth is not asked of it).
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -44,10 +47,13 @@ CLIENT_AUTH=${CLIENT_AUTH:-none}
 
 TMP=$(mktemp -d)
 SERVER_PIDS=()
+FIXTURE="$HERE/../scripts/kafka-fixture.sh"
+KAFKA_DIR=""
 cleanup() {
   for pid in "${SERVER_PIDS[@]}"; do
     if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; fi
   done
+  if [ -n "$KAFKA_DIR" ]; then "$FIXTURE" stop "$KAFKA_DIR" >/dev/null 2>&1 || true; fi
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -89,6 +95,22 @@ if [ -n "${OLD_BUILD:-}" ]; then
   start_server old "$OLD_SLUICE"
   CONFIGS=(plain tls old-plain old-tls)
 fi
+if [ "${KAFKA:-0}" = 1 ]; then
+  "$FIXTURE" fetch
+  export SLUICE_KAFKA_HEAP=${KAFKA_HEAP:--Xmx1G -Xms1G -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent}
+  KAFKA_DIR="$TMP/kafka"
+  mkdir -p "$KAFKA_DIR"
+  cat "$TMP/certs/server.key" "$TMP/certs/server.pem" >"$TMP/certs/kafka-keystore.pem"
+  SPLAIN[kafka]=$("$FIXTURE" start "$KAFKA_DIR" num.network.threads=3 num.io.threads=8 \
+    "listeners=PLAINTEXT://127.0.0.1:@PORT@,SSL://127.0.0.1:@PORT2@,CONTROLLER://127.0.0.1:@CONTROLLER_PORT@" \
+    "advertised.listeners=PLAINTEXT://127.0.0.1:@PORT@,SSL://127.0.0.1:@PORT2@" \
+    listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT \
+    ssl.keystore.type=PEM "ssl.keystore.location=$TMP/certs/kafka-keystore.pem")
+  STLS[kafka]=127.0.0.1:$(cat "$KAFKA_DIR/kafka.port2")
+  SPID[kafka]=$(cat "$KAFKA_DIR/kafka.pid")
+  echo "tls_bench: kafka: pid ${SPID[kafka]}, PLAINTEXT ${SPLAIN[kafka]}, SSL ${STLS[kafka]}" >&2
+  CONFIGS+=(kafka-plain kafka-tls)
+fi
 TLS_SET=(--set security.protocol=SSL --set "ssl.ca.location=$TMP/certs/ca.pem")
 if [ "$CLIENT_AUTH" != none ]; then
   TLS_SET+=(--set "ssl.certificate.location=$TMP/certs/client.pem"
@@ -98,8 +120,8 @@ echo "tls_bench: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 one() {  # one CONFIG ROUND: produce then consume through that server's listener
   local config=$1 round=$2 server=new proto broker extra=()
-  proto=${config#old-}
-  [ "$proto" != "$config" ] && server=old
+  proto=${config##*-}
+  [ "$proto" != "$config" ] && server=${config%-*}
   if [ "$proto" = tls ]; then broker=${STLS[$server]}; extra=("${TLS_SET[@]}"); else broker=${SPLAIN[$server]}; fi
   "$KBENCH" --broker "$broker" --server-pid "${SPID[$server]}" "${extra[@]}" --mode produce \
     --topic "$config-$round" --create-topic --partitions 1 --records "$RECORDS" \
@@ -142,10 +164,13 @@ def fmt(v):
     return "%.2f [%.2f, %.2f]" % (statistics.median(v), min(v), max(v)) if max(v) < 10 else \
            "%.1f [%.1f, %.1f]" % (statistics.median(v), min(v), max(v))
 rounds = sorted({r for (_, _, r) in runs})
-configs = sorted({c for (_, c, _) in runs}, key=["plain", "tls", "old-plain", "old-tls"].index)
+configs = sorted({c for (_, c, _) in runs},
+                 key=["plain", "tls", "old-plain", "old-tls", "kafka-plain", "kafka-tls"].index)
 pairs = [("tls", "plain")]
 if "old-tls" in configs:
     pairs += [("old-tls", "old-plain"), ("tls", "old-tls"), ("plain", "old-plain")]
+if "kafka-tls" in configs:
+    pairs += [("kafka-tls", "kafka-plain"), ("tls", "kafka-tls"), ("plain", "kafka-plain")]
 print("| %d rounds, median [min, max] | %s | %s |" % (len(rounds), " | ".join(configs),
       " | ".join("%s / %s (per round)" % p for p in pairs)))
 print("|---" * (1 + len(configs) + len(pairs)) + "|")
