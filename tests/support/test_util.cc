@@ -114,9 +114,13 @@ ProcessMemory ProcessMemoryNow() {
   std::ifstream statm("/proc/self/statm");
   uint64_t pages = 0;
   uint64_t resident = 0;
-  statm >> pages >> resident;
+  uint64_t shared = 0;
+  uint64_t text = 0;
+  uint64_t lib = 0;
+  uint64_t data = 0;
+  statm >> pages >> resident >> shared >> text >> lib >> data;
   const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  return {pages * page, resident * page};
+  return {pages * page, resident * page, data * page};
 }
 
 void WriteWholeFile(const std::string& path, const std::string& contents) {

@@ -83,10 +83,12 @@ inline constexpr bool kSanitized = true;
 inline constexpr bool kSanitized = false;
 #endif
 
-// This process's memory now, from /proc/self/statm: its virtual size and what is resident.
+// This process's memory now, from /proc/self/statm: its virtual size, what is resident, and its
+// data (private writable mappings and the stack: what RLIMIT_DATA bounds, with the stack).
 struct ProcessMemory {
   uint64_t virtual_bytes = 0;
   uint64_t resident_bytes = 0;
+  uint64_t data_bytes = 0;
 };
 ProcessMemory ProcessMemoryNow();
 
