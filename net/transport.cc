@@ -17,6 +17,10 @@ namespace {
 using Status = Transport::Status;
 using IoResult = Transport::IoResult;
 
+// The client closed its end (a reset, or a write after it closed): it went away, as a read of
+// the end of the stream says, not a socket error.
+bool PeerLeft(int err) { return err == ECONNRESET || err == EPIPE; }
+
 class PlainTransport final : public Transport {
  public:
   explicit PlainTransport(int fd) : fd_(fd) {}
@@ -30,6 +34,7 @@ class PlainTransport final : public Transport {
       if (got == 0) return {Status::kClosed, 0, {}};
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return {Status::kWantRead, 0, {}};
+      if (PeerLeft(errno)) return {Status::kClosed, 0, {}};
       return {Status::kError, 0, std::strerror(errno)};
     }
   }
@@ -43,6 +48,7 @@ class PlainTransport final : public Transport {
       if (n >= 0) return {Status::kOk, static_cast<size_t>(n), {}};
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return {Status::kWantWrite, 0, {}};
+      if (PeerLeft(errno)) return {Status::kClosed, 0, {}};
       return {Status::kError, 0, std::string("send failed: ") + std::strerror(errno)};
     }
   }

@@ -33,11 +33,12 @@ class Transport {
 
   // One step of the handshake; kOk when the connection is ready for requests (at once in clear).
   virtual IoResult Handshake() = 0;
-  // Reads up to `n` bytes into `dst`: kOk with bytes > 0, kClosed at the end of the stream.
+  // Reads up to `n` bytes into `dst`: kOk with bytes > 0, kClosed at the end of the stream (or, in
+  // clear, when the client reset the connection).
   virtual IoResult Read(char* dst, size_t n) = 0;
   // Writes a prefix of `iov` (the bytes still to send, in order; at least one byte). `staging`
   // (kStagingBytes) is the caller's scratch, free for this call only. After kWantRead/kWantWrite,
-  // the next call must pass the same bytes.
+  // the next call must pass the same bytes. kClosed: in clear, the client closed or reset its end.
   virtual IoResult Write(std::span<const iovec> iov, char* staging) = 0;
   // Received bytes held inside the transport, which the socket will not signal again.
   virtual bool HasBufferedData() const = 0;
